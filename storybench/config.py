@@ -1,0 +1,77 @@
+"""Settings: render settings (data passed to a run) and environment settings.
+
+:class:`RenderSettings` is what a batch render is configured with (page size,
+margins, concurrency...); it is plain data that goes into notebook parameters.
+:class:`EnvSettings` reads server URLs and defaults from ``STORYBENCH_*``
+environment variables. Secrets (API keys) are never fields of either: each
+backend reads its own key from the environment when it needs it.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["RenderSettings", "EnvSettings", "env_settings"]
+
+
+class RenderSettings(BaseModel):
+    """How a plan is rendered and composed.
+
+    Attributes:
+        page_width, page_height: page size in pixels; default a US comic page
+            (6.625 x 10.25 in) at ``dpi``.
+        dpi: print resolution, dots per inch (written into PNG and PDF).
+        margin: blank border around the panels, pixels.
+        gutter: space between panels, pixels.
+        border: panel border width, pixels.
+        panel_max_side: longer side of each rendered panel image, pixels (images are
+            cover-cropped into their page rectangle afterwards).
+        reading_direction: ``"auto"`` (from the style), ``"ltr"`` or ``"rtl"``.
+        concurrency: renders run at once (``0``: the backend's default).
+        retries: attempts per job for transient errors (first try included).
+        backoff_seconds: first retry delay; doubles each retry.
+        only_pages: page numbers to render (empty: all).
+        force: ignore the cache and render every panel again.
+        render_params: extra backend parameters (steps, cfg, workflow...) for every panel.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    page_width: int = Field(1988, ge=256, le=20000)
+    page_height: int = Field(3075, ge=256, le=20000)
+    dpi: int = Field(300, ge=36, le=1200)
+    margin: int = Field(75, ge=0)
+    gutter: int = Field(38, ge=0)
+    border: int = Field(6, ge=0)
+    panel_max_side: int = Field(1024, ge=64, le=4096)
+    reading_direction: str = Field("auto", pattern="^(auto|ltr|rtl)$")
+    concurrency: int = Field(0, ge=0, le=256)
+    retries: int = Field(3, ge=1, le=20)
+    backoff_seconds: float = Field(1.0, ge=0)
+    only_pages: list[int] = Field(default_factory=list)
+    force: bool = False
+    render_params: dict = Field(default_factory=dict)
+
+
+class EnvSettings(BaseSettings):
+    """Non-secret settings from ``STORYBENCH_*`` environment variables.
+
+    Attributes:
+        output_dir: where renders and the catalog go (``STORYBENCH_OUTPUT_DIR``).
+        image_backend: default image backend (``STORYBENCH_IMAGE_BACKEND``).
+        llm_backend: default LLM backend (``STORYBENCH_LLM_BACKEND``).
+        comfyui_url: ComfyUI base URL (``STORYBENCH_COMFYUI_URL``).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="STORYBENCH_", extra="ignore")
+
+    output_dir: str = "outputs"
+    image_backend: str = "storyboard"
+    llm_backend: str = "llamacpp"
+    comfyui_url: str = "http://127.0.0.1:8188"
+
+
+def env_settings() -> EnvSettings:
+    """Settings read from the environment now."""
+    return EnvSettings()

@@ -1,0 +1,198 @@
+"""The one exception tree of storybench.
+
+Every error raised on purpose by storybench derives from :class:`StorybenchError`.
+Errors from httpx, websockets, llama.cpp and the servers are converted at the
+backend's edge (``raise ... from exc``) so callers only ever catch these::
+
+    StorybenchError
+    ├── PlanValidationError        a plan (file or object) breaks the schema or its rules
+    ├── ConfigError                a setting or parameter is unusable
+    ├── UnknownBackendError        no backend registered under that name
+    ├── MissingDependencyError     an optional extra is not installed
+    ├── BackendError               a backend failed to do one piece of work
+    │   ├── TransientBackendError  worth retrying (timeouts, 5xx, dropped sockets, OOM)
+    │   │   ├── BackendUnavailable the server cannot be reached at all
+    │   │   └── OutOfMemoryError   the GPU ran out of memory for one job
+    │   └── PermanentBackendError  retrying the same request cannot help (4xx, bad workflow)
+    │       ├── WorkflowError      a workflow template or its slots do not fit the server
+    │       └── StructuredOutputError  an LLM answer never matched its JSON Schema
+    ├── RetryExhausted             every attempt of a job failed; keeps the last error
+    └── Cancelled                  the user cancelled a batch or a generation
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+__all__ = [
+    "StorybenchError",
+    "PlanIssue",
+    "PlanValidationError",
+    "ConfigError",
+    "UnknownBackendError",
+    "MissingDependencyError",
+    "BackendError",
+    "TransientBackendError",
+    "BackendUnavailable",
+    "OutOfMemoryError",
+    "PermanentBackendError",
+    "WorkflowError",
+    "StructuredOutputError",
+    "RetryExhausted",
+    "Cancelled",
+]
+
+
+class StorybenchError(Exception):
+    """Root of every error storybench raises on purpose."""
+
+
+class PlanIssue:
+    """One problem found in a plan.
+
+    Attributes:
+        path: JSON path of the offending place, e.g. ``chapters[0].pages[1].panels``;
+            for a file error, ``file:line:column``.
+        message: what is wrong, in plain words.
+        value: the offending value (``None`` when not applicable).
+    """
+
+    __slots__ = ("path", "message", "value")
+
+    def __init__(self, path: str, message: str, value: Any = None) -> None:
+        self.path = path
+        self.message = message
+        self.value = value
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+    def __repr__(self) -> str:
+        return f"PlanIssue({self.path!r}, {self.message!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PlanIssue) and (self.path, self.message) == (other.path, other.message)
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.message))
+
+
+class PlanValidationError(StorybenchError, ValueError):
+    """A plan breaks the schema or one of its rules.
+
+    Attributes:
+        issues: every problem found, each with its JSON path.
+        source: the file the plan came from, when there was one.
+    """
+
+    def __init__(self, issues: Sequence[PlanIssue], source: str | None = None) -> None:
+        self.issues = list(issues)
+        self.source = source
+        where = f"{source}: " if source else ""
+        lines = "\n".join(f"  {issue}" for issue in self.issues)
+        super().__init__(f"{where}invalid plan ({len(self.issues)} problem(s)):\n{lines}")
+
+
+class ConfigError(StorybenchError, ValueError):
+    """A setting, parameter or environment variable cannot be used."""
+
+
+class UnknownBackendError(StorybenchError, LookupError):
+    """No backend is registered under the requested name.
+
+    Attributes:
+        name: the requested name.
+        known: the names that are registered.
+    """
+
+    def __init__(self, kind: str, name: str, known: Sequence[str]) -> None:
+        self.name = name
+        self.known = sorted(known)
+        super().__init__(f"unknown {kind} backend {name!r}; known: {', '.join(self.known) or 'none'}")
+
+
+class MissingDependencyError(StorybenchError, ImportError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+    def __init__(self, feature: str, extra: str, package: str) -> None:
+        self.extra = extra
+        super().__init__(
+            f"{feature} needs the optional package {package!r}: pip install 'storybench[{extra}]'"
+        )
+
+
+class BackendError(StorybenchError):
+    """A backend failed to do one piece of work.
+
+    Attributes:
+        backend: the backend's registered name, e.g. ``"comfyui"``.
+        url: the server URL involved, when there is one (never with credentials).
+        hint: what the user should check.
+    """
+
+    transient = False
+
+    def __init__(self, backend: str, message: str, *, url: str | None = None, hint: str | None = None) -> None:
+        self.backend = backend
+        self.url = url
+        self.hint = hint
+        text = f"[{backend}] {message}"
+        if url:
+            text += f" (url: {url})"
+        if hint:
+            text += f"; check: {hint}"
+        super().__init__(text)
+
+
+class TransientBackendError(BackendError):
+    """A failure that may pass if the same request is tried again later."""
+
+    transient = True
+
+
+class BackendUnavailable(TransientBackendError):
+    """The backend's server cannot be reached (connection refused, DNS, timeout)."""
+
+
+class OutOfMemoryError(TransientBackendError):
+    """The backend ran out of (GPU) memory while doing one job."""
+
+
+class PermanentBackendError(BackendError):
+    """A failure that the same request will hit again (bad input, missing model)."""
+
+
+class WorkflowError(PermanentBackendError):
+    """A workflow template does not fit: unresolved slots, missing nodes or models."""
+
+
+class StructuredOutputError(PermanentBackendError):
+    """An LLM never produced output matching the requested JSON Schema.
+
+    Attributes:
+        last_output: the text of the last attempt.
+        attempts: how many attempts were made.
+    """
+
+    def __init__(self, backend: str, message: str, *, last_output: str = "", attempts: int = 1) -> None:
+        self.last_output = last_output
+        self.attempts = attempts
+        super().__init__(backend, f"{message} after {attempts} attempt(s)")
+
+
+class RetryExhausted(StorybenchError):
+    """Every attempt of a job failed.
+
+    Attributes:
+        last_error: the exception of the last attempt.
+        attempts: how many attempts were made.
+    """
+
+    def __init__(self, last_error: BaseException, attempts: int) -> None:
+        self.last_error = last_error
+        self.attempts = attempts
+        super().__init__(f"gave up after {attempts} attempt(s): {last_error}")
+
+
+class Cancelled(StorybenchError):
+    """The user cancelled a batch or a generation."""

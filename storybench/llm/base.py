@@ -1,0 +1,192 @@
+"""The LLM backend interface and its registry.
+
+One small interface for every text model: chat messages in, text out; streaming as
+an iterator of text chunks; structured output constrained by a JSON Schema and
+returned as a validated pydantic object. Backends: ``llamacpp`` (embedded, the
+default), ``ollama``, ``openai`` (any OpenAI-compatible server); third-party ones
+through the ``storybench.llm_backends`` entry-point group.
+
+Defaults follow the story design: temperature 0.7, top_p 0.9.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from abc import ABC, abstractmethod
+from importlib.metadata import entry_points
+from typing import Any, Callable, ClassVar, Iterator, Literal, Sequence, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from storybench.exceptions import StructuredOutputError, UnknownBackendError
+
+__all__ = [
+    "Message",
+    "GenerationOptions",
+    "LLMBackend",
+    "register_llm_backend",
+    "get_llm_backend",
+    "llm_backend_names",
+    "LLM_ENTRY_POINT_GROUP",
+]
+
+LLM_ENTRY_POINT_GROUP = "storybench.llm_backends"
+T = TypeVar("T", bound=BaseModel)
+
+
+class Message(BaseModel):
+    """One chat message."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class GenerationOptions(BaseModel):
+    """Sampling options of one request.
+
+    Attributes:
+        temperature: sampling temperature (0.7 by default).
+        top_p: nucleus sampling mass (0.9 by default).
+        max_tokens: most tokens to generate.
+        seed: sampler seed (``None``: random).
+        stop: strings that end generation.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    temperature: float = Field(0.7, ge=0, le=2)
+    top_p: float = Field(0.9, gt=0, le=1)
+    max_tokens: int = Field(512, ge=1, le=32768)
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+
+class LLMBackend(ABC):
+    """Base class of LLM backends. Subclasses write :meth:`_complete`, :meth:`_stream`
+    and :meth:`_complete_json`; retries, fallback and validation live here and in
+    the subclasses' transport code.
+    """
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, model: str | None = None, options: GenerationOptions | None = None) -> None:
+        self.model = model
+        self.options = options or GenerationOptions()
+
+    def _opts(self, overrides: dict[str, Any]) -> GenerationOptions:
+        return self.options.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+
+    def complete(self, messages: Sequence[Message], **options: Any) -> str:
+        """The whole answer to ``messages``.
+
+        Raises:
+            BackendError: the server or model failed (transient or permanent).
+        """
+        return self._complete(list(messages), self._opts(options))
+
+    def stream(self, messages: Sequence[Message], **options: Any) -> Iterator[str]:
+        """The answer as text chunks, yielded as the model produces them."""
+        return self._stream(list(messages), self._opts(options))
+
+    def structured(
+        self,
+        messages: Sequence[Message],
+        model: type[T],
+        *,
+        attempts: int = 2,
+        schema: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> T:
+        """An answer constrained by ``model``'s JSON Schema, validated into ``model``.
+
+        When validation fails the model is asked again with its own validation
+        errors appended (bounded by ``attempts``), as instructor does.
+
+        Args:
+            messages: the conversation.
+            model: the pydantic model of the answer; put ``max_length``/``max_items`` on
+                its fields so a runaway string cannot stall a constrained request.
+            attempts: total tries.
+            schema: a JSON Schema to constrain with instead of ``model``'s own.
+
+        Raises:
+            StructuredOutputError: no attempt validated; keeps the last output.
+        """
+        schema = schema or model.model_json_schema()
+        history = list(messages)
+        last = ""
+        for attempt in range(1, attempts + 1):
+            last = self._complete_json(history, schema, self._opts(options))
+            try:
+                return model.model_validate_json(last)
+            except ValidationError as exc:
+                errors = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors(include_url=False)
+                )
+                history = list(messages) + [
+                    Message(role="assistant", content=last),
+                    Message(role="user", content=f"That JSON is invalid: {errors}. Answer again with corrected JSON only."),
+                ]
+        raise StructuredOutputError(self.name, f"answer did not match {model.__name__}", last_output=last, attempts=attempts)
+
+    @abstractmethod
+    def _complete(self, messages: list[Message], options: GenerationOptions) -> str: ...
+
+    @abstractmethod
+    def _stream(self, messages: list[Message], options: GenerationOptions) -> Iterator[str]: ...
+
+    @abstractmethod
+    def _complete_json(self, messages: list[Message], schema: dict[str, Any], options: GenerationOptions) -> str:
+        """Raw JSON text of an answer constrained by ``schema``."""
+
+    def close(self) -> None:
+        """Release connections (and, for embedded models, nothing: models stay loaded per process)."""
+
+
+_BUILTIN: dict[str, str] = {
+    "llamacpp": "storybench.llm.llamacpp:LlamaCppBackend",
+    "ollama": "storybench.llm.ollama:OllamaBackend",
+    "openai": "storybench.llm.openai:OpenAIBackend",
+}
+_REGISTERED: dict[str, Callable[..., LLMBackend] | str] = {}
+
+
+def register_llm_backend(name: str, factory: Callable[..., LLMBackend] | str) -> None:
+    """Register an LLM backend class (or ``"module:Class"``) under ``name``."""
+    _REGISTERED[name] = factory
+
+
+def _available() -> dict[str, Callable[..., LLMBackend] | str]:
+    found: dict[str, Callable[..., LLMBackend] | str] = {}
+    for name, target in _BUILTIN.items():
+        if importlib.util.find_spec(target.split(":")[0]) is not None:
+            found[name] = target
+    for ep in entry_points(group=LLM_ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, ep.value)
+    found.update(_REGISTERED)
+    return found
+
+
+def llm_backend_names() -> list[str]:
+    """Names of every LLM backend that can be created here, sorted."""
+    return sorted(_available())
+
+
+def get_llm_backend(name: str, **options: Any) -> LLMBackend:
+    """Create the LLM backend registered as ``name``.
+
+    Raises:
+        UnknownBackendError: no such backend; the message lists the known names.
+        MissingDependencyError: its optional extra is not installed.
+    """
+    available = _available()
+    if name not in available:
+        raise UnknownBackendError("LLM", name, available)
+    factory = available[name]
+    if isinstance(factory, str):
+        module, _, attr = factory.partition(":")
+        factory = getattr(importlib.import_module(module), attr)
+    return factory(**options)

@@ -1,0 +1,23 @@
+"""The comic plan: models, rules, layouts and styles."""
+
+from storybench.plan.io import json_path, load_plan, parse_plan, plan_json_schema, save_plan
+from storybench.plan.layouts import TEMPLATE_IDS, TEMPLATES, Rect, Template, TemplateId, panel_count, panel_rects
+from storybench.plan.models import (
+    MAX_PAGES,
+    Chapter,
+    Character,
+    ComicPlan,
+    Dialogue,
+    Page,
+    PanelPlan,
+    derive_seed,
+    plan_issues,
+)
+from storybench.plan.styles import STYLE_IDS, STYLES, Palette, Style, get_style
+
+__all__ = [
+    "Chapter", "Character", "ComicPlan", "Dialogue", "Page", "PanelPlan", "MAX_PAGES",
+    "derive_seed", "plan_issues", "load_plan", "parse_plan", "save_plan", "plan_json_schema", "json_path",
+    "TEMPLATE_IDS", "TEMPLATES", "Rect", "Template", "TemplateId", "panel_count", "panel_rects",
+    "STYLE_IDS", "STYLES", "Palette", "Style", "get_style",
+]

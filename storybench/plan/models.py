@@ -1,0 +1,275 @@
+"""The comic plan: pydantic v2 models and the rules a plan must keep.
+
+JSON uses camelCase (``pageNumber``) so plans interoperate with TypeScript tools
+that share the same interfaces; loading also accepts snake_case (``page_number``).
+
+The models check types and the shape of ids; the rules that span the plan (panel
+counts per layout, positions, references, page numbering) are checked by
+:func:`plan_issues`, so an editor can hold a plan that is momentarily invalid and
+list what is wrong. :func:`storybench.plan.io.parse_plan` applies both and raises
+:class:`~storybench.exceptions.PlanValidationError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Annotated, Iterator
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from storybench.exceptions import PlanIssue
+from storybench.plan.layouts import TEMPLATES, TemplateId
+from storybench.plan.styles import STYLES
+
+__all__ = [
+    "Dialogue",
+    "PanelPlan",
+    "Page",
+    "Chapter",
+    "Character",
+    "ComicPlan",
+    "plan_issues",
+    "derive_seed",
+    "MAX_PAGES",
+]
+
+MAX_PAGES = 20
+SEED_MAX = 2**31 - 1
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_BCP47 = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+
+
+def _safe_id(value: str) -> str:
+    """Ids become parts of file names: no separators, no ``..``, no control characters."""
+    if not _SAFE_ID.match(value) or ".." in value:
+        raise ValueError(
+            f"id {value!r} is not usable in file names "
+            "(letters, digits, '.', '_' and '-' only, at most 80, no '..', not starting with a symbol)"
+        )
+    return value
+
+
+def _slug(value: str) -> str:
+    if not _SLUG.match(value) or len(value) > 80:
+        raise ValueError(f"plan id {value!r} must be a slug: lowercase letters and digits joined by single '-'")
+    return value
+
+
+def _language(value: str) -> str:
+    if not _BCP47.match(value):
+        raise ValueError(f"language {value!r} is not a BCP-47 code such as 'en', 'uk' or 'pt-BR'")
+    return value
+
+
+SafeId = Annotated[str, AfterValidator(_safe_id)]
+Slug = Annotated[str, AfterValidator(_slug)]
+Language = Annotated[str, AfterValidator(_language)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        validate_assignment=True,
+        extra="forbid",
+        str_strip_whitespace=True,
+    )
+
+
+class Dialogue(_Model):
+    """One line of dialogue: ``character`` is a character id, ``text`` what they say."""
+
+    character: SafeId = Field(description="id of the speaking character")
+    text: str = Field(description="what the character says, in the plan's language", max_length=400)
+
+
+class PanelPlan(_Model):
+    """One panel: who is in it, what happens, how it is framed, and its lettering.
+
+    ``position`` is the panel's place in the page layout, 1-based in reading order.
+    """
+
+    id: SafeId = Field(description="unique panel id, e.g. 'ch1-p1-pan1'")
+    position: int = Field(ge=1, description="1-based place in the page layout, in reading order")
+    characters: list[SafeId] = Field(default_factory=list, description="ids of the characters visible in the panel")
+    action: str = Field(description="what happens, as a visual description", max_length=600)
+    location: str = Field(default="", description="where it happens, with time of day", max_length=300)
+    mood: str = Field(default="", description="emotional tone, e.g. 'tense'", max_length=80)
+    camera: str = Field(default="medium shot", description="shot type, e.g. 'close-up', 'wide shot'", max_length=80)
+    dialogue: list[Dialogue] = Field(default_factory=list, description="speech balloons in reading order")
+    narrative: str | None = Field(default=None, description="caption box text, or null", max_length=600)
+    sfx: str | None = Field(default=None, description="sound effect lettering such as 'BOOM!', or null", max_length=40)
+
+
+class Page(_Model):
+    """A page: its number in the comic, its layout template and its panels."""
+
+    id: SafeId
+    page_number: int = Field(ge=1, description="1-based page number across the whole comic")
+    layout: TemplateId = Field(description="layout template id; fixes the number of panels")
+    panels: list[PanelPlan]
+
+
+class Chapter(_Model):
+    """A chapter: a titled run of pages."""
+
+    id: SafeId
+    title: str = Field(max_length=200)
+    pages: list[Page]
+
+
+class Character(_Model):
+    """A character. ``seed`` keeps their look consistent; it is derived when absent and then kept."""
+
+    id: SafeId = Field(description="unique character id, e.g. 'char-1'")
+    name: str = Field(max_length=120)
+    appearance: str = Field(description="face, hair, build, age", max_length=600)
+    clothing: str = Field(default="", description="default outfit", max_length=400)
+    role: str = Field(default="", description="role in the story", max_length=200)
+    seed: int | None = Field(default=None, ge=0, le=SEED_MAX, description="consistency seed")
+
+
+class ComicPlan(_Model):
+    """A whole comic plan.
+
+    Attributes:
+        id: a slug, used in output folder names.
+        language: BCP-47 code of the lettering (``"en"``, ``"uk"``).
+        style: a style id from :data:`storybench.plan.styles.STYLES`.
+    """
+
+    id: Slug
+    title: str = Field(max_length=200)
+    style: str
+    language: Language = "en"
+    characters: list[Character] = Field(default_factory=list)
+    chapters: list[Chapter]
+
+    @model_validator(mode="after")
+    def _fill_seeds(self) -> "ComicPlan":
+        for character in self.characters:
+            if character.seed is None:
+                character.seed = derive_seed(self.id, character.id)
+        return self
+
+    # -- navigation ---------------------------------------------------------
+    def pages(self) -> Iterator[tuple[Chapter, Page]]:
+        """Every page with its chapter, in order."""
+        for chapter in self.chapters:
+            for page in chapter.pages:
+                yield chapter, page
+
+    def page_count(self) -> int:
+        """Number of pages in the plan."""
+        return sum(len(c.pages) for c in self.chapters)
+
+    def panel_count(self) -> int:
+        """Number of panels in the plan."""
+        return sum(len(p.panels) for _, p in self.pages())
+
+    def character(self, character_id: str) -> Character:
+        """The character with that id.
+
+        Raises:
+            KeyError: no such character.
+        """
+        for c in self.characters:
+            if c.id == character_id:
+                return c
+        raise KeyError(f"no character {character_id!r} in plan {self.id!r}")
+
+    def to_json_dict(self) -> dict:
+        """The plan as a JSON-ready dict with camelCase keys."""
+        return self.model_dump(mode="json", by_alias=True)
+
+    def to_json(self, indent: int = 2) -> str:
+        """The plan as camelCase JSON text (UTF-8 characters kept as is)."""
+        return json.dumps(self.to_json_dict(), ensure_ascii=False, indent=indent) + "\n"
+
+    def sha256(self) -> str:
+        """Hex SHA-256 of the plan's canonical JSON (sorted keys, no whitespace)."""
+        canonical = json.dumps(self.to_json_dict(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def derive_seed(*parts: str) -> int:
+    """A stable seed in ``0..2**31-1`` from strings (SHA-256 of the parts joined by NUL)."""
+    digest = hashlib.sha256("\x00".join(parts).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % (SEED_MAX + 1)
+
+
+def plan_issues(plan: ComicPlan) -> list[PlanIssue]:
+    """Check the rules that span the plan; an empty list means the plan is valid.
+
+    Rules: the style exists; 1 to 20 pages; page numbers run 1, 2, 3... in order;
+    each page has as many panels as its layout needs, at positions 1..n without
+    gaps; every id is unique in the plan; every panel character and dialogue
+    speaker is a character of the plan; actions and dialogue lines are not empty.
+
+    Returns:
+        One :class:`~storybench.exceptions.PlanIssue` per broken rule, each naming
+        its JSON path (e.g. ``chapters[0].pages[1].panels``) and the offending value.
+    """
+    issues: list[PlanIssue] = []
+    add = lambda path, msg, value=None: issues.append(PlanIssue(path, msg, value))  # noqa: E731
+
+    if plan.style not in STYLES:
+        add("style", f"unknown style {plan.style!r}; known: {', '.join(STYLES)}", plan.style)
+    if not plan.chapters:
+        add("chapters", "a plan needs at least one chapter", [])
+    total = plan.page_count()
+    if not 1 <= total <= MAX_PAGES:
+        add("chapters", f"a plan has 1 to {MAX_PAGES} pages, got {total}", total)
+
+    seen: dict[str, str] = {}
+
+    def unique(path: str, ident: str) -> None:
+        if ident in seen:
+            add(path, f"id {ident!r} is already used at {seen[ident]}", ident)
+        else:
+            seen[ident] = path
+
+    character_ids = set()
+    for i, c in enumerate(plan.characters):
+        unique(f"characters[{i}].id", c.id)
+        character_ids.add(c.id)
+        if not c.name:
+            add(f"characters[{i}].name", "a character needs a name", c.name)
+
+    expected_number = 1
+    for ci, chapter in enumerate(plan.chapters):
+        cpath = f"chapters[{ci}]"
+        unique(f"{cpath}.id", chapter.id)
+        if not chapter.pages:
+            add(f"{cpath}.pages", "a chapter needs at least one page", [])
+        for pi, page in enumerate(chapter.pages):
+            ppath = f"{cpath}.pages[{pi}]"
+            unique(f"{ppath}.id", page.id)
+            if page.page_number != expected_number:
+                add(f"{ppath}.pageNumber", f"page numbers must be consecutive: expected {expected_number}, got {page.page_number}", page.page_number)
+            expected_number += 1
+            need = TEMPLATES[page.layout].panel_count
+            if len(page.panels) != need:
+                add(f"{ppath}.panels", f"layout {page.layout!r} needs {need} panels, got {len(page.panels)}", len(page.panels))
+            positions = sorted(p.position for p in page.panels)
+            if positions != list(range(1, len(page.panels) + 1)):
+                add(f"{ppath}.panels", f"positions must be 1..{len(page.panels)} without gaps or repeats, got {positions}", positions)
+            for ki, panel in enumerate(page.panels):
+                kpath = f"{ppath}.panels[{ki}]"
+                unique(f"{kpath}.id", panel.id)
+                if not panel.action:
+                    add(f"{kpath}.action", "a panel needs an action", panel.action)
+                for ri, ref in enumerate(panel.characters):
+                    if ref not in character_ids:
+                        add(f"{kpath}.characters[{ri}]", f"unknown character {ref!r}", ref)
+                for di, line in enumerate(panel.dialogue):
+                    if line.character not in character_ids:
+                        add(f"{kpath}.dialogue[{di}].character", f"unknown speaker {line.character!r}", line.character)
+                    if not line.text:
+                        add(f"{kpath}.dialogue[{di}].text", "a dialogue line needs text", line.text)
+    return issues

@@ -1,0 +1,130 @@
+"""The image backend interface and its registry.
+
+A backend does the work for one render at a time: :meth:`ImageBackend.render`
+takes a :class:`~storybench.render.spec.RenderSpec` and returns a
+:class:`~storybench.render.spec.RenderResult`. Everything around it — status,
+retries, caching, timing, the catalog — belongs to the batch engine. Backends are
+thread-safe: the engine calls ``render`` from up to ``concurrency`` threads at once.
+
+Built-in backends are registered by name (``storyboard``, ``comfyui``, ``runpod``,
+``runware``); third-party ones are found through the ``storybench.image_backends``
+entry-point group (``name = "package.module:BackendClass"``).
+
+Errors: a backend raises :class:`~storybench.exceptions.TransientBackendError`
+for failures worth retrying and :class:`~storybench.exceptions.PermanentBackendError`
+for the rest; anything else is treated as permanent.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from abc import ABC, abstractmethod
+from importlib.metadata import entry_points
+from typing import Any, Callable, ClassVar, Sequence
+
+from storybench.exceptions import UnknownBackendError
+from storybench.render.spec import RenderResult, RenderSpec
+
+__all__ = ["ImageBackend", "register_image_backend", "get_image_backend", "image_backend_names", "ENTRY_POINT_GROUP"]
+
+ENTRY_POINT_GROUP = "storybench.image_backends"
+
+
+class ImageBackend(ABC):
+    """Base class of image backends.
+
+    Class attributes:
+        name: registered name.
+        version: renderer version; part of every cache key, so bump it when output changes.
+        default_concurrency: how many renders the engine should run at once by default.
+    """
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "1"
+    default_concurrency: ClassVar[int] = 1
+
+    def cache_identity(self, spec: RenderSpec) -> str:
+        """What identifies this backend's output for ``spec`` besides the spec itself
+        (e.g. a workflow's hash); goes into the cache key. Default: :attr:`version`."""
+        return self.version
+
+    def preflight(self, specs: Sequence[RenderSpec]) -> dict[str, Any]:
+        """Check, before a batch, that the backend can render these specs (server up,
+        models installed). Returns measurements for the run log.
+
+        Raises:
+            BackendError: the batch cannot succeed; the message says what is missing.
+        """
+        return {}
+
+    @abstractmethod
+    def render(self, spec: RenderSpec) -> RenderResult:
+        """Render one image.
+
+        Raises:
+            TransientBackendError: worth retrying.
+            PermanentBackendError: retrying cannot help.
+            Cancelled: :meth:`cancel` was called.
+        """
+
+    def cancel(self) -> None:
+        """Ask running and queued renders to stop (best effort)."""
+
+    def close(self) -> None:
+        """Release connections and other resources."""
+
+    def __enter__(self) -> "ImageBackend":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_BUILTIN: dict[str, str] = {
+    "storyboard": "storybench.render.storyboard:StoryboardBackend",
+    "comfyui": "storybench.render.comfyui:ComfyUIBackend",
+    "runpod": "storybench.render.runpod:RunPodBackend",
+    "runware": "storybench.render.runware:RunwareBackend",
+}
+_REGISTERED: dict[str, Callable[..., ImageBackend] | str] = {}
+
+
+def register_image_backend(name: str, factory: Callable[..., ImageBackend] | str) -> None:
+    """Register a backend class (or ``"module:Class"`` path) under ``name``."""
+    _REGISTERED[name] = factory
+
+
+def _available() -> dict[str, Callable[..., ImageBackend] | str]:
+    found: dict[str, Callable[..., ImageBackend] | str] = {}
+    for module_path in _BUILTIN.items():
+        name, target = module_path
+        module = target.split(":")[0]
+        if importlib.util.find_spec(module) is not None:
+            found[name] = target
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found.setdefault(ep.name, ep.value)
+    found.update(_REGISTERED)
+    return found
+
+
+def image_backend_names() -> list[str]:
+    """Names of every backend that can be created here, sorted."""
+    return sorted(_available())
+
+
+def get_image_backend(name: str, **options: Any) -> ImageBackend:
+    """Create the backend registered as ``name`` with ``options``.
+
+    Raises:
+        UnknownBackendError: no such backend; the message lists the known names.
+        MissingDependencyError: the backend's optional extra is not installed.
+    """
+    available = _available()
+    if name not in available:
+        raise UnknownBackendError("image", name, available)
+    factory = available[name]
+    if isinstance(factory, str):
+        module, _, attr = factory.partition(":")
+        factory = getattr(importlib.import_module(module), attr)
+    return factory(**options)
