@@ -1,0 +1,10 @@
+"""Session-wide test set-up: notebooks and renders write into a temporary outputs folder,
+never into the repository's own outputs/."""
+
+import os
+import tempfile
+
+
+def pytest_configure(config):
+    if "STORYBENCH_OUTPUT_DIR" not in os.environ:
+        os.environ["STORYBENCH_OUTPUT_DIR"] = tempfile.mkdtemp(prefix="storybench-test-outputs-")

@@ -1,0 +1,214 @@
+"""The ``storybench`` command.
+
+Subcommands:
+    render PLAN   batch-render a plan by running notebooks/batch_render.ipynb through papermill;
+                  the executed notebook is kept in the run folder.
+    validate PLAN check a plan; exit 1 with every problem and its JSON path.
+    schema        print the plan's JSON Schema.
+    plan PROMPT   plan a comic with an LLM (when the planner is installed).
+
+Exit codes: 0 success, 1 invalid input or a failed render, 2 usage errors (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import uuid
+from pathlib import Path
+from typing import Any, Sequence
+
+from storybench.exceptions import PlanValidationError, StorybenchError
+from storybench.plan import load_plan, plan_json_schema
+
+__all__ = ["main", "build_parser", "batch_notebook_path"]
+
+_SECRET_NAME = re.compile(r"(key|token|secret|password|passwd|credential)", re.IGNORECASE)
+NOTEBOOK_NAME = "batch_render.ipynb"
+
+
+def batch_notebook_path() -> Path:
+    """Where the batch notebook is: ``$STORYBENCH_BATCH_NOTEBOOK``, else ``notebooks/`` next to the package.
+
+    Raises:
+        FileNotFoundError: the notebook cannot be found.
+    """
+    override = os.environ.get("STORYBENCH_BATCH_NOTEBOOK")
+    candidates = [Path(override)] if override else []
+    candidates.append(Path(__file__).resolve().parent.parent / "notebooks" / NOTEBOOK_NAME)
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise FileNotFoundError(
+        f"batch notebook not found (looked at {', '.join(map(str, candidates))}); "
+        "set STORYBENCH_BATCH_NOTEBOOK or install storybench from a source checkout (pip install -e .)"
+    )
+
+
+def _parse_value(text: str) -> Any:
+    """A ``-p`` value: JSON when it parses (numbers, booleans, lists, objects), else the string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        plan = load_plan(args.plan)
+    except PlanValidationError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except FileNotFoundError:
+        print(f"{args.plan}: no such file", file=sys.stderr)
+        return 1
+    print(f"{args.plan}: valid plan {plan.id!r}: {len(plan.chapters)} chapter(s), {plan.page_count()} page(s), {plan.panel_count()} panel(s)")
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    text = json.dumps(plan_json_schema(), ensure_ascii=False, indent=2)
+    if args.output:
+        from storybench.io import atomic_write_text
+
+        atomic_write_text(args.output, text + "\n")
+        print(args.output)
+    else:
+        print(text)
+    return 0
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    import papermill as pm
+
+    try:
+        plan = load_plan(args.plan)
+    except PlanValidationError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except FileNotFoundError:
+        print(f"{args.plan}: no such file", file=sys.stderr)
+        return 1
+
+    params: dict[str, Any] = {}
+    for name, value in args.param or []:
+        if _SECRET_NAME.search(name):
+            print(
+                f"refusing parameter {name!r}: secrets are never notebook parameters (they would be saved in the "
+                "executed notebook); set them in the environment instead (e.g. RUNPOD_API_KEY)",
+                file=sys.stderr,
+            )
+            return 1
+        params[name] = _parse_value(value)
+    output_dir = Path(args.output_dir).resolve()
+    params.update(
+        plan_path=str(Path(args.plan).resolve()),
+        backend=args.backend,
+        output_dir=str(output_dir),
+    )
+    if args.force:
+        params["force"] = True
+
+    notebook = batch_notebook_path()
+    work = output_dir / ".notebooks"
+    work.mkdir(parents=True, exist_ok=True)
+    token = uuid.uuid4().hex[:8]
+    executed = work / f"{plan.id}-{token}.ipynb"
+    result_path = work / f"{plan.id}-{token}.result.json"
+    params["result_path"] = str(result_path)
+
+    print(f"rendering {plan.id!r} ({plan.page_count()} page(s), {plan.panel_count()} panel(s)) with backend {args.backend!r}")
+    error: BaseException | None = None
+    try:
+        pm.execute_notebook(
+            str(notebook),
+            str(executed),
+            parameters=params,
+            cwd=os.getcwd(),
+            progress_bar=not args.verbose,
+            stdout_file=sys.stdout if args.verbose else None,
+            stderr_file=sys.stderr if args.verbose else None,
+            kernel_name=args.kernel,
+        )
+    except pm.PapermillExecutionError as exc:
+        error = exc
+    except KeyboardInterrupt:
+        print("\ninterrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+    result: dict[str, Any] = {}
+    if result_path.exists():
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+        result_path.unlink()
+    run_dir = Path(result["run_dir"]) if result.get("run_dir") else None
+    kept = executed
+    if run_dir is not None and executed.exists():
+        kept = run_dir / NOTEBOOK_NAME
+        os.replace(executed, kept)
+
+    if result.get("summary"):
+        print(result["summary"])
+    if error is not None:
+        message = f"{error.ename}: {error.evalue}" if hasattr(error, "ename") else str(error)
+        print(f"render failed: {message}", file=sys.stderr)
+        print(f"executed notebook: {kept}", file=sys.stderr)
+        return 1
+    print(f"run folder: {run_dir}")
+    print(f"executed notebook: {kept}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of the ``storybench`` command."""
+    from storybench.config import env_settings
+
+    env = env_settings()
+    parser = argparse.ArgumentParser(prog="storybench", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("render", help="batch-render a plan through the batch notebook (papermill)")
+    p.add_argument("plan", help="path of a plan JSON file")
+    p.add_argument("--backend", default=env.image_backend, help="image backend name (default: %(default)s)")
+    p.add_argument("--output-dir", default=env.output_dir, help="outputs folder (default: %(default)s)")
+    p.add_argument("--force", action="store_true", help="ignore the cache and render every panel again")
+    p.add_argument(
+        "-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+        help="notebook parameter, e.g. -p concurrency 4 -p only_pages '[1,2]' (never secrets)",
+    )
+    p.add_argument("--kernel", default=None, help="Jupyter kernel name (default: the notebook's)")
+    p.add_argument("-v", "--verbose", action="store_true", help="stream the notebook's output")
+    p.set_defaults(func=_cmd_render)
+
+    v = sub.add_parser("validate", help="check a plan; exit 1 with the problems")
+    v.add_argument("plan")
+    v.set_defaults(func=_cmd_validate)
+
+    s = sub.add_parser("schema", help="print the plan JSON Schema")
+    s.add_argument("-o", "--output", help="write to this file instead of stdout")
+    s.set_defaults(func=_cmd_schema)
+
+    try:
+        from storybench.planner.cli import add_plan_command
+    except ImportError:
+        pass
+    else:
+        add_plan_command(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except StorybenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
