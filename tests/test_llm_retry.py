@@ -240,6 +240,14 @@ def test_openai_json_schema_falls_back_to_json_object_on_400(monkeypatch):
     assert llm.schema_mode == "json_object_schema"
 
 
+def test_openai_unrelated_500_during_structured_is_retried_not_a_format_refusal(monkeypatch):
+    script = Script(httpx.Response(500, json={"error": {"message": "CUDA out of memory"}}), openai_ok('{"caption": "ok"}'))
+    llm = openai(script, monkeypatch)
+    assert llm.structured(ASK, Beat) == Beat(caption="ok")
+    assert [b["response_format"]["type"] for b in script.bodies()] == ["json_schema", "json_schema"]
+    assert llm.schema_mode == "json_schema"
+
+
 def test_structured_reasks_with_validation_error_then_gives_up(monkeypatch):
     script = Script(openai_ok('{"caption": "' + "x" * 60 + '"}'))
     with pytest.raises(StructuredOutputError) as info:

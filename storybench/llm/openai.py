@@ -7,7 +7,8 @@ ending with ``data: [DONE]``.
 
 Structured output asks for ``response_format = {"type": "json_schema",
 "json_schema": {"name", "schema", "strict": true}}``; a server that answers 400
-or 422 to that is asked with ``{"type": "json_object", "schema": ...}`` (the
+or 422 to that (or 500 naming ``response_format``, as llama-cpp-python's server
+does) is asked with ``{"type": "json_object", "schema": ...}`` (the
 llama-cpp-python form), then plain ``{"type": "json_object"}``, each with the
 schema in a system message; the first form that works is remembered.
 
@@ -25,6 +26,7 @@ Settings come from the environment only:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from typing import Any, Iterator
@@ -39,6 +41,8 @@ from storybench.llm.schema import schema_instruction
 
 __all__ = ["OpenAIBackend", "DEFAULT_OPENAI_MODEL", "SCHEMA_MODES"]
 
+log = logging.getLogger(__name__)
+
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 #: the structured-output request forms, tried in this order.
 SCHEMA_MODES = ("json_schema", "json_object_schema", "json_object")
@@ -49,6 +53,15 @@ def _default_base_url() -> str:
     if configured:
         return configured
     return "https://api.openai.com/v1" if os.environ.get("OPENAI_API_KEY") else "http://127.0.0.1:8000/v1"
+
+
+def _rejects_format(response: httpx.Response) -> bool:
+    """Whether ``response`` refuses the request's ``response_format``: a 400 or 422,
+    or a 500 whose text names it (llama-cpp-python's server answers a request
+    validation error with 500)."""
+    if response.status_code in (400, 422):
+        return True
+    return response.status_code == 500 and ("response_format" in response.text or "json_schema" in response.text)
 
 
 def _schema_name(schema: dict[str, Any]) -> str:
@@ -166,9 +179,11 @@ class OpenAIBackend(HTTPChatBackend):
                 payload["messages"].insert(0, {"role": "system", "content": schema_instruction(schema)})
                 payload["response_format"] = {"type": "json_object", "schema": schema} if mode == "json_object_schema" else {"type": "json_object"}
             last = index == len(modes) - 1
-            response = self._send("POST", self._endpoint, model, accept=() if last else (400, 422), json=payload)
-            if response.status_code in (400, 422):
+            response = self._send("POST", self._endpoint, model, accept=() if last else (400, 422, 500), json=payload)
+            if _rejects_format(response):
+                log.info("%s: server refused response_format %s; trying the next form", self.name, mode)
                 continue
+            self._raise_for(response, self._endpoint, model)  # a 500 of another cause: retried as transient
             self.schema_mode = mode
             return self._content(response, model)
         raise AssertionError("unreachable")
