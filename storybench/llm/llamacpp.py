@@ -12,6 +12,9 @@ other GGUF file can be used: ``LlamaCppBackend(model_path=...)`` or the
   are not thread-safe). A stream holds the lock until it is exhausted or closed.
 * Chat templates that drop or refuse the system message (probed once per model)
   get the system text merged into the first user turn. SmolLM2's template keeps it.
+* ``OMP_WAIT_POLICY=PASSIVE`` is set (unless already set) before llama_cpp is
+  imported: spinning OpenMP threads make prompt evaluation many times slower when
+  other work shares the CPU cores (see ``bench/bench_llm.py``).
 * Structured output is constrained by a GBNF grammar built from the JSON Schema
   (cached per schema). Constrained sampling is slower than free text: keep
   ``max_tokens`` small and give strings ``maxLength`` and arrays ``maxItems``
@@ -99,6 +102,20 @@ class _LoadedModel:
         self._lock.release()
 
 
+def _llama_cpp() -> Any:
+    """Import llama_cpp, first making OpenMP threads sleep instead of spin while they wait.
+
+    llama.cpp's CPU build uses OpenMP; its default busy-waiting turns prompt
+    evaluation on a shared machine (notebook kernel, image renders, other jobs on
+    the same cores) from ~0.1 s into seconds. ``OMP_WAIT_POLICY`` is read when the
+    library loads, so it is set (unless the user set it) before the first import.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import llama_cpp
+
+    return llama_cpp
+
+
 _MODELS: dict[tuple[str, int, int | None, str | None], _LoadedModel] = {}
 _MODELS_LOCK = threading.Lock()
 _GRAMMARS: dict[str, Any] = {}
@@ -130,8 +147,7 @@ def _load(path: Path, n_ctx: int, n_threads: int | None, chat_format: str | None
     with _MODELS_LOCK:
         loaded = _MODELS.get(key)
         if loaded is None:
-            from llama_cpp import Llama
-
+            Llama = _llama_cpp().Llama
             try:
                 llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, chat_format=chat_format, verbose=False)
             except (ValueError, RuntimeError, OSError) as exc:
@@ -263,8 +279,7 @@ def _grammar(schema: dict[str, Any]) -> Any:
     key = json.dumps(schema, sort_keys=True)
     grammar = _GRAMMARS.get(key)
     if grammar is None:
-        from llama_cpp import LlamaGrammar
-
+        LlamaGrammar = _llama_cpp().LlamaGrammar
         loose = unbounded_paths(schema)
         if loose:
             log.warning("JSON Schema %r has unbounded fields %s: add maxLength/maxItems to keep constrained output short",
