@@ -67,9 +67,10 @@ def test_stream_delivers_first_chunk_before_generation_ends(llm):
     for _ in llm.stream(ASK, max_tokens=48, temperature=0, seed=5):
         stamps.append(time.perf_counter() - start)
     assert len(stamps) >= 8
-    # chunks arrive spread over the generation: the first one long before the last
-    assert stamps[0] < stamps[-1] / 2
-    assert stamps[len(stamps) // 2] < stamps[-1]
+    # chunks arrive spread over the generation (a buffered answer would deliver them all
+    # at once at the end): the first chunk comes well before the last one
+    assert stamps[-1] - stamps[0] > 0.2 * stamps[-1]
+    assert stamps[0] < stamps[len(stamps) // 2] < stamps[-1]
 
 
 @needs_llama

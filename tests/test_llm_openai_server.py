@@ -39,19 +39,21 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server_url():
+def server_url(tmp_path_factory):
     from storybench.llm.llamacpp import default_gguf_path
 
     port = _free_port()
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(default_gguf_path()), "--host", "127.0.0.1",
                "--port", str(port), "--n_ctx", "2048", "--verbose", "False"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    log_path = tmp_path_factory.mktemp("llama_server") / "server.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
         while True:
             if process.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {process.returncode}: {process.stderr.read().decode()[-2000:]}")
+                pytest.fail(f"llama_cpp.server exited with {process.returncode}: {log_path.read_text(errors='replace')[-2000:]}")
             try:
                 if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
                     break
@@ -68,6 +70,7 @@ def server_url():
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+        log.close()
 
 
 @pytest.fixture()

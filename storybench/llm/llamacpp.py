@@ -185,6 +185,10 @@ class LlamaCppBackend(LLMBackend):
         merge_system: merge system text into the first user turn (``None``: when the
             chat template drops it, probed at load).
 
+    A stream holds the model until it is exhausted or closed (``stream.close()``);
+    asking the same model again from the same thread meanwhile raises ``RuntimeError``,
+    from another thread waits.
+
     Attributes:
         model_path: the GGUF file.
         last_usage: token counts of the last non-streamed answer
