@@ -330,3 +330,26 @@ def test_unbounded_paths_names_fields_without_limits():
         tags: list[str] = Field(max_length=4)
 
     assert unbounded_paths(Panel.model_json_schema()) == ["$.sfx", "$.beats", "$.tags[]"]
+
+
+def test_openai_default_base_url_and_model(monkeypatch):
+    for name in ("STORYBENCH_OPENAI_BASE_URL", "OPENAI_BASE_URL", "OPENAI_API_KEY", "STORYBENCH_OPENAI_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    local = OpenAIBackend()
+    assert (local.base_url, local.model) == ("http://127.0.0.1:8000/v1", "gpt-4o-mini")
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    assert OpenAIBackend().base_url == "https://api.openai.com/v1"
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://vllm:8000/v1")
+    assert OpenAIBackend().base_url == "http://vllm:8000/v1"
+    monkeypatch.setenv("STORYBENCH_OPENAI_BASE_URL", "http://mine:9000")
+    monkeypatch.setenv("STORYBENCH_OPENAI_MODEL", "qwen2.5")
+    assert (OpenAIBackend().base_url, OpenAIBackend().model) == ("http://mine:9000", "qwen2.5")
+
+
+@pytest.mark.parametrize("module", ["storybench.llm.http", "storybench.llm.retry", "storybench.llm.schema", "storybench.llm.ollama",
+                                    "storybench.llm.openai", "storybench.llm.llamacpp", "storybench.llm.fallback"])
+def test_public_names_exist(module):
+    import importlib
+
+    loaded = importlib.import_module(module)
+    assert loaded.__all__ and all(hasattr(loaded, name) for name in loaded.__all__)
