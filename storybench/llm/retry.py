@@ -1,0 +1,91 @@
+"""Retry policy of the HTTP LLM backends: exponential backoff on transient errors.
+
+Only :class:`~storybench.exceptions.TransientBackendError` (and its subclass
+:class:`~storybench.exceptions.BackendUnavailable`) is retried: connection errors,
+timeouts, 5xx and 429 answers, all converted to those classes at the backend's
+edge by :mod:`storybench.llm.http`. Permanent errors (4xx) are raised at once.
+When every try fails the last error itself is raised (it names the backend, the
+URL and what to check), so callers catch one ``BackendError`` tree.
+
+Streams are retried only until their first chunk has been yielded: once text
+has reached the caller, a retry would repeat it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator, TypeVar
+
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from storybench.exceptions import TransientBackendError
+
+__all__ = ["RetryPolicy", "DEFAULT_RETRY"]
+
+R = TypeVar("R")
+
+
+class RetryPolicy:
+    """How often and how patiently a transient failure is tried again.
+
+    Args:
+        tries: total attempts, the first one included (>= 1).
+        backoff: first delay between attempts, seconds; doubles each retry.
+        max_backoff: longest delay between attempts, seconds.
+    """
+
+    def __init__(self, tries: int = 3, backoff: float = 0.5, max_backoff: float = 8.0) -> None:
+        if tries < 1:
+            raise ValueError(f"tries must be >= 1, got {tries}")
+        if backoff < 0 or max_backoff < 0:
+            raise ValueError("backoff and max_backoff must be >= 0 seconds")
+        self.tries = tries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+
+    def __repr__(self) -> str:
+        return f"RetryPolicy(tries={self.tries}, backoff={self.backoff}, max_backoff={self.max_backoff})"
+
+    def _retrying(self) -> Retrying:
+        return Retrying(
+            retry=retry_if_exception_type(TransientBackendError),
+            stop=stop_after_attempt(self.tries),
+            wait=wait_exponential(multiplier=self.backoff, min=self.backoff, max=self.max_backoff),
+            reraise=True,
+        )
+
+    def call(self, fn: Callable[[], R]) -> R:
+        """``fn()``, tried again on :class:`TransientBackendError`.
+
+        Raises:
+            TransientBackendError: the last transient error once every try failed.
+            BackendError: any permanent error, at once.
+        """
+        return self._retrying()(fn)
+
+    def stream(self, factory: Callable[[], Iterator[str]]) -> Iterator[str]:
+        """Chunks of ``factory()``; a transient failure before the first chunk starts
+        a fresh stream (with backoff), one after it is raised.
+
+        Raises:
+            TransientBackendError: the last transient error once every try failed,
+                or a failure after text was already yielded.
+            BackendError: any permanent error, at once.
+        """
+        state: dict[str, object] = {}
+
+        def first() -> None:
+            iterator = iter(factory())
+            state["iterator"] = iterator
+            state["first"] = next(iterator, _END)
+
+        self.call(first)
+        if state["first"] is _END:
+            return
+        yield state["first"]  # type: ignore[misc]
+        yield from state["iterator"]  # type: ignore[misc]
+
+
+_END = object()
+
+
+DEFAULT_RETRY = RetryPolicy()
