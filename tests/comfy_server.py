@@ -89,7 +89,10 @@ class ComfyTestServer:
         self.interrupts: list[dict[str, Any]] = []
         self.deleted: list[str] = []
         self.executed_ids: list[str] = []
+        self.started_ids: list[str] = []
         self.ws_connections = 0
+        self.max_depth = 0
+        self.prompts: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, bytes] = {}
         self.files: dict[tuple[str, str, str], bytes] = {}
         self.history: dict[str, Any] = {}
@@ -289,6 +292,7 @@ class ComfyTestServer:
             self._queue.sort(key=lambda item: item[0])
             item = self._queue.pop(0)
             self._running = item
+            self.started_ids.append(item[1])
             number, prompt_id, prompt, extra, outputs = item
             sid = extra.get("client_id")
             self._interrupt = False
@@ -396,6 +400,8 @@ class ComfyTestServer:
             if "client_id" in body:
                 extra["client_id"] = body["client_id"]
             self._queue.append((self._number, prompt_id, prompt, extra, outputs))
+            self.prompts[prompt_id] = prompt
+            self.max_depth = max(self.max_depth, len(self._queue) + (1 if self._running else 0))
             assert self._wakeup is not None
             self._wakeup.set()
             await self._status()

@@ -292,6 +292,8 @@ class ComfyUIClient:
         while not self._closing.is_set():
             try:
                 ws = self._connect()
+                if hasattr(ws, "__enter__"):  # websockets >= 16: connect() is a context manager
+                    ws = ws.__enter__()
             except Exception as exc:  # refused, timeout, handshake rejected
                 log.debug("websocket connect failed: %s", exc)
                 self._closing.wait(delay)
