@@ -326,12 +326,17 @@ class ComfyTestServer:
                 sampler = next((n for n, v in prompt.items() if v["class_type"] == "KSampler"), None)
                 ticks = int(prompt[sampler]["inputs"].get("steps", 4)) if sampler else 4
                 work_node = sampler or next(iter(prompt))
+                # the image is made first and every tick sleeps to an absolute deadline, so one
+                # prompt takes seconds_per_prompt (not that plus overheads), like a steady GPU
+                t_start = asyncio.get_running_loop().time()
+                png = self._image_for(prompt)
                 for node_id in prompt:
                     await self._send("executing", {"node": node_id, "display_node": node_id, "prompt_id": prompt_id}, sid)
                     if node_id != work_node:
                         continue
                     for i in range(ticks):
-                        await asyncio.sleep(self.seconds_per_prompt / ticks)
+                        delay = t_start + self.seconds_per_prompt * (i + 1) / ticks - asyncio.get_running_loop().time()
+                        await asyncio.sleep(max(0.0, delay))
                         if self._interrupt:
                             break
                         await self._send("progress", {"value": i + 1, "max": ticks, "prompt_id": prompt_id,
@@ -360,7 +365,7 @@ class ComfyTestServer:
                         subfolder, _, base = prefix.rpartition("/")
                         self._counter += 1
                         filename = f"{base}_{self._counter:05}_.png"
-                        self.files[(filename, subfolder, "output")] = self._image_for(prompt)
+                        self.files[(filename, subfolder, "output")] = png
                         output = {"images": [{"filename": filename, "subfolder": subfolder, "type": "output"}]}
                         ui_outputs[node_id] = output
                         await self._send("executed", {"node": node_id, "display_node": node_id, "output": output,
