@@ -69,7 +69,7 @@ def test_concurrent_renders_keep_k_queued_and_return_the_right_images(server):
     for s, r in zip(specs, results):
         assert (r.width, r.height) == (s.width, s.height)
         assert pixel(r.image) == expected_color(s.seed)
-        assert r.metrics["execution_seconds"] >= 0.04
+        assert 0 < r.metrics["execution_seconds"] < 2
         assert r.metrics["queue_seconds"] is not None
         assert r.metrics["free_calls"] == 0 and r.metrics["cached"] is False
     assert len({r.metrics["prompt_id"] for r in results}) == 6
@@ -162,11 +162,12 @@ def test_cpu_only_server_counts_as_ample(server):
     assert report["vram_free_before"] is None and server.free_calls == 0
 
 
-def test_dropped_websocket_completes_by_polling_history_then_reconnects(server, caplog):
+@pytest.mark.parametrize("refuse", [1.0, 0.0])
+def test_dropped_websocket_completes_by_polling_history_then_reconnects(server, caplog, refuse):
     server.seconds_per_prompt = 0.3
     server.history_delay = 0.3
     server.drop_ws_next = 1
-    server.refuse_ws_seconds = 1.0
+    server.refuse_ws_seconds = refuse
     with make(server, poll_interval=0.1) as backend:
         backend.preflight([spec(3)])
         t0 = time.monotonic()

@@ -340,6 +340,7 @@ class ComfyUIBackend(ImageBackend):
         """Block until the prompt finished; returns its history entry when polling found it."""
         deadline = time.monotonic() + self.render_timeout
         last_poll = time.monotonic()
+        drops = self.client.drops
         while not watch.done:
             if self._cancel.is_set():
                 raise Cancelled(f"ComfyUI prompt {watch.prompt_id} cancelled")
@@ -355,8 +356,10 @@ class ComfyUIBackend(ImageBackend):
             if watch.done:
                 break
             # poll when the socket is down, and every few seconds anyway in case a message was lost
-            if not socket_up or time.monotonic() - last_poll > max(5.0, 10 * self.poll_interval):
-                last_poll = time.monotonic()
+            # (a reconnected socket does not replay what was sent while it was down)
+            if (not socket_up or drops != self.client.drops
+                    or time.monotonic() - last_poll > max(5.0, 10 * self.poll_interval)):
+                last_poll, drops = time.monotonic(), self.client.drops
                 entry = self.client.history(watch.prompt_id)
                 if entry and ((entry.get("status") or {}).get("completed") is not None or entry.get("outputs")):
                     watch.mark_finished()

@@ -134,6 +134,11 @@ class ComfyUIClient:
         ws_connect: factory ``(ws_url) -> connection`` with ``recv()``/``close()``
             (default ``websockets.sync.client.connect``).
 
+    Attributes:
+        connected: a :class:`threading.Event` set while the websocket is open.
+        drops: how many times the websocket closed under us.
+        reconnects: how many times it was opened again.
+
     Raises:
         MissingDependencyError: ``use_websocket`` and the ``websockets`` package is missing.
     """
@@ -162,6 +167,7 @@ class ComfyUIClient:
         self._closing = threading.Event()
         self.connected = threading.Event()
         self.reconnects = 0
+        self.drops = 0
         self.queue_remaining: int | None = None
 
     # ------------------------------------------------------------------ HTTP
@@ -280,10 +286,11 @@ class ComfyUIClient:
         if not self.use_websocket:
             return False
         with self._lock:
-            if self._ws_thread is None:
-                self._closing.clear()
-                self._ws_thread = threading.Thread(target=self._reader, name="comfyui-ws", daemon=True)
-                self._ws_thread.start()
+            if self._ws_thread is not None:
+                return self.connected.is_set()
+            self._closing.clear()
+            self._ws_thread = threading.Thread(target=self._reader, name="comfyui-ws", daemon=True)
+            self._ws_thread.start()
         return self.connected.wait(wait)
 
     def _reader(self) -> None:
@@ -317,6 +324,7 @@ class ComfyUIClient:
                     log.warning("websocket dropped: %s; polling /history for outstanding prompts", exc)
             finally:
                 self.connected.clear()
+                self.drops += 1
                 self._ws = None
                 try:
                     ws.close()

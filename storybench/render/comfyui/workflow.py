@@ -305,8 +305,7 @@ class WorkflowTemplate:
             use_prompt_template: apply the template's ``prompt_template`` to the prompt.
 
         Raises:
-            WorkflowError: ``reference_image`` given but the template has no such slot,
-                or the template needs one and none was given.
+            WorkflowError: ``reference_image`` given but the template has no such slot.
             ConfigError: bad parameter values.
         """
         params = spec.params if params is None else params
