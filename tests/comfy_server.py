@@ -78,6 +78,7 @@ class ComfyTestServer:
         self.device_type = device_type
         self.vram_after_free = vram_after_free
         self.checkpoints, self.unets, self.clips, self.vaes = list(checkpoints), list(unets), list(clips), list(vaes)
+        self.comfy_held = 0  # bytes ComfyUI's own torch allocations hold (loaded models)
         self.oom_next = 0
         self.drop_ws_next = 0
         self.refuse_ws_seconds = 0.0
@@ -469,7 +470,7 @@ class ComfyTestServer:
                                             "pytorch_version": "test", "embedded_python": False, "argv": ["main.py"]},
                                  "devices": [{"name": f"{self.device_type}:0 test", "type": self.device_type, "index": 0,
                                               "vram_total": self.vram_total, "vram_free": self.vram_free,
-                                              "torch_vram_total": self.vram_total, "torch_vram_free": self.vram_free}]})
+                                              "torch_vram_total": self.comfy_held, "torch_vram_free": 0}]})
 
         async def object_info(request: Request) -> Response:
             self.object_info_calls += 1

@@ -155,6 +155,22 @@ def test_ample_vram_never_frees_and_short_vram_frees_and_unloads_ollama(server):
     assert unloaded == [b'{"model":"llama3:8b","keep_alive":0}']
 
 
+def test_between_jobs_frees_only_for_memory_held_by_others(server):
+    with make(server, vram_check_interval=0) as backend:
+        backend.preflight([spec(0)])
+        # ComfyUI's own loaded model fills the card: rendering goes on, nothing is freed
+        server.vram_free, server.comfy_held = 1 * GIB, 12 * GIB
+        for i in range(2):
+            assert backend.render(spec(i)).metrics["free_calls"] == 0
+        assert server.free_calls == 0
+        # another program holds the memory: free before the next job
+        server.comfy_held, server.vram_after_free = 0, 6 * GIB
+        r = backend.render(spec(5))
+        assert r.metrics["free_calls"] == 1
+        assert (r.metrics["vram_free_before"], r.metrics["vram_free_after"]) == (1 * GIB, 6 * GIB)
+    assert server.free_calls == 1
+
+
 def test_cpu_only_server_counts_as_ample(server):
     server.device_type, server.vram_free = "cpu", 0
     with make(server) as backend:

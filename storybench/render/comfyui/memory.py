@@ -7,6 +7,12 @@ and counts as ample) is below the threshold it unloads Ollama's models (``GET
 asks ComfyUI to ``POST /free``, then reads the memory again. It never frees or
 unloads when memory suffices. Every reading, free and unload is logged on the
 ``storybench.comfyui`` logger and counted for the render metrics.
+
+Between jobs the memory ComfyUI's own torch allocations hold (its loaded models:
+``torch_vram_total - torch_vram_free``) counts as available, because ComfyUI swaps its
+own models when it needs room: a batch never unloads the model it renders with just
+because that model fills the card. Before the batch (preflight) and after an
+out-of-memory error the plain ``vram_free`` is used.
 """
 
 from __future__ import annotations
@@ -27,11 +33,24 @@ log = logging.getLogger("storybench.comfyui")
 GIB = 1024 ** 3
 
 
-def free_vram(stats: Mapping[str, Any]) -> int | None:
+def free_vram(stats: Mapping[str, Any], *, count_own_models: bool = False) -> int | None:
     """Free VRAM in bytes from a ``/system_stats`` answer: the minimum ``vram_free``
-    over non-CPU devices; ``None`` when the server has no GPU (CPU only)."""
-    values = [int(d.get("vram_free", 0)) for d in stats.get("devices", []) or []
-              if str(d.get("type", "")).lower() not in ("cpu", "")]
+    over non-CPU devices; ``None`` when the server has no GPU (CPU only).
+
+    Args:
+        stats: the ``/system_stats`` answer.
+        count_own_models: also count what ComfyUI's own torch allocations hold
+            (``torch_vram_total - torch_vram_free``: its loaded models) as available,
+            since ComfyUI swaps its own models when it needs room.
+    """
+    values = []
+    for d in stats.get("devices", []) or []:
+        if str(d.get("type", "")).lower() in ("cpu", ""):
+            continue
+        value = int(d.get("vram_free", 0))
+        if count_own_models:
+            value += max(0, int(d.get("torch_vram_total", 0) or 0) - int(d.get("torch_vram_free", 0) or 0))
+        values.append(value)
     return min(values) if values else None
 
 
@@ -68,9 +87,10 @@ class VramGuard:
         self._last_check = 0.0
         self._lock = threading.Lock()
 
-    def read(self) -> int | None:
-        """Free VRAM now, bytes (``None``: CPU-only server). Raises like ``system_stats``."""
-        value = free_vram(self.client.system_stats())
+    def read(self, count_own_models: bool = False) -> int | None:
+        """Free VRAM now, bytes (``None``: CPU-only server); see :func:`free_vram`.
+        Raises like ``system_stats``."""
+        value = free_vram(self.client.system_stats(), count_own_models=count_own_models)
         self.last_reading = value
         return value
 
@@ -106,8 +126,14 @@ class VramGuard:
         self.last_free_at = time.monotonic()
         log.info("POST /free (%s); Ollama models unloaded: %s", reason, ", ".join(unloaded) or "none")
 
-    def ensure(self, reason: str = "check") -> dict[str, Any]:
+    def ensure(self, reason: str = "check", *, count_own_models: bool = False) -> dict[str, Any]:
         """Free VRAM if it is below the threshold, and only then.
+
+        Args:
+            reason: for the log.
+            count_own_models: count ComfyUI's own loaded models as available (see
+                :func:`free_vram`); used between jobs so a batch never unloads the model
+                it is rendering with.
 
         Returns:
             ``{"vram_free_before", "vram_free_after", "free_calls", "ollama_unloaded"}``
@@ -115,7 +141,7 @@ class VramGuard:
         """
         with self._lock:
             self._last_check = time.monotonic()
-            before = self.read()
+            before = self.read(count_own_models)
             after = before
             unloaded: list[str] = []
             calls = 0
@@ -126,7 +152,7 @@ class VramGuard:
                 self.free_calls += 1
                 calls = 1
                 self.last_free_at = time.monotonic()
-                after = self._settle(before)
+                after = self._settle(count_own_models)
                 log.info("POST /free done; VRAM free before %s, after %s; Ollama unloaded: %s",
                          _fmt(before), _fmt(after), ", ".join(unloaded) or "none")
                 if after is not None and after < self.threshold:
@@ -136,18 +162,19 @@ class VramGuard:
             return {"vram_free_before": before, "vram_free_after": after, "free_calls": calls,
                     "ollama_unloaded": unloaded}
 
-    def _settle(self, before: int | None, wait: float = 2.0) -> int | None:
+    def _settle(self, count_own_models: bool, wait: float = 2.0) -> int | None:
         """Read again until memory rose above the threshold or ``wait`` seconds passed
         (ComfyUI frees between prompts, not instantly)."""
         deadline = time.monotonic() + wait
-        value = self.read()
+        value = self.read(count_own_models)
         while value is not None and value < self.threshold and time.monotonic() < deadline:
             time.sleep(0.2)
-            value = self.read()
+            value = self.read(count_own_models)
         return value
 
     def between_jobs(self) -> dict[str, Any]:
-        """:meth:`ensure` at most every ``check_interval`` seconds; otherwise ``{}``."""
+        """:meth:`ensure` (counting ComfyUI's own loaded models as available) at most every
+        ``check_interval`` seconds; otherwise ``{}``."""
         if time.monotonic() - self._last_check < self.check_interval:
             return {}
-        return self.ensure("between jobs")
+        return self.ensure("between jobs", count_own_models=True)
