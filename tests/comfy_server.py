@@ -78,6 +78,7 @@ class ComfyTestServer:
         self.device_type = device_type
         self.vram_after_free = vram_after_free
         self.checkpoints, self.unets, self.clips, self.vaes = list(checkpoints), list(unets), list(clips), list(vaes)
+        self.honor_prompt_id = True  # False: act like servers that ignore a client-chosen prompt_id
         self.comfy_held = 0  # bytes ComfyUI's own torch allocations hold (loaded models)
         self.oom_next = 0
         self.drop_ws_next = 0
@@ -397,7 +398,7 @@ class ComfyTestServer:
                                                "details": "No prompt provided", "extra_info": {}}, "node_errors": {}},
                                     status_code=400)
             prompt = body["prompt"]
-            prompt_id = str(body.get("prompt_id", uuid.uuid4()))
+            prompt_id = str(body.get("prompt_id", uuid.uuid4())) if self.honor_prompt_id else str(uuid.uuid4())
             error, node_errors, outputs = self.validate(prompt)
             if error is not None:
                 return JSONResponse({"error": error, "node_errors": node_errors}, status_code=400)

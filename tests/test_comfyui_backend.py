@@ -200,6 +200,27 @@ def test_dropped_websocket_completes_by_polling_history_then_reconnects(server, 
         assert backend.render(spec(4)).width == spec(4).width  # back on the websocket
 
 
+def test_polling_only_waits_out_the_history_race(server):
+    server.history_delay = 0.4  # /history is empty for a while after executing {node: null}
+    with make(server, use_websocket=False, poll_interval=0.05) as backend:
+        results = [backend.render(spec(i)) for i in range(2)]
+    for i, r in enumerate(results):
+        assert pixel(r.image) == expected_color(spec(i).seed)
+        assert r.metrics["execution_seconds"] is not None  # from status.messages timestamps
+
+
+def test_server_assigned_prompt_ids_are_followed(server):
+    server.honor_prompt_id = False  # messages may arrive before we learn the id: buffered, then replayed
+    server.seconds_per_prompt = 0.0
+    with make(server) as backend:
+        backend.preflight([spec(0)])
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(backend.render, [spec(i) for i in range(4)]))
+    for i, r in enumerate(results):
+        assert r.metrics["prompt_id"] in server.prompts
+        assert pixel(r.image) == expected_color(spec(i).seed)
+
+
 def test_cancel_deletes_queued_prompts_and_interrupts_the_running_one(server):
     server.seconds_per_prompt = 2.0
     outcomes = []
