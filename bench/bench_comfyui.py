@@ -29,8 +29,8 @@ from storybench.render.comfyui.backend import _history_seconds  # noqa: E402
 from storybench.render.spec import RenderSpec  # noqa: E402
 
 
-def run(url: str, panels: int, k: int, seed_base: int) -> tuple[float, float, list]:
-    specs = [RenderSpec(prompt=f"bench panel {i}", seed=seed_base + i, width=256, height=384, panel_id=f"b{i}")
+def run(url: str, panels: int, k: int, seed_base: int, size: tuple[int, int]) -> tuple[float, float, list]:
+    specs = [RenderSpec(prompt=f"bench panel {i}", seed=seed_base + i, width=size[0], height=size[1], panel_id=f"b{i}")
              for i in range(panels)]
     with ComfyUIBackend(url=url, workflow="empty_image", queue_depth=k) as backend:
         t0 = time.perf_counter()
@@ -49,13 +49,18 @@ def main() -> None:
     ap.add_argument("--panels", type=int, default=20)
     ap.add_argument("--k", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=0.5, help="test server seconds per prompt")
+    ap.add_argument("--size", default="", help="panel WIDTHxHEIGHT in pixels (default 256x384; live: 1536x2048 so "
+                                               "that a prompt's execution is not dwarfed by per-prompt overhead)")
     args = ap.parse_args()
     live = os.environ.get("STORYBENCH_COMFYUI_URL")
+    text = args.size or ("1536x2048" if live else "256x384")
+    size = tuple(int(v) for v in text.lower().split("x"))
     if live:
-        wall, preflight, done = run(live, args.panels, args.k, seed_base=int(time.time()) % 100000)
+        # seeds change per run so the server's cache does not serve the panels
+        wall, preflight, done = run(live, args.panels, args.k, seed_base=int(time.time()) % 100000, size=size)
         server_seconds = sum(_history_seconds(h) or 0.0 for _, h in done)
         print(f"server            {live} (live, empty_image workflow)")
-        print(f"panels            {args.panels}  K={args.k}")
+        print(f"panels            {args.panels}  K={args.k}  {size[0]}x{size[1]} px")
         print(f"preflight         {preflight:.3f} s")
         print(f"wall              {wall:.3f} s")
         print(f"sum server exec   {server_seconds:.3f} s (history status.messages)")
@@ -64,7 +69,7 @@ def main() -> None:
     from comfy_server import ComfyTestServer
 
     with ComfyTestServer(seconds_per_prompt=args.seconds, history_delay=0.05) as server:
-        wall, preflight, done = run(server.url, args.panels, args.k, seed_base=1)
+        wall, preflight, done = run(server.url, args.panels, args.k, seed_base=1, size=size)
         ideal = args.panels * args.seconds
         queue = [r.metrics["queue_seconds"] for r, _ in done]
         print(f"server            test server, {args.seconds} s per prompt, one at a time")
