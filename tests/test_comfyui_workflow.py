@@ -122,3 +122,28 @@ def test_check_prompt_names_missing_models_and_nodes():
                and "installed: v1-5-pruned-emaonly.safetensors" in p for p in problems)
     assert any("class_type CLIPTextEncode" in p for p in problems)
     assert not any("sampler_name" in p for p in problems)
+
+
+def test_character_sheet_cells_and_grid():
+    import io
+
+    from PIL import Image
+
+    from storybench.render.comfyui.sheet import cell_specs, compose_grid, sheet_grid
+
+    sheet = spec(width=600, height=900, params={"kind": "character_sheet", "grid": 3, "steps": 20})
+    assert sheet_grid(sheet) == 3
+    cells = cell_specs(sheet, 3)
+    assert len(cells) == 9 and [c.seed for c in cells] == list(range(1234, 1243))
+    assert {(c.width, c.height) for c in cells} == {(200, 296)}
+    assert all(c.params == {"steps": 20} for c in cells) and len({c.prompt for c in cells}) == 9
+    pngs = []
+    for i in range(9):
+        buf = io.BytesIO()
+        Image.new("RGB", (200, 296), (i * 20, 0, 0)).save(buf, format="PNG")
+        pngs.append(buf.getvalue())
+    with Image.open(io.BytesIO(compose_grid(pngs, 3, 600, 900))) as img:
+        assert img.size == (600, 900)
+        assert img.getpixel((500, 800)) == (160, 0, 0) and img.getpixel((10, 10)) == (0, 0, 0)
+    with pytest.raises(ConfigError, match="params.grid"):
+        sheet_grid(spec(params={"kind": "character_sheet", "grid": 5}))

@@ -39,7 +39,7 @@ from storybench.exceptions import (
 from storybench.io import sha256_bytes
 from storybench.render.base import ImageBackend
 from storybench.render.comfyui.client import ComfyUIClient, PromptWatch
-from storybench.render.comfyui.errors import BACKEND, execution_failed
+from storybench.render.comfyui.errors import BACKEND, describe_node_errors, execution_failed
 from storybench.render.comfyui.memory import GIB, VramGuard
 from storybench.render.comfyui.sheet import VARIATIONS, cell_specs, compose_grid, sheet_grid
 from storybench.render.comfyui.workflow import WorkflowTemplate, check_prompt
@@ -324,6 +324,9 @@ class ComfyUIBackend(ImageBackend):
         try:
             self._check_cancel()
             answer = self.client.submit(workflow, watch.prompt_id)
+            if answer.get("node_errors"):
+                log.warning("prompt %s queued, but some outputs failed validation: %s", answer.get("prompt_id"),
+                            "; ".join(describe_node_errors(answer["node_errors"])))
             if answer.get("prompt_id") and answer["prompt_id"] != watch.prompt_id:
                 with self._lock:
                     self._outstanding.pop(watch.prompt_id, None)
