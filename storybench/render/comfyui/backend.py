@@ -12,7 +12,6 @@ server while finished images download.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import logging

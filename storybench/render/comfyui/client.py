@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping
 
 import httpx
 
-from storybench.exceptions import BackendError, MissingDependencyError
+from storybench.exceptions import MissingDependencyError
 from storybench.render.comfyui.errors import http_error, prompt_rejected
 
 __all__ = ["ComfyUIClient", "PromptWatch"]
