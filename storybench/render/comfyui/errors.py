@@ -1,0 +1,144 @@
+"""ComfyUI server errors, converted to storybench exceptions in plain words.
+
+Three kinds of failure come back from a ComfyUI server:
+
+* HTTP-level: connection refused, timeouts, 5xx → :class:`BackendUnavailable` /
+  :class:`TransientBackendError` (see :func:`http_error`);
+* validation: ``POST /prompt`` answers 400 with ``{"error": {...}, "node_errors": {...}}``
+  → :class:`WorkflowError` naming each node id, class_type, input and value
+  (see :func:`prompt_rejected`);
+* execution: an ``execution_error`` message (websocket, or ``status.messages`` in
+  ``/history``) → :class:`OutOfMemoryError` when the GPU ran out of memory,
+  otherwise :class:`PermanentBackendError` (see :func:`execution_failed`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import httpx
+
+from storybench.exceptions import (
+    BackendError,
+    BackendUnavailable,
+    OutOfMemoryError,
+    PermanentBackendError,
+    TransientBackendError,
+    WorkflowError,
+)
+
+__all__ = ["BACKEND", "http_error", "prompt_rejected", "describe_node_errors", "is_out_of_memory", "execution_failed"]
+
+BACKEND = "comfyui"
+
+_OOM_MARKERS = ("outofmemoryerror", "cuda out of memory", "allocation on device", "out of memory")
+
+
+def http_error(exc: Exception, url: str) -> BackendError:
+    """Convert an httpx exception (or HTTP status error) to a storybench error.
+
+    Args:
+        exc: what httpx raised.
+        url: the request URL (no credentials).
+
+    Returns:
+        :class:`BackendUnavailable` for connection problems and timeouts,
+        :class:`TransientBackendError` for 5xx answers and other transport errors,
+        :class:`PermanentBackendError` for other 4xx answers.
+    """
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return BackendUnavailable(BACKEND, f"cannot reach the ComfyUI server: {exc}", url=url,
+                                  hint="is ComfyUI running and is STORYBENCH_COMFYUI_URL right?")
+    if isinstance(exc, httpx.TimeoutException):
+        return BackendUnavailable(BACKEND, f"the ComfyUI server did not answer in time ({type(exc).__name__})", url=url)
+    if isinstance(exc, httpx.HTTPStatusError):
+        status = exc.response.status_code
+        body = exc.response.text[:300].strip()
+        if status >= 500:
+            return TransientBackendError(BACKEND, f"server error HTTP {status}: {body}", url=url)
+        if status == 403:
+            return PermanentBackendError(BACKEND, f"HTTP 403 refused: {body}", url=url,
+                                         hint="ComfyUI refuses requests with a foreign Origin header or from a disallowed address")
+        return PermanentBackendError(BACKEND, f"HTTP {status}: {body}", url=url)
+    return TransientBackendError(BACKEND, f"{type(exc).__name__}: {exc}", url=url)
+
+
+def describe_node_errors(node_errors: Mapping[str, Any]) -> list[str]:
+    """One plain line per node error of a 400 ``/prompt`` answer.
+
+    Args:
+        node_errors: ``{node_id: {"errors": [...], "class_type": ..., ...}}``.
+
+    Returns:
+        Lines like ``node 4 (CheckpointLoaderSimple) input ckpt_name: Value not in list:
+        ckpt_name: 'x.safetensors' not in [...]``.
+    """
+    lines: list[str] = []
+    for node_id, info in (node_errors or {}).items():
+        class_type = info.get("class_type", "?")
+        for err in info.get("errors", []) or []:
+            extra = err.get("extra_info") or {}
+            where = f"node {node_id} ({class_type})"
+            if extra.get("input_name"):
+                where += f" input {extra['input_name']}"
+            text = err.get("message", "error")
+            if err.get("details"):
+                text += f": {err['details']}"
+            lines.append(f"{where}: {text}")
+    return lines
+
+
+def prompt_rejected(status: int, body: Any, url: str) -> BackendError:
+    """Convert a failed ``POST /prompt`` answer.
+
+    Args:
+        status: HTTP status.
+        body: the decoded JSON body, or the raw text when it was not JSON.
+        url: the request URL.
+
+    Returns:
+        :class:`WorkflowError` for a 400 with ``error``/``node_errors`` (the message
+        names each node id, class_type, input and value), :class:`TransientBackendError`
+        for 5xx, :class:`PermanentBackendError` otherwise.
+    """
+    if status >= 500:
+        return TransientBackendError(BACKEND, f"POST /prompt failed with HTTP {status}: {str(body)[:300]}", url=url)
+    if isinstance(body, Mapping) and "error" in body:
+        error = body.get("error") or {}
+        if isinstance(error, str):
+            error = {"message": error}
+        lines = describe_node_errors(body.get("node_errors") or {})
+        head = f"ComfyUI rejected the workflow ({error.get('type', 'error')}): {error.get('message', '')}"
+        if error.get("details") and not lines:
+            head += f" — {error['details']}"
+        message = head + ("".join(f"\n  {line}" for line in lines))
+        return WorkflowError(BACKEND, message, url=url)
+    return PermanentBackendError(BACKEND, f"POST /prompt failed with HTTP {status}: {str(body)[:300]}", url=url)
+
+
+def is_out_of_memory(data: Mapping[str, Any]) -> bool:
+    """True when an ``execution_error`` message says the device ran out of memory."""
+    text = f"{data.get('exception_type', '')} {data.get('exception_message', '')}".lower()
+    return any(marker in text for marker in _OOM_MARKERS)
+
+
+def execution_failed(data: Mapping[str, Any], url: str) -> BackendError:
+    """Convert an ``execution_error`` message.
+
+    Args:
+        data: the message's ``data`` (``node_id``, ``node_type``, ``exception_type``,
+            ``exception_message``, ...).
+        url: the server URL.
+
+    Returns:
+        :class:`OutOfMemoryError` (transient) when the GPU ran out of memory,
+        :class:`PermanentBackendError` otherwise; both name the node and exception.
+    """
+    node = f"node {data.get('node_id', '?')} ({data.get('node_type', '?')})"
+    exc_type = data.get("exception_type", "Exception")
+    message = str(data.get("exception_message", "")).strip()
+    text = f"{node} failed with {exc_type}: {message}"
+    if is_out_of_memory(data):
+        return OutOfMemoryError(BACKEND, f"out of GPU memory: {text}", url=url,
+                                hint="lower the size, close other GPU programs; storybench freed ComfyUI memory for the retry")
+    return PermanentBackendError(BACKEND, text, url=url)

@@ -1,0 +1,423 @@
+"""ComfyUI workflow templates with named slots.
+
+A template is an API-format workflow (what ComfyUI's "Export (API)" writes:
+``{node_id: {"class_type": ..., "inputs": {...}, "_meta": {"title": ...}}}``) plus a
+sidecar ``<name>.slots.json`` mapping named slots to node inputs::
+
+    {
+      "positive": {"node": "Positive Prompt", "input": "text"},   # node title ...
+      "seed":     {"node": "3", "input": "seed"},                 # ... or node id
+      "output":   {"node": "Save Image"},
+      "presets":  {"preview": {"steps": 20}, "final": {"steps": 28}},
+      "prompt_template": "character sheet, {prompt}"
+    }
+
+Known slots: ``positive``, ``negative``, ``seed``, ``width``, ``height``, ``steps``,
+``cfg``, ``sampler``, ``scheduler``, ``guidance``, ``denoise``, ``color``,
+``checkpoint``, ``unet``, ``clip_l``, ``t5``, ``vae``, ``reference_image``,
+``filename_prefix`` and ``output`` (the image-saving node; found automatically when
+the workflow has exactly one SaveImage). Every slot is optional except that an output
+node must be found. :meth:`WorkflowTemplate.fill` is the only code that writes node
+inputs; no caller touches ``workflow["6"]["inputs"]``.
+
+Templates are found by name in the ``workflows/`` folder of the storybench checkout
+(or ``$STORYBENCH_COMFYUI_WORKFLOWS``), or loaded from a path, or built from a dict.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from storybench.exceptions import ConfigError, WorkflowError
+from storybench.render.comfyui.errors import BACKEND
+from storybench.render.spec import RenderSpec
+
+__all__ = ["WorkflowTemplate", "Slot", "workflow_dirs", "template_names", "check_prompt", "SLOT_NAMES", "MODEL_SLOTS"]
+
+SLOT_NAMES = (
+    "positive", "negative", "seed", "width", "height", "steps", "cfg", "sampler", "scheduler",
+    "guidance", "denoise", "color", "checkpoint", "unet", "clip_l", "t5", "vae",
+    "reference_image", "filename_prefix", "output",
+)
+MODEL_SLOTS = ("checkpoint", "unet", "clip_l", "t5", "vae")
+_META_KEYS = ("presets", "prompt_template", "description")
+_PARAM_SLOTS: dict[str, type] = {
+    "steps": int, "cfg": float, "sampler": str, "scheduler": str, "guidance": float, "denoise": float,
+    "checkpoint": str, "unet": str, "clip_l": str, "t5": str, "vae": str, "color": int,
+}
+_MODEL_FILE = re.compile(r"\.(safetensors|ckpt|pt|pth|bin|gguf|sft|onnx)$", re.IGNORECASE)
+_SAVE_NODES = ("SaveImage", "PreviewImage")
+
+
+class Slot:
+    """Where a named slot lives once resolved.
+
+    Attributes:
+        name: slot name, e.g. ``"positive"``.
+        node_id: the node's id in the workflow.
+        input: the input name (``None`` for the ``output`` slot).
+        wanted: what the slot declaration looked for (node id or title).
+    """
+
+    __slots__ = ("name", "node_id", "input", "wanted")
+
+    def __init__(self, name: str, node_id: str, input: str | None, wanted: str) -> None:
+        self.name, self.node_id, self.input, self.wanted = name, node_id, input, wanted
+
+    def __repr__(self) -> str:
+        return f"Slot({self.name!r} -> node {self.node_id}.{self.input})"
+
+
+def workflow_dirs() -> list[Path]:
+    """Folders searched for templates by name: ``$STORYBENCH_COMFYUI_WORKFLOWS``
+    (``os.pathsep``-separated) first, then the checkout's ``workflows/``."""
+    dirs = [Path(p) for p in os.environ.get("STORYBENCH_COMFYUI_WORKFLOWS", "").split(os.pathsep) if p]
+    dirs.append(Path(__file__).resolve().parents[3] / "workflows")
+    return dirs
+
+
+def template_names() -> list[str]:
+    """Names of the templates found in :func:`workflow_dirs`, sorted."""
+    names = set()
+    for d in workflow_dirs():
+        if d.is_dir():
+            names.update(p.name[: -len(".slots.json")] for p in d.glob("*.slots.json"))
+    return sorted(names)
+
+
+def _canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _is_link(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], int)
+
+
+class WorkflowTemplate:
+    """An API-format workflow with named slots.
+
+    Args:
+        workflow: the API-format workflow (node id → ``{"class_type", "inputs", "_meta"}``).
+        slots: slot name → ``{"node": id-or-title, "input": name}`` (or a ``(node, input)``
+            pair); may also hold ``presets`` (``{"preview": {"steps": 20}, ...}``) and
+            ``prompt_template`` (``"... {prompt} ..."``); keys starting with ``_`` are comments.
+        name: template name used in messages and metrics.
+        source: where it was loaded from (for messages).
+
+    Raises:
+        WorkflowError: the workflow is not API format, or a slot does not resolve; the
+            message names the node ids/titles looked for and the nodes present.
+    """
+
+    def __init__(self, workflow: Mapping[str, Any], slots: Mapping[str, Any], *, name: str = "custom",
+                 source: str | None = None) -> None:
+        self.name = name
+        self.source = source or name
+        if not isinstance(workflow, Mapping) or not workflow:
+            raise WorkflowError(BACKEND, f"workflow {self.source}: empty or not a JSON object")
+        if "nodes" in workflow and "links" in workflow:
+            raise WorkflowError(BACKEND, f"workflow {self.source}: this is the UI format; export it with "
+                                         "'Export (API)' in ComfyUI (Settings: enable dev mode options)")
+        for node_id, node in workflow.items():
+            if not isinstance(node, Mapping) or "class_type" not in node or not isinstance(node.get("inputs", {}), Mapping):
+                raise WorkflowError(BACKEND, f"workflow {self.source}: node {node_id!r} has no class_type/inputs; "
+                                             "is this an API-format export?")
+        self.workflow: dict[str, Any] = json.loads(json.dumps(workflow))
+        raw = {k: v for k, v in slots.items() if not str(k).startswith("_")}
+        self.presets: dict[str, dict[str, Any]] = dict(raw.pop("presets", {}) or {})
+        self.prompt_template: str | None = raw.pop("prompt_template", None)
+        raw.pop("description", None)
+        self.description = str(slots.get("_description", slots.get("description", "")))
+        self.slot_decl = raw
+        self.slots: dict[str, Slot] = self._resolve(raw)
+        self.content_hash = hashlib.sha256(
+            _canonical({"workflow": self.workflow, "slots": slots}).encode("utf-8")).hexdigest()
+
+    # ---------------------------------------------------------------- loading
+    @classmethod
+    def load(cls, name_or_path: str | os.PathLike[str], slots: Mapping[str, Any] | None = None) -> "WorkflowTemplate":
+        """Load a template by name (see :func:`workflow_dirs`) or from a ``.json`` path.
+
+        Args:
+            name_or_path: ``"sd15_txt2img"`` or ``"path/to/my_workflow.json"``.
+            slots: slot mapping to use instead of the ``<name>.slots.json`` sidecar.
+
+        Raises:
+            WorkflowError: not found, not JSON, or slots that do not resolve.
+        """
+        text = str(name_or_path)
+        path = Path(text)
+        if not (text.endswith(".json") or path.exists()):
+            for d in workflow_dirs():
+                if (d / f"{text}.json").is_file():
+                    path = d / f"{text}.json"
+                    break
+            else:
+                raise WorkflowError(BACKEND, f"no workflow template named {text!r}; known: "
+                                             f"{', '.join(template_names()) or 'none'} (searched {', '.join(map(str, workflow_dirs()))})")
+        if not path.is_file():
+            raise WorkflowError(BACKEND, f"workflow file {path} does not exist")
+        name = path.name[:-5] if path.name.endswith(".json") else path.name
+        workflow = cls._read_json(path)
+        if slots is None:
+            sidecar = path.with_name(f"{name}.slots.json")
+            if not sidecar.is_file():
+                raise WorkflowError(BACKEND, f"workflow {path} has no slots sidecar {sidecar.name}; "
+                                             "write one or pass slots={...}")
+            slots = cls._read_json(sidecar)
+        return cls(workflow, slots, name=name, source=str(path))
+
+    @staticmethod
+    def _read_json(path: Path) -> Any:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise WorkflowError(BACKEND, f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
+        except OSError as exc:
+            raise WorkflowError(BACKEND, f"{path}: cannot read: {exc}") from exc
+
+    # ---------------------------------------------------------------- slots
+    def _find_node(self, wanted: str) -> list[str]:
+        if wanted in self.workflow:
+            return [wanted]
+        return [nid for nid, node in self.workflow.items() if (node.get("_meta") or {}).get("title") == wanted]
+
+    def _nodes_summary(self) -> str:
+        return ", ".join(f"{nid} {n['class_type']} {(n.get('_meta') or {}).get('title', '')!r}"
+                         for nid, n in self.workflow.items())
+
+    def _resolve(self, decl: Mapping[str, Any]) -> dict[str, Slot]:
+        resolved: dict[str, Slot] = {}
+        problems: list[str] = []
+        for name, spec in decl.items():
+            if name not in SLOT_NAMES:
+                problems.append(f"unknown slot {name!r} (known: {', '.join(SLOT_NAMES)})")
+                continue
+            if isinstance(spec, Mapping):
+                wanted, input_name = spec.get("node"), spec.get("input")
+            elif isinstance(spec, (list, tuple)) and len(spec) in (1, 2):
+                wanted, input_name = spec[0], (spec[1] if len(spec) == 2 else None)
+            else:
+                problems.append(f"slot {name!r}: expected {{'node': id-or-title, 'input': name}}, got {spec!r}")
+                continue
+            wanted = str(wanted)
+            found = self._find_node(wanted)
+            if not found:
+                problems.append(f"slot {name!r} looks for node id or title {wanted!r}: no such node")
+                continue
+            if len(found) > 1:
+                problems.append(f"slot {name!r}: title {wanted!r} is used by nodes {', '.join(found)}; use a node id")
+                continue
+            node_id = found[0]
+            if name != "output":
+                if not input_name:
+                    problems.append(f"slot {name!r}: no input name given for node {node_id}")
+                    continue
+                if input_name not in self.workflow[node_id].get("inputs", {}):
+                    problems.append(f"slot {name!r}: node {node_id} ({self.workflow[node_id]['class_type']}, title "
+                                    f"{wanted!r}) has no input {input_name!r}; inputs: "
+                                    f"{', '.join(self.workflow[node_id].get('inputs', {}))}")
+                    continue
+            resolved[name] = Slot(name, node_id, input_name if name != "output" else None, wanted)
+        if "output" not in resolved and not any("output" in p for p in problems):
+            savers = [nid for nid, n in self.workflow.items() if n["class_type"] in _SAVE_NODES]
+            if len(savers) == 1:
+                resolved["output"] = Slot("output", savers[0], None, savers[0])
+            else:
+                problems.append(f"no 'output' slot and {len(savers)} SaveImage/PreviewImage nodes; name the output node")
+        if problems:
+            raise WorkflowError(BACKEND, f"workflow {self.source}: slots do not resolve:\n  " + "\n  ".join(problems)
+                                + f"\n  nodes present: {self._nodes_summary()}")
+        return resolved
+
+    def has_slot(self, name: str) -> bool:
+        """True when the template maps slot ``name``."""
+        return name in self.slots
+
+    @property
+    def output_node(self) -> str:
+        """Id of the node whose images are the result."""
+        return self.slots["output"].node_id
+
+    @property
+    def supports_reference(self) -> bool:
+        """True when the template has a ``reference_image`` slot (e.g. FLUX Kontext)."""
+        return "reference_image" in self.slots
+
+    def default(self, slot: str) -> Any:
+        """The value the workflow itself holds for ``slot`` (``None`` when unmapped)."""
+        s = self.slots.get(slot)
+        return None if s is None or s.input is None else self.workflow[s.node_id]["inputs"].get(s.input)
+
+    # ---------------------------------------------------------------- filling
+    def settings(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The slot values set from ``params`` (after applying the ``quality`` preset):
+        steps, cfg, sampler, scheduler, guidance, denoise, color and model names.
+
+        Args:
+            params: a spec's params, e.g. ``{"steps": 28, "quality": "final", "checkpoint": "x.safetensors"}``.
+
+        Raises:
+            ConfigError: unknown preset or a value of the wrong type.
+        """
+        values: dict[str, Any] = {}
+        quality = params.get("quality")
+        if quality is not None:
+            if quality not in self.presets:
+                if self.presets:
+                    raise ConfigError(f"params.quality: {quality!r} is not a preset of workflow {self.name} "
+                                      f"(presets: {', '.join(self.presets)})")
+            else:
+                values.update(self.presets[quality])
+        for key, typ in _PARAM_SLOTS.items():
+            if key in params and params[key] is not None:
+                values[key] = params[key]
+        out: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in self.slots:
+                continue
+            typ = _PARAM_SLOTS.get(key, type(value))
+            try:
+                out[key] = typ(value) if not (typ is int and isinstance(value, str)) else int(value, 0)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"params.{key}: {value!r} is not a valid {typ.__name__}") from exc
+        return out
+
+    def fill(self, spec: RenderSpec, *, reference_image: str | None = None,
+             params: Mapping[str, Any] | None = None, use_prompt_template: bool = True) -> dict[str, Any]:
+        """A fresh API-format workflow for ``spec``, ready for ``POST /prompt``.
+
+        Sets positive (through ``prompt_template`` when given), negative, seed, width,
+        height (pixels), the ``params`` settings (see :meth:`settings`), ``color``
+        (from the seed unless given), ``filename_prefix`` (template prefix + panel id)
+        and ``reference_image`` (a name the server knows, from ``POST /upload/image``).
+
+        Args:
+            spec: what to render.
+            reference_image: uploaded image name for the ``reference_image`` slot.
+            params: parameters to use instead of ``spec.params``.
+            use_prompt_template: apply the template's ``prompt_template`` to the prompt.
+
+        Raises:
+            WorkflowError: ``reference_image`` given but the template has no such slot.
+            ConfigError: bad parameter values.
+        """
+        params = spec.params if params is None else params
+        wf = copy.deepcopy(self.workflow)
+
+        def put(slot: str, value: Any) -> None:
+            s = self.slots.get(slot)
+            if s is not None and s.input is not None:
+                wf[s.node_id]["inputs"][s.input] = value
+
+        positive = spec.prompt
+        if self.prompt_template and use_prompt_template:
+            positive = self.prompt_template.replace("{prompt}", spec.prompt)
+        put("positive", positive)
+        put("negative", spec.negative_prompt)
+        put("seed", int(spec.seed))
+        put("width", int(spec.width))
+        put("height", int(spec.height))
+        settings = self.settings(params)
+        if "color" in self.slots and "color" not in settings:
+            settings["color"] = (int(spec.seed) * 2654435761) & 0xFFFFFF
+        for key, value in settings.items():
+            put(key, value)
+        if "filename_prefix" in self.slots:
+            base = str(self.default("filename_prefix") or "storybench")
+            tag = re.sub(r"[^A-Za-z0-9_-]+", "_", spec.panel_id).strip("_")
+            put("filename_prefix", f"{base}_{tag}" if tag else base)
+        if reference_image is not None:
+            if "reference_image" not in self.slots:
+                raise WorkflowError(BACKEND, f"workflow {self.name} has no reference_image slot")
+            put("reference_image", reference_image)
+        return wf
+
+    def identity(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """What identifies this template's output besides the spec: name, content hash
+        and :meth:`settings` (raises like :meth:`settings`)."""
+        return {"workflow": self.name, "hash": self.content_hash, "settings": self.settings(params)}
+
+    def slot_inputs(self, names: Iterable[str]) -> set[tuple[str, str]]:
+        """``(node_id, input)`` pairs of the named slots that are mapped."""
+        return {(self.slots[n].node_id, self.slots[n].input) for n in names if n in self.slots and self.slots[n].input}
+
+    def slot_of(self, node_id: str, input_name: str) -> str | None:
+        """Name of the slot mapped to ``node_id.input_name``, if any."""
+        for s in self.slots.values():
+            if s.node_id == node_id and s.input == input_name:
+                return s.name
+        return None
+
+
+def _combo_options(spec: Any) -> list[Any] | None:
+    """Options of a combo input spec from ``/object_info`` (``[[...], {...}]`` or
+    ``["COMBO", {"options": [...]}]``), else ``None``."""
+    if not isinstance(spec, (list, tuple)) or not spec:
+        return None
+    if isinstance(spec[0], list):
+        return spec[0]
+    if spec[0] == "COMBO" and len(spec) > 1 and isinstance(spec[1], Mapping):
+        return list(spec[1].get("options", []))
+    return None
+
+
+def check_prompt(prompt: Mapping[str, Any], object_info: Mapping[str, Any], *,
+                 template: WorkflowTemplate | None = None, skip: set[tuple[str, str]] = frozenset()) -> list[str]:
+    """What a server (described by its ``/object_info``) lacks to run ``prompt``.
+
+    Checks each node's class_type exists (custom nodes), required inputs are present, and
+    every literal value of a list input (model files, sampler names) is offered. Model
+    files are named with their slot (``checkpoint``, ``unet``, ``vae``...) and the
+    installed alternatives.
+
+    Args:
+        prompt: a filled API-format workflow.
+        object_info: the server's ``GET /object_info`` answer.
+        template: the template it was filled from (names slots in messages).
+        skip: ``(node_id, input)`` pairs not to check (e.g. the reference image, uploaded later).
+
+    Returns:
+        Plain-language problems, empty when the server can run the prompt.
+    """
+    problems: list[str] = []
+    for node_id, node in prompt.items():
+        class_type = node["class_type"]
+        title = (node.get("_meta") or {}).get("title", class_type)
+        info = object_info.get(class_type)
+        if info is None:
+            problems.append(f"node {node_id} ({title!r}) uses class_type {class_type}, which this server does not have "
+                            "(a custom node that is not installed?)")
+            continue
+        declared = info.get("input", {}) or {}
+        inputs = node.get("inputs", {})
+        for input_name in (declared.get("required") or {}):
+            if input_name not in inputs:
+                problems.append(f"node {node_id} ({class_type}) lacks required input {input_name!r}")
+        for section in ("required", "optional"):
+            for input_name, spec in (declared.get(section) or {}).items():
+                if input_name not in inputs or (node_id, input_name) in skip:
+                    continue
+                value = inputs[input_name]
+                options = _combo_options(spec)
+                if options is None or _is_link(value) or value in options:
+                    continue
+                slot = template.slot_of(node_id, input_name) if template else None
+                if isinstance(value, str) and _MODEL_FILE.search(value):
+                    kind = slot or {"ckpt_name": "checkpoint", "unet_name": "diffusion model", "vae_name": "vae",
+                                    "lora_name": "lora"}.get(input_name, "model file")
+                    shown = ", ".join(map(str, options[:20])) or "none"
+                    if len(options) > 20:
+                        shown += f", ... ({len(options)} in all)"
+                    problems.append(f"{kind} {value} is not installed (node {node_id} {class_type}.{input_name}); "
+                                    f"installed: {shown}")
+                else:
+                    problems.append(f"node {node_id} ({class_type}) input {input_name}: {value!r} is not one of "
+                                    f"{options[:20]}")
+    return problems
