@@ -40,6 +40,7 @@ from storybench.render.base import ImageBackend, get_image_backend
 from storybench.story.choices import (
     MIN_CHOICES,
     ChoiceList,
+    default_choices,
     extract_choices,
     finalize_choices,
 )
@@ -222,6 +223,7 @@ class StoryEngine:
                 choices, source = asked, "structured"
             else:
                 source = "default"
+                choices = choices + default_choices(story.settings.language)
         choices = finalize_choices(choices, story.settings.language)
         settings = GenerationSettings(
             llm=self.llm_name or "",
