@@ -109,6 +109,14 @@ def test_extracts_choices_and_removes_them_from_narrative(text: str, expected: l
 def test_heading_above_choices_is_removed() -> None:
     assert "What will you do" not in extract_choices(EN_NUMBERED).narrative
     assert "Що робити далі" not in extract_choices(UK_BOLD).narrative
+    assert extract_choices("Ніч.\nЩо ти зробиш?\n1. Йти\n2. Стояти").narrative == "Ніч."
+    assert extract_choices("Ночь.\nЧто ты сделаешь?\n1) Идти\n2) Стоять").narrative == "Ночь."
+    assert extract_choices("Night.\nPick one:\n1. Walk\n2. Stay").narrative == "Night."
+
+
+def test_a_narrative_question_above_choices_stays() -> None:
+    text = "The stranger smiles. Who sent him here, and why now?\n1. Ask him\n2. Leave"
+    assert extract_choices(text).narrative.endswith("why now?")
 
 
 def test_more_than_four_is_capped() -> None:

@@ -57,8 +57,8 @@ _INLINE_MARK = re.compile(rf"(?:(?<=\s)|^)(?:\*\*)?(?:{_WORDS}\s*)?([1-9])\s*[.)
 _HEADING = re.compile(
     r"""^\s*(?:\*\*|__|\#+\s*)?[^.!]{0,60}?
     (?:choices?|options?|what\s+(?:will|do|should)\s+you\s+do|what\s+next|your\s+move|
-       варианты?|выбор|что\s+(?:делать|вы\s+сделаете|дальше)|
-       варіанти?|вибір|що\s+(?:робити|ви\s+зробите|далі))
+       варианты?|выбор|что\s+(?:делать|дальше|(?:ты|вы)\s+(?:сделаешь|сделаете|выберешь|выберете))|
+       варіанти?|вибір|що\s+(?:робити|далі|(?:ти|ви)\s+(?:зробиш|зробите|обереш|оберете)))
     [^.!]{0,60}?[:?]?\s*(?:\*\*|__)?\s*$""",
     re.IGNORECASE | re.VERBOSE,
 )
@@ -209,7 +209,10 @@ def extract_choices(text: str) -> ChoiceExtraction:
         k = first - 1
         while k >= 0 and not lines[k].strip():
             k -= 1
-        if k >= 0 and _HEADING.match(lines[k]) and len(lines[k].strip()) <= 80 and not lines[k].strip().endswith("."):
+        heading = lines[k].strip() if k >= 0 else ""
+        if heading and len(heading) <= 80 and not heading.endswith(".") and (
+            _HEADING.match(heading) or (heading.endswith(":") and len(heading) <= 60)
+        ):
             head = k
         choices, dropped = _dedupe(raw)
         narrative = "\n".join(lines[:head]).strip()
