@@ -106,9 +106,10 @@ class StoryExplorer(w.VBox):
         self.choice_buttons: list[w.Button] = []
         self.node_buttons: list[w.Button] = []
 
-        for widget, trait in ((self.premise, "premise"), (self.language, "language"), (self.style, "style"),
-                              (self.llm, "llm_backend"), (self.image_backend, "image_backend")):
-            w.link((widget, "value"), (m, trait))
+        w.link((self.premise, "value"), (m, "premise"))
+        w.link((self.style, "value"), (m, "style"))
+        for widget, trait in ((self.language, "language"), (self.llm, "llm_backend"), (self.image_backend, "image_backend")):
+            self._sync_dropdown(widget, trait)
 
         self.start.on_click(lambda _: self.on_start())
         self.back.on_click(lambda _: self.on_back())
@@ -147,6 +148,24 @@ class StoryExplorer(w.VBox):
         if current not in {v for _, v in opts}:
             opts.append((current, current))
         return opts
+
+    def _sync_dropdown(self, dropdown: w.Dropdown, trait: str) -> None:
+        """Two-way sync of a dropdown and a model trait; a model value not among the
+        options (a backend registered later, a language tag) is added to them."""
+
+        def to_model(change: dict[str, Any]) -> None:
+            if change["new"] is not None and getattr(self.model, trait) != change["new"]:
+                setattr(self.model, trait, change["new"])
+
+        def to_widget(change: dict[str, Any]) -> None:
+            value = change["new"]
+            values = [o[1] if isinstance(o, tuple) else o for o in dropdown.options]
+            if value not in values:
+                dropdown.options = [*dropdown.options, (value, value) if isinstance(dropdown.options[0], tuple) else value]
+            dropdown.value = value
+
+        dropdown.observe(to_model, "value")
+        self.model.observe(to_widget, trait)
 
     def action_widgets(self) -> list[w.DOMWidget]:
         """Widgets disabled while an action runs."""
