@@ -164,10 +164,12 @@ def test_trailing_remark_after_choices_is_tolerated() -> None:
 
 def test_clean_choice_strips_markup_and_cuts_long_text() -> None:
     assert clean_choice('**"Open the door."**') == "Open the door"
-    long = "Run " * 60
+    long = " ".join(f"run{i}" for i in range(40))
     cut = clean_choice(long)
     assert len(cut) <= 121 and cut.endswith("…")
     assert clean_choice("...") == ""
+    assert clean_choice("[an action]") == "" and clean_choice("Another action") == ""
+    assert clean_choice("Відрада Відрада Відрада Відрада Вільнесята") == ""  # a loop, not a choice
 
 
 @pytest.mark.parametrize("lang, first", [("en", "Go forward"), ("uk", "Іти вперед"), ("ru", "Идти вперёд"), ("uk-UA", "Іти вперед"), ("xx", "Go forward")])

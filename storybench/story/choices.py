@@ -62,6 +62,7 @@ _HEADING = re.compile(
     [^.!]{0,60}?[:?]?\s*(?:\*\*|__)?\s*$""",
     re.IGNORECASE | re.VERBOSE,
 )
+_PLACEHOLDER = re.compile(r"^(?:an?|another|a third|first|second|third)?\s*(?:action|choice|option)\s*\d*$", re.I)
 _MARKDOWN = re.compile(r"\*\*|__|`|^#+\s*")
 
 
@@ -85,6 +86,9 @@ def clean_choice(text: str) -> str:
         t = cut.rstrip(" ,;:-–—") + "…"
     if not re.search(r"[^\W\d_]", t):
         return ""
+    words = [x.strip(".,;:!?…") for x in t.casefold().split()]
+    if _PLACEHOLDER.match(t) or (len(words) >= 4 and len(set(words)) <= len(words) // 2):
+        return ""  # the prompt's placeholder copied, or a looping run of words
     return t
 
 

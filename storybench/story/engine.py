@@ -20,7 +20,9 @@ the reader, :meth:`~StoryEngine.regenerate` adds a sibling version next to the o
 and :meth:`~StoryEngine.choose` on an earlier segment starts a new branch.
 
 Limits that keep a tiny model (SmolLM2-135M) usable: ``max_tokens`` 300 per segment,
-stop strings at a fifth choice and chat end markers, bounded context, fallbacks.
+stop strings at a fifth choice and chat end markers, a loop guard that stops the
+stream when the model repeats itself (:mod:`storybench.story.repetition`), bounded
+context, fallbacks for choices and illustration prompts.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from storybench.story.choices import (
 )
 from storybench.story.model import GenerationSettings, Segment, Story, StorySettings
 from storybench.story.prompts import SEGMENT_STOP, choices_messages, segment_messages
+from storybench.story.repetition import degeneration_cut
 
 __all__ = ["StoryEngine", "ChunkCallback", "SegmentCallback", "clean_generated_text", "DEFAULT_OUTPUT_ROOT"]
 
@@ -204,17 +207,27 @@ class StoryEngine:
             "stop": SEGMENT_STOP,
         }
         pieces: list[str] = []
+        cut: int | None = None
         with self._llm_lock:
             llm = self.llm
-            for chunk in llm.stream(messages, **opts):
-                if self._cancel.is_set():
-                    raise Cancelled("segment generation cancelled")
-                if not chunk:
-                    continue
-                pieces.append(chunk)
-                yield chunk
+            stream = llm.stream(messages, **opts)
+            try:
+                for chunk in stream:
+                    if self._cancel.is_set():
+                        raise Cancelled("segment generation cancelled")
+                    if not chunk:
+                        continue
+                    pieces.append(chunk)
+                    yield chunk
+                    cut = degeneration_cut("".join(pieces))
+                    if cut is not None:  # the model is looping: stop and keep what came before
+                        break
+            finally:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
         raw = "".join(pieces)
-        text = clean_generated_text(raw)
+        text = clean_generated_text(raw[:cut] if cut is not None else raw)
         found = extract_choices(text)
         narrative, choices, source = found.narrative, found.choices, "text"
         if len(choices) < MIN_CHOICES:

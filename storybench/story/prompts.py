@@ -1,9 +1,10 @@
 """Prompts of the story loop: the system prompt and the context of one segment.
 
 The system prompt gives the narrative style (from the story's style id), the
-structure of a segment and the rules for choices, and ends with a tiny example of
-the expected shape — small models (SmolLM2-135M) copy shapes far better than they
-follow rules. The context (user message) carries the premise, a bounded summary of
+structure of a segment and the rules for choices, and ends with the shape of
+the answer with bracketed placeholders — small models (SmolLM2-135M) copy shapes
+far better than they follow rules (and copy real example sentences verbatim).
+The context (user message) carries the premise, a bounded summary of
 the story so far (the first sentence of each earlier segment on the path, newest
 kept when over budget), the chapter, the last three choices taken and what to write
 now. Identical prompts go to every backend.
@@ -49,11 +50,8 @@ NARRATIVE_STYLES: dict[str, str] = {
     "cyberpunk": "cyberpunk thriller: neon city, hackers and corporations, tense and gritty",
 }
 
-_EXAMPLE: dict[str, tuple[str, list[str]]] = {
-    "en": ("The door creaked open. Cold air smelled of rust and rain.", ["Step inside", "Call out", "Walk away"]),
-    "uk": ("Двері зі скрипом відчинилися. Холодне повітря пахло іржею та дощем.", ["Зайти всередину", "Гукнути", "Піти геть"]),
-    "ru": ("Дверь со скрипом открылась. Холодный воздух пах ржавчиной и дождём.", ["Войти внутрь", "Окликнуть", "Уйти"]),
-}
+_SHAPE = "[the scene: 2-3 short paragraphs]\n\n1. [an action]\n2. [another action]\n3. [a third action]"
+"""The answer's shape, shown with placeholders: small models copy real example sentences verbatim."""
 
 SEGMENT_STOP: tuple[str, ...] = ("\n5.", "\n5)", "\n**5", "<|im_end|>", "<|endoftext|>", "\n\n\n\n")
 """Stop strings of a segment request: a fifth choice, chat end markers, runaway blank lines."""
@@ -103,8 +101,6 @@ def system_prompt(style: str, language: str) -> str:
     """The system prompt of every segment request (see the module doc)."""
     lang = language_name(language)
     tone = NARRATIVE_STYLES.get(style, "engaging interactive fiction")
-    text, choices = _EXAMPLE.get(language.split("-")[0].lower(), _EXAMPLE["en"])
-    example = text + "\n\n" + "\n".join(f"{i}. {c}" for i, c in enumerate(choices, 1))
     return (
         "You are the narrator of an interactive story. "
         f"Style: {tone}.\n"
@@ -113,7 +109,7 @@ def system_prompt(style: str, language: str) -> str:
         "the hero's voice, continuing directly from the last choice. No titles, no notes.\n"
         "Then end with 2-4 numbered choices, each on its own line, each a short action (2-8 words), "
         "all different. Write nothing after the choices.\n"
-        f"Example of the shape:\n{example}"
+        f"Shape of the answer (replace the brackets; write in {lang}):\n{_SHAPE}"
     )
 
 
