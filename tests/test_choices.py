@@ -184,6 +184,15 @@ def test_finalize_pads_to_two_and_caps_at_four() -> None:
     assert len(finalize_choices([f"Choice {c}" for c in "abcdef"], "en")) == 4
 
 
+def test_truncated_repeats_are_duplicates() -> None:
+    got = finalize_choices([
+        "The sun dips below the horizon, casting a golden glow over the dark, deserted waters",
+        "The sun dips below the horizon, casting a golden glow over the dark, deserted",
+        "Light the lamp",
+    ], "en")
+    assert got == ["The sun dips below the horizon, casting a golden glow over the dark, deserted waters", "Light the lamp"]
+
+
 def test_choice_list_schema_bounds_strings() -> None:
     schema = ChoiceList.model_json_schema()
     items = schema["properties"]["choices"]

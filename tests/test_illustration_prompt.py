@@ -69,6 +69,7 @@ def test_check_answer_reasons() -> None:
     assert check_answer(" ".join(["word"] * (MAX_WORDS + 1))) == "too long"
     assert check_answer("!!! ???") == "no letters"
     assert check_answer("A foggy lighthouse at night") is None
+    assert check_answer("The sun dips below the waters. The sun dips below the waters.") == "repetitive"
 
 
 def test_truncate_words_cuts_cleanly() -> None:

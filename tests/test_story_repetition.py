@@ -30,6 +30,13 @@ def test_word_loop_and_stutter_are_cut() -> None:
     assert cut is not None and STUTTER[:cut].startswith("She opened the box and found") and len(STUTTER[:cut]) < 45
 
 
+def test_sentence_loop_inside_a_paragraph_is_cut() -> None:
+    text = ("The keeper waits. The sun dips below the horizon. The wind sighs. "
+            "The sun dips below the horizon. The sun dips below the horizon. The sun")
+    cut = degeneration_cut(text)
+    assert text[:cut].rstrip() == "The keeper waits. The sun dips below the horizon. The wind sighs."
+
+
 def test_clean_text_is_not_cut() -> None:
     assert degeneration_cut(CLEAN) is None
 

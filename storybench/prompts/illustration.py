@@ -152,7 +152,7 @@ def check_answer(text: str, max_words: int = MAX_WORDS) -> str | None:
     """Why a post-processed answer is rejected, or ``None`` when it is usable.
 
     Reasons: ``"empty"``, ``"cyrillic"``, ``"too long"`` (over ``max_words`` words),
-    ``"no letters"``.
+    ``"no letters"``, ``"repetitive"`` (a sentence twice, a looping run of words).
     """
     if not text.strip():
         return "empty"
@@ -162,6 +162,10 @@ def check_answer(text: str, max_words: int = MAX_WORDS) -> str | None:
         return "no letters"
     if len(text.split()) > max_words:
         return "too long"
+    from storybench.story.repetition import degeneration_cut  # local: storybench.story imports this module
+
+    if degeneration_cut(text, max_line_repeats=2) is not None:
+        return "repetitive"
     return None
 
 

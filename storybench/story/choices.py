@@ -145,7 +145,7 @@ def _dedupe(raw: list[str]) -> tuple[list[str], int]:
     for item in raw:
         c = clean_choice(item)
         key = re.sub(r"[\W_]+", " ", c.casefold()).strip()
-        if not c or key in seen:
+        if not c or key in seen or any(len(k) >= 24 and (key.startswith(k) or k.startswith(key)) for k in seen):
             dropped += 1
             continue
         seen.add(key)

@@ -15,17 +15,19 @@ __all__ = ["degeneration_cut"]
 _WORD = re.compile(r"\S+")
 
 
+_UNIT = re.compile(r"[^\n.!?…]+[.!?…]*")
+
+
 def _line_loop(text: str, max_repeats: int) -> int | None:
+    """Lines and sentences: the second start of one seen ``max_repeats`` times."""
     seen: dict[str, list[int]] = {}
-    pos = 0
-    for line in text.split("\n"):
-        key = re.sub(r"[\W_]+", " ", line.casefold()).strip()
+    for m in _UNIT.finditer(text):
+        key = re.sub(r"[\W_]+", " ", m.group().casefold()).strip()
         if key:
             starts = seen.setdefault(key, [])
-            starts.append(pos)
+            starts.append(m.start() + len(m.group()) - len(m.group().lstrip()))
             if len(starts) >= max_repeats:
                 return starts[1]
-        pos += len(line) + 1
     return None
 
 
@@ -70,8 +72,8 @@ def degeneration_cut(
 
     Args:
         text: the text generated so far.
-        max_line_repeats: a (normalized, non-empty) line seen this often is a loop;
-            the cut is at its second occurrence.
+        max_line_repeats: a (normalized, non-empty) line or sentence seen this often is
+            a loop; the cut is at its second occurrence.
         word_window: size of the sliding window of words checked...
         max_distinct_words: ...for having at most this many distinct words.
         char_repeats: a unit of up to ``max_period`` characters repeated this many
