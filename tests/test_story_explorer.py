@@ -190,3 +190,26 @@ def test_segments_of_the_scripted_llm_are_ukrainian() -> None:
     # guards the fixture itself: the walk tests rely on Cyrillic segment texts
     assert all(any("\u0400" <= ch <= "\u04ff" for ch in s) for s in SEGMENTS_UK)
     assert json.loads('{"a": 1}')["a"] == 1
+
+
+def test_background_image_replaces_the_spinner(tmp_path: Path) -> None:
+    import threading
+
+    from story_fakes import FakeImageBackend
+    from storybench.render.base import register_image_backend
+
+    gate = threading.Event()
+
+    class Gated(FakeImageBackend):
+        def render(self, spec):  # type: ignore[override]
+            assert gate.wait(10)
+            return super().render(spec)
+
+    register_image_backend("gated", lambda **kw: Gated())
+    view = StoryExplorer(ExplorerModel(llm_backend="scripted", image_backend="gated", output_root=str(tmp_path)))
+    start(view)
+    assert "sb-story-spinner" in view.image.value and view.choice_buttons  # text and choices first
+    gate.set()
+    assert view.model.engine.wait_images(10)
+    assert view.image.value.startswith("<img src='data:image/png;base64,")
+    view.model.close()
