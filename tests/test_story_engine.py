@@ -220,3 +220,25 @@ def test_demo_walk_by_backend_names(tmp_path: Path) -> None:
     assert all(s.image_status == "done" for s in path)
     assert load_story(engine.story_path) == story
     assert "".join(chunks).count("Туман огорнув") == 1
+
+
+def test_cancel_from_the_chunk_callback_adds_nothing_and_releases_the_llm(tmp_path: Path) -> None:
+    from storybench.exceptions import Cancelled
+
+    engine, llm, _ = make_engine(tmp_path)
+    seen: list[str] = []
+
+    def stop_after_three(chunk: str) -> None:
+        seen.append(chunk)
+        if len(seen) == 3:
+            engine.cancel()
+
+    with pytest.raises(Cancelled):
+        engine.start(stop_after_three)
+    assert engine.story.segments == {} and llm.concurrent == 0
+    # the lock was released: another thread can generate right away
+    result: list[str] = []
+    t = threading.Thread(target=lambda: result.append(engine.start().id))
+    t.start()
+    t.join(5)
+    assert result == ["s001"]

@@ -117,8 +117,10 @@ class StoryEngine:
             raise ConfigError(f"max_tokens: {max_tokens} is too small for a segment (at least 16)")
         self.story = story if isinstance(story, Story) else Story(settings=story)
         self._llm = llm if isinstance(llm, LLMBackend) else None
+        self._owns_llm = self._llm is None
         self.llm_name = llm.name if isinstance(llm, LLMBackend) else llm
         self._image: ImageBackend | None = image_backend if isinstance(image_backend, ImageBackend) else None
+        self._owns_image = self._image is None
         self.image_backend_name = (
             image_backend.name if isinstance(image_backend, ImageBackend) else image_backend
         )
@@ -280,13 +282,16 @@ class StoryEngine:
         return finalize_choices(answer.choices, self.story.settings.language) if answer.choices else []
 
     def _run(self, gen: Generator[str, None, Segment], on_chunk: ChunkCallback | None) -> Segment:
-        while True:
-            try:
-                chunk = next(gen)
-            except StopIteration as stop:
-                return stop.value
-            if on_chunk is not None:
-                on_chunk(chunk)
+        try:
+            while True:
+                try:
+                    chunk = next(gen)
+                except StopIteration as stop:
+                    return stop.value
+                if on_chunk is not None:
+                    on_chunk(chunk)
+        finally:
+            gen.close()  # releases the LLM lock and the backend's stream if on_chunk raised
 
     def start(self, on_chunk: ChunkCallback | None = None) -> Segment:
         """Generate an opening segment (a new one beside any earlier openings) and make it current.
@@ -456,10 +461,21 @@ class StoryEngine:
             return self.story.save(path if path is not None else self.story_path)
 
     def close(self) -> None:
-        """Wait for nothing, stop the render thread, close the backends this engine created."""
+        """Cancel queued illustrations (one already rendering finishes in its thread) and
+        close the backends this engine created from names (not the ones passed in)."""
         if self._executor is not None:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+        for backend, owned in ((self._llm, self._owns_llm), (self._image, self._owns_image)):
+            if backend is not None and owned:
+                try:
+                    backend.close()
+                except Exception:  # noqa: BLE001 - closing must not raise
+                    pass
+        if self._owns_llm:
+            self._llm, self._prompter = None, None
+        if self._owns_image:
+            self._image = None
 
     def __enter__(self) -> "StoryEngine":
         return self

@@ -197,9 +197,7 @@ class ExplorerModel(t.HasTraits):
         p = Path(path)
         story = load_story(p)
         self.engine = self._engine_for(story, story_dir=p.parent)
-        self.engine.autosave = False  # do not rewrite the file just opened
         self.premise, self.language, self.style = story.settings.premise, story.settings.language, story.settings.style
-        self.engine.autosave = True
         self.status = f"Loaded {p}"
         self.revision += 1
         return story
