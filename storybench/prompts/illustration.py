@@ -276,7 +276,9 @@ def illustration_render_spec(
     params: dict[str, Any] | None = None,
 ) -> RenderSpec:
     """The render spec of a segment's illustration: prompt = style prefix + ``prompt``,
-    negative = the style's negative prompt, seed from the story and segment ids.
+    negative = the style's negative prompt, seed from the story and segment ids; the
+    structured fields (wide shot; action and location = ``prompt``) are for renderers
+    that draw from them, like the storyboard.
 
     Raises:
         KeyError: unknown style.
@@ -291,7 +293,9 @@ def illustration_render_spec(
         height=height,
         style=style,
         panel_id=segment_id,
+        camera="wide shot",
         action=prompt.strip(),
+        location=prompt.strip(),
         params=dict(params or {}),
     )
 
