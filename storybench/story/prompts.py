@@ -146,7 +146,8 @@ def choices_messages(narrative: str, language: str) -> list[Message]:
             content=(
                 "You suggest what the hero of an interactive story can do next. "
                 f"Answer in {language_name(language)} with JSON: "
-                '{"choices": ["...", "...", "..."]} — exactly 3 short, different actions (2-8 words each).'
+                '{"choices": ["...", "...", "..."]} — exactly 3 short, different actions (2-8 words each), '
+                "each starting with a verb: what the hero does next."
             ),
         ),
         Message(role="user", content=f"Scene:\n{narrative[-1500:]}\n\nThree choices:"),
