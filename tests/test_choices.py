@@ -168,6 +168,7 @@ def test_clean_choice_strips_markup_and_cuts_long_text() -> None:
     cut = clean_choice(long)
     assert len(cut) <= 121 and cut.endswith("…")
     assert clean_choice("...") == ""
+    assert clean_choice("A. The lighthouse") == "The lighthouse" and clean_choice("б) Бежать") == "Бежать"
     assert clean_choice("[an action]") == "" and clean_choice("Another action") == ""
     assert clean_choice("Відрада Відрада Відрада Відрада Вільнесята") == ""  # a loop, not a choice
 

@@ -63,6 +63,7 @@ _HEADING = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 _PLACEHOLDER = re.compile(r"^(?:an?|another|a third|first|second|third)?\s*(?:action|choice|option)\s*\d*$", re.I)
+_LETTER = re.compile(r"^(?:[A-Da-dАБВГабвг]|\d)[.)]\s+")
 _MARKDOWN = re.compile(r"\*\*|__|`|^#+\s*")
 
 
@@ -78,6 +79,7 @@ def clean_choice(text: str) -> str:
     t = _MARKDOWN.sub("", text).strip()
     t = re.sub(r"\s+", " ", t)
     t = t.strip(" \t\"'“”„«»*_[]")
+    t = _LETTER.sub("", t)  # "A. Run", "б) Бежать"
     t = t.rstrip(" ,;:-–—")
     if t.endswith(".") and not t.endswith(".."):
         t = t[:-1].rstrip()
