@@ -1,0 +1,253 @@
+"""Story exports: Twee 3 (Twine), Markdown and a self-contained HTML file.
+
+Twee 3 (https://github.com/iftechfoundation/twine-specs/blob/master/twee-3-specification.md):
+one passage per segment, named by the segment id; its text, its illustration as
+``<img src="images/<id>.png">`` and one ``[[choice text->passage]]`` link per choice
+— to the continuation when that choice was taken (the version on the current path,
+else the newest), else to a passage name derived from the choice
+(``"<id>.<n> <choice words>"``), which Twine shows as a broken link to be written.
+``StoryTitle`` and ``StoryData`` (IFID, story format, start passage) come first.
+
+HTML: every segment a ``<section>``, images embedded as base64 ``data:`` URIs, choices
+as in-page ``#id`` links; no external files, no scripts needed to read it.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import mimetypes
+import os
+import re
+from pathlib import Path
+from typing import Literal
+
+from storybench.io import atomic_write_text
+from storybench.story.model import Segment, Story
+
+__all__ = [
+    "TWINE_FORMATS",
+    "passage_name",
+    "choice_passage_name",
+    "choice_target",
+    "to_twee",
+    "to_markdown",
+    "to_html",
+    "export_story",
+]
+
+TWINE_FORMATS: dict[str, str] = {"Harlowe": "3.3.9", "SugarCube": "2.37.3"}
+
+ExportKind = Literal["twee", "markdown", "html"]
+_EXTENSIONS = {"twee": ".twee", "markdown": ".md", "html": ".html"}
+
+
+def passage_name(segment: Segment) -> str:
+    """The Twine passage name of a segment: its id."""
+    return segment.id
+
+
+def _escape_twee_name(name: str) -> str:
+    return re.sub(r"([\[\]{}\\])", r"\\\1", name)
+
+
+def _link_safe(text: str) -> str:
+    """Text usable inside ``[[...->...]]``: no ``]]``, ``->``, ``<-``, ``|``, brackets."""
+    t = text.replace("->", "→").replace("<-", "←").replace("|", "/")
+    t = re.sub(r"[\[\]{}]", "", t)
+    return re.sub(r"\s+", " ", t).strip()
+
+
+def choice_passage_name(segment: Segment, index: int) -> str:
+    """The passage name an untaken choice links to: ``"<id>.<n> <first words of the choice>"``."""
+    words = _link_safe(segment.choices[index]).split()[:5]
+    return f"{segment.id}.{index + 1} " + " ".join(words) if words else f"{segment.id}.{index + 1}"
+
+
+def choice_target(story: Story, segment: Segment, index: int) -> str | None:
+    """The segment id a choice leads to (see :meth:`Story.shown_child`), ``None`` if untaken."""
+    child = story.shown_child(segment.id, index)
+    return child.id if child is not None else None
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
+def to_twee(story: Story, story_format: str = "Harlowe") -> str:
+    """The story as Twee 3 source.
+
+    Args:
+        story: the story.
+        story_format: ``"Harlowe"`` or ``"SugarCube"``.
+
+    Raises:
+        ValueError: unknown story format, or a story without segments.
+    """
+    if story_format not in TWINE_FORMATS:
+        raise ValueError(f"story_format: {story_format!r} not one of {', '.join(TWINE_FORMATS)}")
+    start = story.start_id()
+    if start is None:
+        raise ValueError(f"story {story.id}: nothing to export (no segments)")
+    data = {
+        "ifid": story.ifid,
+        "format": story_format,
+        "format-version": TWINE_FORMATS[story_format],
+        "start": start,
+        "zoom": 1,
+    }
+    out = [":: StoryTitle", story.title, "", ":: StoryData", json.dumps(data, indent=2, ensure_ascii=False), ""]
+    positions: dict[int, int] = {}
+    for depth, seg in story.walk():
+        row = positions.get(depth, 0)
+        positions[depth] = row + 1
+        meta = json.dumps({"position": f"{100 + depth * 200},{100 + row * 150}", "size": "100,100"})
+        tags = []
+        if seg.parent_id is not None and story.shown_child(seg.parent_id, seg.choice_index or 0) is not seg:
+            tags.append("alternative")
+        tag_part = f" [{' '.join(tags)}]" if tags else ""
+        out.append(f":: {_escape_twee_name(passage_name(seg))}{tag_part} {meta}")
+        if seg.image_path and seg.image_status == "done":
+            out.append(f'<img src="{html.escape(seg.image_path)}" alt="{html.escape(seg.illustration_prompt)}">')
+            out.append("")
+        out.extend(p + "\n" for p in _paragraphs(seg.text))
+        for i, choice in enumerate(seg.choices):
+            target = choice_target(story, seg, i) or choice_passage_name(seg, i)
+            out.append(f"[[{_link_safe(choice)}->{target}]]")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _dfs_order(story: Story) -> list[Segment]:
+    return [seg for _, seg in story.walk()]
+
+
+def to_markdown(story: Story) -> str:
+    """The story as Markdown: a heading per segment (depth-first), its illustration as a
+    relative image link, its text, and its choices as links to the continuations."""
+    s = story.settings
+    out = [f"# {story.title}", "", f"*Premise:* {s.premise}", "", f"*Style:* {s.style} · *Language:* {s.language}", ""]
+    for depth, seg in story.walk():
+        title = f"{seg.id}" + (f" — {seg.choice_text}" if seg.choice_text else "")
+        out.append(f'<a id="{seg.id}"></a>')
+        out.append(f"## {title}")
+        out.append("")
+        if seg.image_path and seg.image_status == "done":
+            out.append(f"![{seg.illustration_prompt}]({seg.image_path})")
+            out.append("")
+        out.extend(p + "\n" for p in _paragraphs(seg.text))
+        for i, choice in enumerate(seg.choices):
+            target = choice_target(story, seg, i)
+            out.append(f"{i + 1}. [{choice}](#{target})" if target else f"{i + 1}. {choice} *(not written yet)*")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _data_uri(path: Path) -> str | None:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    mime = mimetypes.guess_type(path.name)[0] or "image/png"
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+_CSS = """
+body{font-family:Georgia,serif;max-width:46rem;margin:2rem auto;padding:0 1rem;line-height:1.55;color:#222;background:#fbfaf7}
+section.sb-passage{display:none;border-top:1px solid #ddd;padding-top:1rem}
+section.sb-passage:target{display:block}
+body:not(:has(section.sb-passage:target)) section.sb-start{display:block}
+img{max-width:100%;border-radius:4px}
+ol.sb-choices li{margin:.3rem 0}
+.sb-untaken{color:#888}
+nav.sb-toc{font-size:.85rem;color:#555}
+""".strip()
+
+
+def to_html(story: Story, story_dir: str | os.PathLike[str] | None = None) -> str:
+    """The story as one self-contained HTML page.
+
+    Args:
+        story: the story.
+        story_dir: the story folder, where ``image_path`` files are read from to be
+            embedded (images that cannot be read are left out).
+    """
+    base = Path(story_dir) if story_dir is not None else None
+    start = story.start_id()
+    esc = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        f'<html lang="{esc(story.settings.language)}"><head><meta charset="utf-8">',
+        f"<title>{esc(story.title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{esc(story.title)}</h1>",
+        f'<p class="sb-premise"><em>{esc(story.settings.premise)}</em></p>',
+    ]
+    toc = ['<nav class="sb-toc"><details><summary>All passages</summary><ul>']
+    for depth, seg in story.walk():
+        label = seg.choice_text or "Start"
+        toc.append(f'<li style="margin-left:{depth}em"><a href="#{seg.id}">{esc(seg.id)} — {esc(label)}</a></li>')
+    toc.append("</ul></details></nav>")
+    parts.extend(toc)
+    for seg in _dfs_order(story):
+        cls = "sb-passage sb-start" if seg.id == start else "sb-passage"
+        parts.append(f'<section id="{esc(seg.id)}" class="{cls}">')
+        if seg.choice_text:
+            parts.append(f'<p class="sb-took"><small>→ {esc(seg.choice_text)}</small></p>')
+        if base is not None and seg.image_path and seg.image_status == "done":
+            uri = _data_uri(base / seg.image_path)
+            if uri:
+                parts.append(f'<img src="{uri}" alt="{esc(seg.illustration_prompt)}">')
+        for p in _paragraphs(seg.text):
+            parts.append(f"<p>{esc(p)}</p>")
+        parts.append('<ol class="sb-choices">')
+        for i, choice in enumerate(seg.choices):
+            target = choice_target(story, seg, i)
+            if target:
+                parts.append(f'<li><a class="sb-choice" href="#{esc(target)}">{esc(choice)}</a></li>')
+            else:
+                parts.append(f'<li class="sb-untaken">{esc(choice)}</li>')
+        parts.append("</ol>")
+        if seg.parent_id:
+            parts.append(f'<p><a class="sb-back" href="#{esc(seg.parent_id)}">← back</a></p>')
+        parts.append("</section>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def export_story(
+    story: Story,
+    kind: ExportKind,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    story_dir: str | os.PathLike[str] | None = None,
+    story_format: str = "Harlowe",
+) -> Path:
+    """Write an export atomically.
+
+    Args:
+        story: the story.
+        kind: ``"twee"``, ``"markdown"`` or ``"html"``.
+        path: destination (default ``<story_dir>/story.<twee|md|html>``).
+        story_dir: the story folder (images for HTML, default destination).
+        story_format: Twine story format for Twee.
+
+    Returns:
+        The written path.
+
+    Raises:
+        ValueError: unknown kind, no destination, or see :func:`to_twee`.
+    """
+    if kind not in _EXTENSIONS:
+        raise ValueError(f"kind: {kind!r} not one of {', '.join(_EXTENSIONS)}")
+    if path is None:
+        if story_dir is None:
+            raise ValueError("export_story: give a path or a story_dir")
+        path = Path(story_dir) / f"story{_EXTENSIONS[kind]}"
+    if kind == "twee":
+        text = to_twee(story, story_format)
+    elif kind == "markdown":
+        text = to_markdown(story)
+    else:
+        text = to_html(story, story_dir)
+    return atomic_write_text(path, text)
