@@ -12,7 +12,7 @@ Knobs: ``fail_first`` (fraction of distinct request bodies whose first job ends
 FAILED with a worker-comfyui node error), ``timeout_first`` (same, TIMED_OUT),
 ``expire_next`` (that many next completed jobs are forgotten: ``/status`` 404),
 ``output_type`` (``"base64"`` or ``"s3_url"``: images served from ``/s3/<name>``),
-``api_key`` (other keys get 401). Everything received is recorded for assertions.
+``status_errors`` (that many next ``/status`` calls answer 502), ``api_key`` (other keys get 401). Everything received is recorded for assertions.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class RunPodSim:
 
     def __init__(self, *, workers: int = 2, job_seconds: float = 0.03, api_key: str = "test-key",
                  endpoint_id: str = "ep-test", fail_first: float = 0.0, timeout_first: float = 0.0,
-                 expire_next: int = 0, output_type: str = "base64", seed: int = 7) -> None:
+                 expire_next: int = 0, output_type: str = "base64", status_errors: int = 0, seed: int = 7) -> None:
         self.workers = workers
         self.job_seconds = job_seconds
         self.api_key = api_key
@@ -77,6 +77,7 @@ class RunPodSim:
         self.timeout_first = timeout_first
         self.expire_next = expire_next
         self.output_type = output_type
+        self.status_errors = status_errors
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
         self.jobs: dict[str, Job] = {}
@@ -216,6 +217,9 @@ class RunPodSim:
                 if m:
                     action, job_id = m.groups()
                     with sim.lock:
+                        if action == "status" and sim.status_errors > 0:
+                            sim.status_errors -= 1
+                            return self._send(502, {"error": "bad gateway"})
                         job = sim.jobs.get(job_id)
                         if job is None:
                             return self._send(404, {"error": "job not found"})

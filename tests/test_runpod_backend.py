@@ -294,3 +294,16 @@ def test_template_builder_fills_comfyui_template(env):
             result = be.render(spec(1, width=192, height=64))
             assert be.cache_identity(spec(1)) != be.cache_identity(spec(1, params={"workflow": "sd15_txt2img"}))
     assert (result.width, result.height) == (192, 64)
+
+
+def test_status_errors_while_polling_are_tolerated_up_to_a_limit(env):
+    with RunPodSim(workers=1, job_seconds=0.05, api_key=KEY, status_errors=3) as sim:
+        env(sim)
+        with backend() as be:
+            assert be.render(spec(0)).metrics["submissions"] == 1
+        sim.status_errors, sim.job_seconds = 100, 2.0
+        with backend(max_poll_errors=2) as be:
+            with pytest.raises(TransientBackendError, match="3 /status errors in a row"):
+                be.render(spec(1))
+        sim.status_errors = 0
+    assert len(sim.cancelled) == 1  # the abandoned job was cancelled, not left running (and billed)

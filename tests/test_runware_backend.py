@@ -179,3 +179,48 @@ def test_secret_key_is_in_no_output_or_log(sim, caplog):
     written.append(caplog.text)
     assert any(t.get("apiKey") == KEY for t in sim.received)  # the key went to the server ...
     assert all(KEY not in text for text in written)           # ... and nowhere else
+
+
+def test_url_output_is_downloaded(sim):
+    import httpx
+
+    def cdn(request: httpx.Request) -> httpx.Response:
+        assert request.url.host == "im.runware.test" and "authorization" not in request.headers
+        buf = io.BytesIO()
+        Image.new("RGB", (512, 384), (1, 2, 3)).save(buf, format="PNG")
+        return httpx.Response(200, content=buf.getvalue())
+
+    with RunwareBackend(output_type="URL", transport=httpx.MockTransport(cdn)) as be:
+        result = be.render(spec(0))
+    assert images(sim)[0]["outputType"] == "URL"
+    assert Image.open(io.BytesIO(result.image)).getpixel((0, 0)) == (1, 2, 3)
+
+
+def test_cancel_stops_waiting_renders(sim):
+    import threading
+    import time
+
+    from storybench.exceptions import Cancelled
+
+    sim.job_seconds = 5.0
+    errors: list[BaseException] = []
+    with RunwareBackend() as be:
+        def work() -> None:
+            try:
+                be.render(spec(0))
+            except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+                errors.append(exc)
+
+        t = threading.Thread(target=work)
+        t.start()
+        for _ in range(300):
+            if images(sim):
+                break
+            time.sleep(0.01)
+        started = time.monotonic()
+        be.cancel()
+        t.join(5)
+        assert time.monotonic() - started < 2
+        assert len(errors) == 1 and isinstance(errors[0], Cancelled)
+        sim.job_seconds = 0.01
+        assert be.render(spec(1)).width == 512  # the backend still works after cancel()

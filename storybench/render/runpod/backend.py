@@ -155,6 +155,8 @@ class RunPodBackend(ImageBackend):
             base64 (you upload them there; the worker must accept URLs).
         max_request_bytes: refuse bodies above this many bytes (``/run`` limit, 10 MB).
         max_resubmits: how often a job whose result expired is submitted again.
+        max_poll_errors: transient ``/status`` failures in a row (5xx, 429, network) tolerated
+            while a job runs; beyond that the job is cancelled and a transient error raised.
         client: an httpx client for the API (caller keeps ownership).
         transport: an httpx transport for the clients created here (API and downloads).
 
@@ -171,7 +173,7 @@ class RunPodBackend(ImageBackend):
                  poll_interval: float = 1.0, max_poll_interval: float = 5.0, job_timeout: float = 1800.0,
                  request_timeout: float = 30.0, price_per_second: float | None = None,
                  reference_url_base: str | None = None, max_request_bytes: int = RUN_LIMIT_BYTES,
-                 max_resubmits: int = 2, client: httpx.Client | None = None,
+                 max_resubmits: int = 2, max_poll_errors: int = 5, client: httpx.Client | None = None,
                  transport: httpx.BaseTransport | None = None) -> None:
         if max_in_flight is not None and max_in_flight < 1:
             raise ConfigError(f"max_in_flight: must be at least 1, got {max_in_flight}")
@@ -194,6 +196,7 @@ class RunPodBackend(ImageBackend):
         self.reference_url_base = reference_url_base
         self.max_request_bytes = max_request_bytes
         self.max_resubmits = max_resubmits
+        self.max_poll_errors = max_poll_errors
         self._download = httpx.Client(transport=transport, timeout=request_timeout, follow_redirects=True)
         self._lock = threading.Lock()
         self._in_flight: dict[str, _Job] = {}
@@ -303,6 +306,7 @@ class RunPodBackend(ImageBackend):
     def _run_job(self, spec: RenderSpec, body: bytes, generation: int) -> RenderResult:
         started = time.monotonic()
         submissions = 1
+        poll_errors = 0
         job = self._submit(body, generation)
         delay = self.poll_interval
         try:
@@ -313,7 +317,17 @@ class RunPodBackend(ImageBackend):
                                                 f"finish within job_timeout={self.job_timeout:g} s; cancelled it")
                 self._sleep(delay, generation)
                 delay = min(delay * 1.5, self.max_poll_interval)
-                status = self.api.status(job.id)
+                try:
+                    status = self.api.status(job.id)
+                except TransientBackendError as exc:  # a blip while polling: the job still runs
+                    poll_errors += 1
+                    if poll_errors > self.max_poll_errors:
+                        self._cancel_job(job.id)
+                        raise TransientBackendError(BACKEND, f"job {job.id}: {poll_errors} /status errors in a row "
+                                                    f"(last: {exc}); cancelled it") from exc
+                    log.info("RunPod /status for job %s failed (%s); polling again", job.id, exc)
+                    continue
+                poll_errors = 0
                 if status is None:  # result expired or job unknown: submit again
                     if submissions > self.max_resubmits:
                         raise TransientBackendError(BACKEND, f"job {job.id}: /status keeps answering 404 after "
@@ -369,7 +383,7 @@ class RunPodBackend(ImageBackend):
             metrics["execution_time_ms"] = exec_ms
             metrics["execution_seconds"] = exec_ms / 1000
             if self.price_per_second is not None:
-                metrics["cost"] = round(exec_ms / 1000 * self.price_per_second, 6)
+                metrics["cost"] = round(exec_ms / 1000 * self.price_per_second, 10)
         if status.get("workerId"):
             metrics["worker_id"] = status["workerId"]
         if errors:
