@@ -307,3 +307,32 @@ def test_status_errors_while_polling_are_tolerated_up_to_a_limit(env):
                 be.render(spec(1))
         sim.status_errors = 0
     assert len(sim.cancelled) == 1  # the abandoned job was cancelled, not left running (and billed)
+
+
+def test_injected_transport_answers_without_a_network(monkeypatch):
+    import httpx
+
+    monkeypatch.setenv("RUNPOD_API_KEY", KEY)
+    monkeypatch.setenv("RUNPOD_ENDPOINT_ID", "ep-mock")
+    monkeypatch.delenv("STORYBENCH_RUNPOD_BASE_URL", raising=False)
+    png = io.BytesIO()
+    Image.new("RGB", (72, 40), (9, 9, 9)).save(png, format="PNG")
+    polls = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        assert request.url.host == "api.runpod.ai" and request.url.path.startswith("/v2/ep-mock/")
+        if request.url.path.endswith("/run"):
+            return httpx.Response(200, json={"id": "job-1", "status": "IN_QUEUE"})
+        polls.append(request.url.path)
+        if len(polls) < 3:
+            return httpx.Response(200, json={"id": "job-1", "status": "IN_PROGRESS" if polls else "IN_QUEUE"})
+        return httpx.Response(200, json={"id": "job-1", "status": "COMPLETED", "delayTime": 1200, "executionTime": 8400,
+                                         "output": {"images": [{"filename": "x.png", "type": "base64",
+                                                                "data": base64.b64encode(png.getvalue()).decode()}]}})
+
+    with backend(transport=httpx.MockTransport(api), price_per_second=0.0004) as be:
+        result = be.render(spec(0))
+    assert polls == ["/v2/ep-mock/status/job-1"] * 3
+    assert (result.width, result.height) == (72, 40)
+    assert result.metrics["delay_time_ms"] == 1200 and result.metrics["execution_seconds"] == 8.4
+    assert result.metrics["cost"] == pytest.approx(8.4 * 0.0004)
