@@ -336,3 +336,16 @@ def test_injected_transport_answers_without_a_network(monkeypatch):
     assert (result.width, result.height) == (72, 40)
     assert result.metrics["delay_time_ms"] == 1200 and result.metrics["execution_seconds"] == 8.4
     assert result.metrics["cost"] == pytest.approx(8.4 * 0.0004)
+
+
+def test_polling_learns_the_job_time_and_polls_less(env):
+    with RunPodSim(workers=1, job_seconds=0.3, api_key=KEY) as sim:
+        env(sim)
+        with backend(poll_interval=0.01, max_poll_interval=0.05) as be:
+            counts = []
+            for i in range(2):
+                before = sum(1 for r in sim.requests if "/status/" in r["path"])
+                be.render(spec(i))
+                counts.append(sum(1 for r in sim.requests if "/status/" in r["path"]) - before)
+    assert counts[0] >= 7          # no history: 0.01, 0.015, ... 0.05 s steps through 0.3 s
+    assert counts[1] <= counts[0] // 2  # then: one long sleep (85% of 0.3 s), a few fine polls

@@ -145,6 +145,8 @@ class RunPodBackend(ImageBackend):
             also the engine's default concurrency. ``None``: derived from ``/health``
             in :meth:`preflight` (default 4 before that).
         poll_interval: first delay between ``/status`` polls, seconds; grows ×1.5 per poll.
+            Once jobs have completed, a job's first poll waits 85% of their average
+            queue + execution time, then polls finely from ``poll_interval`` again.
         max_poll_interval: longest delay between polls, seconds.
         job_timeout: longest wait for one job (queue + run), seconds; the job is then
             cancelled and a transient error raised.
@@ -201,6 +203,7 @@ class RunPodBackend(ImageBackend):
         self._lock = threading.Lock()
         self._in_flight: dict[str, _Job] = {}
         self._generation = 0
+        self._expected_seconds: float | None = None
         self._wake = threading.Condition(self._lock)
 
     # ------------------------------------------------------------------ identity
@@ -308,6 +311,7 @@ class RunPodBackend(ImageBackend):
         submissions = 1
         poll_errors = 0
         job = self._submit(body, generation)
+        submitted = time.monotonic()
         delay = self.poll_interval
         try:
             while True:
@@ -315,8 +319,14 @@ class RunPodBackend(ImageBackend):
                     self._cancel_job(job.id)
                     raise TransientBackendError(BACKEND, f"job {job.id} (panel {spec.panel_id or '?'}) did not "
                                                 f"finish within job_timeout={self.job_timeout:g} s; cancelled it")
-                self._sleep(delay, generation)
-                delay = min(delay * 1.5, self.max_poll_interval)
+                expected = self._expected_seconds
+                elapsed = time.monotonic() - submitted
+                if expected is not None and elapsed < 0.85 * expected:
+                    # jobs have been taking ``expected`` s: sleep through most of it, then poll finely
+                    self._sleep(max(self.poll_interval, 0.85 * expected - elapsed), generation)
+                else:
+                    self._sleep(delay, generation)
+                    delay = min(delay * 1.5, self.max_poll_interval)
                 try:
                     status = self.api.status(job.id)
                 except TransientBackendError as exc:  # a blip while polling: the job still runs
@@ -335,6 +345,7 @@ class RunPodBackend(ImageBackend):
                     log.info("RunPod job %s is unknown to /status (result expired?); submitting again", job.id)
                     self._forget(job)
                     job = self._submit(body, generation)
+                    submitted = time.monotonic()
                     submissions += 1
                     delay = self.poll_interval
                     continue
@@ -370,6 +381,8 @@ class RunPodBackend(ImageBackend):
         png, width, height = _as_png(data, where)
         delay_ms = status.get("delayTime")
         exec_ms = status.get("executionTime")
+        if isinstance(delay_ms, (int, float)) and isinstance(exec_ms, (int, float)):
+            self._learn((delay_ms + exec_ms) / 1000)
         metrics: dict[str, Any] = {
             "runpod_job_id": job.id,
             "submissions": submissions,
@@ -389,6 +402,12 @@ class RunPodBackend(ImageBackend):
         if errors:
             metrics["worker_errors"] = errors
         return RenderResult(image=png, width=width, height=height, metrics=metrics)
+
+    def _learn(self, seconds: float) -> None:
+        """Fold one job's queue + execution time into the expected job time (EMA, α = 0.3)."""
+        with self._lock:
+            old = self._expected_seconds
+            self._expected_seconds = seconds if old is None else 0.7 * old + 0.3 * seconds
 
     def _fetch(self, image: OutputImage, where: str) -> bytes:
         if image.data is not None:
