@@ -347,5 +347,5 @@ def test_polling_learns_the_job_time_and_polls_less(env):
                 before = sum(1 for r in sim.requests if "/status/" in r["path"])
                 be.render(spec(i))
                 counts.append(sum(1 for r in sim.requests if "/status/" in r["path"]) - before)
-    assert counts[0] >= 7          # no history: 0.01, 0.015, ... 0.05 s steps through 0.3 s
-    assert counts[1] <= counts[0] // 2  # then: one long sleep (85% of 0.3 s), a few fine polls
+    assert counts[0] >= 4  # no history: 0.01, 0.015, ... 0.05 s steps through 0.3 s (~9 on an idle machine)
+    assert counts[1] <= 3 and counts[1] < counts[0]  # then: one sleep through 85% of 0.3 s, a few fine polls
