@@ -100,7 +100,7 @@ def test_preflight_derives_concurrency_from_worker_counts(env):
 
 
 def test_parallel_renders_use_all_workers_and_respect_max_in_flight(env):
-    with RunPodSim(workers=4, job_seconds=0.05, api_key=KEY) as sim:
+    with RunPodSim(workers=4, job_seconds=0.15, api_key=KEY) as sim:
         env(sim)
         with backend(max_in_flight=2) as be, ThreadPoolExecutor(6) as pool:
             results = list(pool.map(be.render, [spec(i) for i in range(8)]))
