@@ -102,6 +102,7 @@ class RunPodSim:
         t = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         t.start()
         self._threads.append(t)
+        self._started_workers = self.workers
         for _ in range(self.workers):
             w = threading.Thread(target=self._worker, daemon=True)
             w.start()
@@ -109,7 +110,7 @@ class RunPodSim:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for _ in range(self.workers):
+        for _ in range(self._started_workers):
             self.queue.put(None)
         self.server.shutdown()
         self.server.server_close()

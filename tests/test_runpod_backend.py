@@ -89,12 +89,15 @@ def test_registry_creates_backend_with_keyword_options(env):
 
 
 def test_preflight_derives_concurrency_from_worker_counts(env):
-    with RunPodSim(workers=3, api_key=KEY) as sim:
+    with RunPodSim(workers=6, api_key=KEY) as sim:
         env(sim)
         with backend() as be:
             info = be.preflight([spec(0), spec(1)])
-            assert info["concurrency"] == 3 == be.default_concurrency
-            assert info["endpoint_workers"]["idle"] == 3 and info["largest_request_bytes"] > 100
+            assert info["concurrency"] == 6 == be.default_concurrency
+            assert info["endpoint_workers"]["idle"] == 6 and info["largest_request_bytes"] > 100
+        sim.workers = 2  # a small (or scaled-down) endpoint: still 4 in flight, so the autoscaler sees a queue
+        with backend() as be:
+            assert be.preflight([spec(0)])["concurrency"] == 4
         with backend(max_in_flight=2) as be:
             assert be.preflight([spec(0)])["concurrency"] == 2
 

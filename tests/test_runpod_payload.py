@@ -47,6 +47,8 @@ def test_build_input_dedupes_and_switches_to_urls():
 
 
 def test_concurrency_from_health():
-    assert concurrency_from_health({"workers": {"idle": 2, "running": 3, "initializing": 1, "ready": 2}}, 4) == 6
-    assert concurrency_from_health({"workers": {"idle": 0, "running": 0}}, 4) == 4
+    assert concurrency_from_health({"workers": {"idle": 2, "running": 3, "initializing": 1, "ready": 2,
+                                                "throttled": 5}}, 4) == 6
+    assert concurrency_from_health({"workers": {"idle": 1, "running": 0}}, 4) == 4  # scaled down: still 4
+    assert concurrency_from_health({"workers": {"idle": 1}}, 1) == 1
     assert concurrency_from_health({}, 0) == 1

@@ -111,13 +111,14 @@ def template_workflow_builder(workflow: str = "flux1_kontext",
     return build, identity
 
 
-def concurrency_from_health(health: Mapping[str, Any], fallback: int) -> int:
-    """Jobs worth keeping in flight for an endpoint's ``/health``: workers idle +
-    running + initializing (at least 1), or ``fallback`` when it reports none
-    (a scaled-to-zero endpoint starts workers as jobs arrive)."""
+def concurrency_from_health(health: Mapping[str, Any], minimum: int) -> int:
+    """Jobs worth keeping in flight for an endpoint's ``/health``: its active workers
+    (idle + running + initializing), but at least ``minimum`` (and 1). ``/health`` shows
+    the workers up now, not the endpoint's maximum: keeping a few jobs queued is what
+    makes RunPod's autoscaler start more workers, and queued jobs are not billed."""
     workers = health.get("workers") or {}
-    total = sum(int(workers.get(k, 0) or 0) for k in ("idle", "running", "initializing"))
-    return total if total > 0 else max(1, fallback)
+    active = sum(int(workers.get(k, 0) or 0) for k in ("idle", "running", "initializing"))
+    return max(1, minimum, active)
 
 
 class _Job:
@@ -143,7 +144,7 @@ class RunPodBackend(ImageBackend):
             the first reference image, or ``None``.
         max_in_flight: most jobs submitted and not finished at once, over all threads;
             also the engine's default concurrency. ``None``: derived from ``/health``
-            in :meth:`preflight` (default 4 before that).
+            in :meth:`preflight` (active workers, at least 4; see :func:`concurrency_from_health`).
         poll_interval: first delay between ``/status`` polls, seconds; grows ×1.5 per poll.
             Once jobs have completed, a job's first poll waits 85% of their average
             queue + execution time, then polls finely from ``poll_interval`` again.
