@@ -10,11 +10,13 @@ Renders 20 panels with a thread pool of size W (as the batch engine would with
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
@@ -25,10 +27,22 @@ from storybench.render.spec import RenderSpec  # noqa: E402
 from test_runpod_backend import empty_image_builder  # noqa: E402
 
 
-def run(workers: int, panels: int, job_seconds: float, args_poll: float = 0.02) -> tuple[float, int, float]:
+def _serve(workers: int, job_seconds: float, conn: Any) -> None:
+    """Child process: run the simulated endpoint until the parent says stop."""
     with RunPodSim(workers=workers, job_seconds=job_seconds, api_key="bench-key") as sim:
-        os.environ.update(RUNPOD_API_KEY="bench-key", RUNPOD_ENDPOINT_ID=sim.endpoint_id,
-                          STORYBENCH_RUNPOD_BASE_URL=sim.root)
+        conn.send((sim.root, sim.endpoint_id))
+        conn.recv()
+
+
+def run(workers: int, panels: int, job_seconds: float, args_poll: float = 0.02) -> tuple[float, int, float]:
+    # The endpoint runs in its own process, as a real one would: its threads do not
+    # compete with the client's for this interpreter's GIL.
+    parent, child = mp.Pipe()
+    proc = mp.get_context("spawn").Process(target=_serve, args=(workers, job_seconds, child), daemon=True)
+    proc.start()
+    try:
+        root, endpoint_id = parent.recv()
+        os.environ.update(RUNPOD_API_KEY="bench-key", RUNPOD_ENDPOINT_ID=endpoint_id, STORYBENCH_RUNPOD_BASE_URL=root)
         with RunPodBackend(workflow_builder=empty_image_builder, max_in_flight=workers, poll_interval=args_poll,
                            max_poll_interval=args_poll * 2.5) as be:
             concurrency = be.preflight([])["concurrency"]  # = W (max_in_flight), as the engine would use
@@ -38,9 +52,12 @@ def run(workers: int, panels: int, job_seconds: float, args_poll: float = 0.02) 
             with ThreadPoolExecutor(concurrency) as pool:
                 results = list(pool.map(be.render, specs))
             elapsed = time.perf_counter() - start
-        assert len(results) == panels
-        mean_delay = sum(r.metrics["delay_time_ms"] for r in results) / panels
-        return elapsed, concurrency, mean_delay
+    finally:
+        parent.send("stop")
+        proc.join(10)
+    assert len(results) == panels
+    mean_delay = sum(r.metrics["delay_time_ms"] for r in results) / panels
+    return elapsed, concurrency, mean_delay
 
 
 def main() -> None:
