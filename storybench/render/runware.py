@@ -308,10 +308,9 @@ class RunwareBackend(ImageBackend):
     def _scrub(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text
 
-    def _convert(self, exc: BaseException, spec: RenderSpec) -> BaseException:
+    def _convert(self, exc: BaseException, where: str) -> BaseException:
         from runware.utils import RunwareAPIError
 
-        where = f"panel {spec.panel_id or '?'}"
         if isinstance(exc, RunwareAPIError):
             data = exc.error_data if isinstance(exc.error_data, dict) else {}
             code = str(data.get("code") or "")
@@ -340,11 +339,11 @@ class RunwareBackend(ImageBackend):
             ConfigError: a bad model id in a spec's params.
         """
         models = sorted({self._settings(s)[0] for s in specs} | {self.model})
-        self._call(self._connected(), None)
+        self._call(self._connected(), "preflight")
         sizes = {f"{s.width}x{s.height}": "%dx%d" % runware_size(s.width, s.height) for s in specs}
         return {"models": models, "sizes": sizes}
 
-    def _call(self, coro: Any, spec: RenderSpec | None) -> Any:
+    def _call(self, coro: Any, where: str) -> Any:
         if self._closed:
             coro.close()
             raise PermanentBackendError(BACKEND, "the backend is closed")
@@ -363,7 +362,7 @@ class RunwareBackend(ImageBackend):
                 raise Cancelled("Runware render cancelled") from exc
             if isinstance(exc, concurrent.futures.TimeoutError):
                 future.cancel()
-            raise self._convert(exc, spec or RenderSpec(prompt="-", seed=0, width=64, height=64)) from exc
+            raise self._convert(exc, where) from exc
         finally:
             with self._lock:
                 self._pending.discard(future)
@@ -377,7 +376,7 @@ class RunwareBackend(ImageBackend):
         ``enhanced_prompt`` and ``enhance_cost`` (with ``enhance_prompt``).
         """
         self._settings(spec)  # validate params before sending anything
-        data, metrics = self._call(self._render(spec), spec)
+        data, metrics = self._call(self._render(spec), f"panel {spec.panel_id or '?'}")
         png, width, height = self._to_png(data, spec)
         return RenderResult(image=png, width=width, height=height, metrics=metrics)
 
