@@ -2,14 +2,14 @@
 
 import storybench.render.runpod as runpod_pkg
 import storybench.render.runware as runware_mod
-from storybench.render.runpod import api, backend, payload
+from storybench.render.runpod import api, backend, payload, workflows
 
 
 def test_runpod_public_names():
     assert sorted(runpod_pkg.__all__) == sorted([
-        "RunPodBackend", "RunPodAPI", "template_workflow_builder", "concurrency_from_health",
+        "RunPodBackend", "RunPodAPI", "WorkflowBuilder", "template_workflow_builder", "concurrency_from_health",
         "build_input", "parse_output", "error_text"])
-    for module in (runpod_pkg, api, backend, payload):
+    for module in (runpod_pkg, api, backend, payload, workflows):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import logging
 import threading
 import time
@@ -37,7 +36,6 @@ from storybench.exceptions import (
     OutOfMemoryError,
     PermanentBackendError,
     TransientBackendError,
-    WorkflowError,
 )
 from storybench.render.base import ImageBackend
 from storybench.render.runpod.api import FINAL_STATUSES, RUN_LIMIT_BYTES, RunPodAPI
@@ -48,68 +46,13 @@ from storybench.render.runpod.payload import (
     load_reference_images,
     parse_output,
 )
+from storybench.render.runpod.workflows import WorkflowBuilder, template_workflow_builder
 from storybench.render.spec import RenderResult, RenderSpec
 
-__all__ = ["RunPodBackend", "WorkflowBuilder", "template_workflow_builder", "concurrency_from_health"]
+__all__ = ["RunPodBackend", "concurrency_from_health"]
 
 log = logging.getLogger(__name__)
 BACKEND = "runpod"
-
-#: Builds the API-format workflow for a spec. ``reference_name`` is the file name the
-#: first reference image will have in ComfyUI's input folder (``None`` without references).
-WorkflowBuilder = Callable[[RenderSpec, "str | None"], dict]
-
-
-def template_workflow_builder(workflow: str = "flux1_kontext",
-                              text_workflow: str | None = "flux1_dev") -> tuple[WorkflowBuilder, Callable[[RenderSpec], str]]:
-    """A builder using the ComfyUI backend's slot templates
-    (``storybench.render.comfyui.workflow.WorkflowTemplate``, imported lazily).
-
-    Args:
-        workflow: template name or path for panels with reference images (and for all
-            panels when ``text_workflow`` is ``None``).
-        text_workflow: template for panels without reference images.
-
-    ``spec.params["workflow"]`` overrides both. Returns ``(builder, identity)`` where
-    ``identity(spec)`` is the template's content hash and settings as a string.
-
-    Raises (when called):
-        MissingDependencyError / WorkflowError: templates not available or not resolvable.
-    """
-    cache: dict[str, Any] = {}
-    lock = threading.Lock()
-
-    def template_for(spec: RenderSpec) -> Any:
-        name = spec.params.get("workflow") or (
-            workflow if (spec.reference_images or not text_workflow) else text_workflow)
-        with lock:
-            if name not in cache:
-                try:
-                    from storybench.render.comfyui.workflow import WorkflowTemplate
-                except ImportError as exc:
-                    raise WorkflowError(BACKEND, "ComfyUI workflow templates (storybench.render.comfyui.workflow) "
-                                        "are not available; pass workflow_builder=") from exc
-                cache[name] = WorkflowTemplate.load(name)
-            return cache[name]
-
-    def build(spec: RenderSpec, reference_name: str | None) -> dict:
-        template = template_for(spec)
-        if reference_name is not None and not template.supports_reference:
-            log.warning("workflow %s has no reference_image slot; panel %s renders without its reference image",
-                        template.name, spec.panel_id or "?")
-            reference_name = None
-        if reference_name is None and template.supports_reference:
-            raise WorkflowError(BACKEND, f"workflow {template.name} needs a reference image and panel "
-                                f"{spec.panel_id or '?'} has none; give spec.reference_images or choose a "
-                                "text-to-image workflow (text_workflow=)")
-        return template.fill(spec, reference_image=reference_name)
-
-    def identity(spec: RenderSpec) -> str:
-        template = template_for(spec)
-        return json.dumps(template.identity(spec.params), sort_keys=True, separators=(",", ":"))
-
-    return build, identity
-
 
 def concurrency_from_health(health: Mapping[str, Any], minimum: int) -> int:
     """Jobs worth keeping in flight for an endpoint's ``/health``: its active workers
