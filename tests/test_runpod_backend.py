@@ -352,3 +352,22 @@ def test_polling_learns_the_job_time_and_polls_less(env):
                 counts.append(sum(1 for r in sim.requests if "/status/" in r["path"]) - before)
     assert counts[0] >= 12  # no history: 0.01, 0.015, 0.02, 0.02 ... s steps through 0.5 s (~26 when idle)
     assert counts[1] <= counts[0] // 2  # then: one sleep through 85% of 0.5 s, then a few fine polls (~6)
+
+
+def test_template_builder_picks_kontext_for_references_and_refuses_it_without(env, tmp_path):
+    pytest.importorskip("storybench.render.comfyui.workflow")
+    from storybench.exceptions import WorkflowError
+
+    ref = _ref_png(tmp_path)
+    with RunPodSim(workers=1, api_key=KEY) as sim:
+        env(sim)
+        with RunPodBackend(workflow="flux1_kontext", text_workflow="flux1_dev") as be:
+            with_ref = json.loads(be.build_request(spec(1, reference_images=(str(ref),))))["input"]
+            loads = [n for n in with_ref["workflow"].values() if n["class_type"] == "LoadImage"]
+            assert loads and loads[0]["inputs"]["image"] == with_ref["images"][0]["name"]
+            plain = json.loads(be.build_request(spec(2)))["input"]
+            assert "images" not in plain
+            assert not [n for n in plain["workflow"].values() if n["class_type"] == "LoadImage"]
+        with RunPodBackend(workflow="flux1_kontext", text_workflow=None) as be:
+            with pytest.raises(WorkflowError, match="needs a reference image"):
+                be.build_request(spec(3))
