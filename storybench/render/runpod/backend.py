@@ -1,0 +1,413 @@
+"""RunPod serverless image backend (worker-comfyui endpoints).
+
+:class:`RunPodBackend` renders each panel as one RunPod job: it fills a ComfyUI
+workflow template from the :class:`~storybench.render.spec.RenderSpec`, submits it
+with ``POST /run`` (reference images inline as base64), polls ``GET /status/{id}``
+with backoff until a final status, and downloads the image (base64 or S3 URL).
+The batch engine calls :meth:`RunPodBackend.render` from several threads; each
+call keeps one job in flight, and ``max_in_flight`` caps them all.
+
+Errors:
+    * FAILED / TIMED_OUT jobs, HTTP 429/5xx, network → :class:`TransientBackendError`
+      (the worker's message, e.g. ``Workflow execution error: Node Type: ...``);
+      ``out of memory`` in the worker's message → :class:`OutOfMemoryError`.
+    * A result that expired (``/status`` 404 for a job we submitted) → submitted again.
+    * HTTP 401/403 → :class:`PermanentBackendError` "check RUNPOD_API_KEY".
+    * A request over the ``/run`` limit (10 MB) → :class:`PermanentBackendError` before sending.
+    * :meth:`RunPodBackend.cancel` → ``POST /cancel/{id}`` for every job in flight;
+      their ``render`` calls raise :class:`Cancelled`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import threading
+import time
+from typing import Any, Callable, Mapping, Sequence
+
+import httpx
+
+from storybench.exceptions import (
+    BackendError,
+    Cancelled,
+    ConfigError,
+    OutOfMemoryError,
+    PermanentBackendError,
+    TransientBackendError,
+)
+from storybench.render.base import ImageBackend
+from storybench.render.runpod.api import FINAL_STATUSES, RUN_LIMIT_BYTES, RunPodAPI
+from storybench.render.runpod.payload import (
+    OutputImage,
+    build_input,
+    error_text,
+    load_reference_images,
+    parse_output,
+)
+from storybench.render.runpod.workflows import WorkflowBuilder, template_workflow_builder
+from storybench.render.spec import RenderResult, RenderSpec
+
+__all__ = ["RunPodBackend", "concurrency_from_health"]
+
+log = logging.getLogger(__name__)
+BACKEND = "runpod"
+
+def concurrency_from_health(health: Mapping[str, Any], minimum: int) -> int:
+    """Jobs worth keeping in flight for an endpoint's ``/health``: its active workers
+    (idle + running + initializing), but at least ``minimum`` (and 1). ``/health`` shows
+    the workers up now, not the endpoint's maximum: keeping a few jobs queued is what
+    makes RunPod's autoscaler start more workers, and queued jobs are not billed."""
+    workers = health.get("workers") or {}
+    active = sum(int(workers.get(k, 0) or 0) for k in ("idle", "running", "initializing"))
+    return max(1, minimum, active)
+
+
+class _Job:
+    __slots__ = ("id", "generation")
+
+    def __init__(self, job_id: str, generation: int) -> None:
+        self.id = job_id
+        self.generation = generation
+
+
+class RunPodBackend(ImageBackend):
+    """Renders panels on a RunPod serverless endpoint running worker-comfyui.
+
+    The endpoint id and API key come from the environment only (``RUNPOD_ENDPOINT_ID``,
+    ``RUNPOD_API_KEY``); the API root from ``STORYBENCH_RUNPOD_BASE_URL`` (default
+    ``https://api.runpod.ai/v2``).
+
+    Args:
+        workflow: ComfyUI template (name or path) for panels with reference images.
+        text_workflow: template for panels without reference images (``None``: ``workflow``).
+        workflow_builder: ``(spec, reference_name) -> API-format workflow``; replaces the
+            templates (tests, custom graphs). ``reference_name`` is the input-folder name of
+            the first reference image, or ``None``.
+        max_in_flight: most jobs submitted and not finished at once, over all threads;
+            also the engine's default concurrency. ``None``: derived from ``/health``
+            in :meth:`preflight` (active workers, at least 4; see :func:`concurrency_from_health`).
+        poll_interval: first delay between ``/status`` polls, seconds; grows ×1.5 per poll.
+            Once jobs have completed, a job's first poll waits 85% of their average
+            queue + execution time, then polls finely from ``poll_interval`` again.
+        max_poll_interval: longest delay between polls, seconds.
+        job_timeout: longest wait for one job (queue + run), seconds; the job is then
+            cancelled and a transient error raised.
+        request_timeout: timeout of each HTTP request, seconds.
+        price_per_second: your endpoint's GPU price, USD per second; adds ``cost``
+            (``execution_time_ms/1000 * price``) to metrics.
+        reference_url_base: send reference images as ``<base>/<name>`` URLs instead of
+            base64 (you upload them there; the worker must accept URLs).
+        max_request_bytes: refuse bodies above this many bytes (``/run`` limit, 10 MB).
+        max_resubmits: how often a job whose result expired is submitted again.
+        max_poll_errors: transient ``/status`` failures in a row (5xx, 429, network) tolerated
+            while a job runs; beyond that the job is cancelled and a transient error raised.
+        client: an httpx client for the API (caller keeps ownership).
+        transport: an httpx transport for the clients created here (API and downloads).
+
+    Raises:
+        ConfigError: environment variables missing or options out of range.
+    """
+
+    name = "runpod"
+    version = "1"
+    default_concurrency = 4
+
+    def __init__(self, *, workflow: str = "flux1_kontext", text_workflow: str | None = "flux1_dev",
+                 workflow_builder: WorkflowBuilder | None = None, max_in_flight: int | None = None,
+                 poll_interval: float = 1.0, max_poll_interval: float = 5.0, job_timeout: float = 1800.0,
+                 request_timeout: float = 30.0, price_per_second: float | None = None,
+                 reference_url_base: str | None = None, max_request_bytes: int = RUN_LIMIT_BYTES,
+                 max_resubmits: int = 2, max_poll_errors: int = 5, client: httpx.Client | None = None,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        if max_in_flight is not None and max_in_flight < 1:
+            raise ConfigError(f"max_in_flight: must be at least 1, got {max_in_flight}")
+        if poll_interval <= 0 or max_poll_interval < poll_interval:
+            raise ConfigError(f"poll_interval/max_poll_interval: need 0 < {poll_interval} <= {max_poll_interval}")
+        self.api = RunPodAPI(client=client, transport=transport, timeout=request_timeout)
+        if workflow_builder is not None:
+            self._build = workflow_builder
+            self._identity: Callable[[RenderSpec], str] = lambda spec: "custom"
+        else:
+            self._build, self._identity = template_workflow_builder(workflow, text_workflow)
+        self.max_in_flight = max_in_flight
+        if max_in_flight is not None:
+            self.default_concurrency = max_in_flight
+        self._slots = threading.BoundedSemaphore(max_in_flight) if max_in_flight else None
+        self.poll_interval = poll_interval
+        self.max_poll_interval = max_poll_interval
+        self.job_timeout = job_timeout
+        self.price_per_second = price_per_second
+        self.reference_url_base = reference_url_base
+        self.max_request_bytes = max_request_bytes
+        self.max_resubmits = max_resubmits
+        self.max_poll_errors = max_poll_errors
+        self._download = httpx.Client(transport=transport, timeout=request_timeout, follow_redirects=True)
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, _Job] = {}
+        self._generation = 0
+        self._expected_seconds: float | None = None
+        self._wake = threading.Condition(self._lock)
+
+    # ------------------------------------------------------------------ identity
+    def cache_identity(self, spec: RenderSpec) -> str:
+        """Backend version plus the workflow template's name, hash and settings."""
+        return f"{self.version}:" + hashlib.sha256(self._identity(spec).encode("utf-8")).hexdigest()[:32]
+
+    # ------------------------------------------------------------------ payload
+    def build_request(self, spec: RenderSpec) -> bytes:
+        """The exact ``/run`` body for ``spec`` (``{"input": {"workflow", "images"?}}``).
+
+        Raises:
+            PermanentBackendError: a reference image is missing, or the body exceeds
+                ``max_request_bytes`` (the message names both sizes).
+            WorkflowError: the workflow cannot be built for this spec.
+        """
+        try:
+            refs = load_reference_images(spec.reference_images)
+        except FileNotFoundError as exc:
+            raise PermanentBackendError(BACKEND, f"panel {spec.panel_id or '?'}: {exc}") from exc
+        workflow = self._build(spec, refs[0].name if refs else None)
+        body = RunPodAPI.encode(build_input(workflow, refs, reference_url_base=self.reference_url_base))
+        if len(body) > self.max_request_bytes:
+            raise PermanentBackendError(
+                BACKEND,
+                f"panel {spec.panel_id or '?'}: request is {len(body):,} bytes, over the /run limit of "
+                f"{self.max_request_bytes:,} bytes ({len(refs)} reference image(s), "
+                f"{sum(len(r.data) for r in refs):,} bytes before base64)",
+                hint="use smaller reference images, or set reference_url_base to send them by URL")
+        return body
+
+    # ------------------------------------------------------------------ lifecycle
+    def preflight(self, specs: Sequence[RenderSpec]) -> dict[str, Any]:
+        """Check the endpoint (``/health``: key and endpoint id valid) and build every
+        request once (templates resolve, sizes within the limit). Sets
+        :attr:`default_concurrency` from the worker counts unless ``max_in_flight`` was given.
+
+        Returns:
+            ``{"endpoint_workers": {...}, "endpoint_jobs": {...}, "concurrency": n,
+            "largest_request_bytes": n}``.
+
+        Raises:
+            PermanentBackendError: bad key/endpoint, or a request that cannot be sent.
+            BackendUnavailable: the API cannot be reached.
+        """
+        health = self.api.health()
+        largest = 0
+        for spec in specs:
+            largest = max(largest, len(self.build_request(spec)))
+        if self.max_in_flight is None:
+            self.default_concurrency = concurrency_from_health(health, type(self).default_concurrency)
+        return {"endpoint_workers": health.get("workers", {}), "endpoint_jobs": health.get("jobs", {}),
+                "concurrency": self.default_concurrency, "largest_request_bytes": largest}
+
+    def render(self, spec: RenderSpec) -> RenderResult:
+        """Render one panel as one RunPod job (see the module docstring for errors).
+
+        Metrics: ``runpod_job_id``, ``delay_time_ms``, ``execution_time_ms``,
+        ``queue_seconds``, ``execution_seconds``, ``round_trip_seconds``,
+        ``submissions``, ``worker_errors`` (non-fatal), and ``cost`` (USD) with
+        ``price_per_second``.
+        """
+        with self._lock:
+            generation = self._generation
+        body = self.build_request(spec)
+        if self._slots is not None:
+            while not self._slots.acquire(timeout=0.2):
+                self._check_cancelled(generation)
+        try:
+            return self._run_job(spec, body, generation)
+        finally:
+            if self._slots is not None:
+                self._slots.release()
+
+    def _check_cancelled(self, generation: int) -> None:
+        if self._generation != generation:
+            raise Cancelled("RunPod render cancelled")
+
+    def _submit(self, body: bytes, generation: int) -> _Job:
+        self._check_cancelled(generation)
+        data = self.api.run(body)
+        job = _Job(str(data["id"]), generation)
+        with self._lock:
+            self._in_flight[job.id] = job
+            cancelled = self._generation != generation
+        if cancelled:  # cancel() ran while /run was in the air
+            self._cancel_job(job.id)
+            self._forget(job)
+            raise Cancelled("RunPod render cancelled")
+        log.debug("submitted RunPod job %s", job.id)
+        return job
+
+    def _forget(self, job: _Job) -> None:
+        with self._lock:
+            self._in_flight.pop(job.id, None)
+
+    def _sleep(self, seconds: float, generation: int) -> None:
+        with self._wake:
+            if self._generation == generation:
+                self._wake.wait(seconds)
+        self._check_cancelled(generation)
+
+    def _run_job(self, spec: RenderSpec, body: bytes, generation: int) -> RenderResult:
+        started = time.monotonic()
+        submissions = 1
+        poll_errors = 0
+        job = self._submit(body, generation)
+        submitted = time.monotonic()
+        delay = self.poll_interval
+        try:
+            while True:
+                if time.monotonic() - started > self.job_timeout:
+                    self._cancel_job(job.id)
+                    raise TransientBackendError(BACKEND, f"job {job.id} (panel {spec.panel_id or '?'}) did not "
+                                                f"finish within job_timeout={self.job_timeout:g} s; cancelled it")
+                expected = self._expected_seconds
+                elapsed = time.monotonic() - submitted
+                if expected is not None and elapsed < 0.85 * expected:
+                    # jobs have been taking ``expected`` s: sleep through most of it, then poll finely
+                    self._sleep(max(self.poll_interval, 0.85 * expected - elapsed), generation)
+                else:
+                    self._sleep(delay, generation)
+                    delay = min(delay * 1.5, self.max_poll_interval)
+                try:
+                    status = self.api.status(job.id)
+                except TransientBackendError as exc:  # a blip while polling: the job still runs
+                    poll_errors += 1
+                    if poll_errors > self.max_poll_errors:
+                        self._cancel_job(job.id)
+                        raise TransientBackendError(BACKEND, f"job {job.id}: {poll_errors} /status errors in a row "
+                                                    f"(last: {exc}); cancelled it") from exc
+                    log.info("RunPod /status for job %s failed (%s); polling again", job.id, exc)
+                    continue
+                poll_errors = 0
+                if status is None:  # result expired or job unknown: submit again
+                    if submissions > self.max_resubmits:
+                        raise TransientBackendError(BACKEND, f"job {job.id}: /status keeps answering 404 after "
+                                                    f"{submissions} submission(s)")
+                    log.info("RunPod job %s is unknown to /status (result expired?); submitting again", job.id)
+                    self._forget(job)
+                    job = self._submit(body, generation)
+                    submitted = time.monotonic()
+                    submissions += 1
+                    delay = self.poll_interval
+                    continue
+                state = str(status.get("status", ""))
+                if state not in FINAL_STATUSES:
+                    continue
+                return self._finish(spec, job, status, started, submissions, generation)
+        finally:
+            self._forget(job)
+
+    def _finish(self, spec: RenderSpec, job: _Job, status: Mapping[str, Any], started: float,
+                submissions: int, generation: int) -> RenderResult:
+        state = status["status"]
+        where = f"job {job.id} (panel {spec.panel_id or '?'})"
+        if state == "CANCELLED":
+            if self._generation != generation:
+                raise Cancelled(f"RunPod {where} cancelled")
+            raise TransientBackendError(BACKEND, f"{where} was cancelled on RunPod")
+        if state in ("FAILED", "TIMED_OUT"):
+            message = error_text(status.get("error") or status.get("output") or "no error message")
+            text = f"{where} {state}: {message}"
+            if "out of memory" in message.lower() or "outofmemory" in message.lower():
+                raise OutOfMemoryError(BACKEND, text)
+            raise TransientBackendError(BACKEND, text)
+        try:
+            images, errors = parse_output(status.get("output"))
+        except ValueError as exc:
+            raise TransientBackendError(BACKEND, f"{where}: unexpected output: {exc}") from exc
+        if not images:
+            raise TransientBackendError(BACKEND, f"{where} COMPLETED without images" +
+                                        (f": {'; '.join(errors)}" if errors else ""))
+        data = self._fetch(images[0], where)
+        png, width, height = _as_png(data, where)
+        delay_ms = status.get("delayTime")
+        exec_ms = status.get("executionTime")
+        if isinstance(delay_ms, (int, float)) and isinstance(exec_ms, (int, float)):
+            self._learn((delay_ms + exec_ms) / 1000)
+        metrics: dict[str, Any] = {
+            "runpod_job_id": job.id,
+            "submissions": submissions,
+            "round_trip_seconds": round(time.monotonic() - started, 4),
+            "output_filename": images[0].filename,
+        }
+        if isinstance(delay_ms, (int, float)):
+            metrics["delay_time_ms"] = delay_ms
+            metrics["queue_seconds"] = delay_ms / 1000
+        if isinstance(exec_ms, (int, float)):
+            metrics["execution_time_ms"] = exec_ms
+            metrics["execution_seconds"] = exec_ms / 1000
+            if self.price_per_second is not None:
+                metrics["cost"] = round(exec_ms / 1000 * self.price_per_second, 10)
+        if status.get("workerId"):
+            metrics["worker_id"] = status["workerId"]
+        if errors:
+            metrics["worker_errors"] = errors
+        return RenderResult(image=png, width=width, height=height, metrics=metrics)
+
+    def _learn(self, seconds: float) -> None:
+        """Fold one job's queue + execution time into the expected job time (EMA, α = 0.3)."""
+        with self._lock:
+            old = self._expected_seconds
+            self._expected_seconds = seconds if old is None else 0.7 * old + 0.3 * seconds
+
+    def _fetch(self, image: OutputImage, where: str) -> bytes:
+        if image.data is not None:
+            return image.data
+        assert image.url is not None
+        try:  # a plain client: the RunPod key must never go to S3
+            resp = self._download.get(image.url)
+        except httpx.HTTPError as exc:
+            raise TransientBackendError(BACKEND, f"{where}: cannot download the image: {type(exc).__name__}") from exc
+        if resp.status_code >= 400:
+            raise TransientBackendError(BACKEND, f"{where}: image download answered HTTP {resp.status_code}")
+        return resp.content
+
+    # ------------------------------------------------------------------ cancel / close
+    def _cancel_job(self, job_id: str) -> None:
+        try:
+            self.api.cancel(job_id)
+        except BackendError as exc:
+            log.warning("could not cancel RunPod job %s: %s", job_id, exc)
+
+    def cancel(self) -> None:
+        """Cancel every job in flight on RunPod (``POST /cancel/{id}``); their ``render``
+        calls raise :class:`Cancelled`. Renders started afterwards run normally."""
+        with self._lock:
+            self._generation += 1
+            jobs = list(self._in_flight)
+            self._wake.notify_all()
+        for job_id in jobs:
+            self._cancel_job(job_id)
+
+    @property
+    def jobs_in_flight(self) -> list[str]:
+        """Ids of the jobs submitted and not yet finished."""
+        with self._lock:
+            return list(self._in_flight)
+
+    def close(self) -> None:
+        """Close HTTP clients created here."""
+        self.api.close()
+        self._download.close()
+
+    def __repr__(self) -> str:
+        return f"RunPodBackend(endpoint={self.api.endpoint_id!r}, max_in_flight={self.max_in_flight})"
+
+
+def _as_png(data: bytes, where: str) -> tuple[bytes, int, int]:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            width, height = img.size
+            if img.format == "PNG":
+                img.verify()
+                return data, width, height
+            out = io.BytesIO()
+            img.save(out, format="PNG")
+            return out.getvalue(), width, height
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise TransientBackendError(BACKEND, f"{where}: the worker's image cannot be decoded ({exc})") from exc

@@ -1,0 +1,184 @@
+"""The worker-comfyui job protocol: building ``input`` and reading ``output``.
+
+Input (worker-comfyui 5.x)::
+
+    {"workflow": {<API-format workflow>},
+     "images": [{"name": "sb_ref_<hash>.png", "image": "<base64>"}]}   # optional
+
+``images`` are written into ComfyUI's input folder under ``name`` before the
+workflow runs, so a ``LoadImage`` node can refer to them. With a
+``reference_url_base`` the ``image`` field holds ``<base>/<name>`` instead of the
+data (for workers that download http(s) inputs; stock worker-comfyui wants base64).
+
+Output::
+
+    {"images": [{"filename": "...png", "type": "base64" | "s3_url", "data": "..."}],
+     "errors": ["..."]}                                   # errors: non-fatal, optional
+
+A fatal worker error becomes a FAILED job whose ``error`` is a string (often
+``"Workflow execution error: Node Type: ..., Node ID: ..., Message: ..."``) or a
+JSON object/string ``{"error": ..., "details": [...]}``. Older workers (4.x) answer
+``{"status": "success", "message": "<base64 or URL>"}``; that is read as well.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+__all__ = ["ReferenceImage", "load_reference_images", "build_input", "OutputImage", "parse_output", "error_text"]
+
+
+@dataclass(frozen=True)
+class ReferenceImage:
+    """A reference image as sent to the worker.
+
+    Attributes:
+        name: file name in ComfyUI's input folder (content-addressed: ``sb_ref_<sha16><suffix>``).
+        data: the file's bytes.
+        source: the local path it was read from.
+    """
+
+    name: str
+    data: bytes
+    source: str
+
+
+def load_reference_images(paths: Sequence[str]) -> list[ReferenceImage]:
+    """Read reference image files.
+
+    Raises:
+        FileNotFoundError: a path does not exist (the message names it).
+    """
+    refs = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_file():
+            raise FileNotFoundError(f"reference image {raw} does not exist")
+        data = path.read_bytes()
+        suffix = path.suffix.lower() or ".png"
+        refs.append(ReferenceImage(f"sb_ref_{hashlib.sha256(data).hexdigest()[:16]}{suffix}", data, str(path)))
+    return refs
+
+
+def build_input(workflow: dict[str, Any], references: Sequence[ReferenceImage] = (), *,
+                reference_url_base: str | None = None) -> dict[str, Any]:
+    """The worker-comfyui ``input`` object.
+
+    Args:
+        workflow: a filled API-format workflow.
+        references: images to place in ComfyUI's input folder (deduplicated by name).
+        reference_url_base: when set, each image is sent as ``<base>/<name>`` instead of base64.
+    """
+    payload: dict[str, Any] = {"workflow": workflow}
+    images = []
+    seen = set()
+    for ref in references:
+        if ref.name in seen:
+            continue
+        seen.add(ref.name)
+        if reference_url_base:
+            images.append({"name": ref.name, "image": f"{reference_url_base.rstrip('/')}/{ref.name}"})
+        else:
+            images.append({"name": ref.name, "image": base64.b64encode(ref.data).decode("ascii")})
+    if images:
+        payload["images"] = images
+    return payload
+
+
+@dataclass(frozen=True)
+class OutputImage:
+    """One image of a worker's output: either inline ``data`` or a ``url`` to download."""
+
+    filename: str
+    data: bytes | None = None
+    url: str | None = None
+
+
+def _b64(text: str, where: str) -> bytes:
+    if text.startswith("data:") and "," in text:
+        text = text.split(",", 1)[1]
+    try:
+        return base64.b64decode(text, validate=False)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"{where}: not valid base64 ({exc})") from exc
+
+
+def parse_output(output: Any) -> tuple[list[OutputImage], list[str]]:
+    """Images and non-fatal errors of a COMPLETED job's ``output``.
+
+    Returns:
+        ``(images, errors)``; ``images`` may be empty (the caller decides).
+
+    Raises:
+        ValueError: the output has an unknown shape or bad base64; the message says where.
+    """
+    if isinstance(output, str):
+        try:
+            output = json.loads(output)
+        except ValueError:
+            raise ValueError(f"output: expected an object, got text {output[:200]!r}") from None
+    if not isinstance(output, dict):
+        raise ValueError(f"output: expected an object, got {type(output).__name__}")
+    errors = [str(e) for e in output.get("errors") or []]
+    if "error" in output:
+        errors.insert(0, error_text(output))
+    images: list[OutputImage] = []
+    if "images" in output:
+        raw = output["images"]
+        if not isinstance(raw, list):
+            raise ValueError("output.images: expected a list")
+        for i, item in enumerate(raw):
+            where = f"output.images[{i}]"
+            if not isinstance(item, dict) or "data" not in item:
+                raise ValueError(f"{where}: expected {{'filename', 'type', 'data'}}, got {str(item)[:200]}")
+            kind = item.get("type", "base64")
+            name = str(item.get("filename", f"image_{i}.png"))
+            if kind == "base64":
+                images.append(OutputImage(name, data=_b64(str(item["data"]), where + ".data")))
+            elif kind in ("s3_url", "url"):
+                images.append(OutputImage(name, url=str(item["data"])))
+            else:
+                raise ValueError(f"{where}.type: unknown type {kind!r} (expected 'base64' or 's3_url')")
+    elif "message" in output and output.get("status", "success") == "success":  # worker-comfyui 4.x
+        message = str(output["message"])
+        if message.startswith(("http://", "https://")):
+            images.append(OutputImage("image.png", url=message))
+        else:
+            images.append(OutputImage("image.png", data=_b64(message, "output.message")))
+    elif not errors:
+        raise ValueError(f"output: no 'images' (keys: {', '.join(map(str, output)) or 'none'})")
+    return images, errors
+
+
+def error_text(error: Any) -> str:
+    """A readable one-paragraph message from a job's ``error`` (string, JSON string or object).
+
+    ``{"error": "...", "details": [...]}`` becomes ``"... (details: a; b)"``; the SDK's
+    ``{"error_type", "error_message", "error_traceback"}`` becomes its type and message.
+    """
+    if isinstance(error, str):
+        text = error.strip()
+        if text.startswith("{"):
+            try:
+                return error_text(json.loads(text))
+            except ValueError:
+                pass
+        return text
+    if isinstance(error, dict):
+        if "error_message" in error:
+            kind = error.get("error_type", "")
+            return f"{kind}: {error['error_message']}".strip(": ") if kind else str(error["error_message"])
+        if "error" in error:
+            text = error_text(error["error"])
+            details = error.get("details")
+            if details:
+                items = details if isinstance(details, list) else [details]
+                text += " (details: " + "; ".join(str(d) for d in items[:10]) + ")"
+            return text
+    return json.dumps(error, ensure_ascii=False)[:2000]

@@ -1,0 +1,77 @@
+"""Building worker-comfyui workflows from render specs.
+
+A :data:`WorkflowBuilder` turns a :class:`~storybench.render.spec.RenderSpec` into an
+API-format ComfyUI workflow. The default one, :func:`template_workflow_builder`, fills
+the ComfyUI backend's slot templates (``storybench.render.comfyui.workflow``, imported
+lazily so the RunPod backend works without it when given its own builder).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any, Callable
+
+from storybench.exceptions import WorkflowError
+from storybench.render.spec import RenderSpec
+
+__all__ = ["WorkflowBuilder", "template_workflow_builder"]
+
+log = logging.getLogger(__name__)
+BACKEND = "runpod"
+
+#: Builds the API-format workflow for a spec. ``reference_name`` is the file name the
+#: first reference image will have in ComfyUI's input folder (``None`` without references).
+WorkflowBuilder = Callable[[RenderSpec, "str | None"], dict]
+
+
+def template_workflow_builder(workflow: str = "flux1_kontext",
+                              text_workflow: str | None = "flux1_dev") -> tuple[WorkflowBuilder, Callable[[RenderSpec], str]]:
+    """A builder using the ComfyUI backend's slot templates
+    (``storybench.render.comfyui.workflow.WorkflowTemplate``, imported lazily).
+
+    Args:
+        workflow: template name or path for panels with reference images (and for all
+            panels when ``text_workflow`` is ``None``).
+        text_workflow: template for panels without reference images.
+
+    ``spec.params["workflow"]`` overrides both. Returns ``(builder, identity)`` where
+    ``identity(spec)`` is the template's content hash and settings as a string.
+
+    Raises (when called):
+        MissingDependencyError / WorkflowError: templates not available or not resolvable.
+    """
+    cache: dict[str, Any] = {}
+    lock = threading.Lock()
+
+    def template_for(spec: RenderSpec) -> Any:
+        name = spec.params.get("workflow") or (
+            workflow if (spec.reference_images or not text_workflow) else text_workflow)
+        with lock:
+            if name not in cache:
+                try:
+                    from storybench.render.comfyui.workflow import WorkflowTemplate
+                except ImportError as exc:
+                    raise WorkflowError(BACKEND, "ComfyUI workflow templates (storybench.render.comfyui.workflow) "
+                                        "are not available; pass workflow_builder=") from exc
+                cache[name] = WorkflowTemplate.load(name)
+            return cache[name]
+
+    def build(spec: RenderSpec, reference_name: str | None) -> dict:
+        template = template_for(spec)
+        if reference_name is not None and not template.supports_reference:
+            log.warning("workflow %s has no reference_image slot; panel %s renders without its reference image",
+                        template.name, spec.panel_id or "?")
+            reference_name = None
+        if reference_name is None and template.supports_reference:
+            raise WorkflowError(BACKEND, f"workflow {template.name} needs a reference image and panel "
+                                f"{spec.panel_id or '?'} has none; give spec.reference_images or choose a "
+                                "text-to-image workflow (text_workflow=)")
+        return template.fill(spec, reference_image=reference_name)
+
+    def identity(spec: RenderSpec) -> str:
+        template = template_for(spec)
+        return json.dumps(template.identity(spec.params), sort_keys=True, separators=(",", ":"))
+
+    return build, identity

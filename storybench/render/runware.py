@@ -1,0 +1,424 @@
+"""Runware image backend (hosted inference over the ``runware`` SDK's websocket).
+
+:class:`RunwareBackend` renders each panel with one ``imageInference`` task on a
+configurable model given by its AIR id (``runware:101@1`` FLUX.1 dev, CivitAI models
+as ``civitai:<model id>@<version id>``), optionally after an automatic
+``promptEnhance`` (off by default). The SDK is async; the backend runs it on one
+event loop in a dedicated thread, so the synchronous :meth:`RunwareBackend.render`
+can be called from many threads at once (the SDK multiplexes tasks over one socket).
+
+Sizes: Runware wants width and height as multiples of 64 within 128..2048 pixels.
+A spec's size is scaled (aspect kept) so its longer side fits 2048 and its shorter
+side reaches 128, then each side is rounded to the nearest multiple of 64
+(:func:`runware_size`); the image is then cover-resized back to the spec's exact
+size (``fit_to_spec=True``, default) or returned as rendered.
+
+Errors: a Runware error whose code says the request is wrong (``invalid...``,
+``missing...``, ``unsupported...``, ``...NotFound``, credits) →
+:class:`PermanentBackendError`; a refused API key → :class:`PermanentBackendError`
+"check RUNWARE_API_KEY"; connection problems → :class:`BackendUnavailable`; other
+errors and timeouts → :class:`TransientBackendError`.
+
+The API key comes from ``RUNWARE_API_KEY`` only; the websocket URL from the ``url``
+option or ``STORYBENCH_RUNWARE_URL`` (default: the SDK's production URL). Note: the
+SDK sets the ``asyncio`` and ``websockets`` loggers to CRITICAL when created; the
+backend also redacts the key from any record of the ``runware`` and ``websockets`` loggers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import concurrent.futures
+import io
+import logging
+import os
+import re
+import threading
+import time
+from typing import Any, Sequence
+
+import httpx
+
+from storybench.exceptions import (
+    BackendUnavailable,
+    Cancelled,
+    ConfigError,
+    MissingDependencyError,
+    PermanentBackendError,
+    TransientBackendError,
+)
+from storybench.render.base import ImageBackend
+from storybench.render.spec import RenderResult, RenderSpec
+
+__all__ = ["RunwareBackend", "runware_size", "validate_air", "ENV_API_KEY", "ENV_URL", "MIN_SIDE", "MAX_SIDE"]
+
+log = logging.getLogger(__name__)
+BACKEND = "runware"
+ENV_API_KEY = "RUNWARE_API_KEY"
+ENV_URL = "STORYBENCH_RUNWARE_URL"
+MIN_SIDE = 128
+MAX_SIDE = 2048
+STEP = 64
+_AIR = re.compile(r"^[a-z][a-z0-9_-]*:[0-9]+@[0-9]+$", re.IGNORECASE)
+_PERMANENT_CODES = re.compile(r"^(invalid|missing|unsupported|unknown|forbidden|insufficient|notAllowed)|NotFound$"
+                              r"|credits|unauthorized", re.IGNORECASE)
+
+
+def validate_air(model: str, *, where: str = "model") -> str:
+    """Check a Runware model identifier (AIR): ``<source>:<model id>@<version id>``,
+    e.g. ``civitai:101055@128078``, ``runware:101@1``. Returns it stripped.
+
+    Raises:
+        ConfigError: not of that form (the message names ``where`` and the value).
+    """
+    text = str(model).strip()
+    if not _AIR.match(text):
+        raise ConfigError(f"{where}: {model!r} is not a Runware model AIR id; expected "
+                          "'<source>:<model id>@<version id>', e.g. 'civitai:101055@128078' or 'runware:101@1'")
+    return text
+
+
+def _round64(value: float) -> int:
+    return int(min(MAX_SIDE, max(MIN_SIDE, round(value / STEP) * STEP)))
+
+
+def runware_size(width: int, height: int) -> tuple[int, int]:
+    """The size Runware will render for a requested ``width`` × ``height`` (pixels):
+    scaled so the longer side is at most 2048 and the shorter at least 128 (aspect
+    kept as far as both limits allow), then each side rounded to the nearest multiple of 64.
+
+    >>> runware_size(1000, 700)
+    (1024, 704)
+    """
+    scale = 1.0
+    if max(width, height) > MAX_SIDE:
+        scale = MAX_SIDE / max(width, height)
+    if min(width, height) * scale < MIN_SIDE:
+        scale = MIN_SIDE / min(width, height)
+    return _round64(width * scale), _round64(height * scale)
+
+
+class _RedactKey(logging.Filter):
+    def __init__(self, secret: str) -> None:
+        super().__init__()
+        self.secret = secret
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken record is not ours to fix
+            return True
+        if self.secret and self.secret in text:
+            record.msg, record.args = text.replace(self.secret, "***"), None
+        return True
+
+
+_REDACTED_LOGGERS = ("runware", "runware.base", "runware.server", "runware.utils", "runware.reconnection",
+                     "websockets", "websockets.client", "asyncio")
+
+
+class RunwareBackend(ImageBackend):
+    """Renders panels on Runware through the ``runware`` SDK.
+
+    Args:
+        model: model AIR id (``runware:101@1`` FLUX.1 dev; ``civitai:<model>@<version>``).
+            ``spec.params["model"]`` overrides it per panel (validated the same way).
+        enhance_prompt: rewrite each prompt with Runware's ``promptEnhance`` first.
+        enhance_max_length: longest enhanced prompt, characters (12..400).
+        steps, cfg_scale, scheduler: sampler settings (``None``: the model's default);
+            ``spec.params`` keys ``steps``, ``cfg``, ``scheduler`` override them.
+        output_type: ``"base64Data"`` (image inline) or ``"URL"`` (downloaded here).
+        include_cost: ask Runware for each task's cost (USD) → ``metrics["cost"]``.
+        fit_to_spec: cover-resize the image to the spec's exact size (see module docstring).
+        url: websocket URL; default ``$STORYBENCH_RUNWARE_URL`` or the SDK's production URL.
+        timeout: longest wait for one panel, seconds.
+        concurrency: the engine's default number of renders at once.
+        transport: httpx transport for URL downloads (tests).
+
+    Raises:
+        ConfigError: ``RUNWARE_API_KEY`` missing, or a bad option (model id, output type).
+        MissingDependencyError: the ``runware`` package is not installed.
+    """
+
+    name = "runware"
+    version = "1"
+    default_concurrency = 4
+
+    def __init__(self, *, model: str = "runware:101@1", enhance_prompt: bool = False, enhance_max_length: int = 300,
+                 steps: int | None = None, cfg_scale: float | None = None, scheduler: str | None = None,
+                 output_type: str = "base64Data", include_cost: bool = True, fit_to_spec: bool = True,
+                 url: str | None = None, timeout: float = 300.0, concurrency: int = 4,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        try:
+            import runware  # noqa: F401
+        except ImportError as exc:
+            raise MissingDependencyError("the Runware backend", "runware", "runware") from exc
+        self.model = validate_air(model)
+        if output_type not in ("base64Data", "URL"):
+            raise ConfigError(f"output_type: {output_type!r} is not 'base64Data' or 'URL'")
+        if not 12 <= enhance_max_length <= 400:
+            raise ConfigError(f"enhance_max_length: {enhance_max_length} is outside 12..400")
+        api_key = os.environ.get(ENV_API_KEY, "").strip()
+        if not api_key:
+            raise ConfigError(f"Runware API key missing: set the environment variable {ENV_API_KEY}")
+        self._api_key = api_key
+        self.url = url or os.environ.get(ENV_URL, "").strip() or None
+        self.enhance_prompt = enhance_prompt
+        self.enhance_max_length = enhance_max_length
+        self.steps, self.cfg_scale, self.scheduler = steps, cfg_scale, scheduler
+        self.output_type = output_type
+        self.include_cost = include_cost
+        self.fit_to_spec = fit_to_spec
+        self.timeout = timeout
+        self.default_concurrency = concurrency
+        self._download = httpx.Client(transport=transport, timeout=60.0, follow_redirects=True)
+        self._redact = _RedactKey(api_key)
+        for name in _REDACTED_LOGGERS:
+            logging.getLogger(name).addFilter(self._redact)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="storybench-runware", daemon=True)
+        self._thread.start()
+        self._client: Any = None
+        self._connect_lock: asyncio.Lock | None = None
+        self._lock = threading.Lock()
+        self._pending: set[concurrent.futures.Future] = set()
+        self._generation = 0
+        self._closed = False
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"RunwareBackend(model={self.model!r}, url={self.url!r})"
+
+    # ------------------------------------------------------------------ identity
+    def cache_identity(self, spec: RenderSpec) -> str:
+        """Version, model, sampler settings, prompt enhancement and size handling."""
+        model, steps, cfg, scheduler = self._settings(spec)
+        return (f"{self.version}:{model}:steps={steps}:cfg={cfg}:scheduler={scheduler}:"
+                f"enhance={self.enhance_prompt}/{self.enhance_max_length}:fit={self.fit_to_spec}")
+
+    def _settings(self, spec: RenderSpec) -> tuple[str, int | None, float | None, str | None]:
+        p = spec.params
+        model = validate_air(p["model"], where="params.model") if p.get("model") else self.model
+        steps = p.get("steps", self.steps)
+        cfg = p.get("cfg", self.cfg_scale)
+        scheduler = p.get("scheduler", self.scheduler)
+        return model, (int(steps) if steps is not None else None), (float(cfg) if cfg is not None else None), scheduler
+
+    # ------------------------------------------------------------------ async side
+    async def _connected(self) -> Any:
+        if self._connect_lock is None:
+            self._connect_lock = asyncio.Lock()
+        async with self._connect_lock:
+            if self._client is not None and self._client.connected():
+                return self._client
+            from runware import Runware
+
+            kwargs: dict[str, Any] = {"api_key": self._api_key, "log_level": logging.CRITICAL}
+            if self.url:
+                kwargs["url"] = self.url
+            client = Runware(**kwargs)
+            try:
+                await asyncio.wait_for(client.connect(), timeout=min(self.timeout, 30.0))
+            except (OSError, asyncio.TimeoutError) as exc:
+                raise BackendUnavailable(BACKEND, f"cannot connect to the Runware websocket: {type(exc).__name__}",
+                                         url=self.url, hint=f"network, or {ENV_URL}") from exc
+            refused = getattr(client, "_invalidAPIkey", None)
+            if refused or not client.connected():
+                await self._quietly_disconnect(client)
+                if refused:
+                    raise PermanentBackendError(BACKEND, f"the API key was refused: {self._scrub(str(refused))}",
+                                                url=self.url, hint=f"check {ENV_API_KEY}")
+                raise BackendUnavailable(BACKEND, "the Runware websocket closed right after connecting", url=self.url)
+            self._client = client
+            return client
+
+    @staticmethod
+    async def _quietly_disconnect(client: Any) -> None:
+        try:
+            await asyncio.wait_for(client.disconnect(), timeout=5)
+        except Exception:  # noqa: BLE001 - best effort on the way out
+            pass
+
+    async def _enhance(self, client: Any, prompt: str) -> tuple[str, float | None]:
+        from runware import IPromptEnhance
+
+        results = await client.promptEnhance(IPromptEnhance(prompt=prompt, promptVersions=1,
+                                                            promptMaxLength=self.enhance_max_length,
+                                                            includeCost=self.include_cost))
+        if not results or not getattr(results[0], "text", None):
+            raise TransientBackendError(BACKEND, "promptEnhance returned no text")
+        return str(results[0].text), getattr(results[0], "cost", None)
+
+    async def _render(self, spec: RenderSpec) -> tuple[bytes, dict[str, Any]]:
+        from runware import IImageInference
+
+        client = await self._connected()
+        model, steps, cfg, scheduler = self._settings(spec)
+        width, height = runware_size(spec.width, spec.height)
+        metrics: dict[str, Any] = {"model": model, "render_width": width, "render_height": height}
+        prompt = spec.prompt
+        costs = []
+        if self.enhance_prompt:
+            prompt, enhance_cost = await self._enhance(client, spec.prompt)
+            metrics["enhanced_prompt"] = prompt
+            if enhance_cost is not None:
+                metrics["enhance_cost"] = enhance_cost
+                costs.append(enhance_cost)
+        request = IImageInference(
+            model=model, positivePrompt=prompt, negativePrompt=spec.negative_prompt or None, numberResults=1,
+            width=width, height=height, seed=spec.seed, steps=steps, CFGScale=cfg, scheduler=scheduler,
+            outputType=self.output_type, outputFormat="PNG", includeCost=self.include_cost or None)
+        started = time.monotonic()
+        images = await client.imageInference(requestImage=request)
+        metrics["execution_seconds"] = round(time.monotonic() - started, 4)
+        if not images:
+            raise TransientBackendError(BACKEND, f"imageInference returned no image for panel {spec.panel_id or '?'}")
+        image = images[0]
+        metrics["runware_task_uuid"] = image.taskUUID
+        metrics["runware_image_uuid"] = image.imageUUID
+        if getattr(image, "seed", None) is not None:
+            metrics["runware_seed"] = image.seed
+        if getattr(image, "NSFWContent", None) is not None:
+            metrics["nsfw"] = image.NSFWContent
+        if image.cost is not None:
+            metrics["image_cost"] = image.cost
+            costs.append(image.cost)
+        if costs:
+            metrics["cost"] = round(sum(costs), 8)
+        if image.imageBase64Data:
+            data = base64.b64decode(image.imageBase64Data)
+        elif image.imageDataURI:
+            data = base64.b64decode(image.imageDataURI.split(",", 1)[-1])
+        elif image.imageURL:
+            data = await asyncio.get_running_loop().run_in_executor(None, self._fetch, image.imageURL)
+        else:
+            raise TransientBackendError(BACKEND, f"image {image.imageUUID} has neither data nor URL")
+        return data, metrics
+
+    def _fetch(self, url: str) -> bytes:
+        try:
+            resp = self._download.get(url)
+        except httpx.HTTPError as exc:
+            raise TransientBackendError(BACKEND, f"cannot download the image: {type(exc).__name__}") from exc
+        if resp.status_code >= 400:
+            raise TransientBackendError(BACKEND, f"image download answered HTTP {resp.status_code}")
+        return resp.content
+
+    # ------------------------------------------------------------------ sync side
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+    def _convert(self, exc: BaseException, where: str) -> BaseException:
+        from runware.utils import RunwareAPIError
+
+        if isinstance(exc, RunwareAPIError):
+            data = exc.error_data if isinstance(exc.error_data, dict) else {}
+            code = str(data.get("code") or "")
+            message = self._scrub(str(data.get("message") or data))
+            param = f" (parameter {data['parameter']})" if data.get("parameter") else ""
+            text = f"{where}: Runware error {code or '?'}{param}: {message}"
+            if code and _PERMANENT_CODES.search(code):
+                hint = f"check {ENV_API_KEY}" if "key" in code.lower() or "auth" in code.lower() else None
+                return PermanentBackendError(BACKEND, text, hint=hint)
+            return TransientBackendError(BACKEND, text)
+        if isinstance(exc, (asyncio.TimeoutError, concurrent.futures.TimeoutError)):
+            return TransientBackendError(BACKEND, f"{where}: no answer within {self.timeout:g} s")
+        if isinstance(exc, ConnectionError):
+            return BackendUnavailable(BACKEND, f"{where}: connection lost: {self._scrub(str(exc))}", url=self.url)
+        text = self._scrub(str(exc))
+        if "timeout" in text.lower():
+            return TransientBackendError(BACKEND, f"{where}: {text}")
+        return PermanentBackendError(BACKEND, f"{where}: {type(exc).__name__}: {text}")
+
+    def preflight(self, specs: Sequence[RenderSpec]) -> dict[str, Any]:
+        """Connect and authenticate; check every spec's model id. Returns
+        ``{"models": [...], "sizes": {"WxH": "W'xH'"}}`` (requested → rendered sizes).
+
+        Raises:
+            PermanentBackendError: key refused. BackendUnavailable: no connection.
+            ConfigError: a bad model id in a spec's params.
+        """
+        models = sorted({self._settings(s)[0] for s in specs} | {self.model})
+        self._call(self._connected(), "preflight")
+        sizes = {f"{s.width}x{s.height}": "%dx%d" % runware_size(s.width, s.height) for s in specs}
+        return {"models": models, "sizes": sizes}
+
+    def _call(self, coro: Any, where: str) -> Any:
+        if self._closed:
+            coro.close()
+            raise PermanentBackendError(BACKEND, "the backend is closed")
+        with self._lock:
+            generation = self._generation
+            future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+            self._pending.add(future)
+        try:
+            return future.result(timeout=self.timeout)
+        except concurrent.futures.CancelledError as exc:
+            raise Cancelled("Runware render cancelled") from exc
+        except (PermanentBackendError, TransientBackendError, ConfigError):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - converted at the backend's edge
+            if self._generation != generation:
+                raise Cancelled("Runware render cancelled") from exc
+            if isinstance(exc, concurrent.futures.TimeoutError):
+                future.cancel()
+            raise self._convert(exc, where) from exc
+        finally:
+            with self._lock:
+                self._pending.discard(future)
+
+    def render(self, spec: RenderSpec) -> RenderResult:
+        """Render one panel (see the module docstring for sizes and errors).
+
+        Metrics: ``model``, ``render_width``/``render_height`` (what Runware drew),
+        ``execution_seconds``, ``runware_task_uuid``, ``runware_image_uuid``, ``cost``
+        (USD: image + enhancement, with ``include_cost``), ``image_cost``,
+        ``enhanced_prompt`` and ``enhance_cost`` (with ``enhance_prompt``).
+        """
+        self._settings(spec)  # validate params before sending anything
+        data, metrics = self._call(self._render(spec), f"panel {spec.panel_id or '?'}")
+        png, width, height = self._to_png(data, spec)
+        return RenderResult(image=png, width=width, height=height, metrics=metrics)
+
+    def _to_png(self, data: bytes, spec: RenderSpec) -> tuple[bytes, int, int]:
+        from PIL import Image, ImageOps, UnidentifiedImageError
+
+        try:
+            with Image.open(io.BytesIO(data)) as img:
+                img.load()
+                if self.fit_to_spec and img.size != (spec.width, spec.height):
+                    img = ImageOps.fit(img, (spec.width, spec.height), method=Image.Resampling.LANCZOS)
+                elif img.format == "PNG":
+                    return data, img.width, img.height
+                out = io.BytesIO()
+                img.save(out, format="PNG")
+                return out.getvalue(), img.width, img.height
+        except (UnidentifiedImageError, OSError) as exc:
+            raise TransientBackendError(BACKEND, f"panel {spec.panel_id or '?'}: image cannot be decoded ({exc})") from exc
+
+    def cancel(self) -> None:
+        """Cancel every render in progress (their ``render`` calls raise :class:`Cancelled`);
+        Runware has no cancel operation, so tasks already sent still finish (and are billed)."""
+        with self._lock:
+            self._generation += 1
+            pending = list(self._pending)
+        for future in pending:
+            future.cancel()
+
+    def close(self) -> None:
+        """Disconnect, stop the event-loop thread and remove the log redaction."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._client is not None:
+            try:
+                asyncio.run_coroutine_threadsafe(self._quietly_disconnect(self._client), self._loop).result(10)
+            except Exception:  # noqa: BLE001 - closing anyway
+                pass
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        if not self._thread.is_alive():
+            self._loop.close()
+        self._download.close()
+        for name in _REDACTED_LOGGERS:
+            logging.getLogger(name).removeFilter(self._redact)
