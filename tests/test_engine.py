@@ -388,3 +388,58 @@ def test_failed_character_sheet_fails_its_panels(tmp_path):
     failed = rows[(rows.kind == "panel") & (rows.status == "failed")]
     assert len(failed) > 0 and failed.error.str.contains("character sheet 'joe'").all()
     assert summary.status == "failed"
+
+
+def test_unfinished_run_held_by_another_process_is_not_resumed(tmp_path):
+    from filelock import FileLock
+
+    plan = make_plan()
+    first = run(plan, FakeBackend(failures={"p1-pan1": [PermanentBackendError("fake", "x")]}), tmp_path)
+    held = FileLock(str(first.run_dir / "run.lock"))
+    held.acquire(timeout=0)  # as if a second render of it were still going on
+    try:
+        second = run(plan, FakeBackend(), tmp_path)
+        assert second.run_id != first.run_id and second.ok
+        with pytest.raises(ConfigError, match="another process"):
+            run(plan, FakeBackend(), tmp_path, run_id=first.run_id)
+    finally:
+        held.release()
+    third = run(plan, FakeBackend(), tmp_path, run_id=first.run_id)
+    assert third.run_id == first.run_id and third.resumed and third.ok
+
+
+def test_keyboard_interrupt_cancels_records_and_reraises(tmp_path):
+    plan = make_plan()
+    backend = FakeBackend(delay=0.01)
+
+    def on_event(event: ProgressEvent) -> None:  # runs in the calling thread, like Ctrl-C would
+        if event.type == "job_finished" and event.done == 2:
+            raise KeyboardInterrupt
+
+    engine = BatchEngine(plan, backend=backend, output_dir=tmp_path, settings=small_settings(concurrency=1),
+                         composer=SimpleComposer().composer(), progress=False, on_event=on_event)
+    with pytest.raises(KeyboardInterrupt):
+        engine.run()
+    assert backend.cancelled
+    manifest = json.loads((engine.run_dir / RUN_MANIFEST).read_text())
+    assert manifest["status"] == "cancelled" and "KeyboardInterrupt" in manifest["errors"][-1]
+    assert len(backend.calls) <= 3  # queued panels did not start after the interrupt
+    again = run(plan, FakeBackend(), tmp_path)
+    assert again.run_id == engine.run_id and again.ok
+
+
+def test_interrupt_escaping_a_worker_fails_that_job_and_reaches_the_caller(tmp_path):
+    class Interrupting(FakeBackend):
+        def render(self, spec):
+            if spec.panel_id == "p2-pan1":
+                raise KeyboardInterrupt
+            return super().render(spec)
+
+    backend = Interrupting()
+    engine = BatchEngine(make_plan(), backend=backend, output_dir=tmp_path, settings=small_settings(concurrency=1),
+                         composer=SimpleComposer().composer(), progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        engine.run()
+    rows = run_rows(tmp_path, engine.run_id).set_index("artifact_id")
+    assert rows.loc["p2-pan1"].status == "failed" and "KeyboardInterrupt" in rows.loc["p2-pan1"].error
+    assert json.loads((engine.run_dir / RUN_MANIFEST).read_text())["status"] == "cancelled"

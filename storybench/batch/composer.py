@@ -42,6 +42,9 @@ class Composer:
         """
         from storybench import compose
 
+        missing = [n for n in ("compose_page", "save_page_png", "export_pdf", "export_cbz", "COMPOSER_VERSION") if not hasattr(compose, n)]
+        if missing:
+            raise ImportError(f"storybench.compose lacks {', '.join(missing)}")
         return cls(
             compose_page=compose.compose_page,
             save_page_png=compose.save_page_png,

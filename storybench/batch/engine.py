@@ -209,6 +209,7 @@ class BatchEngine:
         self.run_id = ""
         self.run_dir = Path()
         self.resumed = False
+        self._run_lock = None
 
     # -- public -------------------------------------------------------------
     def cancel(self) -> None:
@@ -236,16 +237,24 @@ class BatchEngine:
         self._start_run(composer)
         try:
             self._execute(composer)
-        except KeyboardInterrupt:
-            self.cancel()
-            self._finish(started, composer)
+        except BaseException as exc:  # record the stop in run.json and the catalog, then re-raise
+            if isinstance(exc, KeyboardInterrupt):
+                self.cancel()
+            try:
+                self._finish(started, composer, error=_error_text(exc))
+            except Exception:  # noqa: BLE001 - the original error matters more
+                pass
             raise
+        else:
+            return self._finish(started, composer)
         finally:
             if self._pbar is not None:
                 self._pbar.close()
             if self._owns_backend:
                 self.backend.close()
-        return self._finish(started, composer)
+            if self._run_lock is not None:
+                self._run_lock.release()
+                self._run_lock = None
 
     # -- setup --------------------------------------------------------------
     def _resolve_composer(self) -> Composer:
@@ -256,23 +265,41 @@ class BatchEngine:
         except ImportError as exc:
             raise ConfigError(f"page composition needs storybench.compose, which cannot be imported: {exc}") from exc
 
+    def _lock_run(self) -> bool:
+        """Take the run folder's lock (held until the run ends); ``False`` when another
+        process holds it. The lock is released by the OS if this process dies."""
+        from filelock import FileLock, Timeout
+
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.run_dir / "run.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return False
+        self._run_lock = lock
+        return True
+
     def _start_run(self, composer: Composer) -> None:
         fingerprint = settings_fingerprint(self.settings)
         previous: dict[str, Any] | None = None
         if self.requested_run_id:
             self.run_id = self.requested_run_id
             self.run_dir = self.output_dir / self.plan.id / self.run_id
+            if not self._lock_run():
+                raise ConfigError(f"run {self.run_id!r} is being rendered by another process ({self.run_dir})")
             previous = read_manifest(self.run_dir)
         elif self.resume:
             found = find_resumable_run(self.output_dir, self.plan.id, self.plan_sha256, self.backend.name, fingerprint)
             if found:
                 self.run_dir, previous = found
                 self.run_id = self.run_dir.name
+                if not self._lock_run():  # still running in another process: start a new run
+                    self.run_id, previous = "", None
         if not self.run_id:
             while True:
                 self.run_id = new_run_id()
                 self.run_dir = self.output_dir / self.plan.id / self.run_id
-                if not self.run_dir.exists():
+                if not self.run_dir.exists() and self._lock_run():
                     break
         self.resumed = previous is not None
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -386,54 +413,69 @@ class BatchEngine:
         self._run_preflight(to_render)
 
         workers = self.settings.concurrency or getattr(self.backend, "default_concurrency", 1) or 1
-        blocked: dict[str, Job] = {}
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sb-render") as pool, ThreadPoolExecutor(
             max_workers=max(1, min(2, os.cpu_count() or 1)), thread_name_prefix="sb-compose"
         ) as page_pool:
-            # 1. character sheets, then the panel specs that reference them
-            if sheet_jobs:
-                self._drain({self._submit(pool, self._render_job, j): j for j in sheet_jobs})
-                sheet_sha = {j.artifact_id: j.sha256 for j in sheet_jobs if j.state is JobState.COMPLETED}
-                failed_sheets = {j.artifact_id: j for j in sheet_jobs if j.state is not JobState.COMPLETED}
-                for w in selected:
-                    for job in w.panel_jobs:
-                        panel = self._panel(w, job.artifact_id)
-                        if panel.characters and panel.characters[0] in failed_sheets:
-                            blocked[job.artifact_id] = failed_sheets[panel.characters[0]]
-                            continue
-                        spec = self._with_reference(w.specs[job.artifact_id], panel, sheet_sha)
-                        job.spec, job.cache_key = spec, self._render_key(spec)
-
-            # 2. panels, and pages as soon as their panels are done
-            futures: dict[Future, Job] = {}
-            for job in panel_jobs:
-                sheet = blocked.get(job.artifact_id)
-                if sheet is not None:
-                    state = JobState.CANCELLED if sheet.state is JobState.CANCELLED else JobState.FAILED
-                    job.finish(state, f"character sheet {sheet.artifact_id!r} {sheet.state.value}: {sheet.error}")
-                    self._record(job)
-                    continue
-                futures[self._submit(pool, self._render_job, job)] = job
-            page_of = {j.artifact_id: w for w in selected for j in w.panel_jobs}
-            submitted = {id(j) for j in futures.values()}
-            waiting = {id(w): sum(id(j) in submitted for j in w.panel_jobs) for w in selected}
-            ready = [w for w in selected if waiting[id(w)] == 0]
-            for w in ready:
-                futures.update(self._start_page(page_pool, w, composer))
-            while futures:
-                done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
-                for fut in done:
-                    job = futures.pop(fut)
-                    self._record(job)
-                    if job.kind is JobKind.PANEL:
-                        w = page_of[job.artifact_id]
-                        waiting[id(w)] -= 1
-                        if waiting[id(w)] == 0:
-                            futures.update(self._start_page(page_pool, w, composer))
+            try:
+                self._run_jobs(pool, page_pool, composer, selected, sheet_jobs, panel_jobs)
+            except BaseException:  # Ctrl-C or a bug: queued jobs must not start while the pools shut down
+                self.cancel()
+                raise
 
         # 3. exports
         self._add_cached_pages(work, composer)
         self._exports(work, composer)
+
+    def _run_jobs(
+        self,
+        pool: ThreadPoolExecutor,
+        page_pool: ThreadPoolExecutor,
+        composer: Composer,
+        selected: list[_PageWork],
+        sheet_jobs: list[Job],
+        panel_jobs: list[Job],
+    ) -> None:
+        blocked: dict[str, Job] = {}
+        sheet_sha: dict[str, str] = {}
+        # 1. character sheets, then the panel specs that reference them
+        if sheet_jobs:
+            self._drain({self._submit(pool, self._render_job, j): j for j in sheet_jobs})
+            sheet_sha = {j.artifact_id: j.sha256 for j in sheet_jobs if j.state is JobState.COMPLETED}
+            failed_sheets = {j.artifact_id: j for j in sheet_jobs if j.state is not JobState.COMPLETED}
+            for w in selected:
+                for job in w.panel_jobs:
+                    panel = self._panel(w, job.artifact_id)
+                    if panel.characters and panel.characters[0] in failed_sheets:
+                        blocked[job.artifact_id] = failed_sheets[panel.characters[0]]
+                        continue
+                    spec = self._with_reference(w.specs[job.artifact_id], panel, sheet_sha)
+                    job.spec, job.cache_key = spec, self._render_key(spec)
+
+        # 2. panels, and pages as soon as their panels are done
+        futures: dict[Future, Job] = {}
+        for job in panel_jobs:
+            sheet = blocked.get(job.artifact_id)
+            if sheet is not None:
+                state = JobState.CANCELLED if sheet.state is JobState.CANCELLED else JobState.FAILED
+                job.finish(state, f"character sheet {sheet.artifact_id!r} {sheet.state.value}: {sheet.error}")
+                self._record(job)
+                continue
+            futures[self._submit(pool, self._render_job, job)] = job
+        page_of = {j.artifact_id: w for w in selected for j in w.panel_jobs}
+        submitted = {id(j) for j in futures.values()}
+        waiting = {id(w): sum(id(j) in submitted for j in w.panel_jobs) for w in selected}
+        ready = [w for w in selected if waiting[id(w)] == 0]
+        for w in ready:
+            futures.update(self._start_page(page_pool, w, composer))
+        while futures:
+            done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+            for fut in done:
+                job = self._settle(fut, futures.pop(fut))
+                if job.kind is JobKind.PANEL:
+                    w = page_of[job.artifact_id]
+                    waiting[id(w)] -= 1
+                    if waiting[id(w)] == 0:
+                        futures.update(self._start_page(page_pool, w, composer))
 
     def _plan_work(self) -> list[_PageWork]:
         work = []
@@ -503,7 +545,18 @@ class BatchEngine:
         while futures:
             done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
             for fut in done:
-                self._record(futures.pop(fut))
+                self._settle(fut, futures.pop(fut))
+
+    def _settle(self, fut: Future, job: Job) -> Job:
+        """Record the finished job of ``fut``. An exception that escaped the worker fails
+        the job; ``KeyboardInterrupt``/``SystemExit`` are then raised again here."""
+        exc = fut.exception()
+        if exc is not None and not job.state.finished:
+            job.finish(JobState.FAILED, _error_text(exc))
+        self._record(job)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise exc
+        return job
 
     # -- one job ------------------------------------------------------------------
     def _kept(self, job: Job) -> bool:
@@ -792,11 +845,13 @@ class BatchEngine:
         if self.on_event is not None:
             self.on_event(event)
 
-    def _finish(self, started: float, composer: Composer) -> RunSummary:
+    def _finish(self, started: float, composer: Composer, error: str = "") -> RunSummary:
         self.catalog.flush()
         rows = self._rows
-        any_failed = any(r["status"] == "failed" for r in rows)
+        any_failed = any(r["status"] == "failed" for r in rows) or bool(error)
         any_cancelled = any(r["status"] == "cancelled" for r in rows)
+        if error:
+            self._errors.append(f"run: {error}")
         if self.cancel_event.is_set() or (any_cancelled and not any_failed):
             status = JobState.CANCELLED.value
         elif any_failed:
