@@ -443,3 +443,10 @@ def test_interrupt_escaping_a_worker_fails_that_job_and_reaches_the_caller(tmp_p
     rows = run_rows(tmp_path, engine.run_id).set_index("artifact_id")
     assert rows.loc["p2-pan1"].status == "failed" and "KeyboardInterrupt" in rows.loc["p2-pan1"].error
     assert json.loads((engine.run_dir / RUN_MANIFEST).read_text())["status"] == "cancelled"
+
+
+def test_thin_panels_get_at_least_the_minimum_render_side(tmp_path):
+    backend = FakeBackend()
+    summary = run(make_plan(layouts=("three-rows",)), backend, tmp_path, settings=small_settings(panel_max_side=64))
+    assert summary.ok
+    assert all(min(s.width, s.height) >= 64 and s.width % 8 == 0 and s.height % 8 == 0 for s in backend.calls)

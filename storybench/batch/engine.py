@@ -13,7 +13,8 @@ Every artifact is content-addressed (:mod:`storybench.batch.cache`): a panel by 
 render spec's cache key, a page by the composer version, the page JSON (lettering
 included), layout, style, page settings and its panels' SHA-256, an export by its
 pages' SHA-256. Whatever is in the cache is linked into the run instead of being
-produced again, unless ``settings.force``.
+produced again, unless ``settings.force`` (which still keeps what the run being
+resumed had already made).
 
 Folder of a run: ``<output_dir>/<plan_id>/<run_id>/`` with ``characters/``,
 ``panels/<panel_id>.png``, ``pages/page-001.png``..., ``<plan_id>.pdf``,
@@ -35,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import threading
 import time
@@ -42,6 +44,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+
+import pyarrow.compute as pc
 
 from storybench.batch.cache import ArtifactCache, CacheEntry
 from storybench.batch.catalog import CatalogWriter, flat_metrics, metrics_json, read_catalog_table
@@ -94,6 +98,10 @@ class ProgressEvent:
     error: str = ""
     cache_hit: bool = False
     status: str = ""
+
+
+#: Smallest render side a :class:`RenderSpec` allows, pixels.
+MIN_RENDER_SIDE = 64
 
 
 def page_file_name(page_number: int) -> str:
@@ -306,9 +314,9 @@ class BatchEngine:
         if self.resumed:
             sweep_temp_files(self.run_dir)
             table = read_catalog_table(self.output_dir)
-            for row in table.to_pylist():
-                if row["run_id"] == self.run_id:
-                    self._existing[(row["kind"], row["artifact_id"])] = row
+            mine = table.filter(pc.equal(table.column("run_id"), self.run_id))
+            for row in mine.to_pylist():
+                self._existing[(row["kind"], row["artifact_id"])] = row
         now = utcnow().isoformat()
         self._manifest: dict[str, Any] = {
             "run_id": self.run_id,
@@ -341,6 +349,9 @@ class BatchEngine:
         for panel in page.panels:
             rect = rects[panel.position - 1]
             w, h = render_size(rect.width, rect.height, s.panel_max_side)
+            if min(w, h) < MIN_RENDER_SIDE:  # a thin panel: grow until its short side is allowed
+                longer = math.ceil(MIN_RENDER_SIDE * max(rect.width, rect.height) / min(rect.width, rect.height) / 8) * 8
+                w, h = render_size(rect.width, rect.height, longer)
             specs[panel.id] = panel_render_spec(self.plan, panel, w, h, params=s.render_params)
         return specs
 
