@@ -261,11 +261,11 @@ def test_preflight_once_with_specs_to_render_and_failure_fails_jobs(tmp_path):
 
 
 def test_concurrency_runs_renders_in_parallel(tmp_path):
-    backend = FakeBackend(delay=0.03)
+    backend = FakeBackend(delay=0.06)
     run(make_plan(), backend, tmp_path, settings=small_settings(concurrency=4))
     assert backend.max_in_flight == 4
 
-    default = FakeBackend(delay=0.03)  # default_concurrency = 2
+    default = FakeBackend(delay=0.06)  # default_concurrency = 2
     run(make_plan(plan_id="other"), default, tmp_path, settings=small_settings(concurrency=0))
     assert default.max_in_flight == 2
 
