@@ -126,3 +126,15 @@ def test_character_sheet_spec():
     assert spec.params == {"steps": 20, "kind": "character_sheet"}
     joe = character_sheet_spec(plan, plan.character("joe"), settings)
     assert "wearing" not in joe.prompt and "Joe: old man, grey beard, front and side views" in joe.prompt
+
+
+def test_sweep_removes_only_old_temp_files(tmp_path):
+    cache = ArtifactCache(tmp_path)
+    entry = cache.put_bytes(KEY, b"data")
+    old = entry.path.parent / f".{KEY}.png.abc.tmp"
+    young = entry.path.parent / f".{KEY}.png.def.tmp"
+    old.write_bytes(b"torn")
+    young.write_bytes(b"being written")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    assert cache.sweep_temp_files(older_than_seconds=3600) == 1
+    assert not old.exists() and young.exists() and cache.get(KEY) is not None

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -166,6 +167,24 @@ class ArtifactCache:
         """
         path = atomic_write_bytes(self.object_path(key, suffix), data)
         return self.commit(key, path, kind=kind, width=width, height=height, sha256=sha256_bytes(data))
+
+    def sweep_temp_files(self, older_than_seconds: float = 3600.0) -> int:
+        """Delete temporary files (``.<name>.*.tmp``) that killed writers left in the cache
+        more than ``older_than_seconds`` ago (younger ones may belong to a live writer).
+
+        Returns:
+            How many were removed.
+        """
+        removed = 0
+        limit = time.time() - older_than_seconds
+        for path in (self.root / "objects").glob("*/.*.tmp"):
+            try:
+                if path.stat().st_mtime < limit:
+                    path.unlink()
+                    removed += 1
+            except OSError:
+                pass
+        return removed
 
     def materialize(self, entry: CacheEntry, dest: str | os.PathLike[str]) -> Path:
         """Place the object of ``entry`` at ``dest`` (see :func:`materialize_file`)."""

@@ -311,6 +311,7 @@ class BatchEngine:
                     break
         self.resumed = previous is not None
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.cache.sweep_temp_files()
         if self.resumed:
             sweep_temp_files(self.run_dir)
             table = read_catalog_table(self.output_dir)
