@@ -450,3 +450,11 @@ def test_thin_panels_get_at_least_the_minimum_render_side(tmp_path):
     summary = run(make_plan(layouts=("three-rows",)), backend, tmp_path, settings=small_settings(panel_max_side=64))
     assert summary.ok
     assert all(min(s.width, s.height) >= 64 and s.width % 8 == 0 and s.height % 8 == 0 for s in backend.calls)
+
+
+def test_catalog_is_written_in_batches_not_per_panel(tmp_path):
+    engine = BatchEngine(make_plan(), backend=FakeBackend(), output_dir=tmp_path, settings=small_settings(),
+                         composer=SimpleComposer().composer(), progress=False)
+    summary = engine.run()
+    assert summary.ok and engine.catalog.flushes == 1  # 13 rows, flushed once at the end
+    assert len(read_catalog(tmp_path)) == PANELS + 5
