@@ -179,7 +179,6 @@ def upsert_catalog_rows(output_dir: str | os.PathLike[str], rows: Iterable[Mappi
 
     Raises:
         OSError: the folder cannot be written.
-        filelock.Timeout: never (waits for the lock as long as it takes).
     """
     new_rows = [_clean(r) for r in rows]
     path = Path(output_dir) / CATALOG_FILE
