@@ -6,7 +6,7 @@ Order of work in a run (see :mod:`storybench.batch.jobs` for job states):
    backend has a truthy ``supports_reference_images``;
 2. ``backend.preflight(specs)`` once, with the specs that really need rendering;
 3. panels, ``concurrency`` at a time on a thread pool; each page is composed as soon
-   as its panels are done, on a second small pool;
+   as its panels are done, on one composing thread (so a composer need not be thread-safe);
 4. the PDF and the CBZ, once every page is there.
 
 Every artifact is content-addressed (:mod:`storybench.batch.cache`): a panel by its
@@ -425,8 +425,10 @@ class BatchEngine:
         self._run_preflight(to_render)
 
         workers = self.settings.concurrency or getattr(self.backend, "default_concurrency", 1) or 1
+        # one composing thread: pages overlap with rendering, and composers (fonts, FreeType
+        # faces) need not be thread-safe
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sb-render") as pool, ThreadPoolExecutor(
-            max_workers=max(1, min(2, os.cpu_count() or 1)), thread_name_prefix="sb-compose"
+            max_workers=1, thread_name_prefix="sb-compose"
         ) as page_pool:
             try:
                 self._run_jobs(pool, page_pool, composer, selected, sheet_jobs, panel_jobs)
