@@ -75,7 +75,7 @@ class RunSummary:
     seconds: float = 0.0
     resumed: bool = False
     errors: list[str] = field(default_factory=list)
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     @property
     def ok(self) -> bool:
