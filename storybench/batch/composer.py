@@ -1,0 +1,54 @@
+"""The composer the engine calls for pages and exports, as one injectable object.
+
+The batch engine never imports :mod:`storybench.compose` at module level: it calls
+the four functions through a :class:`Composer`, whose default
+(:meth:`Composer.default`) binds the real ones lazily. Tests and other tools pass
+their own (e.g. a plain Pillow paste of the panels into their rectangles).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+__all__ = ["Composer"]
+
+
+@dataclass(frozen=True)
+class Composer:
+    """Page composition and export functions plus their version.
+
+    Attributes:
+        compose_page: ``(plan, page, panel_images, settings) -> PIL.Image.Image``;
+            ``panel_images`` maps panel id to an image path.
+        save_page_png: ``(image, path, *, dpi) -> Path``, atomic.
+        export_pdf: ``(page_paths, path, *, dpi, title, language) -> Path``, atomic.
+        export_cbz: ``(page_paths, path, *, plan) -> Path``, atomic.
+        version: part of every page/PDF/CBZ cache key; change it when output changes.
+    """
+
+    compose_page: Callable[..., Any]
+    save_page_png: Callable[..., Any]
+    export_pdf: Callable[..., Any]
+    export_cbz: Callable[..., Any]
+    version: str
+
+    @classmethod
+    def default(cls) -> "Composer":
+        """The real composer from :mod:`storybench.compose`.
+
+        Raises:
+            ImportError: :mod:`storybench.compose` is not available.
+        """
+        from storybench import compose
+
+        missing = [n for n in ("compose_page", "save_page_png", "export_pdf", "export_cbz", "COMPOSER_VERSION") if not hasattr(compose, n)]
+        if missing:
+            raise ImportError(f"storybench.compose lacks {', '.join(missing)}")
+        return cls(
+            compose_page=compose.compose_page,
+            save_page_png=compose.save_page_png,
+            export_pdf=compose.export_pdf,
+            export_cbz=compose.export_cbz,
+            version=str(compose.COMPOSER_VERSION),
+        )

@@ -1,0 +1,185 @@
+"""Jobs of a batch render: their kinds, states and the retry loop.
+
+A render of a plan is a list of jobs: one per character sheet (reference-capable
+backends only), one per panel, one per page composition, then the PDF and the CBZ.
+Each job moves ``pending → processing → completed | failed | cancelled``. Only
+errors marked transient (``exc.transient`` is true, e.g.
+:class:`~storybench.exceptions.TransientBackendError`) are retried, with an
+exponential backoff; anything else fails the job at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from storybench.exceptions import Cancelled, RetryExhausted
+
+__all__ = ["JobState", "JobKind", "Job", "is_transient", "call_with_retries", "utcnow"]
+
+T = TypeVar("T")
+
+
+class JobState(str, Enum):
+    """Lifecycle state of a job."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """The job will not change any more in this run."""
+        return self in (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
+
+
+class JobKind(str, Enum):
+    """What a job produces; also the ``kind`` column of the catalog."""
+
+    CHARACTER_SHEET = "character_sheet"
+    PANEL = "panel"
+    PAGE = "page"
+    PDF = "pdf"
+    CBZ = "cbz"
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Job:
+    """One unit of work of a run and everything the catalog records about it.
+
+    Attributes:
+        kind: what the job produces.
+        artifact_id: the panel id, page id, character id, or the plan id (PDF/CBZ).
+        path: where the artifact goes in the run folder (absolute).
+        spec: the render spec (character sheets and panels only).
+        chapter_id, page_number: where the artifact sits in the plan (``None`` when not applicable).
+        cache_key: content address of the artifact (hex SHA-256), once known.
+        state: lifecycle state.
+        attempts: calls made to the backend/composer in this run (0 for a cache hit).
+        error: text of the last error, ``""`` when none.
+        cache_hit: the artifact came from the cache instead of being produced.
+        sha256, bytes: content hash and size of the finished file.
+        width, height: size of the finished image in pixels (``None`` for PDF/CBZ).
+        metrics: backend measurements (``RenderResult.metrics``).
+        started_at, finished_at: UTC times; ``submitted`` is a monotonic clock reading
+            (seconds) taken when the job was queued.
+        queue_seconds: time waiting for a worker (or the backend's own queue time).
+        execution_seconds: time spent in the backend's ``render`` or the composer.
+    """
+
+    kind: JobKind
+    artifact_id: str
+    path: Path
+    spec: Any = None
+    chapter_id: str | None = None
+    page_number: int | None = None
+    cache_key: str = ""
+    state: JobState = JobState.PENDING
+    attempts: int = 0
+    error: str = ""
+    cache_hit: bool = False
+    sha256: str = ""
+    bytes: int | None = None
+    width: int | None = None
+    height: int | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    submitted: float | None = None
+    queue_seconds: float | None = None
+    execution_seconds: float | None = None
+
+    @property
+    def id(self) -> str:
+        """``"<kind>:<artifact_id>"``, unique within a run."""
+        return f"{self.kind.value}:{self.artifact_id}"
+
+    @property
+    def seconds(self) -> float | None:
+        """Wall time from start to finish, seconds (``None`` until finished)."""
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def start(self) -> None:
+        """Move to ``processing`` and stamp the start time."""
+        self.state = JobState.PROCESSING
+        self.started_at = utcnow()
+        if self.submitted is not None and self.queue_seconds is None:
+            self.queue_seconds = max(0.0, time.monotonic() - self.submitted)
+
+    def finish(self, state: JobState, error: str = "") -> None:
+        """Move to a final state and stamp the finish time."""
+        self.state = state
+        self.error = error
+        if self.started_at is None:
+            self.started_at = utcnow()
+        self.finished_at = utcnow()
+
+
+def is_transient(exc: BaseException) -> bool:
+    """The error is worth retrying: it carries a truthy ``transient`` attribute."""
+    return bool(getattr(exc, "transient", False))
+
+
+def call_with_retries(
+    fn: Callable[[], T],
+    *,
+    retries: int,
+    backoff_seconds: float,
+    cancel_event: threading.Event | None = None,
+    on_attempt: Callable[[int], None] | None = None,
+) -> T:
+    """Call ``fn`` until it succeeds, retrying transient errors with exponential backoff.
+
+    Attempt ``n`` (1-based) that fails with a transient error waits
+    ``backoff_seconds * 2 ** (n - 1)`` seconds before the next one; the wait ends
+    early when ``cancel_event`` is set.
+
+    Args:
+        fn: the work; called with no arguments.
+        retries: attempts in total, the first one included (``>= 1``).
+        backoff_seconds: delay before the second attempt, seconds.
+        cancel_event: when set, no further attempt is made.
+        on_attempt: called with the attempt number before each attempt.
+
+    Returns:
+        What ``fn`` returned.
+
+    Raises:
+        Cancelled: ``cancel_event`` was set before an attempt.
+        RetryExhausted: every attempt failed with a transient error (keeps the last one).
+        Exception: the first non-transient error, unchanged.
+    """
+    attempts = max(1, retries)
+    for attempt in range(1, attempts + 1):
+        if cancel_event is not None and cancel_event.is_set():
+            raise Cancelled("cancelled before the job could run")
+        if on_attempt is not None:
+            on_attempt(attempt)
+        try:
+            return fn()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            if attempt == attempts:
+                raise RetryExhausted(exc, attempts) from exc
+            delay = backoff_seconds * 2 ** (attempt - 1)
+            if cancel_event is not None:
+                if cancel_event.wait(delay):
+                    raise Cancelled("cancelled while waiting to retry") from exc
+            elif delay > 0:
+                time.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover

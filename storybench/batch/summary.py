@@ -1,0 +1,134 @@
+"""What a finished (or stopped) render returns: :class:`RunSummary`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RunCounts", "RunSummary"]
+
+
+@dataclass
+class RunCounts:
+    """How many artifacts of each kind were produced, reused, failed or cancelled in this call.
+
+    ``*_cached`` counts artifacts taken from the cache (or kept from the interrupted
+    run being resumed) instead of being produced again.
+    """
+
+    panels_rendered: int = 0
+    panels_cached: int = 0
+    panels_failed: int = 0
+    panels_cancelled: int = 0
+    pages_composed: int = 0
+    pages_cached: int = 0
+    pages_failed: int = 0
+    pages_cancelled: int = 0
+    sheets_rendered: int = 0
+    sheets_cached: int = 0
+    sheets_failed: int = 0
+    exports_built: int = 0
+    exports_cached: int = 0
+    exports_failed: int = 0
+
+    def to_dict(self) -> dict[str, int]:
+        """The counts as a plain dict."""
+        return asdict(self)
+
+    @property
+    def failed(self) -> int:
+        """Failed artifacts of every kind."""
+        return self.panels_failed + self.pages_failed + self.sheets_failed + self.exports_failed
+
+
+@dataclass
+class RunSummary:
+    """The outcome of :func:`storybench.batch.render_plan`.
+
+    Attributes:
+        run_id: the run's id (``20261121-061530-ab12``).
+        run_dir: ``<output_dir>/<plan_id>/<run_id>``.
+        output_dir: the output folder holding the catalog and the cache.
+        plan_id: the plan's id.
+        status: ``completed``, ``failed`` or ``cancelled``.
+        counts: per-kind counts for this call.
+        pdf, cbz: the exported files, ``None`` when not exported.
+        pages: the page PNGs of the run, in page order.
+        exported_pages: page numbers inside the PDF/CBZ.
+        seconds: wall time of the call, seconds.
+        resumed: this call resumed an interrupted run.
+        errors: ``"<kind>:<artifact id>: <error>"`` for every failed job.
+        rows: the catalog rows of this call's jobs (see :meth:`to_frame`).
+    """
+
+    run_id: str
+    run_dir: Path
+    output_dir: Path
+    plan_id: str
+    status: str
+    counts: RunCounts = field(default_factory=RunCounts)
+    pdf: Path | None = None
+    cbz: Path | None = None
+    pages: list[Path] = field(default_factory=list)
+    exported_pages: list[int] = field(default_factory=list)
+    seconds: float = 0.0
+    resumed: bool = False
+    errors: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """The run completed with nothing failed or cancelled."""
+        return self.status == "completed"
+
+    @property
+    def exit_code(self) -> int:
+        """``0`` when :attr:`ok`, ``1`` otherwise (for the CLI and notebooks)."""
+        return 0 if self.ok else 1
+
+    def to_frame(self):
+        """This call's jobs as a :class:`pandas.DataFrame` with the catalog columns."""
+        import pandas as pd
+
+        from storybench.batch.catalog import CATALOG_COLUMNS
+
+        return pd.DataFrame(self.rows, columns=list(CATALOG_COLUMNS))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (paths as strings, no rows)."""
+        return {
+            "run_id": self.run_id,
+            "run_dir": str(self.run_dir),
+            "plan_id": self.plan_id,
+            "status": self.status,
+            "counts": self.counts.to_dict(),
+            "pdf": str(self.pdf) if self.pdf else None,
+            "cbz": str(self.cbz) if self.cbz else None,
+            "pages": [str(p) for p in self.pages],
+            "exported_pages": list(self.exported_pages),
+            "seconds": round(self.seconds, 3),
+            "resumed": self.resumed,
+            "errors": list(self.errors),
+        }
+
+    def __str__(self) -> str:
+        c = self.counts
+        lines = [
+            f"run {self.run_id} of plan {self.plan_id!r}: {self.status}"
+            f"{' (resumed)' if self.resumed else ''} in {self.seconds:.1f} s",
+        ]
+        if c.sheets_rendered or c.sheets_cached or c.sheets_failed:
+            lines.append(
+                f"character sheets: {c.sheets_rendered} rendered, {c.sheets_cached} cache hits, {c.sheets_failed} failed"
+            )
+        lines.append(f"panels: {c.panels_rendered} rendered, {c.panels_cached} cache hits, {c.panels_failed} failed"
+                     + (f", {c.panels_cancelled} cancelled" if c.panels_cancelled else ""))
+        lines.append(f"pages: {c.pages_composed} composed, {c.pages_cached} reused, {c.pages_failed} failed"
+                     + (f", {c.pages_cancelled} cancelled" if c.pages_cancelled else ""))
+        lines.append(f"pdf: {self.pdf or 'not exported'}")
+        lines.append(f"cbz: {self.cbz or 'not exported'}")
+        lines.append(f"folder: {self.run_dir}")
+        for error in self.errors:
+            lines.append(f"  failed {error}")
+        return "\n".join(lines)
