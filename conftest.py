@@ -8,3 +8,5 @@ import tempfile
 def pytest_configure(config):
     if "STORYBENCH_OUTPUT_DIR" not in os.environ:
         os.environ["STORYBENCH_OUTPUT_DIR"] = tempfile.mkdtemp(prefix="storybench-test-outputs-")
+    # the story explorer notebook runs one real step with the embedded backends under nbval
+    os.environ.setdefault("STORYBENCH_STORY_STEP", "1")
