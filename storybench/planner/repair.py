@@ -32,6 +32,7 @@ __all__ = [
     "repair_characters",
     "repair_structure",
     "repair_panels",
+    "resolve_character",
 ]
 
 #: The layout a page switches to when it ends up with this many panels.
@@ -238,7 +239,7 @@ def repair_structure(raw: Any, rule: PageCountRule, prompt: str) -> tuple[dict[s
 
 
 # -- stage 3 ----------------------------------------------------------------------
-def _resolve_character(ref: Any, characters: Sequence[tuple[str, str]]) -> str | None:
+def resolve_character(ref: Any, characters: Sequence[tuple[str, str]]) -> str | None:
     """The id for ``ref`` given as an id, a name or a first name (case-insensitive)."""
     if not isinstance(ref, str):
         ref = _as_dict(ref).get("id") or _as_dict(ref).get("name")
@@ -306,7 +307,7 @@ def repair_panels(
         kpath = f"{path}.panels[{ki}]"
         cast: list[str] = []
         for ref in _as_list(d.get("characters")):
-            cid = _resolve_character(ref, characters)
+            cid = resolve_character(ref, characters)
             if cid is None:
                 notes.append(f"{kpath}.characters: dropped unknown character {ref!r}")
             elif cid not in cast:
@@ -321,7 +322,7 @@ def repair_panels(
             if not text:
                 notes.append(f"{kpath}.dialogue[{di}]: dropped a line with no text")
                 continue
-            cid = _resolve_character(ref, characters)
+            cid = resolve_character(ref, characters)
             if cid is None:
                 notes.append(f"{kpath}.dialogue[{di}]: dropped the line {text!r} of unknown speaker {ref!r}")
                 continue
