@@ -234,3 +234,14 @@ def test_cli_plan_saves_and_prints_the_path(tmp_path, capsys):
     assert bad.func(bad) == 2
     assert "unknown LLM backend" in capsys.readouterr().err
     assert json.loads(open(first, encoding="utf-8").read())["chapters"]
+
+
+def test_answer_cut_off_by_the_token_limit_keeps_its_complete_panels():
+    import json as _json
+
+    full = _json.dumps(panels(4))
+    cut = full[: full.index("action 4") + 3]  # stops inside the 4th panel
+    result, _ = run([CAST, structure("grid-2x2"), cut, cut])
+    page = result.plan.chapters[0].pages[0]
+    assert [p.action for p in page.panels] == ["action 1", "action 2", "action 3"]
+    assert TEMPLATES[page.layout].panel_count == 3

@@ -117,7 +117,7 @@ def plan_comic(
     repairs: list[str] = []
     requests = 0
     try:
-        drafts, notes = run_characters(backend, prompt, style, so)
+        drafts, notes = run_characters(backend, prompt, style, so, rule.max_characters)
         requests += 1
         repairs += notes
         characters = [Character(id=f"char-{i}", **d) for i, d in enumerate(drafts, start=1)]

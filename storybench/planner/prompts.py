@@ -109,7 +109,7 @@ def panels_messages(
         f"Layout '{layout}': {TEMPLATES[layout].description}.\n"
         f"Write exactly {n} panel{'s' if n > 1 else ''} in reading order. For each panel give: characters "
         "(ids of those visible), action (what is seen), location (place and time of day), mood (one word), "
-        f"camera (one of: {', '.join(CAMERA_SHOTS)}), dialogue (0 to 3 lines, each with the speaker's id "
+        f"camera (one of: {', '.join(CAMERA_SHOTS)}), dialogue (0 to 2 lines, each with the speaker's id "
         "and the text), narrative (caption or empty), sfx (sound effect or empty).\n"
         f"{_lettering_rule(language)}\nAnswer as JSON: {{\"panels\": [...{n} panel objects...]}}"
     )

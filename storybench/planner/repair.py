@@ -49,7 +49,9 @@ def layout_for_count(count: int, allowed: Sequence[str] | None = None) -> str | 
 
 
 def extract_json(text: str | None) -> Any:
-    """Decode ``text`` as JSON, or the outermost ``{...}`` inside it; ``None`` if neither parses."""
+    """Decode ``text`` as JSON, or the outermost ``{...}`` inside it, or — for an answer
+    cut off by the token limit — its complete part (up to the last closed object, with
+    the open brackets closed); ``None`` if nothing parses."""
     if not text:
         return None
     try:
@@ -61,7 +63,41 @@ def extract_json(text: str | None) -> Any:
         try:
             return json.loads(text[start : end + 1])
         except (json.JSONDecodeError, ValueError):
-            return None
+            pass
+    if start >= 0:
+        return _salvage_truncated(text[start:])
+    return None
+
+
+def _salvage_truncated(text: str) -> Any:
+    """The longest prefix of ``text`` ending at a closed ``}`` made valid by closing its open brackets."""
+    stack: list[str] = []
+    cuts: list[tuple[int, str]] = []
+    in_string = escaped = False
+    for i, ch in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+            continue
+        if ch == '"':
+            in_string = True
+        elif ch in "{[":
+            stack.append("}" if ch == "{" else "]")
+        elif ch in "}]":
+            if not stack or stack[-1] != ch:
+                return None
+            stack.pop()
+            if ch == "}" and stack:
+                cuts.append((i, "".join(reversed(stack))))
+    for i, closers in reversed(cuts):
+        try:
+            return json.loads(text[: i + 1] + closers)
+        except (json.JSONDecodeError, ValueError):
+            continue
     return None
 
 

@@ -66,21 +66,22 @@ LayoutId = Literal[TEMPLATE_IDS]  # type: ignore[valid-type]
 class _Limits:
     """Character limits of the stage answers (characters of text, items of lists)."""
 
-    name: int = 40
-    appearance: int = 160
-    clothing: int = 120
-    role: int = 60
-    title: int = 60
-    summary: int = 200
-    action: int = 200
-    location: int = 80
-    mood: int = 30
-    line: int = 120
-    narrative: int = 160
-    sfx: int = 20
+    name: int = 30
+    appearance: int = 120
+    clothing: int = 80
+    role: int = 40
+    title: int = 50
+    summary: int = 140
+    action: int = 140
+    location: int = 60
+    mood: int = 20
+    line: int = 100
+    narrative: int = 120
+    sfx: int = 16
     characters: int = 4
-    lines_per_panel: int = 3
-    cast_per_panel: int = 4
+    lines_per_panel: int = 2
+    cast_per_panel: int = 3
+    min_text: int = 3
 
 
 LIMITS = _Limits()
@@ -96,7 +97,7 @@ class CharacterDraft(_Draft):
 
     name: str = Field(min_length=1, max_length=LIMITS.name, description="short name")
     appearance: str = Field(
-        min_length=1, max_length=LIMITS.appearance, description="face, hair, build, age; in English"
+        min_length=LIMITS.min_text, max_length=LIMITS.appearance, description="face, hair, build, age; in English"
     )
     clothing: str = Field(default="", max_length=LIMITS.clothing, description="default outfit; in English")
     role: str = Field(default="", max_length=LIMITS.role, description="role in the story, e.g. 'hero'")
@@ -128,6 +129,7 @@ class PageCountRule:
         min_pages, max_pages_total: total pages allowed (inclusive).
         min_chapters, max_chapters: chapters allowed (inclusive).
         max_panels: most panels a page may have (4 for a one-page comic, else 5).
+        max_characters: most characters stage 1 may propose (2 for one page, 3 for 2-3, else 4).
     """
 
     max_pages: int
@@ -136,6 +138,7 @@ class PageCountRule:
     min_chapters: int
     max_chapters: int
     max_panels: int
+    max_characters: int = 4
 
     @property
     def layouts(self) -> tuple[str, ...]:
@@ -155,9 +158,9 @@ def page_count_rule(max_pages: int) -> PageCountRule:
     if not 1 <= max_pages <= 20:
         raise ValueError(f"max_pages must be 1..20, got {max_pages}")
     if max_pages == 1:
-        return PageCountRule(1, 1, 1, 1, 1, 4)
+        return PageCountRule(1, 1, 1, 1, 1, 4, max_characters=2)
     if max_pages <= 3:
-        return PageCountRule(max_pages, 2, max_pages, 1, 1, 5)
+        return PageCountRule(max_pages, 2, max_pages, 1, 1, 5, max_characters=3)
     min_pages = (max_pages + 1) // 2
     if max_pages <= 10:
         return PageCountRule(max_pages, min_pages, max_pages, 1, 2, 5)
@@ -167,7 +170,7 @@ def page_count_rule(max_pages: int) -> PageCountRule:
 class PageDraft(_Draft):
     """One page of the structure: what happens on it and its layout."""
 
-    summary: str = Field(min_length=1, max_length=LIMITS.summary, description="what happens on this page")
+    summary: str = Field(min_length=LIMITS.min_text, max_length=LIMITS.summary, description="what happens on this page")
     layout: LayoutId = Field(description="page layout template; fixes the number of panels")  # type: ignore[valid-type]
 
 
@@ -223,8 +226,8 @@ class PanelDraft(_Draft):
     """One panel as the model proposes it (the code assigns id and position)."""
 
     characters: list[str] = Field(default_factory=list, max_length=LIMITS.cast_per_panel)
-    action: str = Field(min_length=1, max_length=LIMITS.action, description="what is seen; in English")
-    location: str = Field(min_length=1, max_length=LIMITS.location, description="where and when; in English")
+    action: str = Field(min_length=LIMITS.min_text, max_length=LIMITS.action, description="what is seen; in English")
+    location: str = Field(min_length=LIMITS.min_text, max_length=LIMITS.location, description="where and when; in English")
     mood: str = Field(default="", max_length=LIMITS.mood)
     camera: CameraShot = "medium shot"
     dialogue: list[DialogueDraft] = Field(default_factory=list, max_length=LIMITS.lines_per_panel)

@@ -38,8 +38,8 @@ class StageOptions:
         attempts: tries per request (the first included) before the code repairs.
         temperature: sampling temperature.
         seed: base seed; stage ``k`` uses ``seed + k`` (``None``: random).
-        max_tokens_scale: multiplies each stage's token budget (characters 420,
-            structure 60 + 70 per page, panels 60 + 230 per panel).
+        max_tokens_scale: multiplies each stage's token budget (
+            characters 40 + 110 per character, structure 60 + 70 per page, panels 60 + 220 per panel).
     """
 
     attempts: int = 2
@@ -103,14 +103,16 @@ def ask(
     return answer.model_dump(mode="json"), []
 
 
-def run_characters(llm: LLMBackend, prompt: str, style: str, so: StageOptions) -> tuple[list[dict[str, str]], list[str]]:
-    """Stage 1: ``([{"name", "appearance", "clothing", "role"}], notes)``, 1 to 4 characters."""
-    model = characters_answer_model(LIMITS.characters)
+def run_characters(
+    llm: LLMBackend, prompt: str, style: str, so: StageOptions, max_characters: int = LIMITS.characters
+) -> tuple[list[dict[str, str]], list[str]]:
+    """Stage 1: ``([{"name", "appearance", "clothing", "role"}], notes)``, 1 to ``max_characters`` characters."""
+    model = characters_answer_model(max_characters)
     raw, notes = ask(
-        llm, characters_messages(prompt, style, LIMITS.characters), model,
-        stage="characters", attempts=so.attempts, options=so.options(1, 420),
+        llm, characters_messages(prompt, style, max_characters), model,
+        stage="characters", attempts=so.attempts, options=so.options(1, 40 + 110 * max_characters),
     )
-    characters, more = repair_characters(raw, prompt)
+    characters, more = repair_characters(raw, prompt, max_characters)
     return characters, notes + more
 
 
@@ -151,7 +153,7 @@ def run_panels(
     model = panels_answer_model(n, [cid for cid, _, _ in cast])
     messages = panels_messages(prompt, style, language, cast, chapter_title, page_number, page_summary, layout, previous_summary)
     raw, notes = ask(
-        llm, messages, model, stage=f"{path}.panels", attempts=so.attempts, options=so.options(10 + page_number, 60 + 230 * n)
+        llm, messages, model, stage=f"{path}.panels", attempts=so.attempts, options=so.options(10 + page_number, 60 + 220 * n)
     )
     layout, panels, more = repair_panels(
         raw,
