@@ -25,6 +25,7 @@ __all__ = [
     "CAMERA_SHOTS",
     "CameraShot",
     "LayoutId",
+    "LAYOUT_PREFERENCE",
     "LIMITS",
     "PageCountRule",
     "page_count_rule",
@@ -60,6 +61,13 @@ CameraShot = Literal[
 CAMERA_SHOTS: tuple[str, ...] = CameraShot.__args__  # type: ignore[attr-defined]
 
 LayoutId = Literal[TEMPLATE_IDS]  # type: ignore[valid-type]
+
+#: Layouts in the order they are offered to the model.
+LAYOUT_PREFERENCE: tuple[str, ...] = (
+    "big-top", "grid-2x2", "three-rows", "big-left", "big-bottom", "big-right", "two-horizontal",
+    "strip-3", "two-vertical", "action", "manga-3", "single",
+)
+assert sorted(LAYOUT_PREFERENCE) == sorted(TEMPLATE_IDS)
 
 
 @dataclass(frozen=True)
@@ -142,8 +150,9 @@ class PageCountRule:
 
     @property
     def layouts(self) -> tuple[str, ...]:
-        """Layout ids allowed on a page under this rule."""
-        return tuple(t for t in TEMPLATE_IDS if TEMPLATES[t].panel_count <= self.max_panels)
+        """Layout ids allowed on a page under this rule, everyday comic pages first
+        (small models tend to pick the first enum value; a splash page should be a choice)."""
+        return tuple(t for t in LAYOUT_PREFERENCE if TEMPLATES[t].panel_count <= self.max_panels)
 
 
 def page_count_rule(max_pages: int) -> PageCountRule:
