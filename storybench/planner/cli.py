@@ -1,0 +1,97 @@
+"""The ``storybench plan`` subcommand: plan a comic from a prompt and save it.
+
+Wiring (in ``storybench/cli.py``)::
+
+    from storybench.planner.cli import add_plan_command
+    subparsers = parser.add_subparsers(dest="command")
+    add_plan_command(subparsers)
+    args = parser.parse_args(argv)
+    return args.func(args)          # run_plan_command(args) -> exit code
+
+Example: ``storybench plan "a detective hunts a ghost" --max-pages 3 --style noir``
+prints the saved path (``plans/<plan-id>.json``) on stdout, repairs on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from storybench.exceptions import StorybenchError
+from storybench.plan.io import save_plan
+from storybench.plan.styles import STYLE_IDS
+
+__all__ = ["add_plan_command", "run_plan_command", "default_plan_path"]
+
+
+def add_plan_command(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
+    """Add the ``plan`` subcommand to ``subparsers``; its handler is set as
+    ``func`` (``args.func(args)`` returns the exit code).
+
+    Returns:
+        The ``plan`` subparser.
+    """
+    p = subparsers.add_parser(
+        "plan",
+        help="plan a comic from a story idea with an LLM and save it as JSON",
+        description="Plan a comic (characters, chapters, pages, panels) from a story idea; prints the saved path.",
+    )
+    p.add_argument("prompt", help="the story idea")
+    p.add_argument("--style", default="noir", choices=STYLE_IDS, help="art style (default: noir)")
+    p.add_argument("--max-pages", type=int, default=5, help="1..20 pages (default: 5)")
+    p.add_argument("--language", default="en", help="BCP-47 code of dialogue and captions (default: en)")
+    p.add_argument("--llm", default=None, help="LLM backend name (default: STORYBENCH_LLM_BACKEND or llamacpp)")
+    p.add_argument("--seed", type=int, default=None, help="sampler seed for a repeatable plan")
+    p.add_argument("--attempts", type=int, default=2, help="tries per request before the code repairs (default: 2)")
+    p.add_argument("--out", "-o", default=None, help="output file (default: plans/<plan-id>.json, never overwriting)")
+    p.add_argument("--plans-dir", default="plans", help="folder for the default output path (default: plans)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_plan_command)
+    return p
+
+
+def default_plan_path(plans_dir: str | Path, plan_id: str) -> Path:
+    """``plans_dir/<plan_id>.json``, or ``<plan_id>-2.json``... when that file exists."""
+    folder = Path(plans_dir)
+    path = folder / f"{plan_id}.json"
+    n = 2
+    while path.exists():
+        path = folder / f"{plan_id}-{n}.json"
+        n += 1
+    return path
+
+
+def run_plan_command(args: argparse.Namespace) -> int:
+    """Handler of ``storybench plan``: plans, saves atomically, prints the path.
+
+    Returns:
+        0 on success, 2 on a storybench error (message on stderr).
+    """
+    from storybench.planner.planner import plan_comic
+
+    try:
+        result = plan_comic(
+            args.prompt,
+            style=args.style,
+            max_pages=args.max_pages,
+            language=args.language,
+            llm=args.llm,
+            seed=args.seed,
+            progress=not args.no_progress,
+            attempts=args.attempts,
+        )
+        path = Path(args.out) if args.out else default_plan_path(args.plans_dir, result.plan.id)
+        save_plan(result.plan, path)
+    except StorybenchError as exc:
+        print(f"storybench plan: {exc}", file=sys.stderr)
+        return 2
+    for note in result.repairs:
+        print(f"repaired: {note}", file=sys.stderr)
+    print(
+        f"planned {result.plan.page_count()} page(s), {result.plan.panel_count()} panel(s) "
+        f"in {result.seconds:.1f} s with {len(result.repairs)} repair(s)",
+        file=sys.stderr,
+    )
+    print(path)
+    return 0

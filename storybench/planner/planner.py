@@ -1,0 +1,194 @@
+"""``plan_comic``: from a story idea to a valid :class:`~storybench.plan.models.ComicPlan`.
+
+Three stages (characters → structure → panels, one request per page), each a
+JSON-Schema-constrained LLM request validated into pydantic models; failures are
+re-asked with their validation errors, then repaired by the code, and every
+repair is reported in :attr:`PlanResult.repairs`. Ids, positions, page numbers
+and seeds are assigned by the code, never by the model. The returned plan always
+passes :func:`storybench.plan.plan_issues` with no issues.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+
+from storybench.config import env_settings
+from storybench.exceptions import ConfigError, PlanValidationError
+from storybench.llm.base import LLMBackend, get_llm_backend
+from storybench.plan.models import Chapter, Character, ComicPlan, Dialogue, Page, PanelPlan, plan_issues
+from storybench.plan.models import _BCP47  # noqa: PLC2701 - same rule as the plan model
+from storybench.plan.styles import STYLE_IDS
+from storybench.planner.progress import PlanProgress, ProgressCallback
+from storybench.planner.repair import slugify
+from storybench.planner.schemas import page_count_rule
+from storybench.planner.stages import StageOptions, run_characters, run_panels, run_structure
+
+__all__ = ["PlanResult", "plan_comic", "resolve_llm"]
+
+
+@dataclass
+class PlanResult:
+    """The outcome of :func:`plan_comic`.
+
+    Attributes:
+        plan: the valid plan.
+        repairs: what the code changed in the model's answers, one note each,
+            starting with the JSON path (empty when every answer was valid).
+        seconds: wall time of the whole run, seconds.
+        requests: LLM requests made (stage 1 + stage 2 + one per page).
+    """
+
+    plan: ComicPlan
+    repairs: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    requests: int = 0
+
+
+def resolve_llm(llm: LLMBackend | str | None) -> LLMBackend:
+    """An LLM backend object from an object, a registered name, or ``None``
+    (the ``STORYBENCH_LLM_BACKEND`` setting, ``llamacpp`` by default).
+
+    Raises:
+        UnknownBackendError, MissingDependencyError: from :func:`get_llm_backend`.
+    """
+    if isinstance(llm, LLMBackend):
+        return llm
+    return get_llm_backend(llm or env_settings().llm_backend)
+
+
+def plan_comic(
+    prompt: str,
+    *,
+    style: str = "noir",
+    max_pages: int = 5,
+    language: str = "en",
+    llm: LLMBackend | str | None = None,
+    seed: int | None = None,
+    progress: bool = True,
+    on_progress: ProgressCallback | None = None,
+    attempts: int = 2,
+    temperature: float | None = None,
+    max_tokens_scale: float = 1.0,
+    plan_id: str | None = None,
+) -> PlanResult:
+    """Plan a comic from a story idea.
+
+    Args:
+        prompt: the story idea, any language.
+        style: a style id from :data:`storybench.plan.styles.STYLES`.
+        max_pages: 1..20. 1 → 1 chapter, 1 page of 1-4 panels; 2-3 → 1 chapter of
+            2-3 pages; 4-10 → 1-2 chapters; 11-20 → 2-4 chapters.
+        language: BCP-47 code of dialogue and captions; image fields stay English.
+        llm: a backend object, a registered name, or ``None`` for the default.
+        seed: base sampler seed (``None``: random); stages and pages derive theirs from it.
+        progress: show a tqdm bar (widget in notebooks, text in terminals).
+        on_progress: called with a :class:`~storybench.planner.progress.ProgressEvent`
+            after each stage and each page.
+        attempts: tries per request before the code repairs the answer.
+        temperature: sampling temperature (``None``: the backend's, 0.7 by default).
+        max_tokens_scale: multiplies every request's token budget.
+        plan_id: the plan's id (a slug); default: from the title.
+
+    Returns:
+        :class:`PlanResult` with a plan that passes ``plan_issues`` with no issues.
+
+    Raises:
+        ConfigError: empty prompt, unknown style, bad language code, max_pages outside 1..20.
+        BackendError: the LLM backend failed for another reason than an invalid answer.
+        UnknownBackendError, MissingDependencyError: ``llm`` names no usable backend.
+    """
+    if not prompt or not prompt.strip():
+        raise ConfigError("plan_comic: prompt is empty")
+    if style not in STYLE_IDS:
+        raise ConfigError(f"plan_comic: unknown style {style!r}; known: {', '.join(STYLE_IDS)}")
+    if not _BCP47.match(language):
+        raise ConfigError(f"plan_comic: language {language!r} is not a BCP-47 code such as 'en' or 'uk'")
+    if not isinstance(max_pages, int) or not 1 <= max_pages <= 20:
+        raise ConfigError(f"plan_comic: max_pages must be 1..20, got {max_pages!r}")
+    prompt = prompt.strip()
+    backend = resolve_llm(llm)
+    rule = page_count_rule(max_pages)
+    so = StageOptions(attempts=attempts, temperature=temperature, seed=seed, max_tokens_scale=max_tokens_scale)
+    clock = time.perf_counter
+    start = clock()
+    bar = PlanProgress(progress, on_progress, clock)
+    repairs: list[str] = []
+    requests = 0
+    try:
+        drafts, notes = run_characters(backend, prompt, style, so, rule.max_characters)
+        requests += 1
+        repairs += notes
+        characters = [Character(id=f"char-{i}", **d) for i, d in enumerate(drafts, start=1)]
+        cast = [(c.id, c.name, c.role) for c in characters]
+        bar.step("characters", f"{len(characters)} character(s)")
+
+        structure, notes = run_structure(backend, prompt, style, cast, rule, so)
+        requests += 1
+        repairs += notes
+        page_total = sum(len(c["pages"]) for c in structure["chapters"])
+        bar.set_total(2 + page_total)
+        bar.step("structure", f"{len(structure['chapters'])} chapter(s), {page_total} page(s)")
+
+        chapters: list[Chapter] = []
+        page_number = 0
+        previous_summary: str | None = None
+        last_location = ""
+        for ci, ch in enumerate(structure["chapters"], start=1):
+            pages: list[Page] = []
+            for pi, pg in enumerate(ch["pages"], start=1):
+                page_number += 1
+                path = f"chapters[{ci - 1}].pages[{pi - 1}]"
+                layout, panel_dicts, notes = run_panels(
+                    backend,
+                    prompt=prompt,
+                    style=style,
+                    language=language,
+                    cast=cast,
+                    chapter_title=ch["title"],
+                    page_number=page_number,
+                    page_summary=pg["summary"],
+                    layout=pg["layout"],
+                    allowed_layouts=rule.layouts,
+                    path=path,
+                    previous_summary=previous_summary,
+                    last_location=last_location,
+                    so=so,
+                )
+                requests += 1
+                repairs += notes
+                page_id = f"ch{ci}-p{pi}"
+                panels = [
+                    PanelPlan(
+                        id=f"{page_id}-pan{k}",
+                        position=k,
+                        **{**p, "dialogue": [Dialogue(**line) for line in p["dialogue"]]},
+                    )
+                    for k, p in enumerate(panel_dicts, start=1)
+                ]
+                pages.append(Page(id=page_id, page_number=page_number, layout=layout, panels=panels))
+                previous_summary = pg["summary"]
+                last_location = panels[-1].location
+                bar.step("panels", f"page {page_number}/{page_total} planned")
+            chapters.append(Chapter(id=f"ch{ci}", title=ch["title"], pages=pages))
+        plan = ComicPlan(
+            id=plan_id or slugify(structure["title"]),
+            title=structure["title"],
+            style=style,
+            language=language,
+            characters=characters,
+            chapters=chapters,
+        )
+    except BaseException:
+        bar.close("")
+        raise
+    issues = plan_issues(plan)
+    if issues:  # a bug in the repairs, never the model's fault: say so loudly
+        bar.close("")
+        raise PlanValidationError(issues, source="plan_comic (internal repair gap)")
+    seconds = clock() - start
+    bar.close(f"planned {plan.page_count()} page(s) in {seconds:.1f} s")
+    return PlanResult(plan=plan, repairs=repairs, seconds=seconds, requests=requests)
+
+
