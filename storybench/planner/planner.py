@@ -89,7 +89,7 @@ def plan_comic(
         attempts: tries per request before the code repairs the answer.
         temperature: sampling temperature (``None``: the backend's, 0.7 by default).
         max_tokens_scale: multiplies every request's token budget.
-        plan_id: the plan's id (a slug); default: from the title.
+        plan_id: the plan's id (a slug); default: from the prompt (from the title when the prompt has no ASCII letters).
 
     Returns:
         :class:`PlanResult` with a plan that passes ``plan_issues`` with no issues.
@@ -173,7 +173,8 @@ def plan_comic(
                 bar.step("panels", f"page {page_number}/{page_total} planned")
             chapters.append(Chapter(id=f"ch{ci}", title=ch["title"], pages=pages))
         plan = ComicPlan(
-            id=plan_id or slugify(structure["title"]),
+            # the writer's own words name the plan; a small model's title is a poor file name
+            id=plan_id or slugify(prompt, fallback=slugify(structure["title"]), limit=48),
             title=structure["title"],
             style=style,
             language=language,
