@@ -189,7 +189,7 @@ def test_cancel_cancels_jobs_in_flight_on_runpod(env):
 
 
 def test_wrong_key_is_permanent_and_never_printed(env):
-    with RunPodSim(workers=1, api_key="the-right-key") as sim:
+    with RunPodSim(workers=1, api_key="good-key") as sim:
         env(sim, key=KEY)
         with backend() as be:
             with pytest.raises(PermanentBackendError) as err:

@@ -131,7 +131,7 @@ def test_concurrent_renders_share_one_connection(sim):
 
 
 def test_wrong_key_is_permanent_and_never_printed(monkeypatch):
-    with RunwareSim(api_key="the-right-key") as server:
+    with RunwareSim(api_key="good-key") as server:
         monkeypatch.setenv("RUNWARE_API_KEY", KEY)
         monkeypatch.setenv("STORYBENCH_RUNWARE_URL", server.url)
         with RunwareBackend() as be:
