@@ -254,22 +254,37 @@ def panels_answer_model(panel_count: int, character_ids: list[str] | tuple[str, 
     """The stage 3 model of one page: exactly ``panel_count`` panels
     (``minItems = maxItems``), and character ids and speakers as enums of
     ``character_ids`` (with no characters, panels have no cast and no dialogue).
+    Pages of 4 or more panels get shorter text limits (action 100, caption 80,
+    lines 80 characters) so the whole answer stays small for embedded models.
 
     Raises:
         ValueError: ``panel_count`` is below 1.
     """
     if panel_count < 1:
         raise ValueError(f"panel_count must be at least 1, got {panel_count}")
+    compact = panel_count >= 4
+    line_max = 80 if compact else LIMITS.line
     ids = tuple(dict.fromkeys(character_ids))
     if ids:
         id_type: Any = Literal[ids]  # type: ignore[valid-type]
-        dialogue_model = create_model("DialogueDraft", __base__=DialogueDraft, speaker=(id_type, Field(description="id of the speaking character")))
+        dialogue_model = create_model(
+            "DialogueDraft",
+            __base__=DialogueDraft,
+            speaker=(id_type, Field(description="id of the speaking character")),
+            text=(str, Field(min_length=1, max_length=line_max, description="the line, in the plan language")),
+        )
         cast_field: Any = (list[id_type], Field(default_factory=list, max_length=min(LIMITS.cast_per_panel, len(ids))))
         lines_field: Any = (list[dialogue_model], Field(default_factory=list, max_length=LIMITS.lines_per_panel))  # type: ignore[valid-type]
     else:
         cast_field = (list[str], Field(default_factory=list, max_length=0))
         lines_field = (list[DialogueDraft], Field(default_factory=list, max_length=0))
-    panel_model = create_model("PanelDraft", __base__=PanelDraft, characters=cast_field, dialogue=lines_field)
+    extra: dict[str, Any] = {}
+    if compact:
+        extra = {
+            "action": (str, Field(min_length=LIMITS.min_text, max_length=100, description="what is seen; in English")),
+            "narrative": (str, Field(default="", max_length=80, description="caption text or ''")),
+        }
+    panel_model = create_model("PanelDraft", __base__=PanelDraft, characters=cast_field, dialogue=lines_field, **extra)
     return create_model(  # type: ignore[call-overload,no-any-return]
         "PanelsAnswer",
         __base__=PanelsAnswer,
