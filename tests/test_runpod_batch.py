@@ -134,8 +134,7 @@ def test_cancelled_batch_leaves_no_job_running_on_the_endpoint(point, tmp_path):
             cancelled_at = time.monotonic()
             thread.join(20)
             assert not thread.is_alive()
-            # the run returned well before the ~5 queued jobs could have run one by one (5 x 50 ms)
-            assert time.monotonic() - cancelled_at < 0.2
+            assert time.monotonic() - cancelled_at < 2.0  # a sanity bound; the server state below is the test
             deadline = time.monotonic() + 1.0
             while True:
                 with sim.lock:
@@ -144,7 +143,10 @@ def test_cancelled_batch_leaves_no_job_running_on_the_endpoint(point, tmp_path):
                     break
                 time.sleep(0.01)
             assert busy == []
+            # jobs were waiting on the endpoint (1 worker, 8 in flight): the engine cancelled them there
             assert sim.cancelled, "the engine never asked the endpoint to cancel its jobs"
+            with sim.lock:
+                assert all(sim.jobs[j].status == "CANCELLED" for j in sim.cancelled)
             assert be.jobs_in_flight == []
     summary = result["summary"]
     assert summary.status == "cancelled"
