@@ -157,3 +157,20 @@ def test_cancelled_batch_leaves_no_job_running_on_the_endpoint(point, tmp_path):
     assert set(panels.status) <= {"completed", "cancelled"}
     exports = catalog[(catalog.run_id == summary.run_id) & catalog.kind.isin(["pdf", "cbz"])]
     assert set(exports.status) == {"cancelled"}
+
+
+def test_engine_uses_character_sheets_only_with_a_reference_template(point, tmp_path):
+    """``supports_reference_images`` (what makes the engine render character sheets and
+    attach them to panels) follows the templates: Kontext with a text workflow for the sheets."""
+    with RunPodSim(workers=1, api_key=KEY) as sim:
+        point(sim)
+        cases = {
+            (("workflow", "flux1_kontext"), ("text_workflow", "flux1_dev")): True,
+            (("workflow", "flux1_kontext"), ("text_workflow", None)): False,  # nothing could render the sheets
+            (("workflow", "flux1_dev"), ("text_workflow", "flux1_dev")): False,
+        }
+        for options, expected in cases.items():
+            with RunPodBackend(**dict(options)) as be:
+                assert be.supports_reference_images is expected, options
+        with backend() as be:  # a custom workflow_builder: no references
+            assert be.supports_reference_images is False

@@ -135,13 +135,13 @@ def rendered_files(out: Path) -> dict[str, list[Path]]:
     return kinds
 
 
-def check_run(out: Path, proc: subprocess.CompletedProcess, backend: str, secrets: list[str]) -> None:
+def check_run(out: Path, proc: subprocess.CompletedProcess, backend: str, secrets: list[str], sheets: int = 0) -> None:
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     assert "panels: 4 rendered" in proc.stdout
     kinds = rendered_files(out)
     # everything the brief names was produced and is grepped below
     assert len(kinds[".ipynb"]) == 1 and len(kinds[".parquet"]) == 1 and len(kinds[".pdf"]) == 1
-    assert len(kinds[".cbz"]) == 1 and len(kinds[".png"]) == 5  # 4 panels + 1 page
+    assert len(kinds[".cbz"]) == 1 and len(kinds[".png"]) == 5 + sheets  # 4 panels + 1 page (+ character sheets)
     assert any(p.name == "run.json" for p in kinds[".json"])
     manifest = json.loads(next(p for p in kinds[".json"] if p.name == "run.json").read_text())
     assert manifest["backend"] == backend and manifest["status"] == "completed"
@@ -150,13 +150,18 @@ def check_run(out: Path, proc: subprocess.CompletedProcess, backend: str, secret
 
 def test_runpod_render_through_the_cli_keeps_the_key_out_of_every_output(renders):
     out, proc, requests = renders["runpod"]
-    check_run(out, proc, "runpod", [RUNPOD_KEY, *OTHER_KEYS.values()])
+    # the default templates: two character sheets (FLUX.1 dev), then panels with their sheet (FLUX.1 Kontext)
+    check_run(out, proc, "runpod", [RUNPOD_KEY, *OTHER_KEYS.values()], sheets=2)
+    assert "character sheets: 2 rendered" in proc.stdout and len(list(out.rglob("characters/*.png"))) == 2
     # the key did reach the endpoint (so the check above is about a key really in use)
     runs = [r for r in requests if r["path"].endswith("/run")]
-    assert len(runs) == 4 and all(r["headers"]["Authorization"] == f"Bearer {RUNPOD_KEY}" for r in runs)
-    # the default ComfyUI template (FLUX.1 dev) was sent, not a test stand-in
-    workflow = json.loads(runs[0]["body"])["input"]["workflow"]
-    assert any("Sampler" in node.get("class_type", "") for node in workflow.values())
+    assert len(runs) == 6 and all(r["headers"]["Authorization"] == f"Bearer {RUNPOD_KEY}" for r in runs)
+    inputs = [json.loads(r["body"])["input"] for r in runs]
+    with_reference = [i for i in inputs if i.get("images")]
+    assert len(with_reference) == 4  # every panel has a character, so every panel carries its sheet
+    for i in with_reference:
+        loads = [n for n in i["workflow"].values() if n.get("class_type") == "LoadImage"]
+        assert [n["inputs"]["image"] for n in loads] == [i["images"][0]["name"]]
 
 
 def test_runware_render_through_the_cli_keeps_the_key_out_of_every_output(renders):
