@@ -214,6 +214,8 @@ class BatchEngine:
         self._pbar = None
         self._preflight: dict[str, Any] = {}
         self._preflight_error = ""
+        self._cancel_lock = threading.Lock()
+        self._backend_cancelled = False
         self.run_id = ""
         self.run_dir = Path()
         self.resumed = False
@@ -224,6 +226,14 @@ class BatchEngine:
         """Stop the run: nothing new starts, the backend is asked to stop, jobs not
         finished end ``cancelled``. Safe to call from any thread."""
         self.cancel_event.set()
+        self._cancel_backend()
+
+    def _cancel_backend(self) -> None:
+        """Ask the backend to stop its renders in flight, once per run."""
+        with self._cancel_lock:
+            if self._backend_cancelled:
+                return
+            self._backend_cancelled = True
         try:
             self.backend.cancel()
         except Exception:  # noqa: BLE001 - cancelling is best effort
@@ -482,7 +492,7 @@ class BatchEngine:
         for w in ready:
             futures.update(self._start_page(page_pool, w, composer))
         while futures:
-            done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+            done = self._wait_any(futures)
             for fut in done:
                 job = self._settle(fut, futures.pop(fut))
                 if job.kind is JobKind.PANEL:
@@ -555,9 +565,24 @@ class BatchEngine:
         job.submitted = time.monotonic()
         return pool.submit(fn, job)
 
+    #: How often the wait for jobs looks at ``cancel_event``, seconds.
+    CANCEL_POLL_SECONDS = 0.05
+
+    def _wait_any(self, futures: dict[Future, Job]) -> set[Future]:
+        """Wait until one of ``futures`` is done. Meanwhile, once ``cancel_event`` is set
+        (by :meth:`cancel` or by the caller directly), ask the backend to cancel the
+        renders in flight, so remote jobs (RunPod, Runware) stop instead of running on."""
+        while True:
+            timeout = None if self._backend_cancelled else self.CANCEL_POLL_SECONDS
+            done, _ = wait(list(futures), timeout=timeout, return_when=FIRST_COMPLETED)
+            if self.cancel_event.is_set() and not self._backend_cancelled:
+                self._cancel_backend()
+            if done:
+                return done
+
     def _drain(self, futures: dict[Future, Job]) -> None:
         while futures:
-            done, _ = wait(list(futures), return_when=FIRST_COMPLETED)
+            done = self._wait_any(futures)
             for fut in done:
                 self._settle(fut, futures.pop(fut))
 

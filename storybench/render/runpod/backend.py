@@ -25,6 +25,7 @@ import io
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import httpx
@@ -131,6 +132,7 @@ class RunPodBackend(ImageBackend):
             self._identity: Callable[[RenderSpec], str] = lambda spec: "custom"
         else:
             self._build, self._identity = template_workflow_builder(workflow, text_workflow)
+        self._workflow, self._text_workflow = (None, None) if workflow_builder is not None else (workflow, text_workflow)
         self.max_in_flight = max_in_flight
         if max_in_flight is not None:
             self.default_concurrency = max_in_flight
@@ -149,6 +151,22 @@ class RunPodBackend(ImageBackend):
         self._generation = 0
         self._expected_seconds: float | None = None
         self._wake = threading.Condition(self._lock)
+
+    @property
+    def supports_reference_images(self) -> bool:
+        """True when ``workflow`` is a template with a ``reference_image`` slot (e.g.
+        ``flux1_kontext``) and ``text_workflow`` is set: the batch engine then renders
+        character sheets first (text workflow) and sends each panel its first character's
+        sheet as a reference (base64 in the job input). False with a ``workflow_builder``
+        or when the template cannot be loaded (:meth:`preflight` reports why)."""
+        if self._workflow is None or not self._text_workflow:
+            return False
+        try:
+            from storybench.render.comfyui.workflow import WorkflowTemplate
+
+            return bool(WorkflowTemplate.load(self._workflow).supports_reference)
+        except Exception:  # noqa: BLE001 - a template problem surfaces in preflight/render
+            return False
 
     # ------------------------------------------------------------------ identity
     def cache_identity(self, spec: RenderSpec) -> str:
@@ -182,7 +200,9 @@ class RunPodBackend(ImageBackend):
     # ------------------------------------------------------------------ lifecycle
     def preflight(self, specs: Sequence[RenderSpec]) -> dict[str, Any]:
         """Check the endpoint (``/health``: key and endpoint id valid) and build every
-        request once (templates resolve, sizes within the limit). Sets
+        request once (templates resolve, sizes within the limit; a spec whose reference
+        image does not exist yet — a character sheet the engine renders first — only has
+        its workflow built). Sets
         :attr:`default_concurrency` from the worker counts unless ``max_in_flight`` was given.
 
         Returns:
@@ -196,6 +216,11 @@ class RunPodBackend(ImageBackend):
         health = self.api.health()
         largest = 0
         for spec in specs:
+            if spec.reference_images and not all(Path(p).is_file() for p in spec.reference_images):
+                # a character sheet this run renders first: check that the workflow builds;
+                # the request's size is checked when the panel is rendered
+                self._build(spec, "sb_ref_preflight.png")
+                continue
             largest = max(largest, len(self.build_request(spec)))
         if self.max_in_flight is None:
             self.default_concurrency = concurrency_from_health(health, type(self).default_concurrency)
