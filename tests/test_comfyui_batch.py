@@ -70,6 +70,7 @@ def assert_complete(rows, *, comfy_metrics: bool = True) -> None:
     assert panels.queue_seconds.notna().all() and panels.execution_seconds.notna().all()
     assert set(panels.backend) == {"comfyui"}
     if comfy_metrics:  # the numbers are ComfyUI's own (websocket / history), not the engine's fallbacks
+        assert set(panels.workflow) == {"empty_image"}
         for text in panels.metrics:
             m = json.loads(text)
             assert m["workflow"] == "empty_image" and m["prompt_id"]
@@ -158,8 +159,13 @@ def test_transient_faults_are_retried_and_only_the_oom_frees(server, tmp_path):
     assert server.free_calls == 1  # the out-of-memory error, and nothing else
     assert server.free_bodies == [{"unload_models": True, "free_memory": True}]
     rows = rows_of(out, summary.run_id)
-    assert_complete(rows, comfy_metrics=False)
+    assert_complete(rows)
     panels = rows[rows.kind == "panel"]
+    # prompts that finished while the socket was down are timed from the server's /history
+    # timestamps (each prompt takes 30 ms on the server), not from when the poll saw them
+    from_history = [m for m in map(json.loads, panels.metrics) if m.get("timing_source") == "history"]
+    assert from_history
+    assert all(0.025 <= m["execution_seconds"] < 1 for m in from_history)
     # 2 rejected submissions + 1 out-of-memory prompt were tried again; the dropped socket cost no attempt
     assert int(panels.attempts.sum()) == PANELS + 3
     assert sorted(panels.attempts[panels.attempts > 1]) == [2, 2, 2]
@@ -237,3 +243,34 @@ def test_story_engine_illustrates_through_comfyui(server, tmp_path):
     prompt = server.prompts[server.executed_ids[0]]
     sizes = {(n["inputs"]["width"], n["inputs"]["height"]) for n in prompt.values() if n["class_type"] == "EmptyImage"}
     assert sizes == {(story_settings.image_width, story_settings.image_height)}
+
+
+def test_prompt_started_while_the_socket_was_down_is_timed_by_the_server(server):
+    """Prompt B starts while the websocket is down and ends after it reconnected: the socket
+    never says when B started, so its times come from /history, not from the late messages."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from storybench.render.spec import RenderSpec
+
+    server.drop_ws_next = 1  # prompt A: socket closed right after its execution_start
+    server.refuse_ws_seconds = 0.3
+
+    def slow_after_first() -> None:
+        while not server.executed_ids:
+            threading.Event().wait(0.002)
+        server.seconds_per_prompt = 1.0  # prompt B runs 1 s, on the server, mostly after reconnecting
+
+    specs = [RenderSpec(prompt=f"panel {i}", seed=10 + i, width=64, height=64, panel_id=f"p{i}") for i in range(2)]
+    with backend(server) as b:
+        b.preflight(specs)
+        watcher = threading.Thread(target=slow_after_first)
+        watcher.start()
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(b.render, specs))
+        watcher.join(5)
+        assert b.client.reconnects >= 1
+    a, bee = (r.metrics for r in results)
+    assert server.started_ids == [a["prompt_id"], bee["prompt_id"]]
+    assert bee.get("timing_source") == "history", bee
+    assert 0.95 <= bee["execution_seconds"] < 2  # the server's 1 s, not "reconnected → finished"
+    assert bee["queue_seconds"] is not None and 0 <= bee["queue_seconds"] < 0.5

@@ -251,7 +251,9 @@ class ComfyUIBackend(ImageBackend):
         Returns:
             PNG bytes, size, and metrics: ``prompt_id``, ``workflow``, ``queue_seconds``
             (submit → execution_start), ``execution_seconds`` (execution_start → finished),
-            ``download_seconds``, ``cached`` (served from ComfyUI's cache),
+            both from websocket messages, or when the socket was down from the server's
+            ``/history`` timestamps (``timing_source: "history"``; queue time is then submit →
+            seen finished minus execution), ``download_seconds``, ``cached`` (served from ComfyUI's cache),
             ``vram_free_before``/``vram_free_after`` (bytes or ``None``), ``free_calls``;
             for sheets also ``cells`` and ``grid``.
 
@@ -426,19 +428,41 @@ class ComfyUIBackend(ImageBackend):
             "queue_seconds": None,
             "execution_seconds": None,
         }
-        if watch.started_at is not None:
+        # finished by polling /history (the socket was down): the watch's finish time is when the
+        # poll saw it; started mid-reconnect: no execution_start. Then the execution time comes
+        # from the server's own timestamps instead
+        polled = entry is not None
+        if watch.started_at is not None and watch.start_seen:
             metrics["queue_seconds"] = round(watch.started_at - watch.submitted_at, 4)
-            if watch.finished_at is not None:
+            if watch.finished_at is not None and not polled:
                 metrics["execution_seconds"] = round(watch.finished_at - watch.started_at, 4)
         if metrics["execution_seconds"] is None:
             if entry is None:
-                try:
-                    entry = self.client.history(watch.prompt_id)
-                except BackendError:
-                    entry = None
+                entry = self._finished_entry(watch.prompt_id)
             if entry:
                 metrics["execution_seconds"] = _history_seconds(entry)
+                metrics["timing_source"] = "history"
+        if metrics["queue_seconds"] is None and metrics["execution_seconds"] is not None and watch.finished_at is not None:
+            # execution_start was sent while the socket was down: submit → seen finished, minus the
+            # server's execution time (an upper bound; no server clock involved)
+            metrics["queue_seconds"] = round(max(0.0, watch.finished_at - watch.submitted_at
+                                                 - metrics["execution_seconds"]), 4)
         return data, metrics
+
+    def _finished_entry(self, prompt_id: str) -> dict[str, Any] | None:
+        """The prompt's ``/history`` entry once it has its status (written a moment after the
+        prompt finished), waiting at most ``history_timeout`` (at most 5) seconds; ``None`` on failure."""
+        deadline = time.monotonic() + min(self.history_timeout, 5.0)
+        delay = 0.02
+        while True:
+            try:
+                entry = self.client.history(prompt_id)
+            except BackendError:
+                return None
+            if (entry.get("status") or {}).get("status_str") or time.monotonic() > deadline:
+                return entry or None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
     def _render_sheet(self, spec: RenderSpec) -> RenderResult:
         grid = sheet_grid(spec)
