@@ -23,11 +23,9 @@ from storybench.render.comfyui import ComfyUIBackend
 try:
     from comfy_server import ComfyTestServer
     from plan_factory import plan_dict
-    from story_fakes import ScriptedLLM
 except ImportError:  # tests/ imported as a package
     from tests.comfy_server import ComfyTestServer
     from tests.plan_factory import plan_dict
-    from tests.story_fakes import ScriptedLLM
 
 ROOT = Path(__file__).parent.parent
 PAGES = 5
@@ -226,6 +224,12 @@ def test_cli_renders_through_comfyui(server, tmp_path):
 
 
 def test_story_engine_illustrates_through_comfyui(server, tmp_path):
+    # imported here, not at collection: tests/story_fakes.py and tests/scripted_llm.py both register
+    # an LLM backend named "scripted", and the story tests rely on story_fakes' being imported last
+    try:
+        from story_fakes import ScriptedLLM
+    except ImportError:
+        from tests.story_fakes import ScriptedLLM
     from storybench.story import StoryEngine, StorySettings
 
     story_settings = StorySettings(premise="A lighthouse keeper waits for a ship", language="uk", style="noir")
@@ -245,32 +249,29 @@ def test_story_engine_illustrates_through_comfyui(server, tmp_path):
     assert sizes == {(story_settings.image_width, story_settings.image_height)}
 
 
-def test_prompt_started_while_the_socket_was_down_is_timed_by_the_server(server):
-    """Prompt B starts while the websocket is down and ends after it reconnected: the socket
-    never says when B started, so its times come from /history, not from the late messages."""
+def test_prompts_the_socket_missed_are_timed_by_the_server(server):
+    """The socket drops right after prompt A's execution_start and stays refused for 0.9 s
+    (the client retries at about 0, 0.2, 0.6 and 1.4 s): A finishes while it is down (seen
+    by polling /history), B starts while it is down and finishes after it reconnected (the
+    socket never says when B started). Both are timed from /history, not from when the
+    client happened to notice."""
     from concurrent.futures import ThreadPoolExecutor
 
     from storybench.render.spec import RenderSpec
 
-    server.drop_ws_next = 1  # prompt A: socket closed right after its execution_start
-    server.refuse_ws_seconds = 0.3
-
-    def slow_after_first() -> None:
-        while not server.executed_ids:
-            threading.Event().wait(0.002)
-        server.seconds_per_prompt = 1.0  # prompt B runs 1 s, on the server, mostly after reconnecting
-
+    server.seconds_per_prompt = 1.0
+    server.drop_ws_next = 1
+    server.refuse_ws_seconds = 0.9
     specs = [RenderSpec(prompt=f"panel {i}", seed=10 + i, width=64, height=64, panel_id=f"p{i}") for i in range(2)]
     with backend(server) as b:
         b.preflight(specs)
-        watcher = threading.Thread(target=slow_after_first)
-        watcher.start()
         with ThreadPoolExecutor(2) as pool:
             results = list(pool.map(b.render, specs))
-        watcher.join(5)
-        assert b.client.reconnects >= 1
+        assert b.client.reconnects == 1
     a, bee = (r.metrics for r in results)
     assert server.started_ids == [a["prompt_id"], bee["prompt_id"]]
-    assert bee.get("timing_source") == "history", bee
-    assert 0.95 <= bee["execution_seconds"] < 2  # the server's 1 s, not "reconnected → finished"
-    assert bee["queue_seconds"] is not None and 0 <= bee["queue_seconds"] < 0.5
+    for m in (a, bee):
+        assert m.get("timing_source") == "history", m
+        assert 0.95 <= m["execution_seconds"] < 2  # the server's 1 s
+    assert a["queue_seconds"] < 0.5
+    assert 0.9 <= bee["queue_seconds"] < 3  # waited for A's 1 s
