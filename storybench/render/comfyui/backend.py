@@ -344,7 +344,8 @@ class ComfyUIBackend(ImageBackend):
         """Block until the prompt finished; returns its history entry when polling found it."""
         deadline = time.monotonic() + self.render_timeout
         last_poll = time.monotonic()
-        drops = self.client.drops
+        seen = (self.client.drops, self.client.reconnects)
+        recovering_until = 0.0
         while not watch.done:
             if self._cancel.is_set():
                 raise Cancelled(f"ComfyUI prompt {watch.prompt_id} cancelled")
@@ -359,11 +360,17 @@ class ComfyUIBackend(ImageBackend):
             watch.wait(self.poll_interval if socket_up else min(self.poll_interval, 0.25))
             if watch.done:
                 break
-            # poll when the socket is down, and every few seconds anyway in case a message was lost
-            # (a reconnected socket does not replay what was sent while it was down)
-            if (not socket_up or drops != self.client.drops
-                    or time.monotonic() - last_poll > max(5.0, 10 * self.poll_interval)):
-                last_poll, drops = time.monotonic(), self.client.drops
+            now = time.monotonic()
+            state = (self.client.drops, self.client.reconnects)
+            if state != seen:
+                # a reconnected socket does not replay what was sent while it was down: keep
+                # polling a while after a drop or reconnect (the prompt may have finished unseen,
+                # its /history entry written a moment later)
+                seen, recovering_until = state, now + max(2.0, 4 * self.poll_interval)
+            # poll when the socket is down or was just re-opened, and every few seconds anyway
+            # in case a message was lost
+            if not socket_up or now < recovering_until or now - last_poll > max(5.0, 10 * self.poll_interval):
+                last_poll = now
                 entry = self.client.history(watch.prompt_id)
                 if entry and ((entry.get("status") or {}).get("completed") is not None or entry.get("outputs")):
                     watch.mark_finished()
