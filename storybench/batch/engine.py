@@ -823,7 +823,8 @@ class BatchEngine:
             "kind": job.kind.value,
             "backend": self.backend.name if spec is not None else None,
             "backend_version": self.backend.cache_identity(spec) if spec is not None else None,
-            "workflow": str(spec.params.get("workflow", "")) if spec is not None else None,
+            # a per-panel workflow param, else the one the backend reports using (ComfyUI's template)
+            "workflow": str(spec.params.get("workflow") or job.metrics.get("workflow") or "") if spec is not None else None,
             "prompt": spec.prompt if spec is not None else None,
             "negative_prompt": spec.negative_prompt if spec is not None else None,
             "seed": spec.seed if spec is not None else None,

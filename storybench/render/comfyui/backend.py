@@ -251,7 +251,9 @@ class ComfyUIBackend(ImageBackend):
         Returns:
             PNG bytes, size, and metrics: ``prompt_id``, ``workflow``, ``queue_seconds``
             (submit → execution_start), ``execution_seconds`` (execution_start → finished),
-            ``download_seconds``, ``cached`` (served from ComfyUI's cache),
+            both from websocket messages, or when the socket was down from the server's
+            ``/history`` timestamps (``timing_source: "history"``; queue time is then submit →
+            seen finished minus execution), ``download_seconds``, ``cached`` (served from ComfyUI's cache),
             ``vram_free_before``/``vram_free_after`` (bytes or ``None``), ``free_calls``;
             for sheets also ``cells`` and ``grid``.
 
@@ -342,7 +344,8 @@ class ComfyUIBackend(ImageBackend):
         """Block until the prompt finished; returns its history entry when polling found it."""
         deadline = time.monotonic() + self.render_timeout
         last_poll = time.monotonic()
-        drops = self.client.drops
+        seen = (self.client.drops, self.client.reconnects)
+        recovering_until = 0.0
         while not watch.done:
             if self._cancel.is_set():
                 raise Cancelled(f"ComfyUI prompt {watch.prompt_id} cancelled")
@@ -357,11 +360,17 @@ class ComfyUIBackend(ImageBackend):
             watch.wait(self.poll_interval if socket_up else min(self.poll_interval, 0.25))
             if watch.done:
                 break
-            # poll when the socket is down, and every few seconds anyway in case a message was lost
-            # (a reconnected socket does not replay what was sent while it was down)
-            if (not socket_up or drops != self.client.drops
-                    or time.monotonic() - last_poll > max(5.0, 10 * self.poll_interval)):
-                last_poll, drops = time.monotonic(), self.client.drops
+            now = time.monotonic()
+            state = (self.client.drops, self.client.reconnects)
+            if state != seen:
+                # a reconnected socket does not replay what was sent while it was down: keep
+                # polling a while after a drop or reconnect (the prompt may have finished unseen,
+                # its /history entry written a moment later)
+                seen, recovering_until = state, now + max(2.0, 4 * self.poll_interval)
+            # poll when the socket is down or was just re-opened, and every few seconds anyway
+            # in case a message was lost
+            if not socket_up or now < recovering_until or now - last_poll > max(5.0, 10 * self.poll_interval):
+                last_poll = now
                 entry = self.client.history(watch.prompt_id)
                 if entry and ((entry.get("status") or {}).get("completed") is not None or entry.get("outputs")):
                     watch.mark_finished()
@@ -426,19 +435,41 @@ class ComfyUIBackend(ImageBackend):
             "queue_seconds": None,
             "execution_seconds": None,
         }
-        if watch.started_at is not None:
+        # finished by polling /history (the socket was down): the watch's finish time is when the
+        # poll saw it; started mid-reconnect: no execution_start. Then the execution time comes
+        # from the server's own timestamps instead
+        polled = entry is not None
+        if watch.started_at is not None and watch.start_seen:
             metrics["queue_seconds"] = round(watch.started_at - watch.submitted_at, 4)
-            if watch.finished_at is not None:
+            if watch.finished_at is not None and not polled:
                 metrics["execution_seconds"] = round(watch.finished_at - watch.started_at, 4)
         if metrics["execution_seconds"] is None:
             if entry is None:
-                try:
-                    entry = self.client.history(watch.prompt_id)
-                except BackendError:
-                    entry = None
+                entry = self._finished_entry(watch.prompt_id)
             if entry:
                 metrics["execution_seconds"] = _history_seconds(entry)
+                metrics["timing_source"] = "history"
+        if metrics["queue_seconds"] is None and metrics["execution_seconds"] is not None and watch.finished_at is not None:
+            # execution_start was sent while the socket was down: submit → seen finished, minus the
+            # server's execution time (an upper bound; no server clock involved)
+            metrics["queue_seconds"] = round(max(0.0, watch.finished_at - watch.submitted_at
+                                                 - metrics["execution_seconds"]), 4)
         return data, metrics
+
+    def _finished_entry(self, prompt_id: str) -> dict[str, Any] | None:
+        """The prompt's ``/history`` entry once it has its status (written a moment after the
+        prompt finished), waiting at most ``history_timeout`` (at most 5) seconds; ``None`` on failure."""
+        deadline = time.monotonic() + min(self.history_timeout, 5.0)
+        delay = 0.02
+        while True:
+            try:
+                entry = self.client.history(prompt_id)
+            except BackendError:
+                return None
+            if (entry.get("status") or {}).get("status_str") or time.monotonic() > deadline:
+                return entry or None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
     def _render_sheet(self, spec: RenderSpec) -> RenderResult:
         grid = sheet_grid(spec)

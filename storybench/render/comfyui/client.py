@@ -39,7 +39,10 @@ class PromptWatch:
     Attributes:
         prompt_id: the prompt id.
         submitted_at: ``time.monotonic()`` when it was submitted.
-        started_at: when ``execution_start`` arrived (``None`` until then).
+        started_at: when ``execution_start`` arrived (``None`` until then); when the socket
+            missed it (reconnected mid-prompt), when a later message showed it running.
+        start_seen: ``execution_start``/``execution_cached`` itself arrived, so ``started_at``
+            is the server's start time (not a later message's).
         finished_at: when ``executing`` with ``node: null`` arrived.
         outputs: node id → output dict from ``executed`` messages (``{"images": [...]}``).
         cached_nodes: node ids served from ComfyUI's cache (``execution_cached``).
@@ -53,6 +56,7 @@ class PromptWatch:
         self.prompt_id = prompt_id
         self.submitted_at = time.monotonic()
         self.started_at: float | None = None
+        self.start_seen = False
         self.finished_at: float | None = None
         self.outputs: dict[str, Any] = {}
         self.cached_nodes: list[str] = []
@@ -75,8 +79,10 @@ class PromptWatch:
         with self._cond:
             if kind == "execution_start":
                 self.started_at = self.started_at or now
+                self.start_seen = True
             elif kind == "execution_cached":
                 self.started_at = self.started_at or now
+                self.start_seen = True
                 self.cached_nodes = [str(n) for n in data.get("nodes", [])]
             elif kind == "executing":
                 self.started_at = self.started_at or now
