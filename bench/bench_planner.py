@@ -69,9 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--verbose", "-v", action="store_true", help="print every repair")
     args = p.parse_args(argv)
 
-    if args.backend == "scripted":
+    if args.backend == "scripted-planner":
         sys.path.insert(0, str(ROOT / "tests"))
-        import scripted_llm  # noqa: F401  (registers "scripted")
+        import scripted_llm  # noqa: F401  (registers "scripted-planner")
 
     t0 = time.perf_counter()
     llm = get_llm_backend(args.backend)

@@ -1,4 +1,4 @@
-"""A scripted fake LLM backend for tests (registered as ``"scripted"``).
+"""A scripted fake LLM backend for tests (registered as ``"scripted-planner"``).
 
 Each structured request pops the next scripted answer: a ``str`` is returned as
 the raw JSON text, a ``dict``/``list`` is JSON-encoded, a callable gets
@@ -60,7 +60,7 @@ class ScriptedLLM(LLMBackend):
         calls: every request as ``(messages, schema, options)``.
     """
 
-    name = "scripted"
+    name = "scripted-planner"
 
     def __init__(self, script: list[Answer] | None = None, seed: int = 0, **kw: Any) -> None:
         super().__init__(**kw)
@@ -90,4 +90,4 @@ class ScriptedLLM(LLMBackend):
         return self._next(messages, schema)
 
 
-register_llm_backend("scripted", ScriptedLLM)
+register_llm_backend("scripted-planner", ScriptedLLM)

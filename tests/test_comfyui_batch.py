@@ -224,8 +224,7 @@ def test_cli_renders_through_comfyui(server, tmp_path):
 
 
 def test_story_engine_illustrates_through_comfyui(server, tmp_path):
-    # imported here, not at collection: tests/story_fakes.py and tests/scripted_llm.py both register
-    # an LLM backend named "scripted", and the story tests rely on story_fakes' being imported last
+    # imported here, not at collection time: importing test helpers registers fake backends
     try:
         from story_fakes import ScriptedLLM
     except ImportError:

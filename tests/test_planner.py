@@ -215,14 +215,14 @@ def test_backend_failures_other_than_invalid_answers_pass_through():
 
 
 def test_llm_by_registered_name():
-    result = plan_comic("idea", max_pages=1, llm="scripted", progress=False)
+    result = plan_comic("idea", max_pages=1, llm="scripted-planner", progress=False)
     assert plan_issues(result.plan) == []
 
 
 def test_cli_plan_saves_and_prints_the_path(tmp_path, capsys):
     parser = argparse.ArgumentParser(prog="storybench")
     add_plan_command(parser.add_subparsers(dest="command"))
-    argv = ["plan", "a ghost story", "--max-pages", "3", "--llm", "scripted", "--plans-dir", str(tmp_path), "--no-progress"]
+    argv = ["plan", "a ghost story", "--max-pages", "3", "--llm", "scripted-planner", "--plans-dir", str(tmp_path), "--no-progress"]
     args = parser.parse_args(argv)
     assert args.func(args) == 0
     first = capsys.readouterr().out.strip()
