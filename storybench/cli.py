@@ -56,14 +56,20 @@ def _parse_value(text: str) -> Any:
         return text
 
 
-def _cmd_validate(args: argparse.Namespace) -> int:
+def _load_or_report(path: str):
+    """The plan at ``path``, or ``None`` after printing why it cannot be used (to stderr)."""
     try:
-        plan = load_plan(args.plan)
+        return load_plan(path)
     except PlanValidationError as exc:
         print(exc, file=sys.stderr)
-        return 1
     except FileNotFoundError:
-        print(f"{args.plan}: no such file", file=sys.stderr)
+        print(f"{path}: no such file", file=sys.stderr)
+    return None
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    plan = _load_or_report(args.plan)
+    if plan is None:
         return 1
     print(f"{args.plan}: valid plan {plan.id!r}: {len(plan.chapters)} chapter(s), {plan.page_count()} page(s), {plan.panel_count()} panel(s)")
     return 0
@@ -84,13 +90,8 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 def _cmd_render(args: argparse.Namespace) -> int:
     import papermill as pm
 
-    try:
-        plan = load_plan(args.plan)
-    except PlanValidationError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    except FileNotFoundError:
-        print(f"{args.plan}: no such file", file=sys.stderr)
+    plan = _load_or_report(args.plan)
+    if plan is None:
         return 1
 
     params: dict[str, Any] = {}
