@@ -142,10 +142,12 @@ class PlanEditorModel:
 
     @property
     def can_undo(self) -> bool:
+        """Whether :meth:`undo` has an edit to take back."""
         return bool(self._undo)
 
     @property
     def can_redo(self) -> bool:
+        """Whether :meth:`redo` has an undone edit to apply again."""
         return bool(self._redo)
 
     def _need_plan(self) -> ComicPlan:

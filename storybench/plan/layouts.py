@@ -132,10 +132,12 @@ class Rect:
 
     @property
     def width(self) -> int:
+        """Width in pixels."""
         return self.x1 - self.x0
 
     @property
     def height(self) -> int:
+        """Height in pixels."""
         return self.y1 - self.y0
 
     @property

@@ -49,6 +49,7 @@ from storybench.exceptions import (
     TransientBackendError,
 )
 from storybench.render.base import ImageBackend
+from storybench.render.download import download_image
 from storybench.render.spec import RenderResult, RenderSpec
 
 __all__ = ["RunwareBackend", "runware_size", "validate_air", "ENV_API_KEY", "ENV_URL", "MIN_SIDE", "MAX_SIDE"]
@@ -296,13 +297,7 @@ class RunwareBackend(ImageBackend):
         return data, metrics
 
     def _fetch(self, url: str) -> bytes:
-        try:
-            resp = self._download.get(url)
-        except httpx.HTTPError as exc:
-            raise TransientBackendError(BACKEND, f"cannot download the image: {type(exc).__name__}") from exc
-        if resp.status_code >= 400:
-            raise TransientBackendError(BACKEND, f"image download answered HTTP {resp.status_code}")
-        return resp.content
+        return download_image(self._download, url, backend=BACKEND)
 
     # ------------------------------------------------------------------ sync side
     def _scrub(self, text: str) -> str:

@@ -39,6 +39,7 @@ from storybench.exceptions import (
     TransientBackendError,
 )
 from storybench.render.base import ImageBackend
+from storybench.render.download import download_image
 from storybench.render.runpod.api import FINAL_STATUSES, RUN_LIMIT_BYTES, RunPodAPI
 from storybench.render.runpod.payload import (
     OutputImage,
@@ -382,13 +383,8 @@ class RunPodBackend(ImageBackend):
         if image.data is not None:
             return image.data
         assert image.url is not None
-        try:  # a plain client: the RunPod key must never go to S3
-            resp = self._download.get(image.url)
-        except httpx.HTTPError as exc:
-            raise TransientBackendError(BACKEND, f"{where}: cannot download the image: {type(exc).__name__}") from exc
-        if resp.status_code >= 400:
-            raise TransientBackendError(BACKEND, f"{where}: image download answered HTTP {resp.status_code}")
-        return resp.content
+        # a plain client: the RunPod key must never go to S3
+        return download_image(self._download, image.url, backend=BACKEND, where=where)
 
     # ------------------------------------------------------------------ cancel / close
     def _cancel_job(self, job_id: str) -> None:
