@@ -30,8 +30,10 @@ from storybench.render.spec import RenderSpec  # noqa: E402
 
 
 def run(url: str, panels: int, k: int, seed_base: int, size: tuple[int, int]) -> tuple[float, float, list]:
-    specs = [RenderSpec(prompt=f"bench panel {i}", seed=seed_base + i, width=size[0], height=size[1], panel_id=f"b{i}")
-             for i in range(panels)]
+    specs = [
+        RenderSpec(prompt=f"bench panel {i}", seed=seed_base + i, width=size[0], height=size[1], panel_id=f"b{i}")
+        for i in range(panels)
+    ]
     with ComfyUIBackend(url=url, workflow="empty_image", queue_depth=k) as backend:
         t0 = time.perf_counter()
         backend.preflight(specs)
@@ -49,8 +51,12 @@ def main() -> None:
     ap.add_argument("--panels", type=int, default=20)
     ap.add_argument("--k", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=0.5, help="test server seconds per prompt")
-    ap.add_argument("--size", default="", help="panel WIDTHxHEIGHT in pixels (default 256x384; live: 1536x2048 so "
-                                               "that a prompt's execution is not dwarfed by per-prompt overhead)")
+    ap.add_argument(
+        "--size",
+        default="",
+        help="panel WIDTHxHEIGHT in pixels (default 256x384; live: 1536x2048 so "
+        "that a prompt's execution is not dwarfed by per-prompt overhead)",
+    )
     args = ap.parse_args()
     live = os.environ.get("STORYBENCH_COMFYUI_URL")
     text = args.size or ("1536x2048" if live else "256x384")

@@ -51,8 +51,12 @@ def main() -> None:
                 compose_page(plan, page, images, settings)
                 compose.append((time.perf_counter() - t) * 1000)
             render_ms.extend(times)
-            print(f"{page.layout:<16}{plan.id:<22}{len(page.panels):>7}{statistics.median(times):>17.1f}{statistics.median(compose):>17.1f}")
-    print(f"storyboard render, median over all panels: {statistics.median(render_ms):.1f} ms (longer side {settings.panel_max_side} px)")
+            print(
+                f"{page.layout:<16}{plan.id:<22}{len(page.panels):>7}{statistics.median(times):>17.1f}{statistics.median(compose):>17.1f}"
+            )
+    print(
+        f"storyboard render, median over all panels: {statistics.median(render_ms):.1f} ms (longer side {settings.panel_max_side} px)"
+    )
 
 
 if __name__ == "__main__":

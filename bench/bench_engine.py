@@ -71,12 +71,20 @@ def plan_with(panels: int, plan_id: str):
         n = len(pages) + 1
         count = min(4, panels - k)
         layout = {1: "single", 2: "two-horizontal", 3: "three-rows", 4: "grid-2x2"}[count]
-        pages.append({
-            "id": f"page-{n}", "pageNumber": n, "layout": layout,
-            "panels": [{"id": f"p{n}-{i}", "position": i, "action": f"action {n} {i}"} for i in range(1, count + 1)],
-        })
+        pages.append(
+            {
+                "id": f"page-{n}",
+                "pageNumber": n,
+                "layout": layout,
+                "panels": [
+                    {"id": f"p{n}-{i}", "position": i, "action": f"action {n} {i}"} for i in range(1, count + 1)
+                ],
+            }
+        )
         k += count
-    return parse_plan({"id": plan_id, "title": "Bench", "style": "noir", "chapters": [{"id": "c", "title": "C", "pages": pages}]})
+    return parse_plan(
+        {"id": plan_id, "title": "Bench", "style": "noir", "chapters": [{"id": "c", "title": "C", "pages": pages}]}
+    )
 
 
 def main() -> None:
@@ -88,30 +96,52 @@ def main() -> None:
     print(f"{n} panels, backend sleeps {sleep * 1000:.0f} ms per panel")
     with tempfile.TemporaryDirectory() as out:  # warm-up: one-time imports (pandas via pyarrow) are not per panel
         t0 = time.perf_counter()
-        render_plan(plan_with(4, "warm-up"), backend=SleepingBackend(0.0), output_dir=out,
-                    settings=RenderSettings(page_width=256, page_height=384, margin=8, gutter=4, panel_max_side=64),
-                    composer=trivial_composer(), progress=False)
+        render_plan(
+            plan_with(4, "warm-up"),
+            backend=SleepingBackend(0.0),
+            output_dir=out,
+            settings=RenderSettings(page_width=256, page_height=384, margin=8, gutter=4, panel_max_side=64),
+            composer=trivial_composer(),
+            progress=False,
+        )
         print(f"warm-up run (4 panels, first in process, imports included): {time.perf_counter() - t0:.3f} s")
-    print(f"{'concurrency':>11} {'wall s':>8} {'ideal s':>8} {'overhead/panel ms':>18} {'cached run s':>13} {'cached/panel ms':>16} {'catalog rows':>13}")
+    print(
+        f"{'concurrency':>11} {'wall s':>8} {'ideal s':>8} {'overhead/panel ms':>18} {'cached run s':>13} {'cached/panel ms':>16} {'catalog rows':>13}"
+    )
     for concurrency in (1, 4):
         with tempfile.TemporaryDirectory() as out:
             plan = plan_with(n, f"bench-c{concurrency}")
-            settings = RenderSettings(page_width=256, page_height=384, margin=8, gutter=4, panel_max_side=64,
-                                      concurrency=concurrency)
+            settings = RenderSettings(
+                page_width=256, page_height=384, margin=8, gutter=4, panel_max_side=64, concurrency=concurrency
+            )
             t0 = time.perf_counter()
-            summary = render_plan(plan, backend=SleepingBackend(sleep), output_dir=out, settings=settings,
-                                  composer=trivial_composer(), progress=False)
+            summary = render_plan(
+                plan,
+                backend=SleepingBackend(sleep),
+                output_dir=out,
+                settings=settings,
+                composer=trivial_composer(),
+                progress=False,
+            )
             wall = time.perf_counter() - t0
             assert summary.ok and summary.counts.panels_rendered == n, summary
             t1 = time.perf_counter()
-            again = render_plan(plan, backend=SleepingBackend(sleep), output_dir=out, settings=settings,
-                                composer=trivial_composer(), progress=False)
+            again = render_plan(
+                plan,
+                backend=SleepingBackend(sleep),
+                output_dir=out,
+                settings=settings,
+                composer=trivial_composer(),
+                progress=False,
+            )
             cached = time.perf_counter() - t1
             assert again.counts.panels_cached == n
             ideal = n * sleep / concurrency
             rows = len(read_catalog(out))
-            print(f"{concurrency:>11} {wall:>8.3f} {ideal:>8.3f} {(wall - ideal) / n * 1000:>18.2f} "
-                  f"{cached:>13.3f} {cached / n * 1000:>16.2f} {rows:>13}")
+            print(
+                f"{concurrency:>11} {wall:>8.3f} {ideal:>8.3f} {(wall - ideal) / n * 1000:>18.2f} "
+                f"{cached:>13.3f} {cached / n * 1000:>16.2f} {rows:>13}"
+            )
 
 
 if __name__ == "__main__":

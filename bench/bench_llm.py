@@ -43,8 +43,10 @@ def main() -> None:
     llm = LlamaCppBackend(args.gguf)
     t0 = time.perf_counter()
     loaded = llm._model()
-    print(f"model: {llm.model_path.name}  n_ctx={llm.n_ctx}  load: {time.perf_counter() - t0:.2f} s  "
-          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}  load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(
+        f"model: {llm.model_path.name}  n_ctx={llm.n_ctx}  load: {time.perf_counter() - t0:.2f} s  "
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}  load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+    )
     t0 = time.perf_counter()
     llm.complete(PROMPT, max_tokens=1)
     print(f"first request after load (warm-up, 1 token): {time.perf_counter() - t0:.2f} s")
@@ -64,16 +66,22 @@ def main() -> None:
         ttfts.append(ttft)
         decode_rates.append(decode)
         overall_rates.append(overall)
-        print(f"run {run}: {tokens} tokens in {len(chunks)} chunks  TTFT {ttft * 1000:.0f} ms  "
-              f"decode {decode:.1f} tok/s  overall {overall:.1f} tok/s  total {total:.2f} s")
-    print(f"median: TTFT {statistics.median(ttfts) * 1000:.0f} ms  decode {statistics.median(decode_rates):.1f} tok/s  "
-          f"overall {statistics.median(overall_rates):.1f} tok/s")
+        print(
+            f"run {run}: {tokens} tokens in {len(chunks)} chunks  TTFT {ttft * 1000:.0f} ms  "
+            f"decode {decode:.1f} tok/s  overall {overall:.1f} tok/s  total {total:.2f} s"
+        )
+    print(
+        f"median: TTFT {statistics.median(ttfts) * 1000:.0f} ms  decode {statistics.median(decode_rates):.1f} tok/s  "
+        f"overall {statistics.median(overall_rates):.1f} tok/s"
+    )
 
     start = time.perf_counter()
     panel = llm.structured(PROMPT, Panel, max_tokens=120, seed=1)
     elapsed = time.perf_counter() - start
     used = llm.last_usage.get("completion_tokens", 0)
-    print(f"structured (JSON Schema grammar): {used} tokens in {elapsed:.2f} s = {used / elapsed:.1f} tok/s -> {panel.model_dump_json()}")
+    print(
+        f"structured (JSON Schema grammar): {used} tokens in {elapsed:.2f} s = {used / elapsed:.1f} tok/s -> {panel.model_dump_json()}"
+    )
 
 
 if __name__ == "__main__":

@@ -32,10 +32,16 @@ def one_run(llm, label: str, max_pages: int, seed: int, args) -> dict:
     start = time.perf_counter()
     try:
         result = plan_comic(
-            args.prompt, style=args.style, max_pages=max_pages, language=args.language, llm=llm, seed=seed,
-            progress=False, max_tokens_scale=args.max_tokens_scale,
+            args.prompt,
+            style=args.style,
+            max_pages=max_pages,
+            language=args.language,
+            llm=llm,
+            seed=seed,
+            progress=False,
+            max_tokens_scale=args.max_tokens_scale,
         )
-    except Exception as exc:  # noqa: BLE001 - a benchmark reports, it does not stop
+    except Exception as exc:
         wall = time.perf_counter() - start
         print(f"{label:<14} max_pages={max_pages:<2} seed={seed:<6} wall={wall:7.2f}s  FAILED: {exc}")
         return {"wall": wall, "valid": False}

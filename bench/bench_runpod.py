@@ -22,9 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from runpod_server import RunPodSim  # noqa: E402
+from test_runpod_backend import empty_image_builder  # noqa: E402
+
 from storybench.render.runpod import RunPodBackend  # noqa: E402
 from storybench.render.spec import RenderSpec  # noqa: E402
-from test_runpod_backend import empty_image_builder  # noqa: E402
 
 
 def _serve(workers: int, job_seconds: float, conn: Any) -> None:
@@ -43,11 +44,16 @@ def run(workers: int, panels: int, job_seconds: float, args_poll: float = 0.02) 
     try:
         root, endpoint_id = parent.recv()
         os.environ.update(RUNPOD_API_KEY="bench-key", RUNPOD_ENDPOINT_ID=endpoint_id, STORYBENCH_RUNPOD_BASE_URL=root)
-        with RunPodBackend(workflow_builder=empty_image_builder, max_in_flight=workers, poll_interval=args_poll,
-                           max_poll_interval=args_poll * 2.5) as be:
+        with RunPodBackend(
+            workflow_builder=empty_image_builder,
+            max_in_flight=workers,
+            poll_interval=args_poll,
+            max_poll_interval=args_poll * 2.5,
+        ) as be:
             concurrency = be.preflight([])["concurrency"]  # = W (max_in_flight), as the engine would use
-            specs = [RenderSpec(prompt=f"panel {i}", seed=i, width=256, height=256, panel_id=f"p{i}")
-                     for i in range(panels)]
+            specs = [
+                RenderSpec(prompt=f"panel {i}", seed=i, width=256, height=256, panel_id=f"p{i}") for i in range(panels)
+            ]
             start = time.perf_counter()
             with ThreadPoolExecutor(concurrency) as pool:
                 results = list(pool.map(be.render, specs))
@@ -70,8 +76,10 @@ def main() -> None:
     args = ap.parse_args()
     print(f"{args.panels} panels, {args.job_seconds:.2f} s per job; speed-up is over W = {args.workers[0]}")
     print("best = panels / ceil(panels / W): the most W workers can do when each job takes the same time")
-    print(f"{'W':>3} {'threads':>7} {'seconds':>8} {'panels/s':>9} {'speed-up':>9} {'0.9*W':>6} {'best':>6} "
-          f"{'vs best':>8} {'mean delay ms':>14}")
+    print(
+        f"{'W':>3} {'threads':>7} {'seconds':>8} {'panels/s':>9} {'speed-up':>9} {'0.9*W':>6} {'best':>6} "
+        f"{'vs best':>8} {'mean delay ms':>14}"
+    )
     base = None
     for w in args.workers:
         elapsed, threads, delay = run(w, args.panels, args.job_seconds, args.poll)
@@ -79,8 +87,11 @@ def main() -> None:
         speedup = base / elapsed
         best = args.panels / -(-args.panels // w)
         verdict = "ok" if speedup >= 0.9 * w else ("ok vs best" if speedup >= 0.9 * best else "LOW")
-        print(f"{w:>3} {threads:>7} {elapsed:>8.3f} {args.panels / elapsed:>9.2f} {speedup:>9.2f} {0.9 * w:>6.1f} "
-              f"{best:>6.2f} {speedup / best:>8.0%} {delay:>14.0f}  {verdict}")
+        print(
+            f"{w:>3} {threads:>7} {elapsed:>8.3f} {args.panels / elapsed:>9.2f} {speedup:>9.2f} {0.9 * w:>6.1f} "
+            f"{best:>6.2f} {speedup / best:>8.0%} {delay:>14.0f}  {verdict}"
+        )
+
 
 if __name__ == "__main__":
     main()

@@ -18,13 +18,14 @@ import os
 import re
 import sys
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from storybench.exceptions import PlanValidationError, StorybenchError
 from storybench.plan import load_plan, plan_json_schema
 
-__all__ = ["main", "build_parser", "batch_notebook_path"]
+__all__ = ["batch_notebook_path", "build_parser", "main"]
 
 _SECRET_NAME = re.compile(r"(key|token|secret|password|passwd|credential)", re.IGNORECASE)
 NOTEBOOK_NAME = "batch_render.ipynb"
@@ -71,7 +72,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     plan = _load_or_report(args.plan)
     if plan is None:
         return 1
-    print(f"{args.plan}: valid plan {plan.id!r}: {len(plan.chapters)} chapter(s), {plan.page_count()} page(s), {plan.panel_count()} panel(s)")
+    print(
+        f"{args.plan}: valid plan {plan.id!r}: {len(plan.chapters)} chapter(s), {plan.page_count()} page(s), {plan.panel_count()} panel(s)"
+    )
     return 0
 
 
@@ -121,7 +124,9 @@ def _cmd_render(args: argparse.Namespace) -> int:
     result_path = work / f"{plan.id}-{token}.result.json"
     params["result_path"] = str(result_path)
 
-    print(f"rendering {plan.id!r} ({plan.page_count()} page(s), {plan.panel_count()} panel(s)) with backend {args.backend!r}")
+    print(
+        f"rendering {plan.id!r} ({plan.page_count()} page(s), {plan.panel_count()} panel(s)) with backend {args.backend!r}"
+    )
     error: BaseException | None = None
     try:
         pm.execute_notebook(
@@ -176,7 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-dir", default=env.output_dir, help="outputs folder (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="ignore the cache and render every panel again")
     p.add_argument(
-        "-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
         help="notebook parameter, e.g. -p concurrency 4 -p only_pages '[1,2]' (never secrets)",
     )
     p.add_argument("--kernel", default=None, help="Jupyter kernel name (default: the notebook's)")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["RenderSettings", "EnvSettings", "env_settings"]
+__all__ = ["EnvSettings", "RenderSettings", "env_settings"]
 
 
 class RenderSettings(BaseModel):

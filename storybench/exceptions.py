@@ -22,24 +22,25 @@ backend's edge (``raise ... from exc``) so callers only ever catch these::
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
-    "StorybenchError",
-    "PlanIssue",
-    "PlanValidationError",
-    "ConfigError",
-    "UnknownBackendError",
-    "MissingDependencyError",
     "BackendError",
-    "TransientBackendError",
     "BackendUnavailable",
+    "Cancelled",
+    "ConfigError",
+    "MissingDependencyError",
     "OutOfMemoryError",
     "PermanentBackendError",
-    "WorkflowError",
-    "StructuredOutputError",
+    "PlanIssue",
+    "PlanValidationError",
     "RetryExhausted",
-    "Cancelled",
+    "StorybenchError",
+    "StructuredOutputError",
+    "TransientBackendError",
+    "UnknownBackendError",
+    "WorkflowError",
 ]
 
 
@@ -57,7 +58,7 @@ class PlanIssue:
         value: the offending value (``None`` when not applicable).
     """
 
-    __slots__ = ("path", "message", "value")
+    __slots__ = ("message", "path", "value")
 
     def __init__(self, path: str, message: str, value: Any = None) -> None:
         self.path = path
@@ -116,9 +117,7 @@ class MissingDependencyError(StorybenchError, ImportError):
 
     def __init__(self, feature: str, extra: str, package: str) -> None:
         self.extra = extra
-        super().__init__(
-            f"{feature} needs the optional package {package!r}: pip install 'storybench[{extra}]'"
-        )
+        super().__init__(f"{feature} needs the optional package {package!r}: pip install 'storybench[{extra}]'")
 
 
 class BackendError(StorybenchError):

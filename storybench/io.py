@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "sha256_bytes", "sha256_file"]
+__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "sha256_bytes", "sha256_file"]
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:

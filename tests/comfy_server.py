@@ -42,7 +42,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-GIB = 1024 ** 3
+GIB = 1024**3
 SAMPLERS = ["euler", "euler_ancestral", "heun", "dpmpp_2m", "dpmpp_2m_sde", "ddim", "uni_pc"]
 SCHEDULERS = ["normal", "karras", "exponential", "simple", "sgm_uniform", "beta"]
 MAX_RES = 16384
@@ -63,14 +63,24 @@ class ComfyTestServer:
         checkpoints, unets, clips, vaes: installed model files (``/object_info`` lists).
     """
 
-    def __init__(self, *, seconds_per_prompt: float = 0.05, history_delay: float = 0.05,
-                 vram_free: int = 20 * GIB, vram_total: int = 24 * GIB, device_type: str = "cuda",
-                 vram_after_free: int | None = None,
-                 checkpoints: tuple[str, ...] = ("v1-5-pruned-emaonly.safetensors", "sd_xl_base_1.0.safetensors"),
-                 unets: tuple[str, ...] = ("flux1-dev.safetensors", "flux1-schnell.safetensors",
-                                           "flux1-kontext-dev-fp8.safetensors"),
-                 clips: tuple[str, ...] = ("clip_l.safetensors", "t5xxl_fp8_e4m3fn.safetensors"),
-                 vaes: tuple[str, ...] = ("ae.safetensors",)) -> None:
+    def __init__(
+        self,
+        *,
+        seconds_per_prompt: float = 0.05,
+        history_delay: float = 0.05,
+        vram_free: int = 20 * GIB,
+        vram_total: int = 24 * GIB,
+        device_type: str = "cuda",
+        vram_after_free: int | None = None,
+        checkpoints: tuple[str, ...] = ("v1-5-pruned-emaonly.safetensors", "sd_xl_base_1.0.safetensors"),
+        unets: tuple[str, ...] = (
+            "flux1-dev.safetensors",
+            "flux1-schnell.safetensors",
+            "flux1-kontext-dev-fp8.safetensors",
+        ),
+        clips: tuple[str, ...] = ("clip_l.safetensors", "t5xxl_fp8_e4m3fn.safetensors"),
+        vaes: tuple[str, ...] = ("ae.safetensors",),
+    ) -> None:
         self.seconds_per_prompt = seconds_per_prompt
         self.history_delay = history_delay
         self.vram_free = vram_free
@@ -116,70 +126,137 @@ class ComfyTestServer:
     # ------------------------------------------------------------ object_info
     def object_info(self) -> dict[str, Any]:
         def node(required: dict, output: list[str], optional: dict | None = None, output_node: bool = False) -> dict:
-            return {"input": {"required": required, **({"optional": optional} if optional else {})},
-                    "output": output, "output_node": output_node}
+            return {
+                "input": {"required": required, **({"optional": optional} if optional else {})},
+                "output": output,
+                "output_node": output_node,
+            }
 
-        latent = {"width": ["INT", {"default": 512, "min": 16, "max": MAX_RES, "step": 8}],
-                  "height": ["INT", {"default": 512, "min": 16, "max": MAX_RES, "step": 8}],
-                  "batch_size": ["INT", {"default": 1, "min": 1, "max": 4096}]}
+        latent = {
+            "width": ["INT", {"default": 512, "min": 16, "max": MAX_RES, "step": 8}],
+            "height": ["INT", {"default": 512, "min": 16, "max": MAX_RES, "step": 8}],
+            "batch_size": ["INT", {"default": 1, "min": 1, "max": 4096}],
+        }
         info = {
             "CheckpointLoaderSimple": node({"ckpt_name": _combo(self.checkpoints)}, ["MODEL", "CLIP", "VAE"]),
             "CLIPTextEncode": node({"text": ["STRING", {"multiline": True}], "clip": ["CLIP"]}, ["CONDITIONING"]),
-            "KSampler": node({"model": ["MODEL"], "seed": ["INT", {"min": 0, "max": 0xFFFFFFFFFFFFFFFF}],
-                              "steps": ["INT", {"default": 20, "min": 1, "max": 10000}],
-                              "cfg": ["FLOAT", {"default": 8.0, "min": 0.0, "max": 100.0}],
-                              "sampler_name": _combo(SAMPLERS), "scheduler": _combo(SCHEDULERS),
-                              "positive": ["CONDITIONING"], "negative": ["CONDITIONING"], "latent_image": ["LATENT"],
-                              "denoise": ["FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0}]}, ["LATENT"]),
+            "KSampler": node(
+                {
+                    "model": ["MODEL"],
+                    "seed": ["INT", {"min": 0, "max": 0xFFFFFFFFFFFFFFFF}],
+                    "steps": ["INT", {"default": 20, "min": 1, "max": 10000}],
+                    "cfg": ["FLOAT", {"default": 8.0, "min": 0.0, "max": 100.0}],
+                    "sampler_name": _combo(SAMPLERS),
+                    "scheduler": _combo(SCHEDULERS),
+                    "positive": ["CONDITIONING"],
+                    "negative": ["CONDITIONING"],
+                    "latent_image": ["LATENT"],
+                    "denoise": ["FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0}],
+                },
+                ["LATENT"],
+            ),
             "EmptyLatentImage": node(latent, ["LATENT"]),
             "EmptySD3LatentImage": node(latent, ["LATENT"]),
             "VAEDecode": node({"samples": ["LATENT"], "vae": ["VAE"]}, ["IMAGE"]),
             "VAEEncode": node({"pixels": ["IMAGE"], "vae": ["VAE"]}, ["LATENT"]),
-            "SaveImage": node({"images": ["IMAGE"], "filename_prefix": ["STRING", {"default": "ComfyUI"}]}, [],
-                              output_node=True),
-            "UNETLoader": node({"unet_name": _combo(self.unets),
-                                "weight_dtype": _combo(["default", "fp8_e4m3fn", "fp8_e4m3fn_fast", "fp8_e5m2"])},
-                               ["MODEL"]),
-            "DualCLIPLoader": node({"clip_name1": _combo(self.clips), "clip_name2": _combo(self.clips),
-                                    "type": _combo(["sdxl", "sd3", "flux", "hunyuan_video", "hidream"])}, ["CLIP"],
-                                   optional={"device": _combo(["default", "cpu"])}),
+            "SaveImage": node(
+                {"images": ["IMAGE"], "filename_prefix": ["STRING", {"default": "ComfyUI"}]}, [], output_node=True
+            ),
+            "UNETLoader": node(
+                {
+                    "unet_name": _combo(self.unets),
+                    "weight_dtype": _combo(["default", "fp8_e4m3fn", "fp8_e4m3fn_fast", "fp8_e5m2"]),
+                },
+                ["MODEL"],
+            ),
+            "DualCLIPLoader": node(
+                {
+                    "clip_name1": _combo(self.clips),
+                    "clip_name2": _combo(self.clips),
+                    "type": _combo(["sdxl", "sd3", "flux", "hunyuan_video", "hidream"]),
+                },
+                ["CLIP"],
+                optional={"device": _combo(["default", "cpu"])},
+            ),
             "VAELoader": node({"vae_name": _combo(self.vaes)}, ["VAE"]),
-            "FluxGuidance": node({"conditioning": ["CONDITIONING"],
-                                  "guidance": ["FLOAT", {"default": 3.5, "min": 0.0, "max": 100.0}]}, ["CONDITIONING"]),
+            "FluxGuidance": node(
+                {"conditioning": ["CONDITIONING"], "guidance": ["FLOAT", {"default": 3.5, "min": 0.0, "max": 100.0}]},
+                ["CONDITIONING"],
+            ),
             "ConditioningZeroOut": node({"conditioning": ["CONDITIONING"]}, ["CONDITIONING"]),
-            "ReferenceLatent": node({"conditioning": ["CONDITIONING"]}, ["CONDITIONING"], optional={"latent": ["LATENT"]}),
+            "ReferenceLatent": node(
+                {"conditioning": ["CONDITIONING"]}, ["CONDITIONING"], optional={"latent": ["LATENT"]}
+            ),
             "FluxKontextImageScale": node({"image": ["IMAGE"]}, ["IMAGE"]),
             "LoadImage": node({"image": [sorted(self.uploads), {"image_upload": True}]}, ["IMAGE", "MASK"]),
-            "EmptyImage": node({"width": ["INT", {"default": 512, "min": 1, "max": MAX_RES}],
-                                "height": ["INT", {"default": 512, "min": 1, "max": MAX_RES}],
-                                "batch_size": ["INT", {"default": 1, "min": 1, "max": 4096}],
-                                "color": ["INT", {"default": 0, "min": 0, "max": 0xFFFFFF}]}, ["IMAGE"]),
+            "EmptyImage": node(
+                {
+                    "width": ["INT", {"default": 512, "min": 1, "max": MAX_RES}],
+                    "height": ["INT", {"default": 512, "min": 1, "max": MAX_RES}],
+                    "batch_size": ["INT", {"default": 1, "min": 1, "max": 4096}],
+                    "color": ["INT", {"default": 0, "min": 0, "max": 0xFFFFFF}],
+                },
+                ["IMAGE"],
+            ),
         }
         for name, entry in info.items():
-            entry.update(name=name, display_name=name, category="test", python_module="nodes",
-                         input_order={k: list(v) for k, v in entry["input"].items()},
-                         output_is_list=[False] * len(entry["output"]), output_name=entry["output"])
+            entry.update(
+                name=name,
+                display_name=name,
+                category="test",
+                python_module="nodes",
+                input_order={k: list(v) for k, v in entry["input"].items()},
+                output_is_list=[False] * len(entry["output"]),
+                output_name=entry["output"],
+            )
         return info
 
     # ------------------------------------------------------------ validation (execution.validate_prompt)
     def validate(self, prompt: Any) -> tuple[dict | None, dict, list[str]]:
         info = self.object_info()
         if not isinstance(prompt, dict):
-            return ({"type": "invalid_prompt", "message": "Cannot execute because the prompt is not an object.",
-                     "details": "", "extra_info": {}}, {}, [])
+            return (
+                {
+                    "type": "invalid_prompt",
+                    "message": "Cannot execute because the prompt is not an object.",
+                    "details": "",
+                    "extra_info": {},
+                },
+                {},
+                [],
+            )
         outputs = []
         for node_id, node in prompt.items():
             if not isinstance(node, dict) or "class_type" not in node:
-                return ({"type": "invalid_prompt", "message": "Cannot execute because a node is missing the class_type property.",
-                         "details": f"Node ID '#{node_id}'", "extra_info": {}}, {}, [])
+                return (
+                    {
+                        "type": "invalid_prompt",
+                        "message": "Cannot execute because a node is missing the class_type property.",
+                        "details": f"Node ID '#{node_id}'",
+                        "extra_info": {},
+                    },
+                    {},
+                    [],
+                )
             if node["class_type"] not in info:
-                return ({"type": "invalid_prompt",
-                         "message": f"Cannot execute because node {node['class_type']} does not exist.",
-                         "details": f"Node ID '#{node_id}'", "extra_info": {}}, {}, [])
+                return (
+                    {
+                        "type": "invalid_prompt",
+                        "message": f"Cannot execute because node {node['class_type']} does not exist.",
+                        "details": f"Node ID '#{node_id}'",
+                        "extra_info": {},
+                    },
+                    {},
+                    [],
+                )
             if info[node["class_type"]].get("output_node"):
                 outputs.append(node_id)
         if not outputs:
-            return ({"type": "prompt_no_outputs", "message": "Prompt has no outputs", "details": "", "extra_info": {}}, {}, [])
+            return (
+                {"type": "prompt_no_outputs", "message": "Prompt has no outputs", "details": "", "extra_info": {}},
+                {},
+                [],
+            )
         node_errors: dict[str, Any] = {}
         for node_id, node in prompt.items():
             errors = []
@@ -189,8 +266,14 @@ class ComfyTestServer:
                 for name, spec in declared.get(section, {}).items():
                     if name not in inputs:
                         if section == "required":
-                            errors.append({"type": "required_input_missing", "message": "Required input is missing",
-                                           "details": name, "extra_info": {"input_name": name}})
+                            errors.append(
+                                {
+                                    "type": "required_input_missing",
+                                    "message": "Required input is missing",
+                                    "details": name,
+                                    "extra_info": {"input_name": name},
+                                }
+                            )
                         continue
                     val = inputs[name]
                     kind = spec[0]
@@ -199,49 +282,98 @@ class ComfyTestServer:
                     if isinstance(val, list) and len(val) == 2:
                         src = prompt.get(str(val[0]))
                         if src is None or src.get("class_type") not in info:
-                            errors.append({"type": "bad_linked_input", "message": "Bad linked input, must be a length-2 list of [string, int]",
-                                           "details": f"{name}", "extra_info": extra})
+                            errors.append(
+                                {
+                                    "type": "bad_linked_input",
+                                    "message": "Bad linked input, must be a length-2 list of [string, int]",
+                                    "details": f"{name}",
+                                    "extra_info": extra,
+                                }
+                            )
                             continue
                         out_types = info[src["class_type"]]["output"]
                         rtype = out_types[val[1]] if val[1] < len(out_types) else None
                         expected = kind if isinstance(kind, str) else "COMBO"
                         if rtype != expected:
-                            errors.append({"type": "return_type_mismatch", "message": "Return type mismatch between linked nodes",
-                                           "details": f"{name}, received_type({rtype}) mismatch input_type({expected})",
-                                           "extra_info": {"input_name": name, "input_config": spec,
-                                                          "received_type": rtype, "linked_node": val}})
+                            errors.append(
+                                {
+                                    "type": "return_type_mismatch",
+                                    "message": "Return type mismatch between linked nodes",
+                                    "details": f"{name}, received_type({rtype}) mismatch input_type({expected})",
+                                    "extra_info": {
+                                        "input_name": name,
+                                        "input_config": spec,
+                                        "received_type": rtype,
+                                        "linked_node": val,
+                                    },
+                                }
+                            )
                         continue
                     if isinstance(kind, list):
                         if val not in kind:
                             list_info = f"(list of length {len(kind)})" if len(kind) > 20 else str(kind)
-                            errors.append({"type": "value_not_in_list", "message": "Value not in list",
-                                           "details": f"{name}: '{val}' not in {list_info}",
-                                           "extra_info": {"input_name": name, "input_config": None if len(kind) > 20 else spec,
-                                                          "received_value": val}})
+                            errors.append(
+                                {
+                                    "type": "value_not_in_list",
+                                    "message": "Value not in list",
+                                    "details": f"{name}: '{val}' not in {list_info}",
+                                    "extra_info": {
+                                        "input_name": name,
+                                        "input_config": None if len(kind) > 20 else spec,
+                                        "received_value": val,
+                                    },
+                                }
+                            )
                         continue
                     if kind in ("INT", "FLOAT"):
                         try:
                             num = int(val) if kind == "INT" else float(val)
                         except (TypeError, ValueError) as ex:
-                            errors.append({"type": "invalid_input_type",
-                                           "message": f"Failed to convert an input value to a {kind} value",
-                                           "details": f"{name}, {val}, {ex}", "extra_info": extra})
+                            errors.append(
+                                {
+                                    "type": "invalid_input_type",
+                                    "message": f"Failed to convert an input value to a {kind} value",
+                                    "details": f"{name}, {val}, {ex}",
+                                    "extra_info": extra,
+                                }
+                            )
                             continue
                         if "min" in conf and num < conf["min"]:
-                            errors.append({"type": "value_smaller_than_min",
-                                           "message": f"Value {num} smaller than min of {conf['min']}",
-                                           "details": name, "extra_info": extra})
+                            errors.append(
+                                {
+                                    "type": "value_smaller_than_min",
+                                    "message": f"Value {num} smaller than min of {conf['min']}",
+                                    "details": name,
+                                    "extra_info": extra,
+                                }
+                            )
                         if "max" in conf and num > conf["max"]:
-                            errors.append({"type": "value_bigger_than_max",
-                                           "message": f"Value {num} bigger than max of {conf['max']}",
-                                           "details": name, "extra_info": extra})
+                            errors.append(
+                                {
+                                    "type": "value_bigger_than_max",
+                                    "message": f"Value {num} bigger than max of {conf['max']}",
+                                    "details": name,
+                                    "extra_info": extra,
+                                }
+                            )
             if errors:
-                node_errors[node_id] = {"errors": errors, "dependent_outputs": list(outputs),
-                                        "class_type": node["class_type"]}
+                node_errors[node_id] = {
+                    "errors": errors,
+                    "dependent_outputs": list(outputs),
+                    "class_type": node["class_type"],
+                }
         if node_errors:
             details = "\n".join(f"{e['message']}: {e['details']}" for n in node_errors.values() for e in n["errors"])
-            return ({"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation",
-                     "details": details, "extra_info": {}}, node_errors, outputs)
+            return (
+                {
+                    "type": "prompt_outputs_failed_validation",
+                    "message": "Prompt outputs failed validation",
+                    "details": details,
+                    "extra_info": {},
+                },
+                node_errors,
+                outputs,
+            )
         return None, {}, outputs
 
     # ------------------------------------------------------------ messaging
@@ -322,8 +454,11 @@ class ComfyTestServer:
             if cached is not None:
                 for node_id, output in cached.items():
                     ui_outputs[node_id] = output
-                    await self._send("executed", {"node": node_id, "display_node": node_id, "output": output,
-                                                  "prompt_id": prompt_id}, sid)
+                    await self._send(
+                        "executed",
+                        {"node": node_id, "display_node": node_id, "output": output, "prompt_id": prompt_id},
+                        sid,
+                    )
             else:
                 sampler = next((n for n, v in prompt.items() if v["class_type"] == "KSampler"), None)
                 ticks = int(prompt[sampler]["inputs"].get("steps", 4)) if sampler else 4
@@ -333,7 +468,9 @@ class ComfyTestServer:
                 t_start = asyncio.get_running_loop().time()
                 png = self._image_for(prompt)
                 for node_id in prompt:
-                    await self._send("executing", {"node": node_id, "display_node": node_id, "prompt_id": prompt_id}, sid)
+                    await self._send(
+                        "executing", {"node": node_id, "display_node": node_id, "prompt_id": prompt_id}, sid
+                    )
                     if node_id != work_node:
                         continue
                     for i in range(ticks):
@@ -341,22 +478,39 @@ class ComfyTestServer:
                         await asyncio.sleep(max(0.0, delay))
                         if self._interrupt:
                             break
-                        await self._send("progress", {"value": i + 1, "max": ticks, "prompt_id": prompt_id,
-                                                      "node": node_id}, sid)
+                        await self._send(
+                            "progress", {"value": i + 1, "max": ticks, "prompt_id": prompt_id, "node": node_id}, sid
+                        )
                     if self._interrupt:
-                        await msg("execution_interrupted", {"prompt_id": prompt_id, "node_id": node_id,
-                                                            "node_type": prompt[node_id]["class_type"], "executed": []},
-                                  broadcast=True)
+                        await msg(
+                            "execution_interrupted",
+                            {
+                                "prompt_id": prompt_id,
+                                "node_id": node_id,
+                                "node_type": prompt[node_id]["class_type"],
+                                "executed": [],
+                            },
+                            broadcast=True,
+                        )
                         success = False
                         break
                     if self.oom_next > 0:
                         self.oom_next -= 1
-                        await msg("execution_error", {
-                            "prompt_id": prompt_id, "node_id": node_id, "node_type": prompt[node_id]["class_type"],
-                            "executed": [], "exception_message": "Allocation on device 0 would exceed allowed memory. (out of memory)\n"
-                                                                 "Currently allocated     : 22.80 GiB",
-                            "exception_type": "torch.OutOfMemoryError", "traceback": ["  File \"execution.py\"\n"],
-                            "current_inputs": {}, "current_outputs": []})
+                        await msg(
+                            "execution_error",
+                            {
+                                "prompt_id": prompt_id,
+                                "node_id": node_id,
+                                "node_type": prompt[node_id]["class_type"],
+                                "executed": [],
+                                "exception_message": "Allocation on device 0 would exceed allowed memory. (out of memory)\n"
+                                "Currently allocated     : 22.80 GiB",
+                                "exception_type": "torch.OutOfMemoryError",
+                                "traceback": ['  File "execution.py"\n'],
+                                "current_inputs": {},
+                                "current_outputs": [],
+                            },
+                        )
                         success = False
                         break
                 if success:
@@ -370,17 +524,23 @@ class ComfyTestServer:
                         self.files[(filename, subfolder, "output")] = png
                         output = {"images": [{"filename": filename, "subfolder": subfolder, "type": "output"}]}
                         ui_outputs[node_id] = output
-                        await self._send("executed", {"node": node_id, "display_node": node_id, "output": output,
-                                                      "prompt_id": prompt_id}, sid)
+                        await self._send(
+                            "executed",
+                            {"node": node_id, "display_node": node_id, "output": output, "prompt_id": prompt_id},
+                            sid,
+                        )
                     self._cache[key] = ui_outputs
             if success:
                 await msg("execution_success", {"prompt_id": prompt_id})
             self.executed_ids.append(prompt_id)
             self._running = None
             await self._send("executing", {"node": None, "prompt_id": prompt_id}, sid)
-            entry = {"prompt": [number, prompt_id, prompt, extra, outputs], "outputs": ui_outputs,
-                     "status": {"status_str": "success" if success else "error", "completed": success,
-                                "messages": messages}, "meta": {}}
+            entry = {
+                "prompt": [number, prompt_id, prompt, extra, outputs],
+                "outputs": ui_outputs,
+                "status": {"status_str": "success" if success else "error", "completed": success, "messages": messages},
+                "meta": {},
+            }
             assert self._loop is not None
             self._loop.call_later(self.history_delay, self.history.__setitem__, prompt_id, entry)
             await self._status()
@@ -394,9 +554,18 @@ class ComfyTestServer:
                 return PlainTextResponse("500 Internal Server Error\n\nServer got itself in trouble", status_code=500)
             self.prompt_posts += 1
             if "prompt" not in body:
-                return JSONResponse({"error": {"type": "no_prompt", "message": "No prompt provided",
-                                               "details": "No prompt provided", "extra_info": {}}, "node_errors": {}},
-                                    status_code=400)
+                return JSONResponse(
+                    {
+                        "error": {
+                            "type": "no_prompt",
+                            "message": "No prompt provided",
+                            "details": "No prompt provided",
+                            "extra_info": {},
+                        },
+                        "node_errors": {},
+                    },
+                    status_code=400,
+                )
             prompt = body["prompt"]
             prompt_id = str(body.get("prompt_id", uuid.uuid4())) if self.honor_prompt_id else str(uuid.uuid4())
             error, node_errors, outputs = self.validate(prompt)
@@ -466,12 +635,31 @@ class ComfyTestServer:
             return Response(status_code=200)
 
         async def system_stats(request: Request) -> Response:
-            return JSONResponse({"system": {"os": "posix", "ram_total": 32 * GIB, "ram_free": 16 * GIB,
-                                            "comfyui_version": "0.3.64-test", "python_version": "3.11",
-                                            "pytorch_version": "test", "embedded_python": False, "argv": ["main.py"]},
-                                 "devices": [{"name": f"{self.device_type}:0 test", "type": self.device_type, "index": 0,
-                                              "vram_total": self.vram_total, "vram_free": self.vram_free,
-                                              "torch_vram_total": self.comfy_held, "torch_vram_free": 0}]})
+            return JSONResponse(
+                {
+                    "system": {
+                        "os": "posix",
+                        "ram_total": 32 * GIB,
+                        "ram_free": 16 * GIB,
+                        "comfyui_version": "0.3.64-test",
+                        "python_version": "3.11",
+                        "pytorch_version": "test",
+                        "embedded_python": False,
+                        "argv": ["main.py"],
+                    },
+                    "devices": [
+                        {
+                            "name": f"{self.device_type}:0 test",
+                            "type": self.device_type,
+                            "index": 0,
+                            "vram_total": self.vram_total,
+                            "vram_free": self.vram_free,
+                            "torch_vram_total": self.comfy_held,
+                            "torch_vram_free": 0,
+                        }
+                    ],
+                }
+            )
 
         async def object_info(request: Request) -> Response:
             self.object_info_calls += 1
@@ -532,14 +720,20 @@ class ComfyTestServer:
         return OriginCheck(app)  # type: ignore[return-value]
 
     # ------------------------------------------------------------ lifecycle
-    def start(self) -> "ComfyTestServer":
+    def start(self) -> ComfyTestServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(self._app(), log_level="warning", ws="websockets-sansio", lifespan="off",
-                                loop="asyncio", ws_ping_interval=None)
+        config = uvicorn.Config(
+            self._app(),
+            log_level="warning",
+            ws="websockets-sansio",
+            lifespan="off",
+            loop="asyncio",
+            ws_ping_interval=None,
+        )
         self._server = uvicorn.Server(config)
         started = threading.Event()
 
@@ -577,7 +771,7 @@ class ComfyTestServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "ComfyTestServer":
+    def __enter__(self) -> ComfyTestServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -8,22 +8,25 @@ import io
 import threading
 import time
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from PIL import Image, ImageDraw
 
 from storybench.batch import Composer
 from storybench.config import RenderSettings
 from storybench.io import atomic_write_bytes
-from storybench.plan import parse_plan, panel_rects
+from storybench.plan import panel_rects, parse_plan
 from storybench.render.base import ImageBackend
 from storybench.render.spec import RenderResult, RenderSpec
 
 LAYOUT_PANELS = {"single": 1, "two-horizontal": 2, "three-rows": 3, "grid-2x2": 4, "big-left": 3, "action": 5}
 
 
-def plan_dict(plan_id: str = "test-comic", layouts: tuple[str, ...] = ("grid-2x2", "three-rows", "single"), style: str = "noir") -> dict:
+def plan_dict(
+    plan_id: str = "test-comic", layouts: tuple[str, ...] = ("grid-2x2", "three-rows", "single"), style: str = "noir"
+) -> dict:
     """A valid plan dict: one chapter, one page per layout, two characters."""
     pages = []
     for n, layout in enumerate(layouts, start=1):
@@ -68,8 +71,17 @@ def edited(plan_data: dict, page: int, panel: int, **fields: Any) -> dict:
 
 
 def small_settings(**kw: Any) -> RenderSettings:
-    base = dict(page_width=400, page_height=600, margin=20, gutter=10, border=2, panel_max_side=128, dpi=72,
-                backoff_seconds=0.001, concurrency=2)
+    base = dict(
+        page_width=400,
+        page_height=600,
+        margin=20,
+        gutter=10,
+        border=2,
+        panel_max_side=128,
+        dpi=72,
+        backoff_seconds=0.001,
+        concurrency=2,
+    )
     base.update(kw)
     return RenderSettings(**base)
 
@@ -93,8 +105,14 @@ class FakeBackend(ImageBackend):
     version = "1"
     default_concurrency = 2
 
-    def __init__(self, delay: float = 0.002, failures: Mapping[str, list[BaseException]] | None = None,
-                 metrics: dict | None = None, fmt: str = "PNG", preflight_error: BaseException | None = None) -> None:
+    def __init__(
+        self,
+        delay: float = 0.002,
+        failures: Mapping[str, list[BaseException]] | None = None,
+        metrics: dict | None = None,
+        fmt: str = "PNG",
+        preflight_error: BaseException | None = None,
+    ) -> None:
         self.delay = delay
         self.failures = {k: list(v) for k, v in (failures or {}).items()}
         self.metrics = metrics or {}
@@ -163,8 +181,14 @@ class SimpleComposer:
 
     def compose_page(self, plan, page, panel_images, settings: RenderSettings):
         rtl = settings.reading_direction == "rtl"
-        rects = panel_rects(page.layout, settings.page_width, settings.page_height, margin=settings.margin,
-                            gutter=settings.gutter, rtl=rtl)
+        rects = panel_rects(
+            page.layout,
+            settings.page_width,
+            settings.page_height,
+            margin=settings.margin,
+            gutter=settings.gutter,
+            rtl=rtl,
+        )
         canvas = Image.new("RGB", (settings.page_width, settings.page_height), "white")
         draw = ImageDraw.Draw(canvas)
         for panel in page.panels:

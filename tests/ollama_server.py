@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -31,7 +31,7 @@ __all__ = ["FakeOllama", "example_from_schema"]
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
 def example_from_schema(schema: dict[str, Any], root: dict[str, Any] | None = None) -> Any:
@@ -73,7 +73,9 @@ class FakeOllama:
         chunk_delay: seconds between streamed chunks.
     """
 
-    def __init__(self, models: tuple[str, ...] = ("llama3.2:latest", "tinyllama:latest"), chunk_delay: float = 0.02) -> None:
+    def __init__(
+        self, models: tuple[str, ...] = ("llama3.2:latest", "tinyllama:latest"), chunk_delay: float = 0.02
+    ) -> None:
         self.models = list(models)
         self.loaded: set[str] = set()
         self.chunk_delay = chunk_delay
@@ -88,7 +90,7 @@ class FakeOllama:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}"
 
-    def __enter__(self) -> "FakeOllama":
+    def __enter__(self) -> FakeOllama:
         self._thread.start()
         return self
 
@@ -124,22 +126,52 @@ class FakeOllama:
                 self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                 self.wfile.flush()
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 if self.path == "/api/tags":
-                    details = {"format": "gguf", "family": "llama", "families": None, "parameter_size": "3B", "quantization_level": "Q4_K_M"}
-                    self._json(200, {"models": [
-                        {"name": m, "model": m, "modified_at": _now(), "size": 2019393189, "digest": "a80c4f17acd5", "details": details}
-                        for m in server.models
-                    ]})
+                    details = {
+                        "format": "gguf",
+                        "family": "llama",
+                        "families": None,
+                        "parameter_size": "3B",
+                        "quantization_level": "Q4_K_M",
+                    }
+                    self._json(
+                        200,
+                        {
+                            "models": [
+                                {
+                                    "name": m,
+                                    "model": m,
+                                    "modified_at": _now(),
+                                    "size": 2019393189,
+                                    "digest": "a80c4f17acd5",
+                                    "details": details,
+                                }
+                                for m in server.models
+                            ]
+                        },
+                    )
                 elif self.path == "/api/ps":
-                    self._json(200, {"models": [
-                        {"name": m, "model": m, "size": 5137025024, "digest": "a80c4f17acd5", "expires_at": _now(), "size_vram": 5137025024}
-                        for m in sorted(server.loaded)
-                    ]})
+                    self._json(
+                        200,
+                        {
+                            "models": [
+                                {
+                                    "name": m,
+                                    "model": m,
+                                    "size": 5137025024,
+                                    "digest": "a80c4f17acd5",
+                                    "expires_at": _now(),
+                                    "size_vram": 5137025024,
+                                }
+                                for m in sorted(server.loaded)
+                            ]
+                        },
+                    )
                 else:
                     self._json(404, {"error": "404 page not found"})
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
                 server.requests.append({"path": self.path, **body})
                 if self.path != "/api/chat":
@@ -158,7 +190,16 @@ class FakeOllama:
                     else:
                         server.loaded.add(model)
                         reason = "load"
-                    self._json(200, {"model": name, "created_at": _now(), "message": {"role": "assistant", "content": ""}, "done_reason": reason, "done": True})
+                    self._json(
+                        200,
+                        {
+                            "model": name,
+                            "created_at": _now(),
+                            "message": {"role": "assistant", "content": ""},
+                            "done_reason": reason,
+                            "done": True,
+                        },
+                    )
                     return
                 if server.fail_next > 0:
                     server.fail_next -= 1
@@ -177,10 +218,26 @@ class FakeOllama:
                 limit = (body.get("options") or {}).get("num_predict")
                 if isinstance(limit, int) and limit > 0 and not isinstance(fmt, dict):
                     words = words[:limit]
-                stats = {"done_reason": "stop", "total_duration": 4883583458, "load_duration": 1334875, "prompt_eval_count": 26,
-                         "prompt_eval_duration": 342546000, "eval_count": len(words), "eval_duration": 4535599000}
+                stats = {
+                    "done_reason": "stop",
+                    "total_duration": 4883583458,
+                    "load_duration": 1334875,
+                    "prompt_eval_count": 26,
+                    "prompt_eval_duration": 342546000,
+                    "eval_count": len(words),
+                    "eval_duration": 4535599000,
+                }
                 if body.get("stream", True) is False:
-                    self._json(200, {"model": name, "created_at": _now(), "message": {"role": "assistant", "content": " ".join(words)}, "done": True, **stats})
+                    self._json(
+                        200,
+                        {
+                            "model": name,
+                            "created_at": _now(),
+                            "message": {"role": "assistant", "content": " ".join(words)},
+                            "done": True,
+                            **stats,
+                        },
+                    )
                     return
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-ndjson")
@@ -188,10 +245,26 @@ class FakeOllama:
                 self.end_headers()
                 for index, word in enumerate(words):
                     piece = word if index == 0 else " " + word
-                    line = {"model": name, "created_at": _now(), "message": {"role": "assistant", "content": piece}, "done": False}
+                    line = {
+                        "model": name,
+                        "created_at": _now(),
+                        "message": {"role": "assistant", "content": piece},
+                        "done": False,
+                    }
                     self._chunk(json.dumps(line).encode() + b"\n")
                     time.sleep(server.chunk_delay)
-                self._chunk(json.dumps({"model": name, "created_at": _now(), "message": {"role": "assistant", "content": ""}, "done": True, **stats}).encode() + b"\n")
+                self._chunk(
+                    json.dumps(
+                        {
+                            "model": name,
+                            "created_at": _now(),
+                            "message": {"role": "assistant", "content": ""},
+                            "done": True,
+                            **stats,
+                        }
+                    ).encode()
+                    + b"\n"
+                )
                 self._chunk(b"")
 
         return Handler

@@ -8,7 +8,9 @@ from typing import Any
 from storybench.plan.layouts import TEMPLATES
 
 
-def plan_dict(layouts: tuple[str, ...] = ("grid-2x2",), *, style: str = "noir", language: str = "en", plan_id: str = "test-plan") -> dict[str, Any]:
+def plan_dict(
+    layouts: tuple[str, ...] = ("grid-2x2",), *, style: str = "noir", language: str = "en", plan_id: str = "test-plan"
+) -> dict[str, Any]:
     """A valid plan dict with one chapter and one page per layout, two characters talking."""
     pages = []
     for n, layout in enumerate(layouts, 1):
@@ -35,8 +37,20 @@ def plan_dict(layouts: tuple[str, ...] = ("grid-2x2",), *, style: str = "noir", 
         "style": style,
         "language": language,
         "characters": [
-            {"id": "char-1", "name": "Ann", "appearance": "tall woman, short grey hair", "clothing": "trench coat", "role": "detective"},
-            {"id": "char-2", "name": "Bo", "appearance": "young man, curly hair", "clothing": "denim jacket", "role": "witness"},
+            {
+                "id": "char-1",
+                "name": "Ann",
+                "appearance": "tall woman, short grey hair",
+                "clothing": "trench coat",
+                "role": "detective",
+            },
+            {
+                "id": "char-2",
+                "name": "Bo",
+                "appearance": "young man, curly hair",
+                "clothing": "denim jacket",
+                "role": "witness",
+            },
         ],
         "chapters": [{"id": "ch1", "title": "One", "pages": pages}],
     }

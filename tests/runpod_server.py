@@ -32,8 +32,10 @@ from typing import Any
 from worker_handler import handle_input
 
 RUN_LIMIT = 10 * 1024 * 1024
-NODE_ERROR = ("Workflow execution error: Node Type: KSampler, Node ID: 31, Message: "
-              "Allocation on device 0 would exceed allowed memory")
+NODE_ERROR = (
+    "Workflow execution error: Node Type: KSampler, Node ID: 31, Message: "
+    "Allocation on device 0 would exceed allowed memory"
+)
 
 
 class Job:
@@ -66,9 +68,20 @@ class Job:
 class RunPodSim:
     """See the module docstring. Use as a context manager; :attr:`root` is the API root."""
 
-    def __init__(self, *, workers: int = 2, job_seconds: float = 0.03, api_key: str = "test-key",
-                 endpoint_id: str = "ep-test", fail_first: float = 0.0, timeout_first: float = 0.0,
-                 expire_next: int = 0, output_type: str = "base64", status_errors: int = 0, seed: int = 7) -> None:
+    def __init__(
+        self,
+        *,
+        workers: int = 2,
+        job_seconds: float = 0.03,
+        api_key: str = "test-key",
+        endpoint_id: str = "ep-test",
+        fail_first: float = 0.0,
+        timeout_first: float = 0.0,
+        expire_next: int = 0,
+        output_type: str = "base64",
+        status_errors: int = 0,
+        seed: int = 7,
+    ) -> None:
         self.workers = workers
         self.job_seconds = job_seconds
         self.api_key = api_key
@@ -82,7 +95,7 @@ class RunPodSim:
         self.lock = threading.Lock()
         self.jobs: dict[str, Job] = {}
         self.seen_digests: set[str] = set()
-        self.queue: "queue.Queue[Job | None]" = queue.Queue()
+        self.queue: queue.Queue[Job | None] = queue.Queue()
         self.requests: list[dict[str, Any]] = []  # method, path, headers, body bytes
         self.s3: dict[str, bytes] = {}
         self.running = 0
@@ -98,7 +111,7 @@ class RunPodSim:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}/v2"
 
-    def __enter__(self) -> "RunPodSim":
+    def __enter__(self) -> RunPodSim:
         t = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         t.start()
         self._threads.append(t)
@@ -173,7 +186,9 @@ class RunPodSim:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def _send(self, code: int, data: Any = None, raw: bytes | None = None, ctype: str = "application/json") -> None:
+            def _send(
+                self, code: int, data: Any = None, raw: bytes | None = None, ctype: str = "application/json"
+            ) -> None:
                 body = raw if raw is not None else json.dumps(data).encode()
                 self.send_response(code)
                 self.send_header("Content-Type", ctype)
@@ -186,8 +201,9 @@ class RunPodSim:
                 body = self.rfile.read(length) if length else b""
                 path = self.path.split("?", 1)[0]
                 with sim.lock:
-                    sim.requests.append({"method": method, "path": self.path, "headers": dict(self.headers),
-                                         "body": body})
+                    sim.requests.append(
+                        {"method": method, "path": self.path, "headers": dict(self.headers), "body": body}
+                    )
                 m = re.fullmatch(r"/s3/([0-9a-f]+\.png)", path)
                 if m and method == "GET":
                     data = sim.s3.get(m.group(1))
@@ -197,7 +213,7 @@ class RunPodSim:
                     return self._send(404, {"error": "endpoint not found"})
                 if self.headers.get("Authorization") != f"Bearer {sim.api_key}":
                     return self._send(401, {"error": "Unauthorized"})
-                op = path[len(prefix):]
+                op = path[len(prefix) :]
                 if method == "POST" and op in ("/run", "/runsync"):
                     if len(body) > RUN_LIMIT and op == "/run":
                         return self._send(413, {"error": "payload too large"})
@@ -243,13 +259,26 @@ class RunPodSim:
                     with sim.lock:
                         states = [j.status for j in sim.jobs.values()]
                         running = sim.running
-                    return self._send(200, {
-                        "jobs": {"completed": states.count("COMPLETED"), "failed": states.count("FAILED"),
-                                 "inProgress": states.count("IN_PROGRESS"), "inQueue": states.count("IN_QUEUE"),
-                                 "retried": 0},
-                        "workers": {"idle": sim.workers - running, "initializing": 0, "ready": sim.workers - running,
-                                    "running": running, "throttled": 0, "unhealthy": 0},
-                    })
+                    return self._send(
+                        200,
+                        {
+                            "jobs": {
+                                "completed": states.count("COMPLETED"),
+                                "failed": states.count("FAILED"),
+                                "inProgress": states.count("IN_PROGRESS"),
+                                "inQueue": states.count("IN_QUEUE"),
+                                "retried": 0,
+                            },
+                            "workers": {
+                                "idle": sim.workers - running,
+                                "initializing": 0,
+                                "ready": sim.workers - running,
+                                "running": running,
+                                "throttled": 0,
+                                "unhealthy": 0,
+                            },
+                        },
+                    )
                 return self._send(404, {"error": f"no route {method} {op}"})
 
             def do_GET(self) -> None:

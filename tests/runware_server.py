@@ -33,10 +33,17 @@ AIR = re.compile(r"^[a-z][a-z0-9_-]*:[0-9]+@[0-9]+$")
 class RunwareSim:
     """Use as a context manager; :attr:`url` is the ``ws://127.0.0.1:<port>`` URL."""
 
-    def __init__(self, *, api_key: str = "rw-test-key", job_seconds: float = 0.02,
-                 models: tuple[str, ...] = ("runware:101@1", "civitai:101055@128078"),
-                 fail_next: int = 0, fail_code: str = "timeoutProvider", image_cost: float = 0.0038,
-                 enhance_cost: float = 0.0002) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str = "rw-test-key",
+        job_seconds: float = 0.02,
+        models: tuple[str, ...] = ("runware:101@1", "civitai:101055@128078"),
+        fail_next: int = 0,
+        fail_code: str = "timeoutProvider",
+        image_cost: float = 0.0038,
+        enhance_cost: float = 0.0002,
+    ) -> None:
         self.api_key = api_key
         self.job_seconds = job_seconds
         self.models = set(models)
@@ -57,7 +64,7 @@ class RunwareSim:
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> "RunwareSim":
+    def __enter__(self) -> RunwareSim:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         if not self._ready.wait(10):
@@ -89,18 +96,42 @@ class RunwareSim:
                 if kind == "authentication":
                     if task.get("apiKey") == self.api_key:
                         authed = True
-                        await ws.send(json.dumps({"data": [{"taskType": "authentication",
-                                                            "connectionSessionUUID": str(uuid.uuid4())}]}))
+                        await ws.send(
+                            json.dumps(
+                                {"data": [{"taskType": "authentication", "connectionSessionUUID": str(uuid.uuid4())}]}
+                            )
+                        )
                     else:
-                        await ws.send(json.dumps({"errors": [{"code": "invalidApiKey", "taskType": "authentication",
-                                                              "message": "Invalid API key. Get one at "
-                                                                         "https://my.runware.ai/signup"}]}))
+                        await ws.send(
+                            json.dumps(
+                                {
+                                    "errors": [
+                                        {
+                                            "code": "invalidApiKey",
+                                            "taskType": "authentication",
+                                            "message": "Invalid API key. Get one at https://my.runware.ai/signup",
+                                        }
+                                    ]
+                                }
+                            )
+                        )
                 elif kind == "ping":
                     await ws.send(json.dumps({"data": [{"taskType": "ping", "pong": True}]}))
                 elif not authed:
-                    await ws.send(json.dumps({"errors": [{"code": "missingApiKey", "taskType": kind,
-                                                          "taskUUID": task.get("taskUUID"),
-                                                          "message": "Not authenticated"}]}))
+                    await ws.send(
+                        json.dumps(
+                            {
+                                "errors": [
+                                    {
+                                        "code": "missingApiKey",
+                                        "taskType": kind,
+                                        "taskUUID": task.get("taskUUID"),
+                                        "message": "Not authenticated",
+                                    }
+                                ]
+                            }
+                        )
+                    )
                 else:
                     asyncio.ensure_future(self._task(ws, task))
 
@@ -129,8 +160,11 @@ class RunwareSim:
             prompt = str(task["prompt"])
             out = []
             for i in range(int(task.get("promptVersions", 1))):
-                item = {"taskType": "promptEnhance", "taskUUID": uid,
-                        "text": f"{prompt}, cinematic ink, dramatic rim light v{i}"[: int(task["promptMaxLength"])]}
+                item = {
+                    "taskType": "promptEnhance",
+                    "taskUUID": uid,
+                    "text": f"{prompt}, cinematic ink, dramatic rim light v{i}"[: int(task["promptMaxLength"])],
+                }
                 if task.get("includeCost"):
                     item["cost"] = self.enhance_cost
                 out.append(item)
@@ -143,16 +177,25 @@ class RunwareSim:
         for side in ("width", "height"):
             v = task.get(side)
             if not isinstance(v, int) or v % 64 or not 128 <= v <= 2048:
-                return self._error(task, f"invalid{side.title()}",
-                                   f"Invalid value for {side}: must be a multiple of 64 between 128 and 2048", side)
+                return self._error(
+                    task,
+                    f"invalid{side.title()}",
+                    f"Invalid value for {side}: must be a multiple of 64 between 128 and 2048",
+                    side,
+                )
         seed = int(task.get("seed") or 0)
         img = Image.new("RGB", (task["width"], task["height"]), ((seed >> 16) & 255, (seed >> 8) & 255, seed & 255))
         buf = io.BytesIO()
         img.save(buf, format=task.get("outputFormat", "PNG").replace("JPG", "JPEG"))
         out = []
         for _ in range(int(task.get("numberResults") or 1)):
-            item: dict[str, Any] = {"taskType": "imageInference", "taskUUID": uid, "imageUUID": str(uuid.uuid4()),
-                                    "seed": seed, "NSFWContent": False}
+            item: dict[str, Any] = {
+                "taskType": "imageInference",
+                "taskUUID": uid,
+                "imageUUID": str(uuid.uuid4()),
+                "seed": seed,
+                "NSFWContent": False,
+            }
             if task.get("outputType") in ("base64Data", ["base64Data"]):
                 item["imageBase64Data"] = base64.b64encode(buf.getvalue()).decode()
             else:

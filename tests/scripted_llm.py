@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import random
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from storybench.llm.base import GenerationOptions, LLMBackend, Message, register_llm_backend
 

@@ -7,13 +7,12 @@ import threading
 import time
 
 import pytest
+from engine_support import make_plan, small_settings
 
 from storybench.batch import ArtifactCache, call_with_retries, character_sheet_spec, materialize_file
 from storybench.batch.jobs import is_transient
 from storybench.exceptions import Cancelled, PermanentBackendError, RetryExhausted, TransientBackendError
 from storybench.io import sha256_bytes
-
-from engine_support import make_plan, small_settings
 
 KEY = "ab" + "0" * 62
 

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -18,8 +18,17 @@ ROOT = HERE.parent
 
 
 def row(run_id: str, artifact: str, **kw):
-    base = {"run_id": run_id, "kind": "panel", "artifact_id": artifact, "panel_id": artifact, "status": "completed",
-            "attempts": 1, "cache_hit": False, "started_at": datetime.now(timezone.utc), "metrics": "{}"}
+    base = {
+        "run_id": run_id,
+        "kind": "panel",
+        "artifact_id": artifact,
+        "panel_id": artifact,
+        "status": "completed",
+        "attempts": 1,
+        "cache_hit": False,
+        "started_at": datetime.now(UTC),
+        "metrics": "{}",
+    }
     base.update(kw)
     return base
 
@@ -33,11 +42,40 @@ def env():
 def test_empty_catalog_has_the_columns(tmp_path):
     df = read_catalog(tmp_path)
     assert df.empty and list(df.columns) == list(CATALOG_COLUMNS)
-    for name in ("run_id", "plan_id", "plan_sha256", "chapter_id", "page_number", "panel_id", "kind", "backend",
-                 "workflow", "prompt", "negative_prompt", "seed", "width", "height", "path", "sha256", "bytes",
-                 "status", "error", "attempts", "cache_hit", "started_at", "finished_at", "seconds",
-                 "queue_seconds", "execution_seconds", "metrics", "vram_free_before", "vram_free_after",
-                 "delay_time_ms", "execution_time_ms", "cost"):
+    for name in (
+        "run_id",
+        "plan_id",
+        "plan_sha256",
+        "chapter_id",
+        "page_number",
+        "panel_id",
+        "kind",
+        "backend",
+        "workflow",
+        "prompt",
+        "negative_prompt",
+        "seed",
+        "width",
+        "height",
+        "path",
+        "sha256",
+        "bytes",
+        "status",
+        "error",
+        "attempts",
+        "cache_hit",
+        "started_at",
+        "finished_at",
+        "seconds",
+        "queue_seconds",
+        "execution_seconds",
+        "metrics",
+        "vram_free_before",
+        "vram_free_after",
+        "delay_time_ms",
+        "execution_time_ms",
+        "cost",
+    ):
         assert name in df.columns
 
 
@@ -84,7 +122,9 @@ def test_two_processes_upserting_at_once_lose_nothing(tmp_path):
 def test_two_renders_into_one_output_dir_at_once(tmp_path):
     script = HERE / "engine_render_script.py"
     procs = [
-        subprocess.Popen([sys.executable, str(script), str(tmp_path), plan_id, "0.005"], env=env(), stdout=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, str(script), str(tmp_path), plan_id, "0.005"], env=env(), stdout=subprocess.PIPE, text=True
+        )
         for plan_id in ("comic-a", "comic-b")
     ]
     outs = [p.communicate(timeout=120)[0] for p in procs]

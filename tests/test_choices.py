@@ -173,7 +173,10 @@ def test_clean_choice_strips_markup_and_cuts_long_text() -> None:
     assert clean_choice("Відрада Відрада Відрада Відрада Вільнесята") == ""  # a loop, not a choice
 
 
-@pytest.mark.parametrize("lang, first", [("en", "Go forward"), ("uk", "Іти вперед"), ("ru", "Идти вперёд"), ("uk-UA", "Іти вперед"), ("xx", "Go forward")])
+@pytest.mark.parametrize(
+    "lang, first",
+    [("en", "Go forward"), ("uk", "Іти вперед"), ("ru", "Идти вперёд"), ("uk-UA", "Іти вперед"), ("xx", "Go forward")],
+)
 def test_default_choices_are_language_aware(lang: str, first: str) -> None:
     choices = default_choices(lang)
     assert choices[0] == first and len(choices) == 3
@@ -186,12 +189,18 @@ def test_finalize_pads_to_two_and_caps_at_four() -> None:
 
 
 def test_truncated_repeats_are_duplicates() -> None:
-    got = finalize_choices([
+    got = finalize_choices(
+        [
+            "The sun dips below the horizon, casting a golden glow over the dark, deserted waters",
+            "The sun dips below the horizon, casting a golden glow over the dark, deserted",
+            "Light the lamp",
+        ],
+        "en",
+    )
+    assert got == [
         "The sun dips below the horizon, casting a golden glow over the dark, deserted waters",
-        "The sun dips below the horizon, casting a golden glow over the dark, deserted",
         "Light the lamp",
-    ], "en")
-    assert got == ["The sun dips below the horizon, casting a golden glow over the dark, deserted waters", "Light the lamp"]
+    ]
 
 
 def test_choice_list_schema_bounds_strings() -> None:

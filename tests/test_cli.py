@@ -3,8 +3,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from storybench.cli import main
 
 ROOT = Path(__file__).parent.parent
@@ -51,7 +49,9 @@ def test_render_rejects_invalid_plan_before_running(capsys, tmp_path):
 def _render(plan_path, out, *extra):
     proc = subprocess.run(
         [sys.executable, "-m", "storybench", "render", str(plan_path), "--output-dir", str(out), *extra],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     return proc
 

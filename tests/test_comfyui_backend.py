@@ -91,9 +91,8 @@ def test_cached_rerun_returns_that_prompts_image(server):
 
 
 def test_node_error_becomes_workflow_error_naming_node_and_checkpoint(server):
-    with make(server, workflow="sd15_txt2img") as backend:
-        with pytest.raises(WorkflowError) as info:
-            backend.render(spec(params={"checkpoint": "missing_model.safetensors"}))
+    with make(server, workflow="sd15_txt2img") as backend, pytest.raises(WorkflowError) as info:
+        backend.render(spec(params={"checkpoint": "missing_model.safetensors"}))
     text = str(info.value)
     assert "node 4 (CheckpointLoaderSimple) input ckpt_name" in text
     assert "missing_model.safetensors" in text and "prompt_outputs_failed_validation" in text
@@ -264,9 +263,13 @@ def test_character_sheet_then_reference_panels_with_kontext(server, tmp_path):
         assert (sheet.width, sheet.height) == (256, 256)
         assert sheet.metrics["cells"] == 4 and sheet.metrics["grid"] == 2
         cell_prompts = [server.prompts[p] for p in sheet.metrics["prompt_ids"]]
-        texts = [next(n["inputs"]["text"] for n in p.values() if n["class_type"] == "CLIPTextEncode") for p in cell_prompts]
+        texts = [
+            next(n["inputs"]["text"] for n in p.values() if n["class_type"] == "CLIPTextEncode") for p in cell_prompts
+        ]
         assert all(t.startswith("character reference sheet") for t in texts) and len(set(texts)) == 4
-        seeds = sorted(next(n["inputs"]["seed"] for n in p.values() if n["class_type"] == "KSampler") for p in cell_prompts)
+        seeds = sorted(
+            next(n["inputs"]["seed"] for n in p.values() if n["class_type"] == "KSampler") for p in cell_prompts
+        )
         assert seeds == [100, 101, 102, 103]
         path = tmp_path / "sheet.png"
         path.write_bytes(sheet.image)
@@ -274,7 +277,10 @@ def test_character_sheet_then_reference_panels_with_kontext(server, tmp_path):
         backend.render(spec(2, reference_images=(str(path),)))
         assert len(server.uploads) == 1  # uploaded once, reused
         sent = server.prompts[panel.metrics["prompt_id"]]
-        assert next(n for n in sent.values() if n["class_type"] == "LoadImage")["inputs"]["image"] == panel.metrics["reference_image"]
+        assert (
+            next(n for n in sent.values() if n["class_type"] == "LoadImage")["inputs"]["image"]
+            == panel.metrics["reference_image"]
+        )
         scene = backend.render(spec(3))  # nobody in the shot: Kontext weights as text-to-image, no sheet prefix
         sent = server.prompts[scene.metrics["prompt_id"]]
         assert not any(n["class_type"] == "LoadImage" for n in sent.values())
@@ -310,7 +316,10 @@ def test_server_5xx_is_transient():
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(502, text="bad gateway")
 
-    with ComfyUIBackend(url="http://comfy.test", workflow="empty_image", transport=httpx.MockTransport(handler),
-                        use_websocket=False) as backend:
-        with pytest.raises(TransientBackendError, match="HTTP 502"):
-            backend.render(spec(0))
+    with (
+        ComfyUIBackend(
+            url="http://comfy.test", workflow="empty_image", transport=httpx.MockTransport(handler), use_websocket=False
+        ) as backend,
+        pytest.raises(TransientBackendError, match="HTTP 502"),
+    ):
+        backend.render(spec(0))

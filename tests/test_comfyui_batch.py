@@ -129,8 +129,9 @@ class FlakyPrompt(httpx.HTTPTransport):
                 fail = self.posts in self.fail_at
             if fail:
                 self.failed += 1
-                return httpx.Response(500, text="500 Internal Server Error\n\nServer got itself in trouble",
-                                      request=request)
+                return httpx.Response(
+                    500, text="500 Internal Server Error\n\nServer got itself in trouble", request=request
+                )
         return super().handle_request(request)
 
 
@@ -148,8 +149,9 @@ def test_transient_faults_are_retried_and_only_the_oom_frees(server, tmp_path):
             server.oom_next = 1
 
     with backend(server, transport=flaky) as b:
-        summary = render_plan(plan, backend=b, output_dir=out, settings=settings(retries=3), progress=False,
-                              on_event=inject)
+        summary = render_plan(
+            plan, backend=b, output_dir=out, settings=settings(retries=3), progress=False, on_event=inject
+        )
         drops = b.client.drops
     assert summary.status == "completed", summary.errors
     assert flaky.failed == 2
@@ -175,13 +177,15 @@ def test_transient_faults_are_retried_and_only_the_oom_frees(server, tmp_path):
 def test_missing_checkpoint_fails_before_any_prompt_and_names_it(tmp_path):
     with ComfyTestServer(seconds_per_prompt=0.03, checkpoints=("dreamshaper_8.safetensors",)) as srv:
         with ComfyUIBackend(url=srv.url, workflow="sd15_txt2img") as b:
-            summary = render_plan(plan20(), backend=b, output_dir=tmp_path, settings=settings(retries=3),
-                                  progress=False)
+            summary = render_plan(
+                plan20(), backend=b, output_dir=tmp_path, settings=settings(retries=3), progress=False
+            )
         assert srv.prompt_posts == 0
     assert summary.status == "failed"
     assert summary.counts.panels_failed == PANELS
-    assert summary.errors and all("v1-5-pruned-emaonly.safetensors" in e for e in summary.errors
-                                  if e.startswith("panel:"))
+    assert summary.errors and all(
+        "v1-5-pruned-emaonly.safetensors" in e for e in summary.errors if e.startswith("panel:")
+    )
     rows = rows_of(tmp_path, summary.run_id)
     panels = rows[rows.kind == "panel"]
     assert len(panels) == PANELS and set(panels.status) == {"failed"}
@@ -197,10 +201,34 @@ def test_cli_renders_through_comfyui(server, tmp_path):
     options = json.dumps({"url": server.url, "workflow": "empty_image"})
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run(
-        [sys.executable, "-m", "storybench", "render", str(plan_path), "--backend", "comfyui",
-         "--output-dir", str(out), "-p", "backend_options", options, "-p", "page_width", "600",
-         "-p", "page_height", "900", "-p", "panel_max_side", "256"],
-        capture_output=True, text=True, timeout=120, env=env, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "storybench",
+            "render",
+            str(plan_path),
+            "--backend",
+            "comfyui",
+            "--output-dir",
+            str(out),
+            "-p",
+            "backend_options",
+            options,
+            "-p",
+            "page_width",
+            "600",
+            "-p",
+            "page_height",
+            "900",
+            "-p",
+            "panel_max_side",
+            "256",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "panels: 8 rendered, 0 cache hits, 0 failed" in proc.stdout
@@ -233,8 +261,14 @@ def test_story_engine_illustrates_through_comfyui(server, tmp_path):
 
     story_settings = StorySettings(premise="A lighthouse keeper waits for a ship", language="uk", style="noir")
     options = {"url": server.url, "workflow": "empty_image", "poll_interval": 0.05}
-    with StoryEngine(story_settings, llm=ScriptedLLM(), image_backend="comfyui", image_options=options,
-                     output_root=tmp_path, inline_images=True) as engine:
+    with StoryEngine(
+        story_settings,
+        llm=ScriptedLLM(),
+        image_backend="comfyui",
+        image_options=options,
+        output_root=tmp_path,
+        inline_images=True,
+    ) as engine:
         seg = engine.start()
         assert seg.image_status == "done", seg.image_error
         path = engine.image_file(seg.id)

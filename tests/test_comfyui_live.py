@@ -11,12 +11,16 @@ from storybench.exceptions import WorkflowError
 from storybench.render.comfyui import ComfyUIBackend
 from storybench.render.spec import RenderSpec
 
-pytestmark = [pytest.mark.live, pytest.mark.skipif(not os.environ.get("STORYBENCH_COMFYUI_URL"),
-                                                   reason="STORYBENCH_COMFYUI_URL is not set")]
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(not os.environ.get("STORYBENCH_COMFYUI_URL"), reason="STORYBENCH_COMFYUI_URL is not set"),
+]
 
 
 def test_live_empty_image_renders_concurrently_and_reruns_from_cache():
-    specs = [RenderSpec(prompt=f"live {i}", seed=7 + i, width=64 + 16 * i, height=80, panel_id=f"live{i}") for i in range(3)]
+    specs = [
+        RenderSpec(prompt=f"live {i}", seed=7 + i, width=64 + 16 * i, height=80, panel_id=f"live{i}") for i in range(3)
+    ]
     with ComfyUIBackend(workflow="empty_image") as backend:
         report = backend.preflight(specs)
         assert report["websocket"] is True

@@ -1,13 +1,21 @@
 import io
 import re
-import zipfile
 import xml.etree.ElementTree as ET
+import zipfile
 
 import pytest
 from PIL import Image
+from plan_factory import plan_dict
 
 from storybench.compose import (
-    compose_page, export_cbz, export_pdf, get_font, letter_panel, missing_chars, page_lettering, page_rects,
+    compose_page,
+    export_cbz,
+    export_pdf,
+    get_font,
+    letter_panel,
+    missing_chars,
+    page_lettering,
+    page_rects,
     save_page_png,
 )
 from storybench.compose.lettering import LetteringSpec, fit_text
@@ -15,8 +23,6 @@ from storybench.config import RenderSettings
 from storybench.plan import parse_plan
 from storybench.plan.layouts import Rect
 from storybench.plan.styles import get_style
-
-from plan_factory import plan_dict
 
 SMALL = RenderSettings(page_width=800, page_height=1200, margin=30, gutter=16, border=3)
 
@@ -83,15 +89,20 @@ def test_balloons_of_a_panel_do_not_cover_each_other_or_the_caption():
         for items in by_panel.values():
             boxes = [i.box for i in items if i.kind in ("balloon", "caption")]
             for i, a in enumerate(boxes):
-                for b in boxes[i + 1:]:
+                for b in boxes[i + 1 :]:
                     assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
 
 
 def test_tail_points_toward_the_speaker():
     data = plan_dict(("single",))
     panel = data["chapters"][0]["pages"][0]["panels"][0]
-    panel.update(characters=["char-1", "char-2"], camera="wide shot", narrative=None, sfx=None,
-                 dialogue=[{"character": "char-1", "text": "Left."}, {"character": "char-2", "text": "Right."}])
+    panel.update(
+        characters=["char-1", "char-2"],
+        camera="wide shot",
+        narrative=None,
+        sfx=None,
+        dialogue=[{"character": "char-1", "text": "Left."}, {"character": "char-2", "text": "Right."}],
+    )
     plan = parse_plan(data)
     rect = Rect(0, 0, 1600, 1000)
     items = letter_panel(plan, plan.chapters[0].pages[0].panels[0], rect, get_style("noir"), LetteringSpec())

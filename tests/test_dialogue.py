@@ -22,13 +22,21 @@ VILLAIN = Speaker("char-2", "Viktor", archetype="villain", personality="collects
 
 
 def small_plan() -> ComicPlan:
-    panels = [PanelPlan(id=f"p1-pan{k}", position=k, characters=["char-1"] if k == 1 else [], action=f"act {k}") for k in range(1, 4)]
+    panels = [
+        PanelPlan(id=f"p1-pan{k}", position=k, characters=["char-1"] if k == 1 else [], action=f"act {k}")
+        for k in range(1, 4)
+    ]
     return ComicPlan(
         id="t",
         title="T",
         style="noir",
-        characters=[Character(id="char-1", name="Mara", appearance="a", role="hero"), Character(id="char-2", name="Viktor", appearance="b", role="villain")],
-        chapters=[Chapter(id="ch1", title="C", pages=[Page(id="p1", page_number=1, layout="three-rows", panels=panels)])],
+        characters=[
+            Character(id="char-1", name="Mara", appearance="a", role="hero"),
+            Character(id="char-2", name="Viktor", appearance="b", role="villain"),
+        ],
+        chapters=[
+            Chapter(id="ch1", title="C", pages=[Page(id="p1", page_number=1, layout="three-rows", panels=panels)])
+        ],
     )
 
 
@@ -43,7 +51,9 @@ def test_presets_are_data_and_listed():
 
 
 def test_request_constrains_speakers_and_count_and_describes_context():
-    llm = ScriptedLLM([{"lines": [{"speaker": "char-2", "text": "You are late."}, {"speaker": "char-1", "text": "Traffic."}]}])
+    llm = ScriptedLLM(
+        [{"lines": [{"speaker": "char-2", "text": "You are late."}, {"speaker": "char-1", "text": "Traffic."}]}]
+    )
     ctx = DialogueContext(location="clock tower", time_of_day="midnight", situation="stand-off", mood="tense")
     lines = write_dialogue([HERO, VILLAIN], ctx, "conflict", 2, llm=llm, language="uk", seed=3)
     assert lines == [Dialogue(character="char-2", text="You are late."), Dialogue(character="char-1", text="Traffic.")]
@@ -58,7 +68,13 @@ def test_request_constrains_speakers_and_count_and_describes_context():
 
 
 def test_unknown_speaker_after_retries_is_mapped_by_name_or_dropped():
-    bad = {"lines": [{"speaker": "Viktor", "text": "Hello."}, {"speaker": "Nobody", "text": "Hm."}, {"speaker": "char-1", "text": "Hi."}]}
+    bad = {
+        "lines": [
+            {"speaker": "Viktor", "text": "Hello."},
+            {"speaker": "Nobody", "text": "Hm."},
+            {"speaker": "char-1", "text": "Hi."},
+        ]
+    }
     lines = write_dialogue([HERO, VILLAIN], DialogueContext(), "banter", 3, llm=ScriptedLLM([bad, bad]))
     assert [(d.character, d.text) for d in lines] == [("char-2", "Hello."), ("char-1", "Hi.")]
 

@@ -1,15 +1,18 @@
 import json
 
 from PIL import Image, ImageChops
+from plan_factory import plan_dict
 
 from storybench.compose import compose_page
 from storybench.compose.editor_json import (
-    compose_editor_page, editor_document, editor_json_schema, load_editor_json, save_editor_json,
+    compose_editor_page,
+    editor_document,
+    editor_json_schema,
+    load_editor_json,
+    save_editor_json,
 )
 from storybench.config import RenderSettings
 from storybench.plan import parse_plan
-
-from plan_factory import plan_dict
 
 SMALL = RenderSettings(page_width=700, page_height=1050, margin=30, gutter=14, border=3)
 

@@ -160,7 +160,9 @@ def test_add_and_remove_panel_switch_layout(model):
 
 
 def test_panel_form_fields_and_validation(model):
-    model.update_panel(action="Mara draws her gun", camera="low angle", narrative="", sfx="CLICK", characters=["char-1", "char-2"])
+    model.update_panel(
+        action="Mara draws her gun", camera="low angle", narrative="", sfx="CLICK", characters=["char-1", "char-2"]
+    )
     pan = model.panel
     assert (pan.action, pan.camera, pan.narrative, pan.sfx) == ("Mara draws her gun", "low angle", None, "CLICK")
     with pytest.raises(EditRejected, match="unknown character"):

@@ -46,10 +46,14 @@ def test_preview_renders_each_panel_at_its_rect_size_and_composes(stand_ins, tmp
     image, message = m.page_preview(300)
     assert message == "" and image.size[0] == 300
     settings = preview_settings(300)
-    rects = panel_rects("grid-2x2", settings.page_width, settings.page_height, margin=settings.margin, gutter=settings.gutter)
+    rects = panel_rects(
+        "grid-2x2", settings.page_width, settings.page_height, margin=settings.margin, gutter=settings.gutter
+    )
     specs = stand_ins["render"]
     assert [s.panel_id for s in specs] == [p.id for p in m.page.panels]
-    assert [(s.width, s.height) for s in specs] == [render_size(r.width, r.height, settings.panel_max_side) for r in rects]
+    assert [(s.width, s.height) for s in specs] == [
+        render_size(r.width, r.height, settings.panel_max_side) for r in rects
+    ]
     plan, page, images, used = stand_ins["compose"][0]
     assert page.id == "ch1-p1" and set(images) == {p.id for p in page.panels} and used == settings
 

@@ -24,8 +24,22 @@ def view(tmp_path):
 
 
 def test_every_control_has_a_stable_css_class(view):
-    for name in ("plan-select", "save", "undo", "redo", "dirty", "layout", "panel-action", "panel-camera",
-                 "panel-characters", "line-add", "character-remove", "issues", "preview", "preset-lighting"):
+    for name in (
+        "plan-select",
+        "save",
+        "undo",
+        "redo",
+        "dirty",
+        "layout",
+        "panel-action",
+        "panel-camera",
+        "panel-characters",
+        "line-add",
+        "character-remove",
+        "issues",
+        "preview",
+        "preset-lighting",
+    ):
         assert name in CSS_CLASSES
     assert "sb-editor-save" in view.save_button._dom_classes
     assert "sb-editor-root" in view._dom_classes
@@ -38,7 +52,12 @@ def test_form_edits_reach_the_model_and_dirty_marker(view):
     view.camera.value = "dutch angle"
     view.panel_characters.value = ("char-1", "char-2")
     view.sfx.value = "BAM"
-    assert (m.panel.action, m.panel.camera, m.panel.characters, m.panel.sfx) == ("Mara kicks the door", "dutch angle", ["char-1", "char-2"], "BAM")
+    assert (m.panel.action, m.panel.camera, m.panel.characters, m.panel.sfx) == (
+        "Mara kicks the door",
+        "dutch angle",
+        ["char-1", "char-2"],
+        "BAM",
+    )
     assert "unsaved" in view.dirty_label.value
     view.save_button.click()
     assert "unsaved" not in view.dirty_label.value

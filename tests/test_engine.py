@@ -7,8 +7,6 @@ import threading
 import zipfile
 
 import pytest
-from PIL import Image
-
 from engine_support import (
     FakeBackend,
     ReferenceBackend,
@@ -19,6 +17,8 @@ from engine_support import (
     plan_dict,
     small_settings,
 )
+from PIL import Image
+
 from storybench.batch import RUN_MANIFEST, BatchEngine, ProgressEvent, read_catalog, render_plan
 from storybench.exceptions import ConfigError, PermanentBackendError, TransientBackendError
 from storybench.plan import parse_plan
@@ -30,8 +30,9 @@ PANELS = 8  # grid-2x2 + three-rows + single
 def run(plan, backend, out, composer=None, **kw):
     composer = composer or SimpleComposer()
     settings = kw.pop("settings", None) or small_settings()
-    return render_plan(plan, backend=backend, output_dir=out, settings=settings,
-                       composer=composer.composer(), progress=False, **kw)
+    return render_plan(
+        plan, backend=backend, output_dir=out, settings=settings, composer=composer.composer(), progress=False, **kw
+    )
 
 
 def run_rows(out, run_id):
@@ -48,7 +49,9 @@ def test_full_render_writes_layout_catalog_and_manifest(tmp_path):
     assert summary.counts.panels_rendered == PANELS and summary.counts.pages_composed == 3
     run_dir = tmp_path / "test-comic" / summary.run_id
     assert summary.run_dir == run_dir
-    assert sorted(p.name for p in (run_dir / "panels").iterdir()) == sorted(f"{p.id}.png" for _, pg in plan.pages() for p in pg.panels)
+    assert sorted(p.name for p in (run_dir / "panels").iterdir()) == sorted(
+        f"{p.id}.png" for _, pg in plan.pages() for p in pg.panels
+    )
     assert [p.name for p in summary.pages] == ["page-001.png", "page-002.png", "page-003.png"]
     for page in summary.pages:
         with Image.open(page) as img:
@@ -98,7 +101,13 @@ def test_rerun_is_all_cache_hits_in_a_new_run(tmp_path):
     assert sorted(composer.pages_composed) == [1, 2, 3]  # all from the first run
     assert composer.exports == ["pdf", "cbz"]
     c = second.counts
-    assert (c.panels_rendered, c.panels_cached, c.pages_composed, c.pages_cached, c.exports_cached) == (0, PANELS, 0, 3, 2)
+    assert (c.panels_rendered, c.panels_cached, c.pages_composed, c.pages_cached, c.exports_cached) == (
+        0,
+        PANELS,
+        0,
+        3,
+        2,
+    )
     assert f"panels: 0 rendered, {PANELS} cache hits, 0 failed" in str(second)
     for kind_dir in ("panels", "pages"):
         for f in (second.run_dir / kind_dir).iterdir():
@@ -224,8 +233,15 @@ def test_cancel_marks_remaining_jobs_cancelled_then_resume_completes(tmp_path):
         if event.type == "job_finished" and event.kind == "panel" and event.done == 2:
             holder["engine"].cancel()
 
-    engine = BatchEngine(plan, backend=backend, output_dir=tmp_path, settings=small_settings(concurrency=1),
-                         composer=SimpleComposer().composer(), progress=False, on_event=on_event)
+    engine = BatchEngine(
+        plan,
+        backend=backend,
+        output_dir=tmp_path,
+        settings=small_settings(concurrency=1),
+        composer=SimpleComposer().composer(),
+        progress=False,
+        on_event=on_event,
+    )
     holder["engine"] = engine
     summary = engine.run()
     assert summary.status == "cancelled" and not summary.ok and backend.cancelled
@@ -271,7 +287,13 @@ def test_concurrency_runs_renders_in_parallel(tmp_path):
 
 
 def test_metrics_go_to_json_and_flat_columns(tmp_path):
-    metrics = {"queue_seconds": 1.5, "execution_seconds": 2.25, "cost": 0.0021, "vram_free_before": 8e9, "prompt_id": "abc"}
+    metrics = {
+        "queue_seconds": 1.5,
+        "execution_seconds": 2.25,
+        "cost": 0.0021,
+        "vram_free_before": 8e9,
+        "prompt_id": "abc",
+    }
     summary = run(make_plan(layouts=("single",)), FakeBackend(metrics=metrics), tmp_path)
     row = run_rows(tmp_path, summary.run_id).set_index("artifact_id").loc["p1-pan1"]
     assert row.queue_seconds == 1.5 and row.execution_seconds == 2.25 and row.cost == pytest.approx(0.0021)
@@ -327,8 +349,15 @@ def test_only_pages_unknown_page_is_a_config_error(tmp_path):
 def test_backend_by_name_and_progress_events(tmp_path):
     register_image_backend("fake-by-name", FakeBackend)
     events: list[ProgressEvent] = []
-    summary = render_plan(make_plan(), backend="fake-by-name", output_dir=tmp_path, settings=small_settings(),
-                          composer=SimpleComposer().composer(), progress=True, on_event=events.append)
+    summary = render_plan(
+        make_plan(),
+        backend="fake-by-name",
+        output_dir=tmp_path,
+        settings=small_settings(),
+        composer=SimpleComposer().composer(),
+        progress=True,
+        on_event=events.append,
+    )
     assert summary.ok
     assert events[0].type == "run_started" and events[-1].type == "run_finished" and events[-1].status == "completed"
     finished = [e for e in events if e.type == "job_finished"]
@@ -416,8 +445,15 @@ def test_keyboard_interrupt_cancels_records_and_reraises(tmp_path):
         if event.type == "job_finished" and event.done == 2:
             raise KeyboardInterrupt
 
-    engine = BatchEngine(plan, backend=backend, output_dir=tmp_path, settings=small_settings(concurrency=1),
-                         composer=SimpleComposer().composer(), progress=False, on_event=on_event)
+    engine = BatchEngine(
+        plan,
+        backend=backend,
+        output_dir=tmp_path,
+        settings=small_settings(concurrency=1),
+        composer=SimpleComposer().composer(),
+        progress=False,
+        on_event=on_event,
+    )
     with pytest.raises(KeyboardInterrupt):
         engine.run()
     assert backend.cancelled
@@ -436,8 +472,14 @@ def test_interrupt_escaping_a_worker_fails_that_job_and_reaches_the_caller(tmp_p
             return super().render(spec)
 
     backend = Interrupting()
-    engine = BatchEngine(make_plan(), backend=backend, output_dir=tmp_path, settings=small_settings(concurrency=1),
-                         composer=SimpleComposer().composer(), progress=False)
+    engine = BatchEngine(
+        make_plan(),
+        backend=backend,
+        output_dir=tmp_path,
+        settings=small_settings(concurrency=1),
+        composer=SimpleComposer().composer(),
+        progress=False,
+    )
     with pytest.raises(KeyboardInterrupt):
         engine.run()
     rows = run_rows(tmp_path, engine.run_id).set_index("artifact_id")
@@ -453,8 +495,14 @@ def test_thin_panels_get_at_least_the_minimum_render_side(tmp_path):
 
 
 def test_catalog_is_written_in_batches_not_per_panel(tmp_path):
-    engine = BatchEngine(make_plan(), backend=FakeBackend(), output_dir=tmp_path, settings=small_settings(),
-                         composer=SimpleComposer().composer(), progress=False)
+    engine = BatchEngine(
+        make_plan(),
+        backend=FakeBackend(),
+        output_dir=tmp_path,
+        settings=small_settings(),
+        composer=SimpleComposer().composer(),
+        progress=False,
+    )
     summary = engine.run()
     assert summary.ok and engine.catalog.flushes == 1  # 13 rows, flushed once at the end
     assert len(read_catalog(tmp_path)) == PANELS + 5

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from engine_support import decodes
+
 from storybench.batch import RUN_MANIFEST, read_catalog
 
 HERE = Path(__file__).resolve().parent
@@ -24,8 +24,13 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SI
 
 def start(out: Path, delay: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE.parent), str(HERE)]))
-    return subprocess.Popen([sys.executable, str(SCRIPT), str(out), "crash-comic", delay, "2"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, str(SCRIPT), str(out), "crash-comic", delay, "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def count(out: Path, sub: str) -> int:

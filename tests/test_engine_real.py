@@ -5,9 +5,9 @@ from __future__ import annotations
 import zipfile
 
 import pytest
+from engine_support import FakeBackend, make_plan, small_settings
 from PIL import Image
 
-from engine_support import FakeBackend, make_plan, small_settings
 from storybench.batch import Composer, read_catalog, render_plan
 
 
@@ -37,8 +37,13 @@ def test_storyboard_backend_end_to_end(tmp_path):
     need_compose()
     pytest.importorskip("storybench.render.storyboard")
     settings = small_settings(page_width=600, page_height=900, dpi=100, panel_max_side=256)
-    summary = render_plan(make_plan(layouts=("grid-2x2", "single")), backend="storyboard", output_dir=tmp_path,
-                          settings=settings, progress=False)
+    summary = render_plan(
+        make_plan(layouts=("grid-2x2", "single")),
+        backend="storyboard",
+        output_dir=tmp_path,
+        settings=settings,
+        progress=False,
+    )
     assert summary.ok, summary
     df = read_catalog(tmp_path)
     panels = df[df.kind == "panel"]

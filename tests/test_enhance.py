@@ -24,7 +24,10 @@ def test_deterministic_presets_append_fragments_without_duplicates():
     assert "jpeg artifacts" in r.negative
     assert r.presets == {"lighting": "dramatic", "mood": "tense", "quality": "high detail"}
     assert r.rewritten is False
-    assert enhance_prompt("detective in the rain, deep shadows", lighting="dramatic", mood="tense", quality="high detail") == r
+    assert (
+        enhance_prompt("detective in the rain, deep shadows", lighting="dramatic", mood="tense", quality="high detail")
+        == r
+    )
 
 
 def test_length_bound_cuts_at_fragment_boundary():
@@ -51,7 +54,9 @@ def test_llm_rewrite_accepted_when_short_and_english():
 )
 def test_llm_rewrite_rejected_keeps_preset_prompt(answer, reason):
     r = enhance_prompt("detective", lighting="neon", llm=ScriptedLLM([answer]), rewrite=True, max_chars=200)
-    assert not r.rewritten and r.prompt == "detective, neon lighting, magenta and cyan glow, reflections on wet surfaces"
+    assert (
+        not r.rewritten and r.prompt == "detective, neon lighting, magenta and cyan glow, reflections on wet surfaces"
+    )
     assert reason in r.notes[-1]
 
 

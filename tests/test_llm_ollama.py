@@ -51,8 +51,18 @@ def test_complete_sends_documented_request(llm, server):
     assert text == "echo: a cat detective in the rain"
     sent = server.requests[-1]
     assert sent["path"] == "/api/chat" and sent["stream"] is False and sent["model"] == "llama3.2"
-    assert sent["messages"] == [{"role": "system", "content": "You write comics."}, {"role": "user", "content": "a cat detective in the rain"}]
-    assert sent["options"] == {"temperature": 0.2, "top_p": 0.9, "seed": 7, "num_predict": 64, "stop": ["\n\n"], "num_ctx": 4096}
+    assert sent["messages"] == [
+        {"role": "system", "content": "You write comics."},
+        {"role": "user", "content": "a cat detective in the rain"},
+    ]
+    assert sent["options"] == {
+        "temperature": 0.2,
+        "top_p": 0.9,
+        "seed": 7,
+        "num_predict": 64,
+        "stop": ["\n\n"],
+        "num_ctx": 4096,
+    }
     assert sent["keep_alive"] == "10m"
     assert llm.last_stats["eval_count"] == 7 and llm.last_stats["done_reason"] == "stop"
 

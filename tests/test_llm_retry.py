@@ -34,8 +34,13 @@ def ollama_ok(text: str = "fine") -> httpx.Response:
 
 
 def openai_ok(text: str = "fine") -> httpx.Response:
-    return httpx.Response(200, json={"choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                                     "usage": {"prompt_tokens": 3, "completion_tokens": 1}})
+    return httpx.Response(
+        200,
+        json={
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 1},
+        },
+    )
 
 
 class Script:
@@ -57,20 +62,29 @@ class Script:
 
 
 def ollama(script: Script, **kw) -> OllamaBackend:
-    return OllamaBackend(kw.pop("model", "llama3.2"), host="http://gpu-box:11434", retry=kw.pop("retry", FAST),
-                         transport=httpx.MockTransport(script), **kw)
+    return OllamaBackend(
+        kw.pop("model", "llama3.2"),
+        host="http://gpu-box:11434",
+        retry=kw.pop("retry", FAST),
+        transport=httpx.MockTransport(script),
+        **kw,
+    )
 
 
 # -- retry policy --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("failure", [
-    httpx.Response(500, json={"error": "boom"}),
-    httpx.Response(503, text="busy"),
-    httpx.Response(429, json={"error": "slow down"}),
-    httpx.ConnectError("refused"),
-    httpx.ReadTimeout("slow"),
-    httpx.RemoteProtocolError("peer closed connection"),
-])
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.Response(500, json={"error": "boom"}),
+        httpx.Response(503, text="busy"),
+        httpx.Response(429, json={"error": "slow down"}),
+        httpx.ConnectError("refused"),
+        httpx.ReadTimeout("slow"),
+        httpx.RemoteProtocolError("peer closed connection"),
+    ],
+)
 def test_transient_failures_are_retried_then_succeed(failure):
     script = Script(failure, failure, ollama_ok("third time"))
     assert ollama(script).complete(ASK) == "third time"
@@ -84,7 +98,9 @@ def test_retries_exhausted_raises_last_transient_error_naming_backend_url_and_hi
     assert len(script.requests) == 3
     error = info.value
     assert error.backend == "ollama" and error.url == "http://gpu-box:11434/api/chat"
-    assert "HTTP 502" in str(error) and "is `ollama serve` running" in str(error) and "ollama pull llama3.2" in str(error)
+    assert (
+        "HTTP 502" in str(error) and "is `ollama serve` running" in str(error) and "ollama pull llama3.2" in str(error)
+    )
 
 
 def test_connection_refused_is_backend_unavailable():
@@ -112,9 +128,11 @@ def test_backoff_waits_grow_exponentially(monkeypatch):
 
 
 def test_stream_retried_before_first_chunk_only():
-    lines = [{"message": {"role": "assistant", "content": "a"}, "done": False},
-             {"message": {"role": "assistant", "content": "b"}, "done": False},
-             {"done": True, "eval_count": 2}]
+    lines = [
+        {"message": {"role": "assistant", "content": "a"}, "done": False},
+        {"message": {"role": "assistant", "content": "b"}, "done": False},
+        {"done": True, "eval_count": 2},
+    ]
     good = httpx.Response(200, content="\n".join(json.dumps(x) for x in lines).encode())
     script = Script(httpx.Response(500, json={"error": "x"}), good)
     assert list(ollama(script).stream(ASK)) == ["a", "b"]
@@ -137,6 +155,7 @@ def test_stream_cut_before_done_is_transient():
 
 
 # -- fallback model -------------------------------------------------------------------------
+
 
 def test_fallback_model_after_transient_failures():
     def answer(request: httpx.Request) -> httpx.Response:
@@ -171,6 +190,7 @@ def test_model_not_found_lists_installed_models():
 
 # -- openai-compatible ----------------------------------------------------------------------
 
+
 def openai(script: Script, monkeypatch, **kw) -> OpenAIBackend:
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
@@ -185,8 +205,16 @@ def test_openai_request_shape_and_key_in_header_only(monkeypatch):
     request = script.requests[0]
     assert str(request.url) == "http://llm.local:8080/v1/chat/completions"
     assert request.headers["authorization"] == f"Bearer {KEY}"
-    assert script.bodies()[0] == {"model": "qwen", "messages": [{"role": "user", "content": "hello"}], "temperature": 0.7,
-                                  "top_p": 0.9, "max_tokens": 10, "stream": False, "seed": 3, "stop": ["END"]}
+    assert script.bodies()[0] == {
+        "model": "qwen",
+        "messages": [{"role": "user", "content": "hello"}],
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "max_tokens": 10,
+        "stream": False,
+        "seed": 3,
+        "stop": ["END"],
+    }
     assert llm.last_usage["completion_tokens"] == 1
     assert KEY not in repr(llm) and KEY not in repr(vars(llm).get("base_url"))
 
@@ -199,7 +227,11 @@ def test_openai_base_url_with_or_without_v1(monkeypatch, base):
 
 
 def test_openai_error_never_contains_the_key(monkeypatch):
-    script = Script(httpx.Response(401, json={"error": {"message": f"Incorrect API key provided: {KEY}", "type": "invalid_request_error"}}))
+    script = Script(
+        httpx.Response(
+            401, json={"error": {"message": f"Incorrect API key provided: {KEY}", "type": "invalid_request_error"}}
+        )
+    )
     with pytest.raises(PermanentBackendError) as info:
         openai(script, monkeypatch).complete(ASK)
     text = str(info.value)
@@ -207,10 +239,12 @@ def test_openai_error_never_contains_the_key(monkeypatch):
 
 
 def test_openai_sse_stream(monkeypatch):
-    events = [{"choices": [{"index": 0, "delta": {"role": "assistant"}}]},
-              {"choices": [{"index": 0, "delta": {"content": "Once"}}]},
-              {"choices": [{"index": 0, "delta": {"content": " upon"}, "finish_reason": None}]},
-              {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}]
+    events = [
+        {"choices": [{"index": 0, "delta": {"role": "assistant"}}]},
+        {"choices": [{"index": 0, "delta": {"content": "Once"}}]},
+        {"choices": [{"index": 0, "delta": {"content": " upon"}, "finish_reason": None}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+    ]
     sse = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + ": keep-alive\n\ndata: [DONE]\n\n"
     script = Script(httpx.Response(200, content=sse.encode(), headers={"content-type": "text/event-stream"}))
     assert list(openai(script, monkeypatch).stream(ASK)) == ["Once", " upon"]
@@ -232,7 +266,10 @@ def test_openai_json_schema_falls_back_to_json_object_on_400(monkeypatch):
     llm = openai(script, monkeypatch)
     assert llm.structured(ASK, Beat) == Beat(caption="Rain on neon")
     first, second = script.bodies()
-    assert first["response_format"] == {"type": "json_schema", "json_schema": {"name": "Beat", "schema": Beat.model_json_schema(), "strict": True}}
+    assert first["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "Beat", "schema": Beat.model_json_schema(), "strict": True},
+    }
     assert second["response_format"] == {"type": "json_object", "schema": Beat.model_json_schema()}
     assert second["messages"][0]["role"] == "system" and "JSON Schema" in second["messages"][0]["content"]
     llm.structured(ASK, Beat)
@@ -241,7 +278,9 @@ def test_openai_json_schema_falls_back_to_json_object_on_400(monkeypatch):
 
 
 def test_openai_unrelated_500_during_structured_is_retried_not_a_format_refusal(monkeypatch):
-    script = Script(httpx.Response(500, json={"error": {"message": "CUDA out of memory"}}), openai_ok('{"caption": "ok"}'))
+    script = Script(
+        httpx.Response(500, json={"error": {"message": "CUDA out of memory"}}), openai_ok('{"caption": "ok"}')
+    )
     llm = openai(script, monkeypatch)
     assert llm.structured(ASK, Beat) == Beat(caption="ok")
     assert [b["response_format"]["type"] for b in script.bodies()] == ["json_schema", "json_schema"]
@@ -276,6 +315,7 @@ def test_injected_client_is_used_and_left_open(monkeypatch):
 
 # -- fallback between backends -------------------------------------------------------------
 
+
 class Canned(LLMBackend):
     name = "canned"
 
@@ -306,13 +346,17 @@ def test_fallback_backend_moves_on_after_backend_error():
 
 # -- helpers --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, expected", [
-    ("localhost:11434", "http://localhost:11434"),
-    ("127.0.0.1", "http://127.0.0.1:11434"),
-    ("0.0.0.0:11434", "http://127.0.0.1:11434"),
-    ("https://ollama.example.com/", "https://ollama.example.com"),
-    ("http://box:8000/v1", "http://box:8000/v1"),
-])
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("localhost:11434", "http://localhost:11434"),
+        ("127.0.0.1", "http://127.0.0.1:11434"),
+        ("0.0.0.0:11434", "http://127.0.0.1:11434"),
+        ("https://ollama.example.com/", "https://ollama.example.com"),
+        ("http://box:8000/v1", "http://box:8000/v1"),
+    ],
+)
 def test_normalize_base_url(value, expected):
     assert normalize_base_url(value, default_port=11434) == expected
 
@@ -346,8 +390,18 @@ def test_openai_default_base_url_and_model(monkeypatch):
     assert (OpenAIBackend().base_url, OpenAIBackend().model) == ("http://mine:9000", "qwen2.5")
 
 
-@pytest.mark.parametrize("module", ["storybench.llm.http", "storybench.llm.retry", "storybench.llm.schema", "storybench.llm.ollama",
-                                    "storybench.llm.openai", "storybench.llm.llamacpp", "storybench.llm.fallback"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "storybench.llm.http",
+        "storybench.llm.retry",
+        "storybench.llm.schema",
+        "storybench.llm.ollama",
+        "storybench.llm.openai",
+        "storybench.llm.llamacpp",
+        "storybench.llm.fallback",
+    ],
+)
 def test_public_names_exist(module):
     import importlib
 

@@ -2,12 +2,11 @@ import json
 from pathlib import Path
 
 import pytest
+from plan_factory import plan_dict
 
 from storybench.exceptions import PlanValidationError
-from storybench.plan import ComicPlan, load_plan, parse_plan, plan_issues, plan_json_schema, save_plan
+from storybench.plan import load_plan, parse_plan, plan_issues, plan_json_schema, save_plan
 from storybench.plan.layouts import TEMPLATE_IDS, TEMPLATES
-
-from plan_factory import plan_dict
 
 PLANS = sorted((Path(__file__).parent.parent / "plans").glob("*.json"))
 
@@ -100,7 +99,10 @@ def test_ids_unsafe_for_file_names_are_rejected(bad):
     data["chapters"][0]["pages"][0]["panels"][0]["id"] = bad
     with pytest.raises(PlanValidationError) as err:
         parse_plan(data)
-    assert any(m.startswith("chapters[0].pages[0].panels[0].id: id ") and "not usable in file names" in m for m in messages(err.value))
+    assert any(
+        m.startswith("chapters[0].pages[0].panels[0].id: id ") and "not usable in file names" in m
+        for m in messages(err.value)
+    )
 
 
 def test_structural_errors_carry_json_paths():

@@ -15,7 +15,12 @@ from storybench.planner.cli import add_plan_command
 
 CAST = {
     "characters": [
-        {"name": "Mara Voss", "appearance": "tall woman, 40s, grey streak in black hair", "clothing": "trench coat", "role": "hero"},
+        {
+            "name": "Mara Voss",
+            "appearance": "tall woman, 40s, grey streak in black hair",
+            "clothing": "trench coat",
+            "role": "hero",
+        },
         {"name": "Bob", "appearance": "short bald man, 50s", "clothing": "cheap suit", "role": "sidekick"},
     ]
 }
@@ -100,7 +105,14 @@ def test_wrong_panel_count_twice_switches_layout_and_reports_it():
 
 
 def test_unknown_speaker_is_mapped_by_name_or_dropped_and_reported():
-    bad = {"panels": [panel(speaker="Bob", text="Boss!"), panel(speaker="Zed", text="Boo"), panel(characters=["Mara"]), panel()]}
+    bad = {
+        "panels": [
+            panel(speaker="Bob", text="Boss!"),
+            panel(speaker="Zed", text="Boo"),
+            panel(characters=["Mara"]),
+            panel(),
+        ]
+    }
     result, _ = run([CAST, structure("grid-2x2"), bad, bad])
     pans = result.plan.chapters[0].pages[0].panels
     assert pans[0].dialogue[0].character == "char-2" and "char-2" in pans[0].characters
@@ -222,7 +234,17 @@ def test_llm_by_registered_name():
 def test_cli_plan_saves_and_prints_the_path(tmp_path, capsys):
     parser = argparse.ArgumentParser(prog="storybench")
     add_plan_command(parser.add_subparsers(dest="command"))
-    argv = ["plan", "a ghost story", "--max-pages", "3", "--llm", "scripted-planner", "--plans-dir", str(tmp_path), "--no-progress"]
+    argv = [
+        "plan",
+        "a ghost story",
+        "--max-pages",
+        "3",
+        "--llm",
+        "scripted-planner",
+        "--plans-dir",
+        str(tmp_path),
+        "--no-progress",
+    ]
     args = parser.parse_args(argv)
     assert args.func(args) == 0
     first = capsys.readouterr().out.strip()

@@ -10,9 +10,9 @@ import pytest
 
 pytest.importorskip("llama_cpp")
 
-from storybench.llm.base import get_llm_backend  # noqa: E402
-from storybench.plan import plan_issues  # noqa: E402
-from storybench.planner import plan_comic  # noqa: E402
+from storybench.llm.base import get_llm_backend
+from storybench.plan import plan_issues
+from storybench.planner import plan_comic
 
 
 @pytest.fixture(scope="module")

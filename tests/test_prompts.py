@@ -1,8 +1,8 @@
+from plan_factory import plan_dict
+
 from storybench.plan import parse_plan
 from storybench.plan.styles import STYLES
 from storybench.prompts.panel import panel_prompt, panel_render_spec, panel_seed, render_size
-
-from plan_factory import plan_dict
 
 
 def test_prompt_holds_style_camera_action_location_mood_and_cast():
@@ -11,8 +11,14 @@ def test_prompt_holds_style_camera_action_location_mood_and_cast():
     positive, negative = panel_prompt(plan, panel)
     style = STYLES["noir"]
     assert positive.startswith(style.prompt_prefix)
-    for part in ("medium shot", "action 1.1", "a rainy street at night", "tense mood",
-                 "Ann: tall woman, short grey hair, wearing trench coat", "Bo: young man, curly hair"):
+    for part in (
+        "medium shot",
+        "action 1.1",
+        "a rainy street at night",
+        "tense mood",
+        "Ann: tall woman, short grey hair, wearing trench coat",
+        "Bo: young man, curly hair",
+    ):
         assert part in positive
     assert negative == style.negative_prompt
 
@@ -27,7 +33,9 @@ def test_seed_is_stable_for_the_same_cast_and_differs_for_another():
     assert panel_seed(plan, reversed_cast) == panel_seed(plan, panels[0])
     # a re-parse of the same plan asks for the same images
     again = parse_plan(plan_dict(("grid-2x2",)))
-    assert panel_render_spec(again, again.chapters[0].pages[0].panels[0], 512, 512) == panel_render_spec(plan, panels[0], 512, 512)
+    assert panel_render_spec(again, again.chapters[0].pages[0].panels[0], 512, 512) == panel_render_spec(
+        plan, panels[0], 512, 512
+    )
 
 
 def test_render_spec_carries_structured_fields_and_speakers():

@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from PIL import Image
-
 from runpod_server import RunPodSim
+
 from storybench.exceptions import (
     Cancelled,
     ConfigError,
@@ -30,8 +30,10 @@ KEY = "rp-secret-KEY-0123456789abcdef"
 def empty_image_builder(spec: RenderSpec, reference_name: str | None) -> dict:
     """An inline API-format workflow: EmptyImage -> SaveImage (+ LoadImage with a reference)."""
     wf = {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": spec.width, "height": spec.height, "batch_size": 1,
-                                                        "color": spec.seed & 0xFFFFFF}},
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": spec.width, "height": spec.height, "batch_size": 1, "color": spec.seed & 0xFFFFFF},
+        },
         "2": {"class_type": "SaveImage", "inputs": {"filename_prefix": f"sb/{spec.panel_id}", "images": ["1", 0]}},
     }
     if reference_name:
@@ -51,6 +53,7 @@ def env(monkeypatch):
         monkeypatch.setenv("RUNPOD_API_KEY", key)
         monkeypatch.setenv("RUNPOD_ENDPOINT_ID", sim.endpoint_id)
         monkeypatch.setenv("STORYBENCH_RUNPOD_BASE_URL", sim.root)
+
     return point
 
 
@@ -132,8 +135,12 @@ def test_failed_job_is_transient_with_worker_message_then_retry_succeeds(env):
 def test_out_of_memory_message_maps_to_out_of_memory_error(env, monkeypatch):
     import runpod_server
 
-    monkeypatch.setattr(runpod_server, "NODE_ERROR", "Workflow execution error: Node Type: KSampler, Node ID: 31, "
-                        "Message: CUDA out of memory. Tried to allocate 2.00 GiB")
+    monkeypatch.setattr(
+        runpod_server,
+        "NODE_ERROR",
+        "Workflow execution error: Node Type: KSampler, Node ID: 31, "
+        "Message: CUDA out of memory. Tried to allocate 2.00 GiB",
+    )
     with RunPodSim(workers=1, api_key=KEY, fail_first=1.0) as sim:
         env(sim)
         with backend() as be, pytest.raises(OutOfMemoryError, match="out of memory"):
@@ -143,9 +150,8 @@ def test_out_of_memory_message_maps_to_out_of_memory_error(env, monkeypatch):
 def test_timed_out_job_is_transient(env):
     with RunPodSim(workers=1, api_key=KEY, timeout_first=1.0) as sim:
         env(sim)
-        with backend() as be:
-            with pytest.raises(TransientBackendError, match="TIMED_OUT: Job timed out"):
-                be.render(spec(5))
+        with backend() as be, pytest.raises(TransientBackendError, match="TIMED_OUT: Job timed out"):
+            be.render(spec(5))
 
 
 def test_expired_result_is_submitted_again(env):
@@ -166,7 +172,7 @@ def test_cancel_cancels_jobs_in_flight_on_runpod(env):
             def work(i: int) -> None:
                 try:
                     be.render(spec(i))
-                except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+                except BaseException as exc:
                     errors.append(exc)
 
             threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
@@ -286,7 +292,9 @@ def test_secret_key_is_in_no_output_or_log(env, caplog, tmp_path):
     written.append(caplog.text)
     assert all(KEY not in text for text in written)
     # the key did travel (only) in the Authorization header
-    assert all(r["headers"].get("Authorization") == f"Bearer {KEY}" for r in sim.requests if r["path"].startswith("/v2"))
+    assert all(
+        r["headers"].get("Authorization") == f"Bearer {KEY}" for r in sim.requests if r["path"].startswith("/v2")
+    )
 
 
 def test_template_builder_fills_comfyui_template(env):
@@ -329,9 +337,20 @@ def test_injected_transport_answers_without_a_network(monkeypatch):
         polls.append(request.url.path)
         if len(polls) < 3:
             return httpx.Response(200, json={"id": "job-1", "status": "IN_PROGRESS" if polls else "IN_QUEUE"})
-        return httpx.Response(200, json={"id": "job-1", "status": "COMPLETED", "delayTime": 1200, "executionTime": 8400,
-                                         "output": {"images": [{"filename": "x.png", "type": "base64",
-                                                                "data": base64.b64encode(png.getvalue()).decode()}]}})
+        return httpx.Response(
+            200,
+            json={
+                "id": "job-1",
+                "status": "COMPLETED",
+                "delayTime": 1200,
+                "executionTime": 8400,
+                "output": {
+                    "images": [
+                        {"filename": "x.png", "type": "base64", "data": base64.b64encode(png.getvalue()).decode()}
+                    ]
+                },
+            },
+        )
 
     with backend(transport=httpx.MockTransport(api), price_per_second=0.0004) as be:
         result = be.render(spec(0))

@@ -11,9 +11,9 @@ import threading
 import time
 
 import pytest
-
 from plan_factory import plan_dict
 from runpod_server import RunPodSim
+
 from storybench.batch import read_catalog, render_plan
 from storybench.config import RenderSettings
 from storybench.render.runpod import RunPodBackend
@@ -32,8 +32,10 @@ def small_settings(**kw) -> RenderSettings:
 def empty_image_builder(spec: RenderSpec, reference_name: str | None) -> dict:
     """API-format workflow EmptyImage -> SaveImage: the simulated worker draws a PNG of the spec's size."""
     return {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": spec.width, "height": spec.height, "batch_size": 1,
-                                                        "color": spec.seed & 0xFFFFFF}},
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": spec.width, "height": spec.height, "batch_size": 1, "color": spec.seed & 0xFFFFFF},
+        },
         "2": {"class_type": "SaveImage", "inputs": {"filename_prefix": f"sb/{spec.panel_id}", "images": ["1", 0]}},
     }
 
@@ -48,6 +50,7 @@ def point(monkeypatch):
         monkeypatch.setenv("RUNPOD_API_KEY", KEY)
         monkeypatch.setenv("RUNPOD_ENDPOINT_ID", sim.endpoint_id)
         monkeypatch.setenv("STORYBENCH_RUNPOD_BASE_URL", sim.root)
+
     return _point
 
 
@@ -95,8 +98,13 @@ def test_first_try_failures_and_timeouts_are_retried_until_every_panel_completes
     with RunPodSim(workers=4, job_seconds=0.02, api_key=KEY, fail_first=0.1, timeout_first=0.1, seed=3) as sim:
         point(sim)
         with backend() as be:
-            summary = render_plan(plan, backend=be, output_dir=tmp_path,
-                                  settings=small_settings(retries=3, backoff_seconds=0.01), progress=False)
+            summary = render_plan(
+                plan,
+                backend=be,
+                output_dir=tmp_path,
+                settings=small_settings(retries=3, backoff_seconds=0.01),
+                progress=False,
+            )
         final = {j.id: j.status for j in sim.jobs.values()}
     assert summary.status == "completed", summary.errors
     failed_first = [s for s in final.values() if s in ("FAILED", "TIMED_OUT")]
@@ -126,9 +134,19 @@ def test_cancelled_batch_leaves_no_job_running_on_the_endpoint(point, tmp_path):
                         cancel.set()
 
             result: dict = {}
-            thread = threading.Thread(target=lambda: result.update(summary=render_plan(
-                plan, backend=be, output_dir=tmp_path, settings=small_settings(concurrency=8), progress=False,
-                on_event=on_event, cancel_event=cancel)))
+            thread = threading.Thread(
+                target=lambda: result.update(
+                    summary=render_plan(
+                        plan,
+                        backend=be,
+                        output_dir=tmp_path,
+                        settings=small_settings(concurrency=8),
+                        progress=False,
+                        on_event=on_event,
+                        cancel_event=cancel,
+                    )
+                )
+            )
             thread.start()
             assert cancel.wait(20), "no panel completed"
             cancelled_at = time.monotonic()

@@ -13,13 +13,18 @@ import yaml
 
 KIT = Path(__file__).resolve().parents[1] / "deploy" / "runpod"
 SCRIPT = KIT / "download_models.sh"
-FP8 = {"diffusion_models/flux1-kontext-dev-fp8.safetensors", "text_encoders/clip_l.safetensors",
-       "text_encoders/t5xxl_fp8_e4m3fn.safetensors", "vae/ae.safetensors"}
+FP8 = {
+    "diffusion_models/flux1-kontext-dev-fp8.safetensors",
+    "text_encoders/clip_l.safetensors",
+    "text_encoders/t5xxl_fp8_e4m3fn.safetensors",
+    "vae/ae.safetensors",
+}
 
 
 def run(*args: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=60,
-                          env=env, check=check)
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=60, env=env, check=check
+    )
 
 
 def test_script_parses():
@@ -63,7 +68,11 @@ def test_downloads_from_a_mirror_with_the_token_in_a_header_only(tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         token = "hf_SECRET_token_123"
-        env = {"PATH": "/usr/bin:/bin", "HF_TOKEN": token, "HF_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}"}
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HF_TOKEN": token,
+            "HF_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}",
+        }
         done = run("--dest", str(tmp_path), "--set", "kontext-fp8", env=env)
     finally:
         server.shutdown()
@@ -71,7 +80,10 @@ def test_downloads_from_a_mirror_with_the_token_in_a_header_only(tmp_path):
     files = {str(p.relative_to(tmp_path / "models")) for p in (tmp_path / "models").rglob("*") if p.is_file()}
     assert files == FP8
     kontext = (tmp_path / "models/diffusion_models/flux1-kontext-dev-fp8.safetensors").read_text()
-    assert kontext == "/Comfy-Org/flux1-kontext-dev_ComfyUI/resolve/main/split_files/diffusion_models/flux1-dev-kontext_fp8_scaled.safetensors"
+    assert (
+        kontext
+        == "/Comfy-Org/flux1-kontext-dev_ComfyUI/resolve/main/split_files/diffusion_models/flux1-dev-kontext_fp8_scaled.safetensors"
+    )
     assert len(seen) == 4 and all(auth == f"Bearer {token}" for _, auth in seen)
     assert token not in done.stdout + done.stderr
 

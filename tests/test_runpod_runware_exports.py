@@ -6,9 +6,18 @@ from storybench.render.runpod import api, backend, payload, workflows
 
 
 def test_runpod_public_names():
-    assert sorted(runpod_pkg.__all__) == sorted([
-        "RunPodBackend", "RunPodAPI", "WorkflowBuilder", "template_workflow_builder", "concurrency_from_health",
-        "build_input", "parse_output", "error_text"])
+    assert sorted(runpod_pkg.__all__) == sorted(
+        [
+            "RunPodBackend",
+            "RunPodAPI",
+            "WorkflowBuilder",
+            "template_workflow_builder",
+            "concurrency_from_health",
+            "build_input",
+            "parse_output",
+            "error_text",
+        ]
+    )
     for module in (runpod_pkg, api, backend, payload, workflows):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
@@ -16,7 +25,8 @@ def test_runpod_public_names():
 
 def test_runware_public_names():
     assert sorted(runware_mod.__all__) == sorted(
-        ["RunwareBackend", "runware_size", "validate_air", "ENV_API_KEY", "ENV_URL", "MIN_SIDE", "MAX_SIDE"])
+        ["RunwareBackend", "runware_size", "validate_air", "ENV_API_KEY", "ENV_URL", "MIN_SIDE", "MAX_SIDE"]
+    )
     assert all(hasattr(runware_mod, n) for n in runware_mod.__all__)
 
 

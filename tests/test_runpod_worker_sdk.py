@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
+from test_runpod_backend import empty_image_builder
 
 from storybench.render.runpod import RunPodBackend, parse_output
 from storybench.render.spec import RenderSpec
-from test_runpod_backend import empty_image_builder
 
 pytest.importorskip("runpod")
 
@@ -38,9 +38,22 @@ def worker_url(tmp_path_factory):
     env = dict(os.environ, RUNPOD_LOG_LEVEL="ERROR")
     env.pop("RUNPOD_ENDPOINT_ID", None)
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "worker_handler.py"), "--rp_serve_api", "--rp_api_port", str(port),
-         "--rp_api_host", "127.0.0.1", "--rp_log_level", "ERROR"],
-        cwd=HERE, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            str(HERE / "worker_handler.py"),
+            "--rp_serve_api",
+            "--rp_api_port",
+            str(port),
+            "--rp_api_host",
+            "127.0.0.1",
+            "--rp_log_level",
+            "ERROR",
+        ],
+        cwd=HERE,
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 45
@@ -76,10 +89,10 @@ def built(monkeypatch):
 def test_sdk_worker_accepts_the_backend_payload(worker_url, built, tmp_path):
     ref = tmp_path / "sheet.png"
     Image.new("RGB", (40, 40), (0, 200, 0)).save(ref)
-    body = built.build_request(RenderSpec(prompt="x", seed=5, width=200, height=120, panel_id="p1",
-                                          reference_images=(str(ref),)))
-    resp = httpx.post(f"{worker_url}/runsync", content=body, headers={"Content-Type": "application/json"},
-                      timeout=30)
+    body = built.build_request(
+        RenderSpec(prompt="x", seed=5, width=200, height=120, panel_id="p1", reference_images=(str(ref),))
+    )
+    resp = httpx.post(f"{worker_url}/runsync", content=body, headers={"Content-Type": "application/json"}, timeout=30)
     assert resp.status_code == 200, resp.text
     job = resp.json()
     assert job["status"] == "COMPLETED", job

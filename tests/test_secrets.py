@@ -18,17 +18,35 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from plan_factory import plan_dict
 from runpod_server import RunPodSim
+
 from storybench.batch import read_catalog_table
 
 ROOT = Path(__file__).parent.parent
 RUNPOD_KEY = "rp-SECRET-4f1c9a7e2b6d8035"
 RUNWARE_KEY = "rw-SECRET-9d2e7b1a6c4f0358"
 OTHER_KEYS = {"OPENAI_API_KEY": "sk-SECRET-77aa11bb22cc33dd", "HF_TOKEN": "hf_SECRET_0a1b2c3d4e5f6a7b"}
-SMALL = ["-p", "page_width", "600", "-p", "page_height", "900", "-p", "panel_max_side", "256",
-         "-p", "margin", "20", "-p", "gutter", "10", "-p", "show_thumbnails", "false"]
+SMALL = [
+    "-p",
+    "page_width",
+    "600",
+    "-p",
+    "page_height",
+    "900",
+    "-p",
+    "panel_max_side",
+    "256",
+    "-p",
+    "margin",
+    "20",
+    "-p",
+    "gutter",
+    "10",
+    "-p",
+    "show_thumbnails",
+    "false",
+]
 
 
 def write_plan(tmp_path: Path, plan_id: str) -> Path:
@@ -46,9 +64,24 @@ def start_cli(plan: Path, out: Path, backend: str, env: dict[str, str], *extra: 
     logs.mkdir(parents=True, exist_ok=True)
     with open(logs / "stdout.txt", "wb") as stdout, open(logs / "stderr.txt", "wb") as stderr:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "storybench", "render", str(plan), "--backend", backend, "--output-dir", str(out),
-             "-v", *SMALL, *extra],
-            stdout=stdout, stderr=stderr, env=full_env, cwd=str(out.parent),
+            [
+                sys.executable,
+                "-m",
+                "storybench",
+                "render",
+                str(plan),
+                "--backend",
+                backend,
+                "--output-dir",
+                str(out),
+                "-v",
+                *SMALL,
+                *extra,
+            ],
+            stdout=stdout,
+            stderr=stderr,
+            env=full_env,
+            cwd=str(out.parent),
         )
     return proc, logs
 
@@ -59,8 +92,9 @@ def finish_cli(proc: subprocess.Popen, logs: Path) -> subprocess.CompletedProces
     finally:
         if proc.poll() is None:
             proc.kill()
-    return subprocess.CompletedProcess(proc.args, code, (logs / "stdout.txt").read_text(),
-                                       (logs / "stderr.txt").read_text())
+    return subprocess.CompletedProcess(
+        proc.args, code, (logs / "stdout.txt").read_text(), (logs / "stderr.txt").read_text()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +108,21 @@ def renders(tmp_path_factory):
     started: dict[str, tuple[subprocess.Popen, Path]] = {}
     results: dict = {}
     with RunPodSim(workers=2, job_seconds=0.03, api_key=RUNPOD_KEY) as sim:
-        env = {"RUNPOD_API_KEY": RUNPOD_KEY, "RUNPOD_ENDPOINT_ID": sim.endpoint_id,
-               "STORYBENCH_RUNPOD_BASE_URL": sim.root, **OTHER_KEYS}
-        started["runpod"] = start_cli(plans["runpod"], dirs["runpod"] / "out", "runpod", env, "-p", "backend_options",
-                                      '{"poll_interval": 0.02, "max_poll_interval": 0.05}')
+        env = {
+            "RUNPOD_API_KEY": RUNPOD_KEY,
+            "RUNPOD_ENDPOINT_ID": sim.endpoint_id,
+            "STORYBENCH_RUNPOD_BASE_URL": sim.root,
+            **OTHER_KEYS,
+        }
+        started["runpod"] = start_cli(
+            plans["runpod"],
+            dirs["runpod"] / "out",
+            "runpod",
+            env,
+            "-p",
+            "backend_options",
+            '{"poll_interval": 0.02, "max_poll_interval": 0.05}',
+        )
         env = {"RUNPOD_API_KEY": RUNPOD_KEY, "RUNWARE_API_KEY": RUNWARE_KEY, **OTHER_KEYS}
         started["storyboard"] = start_cli(plans["storyboard"], dirs["storyboard"] / "out", "storyboard", env)
         server = runware.RunwareSim(api_key=RUNWARE_KEY, job_seconds=0.02) if runware else None

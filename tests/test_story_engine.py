@@ -8,8 +8,8 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from story_fakes import FakeImageBackend, ScriptedLLM
+
 from storybench.exceptions import ConfigError, TransientBackendError
 from storybench.prompts.illustration import MAX_WORDS
 from storybench.story import StoryEngine, StorySettings, load_story
@@ -23,7 +23,9 @@ def make_engine(tmp_path: Path, **kw) -> tuple[StoryEngine, ScriptedLLM, FakeIma
     llm = kw.pop("llm", None) or ScriptedLLM()
     img = kw.pop("image_backend", None) or FakeImageBackend()
     settings = StorySettings(premise=kw.pop("premise", PREMISE_UK), language=kw.pop("language", "uk"), style="noir")
-    engine = StoryEngine(settings, llm=llm, image_backend=img, output_root=tmp_path, inline_images=kw.pop("inline_images", True), **kw)
+    engine = StoryEngine(
+        settings, llm=llm, image_backend=img, output_root=tmp_path, inline_images=kw.pop("inline_images", True), **kw
+    )
     return engine, llm, img
 
 
@@ -49,7 +51,11 @@ def test_three_choice_walk_in_ukrainian(tmp_path: Path) -> None:
     assert path[1].choices == ["Запалити лампу", "Сховати лист у кишеню", "Спуститися до моря", "Покликати доглядача"]
     assert path[2].choices == ["Помахати у відповідь", "Подати сигнал ліхтарем", "Вимкнути світло"]
     # the fourth segment had no choices: asked once more, structured
-    assert path[3].choices_source == "structured" and path[3].choices == ["Взяти ключ", "Відмовитися від ключа", "Запитати про двері"]
+    assert path[3].choices_source == "structured" and path[3].choices == [
+        "Взяти ключ",
+        "Відмовитися від ключа",
+        "Запитати про двері",
+    ]
     assert llm.count("choices") == 1
     # choices taken are recorded on the children
     assert [s.choice_text for s in path[1:]] == ["Відкрити лист", "Сховати лист у кишеню", "Вимкнути світло"]
@@ -173,8 +179,12 @@ def test_no_choices_and_failed_structured_request_gives_defaults(tmp_path: Path)
 
 def test_two_stories_are_independent(tmp_path: Path) -> None:
     e1, llm1, _ = make_engine(tmp_path)
-    e2, llm2, _ = make_engine(tmp_path, premise="A robot learns to paint", language="en",
-                              llm=ScriptedLLM(segments=["Sparks fly in the studio.\n1. Paint\n2. Sleep"], cyrillic_first=False))
+    e2, llm2, _ = make_engine(
+        tmp_path,
+        premise="A robot learns to paint",
+        language="en",
+        llm=ScriptedLLM(segments=["Sparks fly in the studio.\n1. Paint\n2. Sleep"], cyrillic_first=False),
+    )
     e1.start()
     e2.start()
     e1.choose(0)
@@ -195,7 +205,9 @@ def test_save_load_round_trip(tmp_path: Path) -> None:
     assert loaded == engine.story
     assert loaded.ifid == engine.story.ifid and re.fullmatch(r"[0-9A-F-]{36}", loaded.ifid)
     # a loaded story continues where it stopped, with new ids
-    cont = StoryEngine(loaded, llm=ScriptedLLM(), image_backend=FakeImageBackend(), story_dir=tmp_path / "cont", inline_images=True)
+    cont = StoryEngine(
+        loaded, llm=ScriptedLLM(), image_backend=FakeImageBackend(), story_dir=tmp_path / "cont", inline_images=True
+    )
     seg = cont.choose(0)
     assert seg.id not in engine.story.segments and seg.parent_id == engine.story.current_id
 
@@ -211,8 +223,15 @@ def test_bad_settings_fail_early() -> None:
 
 def test_demo_walk_by_backend_names(tmp_path: Path) -> None:
     chunks: list[str] = []
-    story, engine = walk(PREMISE_UK, choices=[0, "ЛИСТ", 2], language="uk", llm="scripted",
-                         image_backend="fakeimg", output_root=tmp_path, on_chunk=chunks.append)
+    story, engine = walk(
+        PREMISE_UK,
+        choices=[0, "ЛИСТ", 2],
+        language="uk",
+        llm="scripted",
+        image_backend="fakeimg",
+        output_root=tmp_path,
+        on_chunk=chunks.append,
+    )
     path = story.path()
     assert len(path) == 4
     # an index, then a piece of text (case-insensitive), then an index again

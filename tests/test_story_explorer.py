@@ -9,8 +9,8 @@ from pathlib import Path
 
 import ipywidgets as w
 import pytest
-
 from story_fakes import SEGMENTS_UK, ScriptedLLM
+
 from storybench.llm.base import register_llm_backend
 from storybench.story import load_story
 from storybench.story.explorer import ExplorerModel, StoryExplorer
@@ -18,7 +18,9 @@ from storybench.story.explorer import ExplorerModel, StoryExplorer
 
 @pytest.fixture
 def view(tmp_path: Path) -> StoryExplorer:
-    model = ExplorerModel(llm_backend="scripted", image_backend="fakeimg", output_root=str(tmp_path), inline_images=True)
+    model = ExplorerModel(
+        llm_backend="scripted", image_backend="fakeimg", output_root=str(tmp_path), inline_images=True
+    )
     return StoryExplorer(model)
 
 
@@ -31,8 +33,13 @@ def start(view: StoryExplorer, premise: str = "Старий маяк на кра
 
 def test_model_has_no_widget_import() -> None:
     code = "import sys, storybench.story.explorer.model as m; m.ExplorerModel(); print('ipywidgets' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PATH": ""})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PATH": ""},
+    )
     assert out.stdout.strip() == "False"
 
 
@@ -53,7 +60,11 @@ def test_start_choose_back_regenerate_goto(view: StoryExplorer) -> None:
     assert m.error == ""
     story = m.story
     assert story.settings.language == "uk" and story.settings.style == "watercolor"
-    assert [b.description for b in view.choice_buttons] == ["1. Відкрити лист", "2. Піднятися вище", "3. Повернутися до човна"]
+    assert [b.description for b in view.choice_buttons] == [
+        "1. Відкрити лист",
+        "2. Піднятися вище",
+        "3. Повернутися до човна",
+    ]
     assert "Туман огорнув" in view.text.value and "Відкрити лист" not in view.text.value
     assert view.image.value.startswith("<img src='data:image/png;base64,")
     assert view.back.disabled and not view.regenerate.disabled
@@ -92,7 +103,9 @@ def test_text_streams_into_the_view_and_buttons_are_busy(tmp_path: Path) -> None
 
     llm = Watching()
     register_llm_backend("watching", lambda **kw: llm)
-    view = StoryExplorer(ExplorerModel(llm_backend="watching", image_backend="fakeimg", output_root=str(tmp_path), inline_images=True))
+    view = StoryExplorer(
+        ExplorerModel(llm_backend="watching", image_backend="fakeimg", output_root=str(tmp_path), inline_images=True)
+    )
     llm.view = view
     start(view)
     assert len(seen) > 10
@@ -123,7 +136,9 @@ def test_failed_image_shows_and_retry_works(tmp_path: Path) -> None:
     from story_fakes import FakeImageBackend
 
     backend = FakeImageBackend(fail_first=1, message="out of VRAM")
-    view = StoryExplorer(ExplorerModel(llm_backend="scripted", image_backend="flaky", output_root=str(tmp_path), inline_images=True))
+    view = StoryExplorer(
+        ExplorerModel(llm_backend="scripted", image_backend="flaky", output_root=str(tmp_path), inline_images=True)
+    )
     from storybench.render.base import register_image_backend
 
     register_image_backend("flaky", lambda **kw: backend)
@@ -160,8 +175,12 @@ def test_save_load_export(view: StoryExplorer, tmp_path: Path) -> None:
 
 
 def test_two_explorers_do_not_share_state(tmp_path: Path) -> None:
-    a = StoryExplorer(ExplorerModel(llm_backend="scripted", image_backend="fakeimg", output_root=str(tmp_path), inline_images=True))
-    b = StoryExplorer(ExplorerModel(llm_backend="scripted", image_backend="fakeimg", output_root=str(tmp_path), inline_images=True))
+    a = StoryExplorer(
+        ExplorerModel(llm_backend="scripted", image_backend="fakeimg", output_root=str(tmp_path), inline_images=True)
+    )
+    b = StoryExplorer(
+        ExplorerModel(llm_backend="scripted", image_backend="fakeimg", output_root=str(tmp_path), inline_images=True)
+    )
     start(a)
     a.choice_buttons[0].click()
     assert b.model.story is None and b.choice_buttons == [] and b.regenerate.disabled
@@ -196,6 +215,7 @@ def test_background_image_replaces_the_spinner(tmp_path: Path) -> None:
     import threading
 
     from story_fakes import FakeImageBackend
+
     from storybench.render.base import register_image_backend
 
     gate = threading.Event()

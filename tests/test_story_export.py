@@ -9,8 +9,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-
 from story_fakes import FakeImageBackend, ScriptedLLM, parse_twee
+
 from storybench.story import StoryEngine, StorySettings, export_story, to_html, to_markdown, to_twee
 from storybench.story.export import choice_passage_name
 
@@ -19,7 +19,10 @@ from storybench.story.export import choice_passage_name
 def engine(tmp_path: Path) -> StoryEngine:
     eng = StoryEngine(
         StorySettings(premise="Старий маяк і лист без адреси", language="uk", title="Маяк"),
-        llm=ScriptedLLM(), image_backend=FakeImageBackend(), output_root=tmp_path, inline_images=True,
+        llm=ScriptedLLM(),
+        image_backend=FakeImageBackend(),
+        output_root=tmp_path,
+        inline_images=True,
     )
     eng.start()
     second = eng.choose(0)
@@ -34,7 +37,9 @@ def test_twee_has_one_passage_per_segment_and_links_matching_choices(engine: Sto
     passages = parse_twee(source)
     data = json.loads(passages.pop("StoryData")["text"])
     assert passages.pop("StoryTitle")["text"] == "Маяк"
-    assert data["ifid"] == story.ifid and re.fullmatch(r"[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[0-9A-F]{4}-[0-9A-F]{12}", data["ifid"])
+    assert data["ifid"] == story.ifid and re.fullmatch(
+        r"[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[0-9A-F]{4}-[0-9A-F]{12}", data["ifid"]
+    )
     assert data["format"] == "Harlowe" and data["start"] == story.start_id() == "s001"
     assert set(passages) == set(story.segments)  # one passage per segment
     for sid, passage in passages.items():
@@ -96,7 +101,7 @@ def test_html_is_self_contained(engine: StoryEngine, tmp_path: Path) -> None:
     for src in parser.images:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "src=\"images/" not in page and "<script" not in page
+    assert 'src="images/' not in page and "<script" not in page
 
 
 def test_export_story_writes_files(engine: StoryEngine) -> None:

@@ -13,10 +13,26 @@ from storybench.story import Segment, Story, StoryFormatError, StorySettings, lo
 def small_story() -> Story:
     story = Story(settings=StorySettings(premise="Нічний потяг у нікуди", language="uk", style="watercolor"))
     a = story.add(Segment(id=story.new_segment_id(), text="Потяг рушив. Світло згасло.", choices=["Вийти", "Сидіти"]))
-    b = story.add(Segment(id=story.new_segment_id(), parent_id=a.id, choice_index=0, choice_text="Вийти",
-                          text="Перон порожній.", choices=["Йти", "Чекати"]))
-    b2 = story.add(Segment(id=story.new_segment_id(), parent_id=a.id, choice_index=0, choice_text="Вийти",
-                           text="Перон повний людей.", choices=["Кричати", "Мовчати"]))
+    b = story.add(
+        Segment(
+            id=story.new_segment_id(),
+            parent_id=a.id,
+            choice_index=0,
+            choice_text="Вийти",
+            text="Перон порожній.",
+            choices=["Йти", "Чекати"],
+        )
+    )
+    b2 = story.add(
+        Segment(
+            id=story.new_segment_id(),
+            parent_id=a.id,
+            choice_index=0,
+            choice_text="Вийти",
+            text="Перон повний людей.",
+            choices=["Кричати", "Мовчати"],
+        )
+    )
     story.add(Segment(id=story.new_segment_id(), parent_id=b.id, choice_index=1, choice_text="Чекати", text="Ніч."))
     story.current_id = b2.id
     return story

@@ -15,12 +15,19 @@ from storybench.story.prompts import (
 
 
 def chain(n: int) -> Story:
-    story = Story(settings=StorySettings(premise="Нічне місто", language="ru", style="cyberpunk", segments_per_chapter=3))
+    story = Story(
+        settings=StorySettings(premise="Нічне місто", language="ru", style="cyberpunk", segments_per_chapter=3)
+    )
     parent = None
     for i in range(n):
-        seg = Segment(id=story.new_segment_id(), parent_id=parent, choice_index=0 if parent else None,
-                      choice_text=f"выбор {i}" if parent else "", text=f"Сцена номер {i} началась. Потом было другое.",
-                      choices=["Идти", "Ждать"])
+        seg = Segment(
+            id=story.new_segment_id(),
+            parent_id=parent,
+            choice_index=0 if parent else None,
+            choice_text=f"выбор {i}" if parent else "",
+            text=f"Сцена номер {i} началась. Потом было другое.",
+            choices=["Идти", "Ждать"],
+        )
         story.add(seg)
         parent = seg.id
     story.current_id = parent

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from story_fakes import FakeImageBackend, ScriptedLLM
+
 from storybench.story import StoryEngine, StorySettings
 from storybench.story.repetition import degeneration_cut
 
@@ -31,8 +32,10 @@ def test_word_loop_and_stutter_are_cut() -> None:
 
 
 def test_sentence_loop_inside_a_paragraph_is_cut() -> None:
-    text = ("The keeper waits. The sun dips below the horizon. The wind sighs. "
-            "The sun dips below the horizon. The sun dips below the horizon. The sun")
+    text = (
+        "The keeper waits. The sun dips below the horizon. The wind sighs. "
+        "The sun dips below the horizon. The sun dips below the horizon. The sun"
+    )
     cut = degeneration_cut(text)
     assert text[:cut].rstrip() == "The keeper waits. The sun dips below the horizon. The wind sighs."
 
@@ -44,8 +47,13 @@ def test_clean_text_is_not_cut() -> None:
 def test_engine_stops_a_looping_stream(tmp_path: Path) -> None:
     looping = "The fog rolled in over the harbour.\n" + "Відрада Відрада\n" * 200
     llm = ScriptedLLM(segments=[looping], cyrillic_first=False)
-    engine = StoryEngine(StorySettings(premise="A harbour", language="en"), llm=llm,
-                         image_backend=FakeImageBackend(), output_root=tmp_path, inline_images=True)
+    engine = StoryEngine(
+        StorySettings(premise="A harbour", language="en"),
+        llm=llm,
+        image_backend=FakeImageBackend(),
+        output_root=tmp_path,
+        inline_images=True,
+    )
     chunks: list[str] = []
     seg = engine.start(chunks.append)
     assert len("".join(chunks)) < 120  # stopped early, not after 3000 characters

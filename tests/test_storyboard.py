@@ -8,9 +8,18 @@ from storybench.render.staging import shot_scale, stage_cast
 
 
 def spec(**kw):
-    base = dict(prompt="p", seed=7, width=1024, height=640, style="american-classic", camera="medium shot",
-                action="a", location="harbor at dawn", mood="calm",
-                cast=(CastMember(id="a", name="Ann", speaks=True), CastMember(id="b", name="Bo")))
+    base = dict(
+        prompt="p",
+        seed=7,
+        width=1024,
+        height=640,
+        style="american-classic",
+        camera="medium shot",
+        action="a",
+        location="harbor at dawn",
+        mood="calm",
+        cast=(CastMember(id="a", name="Ann", speaks=True), CastMember(id="b", name="Bo")),
+    )
     base.update(kw)
     return RenderSpec(**base)
 

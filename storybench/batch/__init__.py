@@ -20,15 +20,45 @@ from storybench.batch.composer import Composer
 from storybench.batch.engine import BatchEngine, ProgressEvent, page_file_name, render_plan
 from storybench.batch.jobs import Job, JobKind, JobState, call_with_retries, is_transient
 from storybench.batch.references import character_sheet_spec
-from storybench.batch.runs import RUN_MANIFEST, find_resumable_run, list_runs, new_run_id, read_manifest, settings_fingerprint
+from storybench.batch.runs import (
+    RUN_MANIFEST,
+    find_resumable_run,
+    list_runs,
+    new_run_id,
+    read_manifest,
+    settings_fingerprint,
+)
 from storybench.batch.summary import RunCounts, RunSummary
 
 __all__ = [
-    "render_plan", "BatchEngine", "ProgressEvent", "RunSummary", "RunCounts", "Composer",
-    "read_catalog", "read_catalog_table", "upsert_catalog_rows", "CatalogWriter",
-    "CATALOG_COLUMNS", "CATALOG_FILE", "CATALOG_SCHEMA", "FLAT_METRICS",
-    "ArtifactCache", "CacheEntry", "materialize_file",
-    "Job", "JobKind", "JobState", "call_with_retries", "is_transient",
-    "character_sheet_spec", "page_file_name",
-    "RUN_MANIFEST", "find_resumable_run", "list_runs", "new_run_id", "read_manifest", "settings_fingerprint",
+    "CATALOG_COLUMNS",
+    "CATALOG_FILE",
+    "CATALOG_SCHEMA",
+    "FLAT_METRICS",
+    "RUN_MANIFEST",
+    "ArtifactCache",
+    "BatchEngine",
+    "CacheEntry",
+    "CatalogWriter",
+    "Composer",
+    "Job",
+    "JobKind",
+    "JobState",
+    "ProgressEvent",
+    "RunCounts",
+    "RunSummary",
+    "call_with_retries",
+    "character_sheet_spec",
+    "find_resumable_run",
+    "is_transient",
+    "list_runs",
+    "materialize_file",
+    "new_run_id",
+    "page_file_name",
+    "read_catalog",
+    "read_catalog_table",
+    "read_manifest",
+    "render_plan",
+    "settings_fingerprint",
+    "upsert_catalog_rows",
 ]

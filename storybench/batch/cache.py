@@ -24,7 +24,7 @@ from pathlib import Path
 
 from storybench.io import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
 
-__all__ = ["CacheEntry", "ArtifactCache", "materialize_file"]
+__all__ = ["ArtifactCache", "CacheEntry", "materialize_file"]
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,14 @@ class ArtifactCache:
         return entry
 
     def put_bytes(
-        self, key: str, data: bytes, *, suffix: str = ".png", kind: str = "", width: int | None = None, height: int | None = None
+        self,
+        key: str,
+        data: bytes,
+        *,
+        suffix: str = ".png",
+        kind: str = "",
+        width: int | None = None,
+        height: int | None = None,
     ) -> CacheEntry:
         """Store ``data`` under ``key`` and return the complete entry.
 

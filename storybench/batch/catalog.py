@@ -26,8 +26,9 @@ import json
 import math
 import os
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,16 +38,16 @@ from filelock import FileLock
 from storybench.io import atomic_write_bytes
 
 __all__ = [
+    "CATALOG_COLUMNS",
     "CATALOG_FILE",
     "CATALOG_SCHEMA",
-    "CATALOG_COLUMNS",
     "FLAT_METRICS",
+    "CatalogWriter",
+    "flat_metrics",
+    "metrics_json",
     "read_catalog",
     "read_catalog_table",
     "upsert_catalog_rows",
-    "CatalogWriter",
-    "metrics_json",
-    "flat_metrics",
 ]
 
 CATALOG_FILE = "catalog.parquet"

@@ -8,8 +8,9 @@ their own (e.g. a plain Pillow paste of the panels into their rectangles).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["Composer"]
 
@@ -34,7 +35,7 @@ class Composer:
     version: str
 
     @classmethod
-    def default(cls) -> "Composer":
+    def default(cls) -> Composer:
         """The real composer from :mod:`storybench.compose`.
 
         Raises:
@@ -42,7 +43,11 @@ class Composer:
         """
         from storybench import compose
 
-        missing = [n for n in ("compose_page", "save_page_png", "export_pdf", "export_cbz", "COMPOSER_VERSION") if not hasattr(compose, n)]
+        missing = [
+            n
+            for n in ("compose_page", "save_page_png", "export_pdf", "export_cbz", "COMPOSER_VERSION")
+            if not hasattr(compose, n)
+        ]
         if missing:
             raise ImportError(f"storybench.compose lacks {', '.join(missing)}")
         return cls(

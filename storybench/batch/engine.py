@@ -40,10 +40,11 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pyarrow.compute as pc
 
@@ -71,7 +72,7 @@ from storybench.prompts.panel import panel_render_spec, render_size
 from storybench.render.base import ImageBackend, get_image_backend
 from storybench.render.spec import RenderSpec
 
-__all__ = ["BatchEngine", "ProgressEvent", "render_plan", "page_file_name"]
+__all__ = ["BatchEngine", "ProgressEvent", "page_file_name", "render_plan"]
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,9 @@ class BatchEngine:
         self.on_event = on_event
         self.cancel_event = cancel_event or threading.Event()
         self.cache = ArtifactCache(self.output_dir / "cache")
-        self.catalog = CatalogWriter(self.output_dir, batch_rows=catalog_batch_rows, flush_seconds=catalog_flush_seconds)
+        self.catalog = CatalogWriter(
+            self.output_dir, batch_rows=catalog_batch_rows, flush_seconds=catalog_flush_seconds
+        )
         self.plan_sha256 = self.plan.sha256()
         style = get_style(self.plan.style)
         direction = self.settings.reading_direction
@@ -236,7 +239,7 @@ class BatchEngine:
             self._backend_cancelled = True
         try:
             self.backend.cancel()
-        except Exception:  # noqa: BLE001 - cancelling is best effort
+        except Exception:
             pass
 
     def run(self) -> RunSummary:
@@ -260,7 +263,7 @@ class BatchEngine:
                 self.cancel()
             try:
                 self._finish(started, composer, error=_error_text(exc))
-            except Exception:  # noqa: BLE001 - the original error matters more
+            except Exception:
                 pass
             raise
         else:
@@ -361,7 +364,9 @@ class BatchEngine:
             rect = rects[panel.position - 1]
             w, h = render_size(rect.width, rect.height, s.panel_max_side)
             if min(w, h) < MIN_RENDER_SIDE:  # a thin panel: grow until its short side is allowed
-                longer = math.ceil(MIN_RENDER_SIDE * max(rect.width, rect.height) / min(rect.width, rect.height) / 8) * 8
+                longer = (
+                    math.ceil(MIN_RENDER_SIDE * max(rect.width, rect.height) / min(rect.width, rect.height) / 8) * 8
+                )
                 w, h = render_size(rect.width, rect.height, longer)
             specs[panel.id] = panel_render_spec(self.plan, panel, w, h, params=s.render_params)
         return specs
@@ -384,13 +389,20 @@ class BatchEngine:
 
     def _page_key(self, chapter: Chapter, page: Page, panel_sha: list[str], composer: Composer) -> str:
         s = self.settings
-        speakers = sorted({d.character for p in page.panels for d in p.dialogue} | {c for p in page.panels for c in p.characters})
+        speakers = sorted(
+            {d.character for p in page.panels for d in p.dialogue} | {c for p in page.panels for c in p.characters}
+        )
         return _hash_json(
             {
                 "composer": composer.version,
                 "page": page.model_dump(mode="json", by_alias=True),
                 "chapter": {"id": chapter.id, "title": chapter.title},
-                "plan": {"id": self.plan.id, "title": self.plan.title, "style": self.plan.style, "language": self.plan.language},
+                "plan": {
+                    "id": self.plan.id,
+                    "title": self.plan.title,
+                    "style": self.plan.style,
+                    "language": self.plan.language,
+                },
                 "names": {cid: self.plan.character(cid).name for cid in speakers},
                 "settings": {
                     "page_width": s.page_width,
@@ -414,14 +426,18 @@ class BatchEngine:
         sheet_jobs = self._sheet_jobs(selected)
         panel_jobs = [j for w in selected for j in w.panel_jobs]
         self._total = len(sheet_jobs) + len(panel_jobs) + len(selected) + 2
-        self._pbar = tqdm(total=self._total, desc=f"{self.plan.id} {self.run_id}", unit="job", disable=not self.progress, leave=True)
+        self._pbar = tqdm(
+            total=self._total, desc=f"{self.plan.id} {self.run_id}", unit="job", disable=not self.progress, leave=True
+        )
         self._emit(ProgressEvent("run_started", self.run_id, 0, self._total))
 
         # keys known before rendering: sheets always, panels unless they wait for a sheet
         for job in sheet_jobs:
             job.cache_key = self._render_key(job.spec)
         sheet_sha = {j.artifact_id: e.sha256 for j in sheet_jobs if (e := self.cache.get(j.cache_key))}
-        to_render = [j.spec for j in sheet_jobs if (self.settings.force or j.artifact_id not in sheet_sha) and not self._kept(j)]
+        to_render = [
+            j.spec for j in sheet_jobs if (self.settings.force or j.artifact_id not in sheet_sha) and not self._kept(j)
+        ]
         for w in selected:
             for job in w.panel_jobs:
                 panel = self._panel(w, job.artifact_id)
@@ -437,9 +453,10 @@ class BatchEngine:
         workers = self.settings.concurrency or getattr(self.backend, "default_concurrency", 1) or 1
         # one composing thread: pages overlap with rendering, and composers (fonts, FreeType
         # faces) need not be thread-safe
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sb-render") as pool, ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="sb-compose"
-        ) as page_pool:
+        with (
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sb-render") as pool,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="sb-compose") as page_pool,
+        ):
             try:
                 self._run_jobs(pool, page_pool, composer, selected, sheet_jobs, panel_jobs)
             except BaseException:  # Ctrl-C or a bug: queued jobs must not start while the pools shut down
@@ -556,7 +573,7 @@ class BatchEngine:
         try:
             result = self.backend.preflight(specs) or {}
             self._preflight["result"] = json.loads(metrics_json(result))
-        except Exception as exc:  # noqa: BLE001 - recorded; every job that needs the backend fails with it
+        except Exception as exc:
             self._preflight_error = f"preflight failed: {_error_text(exc)}"
             self._preflight["error"] = self._preflight_error
         self._preflight["seconds"] = round(time.monotonic() - t0, 6)
@@ -657,7 +674,7 @@ class BatchEngine:
             job.finish(JobState.COMPLETED)
         except Cancelled as exc:
             job.finish(JobState.CANCELLED, str(exc))
-        except Exception as exc:  # noqa: BLE001 - any error of one job is recorded on it
+        except Exception as exc:
             job.finish(JobState.FAILED, _error_text(exc))
         return job
 
@@ -673,7 +690,7 @@ class BatchEngine:
                 out = io.BytesIO()
                 img.save(out, format="PNG")
                 return out.getvalue(), img.width, img.height
-        except Exception as exc:  # noqa: BLE001 - a torn download is worth another try
+        except Exception as exc:
             raise TransientBackendError(self.backend.name, f"the image for {job.id} does not decode: {exc}") from exc
 
     def _start_page(self, pool: ThreadPoolExecutor, w: _PageWork, composer: Composer) -> dict[Future, Job]:
@@ -713,7 +730,7 @@ class BatchEngine:
                 job.cache_hit = True
             self._adopt(job, entry)
             job.finish(JobState.COMPLETED)
-        except Exception as exc:  # noqa: BLE001 - recorded on the job
+        except Exception as exc:
             job.finish(JobState.FAILED, _error_text(exc))
         return job
 
@@ -781,7 +798,9 @@ class BatchEngine:
                 continue
             job.start()
             ext = "." + job.kind.value
-            job.cache_key = _hash_json({"composer": composer.version, "kind": job.kind.value, "dpi": self.settings.dpi, **meta})
+            job.cache_key = _hash_json(
+                {"composer": composer.version, "kind": job.kind.value, "dpi": self.settings.dpi, **meta}
+            )
             try:
                 if self._kept(job):
                     job.cache_hit = True
@@ -792,7 +811,9 @@ class BatchEngine:
                         t0 = time.monotonic()
                         target = self.cache.object_path(job.cache_key, ext)
                         if job.kind is JobKind.PDF:
-                            composer.export_pdf(paths, target, dpi=self.settings.dpi, title=self.plan.title, language=self.plan.language)
+                            composer.export_pdf(
+                                paths, target, dpi=self.settings.dpi, title=self.plan.title, language=self.plan.language
+                            )
                         else:
                             composer.export_cbz(paths, target, plan=self.plan)
                         job.execution_seconds = time.monotonic() - t0
@@ -801,7 +822,7 @@ class BatchEngine:
                         job.cache_hit = True
                     self._adopt(job, entry)
                 job.finish(JobState.COMPLETED)
-            except Exception as exc:  # noqa: BLE001 - recorded on the job
+            except Exception as exc:
                 job.finish(JobState.FAILED, _error_text(exc))
             self._record(job)
         self._export_jobs = jobs
@@ -824,7 +845,9 @@ class BatchEngine:
             "backend": self.backend.name if spec is not None else None,
             "backend_version": self.backend.cache_identity(spec) if spec is not None else None,
             # a per-panel workflow param, else the one the backend reports using (ComfyUI's template)
-            "workflow": str(spec.params.get("workflow") or job.metrics.get("workflow") or "") if spec is not None else None,
+            "workflow": str(spec.params.get("workflow") or job.metrics.get("workflow") or "")
+            if spec is not None
+            else None,
             "prompt": spec.prompt if spec is not None else None,
             "negative_prompt": spec.negative_prompt if spec is not None else None,
             "seed": spec.seed if spec is not None else None,
@@ -850,7 +873,9 @@ class BatchEngine:
     def _record(self, job: Job) -> None:
         """Main thread: count a finished job, write its catalog row, report progress."""
         c = self.counts
-        prefix = {JobKind.PANEL: "panels", JobKind.PAGE: "pages", JobKind.CHARACTER_SHEET: "sheets"}.get(job.kind, "exports")
+        prefix = {JobKind.PANEL: "panels", JobKind.PAGE: "pages", JobKind.CHARACTER_SHEET: "sheets"}.get(
+            job.kind, "exports"
+        )
         if job.state is JobState.COMPLETED:
             made = {"panels": "rendered", "sheets": "rendered", "pages": "composed", "exports": "built"}[prefix]
             name = f"{prefix}_{'cached' if job.cache_hit else made}"
@@ -866,8 +891,11 @@ class BatchEngine:
         # resuming: an artifact finished before and unchanged keeps its original row
         existing = self._existing.get((job.kind.value, job.artifact_id))
         unchanged = (
-            existing is not None and job.cache_hit and existing.get("status") == "completed"
-            and existing.get("sha256") == job.sha256 and existing.get("cache_key") == (job.cache_key or None)
+            existing is not None
+            and job.cache_hit
+            and existing.get("status") == "completed"
+            and existing.get("sha256") == job.sha256
+            and existing.get("cache_key") == (job.cache_key or None)
         )
         if not unchanged:
             self.catalog.add(row)
@@ -876,8 +904,16 @@ class BatchEngine:
             self._pbar.update(1)
         self._emit(
             ProgressEvent(
-                "job_finished", self.run_id, self._done, self._total, job.id, job.kind.value, job.artifact_id,
-                job.state.value, job.error, job.cache_hit,
+                "job_finished",
+                self.run_id,
+                self._done,
+                self._total,
+                job.id,
+                job.kind.value,
+                job.artifact_id,
+                job.state.value,
+                job.error,
+                job.cache_hit,
             )
         )
 
@@ -915,7 +951,9 @@ class BatchEngine:
             pdf=pdf.path if pdf is not None and pdf.state is JobState.COMPLETED else None,
             cbz=cbz.path if cbz is not None and cbz.state is JobState.COMPLETED else None,
             pages=[self.output_dir / p for p in pages],
-            exported_pages=list(getattr(self, "_exported_pages", [])) if pdf is not None and pdf.state is JobState.COMPLETED else [],
+            exported_pages=list(getattr(self, "_exported_pages", []))
+            if pdf is not None and pdf.state is JobState.COMPLETED
+            else [],
             seconds=time.monotonic() - started,
             resumed=self.resumed,
             errors=list(self._errors),

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from storybench.exceptions import Cancelled, RetryExhausted
 
-__all__ = ["JobState", "JobKind", "Job", "is_transient", "call_with_retries", "utcnow"]
+__all__ = ["Job", "JobKind", "JobState", "call_with_retries", "is_transient", "utcnow"]
 
 T = TypeVar("T")
 
@@ -52,7 +53,7 @@ class JobKind(str, Enum):
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass

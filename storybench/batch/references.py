@@ -12,7 +12,7 @@ from storybench.plan.models import Character, ComicPlan
 from storybench.plan.styles import get_style
 from storybench.render.spec import CastMember, RenderSpec
 
-__all__ = ["character_sheet_spec", "SHEET_SIZE"]
+__all__ = ["SHEET_SIZE", "character_sheet_spec"]
 
 #: Width and height of a character sheet, pixels.
 SHEET_SIZE = 1024
@@ -38,7 +38,11 @@ def character_sheet_spec(plan: ComicPlan, character: Character, settings: Render
     who = f"{character.name}: {_clause(character.appearance)}"
     if character.clothing:
         who += f", wearing {_clause(character.clothing)}"
-    prompt = ", ".join(p for p in ("character reference sheet", style.prompt_prefix, who, "front and side views", "neutral background") if p)
+    prompt = ", ".join(
+        p
+        for p in ("character reference sheet", style.prompt_prefix, who, "front and side views", "neutral background")
+        if p
+    )
     member = CastMember(
         id=character.id,
         name=character.name,

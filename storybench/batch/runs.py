@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,11 @@ from storybench.config import RenderSettings
 
 __all__ = [
     "RUN_MANIFEST",
-    "new_run_id",
-    "settings_fingerprint",
-    "read_manifest",
     "find_resumable_run",
     "list_runs",
+    "new_run_id",
+    "read_manifest",
+    "settings_fingerprint",
     "sweep_temp_files",
 ]
 
@@ -38,7 +38,7 @@ _NOT_OUTPUT = {"concurrency", "force"}
 
 def new_run_id(now: datetime | None = None) -> str:
     """A new run id: ``YYYYmmdd-HHMMSS-xxxx`` (UTC time, 4 random hex digits)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
@@ -85,7 +85,9 @@ def find_resumable_run(
     same = [
         (d, m)
         for d, m in list_runs(output_dir, plan_id)
-        if m.get("plan_sha256") == plan_sha256 and m.get("backend") == backend and m.get("settings_fingerprint") == fingerprint
+        if m.get("plan_sha256") == plan_sha256
+        and m.get("backend") == backend
+        and m.get("settings_fingerprint") == fingerprint
     ]
     if not same:
         return None

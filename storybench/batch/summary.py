@@ -122,10 +122,14 @@ class RunSummary:
             lines.append(
                 f"character sheets: {c.sheets_rendered} rendered, {c.sheets_cached} cache hits, {c.sheets_failed} failed"
             )
-        lines.append(f"panels: {c.panels_rendered} rendered, {c.panels_cached} cache hits, {c.panels_failed} failed"
-                     + (f", {c.panels_cancelled} cancelled" if c.panels_cancelled else ""))
-        lines.append(f"pages: {c.pages_composed} composed, {c.pages_cached} reused, {c.pages_failed} failed"
-                     + (f", {c.pages_cancelled} cancelled" if c.pages_cancelled else ""))
+        lines.append(
+            f"panels: {c.panels_rendered} rendered, {c.panels_cached} cache hits, {c.panels_failed} failed"
+            + (f", {c.panels_cancelled} cancelled" if c.panels_cancelled else "")
+        )
+        lines.append(
+            f"pages: {c.pages_composed} composed, {c.pages_cached} reused, {c.pages_failed} failed"
+            + (f", {c.pages_cancelled} cancelled" if c.pages_cancelled else "")
+        )
         lines.append(f"pdf: {self.pdf or 'not exported'}")
         lines.append(f"cbz: {self.cbz or 'not exported'}")
         lines.append(f"folder: {self.run_dir}")

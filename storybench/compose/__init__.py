@@ -2,7 +2,7 @@
 
 from storybench.compose.export import comic_info_xml, export_cbz, export_pdf, save_page_png
 from storybench.compose.fonts import covers, get_font, missing_chars
-from storybench.compose.lettering import LetterItem, LetteringSpec, draw_items, fit_text, letter_panel, wrap_text
+from storybench.compose.lettering import LetteringSpec, LetterItem, draw_items, fit_text, letter_panel, wrap_text
 from storybench.compose.page import (
     COMPOSER_VERSION,
     compose_from_items,
@@ -14,7 +14,24 @@ from storybench.compose.page import (
 )
 
 __all__ = [
-    "COMPOSER_VERSION", "compose_page", "compose_from_items", "cover_crop", "page_lettering", "page_rects", "page_rtl",
-    "LetterItem", "LetteringSpec", "draw_items", "fit_text", "letter_panel", "wrap_text",
-    "save_page_png", "export_pdf", "export_cbz", "comic_info_xml", "covers", "get_font", "missing_chars",
+    "COMPOSER_VERSION",
+    "LetterItem",
+    "LetteringSpec",
+    "comic_info_xml",
+    "compose_from_items",
+    "compose_page",
+    "cover_crop",
+    "covers",
+    "draw_items",
+    "export_cbz",
+    "export_pdf",
+    "fit_text",
+    "get_font",
+    "letter_panel",
+    "missing_chars",
+    "page_lettering",
+    "page_rects",
+    "page_rtl",
+    "save_page_png",
+    "wrap_text",
 ]

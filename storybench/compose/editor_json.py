@@ -12,8 +12,9 @@ The document's JSON Schema comes from :func:`editor_json_schema`.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,8 +27,17 @@ from storybench.plan.layouts import Rect
 from storybench.plan.models import ComicPlan
 from storybench.plan.styles import get_style
 
-__all__ = ["EditorPanel", "EditorPage", "EditorDocument", "editor_document", "compose_editor_page",
-           "save_editor_json", "load_editor_json", "editor_json_schema", "EDITOR_FORMAT"]
+__all__ = [
+    "EDITOR_FORMAT",
+    "EditorDocument",
+    "EditorPage",
+    "EditorPanel",
+    "compose_editor_page",
+    "editor_document",
+    "editor_json_schema",
+    "load_editor_json",
+    "save_editor_json",
+]
 
 EDITOR_FORMAT = "storybench.editor"
 
@@ -105,15 +115,24 @@ def editor_document(
                     pass
             panels.append(EditorPanel(panel_id=panel.id, position=panel.position, box=rect.box, image=path.as_posix()))
         pages.append(
-            EditorPage(page_number=page.page_number, layout=page.layout, width=settings.page_width,
-                       height=settings.page_height, border=settings.border, panels=panels,
-                       lettering=page_lettering(plan, page, settings))
+            EditorPage(
+                page_number=page.page_number,
+                layout=page.layout,
+                width=settings.page_width,
+                height=settings.page_height,
+                border=settings.border,
+                panels=panels,
+                lettering=page_lettering(plan, page, settings),
+            )
         )
-    return EditorDocument(plan_id=plan.id, title=plan.title, language=plan.language, style=plan.style,
-                          dpi=settings.dpi, pages=pages)
+    return EditorDocument(
+        plan_id=plan.id, title=plan.title, language=plan.language, style=plan.style, dpi=settings.dpi, pages=pages
+    )
 
 
-def compose_editor_page(doc: EditorDocument, index: int, *, base_dir: str | os.PathLike[str] | None = None) -> Image.Image:
+def compose_editor_page(
+    doc: EditorDocument, index: int, *, base_dir: str | os.PathLike[str] | None = None
+) -> Image.Image:
     """Compose page ``index`` (0-based) of ``doc`` from its own geometry and lettering.
 
     Raises:
@@ -124,8 +143,9 @@ def compose_editor_page(doc: EditorDocument, index: int, *, base_dir: str | os.P
     base = Path(base_dir) if base_dir is not None else Path(".")
     rects = [Rect(*p.box) for p in page.panels]
     images = [Path(p.image) if Path(p.image).is_absolute() else base / p.image for p in page.panels]
-    return compose_from_items((page.width, page.height), rects, images, page.lettering, get_style(doc.style),
-                              border=page.border)
+    return compose_from_items(
+        (page.width, page.height), rects, images, page.lettering, get_style(doc.style), border=page.border
+    )
 
 
 def save_editor_json(doc: EditorDocument, path: str | os.PathLike[str]) -> Path:

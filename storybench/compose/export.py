@@ -11,8 +11,8 @@ import io
 import os
 import xml.etree.ElementTree as ET
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from PIL import Image
 
@@ -20,7 +20,7 @@ from storybench.io import atomic_write_bytes
 from storybench.plan.models import ComicPlan
 from storybench.plan.styles import get_style
 
-__all__ = ["save_page_png", "export_pdf", "export_cbz", "comic_info_xml"]
+__all__ = ["comic_info_xml", "export_cbz", "export_pdf", "save_page_png"]
 
 
 def save_page_png(image: Image.Image, path: str | os.PathLike[str], *, dpi: int = 300) -> Path:
@@ -35,7 +35,11 @@ def save_page_png(image: Image.Image, path: str | os.PathLike[str], *, dpi: int 
 
 
 def export_pdf(
-    page_paths: Sequence[str | os.PathLike[str]], path: str | os.PathLike[str], *, dpi: int = 300, title: str = "",
+    page_paths: Sequence[str | os.PathLike[str]],
+    path: str | os.PathLike[str],
+    *,
+    dpi: int = 300,
+    title: str = "",
     language: str = "en",
 ) -> Path:
     """One PDF page per image, in order, at ``dpi`` (page size = image size / dpi inches).
@@ -51,18 +55,28 @@ def export_pdf(
             images.append(im.convert("RGB"))
     buf = io.BytesIO()
     images[0].save(
-        buf, "PDF", save_all=True, append_images=images[1:], resolution=float(dpi), title=title,
-        producer="storybench", creator="storybench", subject=f"language: {language}",
+        buf,
+        "PDF",
+        save_all=True,
+        append_images=images[1:],
+        resolution=float(dpi),
+        title=title,
+        producer="storybench",
+        creator="storybench",
+        subject=f"language: {language}",
     )
     return atomic_write_bytes(path, buf.getvalue())
 
 
 def comic_info_xml(plan: ComicPlan, page_count: int, pages: Sequence[tuple[int, int]] = ()) -> bytes:
     """ComicInfo.xml (v2.0) for ``plan`` with ``page_count`` pages; ``pages`` are ``(width, height)``."""
-    root = ET.Element("ComicInfo", {
-        "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
-        "xmlns:xsd": "http://www.w3.org/2001/XMLSchema",
-    })
+    root = ET.Element(
+        "ComicInfo",
+        {
+            "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
+            "xmlns:xsd": "http://www.w3.org/2001/XMLSchema",
+        },
+    )
     ET.SubElement(root, "Title").text = plan.title
     ET.SubElement(root, "Series").text = plan.title
     chapters = ", ".join(c.title for c in plan.chapters)

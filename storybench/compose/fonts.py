@@ -22,7 +22,7 @@ from pathlib import Path
 
 from PIL import ImageFont
 
-__all__ = ["Font", "DEFAULT_FAMILY", "font_path", "get_font", "covers", "missing_chars"]
+__all__ = ["DEFAULT_FAMILY", "Font", "covers", "font_path", "get_font", "missing_chars"]
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 DEFAULT_FAMILY = "Roboto-Medium"

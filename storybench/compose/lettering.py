@@ -24,7 +24,8 @@ Rules:
 from __future__ import annotations
 
 import math
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 from PIL import Image, ImageDraw
 from pydantic import BaseModel, ConfigDict
@@ -36,7 +37,7 @@ from storybench.plan.styles import Style
 from storybench.render.spec import CastMember
 from storybench.render.staging import stage_cast
 
-__all__ = ["LetterItem", "LetteringSpec", "letter_panel", "draw_items", "wrap_text", "fit_text", "ELLIPSE_K"]
+__all__ = ["ELLIPSE_K", "LetterItem", "LetteringSpec", "draw_items", "fit_text", "letter_panel", "wrap_text"]
 
 Box = tuple[int, int, int, int]
 ELLIPSE_K = 1.42  # ellipse axes / text rectangle sides; ≥ √2 so the rectangle fits inside
@@ -95,7 +96,7 @@ class LetteringSpec(BaseModel):
     line_spacing: float = 1.12
     outline: int = 4
 
-    def scaled(self, page_width: int) -> "LetteringSpec":
+    def scaled(self, page_width: int) -> LetteringSpec:
         """This spec scaled to a page ``page_width`` pixels wide (sizes never below 6 px)."""
         f = page_width / self.reference_width
         return self.model_copy(
@@ -193,9 +194,7 @@ def _cast(plan: ComicPlan, panel: PanelPlan) -> list[CastMember]:
     speakers = {d.character for d in panel.dialogue}
     known = {c.id: c for c in plan.characters}
     return [
-        CastMember(id=cid, name=known[cid].name, speaks=cid in speakers)
-        for cid in panel.characters
-        if cid in known
+        CastMember(id=cid, name=known[cid].name, speaks=cid in speakers) for cid in panel.characters if cid in known
     ]
 
 
@@ -226,13 +225,28 @@ def letter_panel(
         inner = max(6, round(spec.max_size * 0.45))
         max_w = max(20, min(rect.width * 0.66, rect.width - 2 * pad) - 2 * inner)
         size, lines, (tw, th) = fit_text(
-            panel.narrative, family, max_w, rect.height * 0.28, round(spec.max_size * 0.9), spec.min_size, spec.line_spacing
+            panel.narrative,
+            family,
+            max_w,
+            rect.height * 0.28,
+            round(spec.max_size * 0.9),
+            spec.min_size,
+            spec.line_spacing,
         )
         box = _clamp_box(rect.x0 + pad, rect.y0 + pad, tw + 2 * inner, th + 2 * inner, rect, pad)
         text_box = (box[0] + inner, box[1] + inner, box[0] + inner + tw, box[1] + inner + th)
         items.append(
-            LetterItem(kind="caption", panel_id=panel.id, text=panel.narrative, lines=tuple(lines), box=box,
-                       text_box=text_box, font=family, size=size, fill="#fff4c4")
+            LetterItem(
+                kind="caption",
+                panel_id=panel.id,
+                text=panel.narrative,
+                lines=tuple(lines),
+                box=box,
+                text_box=text_box,
+                font=family,
+                size=size,
+                fill="#fff4c4",
+            )
         )
         placed.append(box)
 
@@ -241,7 +255,9 @@ def letter_panel(
     for line in panel.dialogue:
         max_tw = max(20, min(rect.width * 0.62, rect.width - 2 * pad) / ELLIPSE_K)
         max_th = max(10, rect.height * (0.42 if count == 1 else 0.62 / count) / ELLIPSE_K)
-        size, lines, (tw, th) = fit_text(line.text, family, max_tw, max_th, spec.max_size, spec.min_size, spec.line_spacing)
+        size, lines, (tw, th) = fit_text(
+            line.text, family, max_tw, max_th, spec.max_size, spec.min_size, spec.line_spacing
+        )
         bw, bh = tw * ELLIPSE_K + 2 * gap, th * ELLIPSE_K + 2 * gap
         bw, bh = min(bw, rect.width - 2), min(bh, rect.height - 2)
         figure = figures.get(line.character)
@@ -287,8 +303,18 @@ def letter_panel(
             tx, ty = ecx + bw * 0.15, box[3] + tail_len
         tail = (round(min(max(tx, rect.x0 + 2), rect.x1 - 2)), round(min(max(ty, rect.y0 + 2), rect.y1 - 2)))
         items.append(
-            LetterItem(kind="balloon", panel_id=panel.id, text=line.text, lines=tuple(lines), speaker=line.character,
-                       box=box, text_box=text_box, tail=tail, font=family, size=size)
+            LetterItem(
+                kind="balloon",
+                panel_id=panel.id,
+                text=line.text,
+                lines=tuple(lines),
+                speaker=line.character,
+                box=box,
+                text_box=text_box,
+                tail=tail,
+                font=family,
+                size=size,
+            )
         )
         placed.append(box)
 
@@ -311,8 +337,18 @@ def letter_panel(
         cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         text_box = (round(cx - tw / 2), round(cy - th / 2), round(cx - tw / 2) + tw, round(cy - th / 2) + th)
         items.append(
-            LetterItem(kind="sfx", panel_id=panel.id, text=panel.sfx, lines=tuple(lines), box=box, text_box=text_box,
-                       font=sfx_family, size=size, rotation=rotation, fill=style.palette.accent)
+            LetterItem(
+                kind="sfx",
+                panel_id=panel.id,
+                text=panel.sfx,
+                lines=tuple(lines),
+                box=box,
+                text_box=text_box,
+                font=sfx_family,
+                size=size,
+                rotation=rotation,
+                fill=style.palette.accent,
+            )
         )
     return items
 
@@ -381,8 +417,14 @@ def _draw_sfx(page: Image.Image, item: LetterItem, spec: LetteringSpec) -> None:
     th = item.text_box[3] - item.text_box[1]
     layer = Image.new("RGBA", (tw + 4 * stroke, th + 4 * stroke), (0, 0, 0, 0))
     ImageDraw.Draw(layer).text(
-        (layer.width / 2, 2 * stroke), "\n".join(item.lines), font=font, fill=_hex(item.fill) + (255,),
-        anchor="ma", align="center", stroke_width=stroke, stroke_fill=INK + (255,),
+        (layer.width / 2, 2 * stroke),
+        "\n".join(item.lines),
+        font=font,
+        fill=_hex(item.fill) + (255,),
+        anchor="ma",
+        align="center",
+        stroke_width=stroke,
+        stroke_fill=INK + (255,),
     )
     rotated = layer.rotate(item.rotation, resample=Image.BICUBIC, expand=True)
     box = item.box

@@ -8,17 +8,25 @@ from its own (possibly edited) lettering.
 from __future__ import annotations
 
 import os
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from PIL import Image, ImageDraw, ImageOps
 
-from storybench.compose.lettering import LetterItem, LetteringSpec, draw_items, letter_panel
+from storybench.compose.lettering import LetteringSpec, LetterItem, draw_items, letter_panel
 from storybench.config import RenderSettings
 from storybench.plan.layouts import Rect, panel_rects
 from storybench.plan.models import ComicPlan, Page
 from storybench.plan.styles import Style, get_style
 
-__all__ = ["COMPOSER_VERSION", "page_rtl", "page_rects", "page_lettering", "compose_page", "compose_from_items", "cover_crop"]
+__all__ = [
+    "COMPOSER_VERSION",
+    "compose_from_items",
+    "compose_page",
+    "cover_crop",
+    "page_lettering",
+    "page_rects",
+    "page_rtl",
+]
 
 #: Bump when composed pages change for the same inputs: it is part of every page cache key.
 COMPOSER_VERSION = "compose-1"
@@ -37,7 +45,11 @@ def page_rtl(style: Style, settings: RenderSettings) -> bool:
 def page_rects(plan: ComicPlan, page: Page, settings: RenderSettings) -> list[Rect]:
     """Panel rectangles of ``page`` in reading order (index 0 is position 1), pixels."""
     return panel_rects(
-        page.layout, settings.page_width, settings.page_height, margin=settings.margin, gutter=settings.gutter,
+        page.layout,
+        settings.page_width,
+        settings.page_height,
+        margin=settings.margin,
+        gutter=settings.gutter,
         rtl=page_rtl(get_style(plan.style), settings),
     )
 

@@ -8,7 +8,15 @@ imported lazily so the model works without ipywidgets) displays and edits it.
 from storybench.editor.example import example_plan
 from storybench.editor.model import PANEL_FIELDS, PLACEHOLDER_ACTION, EditRejected, Pending, PlanEditorModel
 
-__all__ = ["PlanEditorModel", "Pending", "EditRejected", "PLACEHOLDER_ACTION", "PANEL_FIELDS", "example_plan", "PlanEditorView"]
+__all__ = [
+    "PANEL_FIELDS",
+    "PLACEHOLDER_ACTION",
+    "EditRejected",
+    "Pending",
+    "PlanEditorModel",
+    "PlanEditorView",
+    "example_plan",
+]
 
 
 def __getattr__(name: str):

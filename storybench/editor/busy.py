@@ -9,7 +9,8 @@ in the view instead of vanishing into the kernel log.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 __all__ = ["guarded"]
 
@@ -30,7 +31,7 @@ def guarded(method: F) -> F:
         self.clear_error()
         try:
             return method(self, *args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - shown to the user, not swallowed
+        except Exception as exc:
             self.show_error(exc)
             return None
         finally:

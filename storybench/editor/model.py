@@ -24,19 +24,30 @@ from __future__ import annotations
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import ValidationError
 
 from storybench.exceptions import PlanIssue, StorybenchError
 from storybench.plan.io import load_plan, save_plan
 from storybench.plan.layouts import TEMPLATE_IDS, TEMPLATES
-from storybench.plan.models import SEED_MAX, Chapter, Character, ComicPlan, Dialogue, Page, PanelPlan, derive_seed, plan_issues
+from storybench.plan.models import (
+    SEED_MAX,
+    Chapter,
+    Character,
+    ComicPlan,
+    Dialogue,
+    Page,
+    PanelPlan,
+    derive_seed,
+    plan_issues,
+)
 from storybench.planner.repair import layout_for_count
 
-__all__ = ["PlanEditorModel", "Pending", "EditRejected", "PLACEHOLDER_ACTION", "PANEL_FIELDS"]
+__all__ = ["PANEL_FIELDS", "PLACEHOLDER_ACTION", "EditRejected", "Pending", "PlanEditorModel"]
 
 #: Action text of panels the editor adds; valid, and obviously to be replaced.
 PLACEHOLDER_ACTION = "(new panel: describe what happens)"
@@ -70,9 +81,7 @@ class Pending:
     action: Callable[[str], Any] | None = field(default=None, repr=False)
 
 
-_PATH = re.compile(
-    r"^chapters\[(?P<c>\d+)\](?:\.pages\[(?P<p>\d+)\](?:\.panels\[(?P<k>\d+)\])?)?(?:\.(?P<rest>.+))?$"
-)
+_PATH = re.compile(r"^chapters\[(?P<c>\d+)\](?:\.pages\[(?P<p>\d+)\](?:\.panels\[(?P<k>\d+)\])?)?(?:\.(?P<rest>.+))?$")
 _CHAR_PATH = re.compile(r"^characters\[(?P<i>\d+)\](?:\.(?P<rest>.+))?$")
 
 
@@ -216,7 +225,9 @@ class PlanEditorModel:
         if pending is None:
             raise EditRejected("no question is pending")
         if choice not in pending.choices:
-            raise EditRejected(f"{choice!r} is not an answer to this question; choose one of {', '.join(pending.choices)}")
+            raise EditRejected(
+                f"{choice!r} is not an answer to this question; choose one of {', '.join(pending.choices)}"
+            )
         self.pending = None
         self._emit("pending")
         if choice == "cancel" or pending.action is None:
@@ -286,8 +297,14 @@ class PlanEditorModel:
 
         def proceed() -> None:
             result = plan_comic(
-                prompt, style=style, max_pages=max_pages, language=language, llm=llm or self.llm,
-                seed=seed, progress=progress, on_progress=on_progress,
+                prompt,
+                style=style,
+                max_pages=max_pages,
+                language=language,
+                llm=llm or self.llm,
+                seed=seed,
+                progress=progress,
+                on_progress=on_progress,
             )
             self.last_result = result
             from storybench.planner.repair import unique_slug
@@ -327,7 +344,9 @@ class PlanEditorModel:
         self.chapter_index, self.page_index, self.panel_index, self.character_id = sel
         self._clamp()
 
-    def _edit(self, label: str, fn: Callable[[ComicPlan], Any], *, event: str = "edit", coalesce: str | None = None) -> Any:
+    def _edit(
+        self, label: str, fn: Callable[[ComicPlan], Any], *, event: str = "edit", coalesce: str | None = None
+    ) -> Any:
         """Run ``fn(plan)`` as one undoable step; roll back and raise EditRejected on a schema error."""
         plan = self._need_plan()
         snap, sel = plan.to_json_dict(), self._selection()
@@ -343,7 +362,12 @@ class PlanEditorModel:
         if plan.to_json_dict() == snap:
             return out
         now = time.monotonic()
-        same = coalesce is not None and self._last_edit is not None and self._last_edit[0] == coalesce and now - self._last_edit[1] < 1.5
+        same = (
+            coalesce is not None
+            and self._last_edit is not None
+            and self._last_edit[0] == coalesce
+            and now - self._last_edit[1] < 1.5
+        )
         if not same:
             self._undo.append((snap, sel, label))
             del self._undo[: -self.history]
@@ -484,7 +508,11 @@ class PlanEditorModel:
                 for ki, pan in enumerate(pg.panels):
                     base = f"chapters[{ci}].pages[{pi}].panels[{ki}]"
                     out += [f"{base}.characters[{i}]" for i, c in enumerate(pan.characters) if c == character_id]
-                    out += [f"{base}.dialogue[{i}].character" for i, d in enumerate(pan.dialogue) if d.character == character_id]
+                    out += [
+                        f"{base}.dialogue[{i}].character"
+                        for i, d in enumerate(pan.dialogue)
+                        if d.character == character_id
+                    ]
         return out
 
     def add_character(self, name: str, appearance: str = "", clothing: str = "", role: str = "") -> str:
@@ -503,7 +531,9 @@ class PlanEditorModel:
         cid = f"char-{n}"
 
         def do(plan: ComicPlan) -> None:
-            c = Character(id=cid, name=name, appearance=appearance, clothing=clothing, role=role, seed=derive_seed(plan.id, cid))
+            c = Character(
+                id=cid, name=name, appearance=appearance, clothing=clothing, role=role, seed=derive_seed(plan.id, cid)
+            )
             plan.characters = list(plan.characters) + [c]
 
         self._edit(f"add character {name}", do, event="plan")
@@ -520,7 +550,9 @@ class PlanEditorModel:
         allowed = {"name", "appearance", "clothing", "role"}
         bad = set(fields) - allowed
         if bad:
-            raise EditRejected(f"cannot edit {', '.join(sorted(bad))} of a character; editable: {', '.join(sorted(allowed))}")
+            raise EditRejected(
+                f"cannot edit {', '.join(sorted(bad))} of a character; editable: {', '.join(sorted(allowed))}"
+            )
         if "name" in fields and not str(fields["name"]).strip():
             raise EditRejected("a character needs a name")
         c = self._character(character_id)
@@ -591,7 +623,11 @@ class PlanEditorModel:
             nonlocal removed_lines
             for _, page in plan.pages():
                 for pan in page.panels:
-                    cast = [replacement if x == character_id else x for x in pan.characters if replacement or x != character_id]
+                    cast = [
+                        replacement if x == character_id else x
+                        for x in pan.characters
+                        if replacement or x != character_id
+                    ]
                     pan.characters = list(dict.fromkeys(cast))
                     lines = []
                     for d in pan.dialogue:
@@ -645,10 +681,13 @@ class PlanEditorModel:
         return out
 
     def _new_panel(self, plan: ComicPlan, page_id: str, location: str = "") -> PanelPlan:
-        return PanelPlan(id=self._fresh_id(plan, f"{page_id}-pan"), position=1, action=PLACEHOLDER_ACTION, location=location)
+        return PanelPlan(
+            id=self._fresh_id(plan, f"{page_id}-pan"), position=1, action=PLACEHOLDER_ACTION, location=location
+        )
 
     def add_chapter(self, title: str = "New chapter") -> None:
         """Add a chapter with one single-panel page after the selected chapter and select it."""
+
         def do(plan: ComicPlan) -> None:
             cid = self._fresh_id(plan, "ch")
             pid = self._fresh_id(plan, f"{cid}-p")
@@ -813,7 +852,9 @@ class PlanEditorModel:
         self._edit(f"layout {page0.layout} → {layout}", do, event="plan")
         if removed:
             names = ", ".join(f"{p.id} ({p.action[:30]!r})" for p in removed)
-            self._set_status(f"layout {layout!r} holds {need} panel(s): moved {names} to the undo history; Undo restores them")
+            self._set_status(
+                f"layout {layout!r} holds {need} panel(s): moved {names} to the undo history; Undo restores them"
+            )
         else:
             self._set_status(f"layout is now {layout!r}")
 
@@ -919,7 +960,9 @@ class PlanEditorModel:
         """
         plan = self._need_plan()
         pan = self.panel
-        speaker = speaker or (pan.characters[0] if pan.characters else (plan.characters[0].id if plan.characters else None))
+        speaker = speaker or (
+            pan.characters[0] if pan.characters else (plan.characters[0].id if plan.characters else None)
+        )
         if speaker is None:
             raise EditRejected("add a character before writing dialogue")
         self._character(speaker)
@@ -987,7 +1030,9 @@ class PlanEditorModel:
         self._edit("move dialogue line", do)
 
     # -- helpers from prompts ------------------------------------------------------------------------
-    def write_panel_dialogue(self, dialogue_type: str, n_lines: int = 2, *, llm: Any = None, seed: int | None = None) -> int:
+    def write_panel_dialogue(
+        self, dialogue_type: str, n_lines: int = 2, *, llm: Any = None, seed: int | None = None
+    ) -> int:
         """Write ``n_lines`` lines for the selected panel with the LLM
         (:func:`storybench.prompts.dialogue.write_dialogue`), appended as one undoable edit.
 
@@ -1003,7 +1048,13 @@ class PlanEditorModel:
         pan = self.panel
         speakers = speakers_from_plan(plan, [pan.id])
         lines = write_dialogue(
-            speakers, context_from_panel(pan), dialogue_type, n_lines, llm=llm or self.llm, language=plan.language, seed=seed
+            speakers,
+            context_from_panel(pan),
+            dialogue_type,
+            n_lines,
+            llm=llm or self.llm,
+            language=plan.language,
+            seed=seed,
         )
 
         def do(plan: ComicPlan) -> None:
@@ -1034,5 +1085,5 @@ class PlanEditorModel:
             return render_page_preview(self.plan, self.page, page_width), ""
         except ImportError as exc:
             return None, f"page preview unavailable: {exc}"
-        except Exception as exc:  # noqa: BLE001 - a preview must never break editing
+        except Exception as exc:
             return None, f"page preview failed: {exc}"

@@ -60,7 +60,9 @@ def render_page_preview(plan: ComicPlan, page: Page, page_width: int = 600) -> A
 
     settings = preview_settings(page_width)
     rtl = settings.reading_direction == "rtl" or get_style(plan.style).reading_direction == "rtl"
-    rects = panel_rects(page.layout, settings.page_width, settings.page_height, margin=settings.margin, gutter=settings.gutter, rtl=rtl)
+    rects = panel_rects(
+        page.layout, settings.page_width, settings.page_height, margin=settings.margin, gutter=settings.gutter, rtl=rtl
+    )
     if len(rects) != len(page.panels):
         raise ValueError(f"layout {page.layout!r} needs {len(rects)} panels, the page has {len(page.panels)}")
     backend = StoryboardBackend()

@@ -26,7 +26,7 @@ from storybench.plan.layouts import TEMPLATE_IDS, TEMPLATES
 from storybench.plan.styles import STYLE_IDS
 from storybench.planner.schemas import CAMERA_SHOTS
 
-__all__ = ["PlanEditorView", "DialogueRow", "CSS_CLASSES"]
+__all__ = ["CSS_CLASSES", "DialogueRow", "PlanEditorView"]
 
 CSS_CLASSES: dict[str, str] = {}
 
@@ -39,7 +39,12 @@ def _cls(widget: widgets.DOMWidget, name: str) -> widgets.DOMWidget:
 
 
 def _button(description: str, name: str, icon: str = "", tooltip: str = "") -> widgets.Button:
-    return _cls(widgets.Button(description=description, icon=icon, tooltip=tooltip or description, layout=widgets.Layout(width="auto")), name)  # type: ignore[return-value]
+    return _cls(
+        widgets.Button(
+            description=description, icon=icon, tooltip=tooltip or description, layout=widgets.Layout(width="auto")
+        ),
+        name,
+    )  # type: ignore[return-value]
 
 
 def _text(description: str, name: str, area: bool = False) -> widgets.Text:
@@ -51,7 +56,7 @@ def _text(description: str, name: str, area: bool = False) -> widgets.Text:
 class DialogueRow(widgets.HBox):
     """One dialogue line: speaker dropdown, text, up/down/remove buttons."""
 
-    def __init__(self, view: "PlanEditorView", index: int) -> None:
+    def __init__(self, view: PlanEditorView, index: int) -> None:
         self.index = index
         self.speaker = _cls(widgets.Dropdown(layout=widgets.Layout(width="160px")), "line-speaker")
         self.text = _cls(widgets.Text(continuous_update=False, layout=widgets.Layout(width="60%")), "line-text")
@@ -77,7 +82,9 @@ class PlanEditorView(widgets.VBox):
         preview_width: preview page width, pixels.
     """
 
-    def __init__(self, model: PlanEditorModel | None = None, *, debounce: float | None = 0.3, preview_width: int = 600) -> None:
+    def __init__(
+        self, model: PlanEditorModel | None = None, *, debounce: float | None = 0.3, preview_width: int = 600
+    ) -> None:
         self.model = model or PlanEditorModel()
         self.debounce = debounce
         self.preview_width = preview_width
@@ -88,7 +95,9 @@ class PlanEditorView(widgets.VBox):
         self.pending_buttons: dict[str, widgets.Button] = {}
 
         # top bar
-        self.plan_select = _cls(widgets.Dropdown(description="Plan", layout=widgets.Layout(width="340px")), "plan-select")
+        self.plan_select = _cls(
+            widgets.Dropdown(description="Plan", layout=widgets.Layout(width="340px")), "plan-select"
+        )
         self.open_button = _button("Open", "open", "folder-open")
         self.save_button = _button("Save", "save", "save")
         self.dirty_label = _cls(widgets.HTML(), "dirty")
@@ -105,12 +114,20 @@ class PlanEditorView(widgets.VBox):
         self.style = _cls(widgets.Dropdown(description="Style", options=list(STYLE_IDS), value="noir"), "style")
         self.max_pages = _cls(widgets.BoundedIntText(description="Pages", value=3, min=1, max=20), "max-pages")
         self.language = _cls(widgets.Text(description="Language", value="en", continuous_update=False), "language")
-        self.llm_name = _cls(widgets.Text(description="LLM", value="", placeholder="default backend", continuous_update=False), "llm")
+        self.llm_name = _cls(
+            widgets.Text(description="LLM", value="", placeholder="default backend", continuous_update=False), "llm"
+        )
         self.generate_button = _button("Generate plan", "generate", "magic")
-        self.progress = _cls(widgets.IntProgress(value=0, min=0, max=1, description="", layout=widgets.Layout(width="300px")), "progress")
+        self.progress = _cls(
+            widgets.IntProgress(value=0, min=0, max=1, description="", layout=widgets.Layout(width="300px")), "progress"
+        )
         generate_box = widgets.VBox(
-            [self.prompt, widgets.HBox([self.style, self.max_pages]), widgets.HBox([self.language, self.llm_name]),
-             widgets.HBox([self.generate_button, self.progress])]
+            [
+                self.prompt,
+                widgets.HBox([self.style, self.max_pages]),
+                widgets.HBox([self.language, self.llm_name]),
+                widgets.HBox([self.generate_button, self.progress]),
+            ]
         )
 
         # characters
@@ -125,9 +142,14 @@ class PlanEditorView(widgets.VBox):
         self.add_character_button = _button("Add character", "character-add", "plus")
         self.remove_character_button = _button("Remove character", "character-remove", "trash")
         characters_box = widgets.VBox(
-            [widgets.HBox([self.character_select, self.add_character_button, self.remove_character_button]),
-             self.char_name, self.char_appearance, self.char_clothing, self.char_role,
-             widgets.HBox([self.char_seed, self.new_seed_button, self.pin_seed_button])]
+            [
+                widgets.HBox([self.character_select, self.add_character_button, self.remove_character_button]),
+                self.char_name,
+                self.char_appearance,
+                self.char_clothing,
+                self.char_role,
+                widgets.HBox([self.char_seed, self.new_seed_button, self.pin_seed_button]),
+            ]
         )
 
         # navigation
@@ -137,7 +159,10 @@ class PlanEditorView(widgets.VBox):
         self.remove_chapter_button = _button("Remove chapter", "chapter-remove", "trash")
         self.page_select = _cls(widgets.Dropdown(description="Page"), "page-select")
         self.layout_select = _cls(
-            widgets.Dropdown(description="Layout", options=[(f"{t} ({TEMPLATES[t].panel_count})", t) for t in TEMPLATE_IDS]), "layout"
+            widgets.Dropdown(
+                description="Layout", options=[(f"{t} ({TEMPLATES[t].panel_count})", t) for t in TEMPLATE_IDS]
+            ),
+            "layout",
         )
         self.add_page_button = _button("Add page", "page-add", "plus")
         self.remove_page_button = _button("Remove page", "page-remove", "trash")
@@ -149,10 +174,30 @@ class PlanEditorView(widgets.VBox):
         self.panel_up_button = _button("", "panel-up", "arrow-left", "move panel earlier")
         self.panel_down_button = _button("", "panel-down", "arrow-right", "move panel later")
         nav_box = widgets.VBox(
-            [widgets.HBox([self.chapter_select, self.chapter_title, self.add_chapter_button, self.remove_chapter_button]),
-             widgets.HBox([self.page_select, self.layout_select, self.add_page_button, self.remove_page_button,
-                           self.page_up_button, self.page_down_button]),
-             widgets.HBox([self.panel_select, self.add_panel_button, self.remove_panel_button, self.panel_up_button, self.panel_down_button])]
+            [
+                widgets.HBox(
+                    [self.chapter_select, self.chapter_title, self.add_chapter_button, self.remove_chapter_button]
+                ),
+                widgets.HBox(
+                    [
+                        self.page_select,
+                        self.layout_select,
+                        self.add_page_button,
+                        self.remove_page_button,
+                        self.page_up_button,
+                        self.page_down_button,
+                    ]
+                ),
+                widgets.HBox(
+                    [
+                        self.panel_select,
+                        self.add_panel_button,
+                        self.remove_panel_button,
+                        self.panel_up_button,
+                        self.panel_down_button,
+                    ]
+                ),
+            ]
         )
 
         # panel form
@@ -167,13 +212,25 @@ class PlanEditorView(widgets.VBox):
         self.sfx = _text("SFX", "panel-sfx")
         from storybench.prompts.dialogue import list_dialogue_presets
 
-        self.dialogue_type = _cls(widgets.Dropdown(description="Dialogue", options=list(list_dialogue_presets()["dialogue_types"])), "dialogue-type")
+        self.dialogue_type = _cls(
+            widgets.Dropdown(description="Dialogue", options=list(list_dialogue_presets()["dialogue_types"])),
+            "dialogue-type",
+        )
         self.dialogue_lines = _cls(widgets.BoundedIntText(description="Lines", value=2, min=1, max=6), "dialogue-lines")
         self.write_dialogue_button = _button("Write dialogue", "dialogue-write", "pencil")
         panel_box = widgets.VBox(
-            [self.action, self.location, widgets.HBox([self.mood, self.camera]), self.panel_characters,
-             widgets.HTML("<b>Dialogue</b>"), self.dialogue_box, self.add_line_button,
-             widgets.HBox([self.dialogue_type, self.dialogue_lines, self.write_dialogue_button]), self.narrative, self.sfx]
+            [
+                self.action,
+                self.location,
+                widgets.HBox([self.mood, self.camera]),
+                self.panel_characters,
+                widgets.HTML("<b>Dialogue</b>"),
+                self.dialogue_box,
+                self.add_line_button,
+                widgets.HBox([self.dialogue_type, self.dialogue_lines, self.write_dialogue_button]),
+                self.narrative,
+                self.sfx,
+            ]
         )
 
         # image prompt presets
@@ -181,13 +238,27 @@ class PlanEditorView(widgets.VBox):
 
         self.preset_selects: dict[str, widgets.Dropdown] = {}
         for cat, presets in list_presets().items():
-            self.preset_selects[cat] = _cls(widgets.Dropdown(description=cat.capitalize(), options=[("—", "")] + [(k, k) for k in presets]), f"preset-{cat}")
-        self.enhanced_prompt = _cls(widgets.Textarea(description="Prompt", disabled=True, layout=widgets.Layout(width="98%", height="90px")), "enhanced-prompt")
-        prompt_box = widgets.VBox([widgets.HBox(list(self.preset_selects.values())[:2]), widgets.HBox(list(self.preset_selects.values())[2:]), self.enhanced_prompt])
+            self.preset_selects[cat] = _cls(
+                widgets.Dropdown(description=cat.capitalize(), options=[("—", "")] + [(k, k) for k in presets]),
+                f"preset-{cat}",
+            )
+        self.enhanced_prompt = _cls(
+            widgets.Textarea(description="Prompt", disabled=True, layout=widgets.Layout(width="98%", height="90px")),
+            "enhanced-prompt",
+        )
+        prompt_box = widgets.VBox(
+            [
+                widgets.HBox(list(self.preset_selects.values())[:2]),
+                widgets.HBox(list(self.preset_selects.values())[2:]),
+                self.enhanced_prompt,
+            ]
+        )
 
         # issues and preview
         self.issues_box = _cls(widgets.VBox(), "issues")
-        self.preview_image = _cls(widgets.Image(format="png", layout=widgets.Layout(max_width=f"{preview_width}px")), "preview")
+        self.preview_image = _cls(
+            widgets.Image(format="png", layout=widgets.Layout(max_width=f"{preview_width}px")), "preview"
+        )
         self.preview_message = _cls(widgets.HTML(), "preview-message")
         self.refresh_preview_button = _button("Redraw", "preview-refresh", "refresh")
 
@@ -195,9 +266,15 @@ class PlanEditorView(widgets.VBox):
         for i, title in enumerate(["Panel", "Characters", "Image prompt", "Generate"]):
             tabs.set_title(i, title)
         self.tabs = tabs
-        left = widgets.VBox([nav_box, tabs, widgets.HTML("<b>Issues</b>"), self.issues_box], layout=widgets.Layout(width="62%"))
-        right = widgets.VBox([self.refresh_preview_button, self.preview_message, self.preview_image], layout=widgets.Layout(width="38%"))
-        top = widgets.HBox([self.plan_select, self.open_button, self.save_button, self.dirty_label, self.undo_button, self.redo_button])
+        left = widgets.VBox(
+            [nav_box, tabs, widgets.HTML("<b>Issues</b>"), self.issues_box], layout=widgets.Layout(width="62%")
+        )
+        right = widgets.VBox(
+            [self.refresh_preview_button, self.preview_message, self.preview_image], layout=widgets.Layout(width="38%")
+        )
+        top = widgets.HBox(
+            [self.plan_select, self.open_button, self.save_button, self.dirty_label, self.undo_button, self.redo_button]
+        )
         super().__init__([top, self.status, self.error, self.pending_box, widgets.HBox([left, right])])
         _cls(self, "root")
 
@@ -216,7 +293,12 @@ class PlanEditorView(widgets.VBox):
         self.redo_button.on_click(self._on_redo)
         self.generate_button.on_click(self._on_generate)
         self.character_select.observe(self._on_character_select, names="value")
-        for w, key in ((self.char_name, "name"), (self.char_appearance, "appearance"), (self.char_clothing, "clothing"), (self.char_role, "role")):
+        for w, key in (
+            (self.char_name, "name"),
+            (self.char_appearance, "appearance"),
+            (self.char_clothing, "clothing"),
+            (self.char_role, "role"),
+        ):
             w.observe(lambda ch, key=key: self._on_character_field(key, ch), names="value")
         self.new_seed_button.on_click(self._on_new_seed)
         self.pin_seed_button.on_click(self._on_pin_seed)
@@ -237,8 +319,14 @@ class PlanEditorView(widgets.VBox):
         self.remove_panel_button.on_click(self._on_simple(m.remove_panel))
         self.panel_up_button.on_click(self._on_simple(lambda: m.move_panel(-1)))
         self.panel_down_button.on_click(self._on_simple(lambda: m.move_panel(+1)))
-        for w, key in ((self.action, "action"), (self.location, "location"), (self.mood, "mood"), (self.camera, "camera"),
-                       (self.narrative, "narrative"), (self.sfx, "sfx")):
+        for w, key in (
+            (self.action, "action"),
+            (self.location, "location"),
+            (self.mood, "mood"),
+            (self.camera, "camera"),
+            (self.narrative, "narrative"),
+            (self.sfx, "sfx"),
+        ):
             w.observe(lambda ch, key=key: self._on_panel_field(key, ch), names="value")
         self.panel_characters.observe(self._on_panel_characters, names="value")
         self.add_line_button.on_click(self._on_simple(lambda: m.add_line()))
@@ -249,7 +337,7 @@ class PlanEditorView(widgets.VBox):
 
     def _on_simple(self, action: Any) -> Any:
         @guarded
-        def handler(view: "PlanEditorView", button: widgets.Button) -> None:
+        def handler(view: PlanEditorView, button: widgets.Button) -> None:
             action()
 
         return lambda b: handler(self, b)
@@ -266,9 +354,9 @@ class PlanEditorView(widgets.VBox):
     # -- model → widgets -----------------------------------------------------------------
     def _on_model(self, event: str) -> None:
         self._sync()
-        if event in ("plan", "edit") and self.debounce is not None:
-            self.schedule_preview()
-        elif event == "selection" and self.debounce is not None:
+        if (event in ("plan", "edit") and self.debounce is not None) or (
+            event == "selection" and self.debounce is not None
+        ):
             self.schedule_preview()
 
     def _sync(self) -> None:
@@ -281,13 +369,21 @@ class PlanEditorView(widgets.VBox):
             self.plan_select.options = plans
             if m.path is not None:
                 self.plan_select.value = str(m.path)
-            self.dirty_label.value = "<b style='color:#b35c00'>● unsaved</b>" if m.dirty else "<span style='color:#2e7d32'>saved</span>"
+            self.dirty_label.value = (
+                "<b style='color:#b35c00'>● unsaved</b>" if m.dirty else "<span style='color:#2e7d32'>saved</span>"
+            )
             self.undo_button.disabled = not m.can_undo
             self.redo_button.disabled = not m.can_redo
             self.status.value = html.escape(m.status)
             self._sync_pending()
             has_plan = m.plan is not None
-            for w in (self.save_button, self.add_character_button, self.add_page_button, self.add_panel_button, self.add_line_button):
+            for w in (
+                self.save_button,
+                self.add_character_button,
+                self.add_page_button,
+                self.add_panel_button,
+                self.add_line_button,
+            ):
                 w.disabled = not has_plan
             if not has_plan:
                 return
@@ -297,7 +393,12 @@ class PlanEditorView(widgets.VBox):
             self.character_select.options = [(c.name, c.id) for c in plan.characters]
             self.character_select.value = m.character_id if m.character_id in {c.id for c in plan.characters} else None
             c = plan.character(m.character_id) if m.character_id else None
-            for w, key in ((self.char_name, "name"), (self.char_appearance, "appearance"), (self.char_clothing, "clothing"), (self.char_role, "role")):
+            for w, key in (
+                (self.char_name, "name"),
+                (self.char_appearance, "appearance"),
+                (self.char_clothing, "clothing"),
+                (self.char_role, "role"),
+            ):
                 w.value = getattr(c, key) if c else ""
                 w.disabled = c is None
             self.char_seed.value = (c.seed or 0) if c else 0
@@ -305,7 +406,9 @@ class PlanEditorView(widgets.VBox):
             self.chapter_select.options = [(f"{i + 1}. {ch.title}", i) for i, ch in enumerate(plan.chapters)]
             self.chapter_select.value = m.chapter_index
             self.chapter_title.value = m.chapter.title
-            self.page_select.options = [(f"page {pg.page_number} ({pg.layout})", i) for i, pg in enumerate(m.chapter.pages)]
+            self.page_select.options = [
+                (f"page {pg.page_number} ({pg.layout})", i) for i, pg in enumerate(m.chapter.pages)
+            ]
             self.page_select.value = m.page_index
             self.layout_select.value = m.page.layout
             self.panel_select.options = [(f"{p.position}: {p.action[:40]}", i) for i, p in enumerate(m.page.panels)]
@@ -337,7 +440,9 @@ class PlanEditorView(widgets.VBox):
         rows = self.line_rows[: len(lines)]
         known = {i for _, i in speakers}
         for row, line in zip(rows, lines):
-            row.speaker.options = speakers + ([(f"? {line.character}", line.character)] if line.character not in known else [])
+            row.speaker.options = speakers + (
+                [(f"? {line.character}", line.character)] if line.character not in known else []
+            )
             row.speaker.value = line.character
             row.text.value = line.text
             row.up.disabled = row.index == 0
@@ -368,7 +473,9 @@ class PlanEditorView(widgets.VBox):
             b.issue_path = issue.path  # type: ignore[attr-defined]
             buttons.append(b)
         self.issue_buttons = buttons
-        self.issues_box.children = tuple(buttons) if buttons else (widgets.HTML("<span style='color:#2e7d32'>no issues</span>"),)
+        self.issues_box.children = (
+            tuple(buttons) if buttons else (widgets.HTML("<span style='color:#2e7d32'>no issues</span>"),)
+        )
 
     def _focus_widget(self) -> widgets.DOMWidget | None:
         focus = self.model.focus or ""
@@ -380,25 +487,52 @@ class PlanEditorView(widgets.VBox):
             except (IndexError, ValueError):
                 return None
         table = {
-            "action": self.action, "location": self.location, "mood": self.mood, "camera": self.camera,
-            "narrative": self.narrative, "sfx": self.sfx, "characters": self.panel_characters, "panels": self.layout_select,
-            "pageNumber": self.page_select, "layout": self.layout_select, "title": self.chapter_title,
-            "name": self.char_name, "appearance": self.char_appearance, "clothing": self.char_clothing, "role": self.char_role,
+            "action": self.action,
+            "location": self.location,
+            "mood": self.mood,
+            "camera": self.camera,
+            "narrative": self.narrative,
+            "sfx": self.sfx,
+            "characters": self.panel_characters,
+            "panels": self.layout_select,
+            "pageNumber": self.page_select,
+            "layout": self.layout_select,
+            "title": self.chapter_title,
+            "name": self.char_name,
+            "appearance": self.char_appearance,
+            "clothing": self.char_clothing,
+            "role": self.char_role,
         }
         return table.get(head)
 
     def _sync_focus(self) -> None:
         target = self._focus_widget()
-        for w in (self.action, self.location, self.mood, self.camera, self.narrative, self.sfx, self.panel_characters,
-                  self.layout_select, self.page_select, self.chapter_title, self.char_name, self.char_appearance,
-                  self.char_clothing, self.char_role, *(r.text for r in self.line_rows)):
+        for w in (
+            self.action,
+            self.location,
+            self.mood,
+            self.camera,
+            self.narrative,
+            self.sfx,
+            self.panel_characters,
+            self.layout_select,
+            self.page_select,
+            self.chapter_title,
+            self.char_name,
+            self.char_appearance,
+            self.char_clothing,
+            self.char_role,
+            *(r.text for r in self.line_rows),
+        ):
             if w is target:
                 w.add_class("sb-editor-focus")
             else:
                 w.remove_class("sb-editor-focus")
         if target is not None:
-            focus = (self.model.focus or "")
-            self.tabs.selected_index = 1 if focus.split(".")[0].split("[")[0] in ("name", "appearance", "clothing", "role") else 0
+            focus = self.model.focus or ""
+            self.tabs.selected_index = (
+                1 if focus.split(".")[0].split("[")[0] in ("name", "appearance", "clothing", "role") else 0
+            )
             target.focus()
 
     def _sync_prompt(self) -> None:
@@ -408,7 +542,7 @@ class PlanEditorView(widgets.VBox):
         try:
             result = self.model.enhanced_prompt(**chosen)
             self.enhanced_prompt.value = result.prompt + (f"\n\nnegative: {result.negative}" if result.negative else "")
-        except Exception as exc:  # noqa: BLE001 - e.g. a panel naming a removed character
+        except Exception as exc:
             self.enhanced_prompt.value = f"(no prompt: {exc})"
 
     # -- preview ----------------------------------------------------------------------------
@@ -425,7 +559,7 @@ class PlanEditorView(widgets.VBox):
     def _timed_preview(self) -> None:
         try:
             self.refresh_preview()
-        except Exception as exc:  # noqa: BLE001 - a background redraw must not die silently
+        except Exception as exc:
             self.preview_message.value = html.escape(f"preview failed: {exc}")
 
     def refresh_preview(self) -> None:
@@ -482,8 +616,12 @@ class PlanEditorView(widgets.VBox):
             self.progress.description = event.stage
 
         self.model.generate(
-            self.prompt.value, style=self.style.value, max_pages=self.max_pages.value, language=self.language.value.strip() or "en",
-            llm=self.llm_name.value.strip() or None, on_progress=on_progress,
+            self.prompt.value,
+            style=self.style.value,
+            max_pages=self.max_pages.value,
+            language=self.language.value.strip() or "en",
+            llm=self.llm_name.value.strip() or None,
+            on_progress=on_progress,
         )
 
     @guarded

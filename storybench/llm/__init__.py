@@ -11,6 +11,11 @@ from storybench.llm.base import (
 )
 
 __all__ = [
-    "LLM_ENTRY_POINT_GROUP", "GenerationOptions", "LLMBackend", "Message",
-    "get_llm_backend", "llm_backend_names", "register_llm_backend",
+    "LLM_ENTRY_POINT_GROUP",
+    "GenerationOptions",
+    "LLMBackend",
+    "Message",
+    "get_llm_backend",
+    "llm_backend_names",
+    "register_llm_backend",
 ]

@@ -14,21 +14,22 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import entry_points
-from typing import Any, Callable, ClassVar, Iterator, Literal, Sequence, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from storybench.exceptions import StructuredOutputError, UnknownBackendError
 
 __all__ = [
-    "Message",
+    "LLM_ENTRY_POINT_GROUP",
     "GenerationOptions",
     "LLMBackend",
-    "register_llm_backend",
+    "Message",
     "get_llm_backend",
     "llm_backend_names",
-    "LLM_ENTRY_POINT_GROUP",
+    "register_llm_backend",
 ]
 
 LLM_ENTRY_POINT_GROUP = "storybench.llm_backends"
@@ -124,13 +125,18 @@ class LLMBackend(ABC):
                 return model.model_validate_json(last)
             except ValidationError as exc:
                 errors = "; ".join(
-                    f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors(include_url=False)
+                    f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
+                    for e in exc.errors(include_url=False)
                 )
                 history = list(messages) + [
                     Message(role="assistant", content=last),
-                    Message(role="user", content=f"That JSON is invalid: {errors}. Answer again with corrected JSON only."),
+                    Message(
+                        role="user", content=f"That JSON is invalid: {errors}. Answer again with corrected JSON only."
+                    ),
                 ]
-        raise StructuredOutputError(self.name, f"answer did not match {model.__name__}", last_output=last, attempts=attempts)
+        raise StructuredOutputError(
+            self.name, f"answer did not match {model.__name__}", last_output=last, attempts=attempts
+        )
 
     @abstractmethod
     def _complete(self, messages: list[Message], options: GenerationOptions) -> str: ...

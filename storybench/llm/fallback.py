@@ -9,7 +9,8 @@ chains whole backends::
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from storybench.exceptions import BackendError
 from storybench.llm.base import GenerationOptions, LLMBackend, Message

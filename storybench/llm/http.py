@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Callable, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import httpx
 
@@ -36,13 +37,13 @@ from storybench.llm.base import GenerationOptions, LLMBackend, Message
 from storybench.llm.retry import RetryPolicy
 
 __all__ = [
-    "ModelNotFoundError",
-    "normalize_base_url",
-    "redact",
-    "raise_for_response",
-    "convert_transport_error",
-    "HTTPChatBackend",
     "DEFAULT_TIMEOUT",
+    "HTTPChatBackend",
+    "ModelNotFoundError",
+    "convert_transport_error",
+    "normalize_base_url",
+    "raise_for_response",
+    "redact",
 ]
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,13 @@ class ModelNotFoundError(PermanentBackendError):
     """
 
     def __init__(
-        self, backend: str, model: str, *, url: str | None = None, hint: str | None = None, available: list[str] | None = None
+        self,
+        backend: str,
+        model: str,
+        *,
+        url: str | None = None,
+        hint: str | None = None,
+        available: list[str] | None = None,
     ) -> None:
         self.model = model
         self.available = list(available or [])
@@ -222,7 +229,7 @@ class HTTPChatBackend(LLMBackend):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r}, fallback_model={self.fallback_model!r})"
 
-    def __enter__(self) -> "HTTPChatBackend":
+    def __enter__(self) -> HTTPChatBackend:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -244,14 +251,18 @@ class HTTPChatBackend(LLMBackend):
     def _request_stream(self, model: str, messages: list[Message], options: GenerationOptions) -> Iterator[str]:
         raise NotImplementedError
 
-    def _request_json(self, model: str, messages: list[Message], schema: dict[str, Any], options: GenerationOptions) -> str:
+    def _request_json(
+        self, model: str, messages: list[Message], schema: dict[str, Any], options: GenerationOptions
+    ) -> str:
         raise NotImplementedError
 
     # -- transport helpers for subclasses --------------------------------------
     def _url(self, path: str) -> str:
         return f"{self.base_url}{path}"
 
-    def _send(self, method: str, url: str, model: str | None, *, accept: tuple[int, ...] = (), **kwargs: Any) -> httpx.Response:
+    def _send(
+        self, method: str, url: str, model: str | None, *, accept: tuple[int, ...] = (), **kwargs: Any
+    ) -> httpx.Response:
         """One request with converted errors; non-2xx answers raised unless their
         status is in ``accept``."""
         hint = self._hint(model or str(self.model))
@@ -313,7 +324,9 @@ class HTTPChatBackend(LLMBackend):
             except (TransientBackendError, ModelNotFoundError) as exc:
                 if index == len(models) - 1:
                     raise
-                log.warning("%s: model %r failed (%s); trying fallback model %r", self.name, model, exc, models[index + 1])
+                log.warning(
+                    "%s: model %r failed (%s); trying fallback model %r", self.name, model, exc, models[index + 1]
+                )
         raise AssertionError("unreachable")
 
     def _complete(self, messages: list[Message], options: GenerationOptions) -> str:
@@ -331,7 +344,9 @@ class HTTPChatBackend(LLMBackend):
             except (TransientBackendError, ModelNotFoundError) as exc:
                 if started or index == len(models) - 1:
                     raise
-                log.warning("%s: model %r failed (%s); trying fallback model %r", self.name, model, exc, models[index + 1])
+                log.warning(
+                    "%s: model %r failed (%s); trying fallback model %r", self.name, model, exc, models[index + 1]
+                )
 
     def _complete_json(self, messages: list[Message], schema: dict[str, Any], options: GenerationOptions) -> str:
         return self._with_fallback(lambda m: self.retry.call(lambda: self._request_json(m, messages, schema, options)))

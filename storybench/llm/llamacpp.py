@@ -29,14 +29,22 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from storybench.exceptions import ConfigError, MissingDependencyError, PermanentBackendError
 from storybench.llm.base import GenerationOptions, LLMBackend, Message
 from storybench.llm.schema import unbounded_paths
 
-__all__ = ["LlamaCppBackend", "default_gguf_path", "merge_system_messages", "DEFAULT_N_CTX", "GGUF_ENV", "MODEL_DISTRIBUTION"]
+__all__ = [
+    "DEFAULT_N_CTX",
+    "GGUF_ENV",
+    "MODEL_DISTRIBUTION",
+    "LlamaCppBackend",
+    "default_gguf_path",
+    "merge_system_messages",
+]
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +100,9 @@ class _LoadedModel:
     def __enter__(self) -> Any:
         me = threading.get_ident()
         if self._owner == me:
-            raise RuntimeError("this thread still holds an open stream of the embedded model; consume or close it first")
+            raise RuntimeError(
+                "this thread still holds an open stream of the embedded model; consume or close it first"
+            )
         self._lock.acquire()
         self._owner = me
         return self.llama
@@ -131,13 +141,13 @@ def _drops_system(llama: Any) -> bool:
     try:
         eos = llama.detokenize([llama.token_eos()], special=True).decode("utf-8", "ignore")
         bos = llama.detokenize([llama.token_bos()], special=True).decode("utf-8", "ignore")
-    except Exception:  # noqa: BLE001 - token text only decorates the probe
+    except Exception:
         eos = bos = ""
     try:
         formatted = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)(
             messages=[{"role": "system", "content": _PROBE}, {"role": "user", "content": "hi"}]
         )
-    except Exception:  # noqa: BLE001 - templates raise on unsupported roles
+    except Exception:
         return True
     return _PROBE not in formatted.prompt
 
@@ -149,9 +159,15 @@ def _load(path: Path, n_ctx: int, n_threads: int | None, chat_format: str | None
         if loaded is None:
             Llama = _llama_cpp().Llama
             try:
-                llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, chat_format=chat_format, verbose=False)
+                llama = Llama(
+                    model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, chat_format=chat_format, verbose=False
+                )
             except (ValueError, RuntimeError, OSError) as exc:
-                raise PermanentBackendError("llamacpp", f"cannot load GGUF model {path}: {exc}", hint="is it a valid GGUF file for this llama-cpp-python version?") from exc
+                raise PermanentBackendError(
+                    "llamacpp",
+                    f"cannot load GGUF model {path}: {exc}",
+                    hint="is it a valid GGUF file for this llama-cpp-python version?",
+                ) from exc
             drops = _drops_system(llama)
             log.debug("loaded %s (chat format %s, drops system: %s)", path, llama.chat_format, drops)
             loaded = _MODELS[key] = _LoadedModel(llama, drops)
@@ -254,7 +270,9 @@ class LlamaCppBackend(LLMBackend):
             with loaded as llama:
                 answer = llama.create_chat_completion(messages=chat, **self._sampling(options), **extra)
         except ValueError as exc:  # e.g. "Requested tokens exceed context window"
-            raise PermanentBackendError(self.name, str(exc), hint=f"shorten the prompt or raise n_ctx (now {self.n_ctx})") from exc
+            raise PermanentBackendError(
+                self.name, str(exc), hint=f"shorten the prompt or raise n_ctx (now {self.n_ctx})"
+            ) from exc
         self.last_usage = dict(answer.get("usage") or {})
         return answer["choices"][0]["message"]["content"] or ""
 
@@ -272,7 +290,9 @@ class LlamaCppBackend(LLMBackend):
                     if content:
                         yield content
             except ValueError as exc:
-                raise PermanentBackendError(self.name, str(exc), hint=f"shorten the prompt or raise n_ctx (now {self.n_ctx})") from exc
+                raise PermanentBackendError(
+                    self.name, str(exc), hint=f"shorten the prompt or raise n_ctx (now {self.n_ctx})"
+                ) from exc
 
     def _complete_json(self, messages: list[Message], schema: dict[str, Any], options: GenerationOptions) -> str:
         return self._run(messages, options, grammar=_grammar(schema))
@@ -286,8 +306,11 @@ def _grammar(schema: dict[str, Any]) -> Any:
         LlamaGrammar = _llama_cpp().LlamaGrammar
         loose = unbounded_paths(schema)
         if loose:
-            log.warning("JSON Schema %r has unbounded fields %s: add maxLength/maxItems to keep constrained output short",
-                        schema.get("title", ""), ", ".join(loose))
+            log.warning(
+                "JSON Schema %r has unbounded fields %s: add maxLength/maxItems to keep constrained output short",
+                schema.get("title", ""),
+                ", ".join(loose),
+            )
         try:
             grammar = LlamaGrammar.from_json_schema(key, verbose=False)
         except (ValueError, KeyError, NotImplementedError) as exc:

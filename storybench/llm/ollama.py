@@ -24,17 +24,18 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 
 from storybench.exceptions import BackendError, PermanentBackendError, TransientBackendError
 from storybench.llm.base import GenerationOptions, Message
 from storybench.llm.http import HTTPChatBackend, ModelNotFoundError, normalize_base_url
-from storybench.llm.schema import schema_instruction
 from storybench.llm.retry import RetryPolicy
+from storybench.llm.schema import schema_instruction
 
-__all__ = ["OllamaBackend", "DEFAULT_OLLAMA_HOST", "DEFAULT_OLLAMA_MODEL"]
+__all__ = ["DEFAULT_OLLAMA_HOST", "DEFAULT_OLLAMA_MODEL", "OllamaBackend"]
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 DEFAULT_OLLAMA_MODEL = "llama3.2"
@@ -106,7 +107,11 @@ class OllamaBackend(HTTPChatBackend):
     def _payload(
         self, model: str, messages: list[Message], options: GenerationOptions, *, stream: bool, fmt: Any = None
     ) -> dict[str, Any]:
-        opts: dict[str, Any] = {"temperature": options.temperature, "top_p": options.top_p, "num_predict": options.max_tokens}
+        opts: dict[str, Any] = {
+            "temperature": options.temperature,
+            "top_p": options.top_p,
+            "num_predict": options.max_tokens,
+        }
         if options.seed is not None:
             opts["seed"] = options.seed
         if options.stop:
@@ -130,7 +135,9 @@ class OllamaBackend(HTTPChatBackend):
             raise TransientBackendError(self.name, f"server error: {body['error']}", url=url, hint=self._hint(model))
         message = body.get("message")
         if not isinstance(message, dict) or not isinstance(message.get("content"), str):
-            raise PermanentBackendError(self.name, f"answer has no message.content: {str(body)[:200]}", url=url, hint=self._hint(model))
+            raise PermanentBackendError(
+                self.name, f"answer has no message.content: {str(body)[:200]}", url=url, hint=self._hint(model)
+            )
         self.last_stats = {k: v for k, v in body.items() if k != "message"}
         return message["content"]
 
@@ -146,7 +153,9 @@ class OllamaBackend(HTTPChatBackend):
     def _request_complete(self, model: str, messages: list[Message], options: GenerationOptions) -> str:
         return self._chat_once(model, self._payload(model, messages, options, stream=False))
 
-    def _request_json(self, model: str, messages: list[Message], schema: dict[str, Any], options: GenerationOptions) -> str:
+    def _request_json(
+        self, model: str, messages: list[Message], schema: dict[str, Any], options: GenerationOptions
+    ) -> str:
         grounded = [Message(role="system", content=schema_instruction(schema)), *messages]
         return self._chat_once(model, self._payload(model, grounded, options, stream=False, fmt=schema))
 
@@ -161,7 +170,9 @@ class OllamaBackend(HTTPChatBackend):
             except ValueError as exc:
                 raise TransientBackendError(self.name, f"bad NDJSON line: {line[:200]!r}", url=url) from exc
             if "error" in body:
-                raise TransientBackendError(self.name, f"server error while streaming: {body['error']}", url=url, hint=self._hint(model))
+                raise TransientBackendError(
+                    self.name, f"server error while streaming: {body['error']}", url=url, hint=self._hint(model)
+                )
             content = (body.get("message") or {}).get("content") or ""
             if content:
                 yield content
@@ -203,7 +214,9 @@ class OllamaBackend(HTTPChatBackend):
         for name in installed:
             if _same_model(wanted, name):
                 return name
-        raise ModelNotFoundError(self.name, wanted, url=self._url("/api/tags"), hint=self._hint(wanted), available=installed)
+        raise ModelNotFoundError(
+            self.name, wanted, url=self._url("/api/tags"), hint=self._hint(wanted), available=installed
+        )
 
     def loaded_models(self) -> list[str]:
         """Names of the models loaded in memory now (``GET /api/ps``).

@@ -29,7 +29,8 @@ import json
 import logging
 import os
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 
@@ -39,7 +40,7 @@ from storybench.llm.http import HTTPChatBackend, normalize_base_url, redact
 from storybench.llm.retry import RetryPolicy
 from storybench.llm.schema import schema_instruction
 
-__all__ = ["OpenAIBackend", "DEFAULT_OPENAI_MODEL", "SCHEMA_MODES"]
+__all__ = ["DEFAULT_OPENAI_MODEL", "SCHEMA_MODES", "OpenAIBackend"]
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,9 @@ class OpenAIBackend(HTTPChatBackend):
         return self._api_key
 
     # -- requests ---------------------------------------------------------------
-    def _payload(self, model: str, messages: list[Message], options: GenerationOptions, *, stream: bool) -> dict[str, Any]:
+    def _payload(
+        self, model: str, messages: list[Message], options: GenerationOptions, *, stream: bool
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
@@ -157,7 +160,10 @@ class OpenAIBackend(HTTPChatBackend):
             content = body["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             raise PermanentBackendError(
-                self.name, f"answer has no choices[0].message.content: {response.text[:200]!r}", url=self._endpoint, hint=self._hint(model)
+                self.name,
+                f"answer has no choices[0].message.content: {response.text[:200]!r}",
+                url=self._endpoint,
+                hint=self._hint(model),
             ) from exc
         self.last_usage = body.get("usage") or {}
         return content or ""
@@ -166,8 +172,10 @@ class OpenAIBackend(HTTPChatBackend):
         response = self._send("POST", self._endpoint, model, json=self._payload(model, messages, options, stream=False))
         return self._content(response, model)
 
-    def _request_json(self, model: str, messages: list[Message], schema: dict[str, Any], options: GenerationOptions) -> str:
-        modes = SCHEMA_MODES[SCHEMA_MODES.index(self.schema_mode):]
+    def _request_json(
+        self, model: str, messages: list[Message], schema: dict[str, Any], options: GenerationOptions
+    ) -> str:
+        modes = SCHEMA_MODES[SCHEMA_MODES.index(self.schema_mode) :]
         for index, mode in enumerate(modes):
             payload = self._payload(model, messages, options, stream=False)
             if mode == "json_schema":
@@ -177,7 +185,11 @@ class OpenAIBackend(HTTPChatBackend):
                 }
             else:
                 payload["messages"].insert(0, {"role": "system", "content": schema_instruction(schema)})
-                payload["response_format"] = {"type": "json_object", "schema": schema} if mode == "json_object_schema" else {"type": "json_object"}
+                payload["response_format"] = (
+                    {"type": "json_object", "schema": schema}
+                    if mode == "json_object_schema"
+                    else {"type": "json_object"}
+                )
             last = index == len(modes) - 1
             response = self._send("POST", self._endpoint, model, accept=() if last else (400, 422, 500), json=payload)
             if _rejects_format(response):
@@ -204,11 +216,18 @@ class OpenAIBackend(HTTPChatBackend):
             if "error" in body:
                 error = body["error"]
                 text = error.get("message", error) if isinstance(error, dict) else error
-                raise TransientBackendError(self.name, f"server error while streaming: {redact(str(text), self._api_key)[:300]}", url=url, hint=self._hint(model))
+                raise TransientBackendError(
+                    self.name,
+                    f"server error while streaming: {redact(str(text), self._api_key)[:300]}",
+                    url=url,
+                    hint=self._hint(model),
+                )
             for choice in body.get("choices") or []:
                 content = (choice.get("delta") or {}).get("content")
                 if content:
                     yield content
                 finished = finished or bool(choice.get("finish_reason"))
         if not finished:
-            raise TransientBackendError(self.name, "stream ended without [DONE] or finish_reason", url=url, hint=self._hint(model))
+            raise TransientBackendError(
+                self.name, "stream ended without [DONE] or finish_reason", url=url, hint=self._hint(model)
+            )

@@ -13,13 +13,14 @@ has reached the caller, a retry would repeat it.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from storybench.exceptions import TransientBackendError
 
-__all__ = ["RetryPolicy", "DEFAULT_RETRY"]
+__all__ = ["DEFAULT_RETRY", "RetryPolicy"]
 
 R = TypeVar("R")
 

@@ -17,7 +17,7 @@ from storybench.exceptions import PlanIssue, PlanValidationError
 from storybench.io import atomic_write_text
 from storybench.plan.models import ComicPlan, plan_issues
 
-__all__ = ["load_plan", "parse_plan", "save_plan", "json_path", "plan_json_schema"]
+__all__ = ["json_path", "load_plan", "parse_plan", "plan_json_schema", "save_plan"]
 
 
 def json_path(loc: tuple[Any, ...]) -> str:

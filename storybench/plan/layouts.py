@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-__all__ = ["TemplateId", "TEMPLATE_IDS", "Template", "TEMPLATES", "Rect", "panel_rects", "panel_count"]
+__all__ = ["TEMPLATES", "TEMPLATE_IDS", "Rect", "Template", "TemplateId", "panel_count", "panel_rects"]
 
 TemplateId = Literal[
     "single",
@@ -95,7 +95,9 @@ TEMPLATES: dict[str, Template] = {
             "two small panels on top, a large one below",
             ((0, 0, 0.5, 0.4), (0.5, 0, 1, 0.4), (0, 0.4, 1, 1)),
         ),
-        Template("strip-3", "three tall columns side by side", ((0, 0, 1 / 3, 1), (1 / 3, 0, 2 / 3, 1), (2 / 3, 0, 1, 1))),
+        Template(
+            "strip-3", "three tall columns side by side", ((0, 0, 1 / 3, 1), (1 / 3, 0, 2 / 3, 1), (2 / 3, 0, 1, 1))
+        ),
         Template(
             "manga-3",
             "manga page read right to left: tall panel top right, panel top left, wide panel below",

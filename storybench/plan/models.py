@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Annotated, Iterator
+from collections.abc import Iterator
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -25,15 +26,15 @@ from storybench.plan.layouts import TEMPLATES, TemplateId
 from storybench.plan.styles import STYLES
 
 __all__ = [
-    "Dialogue",
-    "PanelPlan",
-    "Page",
+    "MAX_PAGES",
     "Chapter",
     "Character",
     "ComicPlan",
-    "plan_issues",
+    "Dialogue",
+    "Page",
+    "PanelPlan",
     "derive_seed",
-    "MAX_PAGES",
+    "plan_issues",
 ]
 
 MAX_PAGES = 20
@@ -151,7 +152,7 @@ class ComicPlan(_Model):
     chapters: list[Chapter]
 
     @model_validator(mode="after")
-    def _fill_seeds(self) -> "ComicPlan":
+    def _fill_seeds(self) -> ComicPlan:
         for character in self.characters:
             if character.seed is None:
                 character.seed = derive_seed(self.id, character.id)
@@ -251,14 +252,26 @@ def plan_issues(plan: ComicPlan) -> list[PlanIssue]:
             ppath = f"{cpath}.pages[{pi}]"
             unique(f"{ppath}.id", page.id)
             if page.page_number != expected_number:
-                add(f"{ppath}.pageNumber", f"page numbers must be consecutive: expected {expected_number}, got {page.page_number}", page.page_number)
+                add(
+                    f"{ppath}.pageNumber",
+                    f"page numbers must be consecutive: expected {expected_number}, got {page.page_number}",
+                    page.page_number,
+                )
             expected_number += 1
             need = TEMPLATES[page.layout].panel_count
             if len(page.panels) != need:
-                add(f"{ppath}.panels", f"layout {page.layout!r} needs {need} panels, got {len(page.panels)}", len(page.panels))
+                add(
+                    f"{ppath}.panels",
+                    f"layout {page.layout!r} needs {need} panels, got {len(page.panels)}",
+                    len(page.panels),
+                )
             positions = sorted(p.position for p in page.panels)
             if positions != list(range(1, len(page.panels) + 1)):
-                add(f"{ppath}.panels", f"positions must be 1..{len(page.panels)} without gaps or repeats, got {positions}", positions)
+                add(
+                    f"{ppath}.panels",
+                    f"positions must be 1..{len(page.panels)} without gaps or repeats, got {positions}",
+                    positions,
+                )
             for ki, panel in enumerate(page.panels):
                 kpath = f"{ppath}.panels[{ki}]"
                 unique(f"{kpath}.id", panel.id)

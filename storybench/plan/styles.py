@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["Palette", "Style", "STYLES", "get_style", "STYLE_IDS"]
+__all__ = ["STYLES", "STYLE_IDS", "Palette", "Style", "get_style"]
 
 
 class Palette(BaseModel):

@@ -8,4 +8,4 @@ from storybench.planner.planner import PlanResult, plan_comic, resolve_llm
 from storybench.planner.progress import ProgressEvent
 from storybench.planner.schemas import CAMERA_SHOTS, page_count_rule
 
-__all__ = ["PlanResult", "plan_comic", "resolve_llm", "ProgressEvent", "CAMERA_SHOTS", "page_count_rule"]
+__all__ = ["CAMERA_SHOTS", "PlanResult", "ProgressEvent", "page_count_rule", "plan_comic", "resolve_llm"]

@@ -22,10 +22,10 @@ from storybench.exceptions import StorybenchError
 from storybench.plan.io import save_plan
 from storybench.plan.styles import STYLE_IDS
 
-__all__ = ["add_plan_command", "run_plan_command", "default_plan_path"]
+__all__ = ["add_plan_command", "default_plan_path", "run_plan_command"]
 
 
-def add_plan_command(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
+def add_plan_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the ``plan`` subcommand to ``subparsers``; its handler is set as
     ``func`` (``args.func(args)`` returns the exit code).
 

@@ -13,12 +13,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-
 from storybench.config import env_settings
 from storybench.exceptions import ConfigError, PlanValidationError
 from storybench.llm.base import LLMBackend, get_llm_backend
-from storybench.plan.models import Chapter, Character, ComicPlan, Dialogue, Page, PanelPlan, plan_issues
-from storybench.plan.models import _BCP47  # noqa: PLC2701 - same rule as the plan model
+from storybench.plan.models import (
+    _BCP47,
+    Chapter,
+    Character,
+    ComicPlan,
+    Dialogue,
+    Page,
+    PanelPlan,
+    plan_issues,
+)
 from storybench.plan.styles import STYLE_IDS
 from storybench.planner.progress import PlanProgress, ProgressCallback
 from storybench.planner.repair import slugify
@@ -191,5 +198,3 @@ def plan_comic(
     seconds = clock() - start
     bar.close(f"planned {plan.page_count()} page(s) in {seconds:.1f} s")
     return PlanResult(plan=plan, repairs=repairs, seconds=seconds, requests=requests)
-
-

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-__all__ = ["ProgressEvent", "ProgressCallback", "PlanProgress"]
+__all__ = ["PlanProgress", "ProgressCallback", "ProgressEvent"]
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,14 @@ captions are asked for in the plan's language; everything an image model reads
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from storybench.llm.base import Message
 from storybench.plan.layouts import TEMPLATES
 from storybench.plan.styles import get_style
 from storybench.planner.schemas import CAMERA_SHOTS, PageCountRule
 
-__all__ = ["SYSTEM_PROMPT", "language_name", "characters_messages", "structure_messages", "panels_messages"]
+__all__ = ["SYSTEM_PROMPT", "characters_messages", "language_name", "panels_messages", "structure_messages"]
 
 SYSTEM_PROMPT = (
     "You are a comic book writer and editor. You plan comics as JSON that exactly follows the "
@@ -23,8 +23,18 @@ SYSTEM_PROMPT = (
 )
 
 _LANGUAGES = {
-    "en": "English", "uk": "Ukrainian", "ru": "Russian", "fr": "French", "de": "German", "es": "Spanish",
-    "it": "Italian", "pt": "Portuguese", "pl": "Polish", "ja": "Japanese", "zh": "Chinese", "ko": "Korean",
+    "en": "English",
+    "uk": "Ukrainian",
+    "ru": "Russian",
+    "fr": "French",
+    "de": "German",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "pl": "Polish",
+    "ja": "Japanese",
+    "zh": "Chinese",
+    "ko": "Korean",
 }
 
 
@@ -111,6 +121,6 @@ def panels_messages(
         "(ids of those visible), action (what is seen), location (place and time of day), mood (one word), "
         f"camera (one of: {', '.join(CAMERA_SHOTS)}), dialogue (0 to 2 lines, each with the speaker's id "
         "and the text), narrative (caption or empty), sfx (sound effect or empty).\n"
-        f"{_lettering_rule(language)}\nAnswer as JSON: {{\"panels\": [...{n} panel objects...]}}"
+        f'{_lettering_rule(language)}\nAnswer as JSON: {{"panels": [...{n} panel objects...]}}'
     )
     return [Message(role="system", content=SYSTEM_PROMPT), Message(role="user", content=user)]

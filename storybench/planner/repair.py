@@ -17,22 +17,23 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from storybench.plan.layouts import TEMPLATES
 from storybench.planner.schemas import CAMERA_SHOTS, LIMITS, PageCountRule
 
 __all__ = [
-    "extract_json",
-    "clip",
-    "slugify",
-    "unique_slug",
     "LAYOUT_FOR_COUNT",
+    "clip",
+    "extract_json",
     "layout_for_count",
     "repair_characters",
-    "repair_structure",
     "repair_panels",
+    "repair_structure",
     "resolve_character",
+    "slugify",
+    "unique_slug",
 ]
 
 #: The layout a page switches to when it ends up with this many panels.
@@ -139,7 +140,9 @@ def _as_dict(value: Any) -> dict[str, Any]:
 
 
 # -- stage 1 ----------------------------------------------------------------------
-def repair_characters(raw: Any, prompt: str, max_characters: int = LIMITS.characters) -> tuple[list[dict[str, str]], list[str]]:
+def repair_characters(
+    raw: Any, prompt: str, max_characters: int = LIMITS.characters
+) -> tuple[list[dict[str, str]], list[str]]:
     """Clean stage 1 data into at most ``max_characters`` characters (at least one).
 
     Returns:
@@ -168,13 +171,22 @@ def repair_characters(raw: Any, prompt: str, max_characters: int = LIMITS.charac
             appearance = clip(f"{role or 'main character'}, distinctive face and hair", LIMITS.appearance)
             notes.append(f"{path}.appearance: empty; filled from the role ({appearance!r})")
         names.add(name.lower())
-        out.append({"name": name, "appearance": appearance, "clothing": clip(d.get("clothing"), LIMITS.clothing), "role": role})
+        out.append(
+            {"name": name, "appearance": appearance, "clothing": clip(d.get("clothing"), LIMITS.clothing), "role": role}
+        )
     if len(out) > max_characters:
         dropped = [c["name"] for c in out[max_characters:]]
         notes.append(f"characters: kept the first {max_characters}, dropped {', '.join(dropped)}")
         out = out[:max_characters]
     if not out:
-        out = [{"name": "Hero", "appearance": "young adult with a determined face, short dark hair", "clothing": "plain everyday clothes", "role": "hero"}]
+        out = [
+            {
+                "name": "Hero",
+                "appearance": "young adult with a determined face, short dark hair",
+                "clothing": "plain everyday clothes",
+                "role": "hero",
+            }
+        ]
         notes.append(f"characters: none given; added a default hero for {clip(prompt, 60)!r}")
     return out, notes
 
@@ -248,7 +260,10 @@ def repair_structure(raw: Any, rule: PageCountRule, prompt: str) -> tuple[dict[s
         notes.append(f"chapters: {total} page(s) is fewer than {rule.min_pages}; added {missing} page(s)")
         for k in range(missing):
             chapters[-1]["pages"].append(
-                {"summary": clip(f"{prompt} (part {total + k + 1})", LIMITS.summary), "layout": _default_layout(allowed, total + k)}
+                {
+                    "summary": clip(f"{prompt} (part {total + k + 1})", LIMITS.summary),
+                    "layout": _default_layout(allowed, total + k),
+                }
             )
 
     # chapter count within bounds
@@ -400,17 +415,29 @@ def repair_panels(
         if not panels:
             notes.append(f"{path}.panels: no usable panels; added {need} from the page summary")
             panels = [
-                {"characters": [], "action": clip(page_summary, LIMITS.action) or "the scene continues", "location": last_location or "unspecified place",
-                 "mood": "", "camera": "medium shot", "dialogue": [], "narrative": None, "sfx": None}
+                {
+                    "characters": [],
+                    "action": clip(page_summary, LIMITS.action) or "the scene continues",
+                    "location": last_location or "unspecified place",
+                    "mood": "",
+                    "camera": "medium shot",
+                    "dialogue": [],
+                    "narrative": None,
+                    "sfx": None,
+                }
                 for _ in range(need)
             ]
         else:
             if len(panels) > max_panels:
                 dropped = panels[max_panels:]
-                notes.append(f"{path}.panels: {len(panels)} panels is more than any layout holds; dropped the last {len(dropped)}")
+                notes.append(
+                    f"{path}.panels: {len(panels)} panels is more than any layout holds; dropped the last {len(dropped)}"
+                )
                 panels = panels[:max_panels]
             new_layout = layout_for_count(len(panels), allowed_layouts)
             if new_layout and len(panels) != need:
-                notes.append(f"{path}.layout: {layout!r} needs {need} panels, the model gave {len(panels)}; switched to {new_layout!r}")
+                notes.append(
+                    f"{path}.layout: {layout!r} needs {need} panels, the model gave {len(panels)}; switched to {new_layout!r}"
+                )
                 layout = new_layout
     return layout, panels, notes

@@ -23,23 +23,23 @@ from storybench.plan.layouts import TEMPLATE_IDS, TEMPLATES
 
 __all__ = [
     "CAMERA_SHOTS",
-    "CameraShot",
-    "LayoutId",
     "LAYOUT_PREFERENCE",
     "LIMITS",
-    "PageCountRule",
-    "page_count_rule",
+    "CameraShot",
+    "ChapterDraft",
     "CharacterDraft",
     "CharactersAnswer",
-    "PageDraft",
-    "ChapterDraft",
-    "StructureAnswer",
     "DialogueDraft",
+    "LayoutId",
+    "PageCountRule",
+    "PageDraft",
     "PanelDraft",
     "PanelsAnswer",
+    "StructureAnswer",
     "characters_answer_model",
-    "structure_answer_model",
+    "page_count_rule",
     "panels_answer_model",
+    "structure_answer_model",
 ]
 
 CameraShot = Literal[
@@ -64,8 +64,18 @@ LayoutId = Literal[TEMPLATE_IDS]  # type: ignore[valid-type]
 
 #: Layouts in the order they are offered to the model.
 LAYOUT_PREFERENCE: tuple[str, ...] = (
-    "big-top", "grid-2x2", "three-rows", "big-left", "big-bottom", "big-right", "two-horizontal",
-    "strip-3", "two-vertical", "action", "manga-3", "single",
+    "big-top",
+    "grid-2x2",
+    "three-rows",
+    "big-left",
+    "big-bottom",
+    "big-right",
+    "two-horizontal",
+    "strip-3",
+    "two-vertical",
+    "action",
+    "manga-3",
+    "single",
 )
 assert sorted(LAYOUT_PREFERENCE) == sorted(TEMPLATE_IDS)
 
@@ -236,7 +246,9 @@ class PanelDraft(_Draft):
 
     characters: list[str] = Field(default_factory=list, max_length=LIMITS.cast_per_panel)
     action: str = Field(min_length=LIMITS.min_text, max_length=LIMITS.action, description="what is seen; in English")
-    location: str = Field(min_length=LIMITS.min_text, max_length=LIMITS.location, description="where and when; in English")
+    location: str = Field(
+        min_length=LIMITS.min_text, max_length=LIMITS.location, description="where and when; in English"
+    )
     mood: str = Field(default="", max_length=LIMITS.mood)
     camera: CameraShot = "medium shot"
     dialogue: list[DialogueDraft] = Field(default_factory=list, max_length=LIMITS.lines_per_panel)
@@ -290,5 +302,3 @@ def panels_answer_model(panel_count: int, character_ids: list[str] | tuple[str, 
         __base__=PanelsAnswer,
         panels=(list[panel_model], Field(min_length=panel_count, max_length=panel_count)),  # type: ignore[valid-type]
     )
-
-

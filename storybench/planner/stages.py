@@ -9,13 +9,15 @@ stage returns clean data plus notes of what the code changed.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from pydantic import BaseModel
 
 from storybench.exceptions import StructuredOutputError
 from storybench.llm.base import LLMBackend, Message
+from storybench.plan.layouts import TEMPLATES
 from storybench.planner.prompts import characters_messages, panels_messages, structure_messages
 from storybench.planner.repair import extract_json, repair_characters, repair_panels, repair_structure
 from storybench.planner.schemas import (
@@ -25,9 +27,8 @@ from storybench.planner.schemas import (
     panels_answer_model,
     structure_answer_model,
 )
-from storybench.plan.layouts import TEMPLATES
 
-__all__ = ["StageOptions", "strict_schema", "ask", "run_characters", "run_structure", "run_panels"]
+__all__ = ["StageOptions", "ask", "run_characters", "run_panels", "run_structure", "strict_schema"]
 
 
 @dataclass(frozen=True)
@@ -109,22 +110,35 @@ def run_characters(
     """Stage 1: ``([{"name", "appearance", "clothing", "role"}], notes)``, 1 to ``max_characters`` characters."""
     model = characters_answer_model(max_characters)
     raw, notes = ask(
-        llm, characters_messages(prompt, style, max_characters), model,
-        stage="characters", attempts=so.attempts, options=so.options(1, 40 + 110 * max_characters),
+        llm,
+        characters_messages(prompt, style, max_characters),
+        model,
+        stage="characters",
+        attempts=so.attempts,
+        options=so.options(1, 40 + 110 * max_characters),
     )
     characters, more = repair_characters(raw, prompt, max_characters)
     return characters, notes + more
 
 
 def run_structure(
-    llm: LLMBackend, prompt: str, style: str, cast: Sequence[tuple[str, str, str]], rule: PageCountRule, so: StageOptions
+    llm: LLMBackend,
+    prompt: str,
+    style: str,
+    cast: Sequence[tuple[str, str, str]],
+    rule: PageCountRule,
+    so: StageOptions,
 ) -> tuple[dict[str, Any], list[str]]:
     """Stage 2: ``({"title", "chapters": [{"title", "pages": [{"summary", "layout"}]}]}, notes)``
     obeying ``rule``. ``cast`` holds ``(id, name, role)``."""
     model = structure_answer_model(rule)
     raw, notes = ask(
-        llm, structure_messages(prompt, style, cast, rule), model,
-        stage="structure", attempts=so.attempts, options=so.options(2, 60 + 70 * rule.max_pages_total),
+        llm,
+        structure_messages(prompt, style, cast, rule),
+        model,
+        stage="structure",
+        attempts=so.attempts,
+        options=so.options(2, 60 + 70 * rule.max_pages_total),
     )
     structure, more = repair_structure(raw, rule, prompt)
     return structure, notes + more
@@ -151,9 +165,16 @@ def run_panels(
     as ``layout`` needs (the layout may have been switched to fit)."""
     n = TEMPLATES[layout].panel_count
     model = panels_answer_model(n, [cid for cid, _, _ in cast])
-    messages = panels_messages(prompt, style, language, cast, chapter_title, page_number, page_summary, layout, previous_summary)
+    messages = panels_messages(
+        prompt, style, language, cast, chapter_title, page_number, page_summary, layout, previous_summary
+    )
     raw, notes = ask(
-        llm, messages, model, stage=f"{path}.panels", attempts=so.attempts, options=so.options(10 + page_number, 60 + 220 * n)
+        llm,
+        messages,
+        model,
+        stage=f"{path}.panels",
+        attempts=so.attempts,
+        options=so.options(10 + page_number, 60 + 220 * n),
     )
     layout, panels, more = repair_panels(
         raw,

@@ -16,10 +16,11 @@ Example::
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -28,16 +29,16 @@ from storybench.llm.base import LLMBackend, Message
 from storybench.plan.models import ComicPlan, Dialogue, PanelPlan
 
 __all__ = [
-    "Speaker",
+    "MAX_LINE_CHARS",
     "DialogueContext",
     "DialogueLine",
-    "list_dialogue_presets",
-    "dialogue_messages",
-    "write_dialogue",
-    "speakers_from_plan",
+    "Speaker",
     "context_from_panel",
+    "dialogue_messages",
+    "list_dialogue_presets",
+    "speakers_from_plan",
+    "write_dialogue",
     "write_dialogue_into",
-    "MAX_LINE_CHARS",
 ]
 
 MAX_LINE_CHARS = 120
@@ -109,9 +110,13 @@ class _LinesAnswer(BaseModel):
 
 def _answer_model(speaker_ids: Sequence[str], n_lines: int) -> type[_LinesAnswer]:
     ids = tuple(dict.fromkeys(speaker_ids))
-    line_model = create_model("DialogueLine", __base__=DialogueLine, speaker=(Literal[ids], Field(description="speaker id")))  # type: ignore[valid-type]
+    line_model = create_model(
+        "DialogueLine", __base__=DialogueLine, speaker=(Literal[ids], Field(description="speaker id"))
+    )  # type: ignore[valid-type]
     return create_model(  # type: ignore[call-overload,no-any-return]
-        "DialogueAnswer", __base__=_LinesAnswer, lines=(list[line_model], Field(min_length=n_lines, max_length=n_lines))  # type: ignore[valid-type]
+        "DialogueAnswer",
+        __base__=_LinesAnswer,
+        lines=(list[line_model], Field(min_length=n_lines, max_length=n_lines)),  # type: ignore[valid-type]
     )
 
 
@@ -126,7 +131,9 @@ def _check(speakers: Sequence[Speaker], dialogue_type: str, n_lines: int) -> Non
     archetypes = _presets()["archetypes"]
     for s in speakers:
         if s.archetype and s.archetype not in archetypes:
-            raise ConfigError(f"write_dialogue: speaker {s.id!r} has unknown archetype {s.archetype!r}; known: {', '.join(archetypes)}")
+            raise ConfigError(
+                f"write_dialogue: speaker {s.id!r} has unknown archetype {s.archetype!r}; known: {', '.join(archetypes)}"
+            )
     if not 1 <= n_lines <= 12:
         raise ConfigError(f"write_dialogue: n_lines must be 1..12, got {n_lines}")
 
@@ -139,7 +146,9 @@ def dialogue_messages(
 
     ctx = [f"{k.replace('_', ' ')}: {v}" for k, v in vars(context).items() if v]
     user = (
-        "Characters (use these ids as speakers):\n" + "\n".join(f"- {s.describe()}" for s in speakers) + "\n"
+        "Characters (use these ids as speakers):\n"
+        + "\n".join(f"- {s.describe()}" for s in speakers)
+        + "\n"
         + ("Context: " + "; ".join(ctx) + "\n" if ctx else "")
         + f"Dialogue type: {dialogue_type} — {_presets()['dialogue_types'][dialogue_type]}.\n"
         + f"Write exactly {n_lines} comic balloon lines in {language_name(language)}, each at most "
@@ -186,7 +195,7 @@ def write_dialogue(
         BackendError: other backend failures.
     """
     from storybench.planner.planner import resolve_llm
-    from storybench.planner.repair import resolve_character, clip, extract_json
+    from storybench.planner.repair import clip, extract_json, resolve_character
 
     _check(speakers, dialogue_type, n_lines)
     backend = resolve_llm(llm)

@@ -21,7 +21,7 @@ from typing import Any
 from storybench.exceptions import BackendError, ConfigError
 from storybench.llm.base import LLMBackend, Message
 
-__all__ = ["PRESET_CATEGORIES", "EnhancedPrompt", "list_presets", "enhance_prompt", "looks_english"]
+__all__ = ["PRESET_CATEGORIES", "EnhancedPrompt", "enhance_prompt", "list_presets", "looks_english"]
 
 PRESET_CATEGORIES: tuple[str, ...] = ("style", "lighting", "mood", "quality")
 
@@ -149,7 +149,10 @@ def enhance_prompt(
             content="You improve prompts for text-to-image models. Answer with the improved prompt only: "
             "one line of English, comma-separated visual phrases, no explanations.",
         ),
-        Message(role="user", content=f"Rewrite this image prompt, keep every visual detail, at most {max_chars} characters:\n{prompt}"),
+        Message(
+            role="user",
+            content=f"Rewrite this image prompt, keep every visual detail, at most {max_chars} characters:\n{prompt}",
+        ),
     ]
     options: dict[str, Any] = {"max_tokens": max(32, max_chars // 3), "temperature": 0.4}
     if seed is not None:

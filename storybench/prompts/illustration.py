@@ -34,17 +34,17 @@ from storybench.plan.styles import get_style
 from storybench.render.spec import RenderSpec
 
 __all__ = [
-    "MAX_WORDS",
     "FALLBACK_PROMPTS",
-    "clean_for_illustration",
-    "illustration_messages",
-    "postprocess_answer",
-    "check_answer",
-    "truncate_words",
-    "fallback_prompt",
+    "MAX_WORDS",
     "IllustrationPrompter",
-    "illustration_seed",
+    "check_answer",
+    "clean_for_illustration",
+    "fallback_prompt",
+    "illustration_messages",
     "illustration_render_spec",
+    "illustration_seed",
+    "postprocess_answer",
+    "truncate_words",
 ]
 
 MAX_WORDS = 30
@@ -60,9 +60,7 @@ FALLBACK_PROMPTS: dict[str, str] = {
 _DEFAULT_FALLBACK = "A mysterious scene with dark atmosphere"
 
 _CYRILLIC = re.compile(r"[\u0400-\u04FF\u0500-\u052F]")
-_QUOTED = re.compile(
-    r'"[^"\n]{0,400}"|“[^”\n]{0,400}”|„[^“”\n]{0,400}[“”]|«[^»\n]{0,400}»|‹[^›\n]{0,400}›'
-)
+_QUOTED = re.compile(r'"[^"\n]{0,400}"|“[^”\n]{0,400}”|„[^“”\n]{0,400}[“”]|«[^»\n]{0,400}»|‹[^›\n]{0,400}›')
 _DASH_DIALOGUE = re.compile(r"^\s*[—–-]\s+.*$", re.M)  # Russian/Ukrainian dialogue lines start with a dash
 _PREFIX = re.compile(
     r"^\s*(?:(?:here\s+is\s+)?(?:an?\s+|the\s+)?(?:visual\s+|image\s+|scene\s+|illustration\s+)?"
@@ -70,8 +68,31 @@ _PREFIX = re.compile(
     re.I,
 )
 _TRAILING_WEAK = {
-    "a", "an", "the", "and", "or", "of", "with", "in", "on", "at", "to", "by", "for", "from", "as", "while", "but",
-    "its", "his", "her", "their", "into", "under", "over", "near",
+    "a",
+    "an",
+    "the",
+    "and",
+    "or",
+    "of",
+    "with",
+    "in",
+    "on",
+    "at",
+    "to",
+    "by",
+    "for",
+    "from",
+    "as",
+    "while",
+    "but",
+    "its",
+    "his",
+    "her",
+    "their",
+    "into",
+    "under",
+    "over",
+    "near",
 }
 
 
@@ -211,7 +232,7 @@ class IllustrationPrompter:
     @staticmethod
     def cache_key(text: str, style: str) -> str:
         """Hex SHA-256 of ``style`` and ``text``."""
-        return hashlib.sha256(f"{style}\x00{text}".encode("utf-8")).hexdigest()
+        return hashlib.sha256(f"{style}\x00{text}".encode()).hexdigest()
 
     def __call__(self, text: str, style: str, **llm_options: Any) -> str:
         """The illustration prompt for a segment's ``text`` in ``style``: English, at most
@@ -298,4 +319,3 @@ def illustration_render_spec(
         location=prompt.strip(),
         params=dict(params or {}),
     )
-

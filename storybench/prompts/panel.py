@@ -16,7 +16,7 @@ from storybench.plan.models import ComicPlan, PanelPlan, derive_seed
 from storybench.plan.styles import get_style
 from storybench.render.spec import CastMember, RenderSpec
 
-__all__ = ["panel_prompt", "panel_seed", "panel_render_spec", "render_size"]
+__all__ = ["panel_prompt", "panel_render_spec", "panel_seed", "render_size"]
 
 
 def _clause(text: str | None) -> str:

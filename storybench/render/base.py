@@ -20,13 +20,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
-from typing import Any, Callable, ClassVar, Sequence
+from typing import Any, ClassVar
 
 from storybench.exceptions import UnknownBackendError
 from storybench.render.spec import RenderResult, RenderSpec
 
-__all__ = ["ImageBackend", "register_image_backend", "get_image_backend", "image_backend_names", "ENTRY_POINT_GROUP"]
+__all__ = ["ENTRY_POINT_GROUP", "ImageBackend", "get_image_backend", "image_backend_names", "register_image_backend"]
 
 ENTRY_POINT_GROUP = "storybench.image_backends"
 
@@ -74,7 +75,7 @@ class ImageBackend(ABC):
     def close(self) -> None:
         """Release connections and other resources."""
 
-    def __enter__(self) -> "ImageBackend":
+    def __enter__(self) -> ImageBackend:
         return self
 
     def __exit__(self, *exc: object) -> None:

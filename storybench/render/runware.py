@@ -36,7 +36,8 @@ import os
 import re
 import threading
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import httpx
 
@@ -52,7 +53,7 @@ from storybench.render.base import ImageBackend
 from storybench.render.download import download_image
 from storybench.render.spec import RenderResult, RenderSpec
 
-__all__ = ["RunwareBackend", "runware_size", "validate_air", "ENV_API_KEY", "ENV_URL", "MIN_SIDE", "MAX_SIDE"]
+__all__ = ["ENV_API_KEY", "ENV_URL", "MAX_SIDE", "MIN_SIDE", "RunwareBackend", "runware_size", "validate_air"]
 
 log = logging.getLogger(__name__)
 BACKEND = "runware"
@@ -62,8 +63,11 @@ MIN_SIDE = 128
 MAX_SIDE = 2048
 STEP = 64
 _AIR = re.compile(r"^[a-z][a-z0-9_-]*:[0-9]+@[0-9]+$", re.IGNORECASE)
-_PERMANENT_CODES = re.compile(r"^(invalid|missing|unsupported|unknown|forbidden|insufficient|notAllowed)|NotFound$"
-                              r"|credits|unauthorized", re.IGNORECASE)
+_PERMANENT_CODES = re.compile(
+    r"^(invalid|missing|unsupported|unknown|forbidden|insufficient|notAllowed)|NotFound$"
+    r"|credits|unauthorized",
+    re.IGNORECASE,
+)
 
 
 def validate_air(model: str, *, where: str = "model") -> str:
@@ -75,8 +79,10 @@ def validate_air(model: str, *, where: str = "model") -> str:
     """
     text = str(model).strip()
     if not _AIR.match(text):
-        raise ConfigError(f"{where}: {model!r} is not a Runware model AIR id; expected "
-                          "'<source>:<model id>@<version id>', e.g. 'civitai:101055@128078' or 'runware:101@1'")
+        raise ConfigError(
+            f"{where}: {model!r} is not a Runware model AIR id; expected "
+            "'<source>:<model id>@<version id>', e.g. 'civitai:101055@128078' or 'runware:101@1'"
+        )
     return text
 
 
@@ -108,15 +114,23 @@ class _RedactKey(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             text = record.getMessage()
-        except Exception:  # noqa: BLE001 - a broken record is not ours to fix
+        except Exception:
             return True
         if self.secret and self.secret in text:
             record.msg, record.args = text.replace(self.secret, "***"), None
         return True
 
 
-_REDACTED_LOGGERS = ("runware", "runware.base", "runware.server", "runware.utils", "runware.reconnection",
-                     "websockets", "websockets.client", "asyncio")
+_REDACTED_LOGGERS = (
+    "runware",
+    "runware.base",
+    "runware.server",
+    "runware.utils",
+    "runware.reconnection",
+    "websockets",
+    "websockets.client",
+    "asyncio",
+)
 
 
 class RunwareBackend(ImageBackend):
@@ -146,11 +160,23 @@ class RunwareBackend(ImageBackend):
     version = "1"
     default_concurrency = 4
 
-    def __init__(self, *, model: str = "runware:101@1", enhance_prompt: bool = False, enhance_max_length: int = 300,
-                 steps: int | None = None, cfg_scale: float | None = None, scheduler: str | None = None,
-                 output_type: str = "base64Data", include_cost: bool = True, fit_to_spec: bool = True,
-                 url: str | None = None, timeout: float = 300.0, concurrency: int = 4,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        model: str = "runware:101@1",
+        enhance_prompt: bool = False,
+        enhance_max_length: int = 300,
+        steps: int | None = None,
+        cfg_scale: float | None = None,
+        scheduler: str | None = None,
+        output_type: str = "base64Data",
+        include_cost: bool = True,
+        fit_to_spec: bool = True,
+        url: str | None = None,
+        timeout: float = 300.0,
+        concurrency: int = 4,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         try:
             import runware  # noqa: F401
         except ImportError as exc:
@@ -194,8 +220,10 @@ class RunwareBackend(ImageBackend):
     def cache_identity(self, spec: RenderSpec) -> str:
         """Version, model, sampler settings, prompt enhancement and size handling."""
         model, steps, cfg, scheduler = self._settings(spec)
-        return (f"{self.version}:{model}:steps={steps}:cfg={cfg}:scheduler={scheduler}:"
-                f"enhance={self.enhance_prompt}/{self.enhance_max_length}:fit={self.fit_to_spec}")
+        return (
+            f"{self.version}:{model}:steps={steps}:cfg={cfg}:scheduler={scheduler}:"
+            f"enhance={self.enhance_prompt}/{self.enhance_max_length}:fit={self.fit_to_spec}"
+        )
 
     def _settings(self, spec: RenderSpec) -> tuple[str, int | None, float | None, str | None]:
         p = spec.params
@@ -220,15 +248,23 @@ class RunwareBackend(ImageBackend):
             client = Runware(**kwargs)
             try:
                 await asyncio.wait_for(client.connect(), timeout=min(self.timeout, 30.0))
-            except (OSError, asyncio.TimeoutError) as exc:
-                raise BackendUnavailable(BACKEND, f"cannot connect to the Runware websocket: {type(exc).__name__}",
-                                         url=self.url, hint=f"network, or {ENV_URL}") from exc
+            except (TimeoutError, OSError) as exc:
+                raise BackendUnavailable(
+                    BACKEND,
+                    f"cannot connect to the Runware websocket: {type(exc).__name__}",
+                    url=self.url,
+                    hint=f"network, or {ENV_URL}",
+                ) from exc
             refused = getattr(client, "_invalidAPIkey", None)
             if refused or not client.connected():
                 await self._quietly_disconnect(client)
                 if refused:
-                    raise PermanentBackendError(BACKEND, f"the API key was refused: {self._scrub(str(refused))}",
-                                                url=self.url, hint=f"check {ENV_API_KEY}")
+                    raise PermanentBackendError(
+                        BACKEND,
+                        f"the API key was refused: {self._scrub(str(refused))}",
+                        url=self.url,
+                        hint=f"check {ENV_API_KEY}",
+                    )
                 raise BackendUnavailable(BACKEND, "the Runware websocket closed right after connecting", url=self.url)
             self._client = client
             return client
@@ -237,15 +273,17 @@ class RunwareBackend(ImageBackend):
     async def _quietly_disconnect(client: Any) -> None:
         try:
             await asyncio.wait_for(client.disconnect(), timeout=5)
-        except Exception:  # noqa: BLE001 - best effort on the way out
+        except Exception:
             pass
 
     async def _enhance(self, client: Any, prompt: str) -> tuple[str, float | None]:
         from runware import IPromptEnhance
 
-        results = await client.promptEnhance(IPromptEnhance(prompt=prompt, promptVersions=1,
-                                                            promptMaxLength=self.enhance_max_length,
-                                                            includeCost=self.include_cost))
+        results = await client.promptEnhance(
+            IPromptEnhance(
+                prompt=prompt, promptVersions=1, promptMaxLength=self.enhance_max_length, includeCost=self.include_cost
+            )
+        )
         if not results or not getattr(results[0], "text", None):
             raise TransientBackendError(BACKEND, "promptEnhance returned no text")
         return str(results[0].text), getattr(results[0], "cost", None)
@@ -266,9 +304,20 @@ class RunwareBackend(ImageBackend):
                 metrics["enhance_cost"] = enhance_cost
                 costs.append(enhance_cost)
         request = IImageInference(
-            model=model, positivePrompt=prompt, negativePrompt=spec.negative_prompt or None, numberResults=1,
-            width=width, height=height, seed=spec.seed, steps=steps, CFGScale=cfg, scheduler=scheduler,
-            outputType=self.output_type, outputFormat="PNG", includeCost=self.include_cost or None)
+            model=model,
+            positivePrompt=prompt,
+            negativePrompt=spec.negative_prompt or None,
+            numberResults=1,
+            width=width,
+            height=height,
+            seed=spec.seed,
+            steps=steps,
+            CFGScale=cfg,
+            scheduler=scheduler,
+            outputType=self.output_type,
+            outputFormat="PNG",
+            includeCost=self.include_cost or None,
+        )
         started = time.monotonic()
         images = await client.imageInference(requestImage=request)
         metrics["execution_seconds"] = round(time.monotonic() - started, 4)
@@ -352,7 +401,7 @@ class RunwareBackend(ImageBackend):
             raise Cancelled("Runware render cancelled") from exc
         except (PermanentBackendError, TransientBackendError, ConfigError):
             raise
-        except BaseException as exc:  # noqa: BLE001 - converted at the backend's edge
+        except BaseException as exc:
             if self._generation != generation:
                 raise Cancelled("Runware render cancelled") from exc
             if isinstance(exc, concurrent.futures.TimeoutError):
@@ -389,7 +438,9 @@ class RunwareBackend(ImageBackend):
                 img.save(out, format="PNG")
                 return out.getvalue(), img.width, img.height
         except (UnidentifiedImageError, OSError) as exc:
-            raise TransientBackendError(BACKEND, f"panel {spec.panel_id or '?'}: image cannot be decoded ({exc})") from exc
+            raise TransientBackendError(
+                BACKEND, f"panel {spec.panel_id or '?'}: image cannot be decoded ({exc})"
+            ) from exc
 
     def cancel(self) -> None:
         """Cancel every render in progress (their ``render`` calls raise :class:`Cancelled`);
@@ -408,7 +459,7 @@ class RunwareBackend(ImageBackend):
         if self._client is not None:
             try:
                 asyncio.run_coroutine_threadsafe(self._quietly_disconnect(self._client), self._loop).result(10)
-            except Exception:  # noqa: BLE001 - closing anyway
+            except Exception:
                 pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)

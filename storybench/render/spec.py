@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["CastMember", "RenderSpec", "RenderResult"]
+__all__ = ["CastMember", "RenderResult", "RenderSpec"]
 
 
 class CastMember(BaseModel):

@@ -17,12 +17,13 @@ order. Shot scale follows the camera:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 from storybench.render.spec import CastMember, RenderSpec
 
-__all__ = ["Figure", "ShotScale", "shot_scale", "stage_cast", "stage_figures", "horizon"]
+__all__ = ["Figure", "ShotScale", "horizon", "shot_scale", "stage_cast", "stage_figures"]
 
 ShotScale = Literal["close", "medium", "full", "tiny"]
 Box = tuple[float, float, float, float]

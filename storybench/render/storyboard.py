@@ -26,13 +26,18 @@ from storybench.render.base import ImageBackend
 from storybench.render.spec import RenderResult, RenderSpec
 from storybench.render.staging import horizon, shot_scale, stage_figures
 
-__all__ = ["StoryboardBackend", "render_storyboard", "mood_tone"]
+__all__ = ["StoryboardBackend", "mood_tone", "render_storyboard"]
 
 RGB = tuple[int, int, int]
 
 # mood keyword -> (tint colour, tint strength 0..1, lightness shift -1..1)
 _MOODS: tuple[tuple[tuple[str, ...], RGB, float, float], ...] = (
-    (("tense", "danger", "threat", "ominous", "menac", "fear", "scary", "dread", "suspense"), (150, 30, 30), 0.35, -0.35),
+    (
+        ("tense", "danger", "threat", "ominous", "menac", "fear", "scary", "dread", "suspense"),
+        (150, 30, 30),
+        0.35,
+        -0.35,
+    ),
     (("dark", "grim", "noir", "gloom", "sinister", "night"), (20, 20, 45), 0.35, -0.45),
     (("angry", "rage", "fury", "violent", "action", "fight", "urgent"), (210, 60, 20), 0.4, -0.1),
     (("sad", "melanchol", "grief", "lonely", "somber", "sombre", "despair"), (60, 80, 140), 0.4, -0.2),
@@ -79,7 +84,9 @@ def _style(style_id: str) -> Style:
     return STYLES.get(style_id) or get_style("noir")
 
 
-def _label(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, size: int, ink: RGB, paper: RGB, anchor: str) -> None:
+def _label(
+    draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, size: int, ink: RGB, paper: RGB, anchor: str
+) -> None:
     font = get_font("Roboto-Medium", size)
     x0, y0, x1, y1 = draw.textbbox(xy, text, font=font, anchor=anchor)
     pad = max(2, size // 5)
@@ -139,7 +146,13 @@ def render_storyboard(spec: RenderSpec) -> Image.Image:
     small = max(10, round(unit * 0.032))
     if spec.location:
         loc = _fit_line(spec.location.upper(), max(8, int(W / (small * 0.62))))
-        draw.text((round(W * 0.03), hy - max(4, unit // 120)), loc, font=get_font("Roboto-Bold", small), fill=line, anchor="ld")
+        draw.text(
+            (round(W * 0.03), hy - max(4, unit // 120)),
+            loc,
+            font=get_font("Roboto-Bold", small),
+            fill=line,
+            anchor="ld",
+        )
 
     # figures
     lw = max(2, unit // 200)

@@ -17,8 +17,19 @@ from storybench.story.model import (
 )
 
 __all__ = [
-    "ChoiceExtraction", "ChoiceList", "default_choices", "extract_choices",
+    "ChoiceExtraction",
+    "ChoiceList",
+    "GenerationSettings",
+    "Segment",
+    "Story",
     "StoryEngine",
-    "export_story", "to_html", "to_markdown", "to_twee",
-    "GenerationSettings", "Segment", "Story", "StoryFormatError", "StorySettings", "load_story",
+    "StoryFormatError",
+    "StorySettings",
+    "default_choices",
+    "export_story",
+    "extract_choices",
+    "load_story",
+    "to_html",
+    "to_markdown",
+    "to_twee",
 ]

@@ -25,14 +25,14 @@ from typing import Annotated
 from pydantic import BaseModel, Field, StringConstraints
 
 __all__ = [
-    "MIN_CHOICES",
     "MAX_CHOICES",
     "MAX_CHOICE_CHARS",
+    "MIN_CHOICES",
     "ChoiceExtraction",
     "ChoiceList",
-    "extract_choices",
     "clean_choice",
     "default_choices",
+    "extract_choices",
     "finalize_choices",
     "is_choice_line",
 ]
@@ -216,8 +216,11 @@ def extract_choices(text: str) -> ChoiceExtraction:
         while k >= 0 and not lines[k].strip():
             k -= 1
         heading = lines[k].strip() if k >= 0 else ""
-        if heading and len(heading) <= 80 and not heading.endswith(".") and (
-            _HEADING.match(heading) or (heading.endswith(":") and len(heading) <= 60)
+        if (
+            heading
+            and len(heading) <= 80
+            and not heading.endswith(".")
+            and (_HEADING.match(heading) or (heading.endswith(":") and len(heading) <= 60))
         ):
             head = k
         choices, dropped = _dedupe(raw)

@@ -12,14 +12,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from storybench.llm.base import LLMBackend
 from storybench.render.base import ImageBackend
 from storybench.story.engine import DEFAULT_OUTPUT_ROOT, StoryEngine
 from storybench.story.model import Story, StorySettings
 
-__all__ = ["walk", "main"]
+__all__ = ["main", "walk"]
 
 
 def _pick(choices: list[str], want: int | str) -> int:
@@ -103,13 +103,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
 
     story, engine = walk(
-        args.premise, picks, language=args.language, style=args.style, llm=args.llm,
-        image_backend=args.image_backend, output_root=args.output_root, on_chunk=echo, seed=args.seed,
+        args.premise,
+        picks,
+        language=args.language,
+        style=args.style,
+        llm=args.llm,
+        image_backend=args.image_backend,
+        output_root=args.output_root,
+        on_chunk=echo,
+        seed=args.seed,
     )
     print("\n")
     for seg in story.path():
-        print(f"{seg.id}: choices={seg.choices} ({seg.choices_source}) image={seg.image_status} "
-              f"{seg.image_error} prompt={seg.illustration_prompt!r}")
+        print(
+            f"{seg.id}: choices={seg.choices} ({seg.choices_source}) image={seg.image_status} "
+            f"{seg.image_error} prompt={seg.illustration_prompt!r}"
+        )
     print(f"saved {engine.story_path}")
     return 0
 

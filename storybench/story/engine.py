@@ -30,9 +30,10 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any, Callable, Generator
+from typing import Any
 
 from storybench.exceptions import BackendError, Cancelled, ConfigError, StorybenchError
 from storybench.io import atomic_write_bytes
@@ -50,7 +51,7 @@ from storybench.story.model import GenerationSettings, Segment, Story, StorySett
 from storybench.story.prompts import SEGMENT_STOP, choices_messages, segment_messages
 from storybench.story.repetition import degeneration_cut
 
-__all__ = ["StoryEngine", "ChunkCallback", "SegmentCallback", "clean_generated_text", "DEFAULT_OUTPUT_ROOT"]
+__all__ = ["DEFAULT_OUTPUT_ROOT", "ChunkCallback", "SegmentCallback", "StoryEngine", "clean_generated_text"]
 
 DEFAULT_OUTPUT_ROOT = "outputs/stories"
 
@@ -121,9 +122,7 @@ class StoryEngine:
         self.llm_name = llm.name if isinstance(llm, LLMBackend) else llm
         self._image: ImageBackend | None = image_backend if isinstance(image_backend, ImageBackend) else None
         self._owns_image = self._image is None
-        self.image_backend_name = (
-            image_backend.name if isinstance(image_backend, ImageBackend) else image_backend
-        )
+        self.image_backend_name = image_backend.name if isinstance(image_backend, ImageBackend) else image_backend
         self.story_dir = Path(story_dir) if story_dir is not None else Path(output_root) / self.story.id
         self.inline_images = inline_images
         self.autosave = autosave
@@ -193,9 +192,7 @@ class StoryEngine:
         if parent_id is not None:
             parent = story.segment(parent_id)
             if choice_index is None or not 0 <= choice_index < len(parent.choices):
-                raise IndexError(
-                    f"segment {parent_id}: choice {choice_index} not in 0..{len(parent.choices) - 1}"
-                )
+                raise IndexError(f"segment {parent_id}: choice {choice_index} not in 0..{len(parent.choices) - 1}")
             choice_text = parent.choices[choice_index]
         else:
             choice_index = None
@@ -423,7 +420,7 @@ class StoryEngine:
             rel = f"images/{seg.id}.{ext}"
             atomic_write_bytes(self.story_dir / rel, result.image)
             self._set_image(seg, image_path=rel, image_status="done", image_error="")
-        except Exception as exc:  # noqa: BLE001 - a failed image never stops the story
+        except Exception as exc:
             msg = str(exc) if isinstance(exc, (BackendError, StorybenchError)) else f"{type(exc).__name__}: {exc}"
             self._set_image(seg, image_status="failed", image_error=msg or type(exc).__name__)
 
@@ -470,14 +467,14 @@ class StoryEngine:
             if backend is not None and owned:
                 try:
                     backend.close()
-                except Exception:  # noqa: BLE001 - closing must not raise
+                except Exception:
                     pass
         if self._owns_llm:
             self._llm, self._prompter = None, None
         if self._owns_image:
             self._image = None
 
-    def __enter__(self) -> "StoryEngine":
+    def __enter__(self) -> StoryEngine:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -28,13 +28,13 @@ from storybench.story.model import Segment, Story
 
 __all__ = [
     "TWINE_FORMATS",
-    "passage_name",
     "choice_passage_name",
     "choice_target",
-    "to_twee",
-    "to_markdown",
-    "to_html",
     "export_story",
+    "passage_name",
+    "to_html",
+    "to_markdown",
+    "to_twee",
 ]
 
 TWINE_FORMATS: dict[str, str] = {"Harlowe": "3.3.9", "SugarCube": "2.37.3"}

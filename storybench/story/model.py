@@ -22,9 +22,10 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -35,12 +36,12 @@ from storybench.plan.styles import STYLE_IDS
 __all__ = [
     "STORY_FORMAT",
     "STORY_FORMAT_VERSION",
-    "ImageStatus",
     "GenerationSettings",
-    "StorySettings",
+    "ImageStatus",
     "Segment",
     "Story",
     "StoryFormatError",
+    "StorySettings",
     "load_story",
 ]
 
@@ -63,7 +64,7 @@ class StoryFormatError(StorybenchError, ValueError):
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class GenerationSettings(BaseModel):
@@ -291,6 +292,7 @@ class Story(BaseModel):
 
     def walk(self) -> Iterator[tuple[int, Segment]]:
         """Every segment depth-first from the openings, as ``(depth, segment)``."""
+
         def visit(seg: Segment, depth: int) -> Iterator[tuple[int, Segment]]:
             yield depth, seg
             for child in self.children(seg.id):
@@ -324,7 +326,7 @@ class Story(BaseModel):
         return atomic_write_json(path, self.to_json_dict())
 
     @classmethod
-    def from_json_dict(cls, data: Any, source: str | None = None) -> "Story":
+    def from_json_dict(cls, data: Any, source: str | None = None) -> Story:
         """Parse a story document (see :meth:`to_json_dict`).
 
         Raises:

@@ -20,13 +20,13 @@ from storybench.story.model import Story
 __all__ = [
     "LANGUAGE_NAMES",
     "NARRATIVE_STYLES",
-    "language_name",
+    "SEGMENT_STOP",
+    "choices_messages",
     "first_sentence",
+    "language_name",
+    "segment_messages",
     "story_summary",
     "system_prompt",
-    "segment_messages",
-    "choices_messages",
-    "SEGMENT_STOP",
 ]
 
 LANGUAGE_NAMES: dict[str, str] = {

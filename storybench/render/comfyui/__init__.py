@@ -15,15 +15,15 @@ from storybench.render.comfyui.memory import VramGuard, free_vram
 from storybench.render.comfyui.workflow import WorkflowTemplate, check_prompt, template_names, workflow_dirs
 
 __all__ = [
+    "DEFAULT_URL",
+    "DEFAULT_WORKFLOW",
     "ComfyUIBackend",
     "ComfyUIClient",
     "PromptWatch",
-    "WorkflowTemplate",
     "VramGuard",
-    "free_vram",
+    "WorkflowTemplate",
     "check_prompt",
+    "free_vram",
     "template_names",
     "workflow_dirs",
-    "DEFAULT_URL",
-    "DEFAULT_WORKFLOW",
 ]

@@ -19,9 +19,10 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import httpx
 from PIL import Image
@@ -44,7 +45,7 @@ from storybench.render.comfyui.sheet import VARIATIONS, cell_specs, compose_grid
 from storybench.render.comfyui.workflow import WorkflowTemplate, check_prompt
 from storybench.render.spec import RenderResult, RenderSpec
 
-__all__ = ["ComfyUIBackend", "DEFAULT_WORKFLOW", "DEFAULT_URL"]
+__all__ = ["DEFAULT_URL", "DEFAULT_WORKFLOW", "ComfyUIBackend"]
 
 log = logging.getLogger("storybench.comfyui")
 
@@ -55,7 +56,11 @@ SHEET_WORKFLOW = "character_sheet"
 
 def _history_error(entry: Mapping[str, Any]) -> dict[str, Any] | None:
     for item in (entry.get("status") or {}).get("messages", []) or []:
-        if isinstance(item, (list, tuple)) and len(item) == 2 and item[0] in ("execution_error", "execution_interrupted"):
+        if (
+            isinstance(item, (list, tuple))
+            and len(item) == 2
+            and item[0] in ("execution_error", "execution_interrupted")
+        ):
             return {"kind": item[0], **item[1]}
     return None
 
@@ -111,14 +116,27 @@ class ComfyUIBackend(ImageBackend):
     version = "1"
     default_concurrency = 2
 
-    def __init__(self, *, url: str | None = None, workflow: str | os.PathLike[str] | WorkflowTemplate = DEFAULT_WORKFLOW,
-                 slots: Mapping[str, Any] | None = None, sheet_workflow: str | os.PathLike[str] | WorkflowTemplate | None = None,
-                 queue_depth: int = 2, vram_threshold_bytes: int = 2 * GIB, ollama_host: str | None = None,
-                 http: httpx.Client | None = None, transport: httpx.BaseTransport | None = None,
-                 timeout: float = 30.0, render_timeout: float = 1800.0, history_timeout: float = 30.0,
-                 poll_interval: float = 0.5, vram_check_interval: float = 10.0, use_websocket: bool = True,
-                 on_progress: Callable[[str, int, int], None] | None = None,
-                 ws_connect: Callable[[str], Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        workflow: str | os.PathLike[str] | WorkflowTemplate = DEFAULT_WORKFLOW,
+        slots: Mapping[str, Any] | None = None,
+        sheet_workflow: str | os.PathLike[str] | WorkflowTemplate | None = None,
+        queue_depth: int = 2,
+        vram_threshold_bytes: int = 2 * GIB,
+        ollama_host: str | None = None,
+        http: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+        render_timeout: float = 1800.0,
+        history_timeout: float = 30.0,
+        poll_interval: float = 0.5,
+        vram_check_interval: float = 10.0,
+        use_websocket: bool = True,
+        on_progress: Callable[[str, int, int], None] | None = None,
+        ws_connect: Callable[[str], Any] | None = None,
+    ) -> None:
         if int(queue_depth) < 1:
             raise ConfigError(f"queue_depth: {queue_depth!r}; must be at least 1")
         self.url = (url or os.environ.get("STORYBENCH_COMFYUI_URL") or DEFAULT_URL).rstrip("/")
@@ -136,10 +154,17 @@ class ComfyUIBackend(ImageBackend):
             self.sheet_template = self._load(SHEET_WORKFLOW)
         else:
             self.sheet_template = self.template
-        self.client = ComfyUIClient(self.url, http=http, transport=transport, timeout=timeout,
-                                    use_websocket=use_websocket, ws_connect=ws_connect)
-        self.memory = VramGuard(self.client, vram_threshold_bytes, ollama_host=ollama_host,
-                                check_interval=vram_check_interval)
+        self.client = ComfyUIClient(
+            self.url,
+            http=http,
+            transport=transport,
+            timeout=timeout,
+            use_websocket=use_websocket,
+            ws_connect=ws_connect,
+        )
+        self.memory = VramGuard(
+            self.client, vram_threshold_bytes, ollama_host=ollama_host, check_interval=vram_check_interval
+        )
         self._cancel = threading.Event()
         self._lock = threading.Lock()
         self._oom_lock = threading.Lock()
@@ -217,27 +242,36 @@ class ComfyUIBackend(ImageBackend):
         checks: dict[tuple[str, str], tuple[WorkflowTemplate, RenderSpec]] = {}
         for spec in specs:
             template = self.template_for(spec)
-            checks.setdefault((template.name, json.dumps(template.settings(spec.params), sort_keys=True)), (template, spec))
+            checks.setdefault(
+                (template.name, json.dumps(template.settings(spec.params), sort_keys=True)), (template, spec)
+            )
         if self.supports_reference_images and specs:
             first = specs[0]
             sheet = first.model_copy(update={"params": {**first.params, "kind": "character_sheet"}})
-            checks.setdefault((self.sheet_template.name, json.dumps(self.sheet_template.settings(sheet.params), sort_keys=True)),
-                              (self.sheet_template, sheet))
+            checks.setdefault(
+                (self.sheet_template.name, json.dumps(self.sheet_template.settings(sheet.params), sort_keys=True)),
+                (self.sheet_template, sheet),
+            )
         problems: list[str] = []
         for template, spec in checks.values():
             filled = template.fill(spec)
-            for line in check_prompt(filled, object_info, template=template,
-                                     skip=template.slot_inputs(["reference_image"])):
+            for line in check_prompt(
+                filled, object_info, template=template, skip=template.slot_inputs(["reference_image"])
+            ):
                 if f"workflow {template.name}: {line}" not in problems:
                     problems.append(f"workflow {template.name}: {line}")
         if problems:
-            raise WorkflowError(BACKEND, f"the ComfyUI server at {self.url} cannot run this batch:\n  " + "\n  ".join(problems))
+            raise WorkflowError(
+                BACKEND, f"the ComfyUI server at {self.url} cannot run this batch:\n  " + "\n  ".join(problems)
+            )
         memory = self.memory.ensure("preflight")
         connected = self.client.start()
         return {
             "preflight_seconds": round(time.perf_counter() - t0, 4),
             "comfyui_version": (stats.get("system") or {}).get("comfyui_version"),
-            "devices": [{k: d.get(k) for k in ("name", "type", "vram_total", "vram_free")} for d in stats.get("devices", [])],
+            "devices": [
+                {k: d.get(k) for k in ("name", "type", "vram_total", "vram_free")} for d in stats.get("devices", [])
+            ],
             "workflows": sorted({t.name for t, _ in checks.values()}),
             "websocket": connected,
             **memory,
@@ -288,7 +322,9 @@ class ComfyUIBackend(ImageBackend):
                 self._uploads[digest] = name
         return name
 
-    def _render_one(self, spec: RenderSpec, template: WorkflowTemplate, *, use_prompt_template: bool = True) -> RenderResult:
+    def _render_one(
+        self, spec: RenderSpec, template: WorkflowTemplate, *, use_prompt_template: bool = True
+    ) -> RenderResult:
         self.client.start()
         memory = self.memory.between_jobs()
         reference = None
@@ -305,10 +341,17 @@ class ComfyUIBackend(ImageBackend):
                 width, height = img.size
                 mime = Image.MIME.get(img.format or "PNG", "image/png")
         except Exception as exc:
-            raise TransientBackendError(BACKEND, f"/view returned something that is not an image ({exc})", url=self.url) from exc
-        metrics.update({"vram_free_before": memory.get("vram_free_before", self.memory.last_reading),
-                        "vram_free_after": memory.get("vram_free_after", self.memory.last_reading),
-                        "free_calls": memory.get("free_calls", 0), "workflow": template.name})
+            raise TransientBackendError(
+                BACKEND, f"/view returned something that is not an image ({exc})", url=self.url
+            ) from exc
+        metrics.update(
+            {
+                "vram_free_before": memory.get("vram_free_before", self.memory.last_reading),
+                "vram_free_after": memory.get("vram_free_after", self.memory.last_reading),
+                "free_calls": memory.get("free_calls", 0),
+                "workflow": template.name,
+            }
+        )
         if reference:
             metrics["reference_image"] = reference
         return RenderResult(image=image, mime=mime, width=width, height=height, metrics=metrics)
@@ -326,8 +369,11 @@ class ComfyUIBackend(ImageBackend):
             self._check_cancel()
             answer = self.client.submit(workflow, watch.prompt_id)
             if answer.get("node_errors"):
-                log.warning("prompt %s queued, but some outputs failed validation: %s", answer.get("prompt_id"),
-                            "; ".join(describe_node_errors(answer["node_errors"])))
+                log.warning(
+                    "prompt %s queued, but some outputs failed validation: %s",
+                    answer.get("prompt_id"),
+                    "; ".join(describe_node_errors(answer["node_errors"])),
+                )
             if answer.get("prompt_id") and answer["prompt_id"] != watch.prompt_id:
                 with self._lock:
                     self._outstanding.pop(watch.prompt_id, None)
@@ -354,8 +400,9 @@ class ComfyUIBackend(ImageBackend):
                     self.client.delete_queued([watch.prompt_id])
                 except BackendError:
                     pass
-                raise TransientBackendError(BACKEND, f"prompt {watch.prompt_id} did not finish within "
-                                                     f"{self.render_timeout:.0f} s", url=self.url)
+                raise TransientBackendError(
+                    BACKEND, f"prompt {watch.prompt_id} did not finish within {self.render_timeout:.0f} s", url=self.url
+                )
             socket_up = self.client.connected.is_set()
             watch.wait(self.poll_interval if socket_up else min(self.poll_interval, 0.25))
             if watch.done:
@@ -381,8 +428,9 @@ class ComfyUIBackend(ImageBackend):
         if error.get("kind") == "execution_interrupted" or watch.interrupted is not None:
             if self._cancel.is_set():
                 return Cancelled(f"ComfyUI prompt {watch.prompt_id} interrupted")
-            return TransientBackendError(BACKEND, f"prompt {watch.prompt_id} was interrupted on the server "
-                                                  "(by another client?)", url=self.url)
+            return TransientBackendError(
+                BACKEND, f"prompt {watch.prompt_id} was interrupted on the server (by another client?)", url=self.url
+            )
         exc = execution_failed(error, self.url)
         if isinstance(exc, OutOfMemoryError):
             with self._oom_lock:
@@ -394,8 +442,9 @@ class ComfyUIBackend(ImageBackend):
                         log.warning("POST /free after out-of-memory failed: %s", free_exc)
         return exc
 
-    def _collect(self, watch: PromptWatch, entry: dict[str, Any] | None,
-                 template: WorkflowTemplate) -> tuple[bytes, dict[str, Any]]:
+    def _collect(
+        self, watch: PromptWatch, entry: dict[str, Any] | None, template: WorkflowTemplate
+    ) -> tuple[bytes, dict[str, Any]]:
         if watch.error is not None:
             raise self._fail(watch, watch.error)
         if watch.interrupted is not None:
@@ -407,7 +456,7 @@ class ComfyUIBackend(ImageBackend):
         while not images:
             # the websocket did not carry the output: take it from THIS prompt's history entry
             # (written a moment after the prompt finished)
-            if entry is None or not entry.get("outputs") and not (entry.get("status") or {}).get("status_str"):
+            if entry is None or (not entry.get("outputs") and not (entry.get("status") or {}).get("status_str")):
                 entry = self.client.history(watch.prompt_id) or None
             if entry:
                 error = _history_error(entry)
@@ -415,13 +464,20 @@ class ComfyUIBackend(ImageBackend):
                     raise self._fail(watch, error)
                 images = ((entry.get("outputs") or {}).get(node) or {}).get("images")
                 if not images and (entry.get("status") or {}).get("status_str"):
-                    raise PermanentBackendError(BACKEND, f"prompt {watch.prompt_id} finished without images from "
-                                                         f"output node {node} of workflow {template.name}", url=self.url)
+                    raise PermanentBackendError(
+                        BACKEND,
+                        f"prompt {watch.prompt_id} finished without images from "
+                        f"output node {node} of workflow {template.name}",
+                        url=self.url,
+                    )
             if images:
                 break
             if time.monotonic() > deadline:
-                raise TransientBackendError(BACKEND, f"prompt {watch.prompt_id} finished but /history had no entry "
-                                                     f"after {self.history_timeout:.0f} s", url=self.url)
+                raise TransientBackendError(
+                    BACKEND,
+                    f"prompt {watch.prompt_id} finished but /history had no entry after {self.history_timeout:.0f} s",
+                    url=self.url,
+                )
             time.sleep(delay)
             delay = min(delay * 2, 1.0)
             entry = None
@@ -449,11 +505,16 @@ class ComfyUIBackend(ImageBackend):
             if entry:
                 metrics["execution_seconds"] = _history_seconds(entry)
                 metrics["timing_source"] = "history"
-        if metrics["queue_seconds"] is None and metrics["execution_seconds"] is not None and watch.finished_at is not None:
+        if (
+            metrics["queue_seconds"] is None
+            and metrics["execution_seconds"] is not None
+            and watch.finished_at is not None
+        ):
             # execution_start was sent while the socket was down: submit → seen finished, minus the
             # server's execution time (an upper bound; no server clock involved)
-            metrics["queue_seconds"] = round(max(0.0, watch.finished_at - watch.submitted_at
-                                                 - metrics["execution_seconds"]), 4)
+            metrics["queue_seconds"] = round(
+                max(0.0, watch.finished_at - watch.submitted_at - metrics["execution_seconds"]), 4
+            )
         return data, metrics
 
     def _finished_entry(self, prompt_id: str) -> dict[str, Any] | None:

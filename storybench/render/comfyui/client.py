@@ -21,7 +21,8 @@ import logging
 import threading
 import time
 import uuid
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import httpx
 
@@ -149,14 +150,23 @@ class ComfyUIClient:
         MissingDependencyError: ``use_websocket`` and the ``websockets`` package is missing.
     """
 
-    def __init__(self, url: str, *, http: httpx.Client | None = None, transport: httpx.BaseTransport | None = None,
-                 timeout: float = 30.0, client_id: str | None = None, use_websocket: bool = True,
-                 ws_connect: Callable[[str], Any] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        http: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+        client_id: str | None = None,
+        use_websocket: bool = True,
+        ws_connect: Callable[[str], Any] | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self.client_id = client_id or uuid.uuid4().hex
         self._own_http = http is None
-        self.http = http or httpx.Client(timeout=timeout, transport=transport, follow_redirects=True,
-                                         headers={"User-Agent": "storybench-comfyui"})
+        self.http = http or httpx.Client(
+            timeout=timeout, transport=transport, follow_redirects=True, headers={"User-Agent": "storybench-comfyui"}
+        )
         self.timeout = timeout
         self.use_websocket = use_websocket
         self._ws_connect = ws_connect
@@ -237,15 +247,19 @@ class ComfyUIClient:
 
     def view(self, image: Mapping[str, Any]) -> bytes:
         """``GET /view`` for one image reference ``{"filename", "subfolder", "type"}``: its bytes."""
-        params = {"filename": image["filename"], "subfolder": image.get("subfolder", ""),
-                  "type": image.get("type", "output")}
+        params = {
+            "filename": image["filename"],
+            "subfolder": image.get("subfolder", ""),
+            "type": image.get("type", "output"),
+        }
         return self._request("GET", "/view", params=params).content
 
     def upload_image(self, data: bytes, filename: str, *, overwrite: bool = True) -> str:
         """``POST /upload/image`` (multipart, type ``input``): the name to put in a LoadImage node."""
         files = {"image": (filename, data, "image/png")}
-        answer = self._json("POST", "/upload/image", files=files,
-                            data={"type": "input", "overwrite": "true" if overwrite else "false"})
+        answer = self._json(
+            "POST", "/upload/image", files=files, data={"type": "input", "overwrite": "true" if overwrite else "false"}
+        )
         sub = answer.get("subfolder") or ""
         return f"{sub}/{answer['name']}" if sub else answer["name"]
 

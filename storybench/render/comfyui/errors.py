@@ -14,7 +14,8 @@ Three kinds of failure come back from a ComfyUI server:
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
@@ -27,7 +28,7 @@ from storybench.exceptions import (
     WorkflowError,
 )
 
-__all__ = ["BACKEND", "http_error", "prompt_rejected", "describe_node_errors", "is_out_of_memory", "execution_failed"]
+__all__ = ["BACKEND", "describe_node_errors", "execution_failed", "http_error", "is_out_of_memory", "prompt_rejected"]
 
 BACKEND = "comfyui"
 
@@ -47,8 +48,12 @@ def http_error(exc: Exception, url: str) -> BackendError:
         :class:`PermanentBackendError` for other 4xx answers.
     """
     if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-        return BackendUnavailable(BACKEND, f"cannot reach the ComfyUI server: {exc}", url=url,
-                                  hint="is ComfyUI running and is STORYBENCH_COMFYUI_URL right?")
+        return BackendUnavailable(
+            BACKEND,
+            f"cannot reach the ComfyUI server: {exc}",
+            url=url,
+            hint="is ComfyUI running and is STORYBENCH_COMFYUI_URL right?",
+        )
     if isinstance(exc, httpx.TimeoutException):
         return BackendUnavailable(BACKEND, f"the ComfyUI server did not answer in time ({type(exc).__name__})", url=url)
     if isinstance(exc, httpx.HTTPStatusError):
@@ -57,8 +62,12 @@ def http_error(exc: Exception, url: str) -> BackendError:
         if status >= 500:
             return TransientBackendError(BACKEND, f"server error HTTP {status}: {body}", url=url)
         if status == 403:
-            return PermanentBackendError(BACKEND, f"HTTP 403 refused: {body}", url=url,
-                                         hint="ComfyUI refuses requests with a foreign Origin header or from a disallowed address")
+            return PermanentBackendError(
+                BACKEND,
+                f"HTTP 403 refused: {body}",
+                url=url,
+                hint="ComfyUI refuses requests with a foreign Origin header or from a disallowed address",
+            )
         return PermanentBackendError(BACKEND, f"HTTP {status}: {body}", url=url)
     return TransientBackendError(BACKEND, f"{type(exc).__name__}: {exc}", url=url)
 
@@ -139,6 +148,10 @@ def execution_failed(data: Mapping[str, Any], url: str) -> BackendError:
     message = str(data.get("exception_message", "")).strip()
     text = f"{node} failed with {exc_type}: {message}"
     if is_out_of_memory(data):
-        return OutOfMemoryError(BACKEND, f"out of GPU memory: {text}", url=url,
-                                hint="lower the size, close other GPU programs; storybench freed ComfyUI memory for the retry")
+        return OutOfMemoryError(
+            BACKEND,
+            f"out of GPU memory: {text}",
+            url=url,
+            hint="lower the size, close other GPU programs; storybench freed ComfyUI memory for the retry",
+        )
     return PermanentBackendError(BACKEND, text, url=url)

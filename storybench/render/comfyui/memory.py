@@ -20,17 +20,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
 from storybench.render.comfyui.client import ComfyUIClient
 
-__all__ = ["VramGuard", "free_vram", "GIB"]
+__all__ = ["GIB", "VramGuard", "free_vram"]
 
 log = logging.getLogger("storybench.comfyui")
 
-GIB = 1024 ** 3
+GIB = 1024**3
 
 
 def free_vram(stats: Mapping[str, Any], *, count_own_models: bool = False) -> int | None:
@@ -73,8 +74,15 @@ class VramGuard:
         ollama_unloads: how many Ollama models were unloaded.
     """
 
-    def __init__(self, client: ComfyUIClient, threshold_bytes: int = 2 * GIB, *, ollama_host: str | None = None,
-                 http: httpx.Client | None = None, check_interval: float = 10.0) -> None:
+    def __init__(
+        self,
+        client: ComfyUIClient,
+        threshold_bytes: int = 2 * GIB,
+        *,
+        ollama_host: str | None = None,
+        http: httpx.Client | None = None,
+        check_interval: float = 10.0,
+    ) -> None:
         self.client = client
         self.threshold = int(threshold_bytes)
         self.ollama_host = ollama_host.rstrip("/") if ollama_host else None
@@ -153,14 +161,22 @@ class VramGuard:
                 calls = 1
                 self.last_free_at = time.monotonic()
                 after = self._settle(count_own_models)
-                log.info("POST /free done; VRAM free before %s, after %s; Ollama unloaded: %s",
-                         _fmt(before), _fmt(after), ", ".join(unloaded) or "none")
+                log.info(
+                    "POST /free done; VRAM free before %s, after %s; Ollama unloaded: %s",
+                    _fmt(before),
+                    _fmt(after),
+                    ", ".join(unloaded) or "none",
+                )
                 if after is not None and after < self.threshold:
                     log.warning("VRAM still short after freeing: %s free, %s wanted", _fmt(after), _fmt(self.threshold))
             else:
                 log.debug("VRAM free %s (%s): enough", _fmt(before), reason)
-            return {"vram_free_before": before, "vram_free_after": after, "free_calls": calls,
-                    "ollama_unloaded": unloaded}
+            return {
+                "vram_free_before": before,
+                "vram_free_after": after,
+                "free_calls": calls,
+                "ollama_unloaded": unloaded,
+            }
 
     def _settle(self, count_own_models: bool, wait: float = 2.0) -> int | None:
         """Read again until memory rose above the threshold or ``wait`` seconds passed

@@ -9,14 +9,14 @@ spec: the same prompt plus a pose/expression variation, seeds ``seed, seed+1, ..
 from __future__ import annotations
 
 import io
-from typing import Sequence
+from collections.abc import Sequence
 
 from PIL import Image
 
 from storybench.exceptions import ConfigError
 from storybench.render.spec import RenderSpec
 
-__all__ = ["VARIATIONS", "sheet_grid", "cell_specs", "compose_grid"]
+__all__ = ["VARIATIONS", "cell_specs", "compose_grid", "sheet_grid"]
 
 VARIATIONS: tuple[str, ...] = (
     "front view, full body, neutral expression",
@@ -58,14 +58,18 @@ def cell_specs(spec: RenderSpec, grid: int) -> list[RenderSpec]:
     cells = []
     for i in range(grid * grid):
         variation = VARIATIONS[i % len(VARIATIONS)]
-        cells.append(spec.model_copy(update={
-            "prompt": f"{spec.prompt}, {variation}" if spec.prompt else variation,
-            "seed": (spec.seed + i) % 2**31,
-            "width": cw,
-            "height": ch,
-            "params": params,
-            "panel_id": f"{spec.panel_id}_cell{i}" if spec.panel_id else f"cell{i}",
-        }))
+        cells.append(
+            spec.model_copy(
+                update={
+                    "prompt": f"{spec.prompt}, {variation}" if spec.prompt else variation,
+                    "seed": (spec.seed + i) % 2**31,
+                    "width": cw,
+                    "height": ch,
+                    "params": params,
+                    "panel_id": f"{spec.panel_id}_cell{i}" if spec.panel_id else f"cell{i}",
+                }
+            )
+        )
     return cells
 
 

@@ -31,25 +31,53 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from storybench.exceptions import ConfigError, WorkflowError
 from storybench.render.comfyui.errors import BACKEND
 from storybench.render.spec import RenderSpec
 
-__all__ = ["WorkflowTemplate", "Slot", "workflow_dirs", "template_names", "check_prompt", "SLOT_NAMES", "MODEL_SLOTS"]
+__all__ = ["MODEL_SLOTS", "SLOT_NAMES", "Slot", "WorkflowTemplate", "check_prompt", "template_names", "workflow_dirs"]
 
 SLOT_NAMES = (
-    "positive", "negative", "seed", "width", "height", "steps", "cfg", "sampler", "scheduler",
-    "guidance", "denoise", "color", "checkpoint", "unet", "clip_l", "t5", "vae",
-    "reference_image", "filename_prefix", "output",
+    "positive",
+    "negative",
+    "seed",
+    "width",
+    "height",
+    "steps",
+    "cfg",
+    "sampler",
+    "scheduler",
+    "guidance",
+    "denoise",
+    "color",
+    "checkpoint",
+    "unet",
+    "clip_l",
+    "t5",
+    "vae",
+    "reference_image",
+    "filename_prefix",
+    "output",
 )
 MODEL_SLOTS = ("checkpoint", "unet", "clip_l", "t5", "vae")
 _META_KEYS = ("presets", "prompt_template", "description")
 _PARAM_SLOTS: dict[str, type] = {
-    "steps": int, "cfg": float, "sampler": str, "scheduler": str, "guidance": float, "denoise": float,
-    "checkpoint": str, "unet": str, "clip_l": str, "t5": str, "vae": str, "color": int,
+    "steps": int,
+    "cfg": float,
+    "sampler": str,
+    "scheduler": str,
+    "guidance": float,
+    "denoise": float,
+    "checkpoint": str,
+    "unet": str,
+    "clip_l": str,
+    "t5": str,
+    "vae": str,
+    "color": int,
 }
 _MODEL_FILE = re.compile(r"\.(safetensors|ckpt|pt|pth|bin|gguf|sft|onnx)$", re.IGNORECASE)
 _SAVE_NODES = ("SaveImage", "PreviewImage")
@@ -65,7 +93,7 @@ class Slot:
         wanted: what the slot declaration looked for (node id or title).
     """
 
-    __slots__ = ("name", "node_id", "input", "wanted")
+    __slots__ = ("input", "name", "node_id", "wanted")
 
     def __init__(self, name: str, node_id: str, input: str | None, wanted: str) -> None:
         self.name, self.node_id, self.input, self.wanted = name, node_id, input, wanted
@@ -115,19 +143,29 @@ class WorkflowTemplate:
             message names the node ids/titles looked for and the nodes present.
     """
 
-    def __init__(self, workflow: Mapping[str, Any], slots: Mapping[str, Any], *, name: str = "custom",
-                 source: str | None = None) -> None:
+    def __init__(
+        self, workflow: Mapping[str, Any], slots: Mapping[str, Any], *, name: str = "custom", source: str | None = None
+    ) -> None:
         self.name = name
         self.source = source or name
         if not isinstance(workflow, Mapping) or not workflow:
             raise WorkflowError(BACKEND, f"workflow {self.source}: empty or not a JSON object")
         if "nodes" in workflow and "links" in workflow:
-            raise WorkflowError(BACKEND, f"workflow {self.source}: this is the UI format; export it with "
-                                         "'Export (API)' in ComfyUI (Settings: enable dev mode options)")
+            raise WorkflowError(
+                BACKEND,
+                f"workflow {self.source}: this is the UI format; export it with "
+                "'Export (API)' in ComfyUI (Settings: enable dev mode options)",
+            )
         for node_id, node in workflow.items():
-            if not isinstance(node, Mapping) or "class_type" not in node or not isinstance(node.get("inputs", {}), Mapping):
-                raise WorkflowError(BACKEND, f"workflow {self.source}: node {node_id!r} has no class_type/inputs; "
-                                             "is this an API-format export?")
+            if (
+                not isinstance(node, Mapping)
+                or "class_type" not in node
+                or not isinstance(node.get("inputs", {}), Mapping)
+            ):
+                raise WorkflowError(
+                    BACKEND,
+                    f"workflow {self.source}: node {node_id!r} has no class_type/inputs; is this an API-format export?",
+                )
         self.workflow: dict[str, Any] = json.loads(json.dumps(workflow))
         raw = {k: v for k, v in slots.items() if not str(k).startswith("_")}
         self.presets: dict[str, dict[str, Any]] = dict(raw.pop("presets", {}) or {})
@@ -137,11 +175,12 @@ class WorkflowTemplate:
         self.slot_decl = raw
         self.slots: dict[str, Slot] = self._resolve(raw)
         self.content_hash = hashlib.sha256(
-            _canonical({"workflow": self.workflow, "slots": slots}).encode("utf-8")).hexdigest()
+            _canonical({"workflow": self.workflow, "slots": slots}).encode("utf-8")
+        ).hexdigest()
 
     # ---------------------------------------------------------------- loading
     @classmethod
-    def load(cls, name_or_path: str | os.PathLike[str], slots: Mapping[str, Any] | None = None) -> "WorkflowTemplate":
+    def load(cls, name_or_path: str | os.PathLike[str], slots: Mapping[str, Any] | None = None) -> WorkflowTemplate:
         """Load a template by name (see :func:`workflow_dirs`) or from a ``.json`` path.
 
         Args:
@@ -159,8 +198,11 @@ class WorkflowTemplate:
                     path = d / f"{text}.json"
                     break
             else:
-                raise WorkflowError(BACKEND, f"no workflow template named {text!r}; known: "
-                                             f"{', '.join(template_names()) or 'none'} (searched {', '.join(map(str, workflow_dirs()))})")
+                raise WorkflowError(
+                    BACKEND,
+                    f"no workflow template named {text!r}; known: "
+                    f"{', '.join(template_names()) or 'none'} (searched {', '.join(map(str, workflow_dirs()))})",
+                )
         if not path.is_file():
             raise WorkflowError(BACKEND, f"workflow file {path} does not exist")
         name = path.name[:-5] if path.name.endswith(".json") else path.name
@@ -168,8 +210,9 @@ class WorkflowTemplate:
         if slots is None:
             sidecar = path.with_name(f"{name}.slots.json")
             if not sidecar.is_file():
-                raise WorkflowError(BACKEND, f"workflow {path} has no slots sidecar {sidecar.name}; "
-                                             "write one or pass slots={...}")
+                raise WorkflowError(
+                    BACKEND, f"workflow {path} has no slots sidecar {sidecar.name}; write one or pass slots={{...}}"
+                )
             slots = cls._read_json(sidecar)
         return cls(workflow, slots, name=name, source=str(path))
 
@@ -189,8 +232,9 @@ class WorkflowTemplate:
         return [nid for nid, node in self.workflow.items() if (node.get("_meta") or {}).get("title") == wanted]
 
     def _nodes_summary(self) -> str:
-        return ", ".join(f"{nid} {n['class_type']} {(n.get('_meta') or {}).get('title', '')!r}"
-                         for nid, n in self.workflow.items())
+        return ", ".join(
+            f"{nid} {n['class_type']} {(n.get('_meta') or {}).get('title', '')!r}" for nid, n in self.workflow.items()
+        )
 
     def _resolve(self, decl: Mapping[str, Any]) -> dict[str, Slot]:
         resolved: dict[str, Slot] = {}
@@ -220,9 +264,11 @@ class WorkflowTemplate:
                     problems.append(f"slot {name!r}: no input name given for node {node_id}")
                     continue
                 if input_name not in self.workflow[node_id].get("inputs", {}):
-                    problems.append(f"slot {name!r}: node {node_id} ({self.workflow[node_id]['class_type']}, title "
-                                    f"{wanted!r}) has no input {input_name!r}; inputs: "
-                                    f"{', '.join(self.workflow[node_id].get('inputs', {}))}")
+                    problems.append(
+                        f"slot {name!r}: node {node_id} ({self.workflow[node_id]['class_type']}, title "
+                        f"{wanted!r}) has no input {input_name!r}; inputs: "
+                        f"{', '.join(self.workflow[node_id].get('inputs', {}))}"
+                    )
                     continue
             resolved[name] = Slot(name, node_id, input_name if name != "output" else None, wanted)
         if "output" not in resolved and not any("output" in p for p in problems):
@@ -230,10 +276,16 @@ class WorkflowTemplate:
             if len(savers) == 1:
                 resolved["output"] = Slot("output", savers[0], None, savers[0])
             else:
-                problems.append(f"no 'output' slot and {len(savers)} SaveImage/PreviewImage nodes; name the output node")
+                problems.append(
+                    f"no 'output' slot and {len(savers)} SaveImage/PreviewImage nodes; name the output node"
+                )
         if problems:
-            raise WorkflowError(BACKEND, f"workflow {self.source}: slots do not resolve:\n  " + "\n  ".join(problems)
-                                + f"\n  nodes present: {self._nodes_summary()}")
+            raise WorkflowError(
+                BACKEND,
+                f"workflow {self.source}: slots do not resolve:\n  "
+                + "\n  ".join(problems)
+                + f"\n  nodes present: {self._nodes_summary()}",
+            )
         return resolved
 
     def has_slot(self, name: str) -> bool:
@@ -271,8 +323,10 @@ class WorkflowTemplate:
         if quality is not None:
             if quality not in self.presets:
                 if self.presets:
-                    raise ConfigError(f"params.quality: {quality!r} is not a preset of workflow {self.name} "
-                                      f"(presets: {', '.join(self.presets)})")
+                    raise ConfigError(
+                        f"params.quality: {quality!r} is not a preset of workflow {self.name} "
+                        f"(presets: {', '.join(self.presets)})"
+                    )
             else:
                 values.update(self.presets[quality])
         for key, typ in _PARAM_SLOTS.items():
@@ -289,8 +343,14 @@ class WorkflowTemplate:
                 raise ConfigError(f"params.{key}: {value!r} is not a valid {typ.__name__}") from exc
         return out
 
-    def fill(self, spec: RenderSpec, *, reference_image: str | None = None,
-             params: Mapping[str, Any] | None = None, use_prompt_template: bool = True) -> dict[str, Any]:
+    def fill(
+        self,
+        spec: RenderSpec,
+        *,
+        reference_image: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        use_prompt_template: bool = True,
+    ) -> dict[str, Any]:
         """A fresh API-format workflow for ``spec``, ready for ``POST /prompt``.
 
         Sets positive (through ``prompt_template`` when given), negative, seed, width,
@@ -368,8 +428,13 @@ def _combo_options(spec: Any) -> list[Any] | None:
     return None
 
 
-def check_prompt(prompt: Mapping[str, Any], object_info: Mapping[str, Any], *,
-                 template: WorkflowTemplate | None = None, skip: set[tuple[str, str]] = frozenset()) -> list[str]:
+def check_prompt(
+    prompt: Mapping[str, Any],
+    object_info: Mapping[str, Any],
+    *,
+    template: WorkflowTemplate | None = None,
+    skip: set[tuple[str, str]] = frozenset(),
+) -> list[str]:
     """What a server (described by its ``/object_info``) lacks to run ``prompt``.
 
     Checks each node's class_type exists (custom nodes), required inputs are present, and
@@ -392,12 +457,14 @@ def check_prompt(prompt: Mapping[str, Any], object_info: Mapping[str, Any], *,
         title = (node.get("_meta") or {}).get("title", class_type)
         info = object_info.get(class_type)
         if info is None:
-            problems.append(f"node {node_id} ({title!r}) uses class_type {class_type}, which this server does not have "
-                            "(a custom node that is not installed?)")
+            problems.append(
+                f"node {node_id} ({title!r}) uses class_type {class_type}, which this server does not have "
+                "(a custom node that is not installed?)"
+            )
             continue
         declared = info.get("input", {}) or {}
         inputs = node.get("inputs", {})
-        for input_name in (declared.get("required") or {}):
+        for input_name in declared.get("required") or {}:
             if input_name not in inputs:
                 problems.append(f"node {node_id} ({class_type}) lacks required input {input_name!r}")
         for section in ("required", "optional"):
@@ -410,14 +477,21 @@ def check_prompt(prompt: Mapping[str, Any], object_info: Mapping[str, Any], *,
                     continue
                 slot = template.slot_of(node_id, input_name) if template else None
                 if isinstance(value, str) and _MODEL_FILE.search(value):
-                    kind = slot or {"ckpt_name": "checkpoint", "unet_name": "diffusion model", "vae_name": "vae",
-                                    "lora_name": "lora"}.get(input_name, "model file")
+                    kind = slot or {
+                        "ckpt_name": "checkpoint",
+                        "unet_name": "diffusion model",
+                        "vae_name": "vae",
+                        "lora_name": "lora",
+                    }.get(input_name, "model file")
                     shown = ", ".join(map(str, options[:20])) or "none"
                     if len(options) > 20:
                         shown += f", ... ({len(options)} in all)"
-                    problems.append(f"{kind} {value} is not installed (node {node_id} {class_type}.{input_name}); "
-                                    f"installed: {shown}")
+                    problems.append(
+                        f"{kind} {value} is not installed (node {node_id} {class_type}.{input_name}); "
+                        f"installed: {shown}"
+                    )
                 else:
-                    problems.append(f"node {node_id} ({class_type}) input {input_name}: {value!r} is not one of "
-                                    f"{options[:20]}")
+                    problems.append(
+                        f"node {node_id} ({class_type}) input {input_name}: {value!r} is not one of {options[:20]}"
+                    )
     return problems

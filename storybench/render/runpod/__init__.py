@@ -3,8 +3,16 @@ endpoint's job API), :mod:`.payload` (worker-comfyui input/output), :mod:`.workf
 
 from storybench.render.runpod.api import RunPodAPI
 from storybench.render.runpod.backend import RunPodBackend, concurrency_from_health
-from storybench.render.runpod.workflows import WorkflowBuilder, template_workflow_builder
 from storybench.render.runpod.payload import build_input, error_text, parse_output
+from storybench.render.runpod.workflows import WorkflowBuilder, template_workflow_builder
 
-__all__ = ["RunPodBackend", "RunPodAPI", "WorkflowBuilder", "template_workflow_builder", "concurrency_from_health",
-           "build_input", "parse_output", "error_text"]
+__all__ = [
+    "RunPodAPI",
+    "RunPodBackend",
+    "WorkflowBuilder",
+    "build_input",
+    "concurrency_from_health",
+    "error_text",
+    "parse_output",
+    "template_workflow_builder",
+]

@@ -29,14 +29,14 @@ from storybench.exceptions import (
 )
 
 __all__ = [
-    "RunPodAPI",
     "DEFAULT_BASE_URL",
-    "FINAL_STATUSES",
-    "RUN_LIMIT_BYTES",
-    "RUNSYNC_LIMIT_BYTES",
     "ENV_API_KEY",
-    "ENV_ENDPOINT_ID",
     "ENV_BASE_URL",
+    "ENV_ENDPOINT_ID",
+    "FINAL_STATUSES",
+    "RUNSYNC_LIMIT_BYTES",
+    "RUN_LIMIT_BYTES",
+    "RunPodAPI",
 ]
 
 BACKEND = "runpod"
@@ -73,9 +73,16 @@ class RunPodAPI:
         ConfigError: endpoint id or API key missing from the environment.
     """
 
-    def __init__(self, endpoint_id: str | None = None, api_key: str | None = None, *,
-                 base_url: str | None = None, client: httpx.Client | None = None,
-                 transport: httpx.BaseTransport | None = None, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        endpoint_id: str | None = None,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+    ) -> None:
         endpoint_id = endpoint_id or os.environ.get(ENV_ENDPOINT_ID, "").strip()
         api_key = api_key or os.environ.get(ENV_API_KEY, "").strip()
         if not endpoint_id:
@@ -94,35 +101,56 @@ class RunPodAPI:
         return f"RunPodAPI({self.base_url!r})"
 
     # ----------------------------------------------------------------- transport
-    def _request(self, method: str, path: str, *, body: bytes | None = None,
-                 params: dict[str, Any] | None = None, allow_404: bool = False,
-                 timeout: float | None = None) -> dict[str, Any] | None:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | None = None,
+        params: dict[str, Any] | None = None,
+        allow_404: bool = False,
+        timeout: float | None = None,
+    ) -> dict[str, Any] | None:
         url = f"{self.base_url}{path}"
         headers = dict(self._headers)
         if body is not None:
             headers["Content-Type"] = "application/json"
         try:
-            resp = self._client.request(method, url, content=body, params=params, headers=headers,
-                                        timeout=timeout or self._timeout)
+            resp = self._client.request(
+                method, url, content=body, params=params, headers=headers, timeout=timeout or self._timeout
+            )
         except httpx.TimeoutException as exc:
-            raise BackendUnavailable(BACKEND, f"{method} {path} timed out ({type(exc).__name__})", url=url,
-                                     hint="network, or the RunPod API status page") from exc
+            raise BackendUnavailable(
+                BACKEND,
+                f"{method} {path} timed out ({type(exc).__name__})",
+                url=url,
+                hint="network, or the RunPod API status page",
+            ) from exc
         except httpx.TransportError as exc:
-            raise BackendUnavailable(BACKEND, f"cannot reach the RunPod API: {exc}", url=url,
-                                     hint=f"network, or {ENV_BASE_URL}") from exc
+            raise BackendUnavailable(
+                BACKEND, f"cannot reach the RunPod API: {exc}", url=url, hint=f"network, or {ENV_BASE_URL}"
+            ) from exc
         status = resp.status_code
         if status in (401, 403):
-            raise PermanentBackendError(BACKEND, f"{method} {path}: HTTP {status}, the API key was refused",
-                                        url=url, hint=f"check {ENV_API_KEY} (and that it may use this endpoint)")
+            raise PermanentBackendError(
+                BACKEND,
+                f"{method} {path}: HTTP {status}, the API key was refused",
+                url=url,
+                hint=f"check {ENV_API_KEY} (and that it may use this endpoint)",
+            )
         if status == 404 and allow_404:
             return None
         if status == 404:
-            raise PermanentBackendError(BACKEND, f"{method} {path}: HTTP 404, no such endpoint or job", url=url,
-                                        hint=f"check {ENV_ENDPOINT_ID}")
+            raise PermanentBackendError(
+                BACKEND, f"{method} {path}: HTTP 404, no such endpoint or job", url=url, hint=f"check {ENV_ENDPOINT_ID}"
+            )
         if status == 413:
-            raise PermanentBackendError(BACKEND, f"{method} {path}: HTTP 413, request body too large "
-                                        f"({len(body or b'')} bytes)", url=url,
-                                        hint="smaller reference images, or reference_url_base")
+            raise PermanentBackendError(
+                BACKEND,
+                f"{method} {path}: HTTP 413, request body too large ({len(body or b'')} bytes)",
+                url=url,
+                hint="smaller reference images, or reference_url_base",
+            )
         if status == 429 or status >= 500:
             raise TransientBackendError(BACKEND, f"{method} {path}: HTTP {status}: {_short(resp.text)}", url=url)
         if status >= 400:
@@ -130,11 +158,13 @@ class RunPodAPI:
         try:
             data = resp.json()
         except ValueError as exc:
-            raise TransientBackendError(BACKEND, f"{method} {path}: answer is not JSON: {_short(resp.text)}",
-                                        url=url) from exc
+            raise TransientBackendError(
+                BACKEND, f"{method} {path}: answer is not JSON: {_short(resp.text)}", url=url
+            ) from exc
         if not isinstance(data, dict):
-            raise TransientBackendError(BACKEND, f"{method} {path}: expected a JSON object, got {type(data).__name__}",
-                                        url=url)
+            raise TransientBackendError(
+                BACKEND, f"{method} {path}: expected a JSON object, got {type(data).__name__}", url=url
+            )
         return data
 
     # ----------------------------------------------------------------- operations
@@ -148,14 +178,20 @@ class RunPodAPI:
         data = self._request("POST", "/run", body=body)
         assert data is not None
         if not data.get("id"):
-            raise TransientBackendError(BACKEND, f"POST /run answered without a job id: {_short(json.dumps(data))}",
-                                        url=f"{self.base_url}/run")
+            raise TransientBackendError(
+                BACKEND, f"POST /run answered without a job id: {_short(json.dumps(data))}", url=f"{self.base_url}/run"
+            )
         return data
 
     def runsync(self, body: bytes, *, wait_ms: int = 90_000) -> dict[str, Any]:
         """``POST /runsync?wait=`` (milliseconds). Returns the status object."""
-        data = self._request("POST", "/runsync", body=body, params={"wait": int(wait_ms)},
-                             timeout=max(self._timeout, wait_ms / 1000 + 10))
+        data = self._request(
+            "POST",
+            "/runsync",
+            body=body,
+            params={"wait": int(wait_ms)},
+            timeout=max(self._timeout, wait_ms / 1000 + 10),
+        )
         assert data is not None
         return data
 

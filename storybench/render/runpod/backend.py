@@ -25,8 +25,9 @@ import io
 import logging
 import threading
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import httpx
 
@@ -56,6 +57,7 @@ __all__ = ["RunPodBackend", "concurrency_from_health"]
 log = logging.getLogger(__name__)
 BACKEND = "runpod"
 
+
 def concurrency_from_health(health: Mapping[str, Any], minimum: int) -> int:
     """Jobs worth keeping in flight for an endpoint's ``/health``: its active workers
     (idle + running + initializing), but at least ``minimum`` (and 1). ``/health`` shows
@@ -67,7 +69,7 @@ def concurrency_from_health(health: Mapping[str, Any], minimum: int) -> int:
 
 
 class _Job:
-    __slots__ = ("id", "generation")
+    __slots__ = ("generation", "id")
 
     def __init__(self, job_id: str, generation: int) -> None:
         self.id = job_id
@@ -116,13 +118,25 @@ class RunPodBackend(ImageBackend):
     version = "1"
     default_concurrency = 4
 
-    def __init__(self, *, workflow: str = "flux1_kontext", text_workflow: str | None = "flux1_dev",
-                 workflow_builder: WorkflowBuilder | None = None, max_in_flight: int | None = None,
-                 poll_interval: float = 1.0, max_poll_interval: float = 5.0, job_timeout: float = 1800.0,
-                 request_timeout: float = 30.0, price_per_second: float | None = None,
-                 reference_url_base: str | None = None, max_request_bytes: int = RUN_LIMIT_BYTES,
-                 max_resubmits: int = 2, max_poll_errors: int = 5, client: httpx.Client | None = None,
-                 transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        workflow: str = "flux1_kontext",
+        text_workflow: str | None = "flux1_dev",
+        workflow_builder: WorkflowBuilder | None = None,
+        max_in_flight: int | None = None,
+        poll_interval: float = 1.0,
+        max_poll_interval: float = 5.0,
+        job_timeout: float = 1800.0,
+        request_timeout: float = 30.0,
+        price_per_second: float | None = None,
+        reference_url_base: str | None = None,
+        max_request_bytes: int = RUN_LIMIT_BYTES,
+        max_resubmits: int = 2,
+        max_poll_errors: int = 5,
+        client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
         if max_in_flight is not None and max_in_flight < 1:
             raise ConfigError(f"max_in_flight: must be at least 1, got {max_in_flight}")
         if poll_interval <= 0 or max_poll_interval < poll_interval:
@@ -133,7 +147,9 @@ class RunPodBackend(ImageBackend):
             self._identity: Callable[[RenderSpec], str] = lambda spec: "custom"
         else:
             self._build, self._identity = template_workflow_builder(workflow, text_workflow)
-        self._workflow, self._text_workflow = (None, None) if workflow_builder is not None else (workflow, text_workflow)
+        self._workflow, self._text_workflow = (
+            (None, None) if workflow_builder is not None else (workflow, text_workflow)
+        )
         self.max_in_flight = max_in_flight
         if max_in_flight is not None:
             self.default_concurrency = max_in_flight
@@ -166,7 +182,7 @@ class RunPodBackend(ImageBackend):
             from storybench.render.comfyui.workflow import WorkflowTemplate
 
             return bool(WorkflowTemplate.load(self._workflow).supports_reference)
-        except Exception:  # noqa: BLE001 - a template problem surfaces in preflight/render
+        except Exception:
             return False
 
     # ------------------------------------------------------------------ identity
@@ -195,7 +211,8 @@ class RunPodBackend(ImageBackend):
                 f"panel {spec.panel_id or '?'}: request is {len(body):,} bytes, over the /run limit of "
                 f"{self.max_request_bytes:,} bytes ({len(refs)} reference image(s), "
                 f"{sum(len(r.data) for r in refs):,} bytes before base64)",
-                hint="use smaller reference images, or set reference_url_base to send them by URL")
+                hint="use smaller reference images, or set reference_url_base to send them by URL",
+            )
         return body
 
     # ------------------------------------------------------------------ lifecycle
@@ -225,8 +242,12 @@ class RunPodBackend(ImageBackend):
             largest = max(largest, len(self.build_request(spec)))
         if self.max_in_flight is None:
             self.default_concurrency = concurrency_from_health(health, type(self).default_concurrency)
-        return {"endpoint_workers": health.get("workers", {}), "endpoint_jobs": health.get("jobs", {}),
-                "concurrency": self.default_concurrency, "largest_request_bytes": largest}
+        return {
+            "endpoint_workers": health.get("workers", {}),
+            "endpoint_jobs": health.get("jobs", {}),
+            "concurrency": self.default_concurrency,
+            "largest_request_bytes": largest,
+        }
 
     def render(self, spec: RenderSpec) -> RenderResult:
         """Render one panel as one RunPod job (see the module docstring for errors).
@@ -287,8 +308,11 @@ class RunPodBackend(ImageBackend):
             while True:
                 if time.monotonic() - started > self.job_timeout:
                     self._cancel_job(job.id)
-                    raise TransientBackendError(BACKEND, f"job {job.id} (panel {spec.panel_id or '?'}) did not "
-                                                f"finish within job_timeout={self.job_timeout:g} s; cancelled it")
+                    raise TransientBackendError(
+                        BACKEND,
+                        f"job {job.id} (panel {spec.panel_id or '?'}) did not "
+                        f"finish within job_timeout={self.job_timeout:g} s; cancelled it",
+                    )
                 expected = self._expected_seconds
                 elapsed = time.monotonic() - submitted
                 if expected is not None and elapsed < 0.85 * expected:
@@ -303,15 +327,17 @@ class RunPodBackend(ImageBackend):
                     poll_errors += 1
                     if poll_errors > self.max_poll_errors:
                         self._cancel_job(job.id)
-                        raise TransientBackendError(BACKEND, f"job {job.id}: {poll_errors} /status errors in a row "
-                                                    f"(last: {exc}); cancelled it") from exc
+                        raise TransientBackendError(
+                            BACKEND, f"job {job.id}: {poll_errors} /status errors in a row (last: {exc}); cancelled it"
+                        ) from exc
                     log.info("RunPod /status for job %s failed (%s); polling again", job.id, exc)
                     continue
                 poll_errors = 0
                 if status is None:  # result expired or job unknown: submit again
                     if submissions > self.max_resubmits:
-                        raise TransientBackendError(BACKEND, f"job {job.id}: /status keeps answering 404 after "
-                                                    f"{submissions} submission(s)")
+                        raise TransientBackendError(
+                            BACKEND, f"job {job.id}: /status keeps answering 404 after {submissions} submission(s)"
+                        )
                     log.info("RunPod job %s is unknown to /status (result expired?); submitting again", job.id)
                     self._forget(job)
                     job = self._submit(body, generation)
@@ -326,8 +352,9 @@ class RunPodBackend(ImageBackend):
         finally:
             self._forget(job)
 
-    def _finish(self, spec: RenderSpec, job: _Job, status: Mapping[str, Any], started: float,
-                submissions: int, generation: int) -> RenderResult:
+    def _finish(
+        self, spec: RenderSpec, job: _Job, status: Mapping[str, Any], started: float, submissions: int, generation: int
+    ) -> RenderResult:
         state = status["status"]
         where = f"job {job.id} (panel {spec.panel_id or '?'})"
         if state == "CANCELLED":
@@ -345,8 +372,9 @@ class RunPodBackend(ImageBackend):
         except ValueError as exc:
             raise TransientBackendError(BACKEND, f"{where}: unexpected output: {exc}") from exc
         if not images:
-            raise TransientBackendError(BACKEND, f"{where} COMPLETED without images" +
-                                        (f": {'; '.join(errors)}" if errors else ""))
+            raise TransientBackendError(
+                BACKEND, f"{where} COMPLETED without images" + (f": {'; '.join(errors)}" if errors else "")
+            )
         data = self._fetch(images[0], where)
         png, width, height = _as_png(data, where)
         delay_ms = status.get("delayTime")

@@ -27,11 +27,12 @@ import base64
 import binascii
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-__all__ = ["ReferenceImage", "load_reference_images", "build_input", "OutputImage", "parse_output", "error_text"]
+__all__ = ["OutputImage", "ReferenceImage", "build_input", "error_text", "load_reference_images", "parse_output"]
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,9 @@ def load_reference_images(paths: Sequence[str]) -> list[ReferenceImage]:
     return refs
 
 
-def build_input(workflow: dict[str, Any], references: Sequence[ReferenceImage] = (), *,
-                reference_url_base: str | None = None) -> dict[str, Any]:
+def build_input(
+    workflow: dict[str, Any], references: Sequence[ReferenceImage] = (), *, reference_url_base: str | None = None
+) -> dict[str, Any]:
     """The worker-comfyui ``input`` object.
 
     Args:

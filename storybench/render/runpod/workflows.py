@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from storybench.exceptions import WorkflowError
 from storybench.render.spec import RenderSpec
@@ -26,8 +27,9 @@ BACKEND = "runpod"
 WorkflowBuilder = Callable[[RenderSpec, "str | None"], dict]
 
 
-def template_workflow_builder(workflow: str = "flux1_kontext",
-                              text_workflow: str | None = "flux1_dev") -> tuple[WorkflowBuilder, Callable[[RenderSpec], str]]:
+def template_workflow_builder(
+    workflow: str = "flux1_kontext", text_workflow: str | None = "flux1_dev"
+) -> tuple[WorkflowBuilder, Callable[[RenderSpec], str]]:
     """A builder using the ComfyUI backend's slot templates
     (``storybench.render.comfyui.workflow.WorkflowTemplate``, imported lazily).
 
@@ -47,27 +49,37 @@ def template_workflow_builder(workflow: str = "flux1_kontext",
 
     def template_for(spec: RenderSpec) -> Any:
         name = spec.params.get("workflow") or (
-            workflow if (spec.reference_images or not text_workflow) else text_workflow)
+            workflow if (spec.reference_images or not text_workflow) else text_workflow
+        )
         with lock:
             if name not in cache:
                 try:
                     from storybench.render.comfyui.workflow import WorkflowTemplate
                 except ImportError as exc:
-                    raise WorkflowError(BACKEND, "ComfyUI workflow templates (storybench.render.comfyui.workflow) "
-                                        "are not available; pass workflow_builder=") from exc
+                    raise WorkflowError(
+                        BACKEND,
+                        "ComfyUI workflow templates (storybench.render.comfyui.workflow) "
+                        "are not available; pass workflow_builder=",
+                    ) from exc
                 cache[name] = WorkflowTemplate.load(name)
             return cache[name]
 
     def build(spec: RenderSpec, reference_name: str | None) -> dict:
         template = template_for(spec)
         if reference_name is not None and not template.supports_reference:
-            log.warning("workflow %s has no reference_image slot; panel %s renders without its reference image",
-                        template.name, spec.panel_id or "?")
+            log.warning(
+                "workflow %s has no reference_image slot; panel %s renders without its reference image",
+                template.name,
+                spec.panel_id or "?",
+            )
             reference_name = None
         if reference_name is None and template.supports_reference:
-            raise WorkflowError(BACKEND, f"workflow {template.name} needs a reference image and panel "
-                                f"{spec.panel_id or '?'} has none; give spec.reference_images or choose a "
-                                "text-to-image workflow (text_workflow=)")
+            raise WorkflowError(
+                BACKEND,
+                f"workflow {template.name} needs a reference image and panel "
+                f"{spec.panel_id or '?'} has none; give spec.reference_images or choose a "
+                "text-to-image workflow (text_workflow=)",
+            )
         return template.fill(spec, reference_image=reference_name)
 
     def identity(spec: RenderSpec) -> str:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from storybench.exceptions import StorybenchError
 
@@ -45,7 +46,7 @@ def busy_action(method: F) -> F:
         self.model.error = ""
         try:
             return method(self, *args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - shown in the UI, not as a traceback
+        except Exception as exc:
             log.debug("story explorer action %s failed", method.__name__, exc_info=True)
             self.model.error = error_message(exc)
             return None

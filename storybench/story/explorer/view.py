@@ -26,7 +26,7 @@ from storybench.render.base import image_backend_names
 from storybench.story.explorer.decorator import busy_action
 from storybench.story.explorer.model import ExplorerModel
 
-__all__ = ["StoryExplorer", "LANGUAGE_OPTIONS"]
+__all__ = ["LANGUAGE_OPTIONS", "StoryExplorer"]
 
 LANGUAGE_OPTIONS: list[tuple[str, str]] = [
     ("English", "en"),
@@ -75,40 +75,73 @@ class StoryExplorer(w.VBox):
         self.model = model if model is not None else ExplorerModel()
         m = self.model
         lay = w.Layout(width="auto")
-        self.premise = _classed(w.Textarea(value=m.premise, placeholder="Premise: who, where, what is at stake…",
-                                           layout=w.Layout(width="100%", height="70px")), "sb-story-premise")
-        self.language = _classed(w.Dropdown(options=self._language_options(m.language), value=m.language,
-                                            description="Language"), "sb-story-language")
-        self.style = _classed(w.Dropdown(options=[(s.name, s.id) for s in STYLES.values()], value=m.style,
-                                         description="Style"), "sb-story-style")
-        self.llm = _classed(w.Dropdown(options=self._names(llm_backend_names(), m.llm_backend), value=m.llm_backend,
-                                       description="LLM"), "sb-story-llm")
-        self.image_backend = _classed(w.Dropdown(options=self._names(image_backend_names(), m.image_backend),
-                                                 value=m.image_backend, description="Images"), "sb-story-image-backend")
-        self.start = _classed(w.Button(description="Start", icon="play", button_style="primary", layout=lay), "sb-story-start")
+        self.premise = _classed(
+            w.Textarea(
+                value=m.premise,
+                placeholder="Premise: who, where, what is at stake…",
+                layout=w.Layout(width="100%", height="70px"),
+            ),
+            "sb-story-premise",
+        )
+        self.language = _classed(
+            w.Dropdown(options=self._language_options(m.language), value=m.language, description="Language"),
+            "sb-story-language",
+        )
+        self.style = _classed(
+            w.Dropdown(options=[(s.name, s.id) for s in STYLES.values()], value=m.style, description="Style"),
+            "sb-story-style",
+        )
+        self.llm = _classed(
+            w.Dropdown(options=self._names(llm_backend_names(), m.llm_backend), value=m.llm_backend, description="LLM"),
+            "sb-story-llm",
+        )
+        self.image_backend = _classed(
+            w.Dropdown(
+                options=self._names(image_backend_names(), m.image_backend), value=m.image_backend, description="Images"
+            ),
+            "sb-story-image-backend",
+        )
+        self.start = _classed(
+            w.Button(description="Start", icon="play", button_style="primary", layout=lay), "sb-story-start"
+        )
         self.alert = _classed(w.HTML(""), "sb-story-alert")
         self.status = _classed(w.HTML(""), "sb-story-status")
         self.text = _classed(w.HTML(""), "sb-story-text")
         self.image = _classed(w.HTML(""), "sb-story-image")
         self.choices = _classed(w.VBox([]), "sb-story-choices")
         self.back = _classed(w.Button(description="Back", icon="arrow-left", layout=lay), "sb-story-back")
-        self.regenerate = _classed(w.Button(description="Regenerate", icon="refresh", layout=lay), "sb-story-regenerate")
-        self.retry_image = _classed(w.Button(description="Retry image", icon="image", layout=lay), "sb-story-retry-image")
+        self.regenerate = _classed(
+            w.Button(description="Regenerate", icon="refresh", layout=lay), "sb-story-regenerate"
+        )
+        self.retry_image = _classed(
+            w.Button(description="Retry image", icon="image", layout=lay), "sb-story-retry-image"
+        )
         self.tree = _classed(w.VBox([]), "sb-story-tree")
-        self.path = _classed(w.Text(value="", placeholder="story.json path (empty: the story folder)",
-                                    layout=w.Layout(width="40%")), "sb-story-path")
+        self.path = _classed(
+            w.Text(value="", placeholder="story.json path (empty: the story folder)", layout=w.Layout(width="40%")),
+            "sb-story-path",
+        )
         self.save = _classed(w.Button(description="Save", icon="save", layout=lay), "sb-story-save")
         self.load = _classed(w.Button(description="Load", icon="folder-open", layout=lay), "sb-story-load")
-        self.export_kind = _classed(w.Dropdown(options=[("Twee 3 (Twine)", "twee"), ("Markdown", "markdown"),
-                                                        ("HTML", "html")], value="twee", layout=lay),
-                                    "sb-story-export-kind")
+        self.export_kind = _classed(
+            w.Dropdown(
+                options=[("Twee 3 (Twine)", "twee"), ("Markdown", "markdown"), ("HTML", "html")],
+                value="twee",
+                layout=lay,
+            ),
+            "sb-story-export-kind",
+        )
         self.export = _classed(w.Button(description="Export", icon="download", layout=lay), "sb-story-export")
         self.choice_buttons: list[w.Button] = []
         self.node_buttons: list[w.Button] = []
 
         w.link((self.premise, "value"), (m, "premise"))
         w.link((self.style, "value"), (m, "style"))
-        for widget, trait in ((self.language, "language"), (self.llm, "llm_backend"), (self.image_backend, "image_backend")):
+        for widget, trait in (
+            (self.language, "language"),
+            (self.llm, "llm_backend"),
+            (self.image_backend, "image_backend"),
+        ):
             self._sync_dropdown(widget, trait)
 
         self.start.on_click(lambda _: self.on_start())
@@ -124,16 +157,34 @@ class StoryExplorer(w.VBox):
         m.observe(self._show_error, "error")
         m.observe(lambda ch: setattr(self.status, "value", html.escape(ch["new"])), "status")
 
-        settings = _classed(w.VBox([
-            self.premise,
-            _classed(w.HBox([self.language, self.style]), "sb-story-settings-row"),
-            _classed(w.HBox([self.llm, self.image_backend, self.start]), "sb-story-backends-row"),
-        ]), "sb-story-settings")
+        settings = _classed(
+            w.VBox(
+                [
+                    self.premise,
+                    _classed(w.HBox([self.language, self.style]), "sb-story-settings-row"),
+                    _classed(w.HBox([self.llm, self.image_backend, self.start]), "sb-story-backends-row"),
+                ]
+            ),
+            "sb-story-settings",
+        )
         nav = _classed(w.HBox([self.back, self.regenerate, self.retry_image]), "sb-story-nav")
         files = _classed(w.HBox([self.path, self.save, self.load, self.export_kind, self.export]), "sb-story-files")
         tree_box = _classed(w.Accordion(children=[self.tree], titles=("Branches",)), "sb-story-tree-box")
-        super().__init__([_classed(w.HTML(_CSS), "sb-story-css"), settings, self.alert, self.text, self.image,
-                          self.choices, nav, tree_box, files, self.status], **kwargs)
+        super().__init__(
+            [
+                _classed(w.HTML(_CSS), "sb-story-css"),
+                settings,
+                self.alert,
+                self.text,
+                self.image,
+                self.choices,
+                nav,
+                tree_box,
+                files,
+                self.status,
+            ],
+            **kwargs,
+        )
         self.add_class("sb-story-explorer")
         self.refresh()
 
@@ -161,7 +212,10 @@ class StoryExplorer(w.VBox):
             value = change["new"]
             values = [o[1] if isinstance(o, tuple) else o for o in dropdown.options]
             if value not in values:
-                dropdown.options = [*dropdown.options, (value, value) if isinstance(dropdown.options[0], tuple) else value]
+                dropdown.options = [
+                    *dropdown.options,
+                    (value, value) if isinstance(dropdown.options[0], tuple) else value,
+                ]
             dropdown.value = value
 
         dropdown.observe(to_model, "value")
@@ -169,8 +223,17 @@ class StoryExplorer(w.VBox):
 
     def action_widgets(self) -> list[w.DOMWidget]:
         """Widgets disabled while an action runs."""
-        return [self.start, self.back, self.regenerate, self.retry_image, self.save, self.load, self.export,
-                *self.choice_buttons, *self.node_buttons]
+        return [
+            self.start,
+            self.back,
+            self.regenerate,
+            self.retry_image,
+            self.save,
+            self.load,
+            self.export,
+            *self.choice_buttons,
+            *self.node_buttons,
+        ]
 
     def refresh_controls(self) -> None:
         """Enable the buttons that make sense now (nothing while busy)."""
@@ -191,7 +254,9 @@ class StoryExplorer(w.VBox):
         msg = change["new"]
         self.alert.value = (
             f"<div class='sb-story-error' style='color:#a40000;background:#fde8e8;padding:6px 10px;"
-            f"border-radius:4px'>⚠ {html.escape(msg)}</div>" if msg else ""
+            f"border-radius:4px'>⚠ {html.escape(msg)}</div>"
+            if msg
+            else ""
         )
 
     def _show_streaming(self, change: dict[str, Any]) -> None:
@@ -234,17 +299,26 @@ class StoryExplorer(w.VBox):
         self.choice_buttons = []
         if seg is not None:
             for i, choice in enumerate(seg.choices):
-                b = _classed(w.Button(description=f"{i + 1}. {choice}", tooltip=choice,
-                                      layout=w.Layout(width="auto", max_width="46rem")), "sb-story-choice")
+                b = _classed(
+                    w.Button(
+                        description=f"{i + 1}. {choice}",
+                        tooltip=choice,
+                        layout=w.Layout(width="auto", max_width="46rem"),
+                    ),
+                    "sb-story-choice",
+                )
                 b.on_click(lambda _, i=i: self.on_choose(i))
                 self.choice_buttons.append(b)
         self.choices.children = tuple(self.choice_buttons)
         self.node_buttons = []
         for depth, node, on_path, is_current in m.tree():
             label = node.choice_text or "Start"
-            b = w.Button(description=f"{node.id} · {label}"[:60], tooltip=node.text[:200],
-                         layout=w.Layout(width="auto", margin=f"0 0 0 {depth * 1.5}em"),
-                         button_style="info" if is_current else "")
+            b = w.Button(
+                description=f"{node.id} · {label}"[:60],
+                tooltip=node.text[:200],
+                layout=w.Layout(width="auto", margin=f"0 0 0 {depth * 1.5}em"),
+                button_style="info" if is_current else "",
+            )
             _classed(b, "sb-story-node")
             if on_path:
                 b.add_class("sb-story-node-path")
