@@ -61,7 +61,11 @@ class EnvSettings(BaseSettings):
         output_dir: where renders and the catalog go (``STORYBENCH_OUTPUT_DIR``).
         image_backend: default image backend (``STORYBENCH_IMAGE_BACKEND``).
         llm_backend: default LLM backend (``STORYBENCH_LLM_BACKEND``).
-        comfyui_url: ComfyUI base URL (``STORYBENCH_COMFYUI_URL``).
+        comfyui_url: ComfyUI base URL (``STORYBENCH_COMFYUI_URL``); several servers rendering
+            as one backend: comma-separated URLs.
+        outage_seconds: how long a backend waits for its unreachable servers (a restart, a
+            network blip) before the run fails, seconds (``STORYBENCH_OUTAGE_SECONDS``,
+            default 10 minutes).
     """
 
     model_config = SettingsConfigDict(env_prefix="STORYBENCH_", extra="ignore")
@@ -70,6 +74,7 @@ class EnvSettings(BaseSettings):
     image_backend: str = "storyboard"
     llm_backend: str = "llamacpp"
     comfyui_url: str = "http://127.0.0.1:8188"
+    outage_seconds: float = 600.0
 
 
 def env_settings() -> EnvSettings:

@@ -13,6 +13,7 @@ backend's edge (``raise ... from exc``) so callers only ever catch these::
     │   ├── TransientBackendError  worth retrying (timeouts, 5xx, dropped sockets, OOM)
     │   │   ├── BackendUnavailable the server cannot be reached at all
     │   │   └── OutOfMemoryError   the GPU ran out of memory for one job
+    │   ├── OutageError            the servers stayed unreachable past the outage budget
     │   └── PermanentBackendError  retrying the same request cannot help (4xx, bad workflow)
     │       ├── WorkflowError      a workflow template or its slots do not fit the server
     │       └── StructuredOutputError  an LLM answer never matched its JSON Schema
@@ -22,6 +23,7 @@ backend's edge (``raise ... from exc``) so callers only ever catch these::
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,6 +34,7 @@ __all__ = [
     "ConfigError",
     "MissingDependencyError",
     "OutOfMemoryError",
+    "OutageError",
     "PermanentBackendError",
     "PlanIssue",
     "PlanValidationError",
@@ -155,6 +158,31 @@ class BackendUnavailable(TransientBackendError):
 
 class OutOfMemoryError(TransientBackendError):
     """The backend ran out of (GPU) memory while doing one job."""
+
+
+class OutageError(BackendError):
+    """A backend's servers stayed unreachable longer than its outage budget.
+
+    Backends wait out an outage (a restart, a network blip) without spending a job's
+    attempts; past the budget every waiting render raises this one error, which is not
+    retried: the run ends ``failed`` and rendering again resumes it.
+
+    Attributes:
+        urls: the servers that were unreachable.
+        since: when the last of them stopped answering, seconds since the epoch.
+        seconds: how long they had been unreachable, seconds.
+    """
+
+    def __init__(self, backend: str, what: str, urls: Sequence[str], since: float, seconds: float) -> None:
+        self.urls = list(urls)
+        self.since = since
+        self.seconds = seconds
+        clock = time.strftime("%H:%M:%S", time.localtime(since))
+        super().__init__(
+            backend,
+            f"{what} at {', '.join(self.urls)} unreachable since {clock} ({seconds:.0f} s)",
+            hint="start the server, then render again: the run resumes where it stopped",
+        )
 
 
 class PermanentBackendError(BackendError):

@@ -13,8 +13,10 @@ Columns (see :data:`CATALOG_SCHEMA`): identity (``run_id``, ``plan_id``,
 ``prompt``, ``negative_prompt``, ``seed``, ``width``, ``height`` in pixels), the
 file (``path`` relative to the output folder, ``sha256``, ``bytes``,
 ``cache_key``), the outcome (``status``, ``error``, ``attempts``, ``cache_hit``,
-``started_at``/``finished_at`` UTC, ``seconds``), timings (``queue_seconds``,
-``execution_seconds``), the backend's ``metrics`` as JSON text, and the known
+``started_at``/``finished_at`` UTC, ``seconds``), timings (``queue_seconds``: the
+server's own queue time, empty where there was none; ``wait_seconds``: the engine's
+wait for a worker thread; ``execution_seconds``), ``server`` (the server that rendered
+it, for multi-server backends), the backend's ``metrics`` as JSON text, and the known
 numeric metrics flattened (``vram_free_before``, ``vram_free_after`` in bytes,
 ``delay_time_ms``, ``execution_time_ms``, ``cost``).
 """
@@ -95,7 +97,9 @@ CATALOG_SCHEMA = pa.schema(
         ("finished_at", _TS),
         ("seconds", pa.float64()),
         ("queue_seconds", pa.float64()),
+        ("wait_seconds", pa.float64()),
         ("execution_seconds", pa.float64()),
+        ("server", pa.string()),
         ("vram_free_before", pa.float64()),
         ("vram_free_after", pa.float64()),
         ("delay_time_ms", pa.float64()),

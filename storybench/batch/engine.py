@@ -58,7 +58,7 @@ from storybench.batch.runs import (
     find_resumable_run,
     new_run_id,
     read_manifest,
-    settings_fingerprint,
+    run_fingerprint,
     sweep_temp_files,
 )
 from storybench.batch.summary import RunCounts, RunSummary
@@ -80,12 +80,14 @@ class ProgressEvent:
     """What ``on_event`` receives.
 
     Attributes:
-        type: ``"run_started"``, ``"job_finished"`` or ``"run_finished"``.
+        type: ``"run_started"``, ``"job_finished"``, ``"backend_status"`` or ``"run_finished"``.
         run_id: the run.
         done, total: finished jobs and all jobs of this call so far.
         job_id, kind, artifact_id, state, error, cache_hit: the finished job
             (``job_finished`` only).
         status: the run's status (``run_finished`` only).
+        message: the backend's state, e.g. ``waiting for ComfyUI at URL (down 23 s)``
+            (``backend_status`` only; ``""`` when it is over).
     """
 
     type: str
@@ -99,7 +101,11 @@ class ProgressEvent:
     error: str = ""
     cache_hit: bool = False
     status: str = ""
+    message: str = ""
 
+
+#: Errors of pages and exports that only follow from failed panels or pages (left to the catalog).
+_CONSEQUENCES = ("panel(s) not available", "not exported", "character sheet ")
 
 #: Smallest render side a :class:`RenderSpec` allows, pixels.
 MIN_RENDER_SIDE = 64
@@ -113,6 +119,15 @@ def page_file_name(page_number: int) -> str:
 def _hash_json(data: Any) -> str:
     blob = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _panels_per_server(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Panels rendered (not taken from the cache) per server, in order of first appearance."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        if row["kind"] == "panel" and row["status"] == "completed" and not row["cache_hit"] and row.get("server"):
+            counts[row["server"]] = counts.get(row["server"], 0) + 1
+    return counts
 
 
 def _error_text(exc: BaseException) -> str:
@@ -211,10 +226,12 @@ class BatchEngine:
         self.counts = RunCounts()
         self._rows: list[dict[str, Any]] = []
         self._errors: list[str] = []
+        self._error_jobs: dict[str, list[str]] = {}
         self._existing: dict[tuple[str, str], dict[str, Any]] = {}
         self._done = 0
         self._total = 0
         self._pbar = None
+        self._status = ""
         self._preflight: dict[str, Any] = {}
         self._preflight_error = ""
         self._cancel_lock = threading.Lock()
@@ -301,7 +318,7 @@ class BatchEngine:
         return True
 
     def _start_run(self, composer: Composer) -> None:
-        fingerprint = settings_fingerprint(self.settings)
+        fingerprint = run_fingerprint(self.settings, self.backend.run_identity())
         previous: dict[str, Any] | None = None
         if self.requested_run_id:
             self.run_id = self.requested_run_id
@@ -341,6 +358,7 @@ class BatchEngine:
             "backend": self.backend.name,
             "backend_class": f"{type(self.backend).__module__}.{type(self.backend).__qualname__}",
             "backend_version": getattr(self.backend, "version", ""),
+            "backend_options": json.loads(metrics_json(self.backend.run_identity())),
             "composer_version": composer.version,
             "settings": self.settings.model_dump(mode="json"),
             "settings_fingerprint": fingerprint,
@@ -576,6 +594,7 @@ class BatchEngine:
         except Exception as exc:
             self._preflight_error = f"preflight failed: {_error_text(exc)}"
             self._preflight["error"] = self._preflight_error
+            self._errors.append(self._preflight_error)  # once per run, not once per panel
         self._preflight["seconds"] = round(time.monotonic() - t0, 6)
 
     def _submit(self, pool: ThreadPoolExecutor, fn: Callable[[Job], Job], job: Job) -> Future:
@@ -592,10 +611,22 @@ class BatchEngine:
         while True:
             timeout = None if self._backend_cancelled else self.CANCEL_POLL_SECONDS
             done, _ = wait(list(futures), timeout=timeout, return_when=FIRST_COMPLETED)
+            self._show_status()
             if self.cancel_event.is_set() and not self._backend_cancelled:
                 self._cancel_backend()
             if done:
                 return done
+
+    def _show_status(self) -> None:
+        """Show the backend's state (an outage: "waiting for ComfyUI at URL (down 23 s)")
+        beside the progress bar and as a ``backend_status`` event, when it changes."""
+        text = self.backend.status_text
+        if text == self._status:
+            return
+        self._status = text
+        if self._pbar is not None:
+            self._pbar.set_postfix_str(text, refresh=True)
+        self._emit(ProgressEvent("backend_status", self.run_id, self._done, self._total, message=text))
 
     def _drain(self, futures: dict[Future, Job]) -> None:
         while futures:
@@ -865,7 +896,9 @@ class BatchEngine:
             "finished_at": job.finished_at,
             "seconds": job.seconds,
             **flat,
-            "queue_seconds": flat.get("queue_seconds", job.queue_seconds),
+            "queue_seconds": flat.get("queue_seconds"),  # the server's queue time only
+            "wait_seconds": job.queue_seconds,  # the engine's own wait for a worker thread
+            "server": str(job.metrics["server"]) if job.metrics.get("server") else None,
             "execution_seconds": flat.get("execution_seconds", job.execution_seconds),
             "metrics": metrics_json(job.metrics),
         }
@@ -883,7 +916,7 @@ class BatchEngine:
             name = f"{prefix}_cancelled"
         else:
             name = f"{prefix}_failed"
-            self._errors.append(f"{job.id}: {job.error}")
+            self._note_error(job)
         if hasattr(c, name):
             setattr(c, name, getattr(c, name) + 1)
         row = self._row(job)
@@ -916,6 +949,29 @@ class BatchEngine:
                 job.cache_hit,
             )
         )
+
+    def _note_error(self, job: Job) -> None:
+        """Add a failed job to the run's errors: a failure every job shares (a preflight
+        problem, an outage) once, with the jobs it stopped; one that only follows from
+        failed panels (a page, an export) is left to the catalog."""
+        if job.error == self._preflight_error or job.error.startswith(_CONSEQUENCES):
+            return
+        jobs = self._error_jobs.setdefault(job.error, [])
+        jobs.append(job.id)
+        if len(jobs) == 1:
+            self._errors.append(job.error)
+
+    def _error_lines(self) -> list[str]:
+        """``"<job ids>: <error>"`` once per distinct error (see :meth:`_note_error`)."""
+        lines = []
+        for text in self._errors:
+            jobs = self._error_jobs.get(text)
+            if not jobs:
+                lines.append(text)
+                continue
+            shown = ", ".join(jobs[:3]) + (f" and {len(jobs) - 3} more" if len(jobs) > 3 else "")
+            lines.append(f"{shown}: {text}")
+        return lines
 
     def _emit(self, event: ProgressEvent) -> None:
         if self.on_event is not None:
@@ -956,7 +1012,8 @@ class BatchEngine:
             else [],
             seconds=time.monotonic() - started,
             resumed=self.resumed,
-            errors=list(self._errors),
+            errors=self._error_lines(),
+            servers=_panels_per_server(rows),
             rows=rows,
         )
         now = utcnow().isoformat()
@@ -974,6 +1031,7 @@ class BatchEngine:
                 "pdf": summary.pdf.name if summary.pdf else None,
                 "cbz": summary.cbz.name if summary.cbz else None,
                 "errors": summary.errors,
+                "servers": summary.servers,
             }
         )
         atomic_write_json(self.run_dir / RUN_MANIFEST, self._manifest)

@@ -2,7 +2,9 @@
 
 Three kinds of failure come back from a ComfyUI server:
 
-* HTTP-level: connection refused, timeouts, 5xx → :class:`BackendUnavailable` /
+* HTTP-level: connection refused or reset, timeouts, and 502/503/504 from a proxy in
+  front of a server that is down → :class:`BackendUnavailable` (an outage: the backend
+  waits for the server instead of spending attempts); other 5xx →
   :class:`TransientBackendError` (see :func:`http_error`);
 * validation: ``POST /prompt`` answers 400 with ``{"error": {...}, "node_errors": {...}}``
   → :class:`WorkflowError` naming each node id, class_type, input and value
@@ -32,6 +34,9 @@ __all__ = ["BACKEND", "describe_node_errors", "execution_failed", "http_error", 
 
 BACKEND = "comfyui"
 
+#: HTTP statuses a gateway answers while the server behind it is down or restarting.
+GATEWAY_DOWN = frozenset({502, 503, 504})
+
 _OOM_MARKERS = ("outofmemoryerror", "cuda out of memory", "allocation on device", "out of memory")
 
 
@@ -43,11 +48,11 @@ def http_error(exc: Exception, url: str) -> BackendError:
         url: the request URL (no credentials).
 
     Returns:
-        :class:`BackendUnavailable` for connection problems and timeouts,
-        :class:`TransientBackendError` for 5xx answers and other transport errors,
-        :class:`PermanentBackendError` for other 4xx answers.
+        :class:`BackendUnavailable` for connection problems (refused, reset, closed
+        mid-answer), timeouts and 502/503/504, :class:`TransientBackendError` for other
+        5xx answers and transport errors, :class:`PermanentBackendError` for other 4xx answers.
     """
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError)):
         return BackendUnavailable(
             BACKEND,
             f"cannot reach the ComfyUI server: {exc}",
@@ -59,6 +64,8 @@ def http_error(exc: Exception, url: str) -> BackendError:
     if isinstance(exc, httpx.HTTPStatusError):
         status = exc.response.status_code
         body = exc.response.text[:300].strip()
+        if status in GATEWAY_DOWN:
+            return BackendUnavailable(BACKEND, f"HTTP {status}, the server is not answering: {body}", url=url)
         if status >= 500:
             return TransientBackendError(BACKEND, f"server error HTTP {status}: {body}", url=url)
         if status == 403:
@@ -110,6 +117,8 @@ def prompt_rejected(status: int, body: Any, url: str) -> BackendError:
         names each node id, class_type, input and value), :class:`TransientBackendError`
         for 5xx, :class:`PermanentBackendError` otherwise.
     """
+    if status in GATEWAY_DOWN:
+        return BackendUnavailable(BACKEND, f"POST /prompt: HTTP {status}, the server is not answering", url=url)
     if status >= 500:
         return TransientBackendError(BACKEND, f"POST /prompt failed with HTTP {status}: {str(body)[:300]}", url=url)
     if isinstance(body, Mapping) and "error" in body:
