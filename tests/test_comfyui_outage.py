@@ -85,9 +85,10 @@ def first_prompt_gap(server: ComfyTestServer, start_index: int) -> float:
 
 
 def run_with_restarts(tmp_path, downs: list[float]):
-    with ComfyTestServer(seconds_per_prompt=0.2, history_delay=0.02) as server:
-        with backend(server.url) as b:
-            result: dict = {}
+    """Render the 35 panels; kill the server after 6 prompts and start it ``downs[0]`` s later,
+    then again 6 prompts after it is back for each further entry of ``downs``."""
+    with ComfyTestServer(seconds_per_prompt=0.2, history_delay=0.02) as server, backend(server.url) as b:
+        result: dict = {}
         engine = threading.Thread(
             target=lambda: result.update(
                 summary=render_plan(plan35(), backend=b, output_dir=tmp_path, settings=settings(), progress=False)
@@ -100,7 +101,7 @@ def run_with_restarts(tmp_path, downs: list[float]):
             restart_after(server, killed, after_prompts=done_prompts, down=down).join()
             done_prompts = len(server.exec_starts) + 6
         engine.join(timeout=600)
-        return server, result["summary"]
+    return server, result["summary"]
 
 
 def test_a_20_s_restart_mid_batch_completes_every_panel_once_without_spending_attempts(tmp_path):

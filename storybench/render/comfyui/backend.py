@@ -453,6 +453,7 @@ class ComfyUIBackend(ImageBackend):
             progress = lambda value, maximum: callback(panel_id, value, maximum)  # noqa: E731
         parked: tuple[ComfyServer, PromptWatch] | None = None  # a prompt on a server that went down
         submissions = outages = 0
+        reference: str | None = None
         while True:
             self._check_cancel()
             server = self.pool.acquire(self._cancel, prefer=parked[0] if parked else None)
@@ -519,11 +520,10 @@ class ComfyUIBackend(ImageBackend):
                     if parked is None or parked[1] is not watch:
                         server.client.unwatch(watch)
                 self.pool.release(server, rendered=finished)
+            if reference:
+                metrics["reference_image"] = reference
             if self.delete_history:
-                try:
-                    server.client.delete_history([watch.prompt_id])
-                except BackendError as exc:
-                    log.debug("POST /history delete failed: %s", exc)
+                self._delete_history(server, watch.prompt_id)
             metrics.update(
                 {
                     "vram_free_before": memory.get("vram_free_before", server.memory.last_reading),
@@ -534,6 +534,20 @@ class ComfyUIBackend(ImageBackend):
                 }
             )
             return data, metrics, server
+
+    def _delete_history(self, server: ComfyServer, prompt_id: str | None = None) -> None:
+        """``POST /history {"delete": [...]}`` for a finished prompt whose image is fetched. The
+        ids deleted last time are sent once more (deleting is idempotent): a server that writes
+        an entry a moment after announcing the prompt finished keeps none of them."""
+        with self._lock:
+            ids = [*server.deleted_last, *([prompt_id] if prompt_id else [])]
+            server.deleted_last = [prompt_id] if prompt_id else []
+        if not ids:
+            return
+        try:
+            server.client.delete_history(ids)
+        except BackendError as exc:
+            log.debug("POST /history delete on %s failed: %s", server.url, exc)
 
     def _submit(
         self, server: ComfyServer, workflow: dict[str, Any], progress: Callable[[int, int], None] | None
@@ -637,4 +651,6 @@ class ComfyUIBackend(ImageBackend):
         """Stop the probes; close every server's websocket and HTTP connections."""
         self.pool.close()
         for server in self.servers:
+            if self.delete_history and server.up and server.deleted_last:
+                self._delete_history(server)
             server.client.close()

@@ -52,7 +52,7 @@ def http_error(exc: Exception, url: str) -> BackendError:
         mid-answer), timeouts and 502/503/504, :class:`TransientBackendError` for other
         5xx answers and transport errors, :class:`PermanentBackendError` for other 4xx answers.
     """
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError)):
+    if isinstance(exc, (httpx.NetworkError, httpx.ConnectTimeout, httpx.RemoteProtocolError)):
         return BackendUnavailable(
             BACKEND,
             f"cannot reach the ComfyUI server: {exc}",

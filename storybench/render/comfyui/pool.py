@@ -81,6 +81,7 @@ class ComfyServer:
         self.left_out: str | None = None
         self.needs_check = False
         self.rendered = 0
+        self.deleted_last: list[str] = []  # /history ids deleted last (sent again with the next delete)
         self.prober: threading.Thread | None = None
 
     def __repr__(self) -> str:
@@ -116,6 +117,7 @@ class ServerPool:
         self.check = check
         self._cv = threading.Condition()
         self._closing = threading.Event()
+        self._expired: tuple[list[str], float, float] | None = None  # the outage that ran past the budget
 
     # ------------------------------------------------------------------ state
     @property
@@ -131,12 +133,16 @@ class ServerPool:
         last = max(usable, key=lambda s: s.down_mono or 0.0)
         return last.down_since or time.time(), time.monotonic() - (last.down_mono or time.monotonic())
 
-    def outage_error(self, seconds: float | None = None) -> OutageError:
-        """The one error of an outage past the budget."""
-        state = self._outage()
-        since, waited = state if state else (time.time(), 0.0)
-        urls = [s.url for s in self.usable] or [s.url for s in self.servers]
-        return OutageError(BACKEND, "ComfyUI", urls, since, waited if seconds is None else seconds)
+    def _expire(self) -> OutageError:
+        """The one error of an outage past the budget: the same text for every render that
+        meets it, until a server answers again (so the run reports it once)."""
+        if self._expired is None:
+            state = self._outage()
+            since, waited = state if state else (time.time(), 0.0)
+            urls = [s.url for s in self.usable] or [s.url for s in self.servers]
+            self._expired = (urls, since, waited)
+        urls, since, waited = self._expired
+        return OutageError(BACKEND, "ComfyUI", urls, since, waited)
 
     def status_text(self) -> str:
         """What the progress display should say about the servers (``""`` when all is well):
@@ -184,7 +190,7 @@ class ServerPool:
                     return pick
                 outage = self._outage()
                 if outage is not None and outage[1] > self.outage_seconds:
-                    raise self.outage_error()
+                    raise self._expire()
                 self._cv.wait(0.25)
 
     def release(self, server: ComfyServer, *, rendered: bool = False) -> None:
@@ -209,7 +215,7 @@ class ServerPool:
                     return
                 outage = self._outage()
                 if outage is not None and outage[1] > self.outage_seconds:
-                    raise self.outage_error()
+                    raise self._expire()
                 self._cv.wait(0.25)
 
     # ------------------------------------------------------------------ health
@@ -245,6 +251,7 @@ class ServerPool:
             with self._cv:
                 down = time.monotonic() - (server.down_mono or time.monotonic())
                 server.up, server.down_since, server.down_mono = True, None, None
+                self._expired = None
                 server.needs_check = False
                 if problems:
                     self.leave_out(server, problems)

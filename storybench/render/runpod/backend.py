@@ -178,6 +178,7 @@ class RunPodBackend(ImageBackend):
         self.max_resubmits = max_resubmits
         self.outage_seconds = float(env_settings().outage_seconds if outage_seconds is None else outage_seconds)
         self._down_since: tuple[float, float] | None = None  # (monotonic, epoch) of a failing API
+        self._expired: float | None = None  # seconds down when the outage ran past the budget
         self._download = httpx.Client(transport=transport, timeout=request_timeout, follow_redirects=True)
         self._lock = threading.Lock()
         self._in_flight: dict[str, _Job] = {}
@@ -230,7 +231,6 @@ class RunPodBackend(ImageBackend):
             OutageError: the API kept failing for ``outage_seconds`` (``job_id`` is cancelled).
             Cancelled: :meth:`cancel` was called meanwhile.
         """
-        first: float | None = None
         while True:
             try:
                 result = fn()
@@ -245,17 +245,19 @@ class RunPodBackend(ImageBackend):
                             self.outage_seconds,
                         )
                     since, since_wall = self._down_since
-                first = now if first is None else first
-                if now - first > self.outage_seconds:
+                    if self._expired is None and now - since > self.outage_seconds:
+                        self._expired = now - since  # every call meeting this outage reports the same text
+                    expired = self._expired
+                if expired is not None:
                     if job_id is not None:
                         self._cancel_job(job_id)
-                    raise OutageError(BACKEND, "the RunPod API", [self.api.base_url], since_wall, now - since) from exc
+                    raise OutageError(BACKEND, "the RunPod API", [self.api.base_url], since_wall, expired) from exc
                 self._sleep(min(1.0, self.max_poll_interval), generation)
                 continue
             with self._lock:
                 if self._down_since is not None:
                     log.warning("RunPod API answers again after %.0f s", time.monotonic() - self._down_since[0])
-                    self._down_since = None
+                    self._down_since, self._expired = None, None
             return result
 
     # ------------------------------------------------------------------ payload
