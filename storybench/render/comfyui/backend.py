@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import threading
-import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,7 +41,6 @@ from storybench.exceptions import (
     OutOfMemoryError,
     PermanentBackendError,
     TransientBackendError,
-    WorkflowError,
 )
 from storybench.io import sha256_bytes
 from storybench.render.base import ImageBackend
@@ -50,9 +48,10 @@ from storybench.render.comfyui.client import ComfyUIClient, PromptWatch
 from storybench.render.comfyui.errors import BACKEND, describe_node_errors, execution_failed
 from storybench.render.comfyui.memory import GIB, VramGuard
 from storybench.render.comfyui.pool import ComfyServer, ServerPool, parse_urls
+from storybench.render.comfyui.preflight import Check, distinct_checks, preflight_pool, server_problems
 from storybench.render.comfyui.prompt import PromptLost, collect_prompt, wait_for_prompt
 from storybench.render.comfyui.sheet import VARIATIONS, cell_specs, compose_grid, sheet_grid
-from storybench.render.comfyui.workflow import WorkflowTemplate, check_prompt
+from storybench.render.comfyui.workflow import WorkflowTemplate
 from storybench.render.spec import RenderResult, RenderSpec
 
 __all__ = ["DEFAULT_URL", "DEFAULT_WORKFLOW", "ComfyUIBackend"]
@@ -254,54 +253,19 @@ class ComfyUIBackend(ImageBackend):
         return json.dumps(ident, sort_keys=True, separators=(",", ":"))
 
     # ------------------------------------------------------------- preflight
-    def _checks(self, specs: Sequence[RenderSpec]) -> list[tuple[WorkflowTemplate, RenderSpec]]:
+    def _checks(self, specs: Sequence[RenderSpec]) -> list[Check]:
         """One spec per distinct template/settings combination of the batch (plus the sheet template)."""
-        checks: dict[tuple[str, str], tuple[WorkflowTemplate, RenderSpec]] = {}
-        for spec in specs:
-            template = self.template_for(spec)
-            checks.setdefault(
-                (template.name, json.dumps(template.settings(spec.params), sort_keys=True)), (template, spec)
-            )
-        if self.supports_reference_images and specs:
-            first = specs[0]
-            sheet = first.model_copy(update={"params": {**first.params, "kind": "character_sheet"}})
-            checks.setdefault(
-                (self.sheet_template.name, json.dumps(self.sheet_template.settings(sheet.params), sort_keys=True)),
-                (self.sheet_template, sheet),
-            )
-        return list(checks.values())
-
-    def _problems(self, server: ComfyServer, checks: list[tuple[WorkflowTemplate, RenderSpec]]) -> list[str]:
-        """What keeps ``server`` from running these checks: missing node classes, inputs, models.
-
-        Raises:
-            BackendUnavailable: the server cannot be reached.
-        """
-        object_info = server.client.object_info()
-        problems: list[str] = []
-        for template, spec in checks:
-            filled = template.fill(spec)
-            for line in check_prompt(
-                filled, object_info, template=template, skip=template.slot_inputs(["reference_image"])
-            ):
-                if f"workflow {template.name}: {line}" not in problems:
-                    problems.append(f"workflow {template.name}: {line}")
-        return problems
+        sheet = self.sheet_template if self.supports_reference_images else None
+        return distinct_checks(specs, self.template_for, sheet)
 
     def _check_server(self, server: ComfyServer) -> list[str]:
         """The pool's check of a server preflight could not reach, once it answers."""
-        return self._problems(server, self._checks(self._specs)) if self._specs else []
+        return server_problems(server.client, self._checks(self._specs)) if self._specs else []
 
     def preflight(self, specs: Sequence[RenderSpec]) -> dict[str, Any]:
-        """Check the servers can run every spec before anything is queued, then make VRAM room.
-
-        For each server: reads ``/system_stats`` and ``/object_info``, fills each distinct
-        template/params combination and checks node classes, required inputs and model
-        files. A server lacking something is left out of the batch with one warning
-        naming it (when another server can run it); a server that does not answer is
-        checked when it does. Waits (up to ``outage_seconds``) while no server answers.
-        Then frees VRAM on each usable server only if it is below the threshold and opens
-        their websockets. Also clears a previous :meth:`cancel`.
+        """Check the servers can run every spec before anything is queued, then make VRAM room
+        (see :func:`~storybench.render.comfyui.preflight.preflight_pool`). Also clears a
+        previous :meth:`cancel`.
 
         Returns:
             The first usable server's ``{"preflight_seconds", "comfyui_version", "devices",
@@ -314,63 +278,9 @@ class ComfyUIBackend(ImageBackend):
             WorkflowError: no server can run the batch; the message names every missing
                 node or model (e.g. ``checkpoint x.safetensors is not installed ...; installed: ...``).
         """
-        t0 = time.perf_counter()
         self._cancel.clear()
         self._specs = list(specs)
-        checks = self._checks(specs)
-        found: dict[str, list[str]] = {}
-        for server in self.servers:
-            server.left_out, server.needs_check = None, False
-            try:
-                found[server.url] = self._problems(server, checks)
-            except BackendUnavailable as exc:
-                server.needs_check = True
-                self.pool.mark_down(server, exc)
-        bad = {url: lines for url, lines in found.items() if lines}
-        if bad and len(bad) == len(self.servers):
-            if len(self.servers) == 1:
-                raise WorkflowError(
-                    BACKEND, f"the ComfyUI server at {self.url} cannot run this batch:\n  " + "\n  ".join(bad[self.url])
-                )
-            raise WorkflowError(
-                BACKEND,
-                "no ComfyUI server can run this batch:"
-                + "".join(f"\n  {url}: " + "\n    ".join(lines) for url, lines in bad.items()),
-            )
-        for server in self.servers:
-            if bad.get(server.url):
-                self.pool.leave_out(server, bad[server.url])
-        self.pool.wait_until_up(self._cancel)
-        if not self.pool.usable:
-            raise WorkflowError(
-                BACKEND, "no ComfyUI server can run this batch: " + "; ".join(str(s.left_out) for s in self.servers)
-            )
-        results: dict[str, dict[str, Any]] = {}
-        for server in self.pool.usable:
-            if not server.up:
-                continue
-            try:
-                stats = server.client.system_stats()
-                memory = server.memory.ensure("preflight")
-            except BackendUnavailable as exc:
-                self.pool.mark_down(server, exc)
-                continue
-            results[server.url] = {
-                "comfyui_version": (stats.get("system") or {}).get("comfyui_version"),
-                "devices": [
-                    {k: d.get(k) for k in ("name", "type", "vram_total", "vram_free")} for d in stats.get("devices", [])
-                ],
-                "websocket": server.client.start(),
-                **memory,
-            }
-        first = next(iter(results.values()), {})
-        return {
-            "preflight_seconds": round(time.perf_counter() - t0, 4),
-            **first,
-            "workflows": sorted({t.name for t, _ in checks}),
-            "servers": results,
-            "left_out": [s.left_out for s in self.servers if s.left_out],
-        }
+        return preflight_pool(self.pool, self._checks(specs), self._cancel)
 
     # ------------------------------------------------------------- render
     def render(self, spec: RenderSpec) -> RenderResult:

@@ -92,6 +92,10 @@ class ComfyServer:
 class ServerPool:
     """The servers of one backend, their slots and their outages (see the module docstring).
 
+    Attributes:
+        answered: some server has answered (preflight or a finished prompt): from then on an
+            unreachable pool is an outage to wait out.
+
     Args:
         servers: the servers, in the order given by the user.
         slots: K, prompts kept in flight on each server (>= 1).
@@ -118,6 +122,7 @@ class ServerPool:
         self._cv = threading.Condition()
         self._closing = threading.Event()
         self._expired: tuple[list[str], float, float] | None = None  # the outage that ran past the budget
+        self.answered = False  # some server of the pool has answered (so a failure later is an outage)
 
     # ------------------------------------------------------------------ state
     @property
@@ -199,6 +204,7 @@ class ServerPool:
             server.in_flight = max(0, server.in_flight - 1)
             if rendered:
                 server.rendered += 1
+                self.answered = True
             self._cv.notify_all()
 
     def wait_until_up(self, cancel: threading.Event) -> None:
@@ -252,6 +258,7 @@ class ServerPool:
                 down = time.monotonic() - (server.down_mono or time.monotonic())
                 server.up, server.down_since, server.down_mono = True, None, None
                 self._expired = None
+                self.answered = True
                 server.needs_check = False
                 if problems:
                     self.leave_out(server, problems)
