@@ -4,9 +4,10 @@ For each server: ``GET /object_info``, then every distinct template/settings com
 of the batch is filled and checked (node classes, required inputs, model files: see
 :func:`~storybench.render.comfyui.workflow.check_prompt`). A server lacking something is
 left out of the batch with one warning naming it and what it lacks, when another server
-can run the batch; when no server of a backend that never reached one answers, preflight
-fails at once (a wrong URL, ComfyUI not started: not an outage); when none can, one :class:`~storybench.exceptions.WorkflowError` lists
-every problem of every server (so the run reports it once and sends no prompt). A server
+can run the batch; when none can, one :class:`~storybench.exceptions.WorkflowError` lists
+every problem of every server (so the run reports it once and sends no prompt). When no
+server of a backend that never reached one answers, preflight fails at once (a wrong URL,
+ComfyUI not started: not an outage). A server
 that does not answer is checked when it does (:class:`~.pool.ServerPool` probes it);
 while no server answers, preflight waits up to the pool's outage budget. Then VRAM is
 freed on each usable server only if it is short, and their websockets are opened.
