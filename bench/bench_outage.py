@@ -50,8 +50,8 @@ def render_all(backend: ComfyUIBackend, items: list[RenderSpec]) -> float:
     return time.perf_counter() - t0
 
 
-def idle_gap(panels: int, seconds: float, down: float) -> tuple[float, float, int]:
-    """``(idle gap, wall, prompts posted)`` of a render through one restart."""
+def idle_gap(panels: int, seconds: float, down: float) -> tuple[float, float, int, float]:
+    """``(idle gap, wall, prompts posted, listening → first answer)`` of a render through one restart."""
     with ComfyTestServer(seconds_per_prompt=seconds, history_delay=0.02) as server:
 
         def restart() -> None:
@@ -68,7 +68,7 @@ def idle_gap(panels: int, seconds: float, down: float) -> tuple[float, float, in
         killer.join()
         back = server.first_answers[1]
         first_start = min(t for _, t in server.exec_starts if t >= back)
-        return first_start - back, wall, server.prompt_posts
+        return first_start - back, wall, server.prompt_posts, back - server.listening[1]
 
 
 def pool_wall(n_servers: int, panels: int, seconds: float) -> float:
@@ -92,10 +92,11 @@ def main() -> None:
     ap.add_argument("--down", type=float, default=5.0, help="seconds the server stays down")
     args = ap.parse_args()
 
-    gap, wall, posted = idle_gap(args.panels, args.seconds, args.down)
+    gap, wall, posted, noticed = idle_gap(args.panels, args.seconds, args.down)
     print(f"restart           server down {args.down:g} s after 4 prompts; {args.panels} panels, {args.seconds} s each")
     ideal = args.panels * args.seconds + args.down
     print(f"  wall            {wall:.2f} s (ideal {ideal:.2f} s); prompts posted {posted}")
+    print(f"  noticed         {noticed:.3f} s from the server listening again to its first answer (a probe)")
     print(f"  idle gap        {gap:.3f} s from the server's first answer to the next execution_start (target <= 2)")
     print("pool throughput")
     one = pool_wall(1, args.panels, args.seconds)

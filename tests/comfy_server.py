@@ -139,6 +139,7 @@ class ComfyTestServer:
         self.first_answers: list[float] = []
         self.exec_starts: list[tuple[str, float]] = []
         self.prompt_times: list[float] = []
+        self.listening: list[float] = []  # monotonic time each start began to accept connections
         self.history_deletes: list[str] = []
 
     # ------------------------------------------------------------ object_info
@@ -827,6 +828,7 @@ class ComfyTestServer:
         deadline = time.monotonic() + 5
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.01)
+        self.listening.append(time.monotonic())
         return self
 
     def stop(self) -> None:
