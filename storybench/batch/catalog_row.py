@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import pyarrow as pa
 
@@ -29,18 +29,23 @@ from storybench.batch.jobs import Job, JobKind, JobState
 from storybench.render.base import ImageBackend
 from storybench.render.spec import RenderSpec
 
-__all__ = ["FLAT_METRICS", "CatalogRow", "flat_metrics", "job_row", "metrics_json"]
+__all__ = ["FLAT_METRICS", "CatalogRow", "FlatMetrics", "flat_metrics", "job_row", "metrics_json"]
+
+
+class FlatMetrics(TypedDict, total=False):
+    """Known numeric backend metrics, each with its own catalog column."""
+
+    queue_seconds: float
+    execution_seconds: float
+    vram_free_before: float
+    vram_free_after: float
+    delay_time_ms: float
+    execution_time_ms: float
+    cost: float
+
 
 #: Metrics copied from ``RenderResult.metrics`` into their own float columns when present.
-FLAT_METRICS: tuple[str, ...] = (
-    "queue_seconds",
-    "execution_seconds",
-    "vram_free_before",
-    "vram_free_after",
-    "delay_time_ms",
-    "execution_time_ms",
-    "cost",
-)
+FLAT_METRICS: tuple[str, ...] = tuple(FlatMetrics.__annotations__)
 
 _ARROW_TYPES: dict[type, pa.DataType] = {
     str: pa.string(),
@@ -159,7 +164,7 @@ def metrics_json(metrics: Mapping[str, Any]) -> str:
     return json.dumps(dict(metrics), ensure_ascii=False, sort_keys=True, default=str)
 
 
-def flat_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+def flat_metrics(metrics: Mapping[str, Any]) -> FlatMetrics:
     """The known numeric metrics of :data:`FLAT_METRICS` present in ``metrics``, as floats."""
     out: dict[str, float] = {}
     for name in FLAT_METRICS:
@@ -170,7 +175,7 @@ def flat_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
             out[name] = float(value)
         except (TypeError, ValueError):
             continue
-    return out
+    return cast(FlatMetrics, out)
 
 
 def job_row(
