@@ -43,14 +43,16 @@ def test_a_new_field_is_a_new_column():
     class WithServer(CatalogRow):
         server: str | None = None
         wait_seconds: float | None = None
+        warnings: list[str] | None = None
 
     schema = WithServer.arrow_schema()
-    assert schema.names[-2:] == ["server", "wait_seconds"]
+    assert schema.names[-3:] == ["server", "wait_seconds", "warnings"]
     assert schema.field("wait_seconds").type == pa.float64()
+    assert schema.field("warnings").type == pa.list_(pa.string())
 
     @dataclasses.dataclass(kw_only=True)
     class Bad(CatalogRow):
-        blob: list[int] | None = None
+        blob: dict[str, int] | None = None
 
     with pytest.raises(TypeError, match=r"Bad\.blob"):
         Bad.arrow_schema()

@@ -4,7 +4,7 @@ The record is the one place the catalog's columns are declared: the Arrow schema
 of ``catalog.parquet`` (:data:`storybench.batch.catalog.CATALOG_SCHEMA`) is derived
 from its fields, in their order, with the Arrow type following the annotation
 (``str`` → string, ``int`` → int64, ``float`` → float64, ``bool`` → bool, ``datetime``
-→ UTC timestamp in microseconds; every column is nullable). To add a column, add a
+→ UTC timestamp in microseconds, ``list[X]`` → list of X; every column is nullable). To add a column, add a
 field here (with a default, so rows written before it read back as nulls).
 
 A row is built by keyword only, so a misspelled column name is an error, and
@@ -151,9 +151,13 @@ class CatalogRow:
 
 
 def _arrow_type(name: str, hint: Any) -> pa.DataType:
+    """The Arrow type of a field annotated ``hint`` (``X | None`` as ``X``; ``list[X]``
+    as a list of ``X``)."""
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     if isinstance(hint, types.UnionType) and len(args) == 1:
         hint = args[0]
+    if typing.get_origin(hint) is list and len(typing.get_args(hint)) == 1:
+        return pa.list_(_arrow_type(name, typing.get_args(hint)[0]))
     if hint not in _ARROW_TYPES:
         raise TypeError(f"{name}: no Arrow type for {hint!r}")
     return _ARROW_TYPES[hint]

@@ -16,14 +16,10 @@ Every artifact is content-addressed (:mod:`storybench.batch.keys`,
 is in the cache is linked into the run instead of being produced again, unless
 ``settings.force`` (which still keeps what the run being resumed had already made).
 
-Folder of a run: ``<output_dir>/<plan_id>/<run_id>/`` (:mod:`storybench.batch.run_folder`).
-Every job's row (:class:`~storybench.batch.catalog_row.CatalogRow`) goes to
-``<output_dir>/catalog.parquet`` (:mod:`storybench.batch.catalog`).
-
-Resume: a render of the same plan content with the same backend and settings in the
-same output folder continues the latest such run when it did not complete (killed,
-failed, cancelled): same ``run_id``, artifacts already there kept, failed jobs
-tried again.
+Folder of a run: ``<output_dir>/<plan_id>/<run_id>/``; a render of the same plan with
+the same backend and settings resumes the latest such run that did not complete
+(:mod:`storybench.batch.run_folder`). Every job's row goes to ``catalog.parquet``
+(:mod:`storybench.batch.catalog`).
 
 ``settings.only_pages``: only those pages' panels are rendered and composed; the
 PDF/CBZ hold the whole comic when every other page can be taken from the cache as

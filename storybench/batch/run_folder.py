@@ -4,6 +4,11 @@ Layout: ``<output_dir>/<plan_id>/<run_id>/`` with ``characters/<character_id>.pn
 ``panels/<panel_id>.png``, ``pages/page-001.png``..., ``<plan_id>.pdf``,
 ``<plan_id>.cbz``, ``run.json`` (:mod:`storybench.batch.runs`) and ``run.lock``.
 
+Resume: a render of the same plan content with the same backend and settings in the
+same output folder continues the latest such run when it did not complete (killed,
+failed, cancelled): same ``run_id``, artifacts already there kept
+(:meth:`RunFolder.kept`), failed jobs tried again.
+
 ``run.lock`` is a :mod:`filelock` lock held from :meth:`RunFolder.open` to
 :meth:`RunFolder.close`; the OS releases it when the process dies, so a lock that
 cannot be taken means another live process renders that run. ``run.json`` is
