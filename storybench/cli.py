@@ -73,7 +73,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if plan is None:
         return 1
     print(
-        f"{args.plan}: valid plan {plan.id!r}: {len(plan.chapters)} chapter(s), {plan.page_count()} page(s), {plan.panel_count()} panel(s)"
+        f"{args.plan}: valid plan {plan.id!r}: {len(plan.chapters)} chapter(s), {plan.page_count()} page(s), "
+        f"{plan.panel_count()} panel(s)"
     )
     return 0
 
@@ -125,7 +126,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
     params["result_path"] = str(result_path)
 
     print(
-        f"rendering {plan.id!r} ({plan.page_count()} page(s), {plan.panel_count()} panel(s)) with backend {args.backend!r}"
+        f"rendering {plan.id!r} ({plan.page_count()} page(s), {plan.panel_count()} panel(s)) with backend "
+        f"{args.backend!r}"
     )
     error: BaseException | None = None
     try:

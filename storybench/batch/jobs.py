@@ -26,7 +26,7 @@ __all__ = ["Job", "JobKind", "JobState", "call_with_retries", "is_transient", "u
 T = TypeVar("T")
 
 
-class JobState(str, Enum):
+class JobState(str, Enum):  # noqa: UP042  # StrEnum would change str() of a member
     """Lifecycle state of a job."""
 
     PENDING = "pending"
@@ -41,7 +41,7 @@ class JobState(str, Enum):
         return self in (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
 
 
-class JobKind(str, Enum):
+class JobKind(str, Enum):  # noqa: UP042  # StrEnum would change str() of a member
     """What a job produces; also the ``kind`` column of the catalog."""
 
     CHARACTER_SHEET = "character_sheet"

@@ -120,7 +120,8 @@ class RunSummary:
         ]
         if c.sheets_rendered or c.sheets_cached or c.sheets_failed:
             lines.append(
-                f"character sheets: {c.sheets_rendered} rendered, {c.sheets_cached} cache hits, {c.sheets_failed} failed"
+                f"character sheets: {c.sheets_rendered} rendered, {c.sheets_cached} cache hits, "
+                f"{c.sheets_failed} failed"
             )
         lines.append(
             f"panels: {c.panels_rendered} rendered, {c.panels_cached} cache hits, {c.panels_failed} failed"

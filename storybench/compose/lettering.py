@@ -420,11 +420,11 @@ def _draw_sfx(page: Image.Image, item: LetterItem, spec: LetteringSpec) -> None:
         (layer.width / 2, 2 * stroke),
         "\n".join(item.lines),
         font=font,
-        fill=_hex(item.fill) + (255,),
+        fill=(*_hex(item.fill), 255),
         anchor="ma",
         align="center",
         stroke_width=stroke,
-        stroke_fill=INK + (255,),
+        stroke_fill=(*INK, 255),
     )
     rotated = layer.rotate(item.rotation, resample=Image.BICUBIC, expand=True)
     box = item.box

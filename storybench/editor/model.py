@@ -534,7 +534,7 @@ class PlanEditorModel:
             c = Character(
                 id=cid, name=name, appearance=appearance, clothing=clothing, role=role, seed=derive_seed(plan.id, cid)
             )
-            plan.characters = list(plan.characters) + [c]
+            plan.characters = [*plan.characters, c]
 
         self._edit(f"add character {name}", do, event="plan")
         self.character_id = cid
@@ -596,7 +596,7 @@ class PlanEditorModel:
         used = self.character_usage(character_id)
         if used and on_used == "ask":
             others = [o for o in self.plan.characters if o.id != character_id]  # type: ignore[union-attr]
-            choices = ("remove_references",) + tuple(f"replace_with:{o.id}" for o in others) + ("cancel",)
+            choices = ("remove_references", *(f"replace_with:{o.id}" for o in others), "cancel")
             labels = {"remove_references": "Remove from panels (and delete their lines)", "cancel": "Cancel"}
             labels.update({f"replace_with:{o.id}": f"Replace with {o.name}" for o in others})
             return self._ask(
@@ -644,7 +644,8 @@ class PlanEditorModel:
         if replacement:
             note = f"removed {c.name}; {len(used)} reference(s) now point to {self._character(replacement).name}"
         elif used:
-            note = f"removed {c.name} from {len(used)} place(s), {removed_lines} dialogue line(s) deleted (Undo restores them)"
+            note = f"removed {c.name} from {len(used)} place(s), {removed_lines} dialogue line(s) deleted (Undo "
+            "restores them)"
         else:
             note = f"removed {c.name}"
         self._set_status(note)
@@ -968,7 +969,7 @@ class PlanEditorModel:
         self._character(speaker)
 
         def do(plan: ComicPlan) -> None:
-            pan.dialogue = list(pan.dialogue) + [Dialogue(character=speaker, text=text)]
+            pan.dialogue = [*pan.dialogue, Dialogue(character=speaker, text=text)]
 
         self._edit("add dialogue line", do)
         return len(pan.dialogue) - 1

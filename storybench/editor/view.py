@@ -439,7 +439,7 @@ class PlanEditorView(widgets.VBox):
             self.line_rows.append(DialogueRow(self, len(self.line_rows)))
         rows = self.line_rows[: len(lines)]
         known = {i for _, i in speakers}
-        for row, line in zip(rows, lines):
+        for row, line in zip(rows, lines, strict=True):
             row.speaker.options = speakers + (
                 [(f"? {line.character}", line.character)] if line.character not in known else []
             )

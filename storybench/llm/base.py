@@ -119,7 +119,7 @@ class LLMBackend(ABC):
         schema = schema or model.model_json_schema()
         history = list(messages)
         last = ""
-        for attempt in range(1, attempts + 1):
+        for _attempt in range(1, attempts + 1):
             last = self._complete_json(history, schema, self._opts(options))
             try:
                 return model.model_validate_json(last)
@@ -128,7 +128,8 @@ class LLMBackend(ABC):
                     f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
                     for e in exc.errors(include_url=False)
                 )
-                history = list(messages) + [
+                history = [
+                    *messages,
                     Message(role="assistant", content=last),
                     Message(
                         role="user", content=f"That JSON is invalid: {errors}. Answer again with corrected JSON only."
@@ -148,7 +149,7 @@ class LLMBackend(ABC):
     def _complete_json(self, messages: list[Message], schema: dict[str, Any], options: GenerationOptions) -> str:
         """Raw JSON text of an answer constrained by ``schema``."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  # optional hook: the default has nothing to release
         """Release connections (and, for embedded models, nothing: models stay loaded per process)."""
 
 

@@ -227,7 +227,8 @@ class HTTPChatBackend(LLMBackend):
         )
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r}, fallback_model={self.fallback_model!r})"
+        return f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r}, "
+        f"fallback_model={self.fallback_model!r})"
 
     def __enter__(self) -> HTTPChatBackend:
         return self

@@ -154,7 +154,7 @@ def repair_characters(
         notes.append("characters: the answer had no character list")
     out: list[dict[str, str]] = []
     names: set[str] = set()
-    for i, item in enumerate(items):
+    for item in items:
         d = _as_dict(item)
         path = f"characters[{len(out)}]"
         name = clip(d.get("name"), LIMITS.name)
@@ -217,7 +217,7 @@ def repair_structure(raw: Any, rule: PageCountRule, prompt: str) -> tuple[dict[s
         chd = _as_dict(ch)
         ctitle = clip(chd.get("title"), LIMITS.title)
         pages = []
-        for pi, pg in enumerate(_as_list(chd.get("pages"))):
+        for pg in _as_list(chd.get("pages")):
             pgd = _as_dict(pg)
             path = f"chapters[{len(chapters)}].pages[{len(pages)}]"
             summary = clip(pgd.get("summary"), LIMITS.summary)
@@ -297,7 +297,7 @@ def resolve_character(ref: Any, characters: Sequence[tuple[str, str]]) -> str | 
         if not isinstance(ref, str):
             return None
     key = ref.strip().lower()
-    for cid, name in characters:
+    for cid, _name in characters:
         if key == cid.lower():
             return cid
     for cid, name in characters:
@@ -431,13 +431,15 @@ def repair_panels(
             if len(panels) > max_panels:
                 dropped = panels[max_panels:]
                 notes.append(
-                    f"{path}.panels: {len(panels)} panels is more than any layout holds; dropped the last {len(dropped)}"
+                    f"{path}.panels: {len(panels)} panels is more than any layout holds; dropped the last "
+                    f"{len(dropped)}"
                 )
                 panels = panels[:max_panels]
             new_layout = layout_for_count(len(panels), allowed_layouts)
             if new_layout and len(panels) != need:
                 notes.append(
-                    f"{path}.layout: {layout!r} needs {need} panels, the model gave {len(panels)}; switched to {new_layout!r}"
+                    f"{path}.layout: {layout!r} needs {need} panels, the model gave {len(panels)}; switched to "
+                    f"{new_layout!r}"
                 )
                 layout = new_layout
     return layout, panels, notes

@@ -132,7 +132,8 @@ def _check(speakers: Sequence[Speaker], dialogue_type: str, n_lines: int) -> Non
     for s in speakers:
         if s.archetype and s.archetype not in archetypes:
             raise ConfigError(
-                f"write_dialogue: speaker {s.id!r} has unknown archetype {s.archetype!r}; known: {', '.join(archetypes)}"
+                f"write_dialogue: speaker {s.id!r} has unknown archetype {s.archetype!r}; known: "
+                f"{', '.join(archetypes)}"
             )
     if not 1 <= n_lines <= 12:
         raise ConfigError(f"write_dialogue: n_lines must be 1..12, got {n_lines}")
@@ -290,5 +291,5 @@ def write_dialogue_into(
         panel.dialogue = chunk if replace else list(panel.dialogue) + chunk
         for d in chunk:
             if d.character not in panel.characters:
-                panel.characters = list(panel.characters) + [d.character]
+                panel.characters = [*panel.characters, d.character]
     return new

@@ -256,7 +256,7 @@ class IllustrationPrompter:
             return fallback_prompt(style), "fallback", ["no llm" if self.llm is None else "no narrative"]
         messages = illustration_messages(cleaned, style)
         opts = {"max_tokens": self.max_tokens, "temperature": 0.4, **llm_options}
-        for attempt in range(self.attempts):
+        for _attempt in range(self.attempts):
             try:
                 with self._lock:
                     raw = self.llm.complete(messages, **opts)

@@ -69,10 +69,10 @@ class ImageBackend(ABC):
             Cancelled: :meth:`cancel` was called.
         """
 
-    def cancel(self) -> None:
+    def cancel(self) -> None:  # noqa: B027  # optional hook: the default has nothing to stop
         """Ask running and queued renders to stop (best effort)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  # optional hook: the default has nothing to release
         """Release connections and other resources."""
 
     def __enter__(self) -> ImageBackend:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import contextlib
 import io
 import logging
 import os
@@ -271,10 +272,8 @@ class RunwareBackend(ImageBackend):
 
     @staticmethod
     async def _quietly_disconnect(client: Any) -> None:
-        try:
+        with contextlib.suppress(Exception):
             await asyncio.wait_for(client.disconnect(), timeout=5)
-        except Exception:
-            pass
 
     async def _enhance(self, client: Any, prompt: str) -> tuple[str, float | None]:
         from runware import IPromptEnhance
@@ -384,7 +383,7 @@ class RunwareBackend(ImageBackend):
         """
         models = sorted({self._settings(s)[0] for s in specs} | {self.model})
         self._call(self._connected(), "preflight")
-        sizes = {f"{s.width}x{s.height}": "%dx%d" % runware_size(s.width, s.height) for s in specs}
+        sizes = {f"{s.width}x{s.height}": "{}x{}".format(*runware_size(s.width, s.height)) for s in specs}
         return {"models": models, "sizes": sizes}
 
     def _call(self, coro: Any, where: str) -> Any:
@@ -457,10 +456,8 @@ class RunwareBackend(ImageBackend):
             return
         self._closed = True
         if self._client is not None:
-            try:
+            with contextlib.suppress(Exception):
                 asyncio.run_coroutine_threadsafe(self._quietly_disconnect(self._client), self._loop).result(10)
-            except Exception:
-                pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         if not self._thread.is_alive():

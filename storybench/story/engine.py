@@ -27,6 +27,7 @@ context, fallbacks for choices and illustration prompts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -392,10 +393,8 @@ class StoryEngine:
                 setattr(seg, key, value)
             self._autosave()
         if self.on_image is not None:
-            try:
+            with contextlib.suppress(Exception):  # a broken listener must not break rendering
                 self.on_image(seg)
-            except Exception:  # a broken listener must not break rendering
-                pass
 
     def _illustrate(self, segment_id: str) -> None:
         seg = self.story.segment(segment_id)
@@ -465,10 +464,8 @@ class StoryEngine:
             self._executor = None
         for backend, owned in ((self._llm, self._owns_llm), (self._image, self._owns_image)):
             if backend is not None and owned:
-                try:
+                with contextlib.suppress(Exception):
                     backend.close()
-                except Exception:
-                    pass
         if self._owns_llm:
             self._llm, self._prompter = None, None
         if self._owns_image:

@@ -12,6 +12,7 @@ server while finished images download.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -396,10 +397,8 @@ class ComfyUIBackend(ImageBackend):
             if self._cancel.is_set():
                 raise Cancelled(f"ComfyUI prompt {watch.prompt_id} cancelled")
             if time.monotonic() > deadline:
-                try:
+                with contextlib.suppress(BackendError):
                     self.client.delete_queued([watch.prompt_id])
-                except BackendError:
-                    pass
                 raise TransientBackendError(
                     BACKEND, f"prompt {watch.prompt_id} did not finish within {self.render_timeout:.0f} s", url=self.url
                 )

@@ -16,6 +16,7 @@ No ``Origin`` header is ever sent (ComfyUI answers 403 to a foreign origin).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -346,10 +347,8 @@ class ComfyUIClient:
                 self.connected.clear()
                 self.drops += 1
                 self._ws = None
-                try:
+                with contextlib.suppress(Exception):
                     ws.close()
-                except Exception:
-                    pass
                 with self._lock:
                     watches = list(self._watches.values())
                 for watch in watches:
@@ -411,10 +410,8 @@ class ComfyUIClient:
         """Close the current websocket (the reader reconnects); for tests and recovery."""
         ws = self._ws
         if ws is not None:
-            try:
+            with contextlib.suppress(Exception):
                 ws.close()
-            except Exception:
-                pass
 
     def close(self) -> None:
         """Stop the reader thread, close the socket and (if created here) the HTTP client."""

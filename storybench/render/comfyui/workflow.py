@@ -329,7 +329,7 @@ class WorkflowTemplate:
                     )
             else:
                 values.update(self.presets[quality])
-        for key, typ in _PARAM_SLOTS.items():
+        for key in _PARAM_SLOTS:
             if key in params and params[key] is not None:
                 values[key] = params[key]
         out: dict[str, Any] = {}
