@@ -129,7 +129,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
         f"rendering {plan.id!r} ({plan.page_count()} page(s), {plan.panel_count()} panel(s)) with backend "
         f"{args.backend!r}"
     )
-    error: BaseException | None = None
+    failure: str | None = None
     try:
         pm.execute_notebook(
             str(notebook),
@@ -142,7 +142,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
             kernel_name=args.kernel,
         )
     except pm.PapermillExecutionError as exc:
-        error = exc
+        failure = f"{exc.ename}: {exc.evalue}"
     except KeyboardInterrupt:
         print("\ninterrupted; run the same command again to resume", file=sys.stderr)
         return 130
@@ -159,9 +159,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
     if result.get("summary"):
         print(result["summary"])
-    if error is not None:
-        message = f"{error.ename}: {error.evalue}" if hasattr(error, "ename") else str(error)
-        print(f"render failed: {message}", file=sys.stderr)
+    if failure is not None:
+        print(f"render failed: {failure}", file=sys.stderr)
         print(f"executed notebook: {kept}", file=sys.stderr)
         return 1
     print(f"run folder: {run_dir}")

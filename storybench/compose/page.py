@@ -70,7 +70,7 @@ def page_lettering(plan: ComicPlan, page: Page, settings: RenderSettings) -> lis
 
 def cover_crop(image: Image.Image, width: int, height: int) -> Image.Image:
     """Scale ``image`` to cover ``width`` x ``height`` pixels and crop the centre (RGB)."""
-    return ImageOps.fit(image.convert("RGB"), (width, height), method=Image.LANCZOS, centering=(0.5, 0.5))
+    return ImageOps.fit(image.convert("RGB"), (width, height), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
 
 
 def _open(image: PanelImage) -> Image.Image:

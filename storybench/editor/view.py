@@ -44,13 +44,13 @@ def _button(description: str, name: str, icon: str = "", tooltip: str = "") -> w
             description=description, icon=icon, tooltip=tooltip or description, layout=widgets.Layout(width="auto")
         ),
         name,
-    )  # type: ignore[return-value]
+    )
 
 
 def _text(description: str, name: str, area: bool = False) -> widgets.Text:
     cls = widgets.Textarea if area else widgets.Text
     w = cls(description=description, continuous_update=False, layout=widgets.Layout(width="98%"))
-    return _cls(w, name)  # type: ignore[return-value]
+    return _cls(w, name)
 
 
 class DialogueRow(widgets.HBox):
@@ -470,7 +470,7 @@ class PlanEditorView(widgets.VBox):
         for issue in self.model.issues():
             b = _button(f"{issue.path}: {issue.message}"[:160], "issue", "exclamation-triangle")
             b.on_click(lambda btn, path=issue.path: self._on_issue(btn, path))
-            b.issue_path = issue.path  # type: ignore[attr-defined]
+            b.issue_path = issue.path
             buttons.append(b)
         self.issue_buttons = buttons
         self.issues_box.children = (
@@ -524,7 +524,7 @@ class PlanEditorView(widgets.VBox):
             self.char_role,
             *(r.text for r in self.line_rows),
         ):
-            if w is target:
+            if target is not None and w is target:
                 w.add_class("sb-editor-focus")
             else:
                 w.remove_class("sb-editor-focus")

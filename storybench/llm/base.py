@@ -11,18 +11,17 @@ Defaults follow the story design: temperature 0.7, top_p 0.9.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from importlib.metadata import entry_points
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from storybench.exceptions import StructuredOutputError, UnknownBackendError
+from storybench.exceptions import StructuredOutputError
+from storybench.registry import Extra, Registry
 
 __all__ = [
+    "LLM_BACKENDS",
     "LLM_ENTRY_POINT_GROUP",
     "GenerationOptions",
     "LLMBackend",
@@ -158,28 +157,19 @@ _BUILTIN: dict[str, str] = {
     "ollama": "storybench.llm.ollama:OllamaBackend",
     "openai": "storybench.llm.openai:OpenAIBackend",
 }
-_REGISTERED: dict[str, Callable[..., LLMBackend] | str] = {}
+LLM_BACKENDS: Registry[LLMBackend] = Registry(
+    "LLM", LLM_ENTRY_POINT_GROUP, _BUILTIN, {"llamacpp": Extra("llamacpp", (("llama_cpp", "llama-cpp-python"),))}
+)
 
 
 def register_llm_backend(name: str, factory: Callable[..., LLMBackend] | str) -> None:
     """Register an LLM backend class (or ``"module:Class"``) under ``name``."""
-    _REGISTERED[name] = factory
-
-
-def _available() -> dict[str, Callable[..., LLMBackend] | str]:
-    found: dict[str, Callable[..., LLMBackend] | str] = {}
-    for name, target in _BUILTIN.items():
-        if importlib.util.find_spec(target.split(":")[0]) is not None:
-            found[name] = target
-    for ep in entry_points(group=LLM_ENTRY_POINT_GROUP):
-        found.setdefault(ep.name, ep.value)
-    found.update(_REGISTERED)
-    return found
+    LLM_BACKENDS.register(name, factory)
 
 
 def llm_backend_names() -> list[str]:
-    """Names of every LLM backend that can be created here, sorted."""
-    return sorted(_available())
+    """Names of every registered LLM backend, sorted."""
+    return LLM_BACKENDS.names()
 
 
 def get_llm_backend(name: str, **options: Any) -> LLMBackend:
@@ -189,11 +179,4 @@ def get_llm_backend(name: str, **options: Any) -> LLMBackend:
         UnknownBackendError: no such backend; the message lists the known names.
         MissingDependencyError: its optional extra is not installed.
     """
-    available = _available()
-    if name not in available:
-        raise UnknownBackendError("LLM", name, available)
-    factory = available[name]
-    if isinstance(factory, str):
-        module, _, attr = factory.partition(":")
-        factory = getattr(importlib.import_module(module), attr)
-    return factory(**options)
+    return LLM_BACKENDS.create(name, **options)

@@ -19,6 +19,7 @@ taken from a server answer before it goes into an error message.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -227,8 +228,10 @@ class HTTPChatBackend(LLMBackend):
         )
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r}, "
-        f"fallback_model={self.fallback_model!r})"
+        return (
+            f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r}, "
+            f"fallback_model={self.fallback_model!r})"
+        )
 
     def __enter__(self) -> HTTPChatBackend:
         return self
@@ -338,7 +341,7 @@ class HTTPChatBackend(LLMBackend):
         for index, model in enumerate(models):
             started = False
             try:
-                for chunk in self.retry.stream(lambda m=model: self._request_stream(m, messages, options)):
+                for chunk in self.retry.stream(functools.partial(self._request_stream, model, messages, options)):
                     started = True
                     yield chunk
                 return

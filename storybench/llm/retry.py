@@ -72,18 +72,19 @@ class RetryPolicy:
                 or a failure after text was already yielded.
             BackendError: any permanent error, at once.
         """
-        state: dict[str, object] = {}
+        iterator: Iterator[str] | None = None
+        head: object = _END
 
         def first() -> None:
+            nonlocal iterator, head
             iterator = iter(factory())
-            state["iterator"] = iterator
-            state["first"] = next(iterator, _END)
+            head = next(iterator, _END)
 
         self.call(first)
-        if state["first"] is _END:
+        if iterator is None or not isinstance(head, str):  # an empty stream
             return
-        yield state["first"]  # type: ignore[misc]
-        yield from state["iterator"]  # type: ignore[misc]
+        yield head
+        yield from iterator
 
 
 _END = object()

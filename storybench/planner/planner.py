@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from storybench.config import env_settings
 from storybench.exceptions import ConfigError, PlanValidationError
 from storybench.llm.base import LLMBackend, get_llm_backend
+from storybench.plan.ids import slugify
+from storybench.plan.layouts import template_id
 from storybench.plan.models import (
     _BCP47,
     Chapter,
@@ -28,7 +30,6 @@ from storybench.plan.models import (
 )
 from storybench.plan.styles import STYLE_IDS
 from storybench.planner.progress import PlanProgress, ProgressCallback
-from storybench.planner.repair import slugify
 from storybench.planner.schemas import page_count_rule
 from storybench.planner.stages import StageOptions, run_characters, run_panels, run_structure
 
@@ -127,7 +128,7 @@ def plan_comic(
         drafts, notes = run_characters(backend, prompt, style, so, rule.max_characters)
         requests += 1
         repairs += notes
-        characters = [Character(id=f"char-{i}", **d) for i, d in enumerate(drafts, start=1)]
+        characters = [Character.model_validate({"id": f"char-{i}", **d}) for i, d in enumerate(drafts, start=1)]
         cast = [(c.id, c.name, c.role) for c in characters]
         bar.step("characters", f"{len(characters)} character(s)")
 
@@ -174,7 +175,7 @@ def plan_comic(
                     )
                     for k, p in enumerate(panel_dicts, start=1)
                 ]
-                pages.append(Page(id=page_id, page_number=page_number, layout=layout, panels=panels))
+                pages.append(Page(id=page_id, page_number=page_number, layout=template_id(layout), panels=panels))
                 previous_summary = pg["summary"]
                 last_location = panels[-1].location
                 bar.step("panels", f"page {page_number}/{page_total} planned")

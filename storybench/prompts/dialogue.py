@@ -26,6 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from storybench.exceptions import ConfigError, StructuredOutputError
 from storybench.llm.base import LLMBackend, Message
+from storybench.llm.salvage import clip, extract_json
+from storybench.plan.ids import resolve_character
 from storybench.plan.models import ComicPlan, Dialogue, PanelPlan
 
 __all__ = [
@@ -110,13 +112,14 @@ class _LinesAnswer(BaseModel):
 
 def _answer_model(speaker_ids: Sequence[str], n_lines: int) -> type[_LinesAnswer]:
     ids = tuple(dict.fromkeys(speaker_ids))
+    speaker_type: Any = Literal[ids]  # built at run time: one enum per call
     line_model = create_model(
-        "DialogueLine", __base__=DialogueLine, speaker=(Literal[ids], Field(description="speaker id"))
-    )  # type: ignore[valid-type]
-    return create_model(  # type: ignore[call-overload,no-any-return]
+        "DialogueLine", __base__=DialogueLine, speaker=(speaker_type, Field(description="speaker id"))
+    )
+    return create_model(
         "DialogueAnswer",
         __base__=_LinesAnswer,
-        lines=(list[line_model], Field(min_length=n_lines, max_length=n_lines)),  # type: ignore[valid-type]
+        lines=(list[line_model], Field(min_length=n_lines, max_length=n_lines)),
     )
 
 
@@ -196,7 +199,6 @@ def write_dialogue(
         BackendError: other backend failures.
     """
     from storybench.planner.planner import resolve_llm
-    from storybench.planner.repair import clip, extract_json, resolve_character
 
     _check(speakers, dialogue_type, n_lines)
     backend = resolve_llm(llm)

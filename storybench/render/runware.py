@@ -427,11 +427,12 @@ class RunwareBackend(ImageBackend):
         from PIL import Image, ImageOps, UnidentifiedImageError
 
         try:
-            with Image.open(io.BytesIO(data)) as img:
-                img.load()
+            with Image.open(io.BytesIO(data)) as decoded:
+                decoded.load()
+                img: Image.Image = decoded
                 if self.fit_to_spec and img.size != (spec.width, spec.height):
                     img = ImageOps.fit(img, (spec.width, spec.height), method=Image.Resampling.LANCZOS)
-                elif img.format == "PNG":
+                elif decoded.format == "PNG":
                     return data, img.width, img.height
                 out = io.BytesIO()
                 img.save(out, format="PNG")

@@ -34,7 +34,7 @@ import threading
 from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from storybench.exceptions import BackendError, Cancelled, ConfigError, StorybenchError
 from storybench.io import atomic_write_bytes
@@ -229,7 +229,8 @@ class StoryEngine:
         raw = "".join(pieces)
         text = clean_generated_text(raw[:cut] if cut is not None else raw)
         found = extract_choices(text)
-        narrative, choices, source = found.narrative, found.choices, "text"
+        narrative, choices = found.narrative, found.choices
+        source: Literal["text", "structured", "default"] = "text"
         if len(choices) < MIN_CHOICES:
             asked = self._ask_choices(narrative or text)
             if asked:

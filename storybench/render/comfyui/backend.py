@@ -142,7 +142,7 @@ class ComfyUIBackend(ImageBackend):
             raise ConfigError(f"queue_depth: {queue_depth!r}; must be at least 1")
         self.url = (url or os.environ.get("STORYBENCH_COMFYUI_URL") or DEFAULT_URL).rstrip("/")
         self.queue_depth = int(queue_depth)
-        self.default_concurrency = self.queue_depth  # type: ignore[misc]
+        self.default_concurrency = self.queue_depth
         self.render_timeout = float(render_timeout)
         self.history_timeout = float(history_timeout)
         self.poll_interval = float(poll_interval)

@@ -103,9 +103,10 @@ class PromptWatch:
                 self.progress = (int(data.get("value", 0)), int(data.get("max", 0)))
             self._changes += 1
             self._cond.notify_all()
-        if kind == "progress" and self.on_progress is not None:
+        progress = self.progress
+        if kind == "progress" and self.on_progress is not None and progress is not None:
             try:
-                self.on_progress(*self.progress)  # type: ignore[misc]
+                self.on_progress(*progress)
             except Exception:  # a UI callback must never break the reader thread
                 log.exception("on_progress callback failed")
 

@@ -147,9 +147,8 @@ class RunPodBackend(ImageBackend):
             self._identity: Callable[[RenderSpec], str] = lambda spec: "custom"
         else:
             self._build, self._identity = template_workflow_builder(workflow, text_workflow)
-        self._workflow, self._text_workflow = (
-            (None, None) if workflow_builder is not None else (workflow, text_workflow)
-        )
+        self._workflow: str | None = None if workflow_builder is not None else workflow
+        self._text_workflow: str | None = None if workflow_builder is not None else text_workflow
         self.max_in_flight = max_in_flight
         if max_in_flight is not None:
             self.default_concurrency = max_in_flight
