@@ -50,6 +50,7 @@ from storybench.exceptions import (
     PermanentBackendError,
     TransientBackendError,
 )
+from storybench.http_errors import error_for_transport, is_websocket_error
 from storybench.render.base import ImageBackend
 from storybench.render.download import download_image
 from storybench.render.spec import RenderResult, RenderSpec
@@ -69,6 +70,17 @@ _PERMANENT_CODES = re.compile(
     r"|credits|unauthorized",
     re.IGNORECASE,
 )
+
+
+def _auth_errors(message: Any) -> list[str]:
+    """The server's messages refusing our ``authentication`` task in one websocket message
+    (``{"errors": [{"taskType": "authentication", "message": ...}]}``), else ``[]``."""
+    errors = message.get("errors") if isinstance(message, dict) else None
+    return [
+        str(e.get("message") or "authentication failed")
+        for e in errors or []
+        if isinstance(e, dict) and e.get("taskType") == "authentication"
+    ]
 
 
 def validate_air(model: str, *, where: str = "model") -> str:
@@ -247,22 +259,25 @@ class RunwareBackend(ImageBackend):
             if self.url:
                 kwargs["url"] = self.url
             client = Runware(**kwargs)
+            refusals: list[str] = []  # the server's answers to our authentication task
+            client.addListener(lis=lambda m: refusals.extend(_auth_errors(m)), check=_auth_errors)
             try:
                 await asyncio.wait_for(client.connect(), timeout=min(self.timeout, 30.0))
             except (TimeoutError, OSError) as exc:
-                raise BackendUnavailable(
+                raise error_for_transport(
                     BACKEND,
-                    f"cannot connect to the Runware websocket: {type(exc).__name__}",
+                    exc,
                     url=self.url,
                     hint=f"network, or {ENV_URL}",
+                    detail="cannot connect to the Runware websocket",
+                    connecting=True,
                 ) from exc
-            refused = getattr(client, "_invalidAPIkey", None)
-            if refused or not client.connected():
+            if refusals or not client.connected():
                 await self._quietly_disconnect(client)
-                if refused:
+                if refusals:
                     raise PermanentBackendError(
                         BACKEND,
-                        f"the API key was refused: {self._scrub(str(refused))}",
+                        f"the API key was refused: {self._scrub(refusals[0])}",
                         url=self.url,
                         hint=f"check {ENV_API_KEY}",
                     )
@@ -366,8 +381,10 @@ class RunwareBackend(ImageBackend):
             return TransientBackendError(BACKEND, text)
         if isinstance(exc, (asyncio.TimeoutError, concurrent.futures.TimeoutError)):
             return TransientBackendError(BACKEND, f"{where}: no answer within {self.timeout:g} s")
-        if isinstance(exc, ConnectionError):
-            return BackendUnavailable(BACKEND, f"{where}: connection lost: {self._scrub(str(exc))}", url=self.url)
+        if isinstance(exc, (OSError, EOFError)) or is_websocket_error(exc):
+            return error_for_transport(
+                BACKEND, exc, url=self.url, hint=f"network, or {ENV_URL}", detail=where, secret=self._api_key
+            )
         text = self._scrub(str(exc))
         if "timeout" in text.lower():
             return TransientBackendError(BACKEND, f"{where}: {text}")

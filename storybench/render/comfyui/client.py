@@ -240,7 +240,7 @@ class ComfyUIClient:
                 payload: Any = response.json()
             except ValueError:
                 payload = response.text
-            raise prompt_rejected(response.status_code, payload, url)
+            raise prompt_rejected(response.status_code, payload, url, response.headers)
         return response.json()
 
     def history(self, prompt_id: str) -> dict[str, Any]:
