@@ -22,8 +22,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from storybench.config import env_settings
 from storybench.exceptions import PlanValidationError, StorybenchError
+from storybench.io import atomic_write_text
 from storybench.plan import load_plan, plan_json_schema
+from storybench.planner.cli import add_plan_command
 
 __all__ = ["batch_notebook_path", "build_parser", "main"]
 
@@ -82,8 +85,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_schema(args: argparse.Namespace) -> int:
     text = json.dumps(plan_json_schema(), ensure_ascii=False, indent=2)
     if args.output:
-        from storybench.io import atomic_write_text
-
         atomic_write_text(args.output, text + "\n")
         print(args.output)
     else:
@@ -92,7 +93,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    import papermill as pm
+    import papermill as pm  # lazy: papermill pulls in nbclient and jupyter_client, only `render` needs it
 
     plan = _load_or_report(args.plan)
     if plan is None:
@@ -170,8 +171,6 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of the ``storybench`` command."""
-    from storybench.config import env_settings
-
     env = env_settings()
     parser = argparse.ArgumentParser(prog="storybench", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -201,12 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", help="write to this file instead of stdout")
     s.set_defaults(func=_cmd_schema)
 
-    try:
-        from storybench.planner.cli import add_plan_command
-    except ImportError:
-        pass
-    else:
-        add_plan_command(sub)
+    add_plan_command(sub)
     return parser
 
 

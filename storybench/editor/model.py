@@ -31,6 +31,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from storybench.editor.preview import render_page_preview
 from storybench.exceptions import PlanIssue, StorybenchError
 from storybench.plan.ids import unique_slug
 from storybench.plan.io import load_plan, save_plan
@@ -46,6 +47,10 @@ from storybench.plan.models import (
     derive_seed,
     plan_issues,
 )
+from storybench.planner.planner import plan_comic
+from storybench.prompts.dialogue import context_from_panel, speakers_from_plan, write_dialogue
+from storybench.prompts.enhance import enhance_prompt
+from storybench.prompts.panel import panel_prompt
 
 __all__ = ["PANEL_FIELDS", "PLACEHOLDER_ACTION", "EditRejected", "Pending", "PlanEditorModel"]
 
@@ -293,7 +298,6 @@ class PlanEditorModel:
         Raises:
             ConfigError, BackendError: from ``plan_comic``.
         """
-        from storybench.planner.planner import plan_comic
 
         def proceed() -> None:
             result = plan_comic(
@@ -1047,8 +1051,6 @@ class PlanEditorModel:
         Raises:
             ConfigError, BackendError: from ``write_dialogue``.
         """
-        from storybench.prompts.dialogue import context_from_panel, speakers_from_plan, write_dialogue
-
         plan = self._need_plan()
         pan = self.panel
         speakers = speakers_from_plan(plan, [pan.id])
@@ -1073,9 +1075,6 @@ class PlanEditorModel:
         """The selected panel's image prompt enhanced with presets
         (:func:`storybench.prompts.enhance.enhance_prompt`; keyword ``style``, ``lighting``,
         ``mood``, ``quality``). Read-only: the plan is not changed."""
-        from storybench.prompts.enhance import enhance_prompt
-        from storybench.prompts.panel import panel_prompt
-
         positive, _ = panel_prompt(self._need_plan(), self.panel)
         return enhance_prompt(positive, max_chars=1000, **presets)
 
@@ -1084,8 +1083,6 @@ class PlanEditorModel:
         Never raises: a missing composition module or an invalid page gives a message."""
         if self.plan is None:
             return None, "no plan open"
-        from storybench.editor.preview import render_page_preview
-
         try:
             return render_page_preview(self.plan, self.page, page_width), ""
         except ImportError as exc:

@@ -25,6 +25,8 @@ from storybench.editor.model import PlanEditorModel
 from storybench.plan.layouts import TEMPLATE_IDS, TEMPLATES
 from storybench.plan.styles import STYLE_IDS
 from storybench.planner.schemas import CAMERA_SHOTS
+from storybench.prompts.dialogue import list_dialogue_presets
+from storybench.prompts.enhance import list_presets
 
 __all__ = ["CSS_CLASSES", "DialogueRow", "PlanEditorView"]
 
@@ -210,8 +212,6 @@ class PlanEditorView(widgets.VBox):
         self.add_line_button = _button("Add line", "line-add", "comment")
         self.narrative = _text("Caption", "panel-narrative", area=True)
         self.sfx = _text("SFX", "panel-sfx")
-        from storybench.prompts.dialogue import list_dialogue_presets
-
         self.dialogue_type = _cls(
             widgets.Dropdown(description="Dialogue", options=list(list_dialogue_presets()["dialogue_types"])),
             "dialogue-type",
@@ -234,8 +234,6 @@ class PlanEditorView(widgets.VBox):
         )
 
         # image prompt presets
-        from storybench.prompts.enhance import list_presets
-
         self.preset_selects: dict[str, widgets.Dropdown] = {}
         for cat, presets in list_presets().items():
             self.preset_selects[cat] = _cls(

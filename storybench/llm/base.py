@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from storybench.config import env_settings
 from storybench.exceptions import StructuredOutputError
 from storybench.registry import Extra, Registry
 
@@ -29,6 +30,7 @@ __all__ = [
     "get_llm_backend",
     "llm_backend_names",
     "register_llm_backend",
+    "resolve_llm",
 ]
 
 LLM_ENTRY_POINT_GROUP = "storybench.llm_backends"
@@ -170,6 +172,18 @@ def register_llm_backend(name: str, factory: Callable[..., LLMBackend] | str) ->
 def llm_backend_names() -> list[str]:
     """Names of every registered LLM backend, sorted."""
     return LLM_BACKENDS.names()
+
+
+def resolve_llm(llm: LLMBackend | str | None) -> LLMBackend:
+    """An LLM backend object from an object, a registered name, or ``None``
+    (the ``STORYBENCH_LLM_BACKEND`` setting, ``llamacpp`` by default).
+
+    Raises:
+        UnknownBackendError, MissingDependencyError: from :func:`get_llm_backend`.
+    """
+    if isinstance(llm, LLMBackend):
+        return llm
+    return get_llm_backend(llm or env_settings().llm_backend)
 
 
 def get_llm_backend(name: str, **options: Any) -> LLMBackend:

@@ -13,9 +13,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from storybench.config import env_settings
 from storybench.exceptions import ConfigError, PlanValidationError
-from storybench.llm.base import LLMBackend, get_llm_backend
+from storybench.llm.base import LLMBackend, resolve_llm
 from storybench.plan.ids import slugify
 from storybench.plan.layouts import template_id
 from storybench.plan.models import (
@@ -52,18 +51,6 @@ class PlanResult:
     repairs: list[str] = field(default_factory=list)
     seconds: float = 0.0
     requests: int = 0
-
-
-def resolve_llm(llm: LLMBackend | str | None) -> LLMBackend:
-    """An LLM backend object from an object, a registered name, or ``None``
-    (the ``STORYBENCH_LLM_BACKEND`` setting, ``llamacpp`` by default).
-
-    Raises:
-        UnknownBackendError, MissingDependencyError: from :func:`get_llm_backend`.
-    """
-    if isinstance(llm, LLMBackend):
-        return llm
-    return get_llm_backend(llm or env_settings().llm_backend)
 
 
 def plan_comic(

@@ -25,10 +25,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from storybench.exceptions import ConfigError, StructuredOutputError
-from storybench.llm.base import LLMBackend, Message
+from storybench.llm.base import LLMBackend, Message, resolve_llm
 from storybench.llm.salvage import clip, extract_json
 from storybench.plan.ids import resolve_character
 from storybench.plan.models import ComicPlan, Dialogue, PanelPlan
+from storybench.prompts.language import language_name
 
 __all__ = [
     "MAX_LINE_CHARS",
@@ -146,7 +147,6 @@ def dialogue_messages(
     speakers: Sequence[Speaker], context: DialogueContext, dialogue_type: str, n_lines: int, language: str = "en"
 ) -> list[Message]:
     """The chat messages of a dialogue request."""
-    from storybench.planner.prompts import language_name
 
     ctx = [f"{k.replace('_', ' ')}: {v}" for k, v in vars(context).items() if v]
     user = (
@@ -198,7 +198,6 @@ def write_dialogue(
         StructuredOutputError: no attempt validated and no line of the last one was usable.
         BackendError: other backend failures.
     """
-    from storybench.planner.planner import resolve_llm
 
     _check(speakers, dialogue_type, n_lines)
     backend = resolve_llm(llm)

@@ -41,6 +41,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from storybench.exceptions import (
     BackendUnavailable,
@@ -191,7 +192,7 @@ class RunwareBackend(ImageBackend):
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         try:
-            import runware  # noqa: F401
+            import runware  # noqa: F401  # lazy: the optional extra storybench[runware]
         except ImportError as exc:
             raise MissingDependencyError("the Runware backend", "runware", "runware") from exc
         self.model = validate_air(model)
@@ -253,7 +254,7 @@ class RunwareBackend(ImageBackend):
         async with self._connect_lock:
             if self._client is not None and self._client.connected():
                 return self._client
-            from runware import Runware
+            from runware import Runware  # lazy: optional extra storybench[runware]
 
             kwargs: dict[str, Any] = {"api_key": self._api_key, "log_level": logging.CRITICAL}
             if self.url:
@@ -291,7 +292,7 @@ class RunwareBackend(ImageBackend):
             await asyncio.wait_for(client.disconnect(), timeout=5)
 
     async def _enhance(self, client: Any, prompt: str) -> tuple[str, float | None]:
-        from runware import IPromptEnhance
+        from runware import IPromptEnhance  # lazy: optional extra storybench[runware]
 
         results = await client.promptEnhance(
             IPromptEnhance(
@@ -303,7 +304,7 @@ class RunwareBackend(ImageBackend):
         return str(results[0].text), getattr(results[0], "cost", None)
 
     async def _render(self, spec: RenderSpec) -> tuple[bytes, dict[str, Any]]:
-        from runware import IImageInference
+        from runware import IImageInference  # lazy: optional extra storybench[runware]
 
         client = await self._connected()
         model, steps, cfg, scheduler = self._settings(spec)
@@ -367,7 +368,7 @@ class RunwareBackend(ImageBackend):
         return text.replace(self._api_key, "***") if self._api_key else text
 
     def _convert(self, exc: BaseException, where: str) -> BaseException:
-        from runware.utils import RunwareAPIError
+        from runware.utils import RunwareAPIError  # lazy: optional extra storybench[runware]
 
         if isinstance(exc, RunwareAPIError):
             data = exc.error_data if isinstance(exc.error_data, dict) else {}
@@ -441,8 +442,6 @@ class RunwareBackend(ImageBackend):
         return RenderResult(image=png, width=width, height=height, metrics=metrics)
 
     def _to_png(self, data: bytes, spec: RenderSpec) -> tuple[bytes, int, int]:
-        from PIL import Image, ImageOps, UnidentifiedImageError
-
         try:
             with Image.open(io.BytesIO(data)) as decoded:
                 decoded.load()

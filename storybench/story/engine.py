@@ -10,7 +10,7 @@ share nothing). The loop for each segment:
    then fall back to language defaults — there are always 2-4 choices;
 3. add the segment to the graph, make it current, save the story;
 4. *after* the text, in a background thread (or inline with ``inline_images=True``):
-   make the illustration prompt (:class:`~storybench.prompts.illustration.IllustrationPrompter`),
+   make the illustration prompt (:class:`~storybench.story.illustration.IllustrationPrompter`),
    render it through the image backend, write ``images/<segment_id>.png`` atomically.
    A failed image only marks the segment ``failed`` with its error;
    :meth:`StoryEngine.retry_image` tries again.
@@ -39,7 +39,6 @@ from typing import Any, Literal
 from storybench.exceptions import BackendError, Cancelled, ConfigError, StorybenchError
 from storybench.io import atomic_write_bytes
 from storybench.llm.base import LLMBackend, get_llm_backend
-from storybench.prompts.illustration import IllustrationPrompter, illustration_render_spec
 from storybench.render.base import ImageBackend, get_image_backend
 from storybench.story.choices import (
     MIN_CHOICES,
@@ -48,6 +47,7 @@ from storybench.story.choices import (
     extract_choices,
     finalize_choices,
 )
+from storybench.story.illustration import IllustrationPrompter, illustration_render_spec
 from storybench.story.model import GenerationSettings, Segment, Story, StorySettings
 from storybench.story.prompts import SEGMENT_STOP, choices_messages, segment_messages
 from storybench.story.repetition import degeneration_cut

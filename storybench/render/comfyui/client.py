@@ -174,7 +174,7 @@ class ComfyUIClient:
         self._ws_connect = ws_connect
         if use_websocket and ws_connect is None:
             try:
-                from websockets.sync.client import connect  # noqa: F401
+                from websockets.sync.client import connect  # noqa: F401  # lazy: optional extra storybench[comfyui]
             except ImportError as exc:  # pragma: no cover - depends on environment
                 raise MissingDependencyError("the ComfyUI backend's websocket", "comfyui", "websockets") from exc
         self._watches: dict[str, PromptWatch] = {}
@@ -292,7 +292,7 @@ class ComfyUIClient:
     def _connect(self) -> Any:
         if self._ws_connect is not None:
             return self._ws_connect(self.ws_url)
-        from websockets.sync.client import connect
+        from websockets.sync.client import connect  # lazy: optional extra storybench[comfyui]
 
         return connect(self.ws_url, open_timeout=self.timeout, max_size=None, compression=None)
 
