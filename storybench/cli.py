@@ -40,7 +40,7 @@ def batch_notebook_path() -> Path:
     Raises:
         FileNotFoundError: the notebook cannot be found.
     """
-    override = os.environ.get("STORYBENCH_BATCH_NOTEBOOK")
+    override = env_settings().batch_notebook
     candidates = [Path(override)] if override else []
     candidates.append(Path(__file__).resolve().parent.parent / "notebooks" / NOTEBOOK_NAME)
     for path in candidates:

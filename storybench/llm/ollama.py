@@ -23,12 +23,12 @@ The server is ``OLLAMA_HOST`` (``host:port`` or a URL; default
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 
+from storybench.config import env_settings
 from storybench.exceptions import BackendError, PermanentBackendError, TransientBackendError
 from storybench.llm.base import GenerationOptions, Message
 from storybench.llm.http import HTTPChatBackend, ModelNotFoundError, normalize_base_url
@@ -87,8 +87,8 @@ class OllamaBackend(HTTPChatBackend):
         timeout: float | httpx.Timeout | None = None,
     ) -> None:
         super().__init__(
-            model or os.environ.get("STORYBENCH_OLLAMA_MODEL") or DEFAULT_OLLAMA_MODEL,
-            normalize_base_url(host or os.environ.get("OLLAMA_HOST") or DEFAULT_OLLAMA_HOST, default_port=11434),
+            model or env_settings().ollama_model or DEFAULT_OLLAMA_MODEL,
+            normalize_base_url(host or env_settings().ollama_host or DEFAULT_OLLAMA_HOST, default_port=11434),
             options=options,
             fallback_model=fallback_model,
             retry=retry,

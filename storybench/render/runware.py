@@ -43,6 +43,7 @@ from typing import Any
 import httpx
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from storybench.config import env_settings
 from storybench.exceptions import (
     BackendUnavailable,
     Cancelled,
@@ -204,7 +205,7 @@ class RunwareBackend(ImageBackend):
         if not api_key:
             raise ConfigError(f"Runware API key missing: set the environment variable {ENV_API_KEY}")
         self._api_key = api_key
-        self.url = url or os.environ.get(ENV_URL, "").strip() or None
+        self.url = url or env_settings().runware_url.strip() or None
         self.enhance_prompt = enhance_prompt
         self.enhance_max_length = enhance_max_length
         self.steps, self.cfg_scale, self.scheduler = steps, cfg_scale, scheduler

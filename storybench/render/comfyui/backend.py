@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 from PIL import Image
 
+from storybench.config import DEFAULT_COMFYUI_URL, env_settings
 from storybench.exceptions import (
     BackendError,
     Cancelled,
@@ -50,7 +51,7 @@ __all__ = ["DEFAULT_URL", "DEFAULT_WORKFLOW", "ComfyUIBackend"]
 
 log = logging.getLogger("storybench.comfyui")
 
-DEFAULT_URL = "http://127.0.0.1:8188"
+DEFAULT_URL = DEFAULT_COMFYUI_URL
 DEFAULT_WORKFLOW = "sd15_txt2img"
 SHEET_WORKFLOW = "character_sheet"
 
@@ -140,7 +141,7 @@ class ComfyUIBackend(ImageBackend):
     ) -> None:
         if int(queue_depth) < 1:
             raise ConfigError(f"queue_depth: {queue_depth!r}; must be at least 1")
-        self.url = (url or os.environ.get("STORYBENCH_COMFYUI_URL") or DEFAULT_URL).rstrip("/")
+        self.url = (url or env_settings().comfyui_url).rstrip("/")
         self.queue_depth = int(queue_depth)
         self.default_concurrency = self.queue_depth
         self.render_timeout = float(render_timeout)

@@ -36,6 +36,7 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
+from storybench.config import env_settings
 from storybench.exceptions import ConfigError, WorkflowError
 from storybench.render.comfyui.errors import BACKEND
 from storybench.render.spec import RenderSpec
@@ -106,7 +107,7 @@ class Slot:
 def workflow_dirs() -> list[Path]:
     """Folders searched for templates by name: ``$STORYBENCH_COMFYUI_WORKFLOWS``
     (``os.pathsep``-separated) first, then the checkout's ``workflows/``."""
-    dirs = [Path(p) for p in os.environ.get("STORYBENCH_COMFYUI_WORKFLOWS", "").split(os.pathsep) if p]
+    dirs = [Path(p) for p in env_settings().comfyui_workflows.split(os.pathsep) if p]
     dirs.append(Path(__file__).resolve().parents[3] / "workflows")
     return dirs
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from storybench.config import env_settings
 from storybench.exceptions import (
     ConfigError,
     PermanentBackendError,
@@ -84,13 +85,14 @@ class RunPodAPI:
         transport: httpx.BaseTransport | None = None,
         timeout: float = 30.0,
     ) -> None:
-        endpoint_id = endpoint_id or os.environ.get(ENV_ENDPOINT_ID, "").strip()
+        env = env_settings()
+        endpoint_id = endpoint_id or env.runpod_endpoint_id.strip()
         api_key = api_key or os.environ.get(ENV_API_KEY, "").strip()
         if not endpoint_id:
             raise ConfigError(f"RunPod endpoint id missing: set the environment variable {ENV_ENDPOINT_ID}")
         if not api_key:
             raise ConfigError(f"RunPod API key missing: set the environment variable {ENV_API_KEY}")
-        root = (base_url or os.environ.get(ENV_BASE_URL, "").strip() or DEFAULT_BASE_URL).rstrip("/")
+        root = (base_url or env.runpod_base_url.strip() or DEFAULT_BASE_URL).rstrip("/")
         self.endpoint_id = endpoint_id
         self.base_url = f"{root}/{endpoint_id}"
         self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
