@@ -160,7 +160,13 @@ _BUILTIN: dict[str, str] = {
     "openai": "storybench.llm.openai:OpenAIBackend",
 }
 LLM_BACKENDS: Registry[LLMBackend] = Registry(
-    "LLM", LLM_ENTRY_POINT_GROUP, _BUILTIN, {"llamacpp": Extra("llamacpp", (("llama_cpp", "llama-cpp-python"),))}
+    "LLM",
+    LLM_ENTRY_POINT_GROUP,
+    _BUILTIN,
+    {
+        "llamacpp": Extra("llamacpp", (("llama_cpp", "llama-cpp-python"),)),
+        "ollama": Extra("ollama", (("ollama", "ollama"),)),
+    },
 )
 
 
