@@ -454,8 +454,8 @@ class ComfyTestServer:
 
             async def msg(event: str, data: dict[str, Any], broadcast: bool = False) -> None:
                 data = {**data, "timestamp": int(time.time() * 1000)}
-                messages.append([event, data])
-                await self._send(event, data, sid)
+                messages.append([event, data])  # noqa: B023  # awaited within this loop iteration only
+                await self._send(event, data, sid)  # noqa: B023  # awaited within this loop iteration only
 
             self.exec_starts.append((prompt_id, time.monotonic()))
             await msg("execution_start", {"prompt_id": prompt_id})
@@ -466,10 +466,8 @@ class ComfyTestServer:
                 self.drop_ws_next -= 1
                 self._refuse_until = time.monotonic() + self.refuse_ws_seconds
                 ws = self._sockets.pop(sid)
-                try:
+                with contextlib.suppress(Exception):
                     await ws.close()
-                except Exception:
-                    pass
             success, ui_outputs = True, {}
             if cached is not None:
                 for node_id, output in cached.items():
@@ -523,7 +521,8 @@ class ComfyTestServer:
                                 "node_id": node_id,
                                 "node_type": prompt[node_id]["class_type"],
                                 "executed": [],
-                                "exception_message": "Allocation on device 0 would exceed allowed memory. (out of memory)\n"
+                                "exception_message": "Allocation on device 0 would exceed allowed memory. "
+                                "(out of memory)\n"
                                 "Currently allocated     : 22.80 GiB",
                                 "exception_type": "torch.OutOfMemoryError",
                                 "traceback": ['  File "execution.py"\n'],
@@ -815,10 +814,8 @@ class ComfyTestServer:
                 loop.run_until_complete(server.serve(sockets=[sock]))
             finally:
                 worker.cancel()
-                try:
+                with contextlib.suppress(BaseException):
                     loop.run_until_complete(worker)
-                except BaseException:
-                    pass
                 loop.close()
                 sock.close()
 

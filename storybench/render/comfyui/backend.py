@@ -32,10 +32,9 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from storybench.config import env_settings
+from storybench.config import DEFAULT_COMFYUI_URL, env_settings
 from storybench.exceptions import (
     BackendError,
-    BackendUnavailable,
     Cancelled,
     ConfigError,
     OutOfMemoryError,
@@ -45,7 +44,7 @@ from storybench.exceptions import (
 from storybench.io import sha256_bytes
 from storybench.render.base import ImageBackend
 from storybench.render.comfyui.client import ComfyUIClient, PromptWatch
-from storybench.render.comfyui.errors import BACKEND, describe_node_errors, execution_failed
+from storybench.render.comfyui.errors import BACKEND, describe_node_errors, execution_failed, is_outage
 from storybench.render.comfyui.memory import GIB, VramGuard
 from storybench.render.comfyui.pool import ComfyServer, ServerPool, parse_urls
 from storybench.render.comfyui.preflight import Check, distinct_checks, preflight_pool, server_problems
@@ -58,7 +57,7 @@ __all__ = ["DEFAULT_URL", "DEFAULT_WORKFLOW", "ComfyUIBackend"]
 
 log = logging.getLogger("storybench.comfyui")
 
-DEFAULT_URL = "http://127.0.0.1:8188"
+DEFAULT_URL = DEFAULT_COMFYUI_URL
 DEFAULT_WORKFLOW = "sd15_txt2img"
 SHEET_WORKFLOW = "character_sheet"
 
@@ -134,12 +133,12 @@ class ComfyUIBackend(ImageBackend):
             raise ConfigError(f"queue_depth: {queue_depth!r}; must be at least 1")
         env = env_settings()
         try:
-            self.urls = parse_urls(url or os.environ.get("STORYBENCH_COMFYUI_URL") or DEFAULT_URL)
+            self.urls = parse_urls(url or env.comfyui_url)
         except ValueError as exc:
             raise ConfigError(f"url: {url!r}: {exc}") from exc
         self.url = self.urls[0]
         self.queue_depth = int(queue_depth)
-        self.default_concurrency = self.queue_depth * len(self.urls)  # type: ignore[misc]
+        self.default_concurrency = self.queue_depth * len(self.urls)
         self.render_timeout = float(render_timeout)
         self.history_timeout = float(history_timeout)
         self.poll_interval = float(poll_interval)
@@ -352,7 +351,7 @@ class ComfyUIBackend(ImageBackend):
     ) -> tuple[bytes, dict[str, Any], ComfyServer]:
         """Submit, wait, fetch on some server of the pool: the image bytes, metrics and the server.
 
-        An unreachable server (:class:`BackendUnavailable`) is not a failure: the prompt waits
+        An unreachable server (:func:`~.errors.is_outage`) is not a failure: the prompt waits
         for a server (the same one back, or another) and is submitted again unless the server
         that comes back still has it. A prompt a restarted server forgot (:class:`PromptLost`)
         is submitted again. Neither spends one of the engine's attempts.
@@ -418,8 +417,10 @@ class ComfyUIBackend(ImageBackend):
                     watch.prompt_id if watch is not None else "?",
                 )
                 continue
-            except BackendUnavailable as exc:  # an outage, not a failed attempt
-                outages += 1
+            except TransientBackendError as exc:
+                if not is_outage(exc):
+                    raise
+                outages += 1  # an outage, not a failed attempt
                 self.pool.mark_down(server, exc)
                 if watch is not None:
                     parked = (server, watch)

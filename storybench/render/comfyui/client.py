@@ -19,6 +19,7 @@ has a prompt (in ``/queue`` or ``/history``). No ``Origin`` header is ever sent
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -105,9 +106,10 @@ class PromptWatch:
                 self.progress = (int(data.get("value", 0)), int(data.get("max", 0)))
             self._changes += 1
             self._cond.notify_all()
-        if kind == "progress" and self.on_progress is not None:
+        progress = self.progress
+        if kind == "progress" and self.on_progress is not None and progress is not None:
             try:
-                self.on_progress(*self.progress)  # type: ignore[misc]
+                self.on_progress(*progress)
             except Exception:  # a UI callback must never break the reader thread
                 log.exception("on_progress callback failed")
 
@@ -175,7 +177,7 @@ class ComfyUIClient:
         self._ws_connect = ws_connect
         if use_websocket and ws_connect is None:
             try:
-                from websockets.sync.client import connect  # noqa: F401
+                from websockets.sync.client import connect  # noqa: F401  # lazy: optional extra storybench[comfyui]
             except ImportError as exc:  # pragma: no cover - depends on environment
                 raise MissingDependencyError("the ComfyUI backend's websocket", "comfyui", "websockets") from exc
         self._watches: dict[str, PromptWatch] = {}
@@ -242,7 +244,12 @@ class ComfyUIClient:
                 payload: Any = response.json()
             except ValueError:
                 payload = response.text
-            raise prompt_rejected(response.status_code, payload, url)
+            try:
+                response.raise_for_status()
+                cause: Exception = ValueError(f"HTTP {response.status_code}")
+            except httpx.HTTPStatusError as exc:  # kept as the cause: is_outage() reads its status
+                cause = exc
+            raise prompt_rejected(response.status_code, payload, url, response.headers) from cause
         return response.json()
 
     def history(self, prompt_id: str) -> dict[str, Any]:
@@ -316,7 +323,7 @@ class ComfyUIClient:
     def _connect(self) -> Any:
         if self._ws_connect is not None:
             return self._ws_connect(self.ws_url)
-        from websockets.sync.client import connect
+        from websockets.sync.client import connect  # lazy: optional extra storybench[comfyui]
 
         return connect(self.ws_url, open_timeout=self.timeout, max_size=None, compression=None)
 
@@ -376,10 +383,8 @@ class ComfyUIClient:
                 self.connected.clear()
                 self.drops += 1
                 self._ws = None
-                try:
+                with contextlib.suppress(Exception):
                     ws.close()
-                except Exception:
-                    pass
                 with self._lock:
                     watches = list(self._watches.values())
                 for watch in watches:
@@ -445,10 +450,8 @@ class ComfyUIClient:
         """Close the current websocket (the reader reconnects); for tests and recovery."""
         ws = self._ws
         if ws is not None:
-            try:
+            with contextlib.suppress(Exception):
                 ws.close()
-            except Exception:
-                pass
 
     def close(self) -> None:
         """Stop the reader thread, close the socket and (if created here) the HTTP client."""

@@ -6,7 +6,7 @@ in flight (at most ``slots`` = K per server, so every GPU keeps K prompts queued
 it back when done.
 
 Outages: when a call to a server fails because it cannot be reached (connection refused
-or reset, timeout, 502/503/504: :class:`~storybench.exceptions.BackendUnavailable`), the
+or dropped, timeout, 502/503/504: :func:`~storybench.render.comfyui.errors.is_outage`), the
 backend calls :meth:`ServerPool.mark_down`. Nothing is submitted to that server any more;
 a probe thread polls ``GET /system_stats`` every ``probe_interval`` seconds (about once a
 second) and marks the server up again at its first answer, waking every waiting render at

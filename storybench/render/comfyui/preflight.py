@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from storybench.exceptions import BackendUnavailable, WorkflowError
+from storybench.exceptions import TransientBackendError, WorkflowError
 from storybench.render.comfyui.client import ComfyUIClient
-from storybench.render.comfyui.errors import BACKEND
+from storybench.render.comfyui.errors import BACKEND, is_outage
 from storybench.render.comfyui.pool import ComfyServer, ServerPool
 from storybench.render.comfyui.workflow import WorkflowTemplate, check_prompt
 from storybench.render.spec import RenderSpec
@@ -90,12 +90,14 @@ def preflight_pool(pool: ServerPool, checks: Sequence[Check], cancel: threading.
     """
     t0 = time.perf_counter()
     found: dict[str, list[str]] = {}
-    unreachable: list[tuple[ComfyServer, BackendUnavailable]] = []
+    unreachable: list[tuple[ComfyServer, TransientBackendError]] = []
     for server in pool.servers:
         server.left_out, server.needs_check = None, False
         try:
             found[server.url] = server_problems(server.client, checks)
-        except BackendUnavailable as exc:
+        except TransientBackendError as exc:
+            if not is_outage(exc):
+                raise
             unreachable.append((server, exc))
     if unreachable and not found and not pool.answered:
         # no server has ever answered this backend: a wrong URL or ComfyUI not started, not an outage
@@ -129,7 +131,9 @@ def preflight_pool(pool: ServerPool, checks: Sequence[Check], cancel: threading.
         try:
             stats = server.client.system_stats()
             memory = server.memory.ensure("preflight")
-        except BackendUnavailable as exc:
+        except TransientBackendError as exc:
+            if not is_outage(exc):
+                raise
             pool.mark_down(server, exc)
             continue
         results[server.url] = {

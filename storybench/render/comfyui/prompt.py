@@ -10,8 +10,8 @@ has forgotten it, and :class:`PromptLost` tells the caller to submit it again.
 ``executed`` message or history entry, downloads it with ``/view`` and measures the
 server's queue and execution time.
 
-Network failures are raised as they come (:class:`~storybench.exceptions.BackendUnavailable`
-for an unreachable server): the backend decides what an outage means.
+Network failures are raised as they come: the backend decides which are an outage
+(:func:`~storybench.render.comfyui.errors.is_outage`).
 """
 
 from __future__ import annotations
