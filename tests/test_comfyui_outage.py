@@ -285,7 +285,7 @@ def test_resume_key_includes_the_workflow(tmp_path):
         other = render_plan(plan, backend=b, output_dir=tmp_path / "out", settings=settings(), progress=False)
     assert same.run_id == failed.run_id and same.resumed
     assert other.run_id != failed.run_id and not other.resumed
-    assert any("cannot reach the ComfyUI server" in e for e in other.errors)
+    assert any("preflight failed" in e and "cannot connect" in e for e in other.errors), other.errors
 
 
 def test_comma_separated_environment_url_makes_a_pool(monkeypatch):
