@@ -247,8 +247,17 @@ class ServerPool:
                 server.prober.start()
             self._cv.notify_all()
 
+    #: Seconds between two "waiting for ComfyUI ..." log lines during an outage.
+    LOG_EVERY = 30.0
+
     def _probe(self, server: ComfyServer) -> None:
+        logged = time.monotonic()
         while not self._closing.wait(self.probe_interval):
+            if time.monotonic() - logged >= self.LOG_EVERY:
+                logged = time.monotonic()
+                text = self.status_text()
+                if text.startswith("waiting"):  # in the notebook's output and `storybench render -v`
+                    log.warning("%s", text)
             try:
                 server.client.system_stats()
                 problems = self.check(server) if (server.needs_check and self.check is not None) else []
