@@ -18,6 +18,7 @@ only after ``outage_seconds`` without any server does it raise
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -407,7 +408,7 @@ class ComfyUIBackend(ImageBackend):
                     template.output_node,
                     template.name,
                     history_timeout=self.history_timeout,
-                    fail=lambda error, w=watch, s=server: self._fail(s, w, error),
+                    fail=functools.partial(self._fail, server, watch),
                 )
                 finished = True
             except PromptLost:

@@ -103,9 +103,9 @@ def preflight_pool(pool: ServerPool, checks: Sequence[Check], cancel: threading.
         # no server has ever answered this backend: a wrong URL or ComfyUI not started, not an outage
         raise unreachable[0][1]
     pool.answered = pool.answered or bool(found)
-    for server, exc in unreachable:
+    for server, error in unreachable:
         server.needs_check = True
-        pool.mark_down(server, exc)
+        pool.mark_down(server, error)
     bad = {url: lines for url, lines in found.items() if lines}
     if bad and len(bad) == len(pool.servers):
         if len(pool.servers) == 1:

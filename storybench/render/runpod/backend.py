@@ -28,6 +28,7 @@ Errors:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import logging
@@ -389,7 +390,7 @@ class RunPodBackend(ImageBackend):
                 else:
                     self._sleep(delay, generation)
                     delay = min(delay * 1.5, self.max_poll_interval)
-                status = self._api_call(lambda j=job: self.api.status(j.id), generation, job.id)
+                status = self._api_call(functools.partial(self.api.status, job.id), generation, job.id)
                 if status is None:  # result expired or job unknown: submit again
                     if submissions > self.max_resubmits:
                         raise TransientBackendError(
