@@ -168,8 +168,7 @@ class BatchEngine:
     def cancel(self) -> None:
         """Stop the run: nothing new starts, the backend is asked to stop, jobs not
         finished end ``cancelled``. Safe to call from any thread."""
-        self.cancel_event.set()
-        self.dispatcher.cancel_backend()
+        self.dispatcher.cancel()
 
     def run(self) -> RunSummary:
         """Do the whole render and return its summary.
@@ -219,18 +218,9 @@ class BatchEngine:
         self.ledger.start(self.plan_sha256, len(sheets) + panels + len(pages) + 2)
         self._preflight(sheets, pages)
         workers = self.settings.concurrency or self.backend.default_concurrency or 1
-        # one composing thread: pages overlap with rendering, and composers (fonts, FreeType
-        # faces) need not be thread-safe
-        with (
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sb-render") as pool,
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="sb-compose") as page_pool,
-        ):
-            try:
-                blocked = self._render_sheets(pool, sheets, pages)
-                self._render_panels_and_pages(pool, page_pool, pages, blocked, composer)
-            except BaseException:  # Ctrl-C or a bug: queued jobs must not start while the pools shut down
-                self.cancel()
-                raise
+        with self.dispatcher.pools(workers) as (pool, page_pool):
+            blocked = self._render_sheets(pool, sheets, pages)
+            self._render_panels_and_pages(pool, page_pool, pages, blocked, composer)
         self._add_cached_pages([w for w in work if not w.selected], composer)
         self._export(work, composer)
 
@@ -260,7 +250,7 @@ class BatchEngine:
             return {}
         futures: Futures = {}
         for job in sheets:
-            futures.update(self._render(pool, job))
+            futures.update(self.dispatcher.submit(pool, job, self.producer.render))
         self.dispatcher.drain(futures)
         rendered = {j.artifact_id: j.sha256 for j in sheets if j.state is JobState.COMPLETED}
         failed = {j.artifact_id: j for j in sheets if j.state is not JobState.COMPLETED}
@@ -288,7 +278,7 @@ class BatchEngine:
         for _, job in panel_jobs(pages):
             sheet = blocked.get(job.artifact_id)
             if sheet is None:
-                futures.update(self._render(pool, job))
+                futures.update(self.dispatcher.submit(pool, job, self.producer.render))
             else:
                 self._skip(job, missing_sheet(sheet))
         gate = PageGate(pages, {j.id for j in futures.values()})
@@ -332,9 +322,6 @@ class BatchEngine:
             self._record(self.producer.produce(job, make))
 
     # -- starting jobs --------------------------------------------------------------
-    def _render(self, pool: ThreadPoolExecutor, job: Job) -> Futures:
-        return self.dispatcher.submit(pool, job, self.producer.render)
-
     def _compose(self, pool: ThreadPoolExecutor, w: PageWork, composer: Composer) -> Futures:
         """Queue ``w``'s page, or finish it at once when one of its panels is missing."""
         blocker = missing_panels(w.panel_jobs, cancelling=self.cancel_event.is_set())
@@ -358,13 +345,8 @@ class BatchEngine:
     def _finish(self, started: float, error: str = "") -> RunSummary:
         self.ledger.flush()
         status = self.ledger.status(cancelled=self.cancel_event.is_set(), error=error)
-        summary = self.ledger.summary(
-            self.folder,
-            status=status,
-            exports=self._exports,
-            exported_pages=self._exported_pages,
-            seconds=time.monotonic() - started,
-        )
+        seconds = time.monotonic() - started
+        summary = self.ledger.summary(self.folder, status, self._exports, self._exported_pages, seconds)
         self.folder.finish(status, {**summary.manifest_fields(), "preflight": self.producer.preflight_report})
         self.ledger.finish(status)
         return summary
