@@ -19,10 +19,19 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from storybench.exceptions import Cancelled, RetryExhausted
+from storybench.exceptions import Cancelled, RetryExhausted, TransientBackendError
 from storybench.render.spec import RenderSpec
 
-__all__ = ["Job", "JobKind", "JobState", "call_with_retries", "is_transient", "utcnow"]
+__all__ = [
+    "MAX_RETRY_AFTER",
+    "Job",
+    "JobKind",
+    "JobState",
+    "call_with_retries",
+    "is_transient",
+    "retry_after",
+    "utcnow",
+]
 
 T = TypeVar("T")
 
@@ -136,6 +145,17 @@ def is_transient(exc: BaseException) -> bool:
     return bool(getattr(exc, "transient", False))
 
 
+#: Longest wait a server's ``Retry-After`` can impose between two attempts, seconds.
+MAX_RETRY_AFTER = 300.0
+
+
+def retry_after(exc: BaseException) -> float:
+    """Seconds the server asked to wait before retrying (``Retry-After``, carried by a
+    :class:`~storybench.exceptions.TransientBackendError`), at most :data:`MAX_RETRY_AFTER`; else 0."""
+    asked = exc.retry_after if isinstance(exc, TransientBackendError) else None
+    return min(float(asked), MAX_RETRY_AFTER) if asked else 0.0
+
+
 def call_with_retries(
     fn: Callable[[], T],
     *,
@@ -147,8 +167,8 @@ def call_with_retries(
     """Call ``fn`` until it succeeds, retrying transient errors with exponential backoff.
 
     Attempt ``n`` (1-based) that fails with a transient error waits
-    ``backoff_seconds * 2 ** (n - 1)`` seconds before the next one; the wait ends
-    early when ``cancel_event`` is set.
+    ``backoff_seconds * 2 ** (n - 1)`` seconds before the next one, or longer when the
+    server asked for it (:func:`retry_after`); the wait ends early when ``cancel_event`` is set.
 
     Args:
         fn: the work; called with no arguments.
@@ -178,7 +198,7 @@ def call_with_retries(
                 raise
             if attempt == attempts:
                 raise RetryExhausted(exc, attempts) from exc
-            _back_off(backoff_seconds * 2 ** (attempt - 1), cancel_event, exc)
+            _back_off(max(backoff_seconds * 2 ** (attempt - 1), retry_after(exc)), cancel_event, exc)
     raise AssertionError("unreachable")  # pragma: no cover
 
 
