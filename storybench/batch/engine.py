@@ -5,7 +5,7 @@ method per phase of :meth:`BatchEngine._execute`:
 
 1. ``backend.preflight(specs)`` once, with the specs that really need rendering;
 2. character sheets, one per character in the panels being rendered, when the
-   backend has a truthy ``supports_reference_images``;
+   backend's ``supports_reference_images`` is true;
 3. panels, ``concurrency`` at a time on a thread pool; each page is composed as soon
    as its panels are done, on one composing thread (so a composer need not be thread-safe);
 4. the PDF and the CBZ, once every page is there.
@@ -132,7 +132,7 @@ class BatchEngine:
         self.plan_sha256 = self.plan.sha256()
         direction = self.settings.reading_direction
         self.rtl = (get_style(self.plan.style).reading_direction if direction == "auto" else direction) == "rtl"
-        self.uses_references = bool(getattr(self.backend, "supports_reference_images", False))
+        self.uses_references = self.backend.supports_reference_images
         self.selected = selected_pages(self.plan, self.settings.only_pages)
         self.folder = RunFolder(self.output_dir, self.plan.id)
         self.ledger = RunLedger(self.catalog, self.backend, self.folder, on_event=on_event, progress=progress)
