@@ -10,7 +10,7 @@ from engine_support import FakeBackend, ReferenceBackend, make_plan, small_setti
 from storybench.batch.counts import RunCounts
 from storybench.batch.jobs import Job, JobKind, JobState
 from storybench.batch.keys import export_key, page_key, panel_spec, reference_of, render_key
-from storybench.batch.runs import ResumeMatch, RunFolder
+from storybench.batch.run_folder import ResumeMatch, RunFolder
 from storybench.batch.work import PageGate, panel_specs, plan_pages
 from storybench.exceptions import ConfigError
 

@@ -11,13 +11,13 @@ Modules, in the order a render uses them:
 - ``keys``: cache keys as pure functions (panel with its character reference, page, export);
 - ``produce``: the one "reuse from the cache or produce" path every job goes through;
 - ``dispatch``: jobs on thread pools, waiting and cancelling;
-- ``runs``: :class:`~storybench.batch.runs.RunFolder`, one run's folder: choosing it (new or
-  resumed), its lock, ``run.json``, what a resumed run kept; run ids;
+- ``run_folder``: one run's folder: choosing it, its lock, ``run.json``, what a resumed run kept;
 - ``ledger``: finished jobs: counts, catalog rows, errors, progress events, the summary;
 - ``catalog_row``: :class:`~storybench.batch.catalog_row.CatalogRow`, the one declaration of the columns;
 - ``catalog``: the parquet catalog (upsert, read); ``cache``: the content-addressed store;
 - ``jobs``: job kinds, states and retries; ``counts``: per-kind counts; ``summary``: :class:`RunSummary`;
-- ``references``: character sheet specs; ``composer``: the injectable page composer.
+- ``runs``: run ids, manifests, resume lookup; ``references``: character sheet specs;
+  ``composer``: the injectable page composer.
 """
 
 from storybench.batch.cache import ArtifactCache, CacheEntry, materialize_file
@@ -37,12 +37,12 @@ from storybench.batch.engine import BatchEngine, render_plan
 from storybench.batch.jobs import Job, JobKind, JobState, call_with_retries, is_transient
 from storybench.batch.ledger import ProgressEvent
 from storybench.batch.references import character_sheet_spec
+from storybench.batch.run_folder import page_file_name
 from storybench.batch.runs import (
     RUN_MANIFEST,
     find_resumable_run,
     list_runs,
     new_run_id,
-    page_file_name,
     read_manifest,
     settings_fingerprint,
 )

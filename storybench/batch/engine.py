@@ -18,7 +18,7 @@ is in the cache is linked into the run instead of being produced again, unless
 
 Folder of a run: ``<output_dir>/<plan_id>/<run_id>/``; a render of the same plan with
 the same backend and settings resumes the latest such run that did not complete
-(:mod:`storybench.batch.runs`). Every job's row goes to ``catalog.parquet``
+(:mod:`storybench.batch.run_folder`). Every job's row goes to ``catalog.parquet``
 (:mod:`storybench.batch.catalog`).
 
 ``settings.only_pages``: only those pages' panels are rendered and composed; the
@@ -45,7 +45,8 @@ from storybench.batch.jobs import Job, JobKind, JobState
 from storybench.batch.keys import RunKeys, reference_of
 from storybench.batch.ledger import ProgressEvent, RunLedger
 from storybench.batch.produce import Producer, error_text
-from storybench.batch.runs import ResumeMatch, RunFolder, page_file_name, settings_fingerprint, start_fields
+from storybench.batch.run_folder import ResumeMatch, RunFolder, page_file_name, start_fields
+from storybench.batch.runs import settings_fingerprint
 from storybench.batch.summary import RunSummary
 from storybench.batch.work import (
     Blocker,

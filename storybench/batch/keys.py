@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from storybench.batch.references import character_sheet_spec
-from storybench.batch.runs import RunFolder
+from storybench.batch.run_folder import RunFolder
 from storybench.config import RenderSettings
 from storybench.plan.models import Chapter, Character, ComicPlan, Page, PanelPlan
 from storybench.render.base import ImageBackend

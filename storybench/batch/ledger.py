@@ -20,7 +20,7 @@ from storybench.batch.catalog import CatalogWriter
 from storybench.batch.catalog_row import CatalogRow, job_row
 from storybench.batch.counts import RunCounts
 from storybench.batch.jobs import Job, JobKind, JobState
-from storybench.batch.runs import RunFolder
+from storybench.batch.run_folder import RunFolder
 from storybench.batch.summary import RunSummary
 from storybench.render.base import ImageBackend
 

@@ -3,7 +3,7 @@
 :meth:`Producer.produce` runs one job, in a worker thread or in the calling
 thread: a job cancelled before it starts ends ``cancelled``; otherwise the
 artifact is kept from the run being resumed (:meth:`RunFolder.kept
-<storybench.batch.runs.RunFolder.kept>`), or linked from the cache
+<storybench.batch.run_folder.RunFolder.kept>`), or linked from the cache
 (:meth:`Producer.cached`; skipped under ``settings.force``), or made by the job's
 maker — render through the backend with retries (:meth:`Producer.render`),
 compose a page (:meth:`Producer.page_maker`), export the PDF or CBZ
@@ -26,7 +26,7 @@ from storybench.batch.cache import ArtifactCache, CacheEntry
 from storybench.batch.catalog_row import metrics_json
 from storybench.batch.composer import Composer
 from storybench.batch.jobs import Job, JobKind, JobState, call_with_retries
-from storybench.batch.runs import RunFolder
+from storybench.batch.run_folder import RunFolder
 from storybench.batch.work import PageWork
 from storybench.config import RenderSettings
 from storybench.exceptions import Cancelled, StorybenchError, TransientBackendError

@@ -21,7 +21,7 @@ from storybench.batch.cache import CacheEntry
 from storybench.batch.jobs import Job, JobKind, JobState
 from storybench.batch.keys import RunKeys, render_key
 from storybench.batch.references import character_sheet_spec
-from storybench.batch.runs import RunFolder
+from storybench.batch.run_folder import RunFolder
 from storybench.config import RenderSettings
 from storybench.exceptions import ConfigError
 from storybench.plan.io import load_plan, parse_plan
