@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
 from storybench.exceptions import Cancelled, RetryExhausted, TransientBackendError
+from storybench.render.spec import RenderSpec
 
 __all__ = [
     "MAX_RETRY_AFTER",
@@ -35,7 +36,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-class JobState(str, Enum):  # noqa: UP042  # StrEnum would change str() of a member
+class JobState(StrEnum):
     """Lifecycle state of a job."""
 
     PENDING = "pending"
@@ -50,7 +51,7 @@ class JobState(str, Enum):  # noqa: UP042  # StrEnum would change str() of a mem
         return self in (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
 
 
-class JobKind(str, Enum):  # noqa: UP042  # StrEnum would change str() of a member
+class JobKind(StrEnum):
     """What a job produces; also the ``kind`` column of the catalog."""
 
     CHARACTER_SHEET = "character_sheet"
@@ -92,7 +93,7 @@ class Job:
     kind: JobKind
     artifact_id: str
     path: Path
-    spec: Any = None
+    spec: RenderSpec | None = None
     chapter_id: str | None = None
     page_number: int | None = None
     cache_key: str = ""
@@ -197,10 +198,18 @@ def call_with_retries(
                 raise
             if attempt == attempts:
                 raise RetryExhausted(exc, attempts) from exc
-            delay = max(backoff_seconds * 2 ** (attempt - 1), retry_after(exc))
-            if cancel_event is not None:
-                if cancel_event.wait(delay):
-                    raise Cancelled("cancelled while waiting to retry") from exc
-            elif delay > 0:
-                time.sleep(delay)
+            _back_off(max(backoff_seconds * 2 ** (attempt - 1), retry_after(exc)), cancel_event, exc)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _back_off(delay: float, cancel_event: threading.Event | None, exc: Exception) -> None:
+    """Wait ``delay`` seconds before a retry of the attempt that failed with ``exc``.
+
+    Raises:
+        Cancelled: ``cancel_event`` was set during the wait.
+    """
+    if cancel_event is None:
+        if delay > 0:
+            time.sleep(delay)
+    elif cancel_event.wait(delay):
+        raise Cancelled("cancelled while waiting to retry") from exc
