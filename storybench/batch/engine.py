@@ -179,8 +179,7 @@ class BatchEngine:
         records it, and is raised again.
 
         Raises:
-            ConfigError: no composer is available, or ``run_id`` is being rendered
-                by another process.
+            ConfigError: ``run_id`` is being rendered by another process.
             OSError: the output folder cannot be written.
         """
         started = time.monotonic()
@@ -379,7 +378,7 @@ def render_plan(
         cancelled (the CLI exits with ``summary.exit_code``).
 
     Raises:
-        ConfigError: bad ``only_pages``, or no composer available.
+        ConfigError: bad ``only_pages``, or ``run_id`` is being rendered by another process.
         PlanValidationError: ``plan`` is a dict or file that is not a valid plan.
         UnknownBackendError: ``backend`` names no registered backend.
         OSError: the output folder cannot be written.
