@@ -200,6 +200,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", help="write to this file instead of stdout")
     s.set_defaults(func=_cmd_schema)
 
+    from storybench.render.comfyui.workflow_cli import add_workflow_command
+
+    add_workflow_command(sub)
+
     try:
         from storybench.planner.cli import add_plan_command
     except ImportError:
