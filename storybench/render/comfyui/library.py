@@ -153,7 +153,8 @@ def _server_object_info(url: str | None) -> Mapping[str, Any]:
 
 
 def describe_slots(inference: SlotInference, workflow: Mapping[str, Any]) -> list[str]:
-    """Plain-language lines for the slots found, e.g. ``positive prompt: node 6 CLIPTextEncode 'Positive Prompt', input text``."""
+    """Plain-language lines for the slots found, in slot order, e.g.
+    ``positive prompt [positive]: node 6 CLIPTextEncode 'Positive Prompt', input text = ''``."""
     lines = []
     order = {name: i for i, name in enumerate(SLOT_WORDS)}
     for slot, where in sorted(inference.slots.items(), key=lambda item: order.get(item[0], len(order))):
@@ -163,9 +164,8 @@ def describe_slots(inference: SlotInference, workflow: Mapping[str, Any]) -> lis
         shown = f" = {value!r}" if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
         via = {"title": " (from its title)", "choice": " (your choice)"}.get(inference.how.get(slot, ""), "")
         target = f"input {where['input']}{shown}" if where.get("input") else "its images are the result"
-        lines.append(
-            f"{SLOT_WORDS.get(slot, slot)} [{slot}]: node {where['node']} {node.get('class_type', '?')} {title!r}, {target}{via}"
-        )
+        where_text = f"node {where['node']} {node.get('class_type', '?')} {title!r}"
+        lines.append(f"{SLOT_WORDS.get(slot, slot)} [{slot}]: {where_text}, {target}{via}")
     if inference.models:
         lines.append(
             "models (checked in preflight): "
@@ -233,7 +233,7 @@ def add_workflow(
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "found_by": dict(inference.how),
     }
-    template = WorkflowTemplate(workflow, slots, name=name, source=str(src))  # resolves or raises
+    WorkflowTemplate(workflow, slots, name=name, source=str(src))  # resolves every slot or raises
     target = Path(folder) if folder is not None else user_workflows_dir()
     out, out_slots = target / f"{name}.json", target / f"{name}.slots.json"
     if not overwrite and (out.exists() or out_slots.exists()):

@@ -119,6 +119,7 @@ _SLOT_INPUTS: dict[str, tuple[str, ...]] = {
     "filename_prefix": ("filename_prefix",),
     "output": (),
 }
+_MODEL_INPUTS = ("ckpt_name", "unet_name", "vae_name", "lora_name", "clip_name", "clip_name1", "clip_name2")
 _LATENT_INPUTS = ("latent_image", "samples", "latent", "pixels", "image", "images", "noise")
 _COND_INPUTS = re.compile(r"^(conditioning.*|positive|negative|cond.*|guider)$")
 
@@ -443,9 +444,8 @@ class _Inferrer:
             output = None  # which loaders matter depends on the sampler still to be chosen
         for nid in g.nodes:
             for name, value in g.inputs(nid).items():
-                if name in ("ckpt_name", "unet_name", "vae_name", "lora_name", "clip_name", "clip_name1", "clip_name2"):
-                    if isinstance(value, str):
-                        self.result.models.append((nid, name, value))
+                if name in _MODEL_INPUTS and isinstance(value, str):
+                    self.result.models.append((nid, name, value))
         used: list[str] = []
         for start in (sampler, output, self.result.slots.get("positive", {}).get("node")):
             if start is not None:
@@ -485,7 +485,7 @@ class _Inferrer:
             titled.setdefault(slot, []).append(where)
         for slot, places in titled.items():
             if len(places) > 1 and self.sampler is not None:
-                feeding = self.g.upstream(self.sampler) + [self.sampler]
+                feeding = [*self.g.upstream(self.sampler), self.sampler]
                 places = [p for p in places if p[0] in feeding] or places
             if len(places) == 1:
                 current = self.result.slots.get(slot, {})
