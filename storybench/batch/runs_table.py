@@ -293,6 +293,8 @@ def format_table(rows: list[RunRow], *, relative_to: Path | None = None) -> str:
         for line in cells
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    if any(r.error and not r.ok for r in rows):
+        lines.append("")
     for r in rows:
         if r.error and not r.ok:
             first, *rest = r.error.splitlines() or [""]
