@@ -81,7 +81,7 @@ def _png_chunks(path: Path) -> dict[str, str]:
 
     try:
         with Image.open(path) as image:
-            return {k: v for k, v in image.info.items() if isinstance(v, str)}
+            return {str(k): v for k, v in image.info.items() if isinstance(k, str) and isinstance(v, str)}
     except (OSError, UnidentifiedImageError) as exc:
         raise WorkflowError(BACKEND, f"{path}: cannot read the PNG: {exc}") from exc
 

@@ -39,220 +39,36 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
 from storybench.exceptions import WorkflowError
 from storybench.render.comfyui.errors import BACKEND
+from storybench.render.comfyui.slot_rules import (
+    COND_INPUTS,
+    LATENT_INPUTS,
+    MODEL_INPUTS,
+    SAMPLER_SLOTS,
+    SAMPLERS,
+    SLOT_INPUTS,
+    SLOT_WORDS,
+    TEXT_INPUTS,
+    TITLE_ALIASES,
+    Ambiguity,
+    Candidate,
+    SlotInference,
+)
 from storybench.render.comfyui.workflow import SLOT_NAMES
+from storybench.render.comfyui.workflow_graph import WorkflowGraph, is_link
 
 __all__ = ["SLOT_WORDS", "Ambiguity", "Candidate", "SlotInference", "infer_slots"]
-
-SAMPLERS = ("KSampler", "KSamplerAdvanced", "SamplerCustom", "SamplerCustomAdvanced")
-SAVERS = ("SaveImage", "PreviewImage")
-#: input names that carry a prompt's text, in preference order (CLIPTextEncodeFlux: t5xxl + clip_l).
-TEXT_INPUTS = ("text", "t5xxl", "text_g", "prompt", "clip_l", "text_l")
-#: slots whose node is the sampler or one that feeds it (a ``choices`` entry picks the sampler).
-SAMPLER_SLOTS = ("seed", "steps", "cfg", "sampler", "scheduler", "denoise")
-#: plain words for each slot, for ``storybench workflow show``.
-SLOT_WORDS = {
-    "positive": "positive prompt",
-    "negative": "negative prompt",
-    "seed": "seed",
-    "width": "width (pixels)",
-    "height": "height (pixels)",
-    "steps": "sampling steps",
-    "cfg": "CFG scale",
-    "sampler": "sampler name",
-    "scheduler": "scheduler",
-    "guidance": "FLUX guidance",
-    "denoise": "denoise strength",
-    "color": "fill colour",
-    "checkpoint": "checkpoint model",
-    "unet": "diffusion model (UNet)",
-    "clip_l": "CLIP-L text encoder",
-    "t5": "T5 text encoder",
-    "vae": "VAE",
-    "lora": "LoRA",
-    "reference_image": "reference image",
-    "filename_prefix": "file name prefix",
-    "output": "output image node",
-}
-_TITLE_ALIASES = {
-    "positive": "positive",
-    "positive prompt": "positive",
-    "prompt": "positive",
-    "negative": "negative",
-    "negative prompt": "negative",
-    "seed": "seed",
-    "noise seed": "seed",
-    "width": "width",
-    "height": "height",
-    "steps": "steps",
-    "cfg": "cfg",
-    "reference": "reference_image",
-    "reference image": "reference_image",
-    "output": "output",
-}
-#: input names a slot may live under, for title overrides and ``choices``.
-_SLOT_INPUTS: dict[str, tuple[str, ...]] = {
-    "positive": TEXT_INPUTS,
-    "negative": TEXT_INPUTS,
-    "seed": ("seed", "noise_seed", "value"),
-    "width": ("width", "value"),
-    "height": ("height", "value"),
-    "steps": ("steps", "value"),
-    "cfg": ("cfg", "value"),
-    "sampler": ("sampler_name", "value"),
-    "scheduler": ("scheduler", "value"),
-    "guidance": ("guidance", "value"),
-    "denoise": ("denoise", "value"),
-    "color": ("color",),
-    "checkpoint": ("ckpt_name",),
-    "unet": ("unet_name",),
-    "clip_l": ("clip_name1", "clip_name"),
-    "t5": ("clip_name2", "clip_name"),
-    "vae": ("vae_name",),
-    "lora": ("lora_name",),
-    "reference_image": ("image",),
-    "filename_prefix": ("filename_prefix",),
-    "output": (),
-}
-_MODEL_INPUTS = ("ckpt_name", "unet_name", "vae_name", "lora_name", "clip_name", "clip_name1", "clip_name2")
-_LATENT_INPUTS = ("latent_image", "samples", "latent", "pixels", "image", "images", "noise")
-_COND_INPUTS = re.compile(r"^(conditioning.*|positive|negative|cond.*|guider)$")
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One node that could fill an ambiguous slot: id, class and title."""
-
-    node_id: str
-    class_type: str
-    title: str
-
-    def __str__(self) -> str:
-        return f"{self.node_id} {self.class_type} {self.title!r}"
-
-
-@dataclass
-class Ambiguity:
-    """A slot the graph does not settle: the candidates and how to choose (``--slot slot=ID``)."""
-
-    slot: str
-    reason: str
-    candidates: list[Candidate]
-
-    def __str__(self) -> str:
-        names = "; ".join(map(str, self.candidates))
-        example = self.candidates[0].node_id if self.candidates else "ID"
-        return f"{self.slot}: {self.reason}: {names} (choose with --slot {self.slot}={example})"
-
-
-@dataclass
-class SlotInference:
-    """What :func:`infer_slots` found.
-
-    Attributes:
-        slots: slot name → ``{"node": node_id, "input": name}`` (``output`` has no input),
-            ready for :class:`~storybench.render.comfyui.workflow.WorkflowTemplate`.
-        how: slot name → how it was found (``"graph"``, ``"title"``, ``"choice"``).
-        ambiguities: slots the graph does not settle (empty when it does).
-        models: every model loader input in the workflow (``(node_id, input, file)``),
-            LoRAs included, for preflight and ``workflow show``.
-        notes: plain-language remarks (e.g. a zeroed negative).
-    """
-
-    slots: dict[str, dict[str, str]] = field(default_factory=dict)
-    how: dict[str, str] = field(default_factory=dict)
-    ambiguities: list[Ambiguity] = field(default_factory=list)
-    models: list[tuple[str, str, str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing is ambiguous and an output node was found."""
-        return not self.ambiguities and "output" in self.slots
-
-
-def _is_link(value: Any) -> bool:
-    return (
-        isinstance(value, list) and len(value) == 2 and isinstance(value[0], (str, int)) and isinstance(value[1], int)
-    )
-
-
-class _Graph:
-    def __init__(self, workflow: Mapping[str, Any]) -> None:
-        self.nodes: dict[str, Mapping[str, Any]] = {str(k): v for k, v in workflow.items()}
-        self.consumers: dict[str, list[tuple[str, str]]] = {nid: [] for nid in self.nodes}
-        for nid, node in self.nodes.items():
-            for name, value in (node.get("inputs") or {}).items():
-                if _is_link(value) and str(value[0]) in self.consumers:
-                    self.consumers[str(value[0])].append((nid, name))
-
-    def cls(self, nid: str) -> str:
-        return str(self.nodes[nid].get("class_type", ""))
-
-    def inputs(self, nid: str) -> Mapping[str, Any]:
-        return self.nodes[nid].get("inputs") or {}
-
-    def title(self, nid: str) -> str:
-        return str((self.nodes[nid].get("_meta") or {}).get("title", ""))
-
-    def candidate(self, nid: str) -> Candidate:
-        return Candidate(nid, self.cls(nid), self.title(nid))
-
-    def source(self, nid: str, name: str) -> str | None:
-        value = self.inputs(nid).get(name)
-        return str(value[0]) if _is_link(value) and str(value[0]) in self.nodes else None
-
-    def downstream(self, start: str) -> set[str]:
-        seen, todo = {start}, [start]
-        while todo:
-            for target, _ in self.consumers[todo.pop()]:
-                if target not in seen:
-                    seen.add(target)
-                    todo.append(target)
-        return seen
-
-    def upstream(self, start: str, names: Iterable[str] | None = None) -> list[str]:
-        """Nodes upstream of ``start`` breadth-first, following only ``names`` inputs when given."""
-        wanted = None if names is None else set(names)
-        order, seen, todo = [], {start}, deque([start])
-        while todo:
-            nid = todo.popleft()
-            for name, value in self.inputs(nid).items():
-                if wanted is not None and name not in wanted:
-                    continue
-                if _is_link(value) and str(value[0]) in self.nodes and str(value[0]) not in seen:
-                    seen.add(str(value[0]))
-                    order.append(str(value[0]))
-                    todo.append(str(value[0]))
-        return order
-
-    def literal_input(self, nid: str, names: Iterable[str]) -> tuple[str, str] | None:
-        """``(node, input)`` holding the first of ``names`` on ``nid``; a link to a primitive
-        node (one literal input) is followed to that node."""
-        for name in names:
-            value = self.inputs(nid).get(name)
-            if value is None:
-                continue
-            if not _is_link(value):
-                return nid, name
-            src = str(value[0])
-            if src in self.nodes:
-                literals = [k for k, v in self.inputs(src).items() if not _is_link(v)]
-                if len(literals) == 1:
-                    return src, literals[0]
-        return None
 
 
 class _Inferrer:
     def __init__(self, workflow: Mapping[str, Any], choices: Mapping[str, str]) -> None:
         if not isinstance(workflow, Mapping) or not workflow:
             raise WorkflowError(BACKEND, "slot inference needs an API-format workflow (a JSON object of nodes)")
-        self.g = _Graph(workflow)
+        self.g = WorkflowGraph(workflow)
         self.result = SlotInference()
         self.choices = {k: self._node_ref(k, str(v)) for k, v in choices.items()}
         self.sampler: str | None = None
@@ -367,12 +183,12 @@ class _Inferrer:
             cls = self.g.cls(nid)
             if cls == "ConditioningZeroOut":
                 zeroed = True
-            if guidance is None and "guidance" in self.g.inputs(nid) and not _is_link(self.g.inputs(nid)["guidance"]):
+            if guidance is None and "guidance" in self.g.inputs(nid) and not is_link(self.g.inputs(nid)["guidance"]):
                 guidance = nid
             if cls.startswith("CLIPTextEncode") or self.g.literal_input(nid, TEXT_INPUTS[:1]) is not None:
                 return nid, zeroed, guidance
             for name in self.g.inputs(nid):
-                if _COND_INPUTS.match(name):
+                if COND_INPUTS.match(name):
                     src = self.g.source(nid, name)
                     if src is not None:
                         todo.append(src)
@@ -406,13 +222,13 @@ class _Inferrer:
         if start is None:
             return
         g = self.g
-        chain = [start, *g.upstream(start, None if from_output else _LATENT_INPUTS)]
+        chain = [start, *g.upstream(start, None if from_output else LATENT_INPUTS)]
         for nid in chain:
             inp = g.inputs(nid)
-            if "width" in inp and "height" in inp and not _is_link(inp["width"]) and not _is_link(inp["height"]):
+            if "width" in inp and "height" in inp and not is_link(inp["width"]) and not is_link(inp["height"]):
                 self.put("width", (nid, "width"))
                 self.put("height", (nid, "height"))
-                if "color" in inp and not _is_link(inp["color"]):
+                if "color" in inp and not is_link(inp["color"]):
                     self.put("color", (nid, "color"))
                 return
 
@@ -432,7 +248,7 @@ class _Inferrer:
                 )
             )
         latent = g.source(sampler, "latent_image")
-        if latent is not None and any(g.cls(n) == "VAEEncode" for n in [latent, *g.upstream(latent, _LATENT_INPUTS)]):
+        if latent is not None and any(g.cls(n) == "VAEEncode" for n in [latent, *g.upstream(latent, LATENT_INPUTS)]):
             self.put("denoise", g.literal_input(sampler, ("denoise",)))
             sigmas = g.source(sampler, "sigmas")
             if sigmas is not None:
@@ -444,7 +260,7 @@ class _Inferrer:
             output = None  # which loaders matter depends on the sampler still to be chosen
         for nid in g.nodes:
             for name, value in g.inputs(nid).items():
-                if name in _MODEL_INPUTS and isinstance(value, str):
+                if name in MODEL_INPUTS and isinstance(value, str):
                     self.result.models.append((nid, name, value))
         used: list[str] = []
         for start in (sampler, output, self.result.slots.get("positive", {}).get("node")):
@@ -472,12 +288,12 @@ class _Inferrer:
         titled: dict[str, list[tuple[str, str]]] = {}
         for nid in g.nodes:
             key = re.sub(r"[\s_-]+", " ", g.title(nid).strip().lower())
-            slot = _TITLE_ALIASES.get(key)
+            slot = TITLE_ALIASES.get(key)
             if slot is None or slot in self.choices:
                 continue
-            where = (nid, "") if slot == "output" else g.literal_input(nid, _SLOT_INPUTS[slot])
+            where = (nid, "") if slot == "output" else g.literal_input(nid, SLOT_INPUTS[slot])
             if where is None and slot != "output":
-                literals = [k for k, v in g.inputs(nid).items() if not _is_link(v)]
+                literals = [k for k, v in g.inputs(nid).items() if not is_link(v)]
                 where = (nid, literals[0]) if len(literals) == 1 else None
             if where is None:
                 self.result.notes.append(f"node {nid} is titled {g.title(nid)!r} but has no input for slot {slot}")
@@ -496,14 +312,14 @@ class _Inferrer:
                     Ambiguity(slot, f"{len(places)} nodes are titled for it", [g.candidate(p[0]) for p in places])
                 )
         for slot, nid in self.choices.items():
-            where = (nid, "") if slot == "output" else g.literal_input(nid, _SLOT_INPUTS.get(slot, ()))
+            where = (nid, "") if slot == "output" else g.literal_input(nid, SLOT_INPUTS.get(slot, ()))
             if where is None:
-                literals = [k for k, v in g.inputs(nid).items() if not _is_link(v)]
+                literals = [k for k, v in g.inputs(nid).items() if not is_link(v)]
                 if len(literals) != 1:
                     raise WorkflowError(
                         BACKEND,
                         f"--slot {slot}={nid}: node {nid} ({g.cls(nid)}) has no input for {slot} "
-                        f"(looked for {', '.join(_SLOT_INPUTS.get(slot, ())) or 'one literal input'}; "
+                        f"(looked for {', '.join(SLOT_INPUTS.get(slot, ())) or 'one literal input'}; "
                         f"inputs: {', '.join(g.inputs(nid))})",
                     )
                 where = (nid, literals[0])
@@ -517,7 +333,7 @@ class _Inferrer:
         if sampler is not None:
             self.sampler_settings(sampler)
             self.prompts(sampler)
-            self.size(g_source_latent(self.g, sampler), from_output=False)
+            self.size(self.g.source(sampler, "latent_image"), from_output=False)
             self.reference(sampler)
         elif output is not None and not self.result.ambiguities:
             self.size(output, from_output=True)
@@ -535,11 +351,6 @@ class _Inferrer:
                     self.result.slots.pop(slot, None)
                     self.result.how.pop(slot, None)
         return self.result
-
-
-def g_source_latent(g: _Graph, sampler: str) -> str | None:
-    """The node feeding a sampler's latent input (``latent_image``), if linked."""
-    return g.source(sampler, "latent_image")
 
 
 def infer_slots(workflow: Mapping[str, Any], choices: Mapping[str, str] | None = None) -> SlotInference:
