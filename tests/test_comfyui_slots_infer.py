@@ -121,3 +121,18 @@ def test_weight_free_workflow_without_sampler() -> None:
     found = infer_slots(_load(shipped_workflows_dir() / "empty_image.json"))
     assert set(found.slots) == {"width", "height", "color", "output", "filename_prefix"}
     assert found.models == []
+
+
+def test_lora_feeding_the_model_is_a_slot_and_listed_for_preflight() -> None:
+    workflow = _load(shipped_workflows_dir() / "sd15_txt2img.json")
+    workflow["20"] = {
+        "inputs": {"lora_name": "ink.safetensors", "strength_model": 0.8, "model": ["4", 0]},
+        "class_type": "LoraLoaderModelOnly",
+        "_meta": {"title": "LoRA"},
+    }
+    workflow["3"]["inputs"]["model"] = ["20", 0]
+    found = infer_slots(workflow)
+    assert found.slots["lora"] == {"node": "20", "input": "lora_name"}
+    assert ("20", "lora_name", "ink.safetensors") in found.models
+    filled = WorkflowTemplate(workflow, found.slots).settings({"lora": "pen.safetensors"})
+    assert filled == {"lora": "pen.safetensors"}

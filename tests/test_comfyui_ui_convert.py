@@ -228,3 +228,29 @@ def test_workflow_add_of_ui_kontext_then_render(server, tmp_path, monkeypatch, c
     for prompt in panel_prompts:
         assert prompt["142"]["inputs"]["image"] in server.uploads  # the character sheet, uploaded
         assert prompt["31"]["inputs"]["model"] == ["10", 0]
+
+
+def test_cli_add_reports_ambiguity_then_takes_a_slot_choice(object_info, tmp_path, monkeypatch, capsys) -> None:
+    folder = tmp_path / "wf"
+    monkeypatch.setenv("STORYBENCH_COMFYUI_WORKFLOWS", str(folder))
+    info_file = tmp_path / "object_info.json"
+    info_file.write_text(json.dumps(object_info), encoding="utf-8")
+    ui = str(DATA / "sdxl_refiner.ui.json")
+    # UI format converted offline with a saved /object_info; two samplers: exit 1 naming both
+    assert main(["workflow", "add", ui, "--name", "refiner", "--object-info", str(info_file)]) == 1
+    err = capsys.readouterr().err
+    assert "10 KSamplerAdvanced 'KSampler (Advanced) - BASE'" in err
+    assert "11 KSamplerAdvanced 'KSampler (Advanced) - REFINER'" in err and "--slot seed=10" in err
+    assert not folder.exists() or not any(folder.iterdir())
+    args = ["workflow", "add", ui, "--name", "refiner", "--object-info", str(info_file), "--slot", "seed=10"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "seed [seed]: node 10 KSamplerAdvanced 'KSampler (Advanced) - BASE', input noise_seed" in out
+    assert "(your choice)" in out
+    template = WorkflowTemplate.load("refiner")
+    expected = _load(DATA / "sdxl_refiner.slots.json")
+    assert {k: (v.node_id, v.input) for k, v in template.slots.items()} == {
+        k: (v["node"], v.get("input")) for k, v in expected.items() if not k.startswith("_")
+    }
+    assert main(["workflow", "add", ui, "--slot", "positive"]) == 1
+    assert "expected SLOT=NODE" in capsys.readouterr().err
