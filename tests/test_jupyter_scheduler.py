@@ -5,6 +5,7 @@ project's outputs folder, and a bad plan fails its job with the validation messa
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -17,7 +18,6 @@ import time
 from pathlib import Path
 
 import httpx
-import jupyter_scheduler  # noqa: F401 - the extension under test (storybench[lab] / [test])
 import pytest
 
 from storybench.batch import read_catalog
@@ -42,6 +42,8 @@ def _free_port() -> int:
 @pytest.fixture
 def jupyter(tmp_path: Path):
     """A Jupyter server with jupyter_scheduler; yields (base url, headers, project root)."""
+    if importlib.util.find_spec("jupyter_scheduler") is None:
+        pytest.fail("jupyter-scheduler is not installed: pip install -e '.[test]' (or '.[lab]')")
     project = tmp_path / "project"
     (project / "notebooks").mkdir(parents=True)
     (project / "plans").mkdir()
