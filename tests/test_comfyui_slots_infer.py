@@ -136,3 +136,56 @@ def test_lora_feeding_the_model_is_a_slot_and_listed_for_preflight() -> None:
     assert ("20", "lora_name", "ink.safetensors") in found.models
     filled = WorkflowTemplate(workflow, found.slots).settings({"lora": "pen.safetensors"})
     assert filled == {"lora": "pen.safetensors"}
+
+
+def test_sampler_custom_with_cfg_guider_and_single_clip_loader() -> None:
+    workflow = {
+        "1": {
+            "class_type": "UNETLoader",
+            "inputs": {"unet_name": "sd3.5_medium.safetensors", "weight_dtype": "default"},
+        },
+        "2": {"class_type": "CLIPLoader", "inputs": {"clip_name": "t5xxl_fp16.safetensors", "type": "sd3"}},
+        "3": {"class_type": "CLIPTextEncode", "inputs": {"text": "a lighthouse", "clip": ["2", 0]}},
+        "4": {"class_type": "CLIPTextEncode", "inputs": {"text": "blurry", "clip": ["2", 0]}},
+        "5": {
+            "class_type": "CFGGuider",
+            "inputs": {"model": ["1", 0], "positive": ["3", 0], "negative": ["4", 0], "cfg": 4.5},
+        },
+        "6": {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "euler"}},
+        "7": {
+            "class_type": "BasicScheduler",
+            "inputs": {"model": ["1", 0], "scheduler": "sgm_uniform", "steps": 28, "denoise": 1.0},
+        },
+        "8": {"class_type": "EmptySD3LatentImage", "inputs": {"width": 1024, "height": 1024, "batch_size": 1}},
+        "9": {"class_type": "RandomNoise", "inputs": {"noise_seed": 1}},
+        "10": {
+            "class_type": "SamplerCustomAdvanced",
+            "inputs": {
+                "noise": ["9", 0],
+                "guider": ["5", 0],
+                "sampler": ["6", 0],
+                "sigmas": ["7", 0],
+                "latent_image": ["8", 0],
+            },
+        },
+        "11": {"class_type": "VAEDecode", "inputs": {"samples": ["10", 0], "vae": ["12", 0]}},
+        "12": {"class_type": "VAELoader", "inputs": {"vae_name": "sd35_vae.safetensors"}},
+        "13": {"class_type": "PreviewImage", "inputs": {"images": ["11", 0]}},
+    }
+    found = infer_slots(workflow)
+    assert found.ok
+    assert {k: (v["node"], v.get("input")) for k, v in found.slots.items()} == {
+        "positive": ("3", "text"),
+        "negative": ("4", "text"),
+        "seed": ("9", "noise_seed"),
+        "cfg": ("5", "cfg"),
+        "sampler": ("6", "sampler_name"),
+        "steps": ("7", "steps"),
+        "scheduler": ("7", "scheduler"),
+        "width": ("8", "width"),
+        "height": ("8", "height"),
+        "unet": ("1", "unet_name"),
+        "t5": ("2", "clip_name"),
+        "vae": ("12", "vae_name"),
+        "output": ("13", None),
+    }

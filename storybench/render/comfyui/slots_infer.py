@@ -279,6 +279,9 @@ class _Inferrer:
                 t5_first = ("t5" in first or "umt5" in first) and "t5" not in second
                 self.put("clip_l", (nid, "clip_name2" if t5_first else "clip_name1"), keep=True)
                 self.put("t5", (nid, "clip_name1" if t5_first else "clip_name2"), keep=True)
+            elif isinstance(inp.get("clip_name"), str):  # a single CLIPLoader: T5 or CLIP-L by its file name
+                slot = "t5" if "t5" in inp["clip_name"].lower() else "clip_l"
+                self.put(slot, (nid, "clip_name"), keep=True)
             if "lora_name" in inp and "lora" not in self.result.slots:
                 self.put("lora", g.literal_input(nid, ("lora_name",)))
 
