@@ -17,15 +17,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from storybench.batch.plan_runner import execute_plan_notebook
+from storybench.batch.runs_cli import add_runs_command, render_many
+from storybench.config import env_settings
 from storybench.exceptions import PlanValidationError, StorybenchError
+from storybench.io import atomic_write_text
 from storybench.plan import load_plan, plan_json_schema
+from storybench.planner.cli import add_plan_command
+from storybench.render.comfyui.workflow_cli import add_workflow_command
 
 __all__ = ["batch_notebook_path", "build_parser", "main"]
 
@@ -39,7 +44,7 @@ def batch_notebook_path() -> Path:
     Raises:
         FileNotFoundError: the notebook cannot be found.
     """
-    override = os.environ.get("STORYBENCH_BATCH_NOTEBOOK")
+    override = env_settings().batch_notebook
     candidates = [Path(override)] if override else []
     candidates.append(Path(__file__).resolve().parent.parent / "notebooks" / NOTEBOOK_NAME)
     for path in candidates:
@@ -75,7 +80,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if plan is None:
         return 1
     print(
-        f"{args.plan}: valid plan {plan.id!r}: {len(plan.chapters)} chapter(s), {plan.page_count()} page(s), {plan.panel_count()} panel(s)"
+        f"{args.plan}: valid plan {plan.id!r}: {len(plan.chapters)} chapter(s), {plan.page_count()} page(s), "
+        f"{plan.panel_count()} panel(s)"
     )
     return 0
 
@@ -83,8 +89,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_schema(args: argparse.Namespace) -> int:
     text = json.dumps(plan_json_schema(), ensure_ascii=False, indent=2)
     if args.output:
-        from storybench.io import atomic_write_text
-
         atomic_write_text(args.output, text + "\n")
         print(args.output)
     else:
@@ -106,11 +110,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if args.force:
         params["force"] = True
     if len(args.plan) > 1 or Path(args.plan[0]).is_dir():
-        from storybench.batch.runs_cli import render_many
-
         return render_many(args, params, batch_notebook_path())
-
-    from storybench.batch.plan_runner import execute_plan_notebook
 
     plan_file = args.plan[0]
     plan = _load_or_report(plan_file)
@@ -149,8 +149,6 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of the ``storybench`` command."""
-    from storybench.config import env_settings
-
     env = env_settings()
     parser = argparse.ArgumentParser(prog="storybench", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -181,18 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", help="write to this file instead of stdout")
     s.set_defaults(func=_cmd_schema)
 
-    from storybench.batch.runs_cli import add_runs_command
-    from storybench.render.comfyui.workflow_cli import add_workflow_command
-
     add_runs_command(sub, env.output_dir)
     add_workflow_command(sub)
-
-    try:
-        from storybench.planner.cli import add_plan_command
-    except ImportError:
-        pass
-    else:
-        add_plan_command(sub)
+    add_plan_command(sub)
     return parser
 
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from storybench.config import env_settings
+
 __all__ = ["default_output_dir", "project_dir", "resolve_plan_path"]
 
 
 def project_dir() -> Path:
     """The project folder: ``$STORYBENCH_PROJECT_DIR``, else the source checkout, else the current folder."""
-    env = os.environ.get("STORYBENCH_PROJECT_DIR")
+    env = env_settings().project_dir
     if env:
         return Path(env).expanduser().resolve()
     checkout = Path(__file__).resolve().parents[2]
@@ -53,5 +55,5 @@ def default_output_dir(output_dir: str | os.PathLike[str] | None = None) -> Path
     when relative."""
     if output_dir:
         return Path(output_dir).expanduser().resolve()
-    chosen = Path(os.environ.get("STORYBENCH_OUTPUT_DIR") or "outputs").expanduser()
+    chosen = Path(env_settings().output_dir_or("outputs")).expanduser()
     return chosen if chosen.is_absolute() else project_dir() / chosen

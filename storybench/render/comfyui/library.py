@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from storybench.config import env_settings
 from storybench.exceptions import BackendError, WorkflowError
 from storybench.io import atomic_write_json
 from storybench.render.comfyui.errors import BACKEND
@@ -136,7 +137,7 @@ def read_workflow_file(path: str | os.PathLike[str]) -> tuple[Any, str]:
 def _server_object_info(url: str | None) -> Mapping[str, Any]:
     from storybench.render.comfyui.client import ComfyUIClient
 
-    base = (url or os.environ.get("STORYBENCH_COMFYUI_URL") or "http://127.0.0.1:8188").rstrip("/")
+    base = (url or env_settings().comfyui_url).rstrip("/")
     client = ComfyUIClient(base, use_websocket=False)
     try:
         return client.object_info()
