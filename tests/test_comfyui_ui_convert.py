@@ -151,11 +151,22 @@ def test_link_fed_widgets_left_out_of_widgets_values(object_info: dict) -> None:
 
 
 def test_unknown_class_and_subgraphs_are_named(object_info: dict) -> None:
-    ui = {"nodes": [{"id": 7, "type": "FancyUpscaler", "mode": 0, "title": "Upscale x4"}], "links": []}
+    label = {"id": 8, "type": "Label (rgthree)", "mode": 0, "widgets_values": ["Models"]}
+    ui = {
+        "nodes": [
+            {"id": 7, "type": "FancyUpscaler", "mode": 0, "title": "Upscale x4", "outputs": [{"links": [1]}]},
+            {"id": 9, "type": "SaveImage", "mode": 0, "inputs": [{"name": "images", "type": "IMAGE", "link": 1}]},
+            label,
+        ],
+        "links": [[1, 7, 0, 9, 0, "IMAGE"]],
+    }
     with pytest.raises(WorkflowError, match=r"node 7 \(Upscale x4\) is a FancyUpscaler.*not installed"):
         ui_to_api(ui, object_info)
     with pytest.raises(WorkflowError, match="subgraphs"):
         ui_to_api({"nodes": [], "links": [], "definitions": {"subgraphs": [{"id": "x"}]}}, object_info)
+    # an unknown class linked to nothing is decoration, dropped like a Note
+    save = {"id": 9, "type": "SaveImage", "mode": 0, "widgets_values": ["x"]}
+    assert set(ui_to_api({"nodes": [save, label], "links": []}, object_info)) == {"9"}
 
 
 def test_png_saved_by_comfyui(tmp_path: Path) -> None:

@@ -19,7 +19,8 @@ Rules, as ComfyUI's frontend applies them when it queues a prompt (``graphToProm
   ``decrement``, ``randomize``), which is not an input;
 - ``Reroute`` nodes are removed and their link passed through; a ``PrimitiveNode``'s value
   (first widget value) becomes the input of every node it feeds; ``Note`` and
-  ``MarkdownNote`` are dropped;
+  ``MarkdownNote`` are dropped, and so is any node of a class the server does not know that
+  is linked to nothing (labels and notes of custom node packs); a linked one is an error;
 - muted nodes (``mode`` 2) are dropped, and inputs linked to them are removed;
 - bypassed nodes (``mode`` 4) are dropped, and a link from one is passed to the bypassed
   node's input of the same type (the input at the link's output index first);
@@ -116,7 +117,14 @@ class _Converter:
             self.nodes[int(node["id"])] = node
 
     def _real(self, node: Mapping[str, Any]) -> bool:
-        return node["type"] not in FRONTEND_ONLY and node.get("mode", 0) not in (_MUTED, _BYPASSED)
+        if node["type"] in FRONTEND_ONLY or node.get("mode", 0) in (_MUTED, _BYPASSED):
+            return False
+        # a class the server does not know, linked to nothing (a label, a note of a custom node pack)
+        # is decoration the browser keeps to itself; a linked one is a missing custom node (an error)
+        linked = any(i.get("link") is not None for i in node.get("inputs") or []) or any(
+            o.get("links") for o in node.get("outputs") or []
+        )
+        return node["type"] in self.info or linked
 
     def resolve(self, link_id: int | None, want_type: str) -> Any:
         """What an input linked by ``link_id`` becomes: ``[id, index]``, a primitive's value, or ``None``."""
