@@ -20,6 +20,7 @@ from storybench.batch.plan_runner import execute_plan_notebook
 from storybench.batch.runs import read_manifest
 from storybench.batch.runs_table import RunRow, record_attempt, row_from_manifest
 from storybench.exceptions import PlanValidationError
+from storybench.plan import load_plan
 
 __all__ = ["collect_plan_files", "render_plans"]
 
@@ -52,8 +53,6 @@ def collect_plan_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
 def _render_one(
     notebook: Path, plan_path: Path, *, backend: str, output_dir: Path, params: dict[str, Any], kernel: str | None
 ) -> RunRow:
-    from storybench.plan import load_plan
-
     try:
         plan = load_plan(plan_path)
     except PlanValidationError as exc:

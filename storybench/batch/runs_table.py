@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from storybench.batch.catalog import read_catalog_table
 from storybench.batch.runs import RUN_MANIFEST, new_run_id, read_manifest
 from storybench.io import atomic_write_json
 
@@ -101,8 +102,6 @@ def lock_is_live(run_dir: Path) -> bool:
 
 
 def _catalog_counts(output_dir: Path, run_id: str) -> dict[str, int]:
-    from storybench.batch.catalog import read_catalog_table
-
     try:
         rows = [r for r in read_catalog_table(output_dir).to_pylist() if r.get("run_id") == run_id]
     except OSError:

@@ -23,6 +23,7 @@ from typing import Any
 from storybench.config import env_settings
 from storybench.exceptions import BackendError, WorkflowError
 from storybench.io import atomic_write_json
+from storybench.render.comfyui.client import ComfyUIClient
 from storybench.render.comfyui.errors import BACKEND
 from storybench.render.comfyui.slots_infer import SLOT_WORDS, SlotInference, infer_slots
 from storybench.render.comfyui.ui_convert import is_ui_format, ui_to_api
@@ -135,8 +136,6 @@ def read_workflow_file(path: str | os.PathLike[str]) -> tuple[Any, str]:
 
 
 def _server_object_info(url: str | None) -> Mapping[str, Any]:
-    from storybench.render.comfyui.client import ComfyUIClient
-
     base = (url or env_settings().comfyui_url).rstrip("/")
     client = ComfyUIClient(base, use_websocket=False)
     try:
