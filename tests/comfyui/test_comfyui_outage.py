@@ -268,7 +268,7 @@ def test_resume_key_includes_the_workflow(tmp_path):
     plan = plan_dict(("grid-2x2",), plan_id="resume-key")
     workflows = tmp_path / "wf"
     workflows.mkdir()
-    source = Path(__file__).parent.parent / "workflows"
+    source = Path(__file__).resolve().parents[2] / "workflows"
     data = json.loads((source / "empty_image.json").read_text())
     data["2"]["inputs"]["filename_prefix"] = "storybench/other"
     (workflows / "other_empty.json").write_text(json.dumps(data))
