@@ -6,6 +6,7 @@ Subcommands:
     validate PLAN check a plan; exit 1 with every problem and its JSON path.
     schema        print the plan's JSON Schema.
     plan PROMPT   plan a comic with an LLM (when the planner is installed).
+    publish SRC   publish a rendered run or a played story to a platform world (the publish extra).
 
 Exit codes: 0 success, 1 invalid input or a failed render, 2 usage errors (argparse).
 """
@@ -206,6 +207,15 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_plan_command(sub)
+    try:
+        from storybench.publish.cli import add_publish_command
+    except ImportError as exc:  # without the publish extra the command says what to install
+        missing = str(exc)
+        q = sub.add_parser("publish", help="publish to a platform (needs: pip install 'storybench[publish]')")
+        q.add_argument("rest", nargs=argparse.REMAINDER)
+        q.set_defaults(func=lambda _args: print(f"error: {missing}", file=sys.stderr) or 1)
+    else:
+        add_publish_command(sub)
     return parser
 
 
