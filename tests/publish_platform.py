@@ -17,7 +17,8 @@ Faults, set as attributes at any time:
     s3_expired_next: the next N ``PUT`` requests get S3's 403 ``Request has expired``.
     confirm_false_next: the next N ``ConfirmUpload`` calls answer ``success=false``.
     before: ``{method: callable(n)}`` run at the start of call number ``n`` of a method
-        (e.g. to SIGKILL the client process in the middle of a publish).
+        (e.g. to SIGKILL the client process in the middle of a publish); when it returns
+        true the call is dropped (``UNAVAILABLE``) instead of being carried out.
 """
 
 from __future__ import annotations
@@ -50,9 +51,7 @@ from storybench.publish.proto import (
 )
 
 BUCKET = "platform-media"
-_S3_ERROR = (
-    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>'
-)
+_S3_ERROR = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>'
 
 
 def free_port() -> int:
@@ -138,7 +137,10 @@ class TestPlatform:
         self.s3.create_bucket(Bucket=BUCKET)
         # URLs are signed for the proxy's address (what the uploader reaches)
         self._signer = boto3.client(
-            "s3", endpoint_url=self.s3_url, config=Config(signature_version="s3v4", s3={"addressing_style": "path"}), **creds
+            "s3",
+            endpoint_url=self.s3_url,
+            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+            **creds,
         )
         self._server = grpc.server(ThreadPoolExecutor(max_workers=8))
         character_pb2_grpc.add_CharacterServiceServicer_to_server(_Characters(self), self._server)
@@ -165,7 +167,10 @@ class TestPlatform:
         with self._lock:
             if self.s3_reject_next > 0:
                 self.s3_reject_next -= 1
-                return ("SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.")
+                return (
+                    "SignatureDoesNotMatch",
+                    "The request signature we calculated does not match the signature you provided.",
+                )
             if self.s3_expired_next > 0:
                 self.s3_expired_next -= 1
                 return ("AccessDenied", "Request has expired")
@@ -175,8 +180,8 @@ class TestPlatform:
         """Count the call, run its hook, check the token, inject UNAVAILABLE on a service's first call."""
         n = self.count(method)
         hook = self.before.get(method)
-        if hook is not None:
-            hook(n)
+        if hook is not None and hook(n):
+            context.abort(grpc.StatusCode.UNAVAILABLE, "connection lost")
         metadata = dict(context.invocation_metadata())
         if metadata.get("authorization") != f"Bearer {self.token}":
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
@@ -223,7 +228,9 @@ class _Characters(character_pb2_grpc.CharacterServiceServicer):
         if request.HasField("avatar_media_id"):
             media = self.p.media.get(request.avatar_media_id)
             if media is None or not media["confirmed"]:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"avatar media {request.avatar_media_id} is not confirmed")
+                context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, f"avatar media {request.avatar_media_id} is not confirmed"
+                )
         ch = character_pb2.Character(
             id=f"chr-{uuid.uuid4().hex[:10]}",
             world_id=request.world_id,
@@ -312,7 +319,9 @@ class _Media(media_pb2_grpc.MediaServiceServicer):
             return media_pb2.ConfirmUploadResponse(success=False)
         media["confirmed"] = True
         url = f"{self.p.s3_url}/{BUCKET}/{media['key']}"
-        return media_pb2.ConfirmUploadResponse(success=True, variants=[media_pb2.MediaVariant(name="original", url=url)])
+        return media_pb2.ConfirmUploadResponse(
+            success=True, variants=[media_pb2.MediaVariant(name="original", url=url)]
+        )
 
 
 class _Posts(post_pb2_grpc.PostServiceServicer):
@@ -326,7 +335,10 @@ class _Posts(post_pb2_grpc.PostServiceServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"no AI character {request.character_id} in this world")
         media = self.p.media.get(request.media_id)
         if media is None or not media["confirmed"] or media["character_id"] != request.character_id:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"media {request.media_id} is not a confirmed upload of this character")
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"media {request.media_id} is not a confirmed upload of this character",
+            )
         if not request.caption or len(request.caption) > 2000:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "caption must be 1..2000 characters")
         post = {

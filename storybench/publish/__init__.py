@@ -21,8 +21,8 @@ Needs the ``publish`` extra (grpcio, protobuf): ``pip install 'storybench[publis
 from storybench.exceptions import MissingDependencyError
 
 try:
-    import grpc  # noqa: F401
     import google.protobuf  # noqa: F401
+    import grpc  # noqa: F401
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingDependencyError("publishing", "publish", exc.name or "grpcio") from exc
 
@@ -31,7 +31,7 @@ from storybench.publish.client import TOKEN_ENV, PlatformClient, PublishSettings
 from storybench.publish.dryrun import DryRun
 from storybench.publish.ledger import PublishLedger, ledger_path
 from storybench.publish.planning import PublishPlan, plan_publication
-from storybench.publish.publisher import PublishCounts, PublishReport, Publisher
+from storybench.publish.publisher import PublishCounts, Publisher, PublishReport
 from storybench.publish.retry import RetryPolicy
 from storybench.publish.targets import PublishTarget, get_publish_target, register_publish_target
 

@@ -14,7 +14,7 @@ from storybench.plan.models import ComicPlan
 from storybench.publish.dryrun import DryRun, dry_run
 from storybench.publish.ledger import PublishLedger, ledger_path
 from storybench.publish.planning import plan_publication
-from storybench.publish.publisher import PublishReport, Publisher
+from storybench.publish.publisher import Publisher, PublishReport
 from storybench.publish.retry import RetryPolicy
 from storybench.publish.targets import PublishTarget, get_publish_target
 from storybench.render.base import ImageBackend
@@ -108,7 +108,14 @@ def publish(
         backend = image_backend
     writer = _llm(llm)
     publisher = Publisher(
-        client, world_id, llm=writer, image_backend=backend, http=http, policy=policy, progress=progress, on_step=on_step
+        client,
+        world_id,
+        llm=writer,
+        image_backend=backend,
+        http=http,
+        policy=policy,
+        progress=progress,
+        on_step=on_step,
     )
     try:
         return publisher.publish(plan_)

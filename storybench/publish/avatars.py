@@ -47,7 +47,9 @@ def portrait_spec(source: AvatarSource, size: int = AVATAR_SIZE) -> RenderSpec:
         KeyError: unknown style.
     """
     style = get_style(source.style)
-    who = source.prompt or ", ".join(p for p in (source.appearance, source.clothing and f"wearing {source.clothing}") if p)
+    who = source.prompt or ", ".join(
+        p for p in (source.appearance, source.clothing and f"wearing {source.clothing}") if p
+    )
     prompt = ", ".join(p for p in (style.prompt_prefix, f"portrait of {source.name}", who, "head and shoulders") if p)
     member = CastMember(
         id=source.character_id,

@@ -71,7 +71,7 @@ def caption_messages(post: PostItem, language: str, title: str) -> list[Message]
             role="system",
             content=(
                 f"You write one short social media caption for a comic page, in {lang}. "
-                f"At most 200 characters. No hashtags. Answer JSON: {{\"caption\": \"...\"}}"
+                f'At most 200 characters. No hashtags. Answer JSON: {{"caption": "..."}}'
             ),
         ),
         Message(role="user", content="\n".join(lines)[:2000]),
@@ -95,7 +95,9 @@ def _script_ok(text: str, language: str) -> bool:
 def llm_caption(llm: LLMBackend, post: PostItem, language: str, title: str) -> str | None:
     """The LLM's caption of ``post``, or ``None`` when it failed or did not pass the checks (see module doc)."""
     try:
-        answer = llm.structured(caption_messages(post, language, title), CaptionAnswer, attempts=2, max_tokens=160, temperature=0.4)
+        answer = llm.structured(
+            caption_messages(post, language, title), CaptionAnswer, attempts=2, max_tokens=160, temperature=0.4
+        )
     except StorybenchError as exc:
         log.info("caption of %s: LLM failed (%s); using the narrative", post.label, exc)
         return None

@@ -70,7 +70,9 @@ def catalog_rows(plan: PublishPlan, data: LedgerData, target_name: str) -> list[
                 "path": files.get(ch.avatar, ("", None))[0] or None,
                 "sha256": media.sha256 if media else None,
                 "finished_at": _time(ch.updated_at),
-                "metrics": metrics_json({**where, "platform_id": ch.platform_id, "avatar_media_id": media.media_id if media else ""}),
+                "metrics": metrics_json(
+                    {**where, "platform_id": ch.platform_id, "avatar_media_id": media.media_id if media else ""}
+                ),
             }
         )
     for key, m in data.media.items():

@@ -78,7 +78,9 @@ def add_publish_command(sub: Any) -> None:
     )
     p.add_argument("source", metavar="RUN_DIR_OR_STORY", help="a run folder, a story folder or a story.json")
     p.add_argument("--world", required=True, metavar="WORLD_ID", help="the platform world to publish into")
-    p.add_argument("--pages", type=parse_pages, default=None, help="pages (or story segments) to publish, e.g. 1,3 or 2-4")
+    p.add_argument(
+        "--pages", type=parse_pages, default=None, help="pages (or story segments) to publish, e.g. 1,3 or 2-4"
+    )
     p.add_argument("--dry-run", action="store_true", help="print what would be created and uploaded, with sizes")
     p.add_argument("--target", default=None, help="platform address (default: $STORYBENCH_PUBLISH_TARGET)")
     p.add_argument("--plan", default=None, help="the run's plan file, when run.json no longer points to it")

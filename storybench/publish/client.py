@@ -132,7 +132,9 @@ class PlatformClient:
         channel: grpc.Channel | None = None,
     ) -> None:
         settings = PublishSettings()
-        self.target = parse_target(target if target is not None else settings.target, tls=settings.tls if tls is None else tls)
+        self.target = parse_target(
+            target if target is not None else settings.target, tls=settings.tls if tls is None else tls
+        )
         self.timeout_seconds = timeout_seconds if timeout_seconds is not None else settings.timeout_seconds
         self.policy = policy or RetryPolicy()
         token = os.environ.get(TOKEN_ENV, "").strip()

@@ -254,7 +254,9 @@ def _run_plan(run_dir: Path, pages: Sequence[int] | None, plan: ComicPlan | str 
             continue
         image = run_dir / "pages" / f"page-{page.page_number:03d}.png"
         if not image.is_file():
-            raise ConfigError(f"{run_dir}: page {page.page_number} has no image ({image.name}); finish the render first")
+            raise ConfigError(
+                f"{run_dir}: page {page.page_number} has no image ({image.name}); finish the render first"
+            )
         panels = sorted(page.panels, key=lambda p: p.position)
         narrative = " ".join(p.narrative.strip() for p in panels if p.narrative and p.narrative.strip())
         dialogue = tuple(f"{names.get(d.character, d.character)}: {d.text}" for p in panels for d in p.dialogue)
@@ -332,7 +334,9 @@ def _story_plan(story_file: Path, pages: Sequence[int] | None, image_backend: st
                 character=f"character:{hero}",
                 narrative=seg.text.strip(),
                 dialogue=(),
-                tags=_tags(story.settings.style, story.title, story.settings.language, f"chapter {story.chapter(seg.id)}"),
+                tags=_tags(
+                    story.settings.style, story.title, story.settings.language, f"chapter {story.chapter(seg.id)}"
+                ),
             )
         )
     return out
