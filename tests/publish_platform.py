@@ -50,7 +50,6 @@ from storybench.publish.proto import (
     post_pb2_grpc,
 )
 
-BUCKET = "platform-media"
 _S3_ERROR = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>'
 
 
@@ -120,6 +119,8 @@ class TestPlatform:
         self.posts: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._served: set[str] = set()
+        # moto keeps its state per process: a bucket of its own keeps each platform's count exact
+        self.bucket = f"platform-media-{uuid.uuid4().hex[:10]}"
 
     # -- lifecycle -----------------------------------------------------------------
     def __enter__(self) -> TestPlatform:
@@ -134,7 +135,7 @@ class TestPlatform:
         threading.Thread(target=self._proxy.serve_forever, daemon=True).start()
         creds = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
         self.s3 = boto3.client("s3", endpoint_url=self.moto_url, **creds)
-        self.s3.create_bucket(Bucket=BUCKET)
+        self.s3.create_bucket(Bucket=self.bucket)
         # URLs are signed for the proxy's address (what the uploader reaches)
         self._signer = boto3.client(
             "s3",
@@ -200,7 +201,7 @@ class TestPlatform:
         return [m for m in self.media.values() if m["confirmed"]]
 
     def s3_object_count(self) -> int:
-        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
         return sum(len(page.get("Contents", [])) for page in pages)
 
     def counts(self, world_id: str) -> dict[str, int]:
@@ -284,7 +285,7 @@ class _Media(media_pb2_grpc.MediaServiceServicer):
         if stale:
             lifetime = 1
         url = self.p._signer.generate_presigned_url(
-            "put_object", Params={"Bucket": BUCKET, "Key": key, "ContentType": request.content_type}, ExpiresIn=lifetime
+            "put_object", Params={"Bucket": self.p.bucket, "Key": key, "ContentType": request.content_type}, ExpiresIn=lifetime
         )
         expires_at = int(time.time()) + lifetime - (10 if stale else 0)
         with self.p._lock:
@@ -312,13 +313,13 @@ class _Media(media_pb2_grpc.MediaServiceServicer):
                 self.p.confirm_false_next -= 1
                 return media_pb2.ConfirmUploadResponse(success=False)
         try:
-            head = self.p.s3.head_object(Bucket=BUCKET, Key=media["key"])
+            head = self.p.s3.head_object(Bucket=self.p.bucket, Key=media["key"])
         except Exception:
             return media_pb2.ConfirmUploadResponse(success=False)
         if head["ContentLength"] != media["size"] or head.get("ContentType") != media["content_type"]:
             return media_pb2.ConfirmUploadResponse(success=False)
         media["confirmed"] = True
-        url = f"{self.p.s3_url}/{BUCKET}/{media['key']}"
+        url = f"{self.p.s3_url}/{self.p.bucket}/{media['key']}"
         return media_pb2.ConfirmUploadResponse(
             success=True, variants=[media_pb2.MediaVariant(name="original", url=url)]
         )

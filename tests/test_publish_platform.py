@@ -101,7 +101,7 @@ def test_faults_are_retried_and_counts_stay_exact(platform, tmp_path, token, cap
     platform.s3_expired_next = 1
     platform.confirm_false_next = 1
     slept: list[float] = []
-    policy = RetryPolicy(backoff_seconds=0.25, max_backoff_seconds=1.0, sleep=slept.append)
+    policy = RetryPolicy(backoff_seconds=0.25, max_backoff_seconds=1.0, upload_attempts=5, sleep=slept.append)
     with caplog.at_level(logging.INFO, logger="storybench.publish"):
         report = _publish(run, policy=policy)
     assert (report.created.characters, report.created.media, report.created.posts) == (2, 5, 3)
