@@ -24,6 +24,7 @@ Faults, set as attributes at any time:
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 import time
@@ -51,6 +52,9 @@ from storybench.publish.proto import (
 )
 
 _S3_ERROR = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>'
+
+
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log would show presigned URLs
 
 
 def free_port() -> int:
@@ -285,7 +289,9 @@ class _Media(media_pb2_grpc.MediaServiceServicer):
         if stale:
             lifetime = 1
         url = self.p._signer.generate_presigned_url(
-            "put_object", Params={"Bucket": self.p.bucket, "Key": key, "ContentType": request.content_type}, ExpiresIn=lifetime
+            "put_object",
+            Params={"Bucket": self.p.bucket, "Key": key, "ContentType": request.content_type},
+            ExpiresIn=lifetime,
         )
         expires_at = int(time.time()) + lifetime - (10 if stale else 0)
         with self.p._lock:

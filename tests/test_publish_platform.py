@@ -77,7 +77,11 @@ def test_publish_mavka_run_then_rerun_creates_nothing(platform, mavka_run, token
     calls = sum(platform.calls.values())
     again = _publish(mavka_run)
     assert (again.created.characters, again.created.media, again.created.posts) == (0, 0, 0)
-    assert (again.existing.characters, again.existing.posts) == (n_chars, n_pages)
+    assert (again.existing.characters, again.existing.media, again.existing.posts) == (
+        n_chars,
+        n_chars + n_pages,
+        n_pages,
+    )
     assert sum(platform.calls.values()) == calls  # not even a call
     assert platform.counts(WORLD)["posts"] == n_pages
     # catalog rows with the platform's ids
@@ -186,3 +190,28 @@ def test_second_world_is_a_separate_publish(platform, tmp_path, token):
     other = publish(run, "world-2", policy=FAST, progress=False)
     assert isinstance(other, PublishReport) and other.created.posts == 3
     assert platform.counts("world-2")["characters"] == 2 and platform.counts(WORLD)["characters"] == 2
+
+
+def test_avatar_is_the_sheets_first_cell_when_the_run_has_sheets(tmp_path):
+    from PIL import Image
+
+    from storybench.publish.avatars import AVATAR_SIZE, avatar_bytes
+    from storybench.publish.planning import plan_publication
+
+    run = render_run(MAVKA, tmp_path / "outputs")
+    sheet = Image.new("RGB", (1024, 1024), (0, 0, 200))
+    sheet.paste((200, 0, 0), (0, 0, 512, 1024))  # front view cell
+    (run / "characters").mkdir(exist_ok=True)
+    sheet.save(run / "characters" / "char-1.png")
+    plan = plan_publication(run)
+    with_sheet, without = plan.characters
+    assert with_sheet.avatar.sheet == run / "characters" / "char-1.png" and without.avatar.sheet is None
+    dry = publish(run, WORLD, dry=True, target="grpc://127.0.0.1:1")
+    assert "avatar-char-1.png image/png" in str(dry) and "sheet's first cell" in str(dry)
+    import io
+
+    avatar = Image.open(io.BytesIO(avatar_bytes(with_sheet.avatar)))
+    assert avatar.size == (AVATAR_SIZE, AVATAR_SIZE) and avatar.getpixel((10, 10)) == (200, 0, 0)
+    assert with_sheet.avatar.out_path.is_file()  # kept: a rerun uploads the same bytes
+    portrait = Image.open(io.BytesIO(avatar_bytes(without.avatar)))
+    assert portrait.size == (AVATAR_SIZE, AVATAR_SIZE)

@@ -167,6 +167,7 @@ class Publisher:
         record = ledger.data.characters.get(item.key)
         if record is not None and record.state == "created":
             report.existing.characters += 1
+            report.existing.media += self._confirmed_in(ledger, item.media_key)
             return
         obj = f"character {item.source_id} ({item.display_name})"
         data = avatar_bytes(item.avatar, self.image_backend)
@@ -202,6 +203,7 @@ class Publisher:
         record = ledger.data.posts.get(post.key)
         if record is not None and record.state == "posted":
             report.existing.posts += 1
+            report.existing.media += self._confirmed_in(ledger, post.media_key)
             return
         poster = ledger.data.characters.get(post.character)
         if poster is None or poster.state != "created":
@@ -232,6 +234,11 @@ class Publisher:
         self.on_step(f"posted {post.label} ({answer.post_id})")
 
     # -- media -------------------------------------------------------------------------
+    @staticmethod
+    def _confirmed_in(ledger: PublishLedger, key: str) -> int:
+        record = ledger.data.media.get(key)
+        return int(record is not None and record.state == "confirmed")
+
     def _media(
         self,
         ledger: PublishLedger,
