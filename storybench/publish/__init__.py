@@ -18,14 +18,7 @@ publish), :mod:`~storybench.publish.avatars`, :mod:`~storybench.publish.captions
 Needs the ``publish`` extra (grpcio, protobuf): ``pip install 'storybench[publish]'``.
 """
 
-from storybench.exceptions import MissingDependencyError
-
-try:
-    import google.protobuf  # noqa: F401
-    import grpc  # noqa: F401
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
-    raise MissingDependencyError("publishing", "publish", exc.name or "grpcio") from exc
-
+from storybench.publish import _deps  # noqa: F401  (first: says which extra to install)
 from storybench.publish.api import publish
 from storybench.publish.client import TOKEN_ENV, PlatformClient, PublishSettings, parse_target
 from storybench.publish.dryrun import DryRun

@@ -11,13 +11,14 @@ import httpx
 from storybench.exceptions import ConfigError, StorybenchError
 from storybench.llm.base import LLMBackend, get_llm_backend
 from storybench.plan.models import ComicPlan
+from storybench.publish.client import PublishSettings, parse_target
 from storybench.publish.dryrun import DryRun, dry_run
 from storybench.publish.ledger import PublishLedger, ledger_path
 from storybench.publish.planning import plan_publication
 from storybench.publish.publisher import Publisher, PublishReport
 from storybench.publish.retry import RetryPolicy
 from storybench.publish.targets import PublishTarget, get_publish_target
-from storybench.render.base import ImageBackend
+from storybench.render.base import ImageBackend, get_image_backend
 
 __all__ = ["publish"]
 
@@ -80,14 +81,14 @@ def publish(
     plan_ = plan_publication(source, pages=pages, plan=plan, image_backend=backend_name or "storyboard")
     if dry:
         ledger = None
-        label = target.label if isinstance(target, PublishTarget) else None
-        if label is None:
+        label: str | None = None
+        if isinstance(target, PublishTarget):
+            label = target.label
+        else:
+            settings = PublishSettings()
             try:
-                from storybench.publish.client import PublishSettings, parse_target
-
-                settings = PublishSettings()
                 label = parse_target(target or settings.target, tls=settings.tls).label
-            except ConfigError:
+            except ConfigError:  # no address: list everything as to be created
                 label = None
         if label is not None:
             path = ledger_path(plan_.folder, label, world_id)
@@ -99,13 +100,7 @@ def publish(
         target if isinstance(target, PublishTarget) else get_publish_target(target_name, target=target, policy=policy)
     )
     own_backend = isinstance(image_backend, str)
-    backend: ImageBackend | None
-    if isinstance(image_backend, str):
-        from storybench.render.base import get_image_backend
-
-        backend = get_image_backend(image_backend)
-    else:
-        backend = image_backend
+    backend = get_image_backend(image_backend) if isinstance(image_backend, str) else image_backend
     writer = _llm(llm)
     publisher = Publisher(
         client,

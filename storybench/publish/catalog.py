@@ -92,22 +92,22 @@ def catalog_rows(plan: PublishPlan, data: LedgerData, target_name: str) -> list[
                 "metrics": metrics_json({**where, "platform_id": m.media_id, "variants": m.variants}),
             }
         )
-    for key, p in data.posts.items():
-        media = data.media.get(p.media)
-        path, page = files.get(p.media, ("", _page(p.media)))
+    for key, rec in data.posts.items():
+        media = data.media.get(rec.media)
+        path, page = files.get(rec.media, ("", _page(rec.media)))
         rows.append(
             {
                 **base,
                 "kind": "post",
                 "artifact_id": f"{data.world_id}/{key}",
                 "page_number": page,
-                "status": "completed" if p.state == "posted" else "processing",
-                "prompt": p.caption,
+                "status": "completed" if rec.state == "posted" else "processing",
+                "prompt": rec.caption,
                 "path": path or None,
                 "sha256": media.sha256 if media else None,
-                "finished_at": _time(p.updated_at),
+                "finished_at": _time(rec.updated_at),
                 "metrics": metrics_json(
-                    {**where, "platform_id": p.post_id, "media_id": media.media_id if media else "", "tags": p.tags}
+                    {**where, "platform_id": rec.post_id, "media_id": media.media_id if media else "", "tags": rec.tags}
                 ),
             }
         )

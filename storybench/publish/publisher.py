@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
+from tqdm.auto import tqdm
 
 from storybench.exceptions import PublishError
 from storybench.io import sha256_bytes
@@ -139,8 +140,6 @@ class Publisher:
             PublishError: a step failed after its retries.
             ConfigError: another publish of the same folder and world is running.
         """
-        from tqdm.auto import tqdm
-
         path = ledger_path(plan.folder, self.target.label, self.world_id)
         report = PublishReport(plan, self.target.label, self.world_id, str(path))
         with PublishLedger(path, target=self.target.label, world_id=self.world_id, source=str(plan.folder)) as ledger:

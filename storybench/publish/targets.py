@@ -89,7 +89,7 @@ def get_publish_target(name: str = "generia", **options: Any) -> PublishTarget:
     """
     available = _available()
     if name not in available:
-        raise UnknownBackendError("publish target", name, available)
+        raise UnknownBackendError("publish target", name, list(available))
     factory = available[name]
     if isinstance(factory, str):
         module, _, attr = factory.partition(":")
