@@ -18,7 +18,7 @@ from storybench.story import StoryEngine, StorySettings
 WORLD = "world-story"
 
 
-def _play(tmp_path, llm, steps: int = 3):
+def _play(tmp_path, llm, steps: int = 3, max_tokens: int = 120):
     settings = StorySettings(premise="Доглядач маяка знаходить таємний лист", style="noir", language="uk", title="Маяк")
     engine = StoryEngine(
         settings,
@@ -26,7 +26,7 @@ def _play(tmp_path, llm, steps: int = 3):
         image_backend="storyboard",
         story_dir=tmp_path / "stories" / "lighthouse",
         inline_images=True,
-        max_tokens=120,
+        max_tokens=max_tokens,
     )
     engine.start()
     for _ in range(steps - 1):
@@ -70,7 +70,7 @@ def test_publish_story_played_with_embedded_llm(platform, tmp_path, token):
         llm = get_llm_backend("llamacpp")
     except Exception as exc:  # model file not available here
         pytest.skip(f"embedded LLM unavailable: {exc}")
-    story, folder = _play(tmp_path, llm, steps=2)
+    story, folder = _play(tmp_path, llm, steps=1, max_tokens=48)
     report = publish(folder, WORLD, policy=RetryPolicy(backoff_seconds=0), progress=False, llm=llm)
     assert isinstance(report, PublishReport)
     n = len([s for _, s in story.walk() if s.image_status == "done"])

@@ -174,7 +174,9 @@ def test_llm_caption_used_when_in_the_language():
     assert "Ukrainian" in prompt and "Ніхто не ходив у ліс." in prompt and "Оксана: Хто тут?" in prompt
 
 
-@pytest.mark.parametrize("answer", ['{"caption": "Oksana walks into the forest"}', "not json", '{"caption": ""}'])
+@pytest.mark.parametrize(
+    "answer", ['{"caption": "Oksana walks into the forest"}', "not json", '{"caption": ""}', '{"caption": "Мавка"}']
+)
 def test_llm_caption_falls_back_to_narrative(answer):
     post = _post("Ніхто не ходив у ліс.")
     assert write_caption(CaptionLLM(answer), post, "uk", "Мавка") == "Ніхто не ходив у ліс."

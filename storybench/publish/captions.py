@@ -3,7 +3,8 @@
 The LLM gets the page's narrative and dialogue and answers JSON constrained by the
 schema of :class:`CaptionAnswer` (one string of at most :data:`MAX_CAPTION`
 characters), so even the tiny embedded model gives parseable output. The answer is
-kept only when it is non-empty, not a copy of the instructions, and written in the
+kept only when it is non-empty, not a copy of the instructions, the title or the
+narrative, and written in the
 script of the language (Cyrillic for ``uk``/``ru``/``be``/``bg``/``sr``/``mk``,
 Latin for the rest of the Latin-script languages); otherwise, and whenever there is
 no LLM or it fails, the caption is the narrative text (the dialogue when the page
@@ -34,10 +35,17 @@ _NON_LATIN = _CYRILLIC | {"ja", "zh", "ko", "ar", "he", "el", "hi", "th", "ka", 
 _LANGUAGE_NAMES = {"en": "English", "uk": "Ukrainian", "ru": "Russian", "de": "German", "fr": "French", "es": "Spanish"}
 
 
+#: Longest caption asked of the LLM, characters: short enough that the JSON closes within the
+#: token budget even where the tokenizer spends a token per letter (Cyrillic in SmolLM2).
+LLM_CAPTION_CHARS = 160
+
+
 class CaptionAnswer(BaseModel):
     """The LLM's answer: one social-media caption."""
 
-    caption: str = Field(description="a short caption for the post, in the requested language", max_length=MAX_CAPTION)
+    caption: str = Field(
+        description="a short caption for the post, in the requested language", max_length=LLM_CAPTION_CHARS
+    )
 
 
 def cut(text: str, limit: int = MAX_CAPTION) -> str:
@@ -71,7 +79,7 @@ def caption_messages(post: PostItem, language: str, title: str) -> list[Message]
             role="system",
             content=(
                 f"You write one short social media caption for a comic page, in {lang}. "
-                f'At most 200 characters. No hashtags. Answer JSON: {{"caption": "..."}}'
+                f'At most 150 characters. No hashtags. Answer JSON: {{"caption": "..."}}'
             ),
         ),
         Message(role="user", content="\n".join(lines)[:2000]),
@@ -96,13 +104,19 @@ def llm_caption(llm: LLMBackend, post: PostItem, language: str, title: str) -> s
     """The LLM's caption of ``post``, or ``None`` when it failed or did not pass the checks (see module doc)."""
     try:
         answer = llm.structured(
-            caption_messages(post, language, title), CaptionAnswer, attempts=2, max_tokens=160, temperature=0.4
+            caption_messages(post, language, title), CaptionAnswer, attempts=1, max_tokens=240, temperature=0.4
         )
     except StorybenchError as exc:
         log.info("caption of %s: LLM failed (%s); using the narrative", post.label, exc)
         return None
     text = " ".join(answer.caption.split()).strip().strip('"')
-    if not text or re.search(r"social media caption|answer json", text, re.I) or not _script_ok(text, language):
+    copied = text.casefold() in {title.casefold().strip(), post.narrative.casefold().strip()}
+    if (
+        not text
+        or copied
+        or re.search(r"social media caption|answer json", text, re.I)
+        or not _script_ok(text, language)
+    ):
         log.info("caption of %s: LLM answer rejected; using the narrative", post.label)
         return None
     return cut(text)
