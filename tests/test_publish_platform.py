@@ -215,3 +215,17 @@ def test_avatar_is_the_sheets_first_cell_when_the_run_has_sheets(tmp_path):
     assert with_sheet.avatar.out_path.is_file()  # kept: a rerun uploads the same bytes
     portrait = Image.open(io.BytesIO(avatar_bytes(without.avatar)))
     assert portrait.size == (AVATAR_SIZE, AVATAR_SIZE)
+
+
+def test_cli_reports_a_refused_step_and_exits_1(platform, tmp_path, monkeypatch, capsys):
+    from storybench.cli import main
+
+    run = render_run(MAVKA, tmp_path / "outputs")
+    monkeypatch.setenv("STORYBENCH_PUBLISH_TOKEN", "wrong")
+    platform.unavailable_first.clear()
+    assert main(["publish", str(run), "--world", WORLD, "--no-llm", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "publish GetPresignedUploadURL for avatar of character char-1 (Оксана)" in err
+    assert "UNAUTHENTICATED" in err and "STORYBENCH_PUBLISH_TOKEN" in err
+    assert main(["publish", str(run), "--world", WORLD, "--pages", "7"]) == 1
+    assert "no page 7" in capsys.readouterr().err
