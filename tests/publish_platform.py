@@ -109,8 +109,15 @@ class TestPlatform:
 
     __test__ = False
 
-    def __init__(self, token: str, *, unavailable_first: tuple[str, ...] = ("character", "media", "post")) -> None:
+    def __init__(
+        self,
+        token: str,
+        *,
+        unavailable_first: tuple[str, ...] = ("character", "media", "post"),
+        tls: tuple[bytes, bytes] | None = None,
+    ) -> None:
         self.token = token
+        self.tls = tls  # (private key PEM, certificate PEM): serve gRPC over TLS, target grpcs://localhost:PORT
         self.unavailable_first = set(unavailable_first)
         self.expire_next_urls = 0
         self.s3_reject_next = 0
@@ -151,9 +158,13 @@ class TestPlatform:
         character_pb2_grpc.add_CharacterServiceServicer_to_server(_Characters(self), self._server)
         media_pb2_grpc.add_MediaServiceServicer_to_server(_Media(self), self._server)
         post_pb2_grpc.add_PostServiceServicer_to_server(_Posts(self), self._server)
-        port = self._server.add_insecure_port("127.0.0.1:0")
+        if self.tls is None:
+            port = self._server.add_insecure_port("127.0.0.1:0")
+            self.target = f"grpc://127.0.0.1:{port}"
+        else:
+            port = self._server.add_secure_port("127.0.0.1:0", grpc.ssl_server_credentials([self.tls]))
+            self.target = f"grpcs://localhost:{port}"
         self._server.start()
-        self.target = f"grpc://127.0.0.1:{port}"
         return self
 
     def __exit__(self, *exc: object) -> None:

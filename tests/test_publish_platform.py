@@ -229,3 +229,53 @@ def test_cli_reports_a_refused_step_and_exits_1(platform, tmp_path, monkeypatch,
     assert "UNAUTHENTICATED" in err and "STORYBENCH_PUBLISH_TOKEN" in err
     assert main(["publish", str(run), "--world", WORLD, "--pages", "7"]) == 1
     assert "no page 7" in capsys.readouterr().err
+
+
+def _self_signed() -> tuple[bytes, bytes]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return pem_key, cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_tls_when_the_target_says_grpcs(tmp_path, token, monkeypatch):
+    pytest.importorskip("cryptography")
+    from publish_platform import TestPlatform
+
+    key, cert = _self_signed()
+    ca = tmp_path / "ca.pem"
+    ca.write_bytes(cert)
+    run = render_run(MAVKA, tmp_path / "outputs")
+    with TestPlatform(token, tls=(key, cert), unavailable_first=()) as tls_platform:
+        assert tls_platform.target.startswith("grpcs://")
+        monkeypatch.setenv("STORYBENCH_PUBLISH_TARGET", tls_platform.target)
+        monkeypatch.setenv("STORYBENCH_PUBLISH_CA_FILE", str(ca))
+        report = _publish(run)
+        assert report.created.posts == 3 and tls_platform.counts(WORLD)["posts"] == 3
+        # the same address without TLS does not get through
+        plain = tls_platform.target.replace("grpcs://", "grpc://")
+        with pytest.raises(PublishError) as err:
+            publish(run, "other-world", target=plain, policy=RetryPolicy(attempts=2, backoff_seconds=0), progress=False)
+        assert err.value.code == "UNAVAILABLE"
