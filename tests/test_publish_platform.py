@@ -93,8 +93,16 @@ def test_publish_mavka_run_then_rerun_creates_nothing(platform, mavka_run, token
         ("post", n_pages),
     ]
     assert set(rows.status) == {"completed"}
-    post_ids = {json.loads(m)["platform_id"] for m in rows[rows.kind == "post"].metrics}
-    assert post_ids == {p["post_id"] for p in platform.posts}
+    assert set(rows[rows.kind == "post"].platform_id) == {p["post_id"] for p in platform.posts}
+    assert set(rows[rows.kind == "character"].platform_id) == {c.id for c in platform.ai_characters(WORLD)}
+    assert set(rows[rows.kind == "media"].platform_id) == {m["media_id"] for m in platform.confirmed_media()}
+    pages = rows[rows.kind == "post"].sort_values("page_number")
+    assert list(pages.page_number) == [1, 2, 3] and list(pages.path.str.rsplit("/", n=1).str[-1]) == [
+        "page-001.png",
+        "page-002.png",
+        "page-003.png",
+    ]
+    assert all(json.loads(m)["world_id"] == WORLD for m in rows.metrics)
 
 
 def test_faults_are_retried_and_counts_stay_exact(platform, tmp_path, token, caplog):

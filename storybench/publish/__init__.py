@@ -20,7 +20,7 @@ Needs the ``publish`` extra (grpcio, protobuf): ``pip install 'storybench[publis
 
 from storybench.publish import _deps  # noqa: F401  (first: says which extra to install)
 from storybench.publish.api import publish
-from storybench.publish.client import TOKEN_ENV, PlatformClient, PublishSettings, parse_target
+from storybench.publish.client import TOKEN_ENV, PlatformClient, parse_target
 from storybench.publish.dryrun import DryRun
 from storybench.publish.ledger import PublishLedger, ledger_path
 from storybench.publish.planning import PublishPlan, plan_publication
@@ -36,7 +36,6 @@ __all__ = [
     "PublishLedger",
     "PublishPlan",
     "PublishReport",
-    "PublishSettings",
     "PublishTarget",
     "Publisher",
     "RetryPolicy",

@@ -8,10 +8,11 @@ from collections.abc import Callable, Sequence
 
 import httpx
 
+from storybench.config import env_settings
 from storybench.exceptions import ConfigError, StorybenchError
 from storybench.llm.base import LLMBackend, get_llm_backend
 from storybench.plan.models import ComicPlan
-from storybench.publish.client import PublishSettings, parse_target
+from storybench.publish.client import parse_target
 from storybench.publish.dryrun import DryRun, dry_run
 from storybench.publish.ledger import PublishLedger, ledger_path
 from storybench.publish.planning import plan_publication
@@ -85,9 +86,9 @@ def publish(
         if isinstance(target, PublishTarget):
             label = target.label
         else:
-            settings = PublishSettings()
+            settings = env_settings()
             try:
-                label = parse_target(target or settings.target, tls=settings.tls).label
+                label = parse_target(target or settings.publish_target, tls=settings.publish_tls).label
             except ConfigError:  # no address: list everything as to be created
                 label = None
         if label is not None:

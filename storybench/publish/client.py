@@ -3,7 +3,7 @@
 Protocol routes live here; the publishing policy (what to create, when, in which
 order) lives in :mod:`storybench.publish.publisher`.
 
-Settings come from the environment (:class:`PublishSettings`):
+Settings come from the environment (:class:`storybench.config.EnvSettings`):
 
 * ``STORYBENCH_PUBLISH_TARGET``: the platform's address. ``grpcs://host:port`` uses
   TLS, ``grpc://host:port`` does not; a bare ``host:port`` uses TLS when
@@ -24,8 +24,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import grpc
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storybench.config import env_settings
 from storybench.exceptions import ConfigError
 from storybench.publish.proto import (
     character_pb2,
@@ -37,27 +37,9 @@ from storybench.publish.proto import (
 )
 from storybench.publish.retry import RetryPolicy, call_rpc
 
-__all__ = ["TOKEN_ENV", "PlatformClient", "PublishSettings", "Target", "parse_target"]
+__all__ = ["TOKEN_ENV", "PlatformClient", "Target", "parse_target"]
 
 TOKEN_ENV = "STORYBENCH_PUBLISH_TOKEN"
-
-
-class PublishSettings(BaseSettings):
-    """Non-secret publish settings from ``STORYBENCH_PUBLISH_*`` environment variables.
-
-    Attributes:
-        target: the platform address (``grpcs://host:port``, ``grpc://host:port`` or ``host:port``).
-        tls: use TLS for a bare ``host:port`` target.
-        ca_file: PEM root certificates for TLS ("" for the system's).
-        timeout_seconds: deadline of each call, seconds.
-    """
-
-    model_config = SettingsConfigDict(env_prefix="STORYBENCH_PUBLISH_", extra="ignore")
-
-    target: str = ""
-    tls: bool = False
-    ca_file: str = ""
-    timeout_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -131,15 +113,14 @@ class PlatformClient:
         policy: RetryPolicy | None = None,
         channel: grpc.Channel | None = None,
     ) -> None:
-        settings = PublishSettings()
-        self.target = parse_target(
-            target if target is not None else settings.target, tls=settings.tls if tls is None else tls
-        )
-        self.timeout_seconds = timeout_seconds if timeout_seconds is not None else settings.timeout_seconds
+        settings = env_settings()
+        address = target if target is not None else settings.publish_target
+        self.target = parse_target(address, tls=settings.publish_tls if tls is None else tls)
+        self.timeout_seconds = timeout_seconds if timeout_seconds is not None else settings.publish_timeout_seconds
         self.policy = policy or RetryPolicy()
         token = os.environ.get(TOKEN_ENV, "").strip()
         self._metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
-        self._channel = channel or self._open(settings.ca_file)
+        self._channel = channel or self._open(settings.publish_ca_file)
         self._characters = character_pb2_grpc.CharacterServiceStub(self._channel)
         self._media = media_pb2_grpc.MediaServiceStub(self._channel)
         self._posts = post_pb2_grpc.PostServiceStub(self._channel)

@@ -4,19 +4,19 @@ A target implements :class:`PublishTarget` (the calls the publisher makes); the
 built-in ``generia`` target is :class:`storybench.publish.client.PlatformClient`
 (the seed-003 gRPC services). Others register with :func:`register_publish_target`
 or through the ``storybench.publish_targets`` entry-point group
-(``name = "package.module:Class"``).
+(``name = "package.module:Class"``); the registry is a :class:`storybench.registry.Registry`
+like the image and LLM backends'.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
 
-from storybench.exceptions import UnknownBackendError
+from storybench.registry import Extra, Registry
 
 __all__ = [
+    "PUBLISH_TARGETS",
     "TARGET_ENTRY_POINT_GROUP",
     "PublishTarget",
     "get_publish_target",
@@ -59,25 +59,22 @@ class PublishTarget(Protocol):
 
 
 _BUILTIN: dict[str, str] = {"generia": "storybench.publish.client:PlatformClient"}
-_REGISTERED: dict[str, Callable[..., PublishTarget] | str] = {}
+PUBLISH_TARGETS: Registry[PublishTarget] = Registry(
+    "publish",
+    TARGET_ENTRY_POINT_GROUP,
+    _BUILTIN,
+    {"generia": Extra("publish", (("grpc", "grpcio"), ("google.protobuf", "protobuf")))},
+)
 
 
 def register_publish_target(name: str, factory: Callable[..., PublishTarget] | str) -> None:
     """Register a publish target class (or ``"module:Class"`` path) under ``name``."""
-    _REGISTERED[name] = factory
-
-
-def _available() -> dict[str, Callable[..., PublishTarget] | str]:
-    found: dict[str, Callable[..., PublishTarget] | str] = dict(_BUILTIN)
-    for ep in entry_points(group=TARGET_ENTRY_POINT_GROUP):
-        found.setdefault(ep.name, ep.value)
-    found.update(_REGISTERED)
-    return found
+    PUBLISH_TARGETS.register(name, factory)
 
 
 def publish_target_names() -> list[str]:
     """Names of every registered publish target, sorted."""
-    return sorted(_available())
+    return PUBLISH_TARGETS.names()
 
 
 def get_publish_target(name: str = "generia", **options: Any) -> PublishTarget:
@@ -85,13 +82,7 @@ def get_publish_target(name: str = "generia", **options: Any) -> PublishTarget:
 
     Raises:
         UnknownBackendError: no such target; the message lists the known names.
+        MissingDependencyError: the target's optional extra is not installed.
         ConfigError: the target's settings are unusable (e.g. no address).
     """
-    available = _available()
-    if name not in available:
-        raise UnknownBackendError("publish target", name, list(available))
-    factory = available[name]
-    if isinstance(factory, str):
-        module, _, attr = factory.partition(":")
-        factory = getattr(importlib.import_module(module), attr)
-    return factory(**options)
+    return PUBLISH_TARGETS.create(name, **options)
