@@ -69,6 +69,7 @@ def main() -> int:
         procs["first"] = cli(args.run, "mavka-kill", platform, token)
         out, err = procs["first"].communicate(timeout=600)
         captured += [out, err]
+        platform.wait_idle()
         print(f"[killed] exit {procs.pop('first').returncode} (SIGKILL at CreateAIPost #{args.kill_at})")
         print(f"[killed] platform counts: {platform.counts('mavka-kill')}")
         proc = cli(args.run, "mavka-kill", platform, token)

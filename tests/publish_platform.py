@@ -104,6 +104,34 @@ class _Proxy(BaseHTTPRequestHandler):
     do_PUT = do_GET = do_HEAD = _forward
 
 
+class _InFlight(grpc.ServerInterceptor):
+    """Counts the calls being handled, so a test can wait until the platform is idle."""
+
+    def __init__(self, platform: TestPlatform) -> None:
+        self.platform = platform
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        inner, p = handler.unary_unary, self.platform
+
+        def tracked(request, context):
+            with p._lock:
+                p.in_flight += 1
+            try:
+                return inner(request, context)
+            finally:
+                with p._lock:
+                    p.in_flight -= 1
+
+        return grpc.unary_unary_rpc_method_handler(
+            tracked,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
 class TestPlatform:
     """The platform; use as a context manager. ``target`` is its gRPC address (``grpc://127.0.0.1:PORT``)."""
 
@@ -130,6 +158,7 @@ class TestPlatform:
         self.posts: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._served: set[str] = set()
+        self.in_flight = 0
         # moto keeps its state per process: a bucket of its own keeps each platform's count exact
         self.bucket = f"platform-media-{uuid.uuid4().hex[:10]}"
 
@@ -154,7 +183,7 @@ class TestPlatform:
             config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
             **creds,
         )
-        self._server = grpc.server(ThreadPoolExecutor(max_workers=8))
+        self._server = grpc.server(ThreadPoolExecutor(max_workers=8), interceptors=[_InFlight(self)])
         character_pb2_grpc.add_CharacterServiceServicer_to_server(_Characters(self), self._server)
         media_pb2_grpc.add_MediaServiceServicer_to_server(_Media(self), self._server)
         post_pb2_grpc.add_PostServiceServicer_to_server(_Posts(self), self._server)
@@ -209,6 +238,13 @@ class TestPlatform:
         return n
 
     # -- what the tests read back ---------------------------------------------------------
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Return once no call is being handled (e.g. the one a killed client left behind)."""
+        deadline = time.monotonic() + timeout
+        while self.in_flight and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not self.in_flight, f"{self.in_flight} call(s) still running"
+
     def ai_characters(self, world_id: str) -> list[character_pb2.Character]:
         return [c for c in self.characters.values() if c.world_id == world_id and c.is_ai]
 

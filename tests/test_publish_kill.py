@@ -45,8 +45,18 @@ def _assert_exact(platform: TestPlatform) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("method", "at", "drop"),
-    [("CreateAIPost", 6, True), ("ConfirmUpload", 9, False), ("GetPresignedUploadURL", 5, False)],
-    ids=["killed-while-posting-6", "killed-after-put-9-before-confirm-answer", "killed-before-url-5-answer"],
+    [
+        ("CreateAIPost", 6, True),
+        ("ConfirmUpload", 9, False),
+        ("GetPresignedUploadURL", 5, False),
+        ("CreateCharacter", 2, False),
+    ],
+    ids=[
+        "killed-while-posting-6",
+        "killed-after-put-9-before-confirm-answer",
+        "killed-before-url-5-answer",
+        "killed-before-character-2-answer",
+    ],
 )
 def test_sigkill_mid_publish_then_rerun(tmp_path, method, at, drop):
     token = new_token()
@@ -66,8 +76,11 @@ def test_sigkill_mid_publish_then_rerun(tmp_path, method, at, drop):
         proc["first"] = _cli(run, platform, token)
         out1, err1 = proc["first"].communicate(timeout=300)
         assert proc["first"].returncode == -signal.SIGKILL, err1.decode()
+        platform.wait_idle()  # the call the killed client left behind has finished
         before = platform.counts(WORLD)
         assert before["posts"] < PAGES
+        if method == "CreateCharacter":  # the platform made it; only the ledger does not know its id
+            assert before["characters"] == 2 and before["posts"] == 0
         del proc["first"]
         second = _cli(run, platform, token)
         out2, err2 = second.communicate(timeout=300)
