@@ -28,6 +28,7 @@ from storybench.exceptions import PlanValidationError, StorybenchError
 from storybench.io import atomic_write_text
 from storybench.plan import load_plan, plan_json_schema
 from storybench.planner.cli import add_plan_command
+from storybench.publish.cli import add_publish_command
 
 __all__ = ["batch_notebook_path", "build_parser", "main"]
 
@@ -202,15 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_schema)
 
     add_plan_command(sub)
-    try:
-        from storybench.publish.cli import add_publish_command
-    except ImportError as exc:  # without the publish extra the command says what to install
-        missing = str(exc)
-        q = sub.add_parser("publish", help="publish to a platform (needs: pip install 'storybench[publish]')")
-        q.add_argument("rest", nargs=argparse.REMAINDER)
-        q.set_defaults(func=lambda _args: print(f"error: {missing}", file=sys.stderr) or 1)
-    else:
-        add_publish_command(sub)
+    add_publish_command(sub)  # without the publish extra it says which extra to install when run
     return parser
 
 

@@ -230,3 +230,16 @@ def test_target_registry():
     sentinel = object()
     register_publish_target("fake-target", lambda **kw: sentinel)
     assert get_publish_target("fake-target") is sentinel
+
+
+def test_missing_extra_names_it(monkeypatch):
+    import importlib.util
+
+    from storybench.exceptions import MissingDependencyError
+    from storybench.publish._deps import require_publish_extra
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "grpc" else real(name, *a))
+    with pytest.raises(MissingDependencyError, match=r"storybench\[publish\]") as err:
+        require_publish_extra()
+    assert "grpcio" in str(err.value)

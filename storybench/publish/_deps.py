@@ -1,8 +1,4 @@
-"""Checks, on import of :mod:`storybench.publish`, that the ``publish`` extra is installed.
-
-Raises:
-    MissingDependencyError: grpcio or protobuf is missing; the message names ``storybench[publish]``.
-"""
+"""The ``publish`` extra: grpcio and protobuf, checked before the gRPC modules load."""
 
 from __future__ import annotations
 
@@ -10,10 +6,21 @@ import importlib.util
 
 from storybench.exceptions import MissingDependencyError
 
-for _module, _package in (("grpc", "grpcio"), ("google.protobuf", "protobuf")):
-    try:
-        _found = importlib.util.find_spec(_module) is not None
-    except ImportError:  # a missing parent package (google)
-        _found = False
-    if not _found:  # pragma: no cover - exercised only without the extra
-        raise MissingDependencyError("publishing", "publish", _package)
+__all__ = ["require_publish_extra"]
+
+_MODULES = (("grpc", "grpcio"), ("google.protobuf", "protobuf"))
+
+
+def require_publish_extra() -> None:
+    """Check that the ``publish`` extra is installed.
+
+    Raises:
+        MissingDependencyError: grpcio or protobuf is missing; the message names ``storybench[publish]``.
+    """
+    for module, package in _MODULES:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ImportError:  # a missing parent package (google)
+            found = False
+        if not found:
+            raise MissingDependencyError("publishing", "publish", package)

@@ -11,6 +11,8 @@ import logging
 import sys
 from typing import Any
 
+import storybench.publish as publishing
+from storybench.config import env_settings
 from storybench.exceptions import ConfigError
 
 __all__ = ["add_publish_command", "parse_pages"]
@@ -39,8 +41,6 @@ def parse_pages(text: str) -> list[int]:
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
-    from storybench.publish import publish
-
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     options: dict[str, Any] = {
         "pages": args.pages,
@@ -54,7 +54,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     if args.image_backend:
         options["image_backend"] = args.image_backend
     try:
-        result = publish(args.source, args.world, **options)
+        result = publishing.publish(args.source, args.world, **options)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -64,8 +64,6 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 
 def add_publish_command(sub: Any) -> None:
     """Add the ``publish`` subcommand to the ``storybench`` parser's subparsers ``sub``."""
-    from storybench.config import env_settings
-
     env = env_settings()
     p = sub.add_parser(
         "publish",

@@ -35,6 +35,7 @@ from storybench.batch.runs import RUN_MANIFEST, read_manifest
 from storybench.exceptions import ConfigError
 from storybench.plan.io import load_plan
 from storybench.plan.models import ComicPlan, Page
+from storybench.story.model import load_story
 
 __all__ = ["AvatarSource", "CharacterItem", "PostItem", "PublishPlan", "plan_publication", "publish_key"]
 
@@ -278,8 +279,6 @@ def _run_plan(run_dir: Path, pages: Sequence[int] | None, plan: ComicPlan | str 
 
 
 def _story_plan(story_file: Path, pages: Sequence[int] | None, image_backend: str) -> PublishPlan:
-    from storybench.story.model import load_story
-
     story = load_story(story_file)
     folder = story_file.parent
     catalog_dir = folder.parent.parent if folder.parent.name == "stories" else folder
