@@ -87,6 +87,12 @@ class EnvSettings(BaseSettings):
             else ``OPENAI_BASE_URL`` as the openai client reads it).
         openai_model: model asked of that server (``STORYBENCH_OPENAI_MODEL``).
         story_step: the story explorer notebook runs one scripted step (``STORYBENCH_STORY_STEP=1``, CI).
+        publish_target: the platform ``storybench publish`` sends to (``STORYBENCH_PUBLISH_TARGET``:
+            ``grpcs://host:port`` with TLS, ``grpc://host:port`` without, or ``host:port``).
+        publish_tls: TLS for a bare ``host:port`` publish target (``STORYBENCH_PUBLISH_TLS``).
+        publish_ca_file: PEM root certificates for that TLS, "" for the system's (``STORYBENCH_PUBLISH_CA_FILE``).
+        publish_timeout_seconds: deadline of each publish call, seconds (``STORYBENCH_PUBLISH_TIMEOUT_SECONDS``).
+            The publish token (``STORYBENCH_PUBLISH_TOKEN``) is a secret and never a field here.
     """
 
     model_config = SettingsConfigDict(env_prefix="STORYBENCH_", extra="ignore")
@@ -109,6 +115,10 @@ class EnvSettings(BaseSettings):
     )
     openai_model: str = ""
     story_step: bool = False
+    publish_target: str = ""
+    publish_tls: bool = False
+    publish_ca_file: str = ""
+    publish_timeout_seconds: float = Field(default=30.0, gt=0)
 
     def output_dir_or(self, default: str) -> str:
         """``STORYBENCH_OUTPUT_DIR`` when it is set, else ``default`` (notebooks pass

@@ -79,6 +79,8 @@ class CatalogRow:
         vram_free_before, vram_free_after, delay_time_ms, execution_time_ms, cost:
             known numeric backend metrics (:data:`FLAT_METRICS`).
         metrics: every backend metric as JSON text.
+        platform_id: the platform's id of a published object (rows of kind ``character``,
+            ``media`` and ``post`` written by :mod:`storybench.publish`), ``None`` otherwise.
     """
 
     run_id: str
@@ -118,6 +120,7 @@ class CatalogRow:
     execution_time_ms: float | None = None
     cost: float | None = None
     metrics: str | None = None
+    platform_id: str | None = None
 
     @classmethod
     def column_names(cls) -> tuple[str, ...]:
