@@ -6,6 +6,7 @@ Subcommands:
     validate PLAN check a plan; exit 1 with every problem and its JSON path.
     schema        print the plan's JSON Schema.
     plan PROMPT   plan a comic with an LLM (when the planner is installed).
+    models        list the LLMs this machine can use (storybench.llm.models_cli).
 
 Exit codes: 0 success, 1 invalid input or a failed render, 2 usage errors (argparse).
 """
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from storybench.exceptions import PlanValidationError, StorybenchError
+from storybench.llm.models_cli import add_models_command
 from storybench.plan import load_plan, plan_json_schema
 
 __all__ = ["batch_notebook_path", "build_parser", "main"]
@@ -199,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("schema", help="print the plan JSON Schema")
     s.add_argument("-o", "--output", help="write to this file instead of stdout")
     s.set_defaults(func=_cmd_schema)
+
+    add_models_command(sub)
 
     try:
         from storybench.planner.cli import add_plan_command
