@@ -3,6 +3,7 @@ STORYBENCH_MODELS_DIR, servers (Ollama /api/tags, OpenAI /v1/models) and `storyb
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -16,7 +17,7 @@ GGUF = b"GGUF" + b"\x03\x00\x00\x00" + b"\x00" * 64
 
 
 def fake_ollama_store(root: Path, name: str = "qwen2.5", tag: str = "7b", namespace: str = "library") -> Path:
-    digest = "ab" * 32
+    digest = hashlib.sha256(f"{namespace}/{name}:{tag}".encode()).hexdigest()
     blob = root / "blobs" / f"sha256-{digest}"
     blob.parent.mkdir(parents=True, exist_ok=True)
     blob.write_bytes(GGUF)
@@ -61,7 +62,9 @@ def test_files_are_found_where_writers_keep_them(home: Path, tmp_path: Path) -> 
     found = discover_models(env={"STORYBENCH_MODELS_DIR": str(models_dir)}, home=home, servers=False)
     by_label = {m.label: m for m in found}
     assert by_label["qwen2.5:7b"].source == "ollama store"
-    assert by_label["qwen2.5:7b"].model.endswith("sha256-" + "ab" * 32) and by_label["qwen2.5:7b"].backend == "llamacpp"
+    qwen = by_label["qwen2.5:7b"]
+    assert qwen.model.endswith("sha256-" + hashlib.sha256(b"library/qwen2.5:7b").hexdigest())
+    assert qwen.backend == "llamacpp" and Path(qwen.model).read_bytes()[:4] == b"GGUF"
     assert "someone/tinyllama:latest" in by_label
     assert by_label["mistral-7b.Q4_K_M"].source == "lm studio"
     assert by_label["bartowski/Llama-3.2-3B-GGUF/Llama-3.2-3B-Q4.gguf"].source == "hugging face cache"

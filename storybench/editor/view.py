@@ -23,7 +23,8 @@ import ipywidgets as widgets
 from storybench.config import env_settings
 from storybench.editor.issues import issue_words
 from storybench.editor.model import PlanEditorModel
-from storybench.llm.discovery import BUILTIN_HINT
+from storybench.llm.base import get_llm_backend
+from storybench.llm.discovery import BUILTIN_HINT, FoundModel, discover_models
 from storybench.plan.layouts import TEMPLATE_IDS, TEMPLATES
 from storybench.plan.styles import STYLE_IDS
 from storybench.planner.schemas import CAMERA_SHOTS
@@ -107,6 +108,8 @@ class PlanEditorView(widgets.VBox):
         preview_width: preview page width, pixels.
         background: generate plans off the kernel's main thread (Stop stays live);
             default: when running in a Jupyter kernel.
+        models: the LLMs offered in the Generate tab's Model list (default:
+            :func:`~storybench.llm.discovery.discover_models`).
     """
 
     def __init__(
@@ -116,6 +119,7 @@ class PlanEditorView(widgets.VBox):
         debounce: float | None = 0.3,
         preview_width: int = 600,
         background: bool | None = None,
+        models: list[FoundModel] | None = None,
     ) -> None:
         self.model = model or PlanEditorModel()
         self.background = running_in_kernel() if background is None else background
@@ -160,12 +164,23 @@ class PlanEditorView(widgets.VBox):
         self.progress = _cls(
             widgets.IntProgress(value=0, min=0, max=1, description="", layout=widgets.Layout(width="12rem")), "progress"
         )
+        found = models if models is not None else discover_models(timeout=0.3)
+        self.model_picker = _cls(
+            widgets.Dropdown(
+                description="Model",
+                options=[("(backend default)", ""), *((m.label, f"{m.backend}|{m.model}") for m in found)],
+                value="",
+                layout=widgets.Layout(width="auto", max_width="100%"),
+            ),
+            "model",
+        )
         self.llm_note = _cls(widgets.HTML(), "llm-note")
         generate_box = widgets.VBox(
             [
                 self.prompt,
                 widgets.HBox([self.style, self.max_pages]),
                 widgets.HBox([self.language, self.llm_name]),
+                self.model_picker,
                 self.llm_note,
                 widgets.HBox([self.generate_button, self.generate_stop, self.progress]),
             ]
@@ -355,6 +370,7 @@ class PlanEditorView(widgets.VBox):
         self.generate_button.on_click(self._on_generate)
         self.generate_stop.on_click(lambda _: self.model.stop())
         self.llm_name.observe(lambda _: self._show_llm_note(), names="value")
+        self.model_picker.observe(lambda _: self._show_llm_note(), names="value")
         self.character_select.observe(self._on_character_select, names="value")
         for w, key in (
             (self.char_name, "name"),
@@ -559,12 +575,24 @@ class PlanEditorView(widgets.VBox):
             self.status.value = html.escape(m.status)
 
     def _show_llm_note(self) -> None:
-        name = self.llm_name.value.strip()
-        llm = self.model.llm
-        builtin = (not name and llm is None and _default_llm() == "llamacpp") or name == "llamacpp"
+        picked = self.model_picker.value or ""
+        if picked:
+            backend, _, model = picked.partition("|")
+            builtin = backend == "llamacpp" and not model
+        else:
+            name = self.llm_name.value.strip() or (None if self.model.llm is not None else _default_llm())
+            builtin = name == "llamacpp"
         self.llm_note.value = (
             f"<span style='color:#8a5a00;font-size:12px'>ⓘ {html.escape(BUILTIN_HINT)}</span>" if builtin else ""
         )
+
+    def _picked_llm(self) -> Any:
+        """The LLM of a generation: the Model list's pick, else the LLM field's backend name."""
+        picked = self.model_picker.value or ""
+        if not picked:
+            return self.llm_name.value.strip() or None
+        backend, _, model = picked.partition("|")
+        return get_llm_backend(backend, **({"model": model} if model else {}))
 
     def _sync_issues(self) -> None:
         buttons = []
@@ -727,7 +755,7 @@ class PlanEditorView(widgets.VBox):
                     style=self.style.value,
                     max_pages=self.max_pages.value,
                     language=self.language.value.strip() or "en",
-                    llm=self.llm_name.value.strip() or None,
+                    llm=self._picked_llm(),
                     on_progress=on_progress,
                 )
             finally:

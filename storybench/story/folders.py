@@ -54,8 +54,7 @@ def slugify(text: str, max_len: int = _MAX_SLUG) -> str:
     are dropped from Latin letters; anything else separates words. ``"story"`` when
     nothing is left.
     """
-    norm = unicodedata.normalize("NFKD", text)
-    norm = "".join(ch for ch in norm if not unicodedata.combining(ch))
+    norm = "".join(_latin_base(ch) for ch in unicodedata.normalize("NFC", text))
     words = re.findall(r"[^\W_]+", norm.casefold())
     slug = ""
     for word in words:
@@ -64,6 +63,13 @@ def slugify(text: str, max_len: int = _MAX_SLUG) -> str:
             break
         slug = candidate
     return slug or (words[0][:max_len] if words else "story")
+
+
+def _latin_base(ch: str) -> str:
+    """``é`` -> ``e``: a Latin letter without its accents; any other character unchanged
+    (``й`` stays ``й``, it is a letter of its own)."""
+    base = unicodedata.normalize("NFKD", ch)
+    return base[0] if base[0].isascii() and len(base) > 1 else ch
 
 
 def story_folder_name(story: Story) -> str:
