@@ -467,9 +467,13 @@ class PlanEditorView(widgets.VBox):
             self.plan_select.options = plans
             if m.path is not None:
                 self.plan_select.value = str(m.path)
-            self.dirty_label.value = (
-                "<b style='color:#b35c00'>● unsaved</b>" if m.dirty else "<span style='color:#2e7d32'>saved</span>"
-            )
+            n_issues = len(m.issues())
+            if m.dirty:
+                self.dirty_label.value = "<b style='color:#b35c00'>● unsaved</b>"
+            elif n_issues:
+                self.dirty_label.value = f"<b style='color:#b35c00'>saved, {n_issues} issue(s)</b>"
+            else:
+                self.dirty_label.value = "<span style='color:#2e7d32'>saved</span>"
             self.undo_button.disabled = not m.can_undo
             self.redo_button.disabled = not m.can_redo
             self._sync_status()

@@ -70,6 +70,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     notify = settings / "@jupyterlab" / "apputils-extension"
     notify.mkdir(parents=True)
     (notify / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    tracker = settings / "@jupyterlab" / "notebook-extension"
+    tracker.mkdir(parents=True)
+    (tracker / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')  # every cell in the DOM
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ)
     env.update(
@@ -77,6 +80,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         STORYBENCH_SERVER_ROOT=str(root),
         JUPYTERLAB_SETTINGS_DIR=str(settings),
         JUPYTERLAB_WORKSPACES_DIR=str(base / "workspaces"),
+        JUPYTER_RUNTIME_DIR=str(base / "runtime"),
         PYTHONPATH=os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p),
     )
     env.pop("STORYBENCH_STORY_STEP", None)
@@ -93,6 +97,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={root}",
             "--ServerApp.disable_check_xsrf=True",
+            "--ServerApp.allow_root=True",  # CI containers run as root
         ],
         cwd=root,
         env=env,
@@ -171,7 +176,27 @@ def open_and_run_all(page: object, lab: Lab, notebook: str) -> None:
     p = page
     p.goto(lab.notebook_url(notebook))  # type: ignore[attr-defined]
     p.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)  # type: ignore[attr-defined]
-    # wait for the kernel to be idle before running
-    p.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=90_000)  # type: ignore[attr-defined]
+    # JupyterLab may ask which kernel to start: take the proposed one (Python 3)
+    deadline = time.monotonic() + 120
+    while True:
+        dialog = p.locator(".jp-Dialog .jp-mod-accept")  # type: ignore[attr-defined]
+        if dialog.count() and dialog.first.is_visible():
+            dialog.first.click()
+        status = p.locator(".jp-StatusBar-Widget", has_text="Idle")  # type: ignore[attr-defined]
+        if status.count():
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the kernel of {notebook} did not become idle")
+        p.wait_for_timeout(300)  # type: ignore[attr-defined]
     p.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()  # type: ignore[attr-defined]
     p.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()  # type: ignore[attr-defined]
+    # fold the code away so the widget sits near the top, as a writer would (View → Collapse All Code)
+    p.locator(".lm-MenuBar-itemLabel", has_text="View").first.click()  # type: ignore[attr-defined]
+    p.locator(".lm-Menu-itemLabel", has_text="Collapse All Code").first.click()  # type: ignore[attr-defined]
+
+
+def show(page: object, selector: str, timeout: float = 120_000) -> None:
+    """Wait for ``selector`` and scroll it to the top of the notebook."""
+    page.wait_for_selector(selector, timeout=timeout)  # type: ignore[attr-defined]
+    page.locator(selector).first.evaluate("(el) => el.scrollIntoView({block: 'start'})")  # type: ignore[attr-defined]
+    page.wait_for_timeout(200)  # type: ignore[attr-defined]

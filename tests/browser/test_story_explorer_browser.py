@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Lab, open_and_run_all
+from conftest import Lab, open_and_run_all, show
 from storybench.story import load_story
 
 pytestmark = pytest.mark.slow
@@ -77,7 +77,7 @@ def _start(page, premise: str, shots, name: str) -> None:
 def test_explorer_scenario(lab: Lab, page) -> None:
     pg, shots = page
     open_and_run_all(pg, lab, "story_explorer.ipynb")
-    pg.wait_for_selector(".sb-story-explorer", timeout=120_000)
+    show(pg, ".sb-story-explorer")
     shots("explorer")
     assert "tiny test model" in pg.locator(".sb-story-builtin-note").inner_text()
 
@@ -148,7 +148,8 @@ def test_explorer_scenario(lab: Lab, page) -> None:
 
     # Export Twee and HTML into the story's folder, shown as links
     for kind, ext in (("twee", "twee"), ("html", "html")):
-        pg.locator(".sb-story-export-kind select").select_option(kind)
+        label = {"twee": "Twee 3 (Twine)", "html": "HTML"}[kind]
+        pg.locator(".sb-story-export-kind select").select_option(label=label)
         pg.locator(".sb-story-export").click()
         pg.wait_for_function(
             "(e) => document.querySelector('.sb-story-status').innerText.includes('story.' + e)",
