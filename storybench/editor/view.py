@@ -587,7 +587,7 @@ class PlanEditorView(widgets.VBox):
             name = self.llm_name.value.strip() or (None if self.model.llm is not None else _default_llm())
             builtin = name == "llamacpp"
         self.llm_note.value = (
-            f"<span style='color:#8a5a00;font-size:12px'>ⓘ {html.escape(BUILTIN_HINT)}</span>" if builtin else ""
+            f"<span style='color:#8a5a00;font-size:12px'><b>Note:</b> {html.escape(BUILTIN_HINT)}</span>" if builtin else ""
         )
 
     def _picked_llm(self) -> Any:

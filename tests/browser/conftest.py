@@ -59,7 +59,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     base = tmp_path_factory.mktemp("lab")
-    root, outputs, settings = base / "root", base / "outputs", base / "settings"
+    root, settings = base / "root", base / "settings"
+    outputs = root / "outputs"  # under the server root: saved files show as JupyterLab links
     shutil.copytree(REPO / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     (root / "plans").mkdir(parents=True)
     shutil.copy(REPO / "plans" / "noir-rain-alley.json", root / "plans")

@@ -115,7 +115,7 @@ def test_explorer_scenario(lab: Lab, page) -> None:
     pg.wait_for_selector(".sb-story-status .sb-file-link", timeout=30_000)
     path_a = Path(pg.locator(".sb-story-path input").input_value())
     shots("a-saved")
-    assert path_a.parent.name.startswith("the-lighthouse-keeper-waits-for-a-ship-")
+    assert path_a.parent.name.startswith("the-lighthouse-keeper-waits-for-a-")  # title: the first six words
     assert path_a.is_relative_to(lab.outputs)
 
     # a second story, saved: its own folder, story A untouched
@@ -128,7 +128,7 @@ def test_explorer_scenario(lab: Lab, page) -> None:
     )
     path_b = Path(pg.locator(".sb-story-path input").input_value())
     shots("b-saved")
-    assert path_b.parent != path_a.parent
+    assert path_b.parent != path_a.parent and path_b.parent.name.startswith("a-robot-learns-to-paint-the-")
 
     # both load back intact
     for path, first in ((path_a, first_a), (path_b, first_b)):
@@ -137,9 +137,16 @@ def test_explorer_scenario(lab: Lab, page) -> None:
         pg.locator(".sb-story-path input").fill(str(path))
         pg.locator(".sb-story-load").click()
         pg.wait_for_function(
-            "(p) => document.querySelector('.sb-story-status').innerText.includes(p)", arg=path.name, timeout=30_000
+            "(p) => document.querySelector('.sb-story-status').innerText.includes('Loaded') &&"
+            " document.querySelector('.sb-story-status').innerText.includes(p)",
+            arg=path.parent.name,
+            timeout=30_000,
         )
-        assert pg.locator(".sb-story-node").count() == len(story.segments)
+        pg.wait_for_function(
+            "(n) => document.querySelectorAll('.sb-story-node').length === n", arg=len(story.segments), timeout=30_000
+        )
+        shown = story.current.text.split("\n\n")[0].strip()[:30]
+        assert shown in pg.locator(".sb-story-text").inner_text()  # the loaded story's current segment
     shots("b-loaded")
     a = load_story(path_a)
     assert a.settings.premise == "The lighthouse keeper waits for a ship" and any(

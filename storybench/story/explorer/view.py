@@ -109,7 +109,6 @@ class StoryExplorer(w.VBox):
         self._shown_id: str | None = None
         self._shown_choices: tuple[str, ...] = ()
         self._refresh_lock = threading.RLock()  # revisions come from the generation and prefetch threads too
-        lay = w.Layout(width="auto")
         self.premise = _classed(
             w.Textarea(
                 value=m.premise,
@@ -145,7 +144,7 @@ class StoryExplorer(w.VBox):
             "sb-story-image-backend",
         )
         self.start = _classed(
-            w.Button(description="Start", icon="play", button_style="primary", layout=lay), "sb-story-start"
+            w.Button(description="Start", icon="play", button_style="primary", layout=w.Layout(width="auto")), "sb-story-start"
         )
         self.builtin_note = _classed(w.HTML(""), "sb-story-builtin-note")
         self.alert = _classed(w.HTML(""), "sb-story-alert")
@@ -159,16 +158,16 @@ class StoryExplorer(w.VBox):
         self.unfinished_note = _classed(w.HTML(""), "sb-story-unfinished-note")
         self.choices = _classed(w.VBox([]), "sb-story-choices")
         self.stop = _classed(
-            w.Button(description="Stop", icon="stop", button_style="danger", layout=lay, disabled=True),
+            w.Button(description="Stop", icon="stop", button_style="danger", layout=w.Layout(width="auto"), disabled=True),
             "sb-story-stop",
         )
-        self.continue_ = _classed(w.Button(description="Continue", icon="forward", layout=lay), "sb-story-continue")
-        self.back = _classed(w.Button(description="Back", icon="arrow-left", layout=lay), "sb-story-back")
+        self.continue_ = _classed(w.Button(description="Continue", icon="forward", layout=w.Layout(width="auto")), "sb-story-continue")
+        self.back = _classed(w.Button(description="Back", icon="arrow-left", layout=w.Layout(width="auto")), "sb-story-back")
         self.regenerate = _classed(
-            w.Button(description="Regenerate", icon="refresh", layout=lay), "sb-story-regenerate"
+            w.Button(description="Regenerate", icon="refresh", layout=w.Layout(width="auto")), "sb-story-regenerate"
         )
         self.retry_image = _classed(
-            w.Button(description="Retry image", icon="image", layout=lay), "sb-story-retry-image"
+            w.Button(description="Retry image", icon="image", layout=w.Layout(width="auto")), "sb-story-retry-image"
         )
         self.tree = _classed(w.VBox([]), "sb-story-tree")
         self.path = _classed(
@@ -179,8 +178,8 @@ class StoryExplorer(w.VBox):
             ),
             "sb-story-path",
         )
-        self.save = _classed(w.Button(description="Save", icon="save", layout=lay), "sb-story-save")
-        self.load = _classed(w.Button(description="Load", icon="folder-open", layout=lay), "sb-story-load")
+        self.save = _classed(w.Button(description="Save", icon="save", layout=w.Layout(width="auto")), "sb-story-save")
+        self.load = _classed(w.Button(description="Load", icon="folder-open", layout=w.Layout(width="auto")), "sb-story-load")
         self.export_kind = _classed(
             w.Dropdown(
                 options=[("Twee 3 (Twine)", "twee"), ("Markdown", "markdown"), ("HTML", "html")],
@@ -189,7 +188,7 @@ class StoryExplorer(w.VBox):
             ),
             "sb-story-export-kind",
         )
-        self.export = _classed(w.Button(description="Export", icon="download", layout=lay), "sb-story-export")
+        self.export = _classed(w.Button(description="Export", icon="download", layout=w.Layout(width="auto")), "sb-story-export")
         self.status = _classed(w.HTML(""), "sb-story-status")
         self.choice_buttons: list[w.Button] = []
         self.node_buttons: list[w.Button] = []
@@ -317,7 +316,7 @@ class StoryExplorer(w.VBox):
         self.model.llm_model = name
 
     def _show_builtin_note(self) -> None:
-        self.builtin_note.value = f"ⓘ {html.escape(BUILTIN_HINT)}" if self.model.uses_builtin_llm() else ""
+        self.builtin_note.value = f"<b>Note:</b> {html.escape(BUILTIN_HINT)}" if self.model.uses_builtin_llm() else ""
 
     def action_widgets(self) -> list[w.DOMWidget]:
         """Widgets disabled while an action runs (Stop is not one: it stays live)."""
