@@ -267,3 +267,15 @@ def test_builtin_model_note_shows_in_the_widget(tmp_path: Path) -> None:
 
 def test_segments_fixture_is_ukrainian() -> None:
     assert SEGMENTS_UK and all(any("\u0400" <= ch <= "\u04ff" for ch in s) for s in SEGMENTS_UK)
+
+
+def test_a_story_saved_while_its_image_was_drawn_draws_it_again_on_load(tmp_path: Path) -> None:
+    view = explorer(tmp_path)
+    start(view, "Старий маяк на краю світу", "uk")
+    story = view.model.story
+    story.current.image_status, story.current.image_path = "rendering", ""
+    path = view.model.engine.save()
+    other = explorer(tmp_path)
+    other.path.value = str(path)
+    other.load.click()
+    assert other.model.current.image_status == "done" and "<img" in other.image.value

@@ -496,7 +496,7 @@ class StoryEngine(IllustrationMixin):
             self.story.current_id = seg.id
             self._autosave()
             fut = self._futures.get(seg.id)
-            needs_image = seg.image_status in ("pending", "failed") and (fut is None or fut.done())
+            needs_image = seg.image_status != "done" and not seg.unfinished and (fut is None or fut.done())
         if needs_image:
             self.schedule_image(seg.id)
         return seg

@@ -385,6 +385,9 @@ class ExplorerModel(t.HasTraits):
         self.engine = self._engine_for(story, story_dir=p.parent, story_file=p.name)
         self.premise, self.language, self.style = story.settings.premise, story.settings.language, story.settings.style
         self.status, self.status_path, self.pending = f"Loaded {p}", str(p), None
+        cur = story.current
+        if cur is not None and cur.image_status in ("pending", "rendering") and not cur.unfinished:
+            self.engine.schedule_image(cur.id)  # saved while it was being drawn: draw it again
         self.revision += 1
         return story
 

@@ -144,7 +144,8 @@ class StoryExplorer(w.VBox):
             "sb-story-image-backend",
         )
         self.start = _classed(
-            w.Button(description="Start", icon="play", button_style="primary", layout=w.Layout(width="auto")), "sb-story-start"
+            w.Button(description="Start", icon="play", button_style="primary", layout=w.Layout(width="auto")),
+            "sb-story-start",
         )
         self.builtin_note = _classed(w.HTML(""), "sb-story-builtin-note")
         self.alert = _classed(w.HTML(""), "sb-story-alert")
@@ -158,11 +159,17 @@ class StoryExplorer(w.VBox):
         self.unfinished_note = _classed(w.HTML(""), "sb-story-unfinished-note")
         self.choices = _classed(w.VBox([]), "sb-story-choices")
         self.stop = _classed(
-            w.Button(description="Stop", icon="stop", button_style="danger", layout=w.Layout(width="auto"), disabled=True),
+            w.Button(
+                description="Stop", icon="stop", button_style="danger", layout=w.Layout(width="auto"), disabled=True
+            ),
             "sb-story-stop",
         )
-        self.continue_ = _classed(w.Button(description="Continue", icon="forward", layout=w.Layout(width="auto")), "sb-story-continue")
-        self.back = _classed(w.Button(description="Back", icon="arrow-left", layout=w.Layout(width="auto")), "sb-story-back")
+        self.continue_ = _classed(
+            w.Button(description="Continue", icon="forward", layout=w.Layout(width="auto")), "sb-story-continue"
+        )
+        self.back = _classed(
+            w.Button(description="Back", icon="arrow-left", layout=w.Layout(width="auto")), "sb-story-back"
+        )
         self.regenerate = _classed(
             w.Button(description="Regenerate", icon="refresh", layout=w.Layout(width="auto")), "sb-story-regenerate"
         )
@@ -179,7 +186,9 @@ class StoryExplorer(w.VBox):
             "sb-story-path",
         )
         self.save = _classed(w.Button(description="Save", icon="save", layout=w.Layout(width="auto")), "sb-story-save")
-        self.load = _classed(w.Button(description="Load", icon="folder-open", layout=w.Layout(width="auto")), "sb-story-load")
+        self.load = _classed(
+            w.Button(description="Load", icon="folder-open", layout=w.Layout(width="auto")), "sb-story-load"
+        )
         self.export_kind = _classed(
             w.Dropdown(
                 options=[("Twee 3 (Twine)", "twee"), ("Markdown", "markdown"), ("HTML", "html")],
@@ -188,7 +197,9 @@ class StoryExplorer(w.VBox):
             ),
             "sb-story-export-kind",
         )
-        self.export = _classed(w.Button(description="Export", icon="download", layout=w.Layout(width="auto")), "sb-story-export")
+        self.export = _classed(
+            w.Button(description="Export", icon="download", layout=w.Layout(width="auto")), "sb-story-export"
+        )
         self.status = _classed(w.HTML(""), "sb-story-status")
         self.choice_buttons: list[w.Button] = []
         self.node_buttons: list[w.Button] = []
