@@ -118,3 +118,23 @@ def test_generate_tab_says_when_the_builtin_model_writes(tmp_path, monkeypatch):
     v.llm_name.value = "ollama"
     assert v.llm_note.value == ""
     v.close()
+
+
+def test_models_import_no_widgets():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, storybench.editor.model, storybench.story.explorer.model, storybench.widgets; "
+        "print('ipywidgets' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(root), "PATH": ""},
+    )
+    assert out.stdout.strip() == "False"

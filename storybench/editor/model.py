@@ -906,7 +906,8 @@ class PlanEditorModel(t.HasTraits):
             self._renumber(plan)
 
         self._edit(f"layout {page0.layout} → {layout}", do, event="plan")
-        return self._layout_note(layout, need, removed)
+        self._layout_note(layout, need, removed)
+        return None
 
     def _layout_note(self, layout: str, need: int, removed: list[PanelPlan]) -> None:
         if removed:

@@ -71,7 +71,12 @@ class FoundModel:
 
     def describe(self) -> str:
         """One line: label, backend, size, source."""
-        size = f"{self.size_bytes / 1e9:.1f} GB" if self.size_bytes else "?"
+        if not self.size_bytes:
+            size = "?"
+        elif self.size_bytes >= 1e9:
+            size = f"{self.size_bytes / 1e9:.1f} GB"
+        else:
+            size = f"{self.size_bytes / 1e6:.0f} MB"
         note = "  (tiny test model: not for real stories)" if self.builtin else ""
         return f"{self.label:<40} {self.backend:<9} {size:>8}  {self.source}{note}"
 

@@ -87,7 +87,8 @@ def _story_identity(path: Path) -> tuple[str, str] | None:
         return ("?", "")  # a file we cannot read: still someone's file
     if not isinstance(data, dict):
         return ("?", "")
-    settings = data.get("settings") if isinstance(data.get("settings"), dict) else {}
+    raw = data.get("settings")
+    settings: dict[str, object] = raw if isinstance(raw, dict) else {}
     title = str(settings.get("title") or " ".join(str(settings.get("premise", "")).split()[:6]))
     return (str(data.get("id", "?")), title)
 
