@@ -28,6 +28,8 @@ from storybench.llm.discovery import BUILTIN_HINT, FoundModel, discover_models
 from storybench.plan.layouts import TEMPLATE_IDS, TEMPLATES
 from storybench.plan.styles import STYLE_IDS
 from storybench.planner.schemas import CAMERA_SHOTS
+from storybench.prompts.dialogue import list_dialogue_presets
+from storybench.prompts.enhance import list_presets
 from storybench.widgets.busy import busy_action, in_background, running_in_kernel
 from storybench.widgets.interrupt import register_stop
 
@@ -70,13 +72,13 @@ def _button(description: str, name: str, icon: str = "", tooltip: str = "") -> w
             description=description, icon=icon, tooltip=tooltip or description, layout=widgets.Layout(width="auto")
         ),
         name,
-    )  # type: ignore[return-value]
+    )
 
 
 def _text(description: str, name: str, area: bool = False) -> widgets.Text:
     cls = widgets.Textarea if area else widgets.Text
     w = cls(description=description, continuous_update=False, layout=widgets.Layout(width="98%"))
-    return _cls(w, name)  # type: ignore[return-value]
+    return _cls(w, name)
 
 
 class DialogueRow(widgets.HBox):
@@ -266,8 +268,6 @@ class PlanEditorView(widgets.VBox):
         self.add_line_button = _button("Add line", "line-add", "comment")
         self.narrative = _text("Caption", "panel-narrative", area=True)
         self.sfx = _text("SFX", "panel-sfx")
-        from storybench.prompts.dialogue import list_dialogue_presets
-
         self.dialogue_type = _cls(
             widgets.Dropdown(description="Dialogue", options=list(list_dialogue_presets()["dialogue_types"])),
             "dialogue-type",
@@ -290,8 +290,6 @@ class PlanEditorView(widgets.VBox):
         )
 
         # image prompt presets
-        from storybench.prompts.enhance import list_presets
-
         self.preset_selects: dict[str, widgets.Dropdown] = {}
         for cat, presets in list_presets().items():
             self.preset_selects[cat] = _cls(
@@ -541,7 +539,7 @@ class PlanEditorView(widgets.VBox):
             self.line_rows.append(DialogueRow(self, len(self.line_rows)))
         rows = self.line_rows[: len(lines)]
         known = {i for _, i in speakers}
-        for row, line in zip(rows, lines):
+        for row, line in zip(rows, lines, strict=True):
             row.speaker.options = speakers + (
                 [(f"? {line.character}", line.character)] if line.character not in known else []
             )
@@ -586,9 +584,8 @@ class PlanEditorView(widgets.VBox):
         else:
             name = self.llm_name.value.strip() or (None if self.model.llm is not None else _default_llm())
             builtin = name == "llamacpp"
-        self.llm_note.value = (
-            f"<span style='color:#8a5a00;font-size:12px'><b>Note:</b> {html.escape(BUILTIN_HINT)}</span>" if builtin else ""
-        )
+        note = f"<span style='color:#8a5a00;font-size:12px'><b>Note:</b> {html.escape(BUILTIN_HINT)}</span>"
+        self.llm_note.value = note if builtin else ""
 
     def _picked_llm(self) -> Any:
         """The LLM of a generation: the Model list's pick, else the LLM field's backend name."""
@@ -603,7 +600,7 @@ class PlanEditorView(widgets.VBox):
         for issue in self.model.issues():
             b = _button(issue_words(self.model.plan, issue), "issue", "exclamation-triangle")
             b.on_click(lambda btn, path=issue.path: self._on_issue(btn, path))
-            b.issue_path = issue.path  # type: ignore[attr-defined]
+            b.issue_path = issue.path
             buttons.append(b)
         self.issue_buttons = buttons
         self.issues_box.children = (
@@ -657,7 +654,7 @@ class PlanEditorView(widgets.VBox):
             self.char_role,
             *(r.text for r in self.line_rows),
         ):
-            if w is target:
+            if target is not None and w is target:
                 w.add_class("sb-editor-focus")
             else:
                 w.remove_class("sb-editor-focus")

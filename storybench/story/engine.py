@@ -10,7 +10,7 @@ share nothing). The loop for each segment:
    then fall back to language defaults — there are always 2-4 choices;
 3. add the segment to the graph, make it current, save the story;
 4. *after* the text, in a background thread (or inline with ``inline_images=True``):
-   make the illustration prompt (:class:`~storybench.prompts.illustration.IllustrationPrompter`),
+   make the illustration prompt (:class:`~storybench.story.illustration.IllustrationPrompter`),
    render it through the image backend, write ``images/<segment_id>.png`` atomically.
    A failed image only marks the segment ``failed`` with its error;
    :meth:`StoryEngine.retry_image` tries again.
@@ -27,17 +27,17 @@ context, fallbacks for choices and illustration prompts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
 from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from storybench.exceptions import Cancelled, ConfigError, StorybenchError
 from storybench.llm.base import LLMBackend, Message, get_llm_backend
-from storybench.prompts.illustration import IllustrationPrompter
 from storybench.render.base import ImageBackend, get_image_backend
 from storybench.story.choices import (
     MIN_CHOICES,
@@ -47,7 +47,8 @@ from storybench.story.choices import (
     finalize_choices,
 )
 from storybench.story.folders import check_target, copy_images, story_folder_name
-from storybench.story.illustration import IllustrationMixin
+from storybench.story.illustration import IllustrationPrompter
+from storybench.story.images import IllustrationMixin
 from storybench.story.model import GenerationSettings, Segment, Story, StorySettings
 from storybench.story.prompts import SEGMENT_STOP, choices_messages, continue_messages, segment_messages
 from storybench.story.repetition import degeneration_cut
@@ -307,7 +308,8 @@ class StoryEngine(IllustrationMixin):
     def _finish_choices(self, text: str) -> tuple[str, list[str], str]:
         """``(narrative, 2-4 choices, source)`` of a generated text (asking again when needed)."""
         found = extract_choices(text)
-        narrative, choices, source = found.narrative, found.choices, "text"
+        narrative, choices = found.narrative, found.choices
+        source: Literal["text", "structured", "default"] = "text"
         if len(choices) < MIN_CHOICES:
             asked = self._ask_choices(narrative or text)
             if asked:
@@ -605,10 +607,8 @@ class StoryEngine(IllustrationMixin):
             self._executor = None
         for backend, owned in ((self._llm, self._owns_llm), (self._image, self._owns_image)):
             if backend is not None and owned:
-                try:
+                with contextlib.suppress(Exception):
                     backend.close()
-                except Exception:
-                    pass
         if self._owns_llm:
             self._llm, self._prompter = None, None
         if self._owns_image:
