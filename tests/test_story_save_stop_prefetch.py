@@ -279,3 +279,22 @@ def test_a_story_saved_while_its_image_was_drawn_draws_it_again_on_load(tmp_path
     other.path.value = str(path)
     other.load.click()
     assert other.model.current.image_status == "done" and "<img" in other.image.value
+
+
+def test_the_branch_tree_stays_usable_at_50_nodes(tmp_path: Path) -> None:
+    view = explorer(tmp_path)
+    start(view, "Старий маяк на краю світу", "uk")
+    m = view.model
+    for i in range(49):
+        if i % 3 == 2:
+            view.regenerate.click()
+        else:
+            view.choice_buttons[0].click()
+        assert m.error == ""
+    assert len(m.story.segments) == 50 and len(view.node_buttons) == 50
+    labels = [b.description for b in view.node_buttons]
+    assert len(set(labels)) == 50  # every node tells itself apart: id, choice, version
+    assert any(" · v2" in lbl for lbl in labels)  # regenerated versions are marked
+    assert sum("sb-story-node-current" in b._dom_classes for b in view.node_buttons) == 1
+    depths = [d for d, *_ in m.tree()]
+    assert max(depths) >= 20 and all(b.layout.margin.endswith("em") for b in view.node_buttons)

@@ -32,6 +32,7 @@ from storybench.prompts.dialogue import list_dialogue_presets
 from storybench.prompts.enhance import list_presets
 from storybench.widgets.busy import busy_action, in_background, running_in_kernel
 from storybench.widgets.interrupt import register_stop
+from storybench.widgets.links import file_link
 
 __all__ = ["CSS_CLASSES", "DialogueRow", "PlanEditorView"]
 
@@ -573,6 +574,9 @@ class PlanEditorView(widgets.VBox):
                 f"<div class='sb-editor-warning' style='color:#8a4b00;background:#fff4e0;padding:4px 8px'>"
                 f"⚠ {html.escape(m.status)}<ul style='margin:2px 0'>{items}</ul></div>"
             )
+        elif m.path is not None and m.status.startswith("saved ") and str(m.path) in m.status:
+            head, _, tail = m.status.partition(str(m.path))
+            self.status.value = html.escape(head) + file_link(m.path) + html.escape(tail)
         else:
             self.status.value = html.escape(m.status)
 
