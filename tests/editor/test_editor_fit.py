@@ -129,7 +129,7 @@ def test_models_import_no_widgets():
         "import sys, storybench.editor.model, storybench.story.explorer.model, storybench.widgets; "
         "print('ipywidgets' in sys.modules)"
     )
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
