@@ -59,10 +59,26 @@ def _render_one(
         return RunRow(plan=plan_path.name, status="invalid", error=str(exc))
     except (OSError, ValueError) as exc:
         return RunRow(plan=plan_path.name, status="invalid", error=f"{plan_path}: {exc}")
+    return _row_of_run(
+        plan.id, plan_path, notebook, backend=backend, output_dir=output_dir, params=params, kernel=kernel
+    )
+
+
+def _row_of_run(
+    plan_id: str,
+    plan_path: Path,
+    notebook: Path,
+    *,
+    backend: str,
+    output_dir: Path,
+    params: dict[str, Any],
+    kernel: str | None,
+) -> RunRow:
+    """Execute the batch notebook for a valid plan; the row of the run it made (``failed`` when none)."""
     run = execute_plan_notebook(
         notebook,
         plan_path,
-        plan_id=plan.id,
+        plan_id=plan_id,
         backend=backend,
         output_dir=output_dir,
         params=params,
@@ -71,7 +87,7 @@ def _render_one(
     )
     manifest = read_manifest(run.run_dir) if run.run_dir is not None else None
     if run.run_dir is None or manifest is None:
-        return RunRow(plan=plan.id, status="failed", seconds=run.seconds, error=run.error or "no run was started")
+        return RunRow(plan=plan_id, status="failed", seconds=run.seconds, error=run.error or "no run was started")
     row = row_from_manifest(run.run_dir, manifest, output_dir)
     row.seconds = run.seconds
     if run.error and not row.error:

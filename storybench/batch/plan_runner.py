@@ -83,8 +83,6 @@ def execute_plan_notebook(
     Raises:
         KeyboardInterrupt: passed through (the run can be resumed).
     """
-    import papermill as pm
-
     out = Path(output_dir).resolve()
     work = out / ".notebooks"
     work.mkdir(parents=True, exist_ok=True)
@@ -96,7 +94,42 @@ def execute_plan_notebook(
         plan_path=str(Path(plan_path).resolve()), backend=backend, output_dir=str(out), result_path=str(result_path)
     )
     started = time.monotonic()
-    error = ""
+    error = _run_papermill(
+        notebook,
+        executed,
+        parameters,
+        kernel=kernel,
+        progress_bar=progress_bar,
+        stdout=stdout,
+        stderr=stderr,
+    )
+    result = _take_result(result_path)
+    run_dir = Path(result["run_dir"]) if result.get("run_dir") else None
+    return NotebookRun(
+        plan_path=Path(plan_path),
+        run_id=result.get("run_id"),
+        run_dir=run_dir,
+        status=str(result.get("status") or "failed"),
+        summary=str(result.get("summary") or ""),
+        error=error,
+        executed=_keep_notebook(executed, run_dir),
+        seconds=time.monotonic() - started,
+    )
+
+
+def _run_papermill(
+    notebook: Path,
+    executed: Path,
+    parameters: dict[str, Any],
+    *,
+    kernel: str | None,
+    progress_bar: bool,
+    stdout: TextIO | None,
+    stderr: TextIO | None,
+) -> str:
+    """Execute ``notebook`` into ``executed``; ``"<exception name>: <message>"`` when it raised, else ``""``."""
+    import papermill as pm
+
     try:
         pm.execute_notebook(
             str(notebook),
@@ -109,28 +142,29 @@ def execute_plan_notebook(
             kernel_name=kernel,
         )
     except pm.PapermillExecutionError as exc:
-        error = f"{exc.ename}: {exc.evalue}"
+        return f"{exc.ename}: {exc.evalue}"
     except Exception as exc:  # kernel died, notebook unreadable...: this plan fails, others go on
-        error = f"{type(exc).__name__}: {exc}"
-    result: dict[str, Any] = {}
-    if result_path.exists():
-        try:
-            result = json.loads(result_path.read_text(encoding="utf-8"))
-        except ValueError:
-            result = {}
-        result_path.unlink(missing_ok=True)
-    run_dir = Path(result["run_dir"]) if result.get("run_dir") else None
-    kept = executed
-    if run_dir is not None and executed.exists():
-        kept = run_dir / NOTEBOOK_NAME
-        os.replace(executed, kept)
-    return NotebookRun(
-        plan_path=Path(plan_path),
-        run_id=result.get("run_id"),
-        run_dir=run_dir,
-        status=str(result.get("status") or "failed"),
-        summary=str(result.get("summary") or ""),
-        error=error,
-        executed=kept,
-        seconds=time.monotonic() - started,
-    )
+        return f"{type(exc).__name__}: {exc}"
+    return ""
+
+
+def _take_result(result_path: Path) -> dict[str, Any]:
+    """The run the notebook reported in ``result_path`` (deleted once read), ``{}`` when none or unreadable."""
+    if not result_path.exists():
+        return {}
+    result: dict[str, Any]
+    try:
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+    except ValueError:
+        result = {}
+    result_path.unlink(missing_ok=True)
+    return result
+
+
+def _keep_notebook(executed: Path, run_dir: Path | None) -> Path:
+    """Move the executed notebook into ``run_dir`` (as ``batch_render.ipynb``) when there is one; where it is kept."""
+    if run_dir is None or not executed.exists():
+        return executed
+    kept = run_dir / NOTEBOOK_NAME
+    os.replace(executed, kept)
+    return kept

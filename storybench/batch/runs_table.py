@@ -101,17 +101,27 @@ def lock_is_live(run_dir: Path) -> bool:
     return False
 
 
+def _count_rows(rows: list[dict[str, Any]], kind: str, status: str, cache_hit: bool | None = None) -> int:
+    """Catalog rows of this ``kind`` and ``status`` (and cache hit or not, when ``cache_hit`` is given)."""
+    return sum(
+        1
+        for r in rows
+        if r.get("kind") == kind
+        and r.get("status") == status
+        and (cache_hit is None or bool(r.get("cache_hit")) == cache_hit)
+    )
+
+
 def _catalog_counts(output_dir: Path, run_id: str) -> dict[str, int]:
     try:
         rows = [r for r in read_catalog_table(output_dir).to_pylist() if r.get("run_id") == run_id]
     except OSError:
         return {}
-    panels = [r for r in rows if r.get("kind") == "panel"]
     return {
-        "panels_rendered": sum(1 for r in panels if r.get("status") == "completed" and not r.get("cache_hit")),
-        "panels_cached": sum(1 for r in panels if r.get("status") == "completed" and r.get("cache_hit")),
-        "panels_failed": sum(1 for r in panels if r.get("status") == "failed"),
-        "pages": sum(1 for r in rows if r.get("kind") == "page" and r.get("status") == "completed"),
+        "panels_rendered": _count_rows(rows, "panel", "completed", cache_hit=False),
+        "panels_cached": _count_rows(rows, "panel", "completed", cache_hit=True),
+        "panels_failed": _count_rows(rows, "panel", "failed"),
+        "pages": _count_rows(rows, "page", "completed"),
     }
 
 
@@ -128,29 +138,38 @@ def _seconds(manifest: dict[str, Any]) -> float | None:
 
 def row_from_manifest(run_dir: Path, manifest: dict[str, Any], output_dir: Path | None = None) -> RunRow:
     """The table row of one run folder (``run_dir``) and its ``run.json`` (``manifest``)."""
-    status = str(manifest.get("status", ""))
-    if status == "processing" and not lock_is_live(run_dir):
-        status = INTERRUPTED
-    counts = manifest.get("counts") if isinstance(manifest.get("counts"), dict) else None
     row = RunRow(
         plan=str(manifest.get("plan_id") or run_dir.parent.name),
         run_id=str(manifest.get("run_id") or run_dir.name),
-        status=status,
+        status=_run_status(run_dir, manifest),
         seconds=_seconds(manifest),
         run_dir=run_dir,
         started_at=str(manifest.get("created_at", "")),
         error=str((manifest.get("errors") or [""])[0]),
     )
-    if counts is not None:
+    _fill_counts(row, manifest, output_dir or run_dir.parent.parent)
+    return row
+
+
+def _run_status(run_dir: Path, manifest: dict[str, Any]) -> str:
+    """The manifest's status, ``interrupted`` for a ``processing`` run whose lock nobody holds."""
+    status = str(manifest.get("status", ""))
+    if status == "processing" and not lock_is_live(run_dir):
+        return INTERRUPTED
+    return status
+
+
+def _fill_counts(row: RunRow, manifest: dict[str, Any], output_dir: Path) -> None:
+    """Set ``row``'s panel and page counts from the manifest, else from the catalog in ``output_dir``."""
+    counts = manifest.get("counts")
+    if isinstance(counts, dict):
         row.panels_rendered = int(counts.get("panels_rendered", 0))
         row.panels_cached = int(counts.get("panels_cached", 0))
         row.panels_failed = int(counts.get("panels_failed", 0))
         row.pages = len(manifest.get("pages") or [])
-    else:
-        found = _catalog_counts(output_dir or run_dir.parent.parent, row.run_id)
-        for key, value in found.items():
-            setattr(row, key, value)
-    return row
+        return
+    for key, value in _catalog_counts(output_dir, row.run_id).items():
+        setattr(row, key, value)
 
 
 def record_attempt(output_dir: str | os.PathLike[str], row: RunRow, plan_path: str | os.PathLike[str]) -> Path:
@@ -226,9 +245,31 @@ def past_runs(
         since: only runs created at or after this time (aware datetime).
     """
     base = Path(output_dir)
-    rows: list[RunRow] = []
     if not base.is_dir():
-        return rows
+        return []
+    rows = _run_rows(base, plan_id, since)
+    rows.extend(
+        row
+        for row in _attempt_rows(base, plan_id)
+        if since is None or not row.started_at or _created_at(row.started_at) >= since
+    )
+    rows.sort(key=lambda r: (r.started_at, r.run_id), reverse=True)
+    return rows
+
+
+def _created_at(text: str) -> datetime:
+    """An ISO 8601 time as an aware datetime (UTC when no zone is given).
+
+    Raises:
+        ValueError: not ISO 8601.
+    """
+    created = datetime.fromisoformat(text)
+    return created if created.tzinfo else created.replace(tzinfo=UTC)
+
+
+def _run_rows(base: Path, plan_id: str | None, since: datetime | None) -> list[RunRow]:
+    """The rows of the run folders under ``base`` (only ``plan_id``'s, only those created at or after ``since``)."""
+    rows: list[RunRow] = []
     for manifest_path in base.glob(f"{plan_id or '*'}/*/{RUN_MANIFEST}"):
         run_dir = manifest_path.parent
         manifest = read_manifest(run_dir)
@@ -237,19 +278,12 @@ def past_runs(
         row = row_from_manifest(run_dir, manifest, base)
         if since is not None:
             try:
-                created = datetime.fromisoformat(row.started_at)
+                created = _created_at(row.started_at)
             except ValueError:
                 continue
-            if (created if created.tzinfo else created.replace(tzinfo=UTC)) < since:
+            if created < since:
                 continue
         rows.append(row)
-    for row in _attempt_rows(base, plan_id):
-        if since is not None and row.started_at:
-            created = datetime.fromisoformat(row.started_at)
-            if (created if created.tzinfo else created.replace(tzinfo=UTC)) < since:
-                continue
-        rows.append(row)
-    rows.sort(key=lambda r: (r.started_at, r.run_id), reverse=True)
     return rows
 
 
@@ -265,38 +299,51 @@ def format_table(rows: list[RunRow], *, relative_to: Path | None = None) -> str:
     """The rows as a plain-text table (plan, run id, status, panels rendered / cached /
     failed, pages, seconds, run folder), errors listed below it."""
     header = ("plan", "run id", "status", "rendered", "cached", "failed", "pages", "seconds", "run folder")
-    body = []
-    for r in rows:
-        folder = r.run_dir
-        if folder is not None and relative_to is not None:
-            with contextlib.suppress(ValueError):
-                folder = folder.resolve().relative_to(relative_to.resolve())
-        body.append(
-            (
-                r.plan,
-                r.run_id,
-                r.status,
-                r.panels_rendered,
-                r.panels_cached,
-                r.panels_failed,
-                r.pages,
-                r.seconds,
-                folder,
-            )
-        )
-    cells = [header, *[tuple(_cell(v) for v in line) for line in body]]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
+    cells = [header, *[tuple(_cell(v) for v in _row_values(r, relative_to)) for r in rows]]
+    return "\n".join(_aligned_lines(cells) + _error_lines(rows))
+
+
+def _shown_folder(folder: Path | None, relative_to: Path | None) -> Path | None:
+    """``folder`` relative to ``relative_to`` when it lies inside it, else as it is."""
+    if folder is not None and relative_to is not None:
+        with contextlib.suppress(ValueError):
+            return folder.resolve().relative_to(relative_to.resolve())
+    return folder
+
+
+def _row_values(r: RunRow, relative_to: Path | None) -> tuple[Any, ...]:
+    """The values of one table line, in the order of the header."""
+    return (
+        r.plan,
+        r.run_id,
+        r.status,
+        r.panels_rendered,
+        r.panels_cached,
+        r.panels_failed,
+        r.pages,
+        r.seconds,
+        _shown_folder(r.run_dir, relative_to),
+    )
+
+
+def _aligned_lines(cells: list[tuple[str, ...]]) -> list[str]:
+    """The header and body lines in columns (numbers right-aligned), a dashed rule under the header."""
+    widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
     numeric = {3, 4, 5, 6, 7}
     lines = [
         "  ".join(c.rjust(widths[i]) if i in numeric else c.ljust(widths[i]) for i, c in enumerate(line)).rstrip()
         for line in cells
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    if any(r.error and not r.ok for r in rows):
-        lines.append("")
-    for r in rows:
-        if r.error and not r.ok:
-            first, *rest = r.error.splitlines() or [""]
-            lines.append(first if r.plan in first else f"{r.plan}: {first}")
-            lines.extend(f"  {line}" for line in rest[:20])
-    return "\n".join(lines)
+    return lines
+
+
+def _error_lines(rows: list[RunRow]) -> list[str]:
+    """A blank line then each failed row's error (prefixed with its plan, at most 20 more lines), or nothing."""
+    failed = [r for r in rows if r.error and not r.ok]
+    lines = [""] if failed else []
+    for r in failed:
+        first, *rest = r.error.splitlines() or [""]
+        lines.append(first if r.plan in first else f"{r.plan}: {first}")
+        lines.extend(f"  {line}" for line in rest[:20])
+    return lines
