@@ -99,11 +99,21 @@ class RunSummary:
         }
 
     def __str__(self) -> str:
-        c = self.counts
         lines = [
             f"run {self.run_id} of plan {self.plan_id!r}: {self.status}"
             f"{' (resumed)' if self.resumed else ''} in {self.seconds:.1f} s",
+            *self._count_lines(),
+            f"pdf: {self.pdf or 'not exported'}",
+            f"cbz: {self.cbz or 'not exported'}",
+            f"folder: {self.run_dir}",
         ]
+        lines.extend(f"  failed {error}" for error in self.errors)
+        return "\n".join(lines)
+
+    def _count_lines(self) -> list[str]:
+        """The summary's count lines: sheets (when any), panels, pages and servers (when known)."""
+        c = self.counts
+        lines = []
         if c.sheets_rendered or c.sheets_cached or c.sheets_failed:
             lines.append(
                 f"character sheets: {c.sheets_rendered} rendered, {c.sheets_cached} cache hits, "
@@ -119,9 +129,4 @@ class RunSummary:
         )
         if self.servers:
             lines.append("servers: " + ", ".join(f"{url} {n} panel(s)" for url, n in self.servers.items()))
-        lines.append(f"pdf: {self.pdf or 'not exported'}")
-        lines.append(f"cbz: {self.cbz or 'not exported'}")
-        lines.append(f"folder: {self.run_dir}")
-        for error in self.errors:
-            lines.append(f"  failed {error}")
-        return "\n".join(lines)
+        return lines
