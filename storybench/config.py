@@ -25,6 +25,9 @@ class RenderSettings(BaseModel):
         margin: blank border around the panels, pixels.
         gutter: space between panels, pixels.
         border: panel border width, pixels.
+        min_text_px: minimum readable lettering size, pixels on a 300-dpi page 1,988
+            pixels wide (24 px ≈ 5.8 pt); scaled with ``page_width``. Text that cannot
+            fit at this size is left off its panel and reported as a lettering warning.
         panel_max_side: longer side of each rendered panel image, pixels (images are
             cover-cropped into their page rectangle afterwards).
         reading_direction: ``"auto"`` (from the style), ``"ltr"`` or ``"rtl"``.
@@ -44,6 +47,7 @@ class RenderSettings(BaseModel):
     margin: int = Field(75, ge=0)
     gutter: int = Field(38, ge=0)
     border: int = Field(6, ge=0)
+    min_text_px: int = Field(24, ge=6, le=200)
     panel_max_side: int = Field(1024, ge=64, le=4096)
     reading_direction: str = Field("auto", pattern="^(auto|ltr|rtl)$")
     concurrency: int = Field(0, ge=0, le=256)

@@ -16,7 +16,8 @@ file (``path`` relative to the output folder, ``sha256``, ``bytes``,
 ``started_at``/``finished_at`` UTC, ``seconds``), timings (``queue_seconds``,
 ``execution_seconds``), the backend's ``metrics`` as JSON text, and the known
 numeric metrics flattened (``vram_free_before``, ``vram_free_after`` in bytes,
-``delay_time_ms``, ``execution_time_ms``, ``cost``).
+``delay_time_ms``, ``execution_time_ms``, ``cost``), and ``warnings``: a page's
+lettering warnings, one per line (null when all its text fits).
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ CATALOG_SCHEMA = pa.schema(
         ("execution_time_ms", pa.float64()),
         ("cost", pa.float64()),
         ("metrics", pa.string()),
+        ("warnings", pa.string()),
     ]
 )
 CATALOG_COLUMNS: tuple[str, ...] = tuple(CATALOG_SCHEMA.names)

@@ -211,6 +211,7 @@ class BatchEngine:
         self.counts = RunCounts()
         self._rows: list[dict[str, Any]] = []
         self._errors: list[str] = []
+        self._warnings: list[str] = []
         self._existing: dict[tuple[str, str], dict[str, Any]] = {}
         self._done = 0
         self._total = 0
@@ -712,6 +713,8 @@ class BatchEngine:
             return job
         job.start()
         try:
+            if composer.page_warnings is not None:  # the same layout the page is lettered with
+                job.warnings = [str(w) for w in composer.page_warnings(self.plan, w.page, self.settings)]
             if self._kept(job):
                 job.cache_hit = True
                 job.finish(JobState.COMPLETED)
@@ -868,6 +871,7 @@ class BatchEngine:
             "queue_seconds": flat.get("queue_seconds", job.queue_seconds),
             "execution_seconds": flat.get("execution_seconds", job.execution_seconds),
             "metrics": metrics_json(job.metrics),
+            "warnings": "\n".join(job.warnings) or None,
         }
 
     def _record(self, job: Job) -> None:
@@ -886,6 +890,7 @@ class BatchEngine:
             self._errors.append(f"{job.id}: {job.error}")
         if hasattr(c, name):
             setattr(c, name, getattr(c, name) + 1)
+        self._warnings.extend(job.warnings)
         row = self._row(job)
         self._rows.append(row)
         # resuming: an artifact finished before and unchanged keeps its original row
@@ -957,6 +962,7 @@ class BatchEngine:
             seconds=time.monotonic() - started,
             resumed=self.resumed,
             errors=list(self._errors),
+            warnings=list(self._warnings),
             rows=rows,
         )
         now = utcnow().isoformat()
@@ -974,6 +980,7 @@ class BatchEngine:
                 "pdf": summary.pdf.name if summary.pdf else None,
                 "cbz": summary.cbz.name if summary.cbz else None,
                 "errors": summary.errors,
+                "warnings": summary.warnings,
             }
         )
         atomic_write_json(self.run_dir / RUN_MANIFEST, self._manifest)

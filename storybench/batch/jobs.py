@@ -78,6 +78,7 @@ class Job:
             (seconds) taken when the job was queued.
         queue_seconds: time waiting for a worker (or the backend's own queue time).
         execution_seconds: time spent in the backend's ``render`` or the composer.
+        warnings: lettering warnings of a page (``"page 3 panel 2: 2 of 5 balloons do not fit ..."``).
     """
 
     kind: JobKind
@@ -101,6 +102,7 @@ class Job:
     submitted: float | None = None
     queue_seconds: float | None = None
     execution_seconds: float | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def id(self) -> str:

@@ -59,6 +59,8 @@ class RunSummary:
         seconds: wall time of the call, seconds.
         resumed: this call resumed an interrupted run.
         errors: ``"<kind>:<artifact id>: <error>"`` for every failed job.
+        warnings: lettering warnings (``"page 3 panel 2: 2 of 5 balloons do not fit ..."``):
+            text left off a page because it cannot fit at the minimum readable size.
         rows: the catalog rows of this call's jobs (see :meth:`to_frame`).
     """
 
@@ -75,6 +77,7 @@ class RunSummary:
     seconds: float = 0.0
     resumed: bool = False
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     @property
@@ -110,6 +113,7 @@ class RunSummary:
             "seconds": round(self.seconds, 3),
             "resumed": self.resumed,
             "errors": list(self.errors),
+            "warnings": list(self.warnings),
         }
 
     def __str__(self) -> str:
@@ -135,4 +139,6 @@ class RunSummary:
         lines.append(f"folder: {self.run_dir}")
         for error in self.errors:
             lines.append(f"  failed {error}")
+        for warning in self.warnings:
+            lines.append(f"  lettering warning: {warning}")
         return "\n".join(lines)

@@ -31,6 +31,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from storybench.compose.capacity import lettering_warnings
 from storybench.exceptions import PlanIssue, StorybenchError
 from storybench.plan.io import load_plan, save_plan
 from storybench.plan.layouts import TEMPLATE_IDS, TEMPLATES
@@ -45,6 +46,7 @@ from storybench.plan.models import (
     derive_seed,
     plan_issues,
 )
+from storybench.plan.styles import STYLES
 from storybench.planner.repair import layout_for_count
 
 __all__ = ["PANEL_FIELDS", "PLACEHOLDER_ACTION", "EditRejected", "Pending", "PlanEditorModel"]
@@ -182,6 +184,22 @@ class PlanEditorModel:
     def issues(self) -> list[PlanIssue]:
         """What is wrong with the plan now (empty: valid), each with its JSON path."""
         return plan_issues(self.plan) if self.plan is not None else []
+
+    def lettering_warnings(self) -> list[PlanIssue]:
+        """Panels whose text cannot be lettered at the minimum readable size (print page
+        settings), each as an issue with the panel's JSON path and a ``lettering:`` message
+        (``lettering: 2 of 5 balloons do not fit at the minimum size 24 px ...``); the
+        same layout a render letters its pages with. Empty while the style is unknown."""
+        if self.plan is None or self.plan.style not in STYLES:
+            return []
+        return [PlanIssue(w.path, f"lettering: {w.message}") for w in lettering_warnings(self.plan)]
+
+    def panel_warnings(self) -> list[str]:
+        """Lettering warnings of the selected panel (see :meth:`lettering_warnings`)."""
+        if self.plan is None:
+            return []
+        prefix = f"chapters[{self.chapter_index}].pages[{self.page_index}].panels[{self.panel_index}]"
+        return [w.message for w in self.lettering_warnings() if w.path == prefix]
 
     # -- plans: list, open, generate, save ------------------------------------------
     def list_plans(self) -> list[Path]:

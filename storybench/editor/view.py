@@ -467,7 +467,7 @@ class PlanEditorView(widgets.VBox):
 
     def _sync_issues(self) -> None:
         buttons = []
-        for issue in self.model.issues():
+        for issue in [*self.model.issues(), *self.model.lettering_warnings()]:
             b = _button(f"{issue.path}: {issue.message}"[:160], "issue", "exclamation-triangle")
             b.on_click(lambda btn, path=issue.path: self._on_issue(btn, path))
             b.issue_path = issue.path  # type: ignore[attr-defined]
