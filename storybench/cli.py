@@ -7,7 +7,9 @@ Subcommands:
     schema        print the plan's JSON Schema.
     plan PROMPT   plan a comic with an LLM (when the planner is installed).
 
-Exit codes: 0 success, 1 invalid input or a failed render, 2 usage errors (argparse).
+Exit codes: 0 success, 1 invalid input or a failed render, 2 usage errors (argparse, unknown
+``-p`` names), 130 interrupted. Every failure is reported in one or two sentences
+(:mod:`storybench.cli_errors`); ``storybench --debug ...`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -15,19 +17,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
+import signal
 import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from storybench.exceptions import PlanValidationError, StorybenchError
-from storybench.plan import load_plan, plan_json_schema
+from storybench.cli_errors import explain
+from storybench.notebook_run import check_parameters, clean_orphan_notebooks, notebook_parameters, settle_notebook
+from storybench.plan import load_plan, load_plan_with_notes, plan_json_schema
+from storybench.redact import scrub_notebook
 
 __all__ = ["batch_notebook_path", "build_parser", "main"]
 
-_SECRET_NAME = re.compile(r"(key|token|secret|password|passwd|credential)", re.IGNORECASE)
 NOTEBOOK_NAME = "batch_render.ipynb"
 
 
@@ -57,25 +60,26 @@ def _parse_value(text: str) -> Any:
         return text
 
 
-def _load_or_report(path: str):
-    """The plan at ``path``, or ``None`` after printing why it cannot be used (to stderr)."""
-    try:
-        return load_plan(path)
-    except PlanValidationError as exc:
-        print(exc, file=sys.stderr)
-    except FileNotFoundError:
-        print(f"{path}: no such file", file=sys.stderr)
-    return None
-
-
 def _cmd_validate(args: argparse.Namespace) -> int:
-    plan = _load_or_report(args.plan)
-    if plan is None:
-        return 1
+    plan, filled = load_plan_with_notes(args.plan)
     print(
-        f"{args.plan}: valid plan {plan.id!r}: {len(plan.chapters)} chapter(s), {plan.page_count()} page(s), {plan.panel_count()} panel(s)"
+        f"{args.plan}: valid plan {plan.id!r}: {len(plan.chapters)} chapter(s), "
+        f"{plan.page_count()} page(s), {plan.panel_count()} panel(s)"
     )
+    for note in filled:
+        print(note)
+    for warning in _lettering_warnings(plan):
+        print(f"warning: {warning}")
     return 0
+
+
+def _lettering_warnings(plan) -> list[str]:
+    """Panels whose lettering cannot fit at the minimum readable size (default render settings)."""
+    try:
+        from storybench.compose.capacity import lettering_warnings
+    except ImportError:  # the compose layer is optional for validation
+        return []
+    return [str(w) for w in lettering_warnings(plan)]
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
@@ -93,20 +97,10 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 def _cmd_render(args: argparse.Namespace) -> int:
     import papermill as pm
 
-    plan = _load_or_report(args.plan)
-    if plan is None:
-        return 1
-
-    params: dict[str, Any] = {}
-    for name, value in args.param or []:
-        if _SECRET_NAME.search(name):
-            print(
-                f"refusing parameter {name!r}: secrets are never notebook parameters (they would be saved in the "
-                "executed notebook); set them in the environment instead (e.g. RUNPOD_API_KEY)",
-                file=sys.stderr,
-            )
-            return 1
-        params[name] = _parse_value(value)
+    plan = load_plan(args.plan)
+    params: dict[str, Any] = {name: _parse_value(value) for name, value in args.param or []}
+    notebook = batch_notebook_path()
+    check_parameters(params, notebook_parameters(notebook))
     output_dir = Path(args.output_dir).resolve()
     params.update(
         plan_path=str(Path(args.plan).resolve()),
@@ -116,18 +110,20 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if args.force:
         params["force"] = True
 
-    notebook = batch_notebook_path()
     work = output_dir / ".notebooks"
     work.mkdir(parents=True, exist_ok=True)
+    clean_orphan_notebooks(work)
     token = uuid.uuid4().hex[:8]
     executed = work / f"{plan.id}-{token}.ipynb"
     result_path = work / f"{plan.id}-{token}.result.json"
     params["result_path"] = str(result_path)
 
     print(
-        f"rendering {plan.id!r} ({plan.page_count()} page(s), {plan.panel_count()} panel(s)) with backend {args.backend!r}"
+        f"rendering {plan.id!r} ({plan.page_count()} page(s), {plan.panel_count()} panel(s)) "
+        f"with backend {args.backend!r}"
     )
     error: BaseException | None = None
+    previous = signal.signal(signal.SIGINT, _on_sigint)
     try:
         pm.execute_notebook(
             str(notebook),
@@ -141,9 +137,17 @@ def _cmd_render(args: argparse.Namespace) -> int:
         )
     except pm.PapermillExecutionError as exc:
         error = exc
-    except KeyboardInterrupt:
-        print("\ninterrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+    except BaseException as exc:  # interrupted, disk full, kernel died: keep no torn or secret-bearing file
+        if settle_notebook(executed):
+            scrub_notebook(executed, parameters=params)
+        result_path.unlink(missing_ok=True)
+        if _INTERRUPTED["flag"] and not isinstance(exc, KeyboardInterrupt):
+            raise KeyboardInterrupt from None  # ZMQError, DeadKernelError... caused by the Ctrl-C
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if settle_notebook(executed):
+        scrub_notebook(executed, parameters=params)
 
     result: dict[str, Any] = {}
     if result_path.exists():
@@ -158,13 +162,23 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if result.get("summary"):
         print(result["summary"])
     if error is not None:
-        message = f"{error.ename}: {error.evalue}" if hasattr(error, "ename") else str(error)
-        print(f"render failed: {message}", file=sys.stderr)
-        print(f"executed notebook: {kept}", file=sys.stderr)
+        for line in explain(error).lines:
+            print(line, file=sys.stderr)
+        if kept.exists():
+            print(f"executed notebook: {kept}", file=sys.stderr)
         return 1
     print(f"run folder: {run_dir}")
     print(f"executed notebook: {kept}")
     return 0
+
+
+_INTERRUPTED = {"flag": False}
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    """Ctrl-C during a render: remember it (later kernel errors are its consequence), then interrupt."""
+    _INTERRUPTED["flag"] = True
+    raise KeyboardInterrupt
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     env = env_settings()
     parser = argparse.ArgumentParser(prog="storybench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("render", help="batch-render a plan through the batch notebook (papermill)")
@@ -215,9 +230,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except StorybenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except (Exception, KeyboardInterrupt) as exc:
+        if args.debug or os.environ.get("STORYBENCH_DEBUG"):
+            raise
+        explained = explain(exc)
+        for line in explained.lines:
+            print(line, file=sys.stderr)
+        if isinstance(exc, KeyboardInterrupt):
+            _silence_stderr()  # the kernel's shutdown may still print ZMQError / DeadKernelError
+        return explained.exit_code
+
+
+def _silence_stderr() -> None:
+    """Send anything printed to stderr from now on (threads, atexit) to the null device."""
+    sys.stderr.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives until exit
 
 
 if __name__ == "__main__":  # pragma: no cover
