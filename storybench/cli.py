@@ -5,6 +5,7 @@ Subcommands:
                   the executed notebook is kept in the run folder.
     validate PLAN check a plan; exit 1 with every problem and its JSON path.
     schema        print the plan's JSON Schema.
+    prune         remove old runs and unreferenced cache objects (storybench.batch.prune).
     plan PROMPT   plan a comic with an LLM (when the planner is installed).
 
 Exit codes: 0 success, 1 invalid input or a failed render, 2 usage errors (argparse, unknown
@@ -27,6 +28,7 @@ from typing import Any
 from storybench.cli_errors import explain
 from storybench.notebook_run import check_parameters, clean_orphan_notebooks, notebook_parameters, settle_notebook
 from storybench.plan import load_plan, load_plan_with_notes, plan_json_schema
+from storybench.prune_cli import add_prune_command
 from storybench.redact import scrub_notebook
 
 __all__ = ["batch_notebook_path", "build_parser", "main"]
@@ -214,6 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("schema", help="print the plan JSON Schema")
     s.add_argument("-o", "--output", help="write to this file instead of stdout")
     s.set_defaults(func=_cmd_schema)
+
+    add_prune_command(sub, env.output_dir)
 
     try:
         from storybench.planner.cli import add_plan_command

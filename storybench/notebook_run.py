@@ -30,6 +30,7 @@ __all__ = [
     "check_parameters",
     "clean_orphan_notebooks",
     "notebook_parameters",
+    "orphan_notebooks",
     "settle_notebook",
 ]
 
@@ -125,17 +126,12 @@ def settle_notebook(path: Path) -> bool:
         return False
 
 
-def clean_orphan_notebooks(
+def orphan_notebooks(
     work_dir: str | os.PathLike[str], *, keep: int = KEEP_ORPHANS, min_age: float = ORPHAN_MIN_AGE
 ) -> list[Path]:
-    """Delete orphaned executed notebooks (and result files) in ``work_dir`` beyond the newest ``keep``.
-
-    Only files older than ``min_age`` seconds are deleted (a younger one may be
-    written by a render still running).
-
-    Returns:
-        The deleted paths.
-    """
+    """The orphaned executed notebooks (and their result files) in ``work_dir`` beyond the
+    newest ``keep`` and older than ``min_age`` seconds (a younger one may be written by a
+    render still running): what :func:`clean_orphan_notebooks` deletes."""
     folder = Path(work_dir)
     try:
         files = [p for p in folder.iterdir() if p.suffix == ".ipynb" or p.name.endswith(".result.json")]
@@ -144,9 +140,19 @@ def clean_orphan_notebooks(
     notebooks = sorted((p for p in files if p.suffix == ".ipynb"), key=_mtime, reverse=True)
     doomed = [p for p in notebooks[keep:] if time.time() - _mtime(p) >= min_age]
     stems = {p.stem for p in doomed}
-    doomed += [p for p in files if p.name.endswith(".result.json") and p.name[: -len(".result.json")] in stems]
+    return doomed + [p for p in files if p.name.endswith(".result.json") and p.name[: -len(".result.json")] in stems]
+
+
+def clean_orphan_notebooks(
+    work_dir: str | os.PathLike[str], *, keep: int = KEEP_ORPHANS, min_age: float = ORPHAN_MIN_AGE
+) -> list[Path]:
+    """Delete :func:`orphan_notebooks` of ``work_dir``.
+
+    Returns:
+        The deleted paths.
+    """
     removed = []
-    for path in doomed:
+    for path in orphan_notebooks(work_dir, keep=keep, min_age=min_age):
         try:
             path.unlink()
             removed.append(path)

@@ -46,10 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow.compute as pc
-
 from storybench.batch.cache import ArtifactCache, CacheEntry
-from storybench.batch.catalog import CatalogWriter, flat_metrics, metrics_json, read_catalog_table
+from storybench.batch.catalog import CatalogWriter, flat_metrics, metrics_json, read_run_catalog_table
 from storybench.batch.composer import Composer
 from storybench.batch.jobs import Job, JobKind, JobState, call_with_retries, utcnow
 from storybench.batch.references import character_sheet_spec
@@ -328,9 +326,7 @@ class BatchEngine:
         self.cache.sweep_temp_files()
         if self.resumed:
             sweep_temp_files(self.run_dir)
-            table = read_catalog_table(self.output_dir)
-            mine = table.filter(pc.equal(table.column("run_id"), self.run_id))
-            for row in mine.to_pylist():
+            for row in read_run_catalog_table(self.output_dir, self.run_id).to_pylist():
                 self._existing[(row["kind"], row["artifact_id"])] = row
         now = utcnow().isoformat()
         self._manifest: dict[str, Any] = {
