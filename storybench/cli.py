@@ -26,8 +26,12 @@ from pathlib import Path
 from typing import Any
 
 from storybench.cli_errors import explain
+from storybench.compose.capacity import lettering_warnings
+from storybench.config import env_settings
+from storybench.io import atomic_write_text
 from storybench.notebook_run import check_parameters, clean_orphan_notebooks, notebook_parameters, settle_notebook
-from storybench.plan import load_plan, load_plan_with_notes, plan_json_schema
+from storybench.plan import ComicPlan, load_plan, load_plan_with_notes, plan_json_schema
+from storybench.planner.cli import add_plan_command
 from storybench.prune_cli import add_prune_command
 from storybench.redact import scrub_notebook
 
@@ -42,7 +46,7 @@ def batch_notebook_path() -> Path:
     Raises:
         FileNotFoundError: the notebook cannot be found.
     """
-    override = os.environ.get("STORYBENCH_BATCH_NOTEBOOK")
+    override = env_settings().batch_notebook
     candidates = [Path(override)] if override else []
     candidates.append(Path(__file__).resolve().parent.parent / "notebooks" / NOTEBOOK_NAME)
     for path in candidates:
@@ -75,20 +79,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _lettering_warnings(plan) -> list[str]:
+def _lettering_warnings(plan: ComicPlan) -> list[str]:
     """Panels whose lettering cannot fit at the minimum readable size (default render settings)."""
-    try:
-        from storybench.compose.capacity import lettering_warnings
-    except ImportError:  # the compose layer is optional for validation
-        return []
     return [str(w) for w in lettering_warnings(plan)]
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
     text = json.dumps(plan_json_schema(), ensure_ascii=False, indent=2)
     if args.output:
-        from storybench.io import atomic_write_text
-
         atomic_write_text(args.output, text + "\n")
         print(args.output)
     else:
@@ -97,7 +95,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    import papermill as pm
+    import papermill as pm  # lazy: papermill pulls in nbclient and jupyter_client, only `render` needs it
 
     plan = load_plan(args.plan)
     params: dict[str, Any] = {name: _parse_value(value) for name, value in args.param or []}
@@ -185,8 +183,6 @@ def _on_sigint(signum: int, frame: Any) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of the ``storybench`` command."""
-    from storybench.config import env_settings
-
     env = env_settings()
     parser = argparse.ArgumentParser(prog="storybench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
@@ -218,13 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_schema)
 
     add_prune_command(sub, env.output_dir)
-
-    try:
-        from storybench.planner.cli import add_plan_command
-    except ImportError:
-        pass
-    else:
-        add_plan_command(sub)
+    add_plan_command(sub)
     return parser
 
 

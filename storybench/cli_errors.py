@@ -27,6 +27,7 @@ a failed notebook cell            its error, itself explained when it is one of 
 from __future__ import annotations
 
 import errno
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -185,8 +186,6 @@ def show_errors_as_sentences(shell: Any = None) -> bool:
     Returns:
         Whether a handler was installed (``False`` outside IPython or when debugging).
     """
-    import os
-
     if os.environ.get("STORYBENCH_DEBUG"):
         return False
     if shell is None:

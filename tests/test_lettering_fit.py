@@ -134,7 +134,7 @@ def test_a_render_records_lettering_warnings_in_the_catalog_and_the_summary(tmp_
     assert "lettering warning: page 1 panel " in str(summary)
     catalog = read_catalog(tmp_path)
     page_rows = catalog[catalog.kind == "page"]
-    assert page_rows.warnings.iloc[0].splitlines() == summary.warnings
+    assert list(page_rows.warnings.iloc[0]) == summary.warnings
     assert catalog[catalog.kind == "panel"].warnings.isna().all()
     manifest = json.loads((summary.run_dir / "run.json").read_text(encoding="utf-8"))
     assert manifest["warnings"] == summary.warnings

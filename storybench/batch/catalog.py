@@ -26,7 +26,8 @@ processes can render into one output folder at once); every file is replaced
 atomically, and readers list the run files before reading the base and retry if
 one vanished (compacted meanwhile), so they never see a torn or half-compacted catalog.
 
-Columns (see :data:`CATALOG_SCHEMA`): identity (``run_id``, ``plan_id``,
+Columns (declared once, by :class:`~storybench.batch.catalog_row.CatalogRow`;
+:data:`CATALOG_SCHEMA` is derived from it): identity (``run_id``, ``plan_id``,
 ``plan_sha256``, ``chapter_id``, ``page_number``, ``panel_id``, ``artifact_id``,
 ``kind``), render inputs (``backend``, ``backend_version``, ``workflow``,
 ``prompt``, ``negative_prompt``, ``seed``, ``width``, ``height`` in pixels), the
@@ -35,16 +36,14 @@ file (``path`` relative to the output folder, ``sha256``, ``bytes``,
 ``started_at``/``finished_at`` UTC, ``seconds``), timings (``queue_seconds``,
 ``execution_seconds``), the backend's ``metrics`` as JSON text, and the known
 numeric metrics flattened (``vram_free_before``, ``vram_free_after`` in bytes,
-``delay_time_ms``, ``execution_time_ms``, ``cost``), and ``warnings``: a page's
-lettering warnings, one per line (null when all its text fits).
+``delay_time_ms``, ``execution_time_ms``, ``cost``), and ``warnings``: the list of a
+page's lettering warnings (null when all its text fits).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
-import math
 import os
 import re
 import secrets
@@ -59,6 +58,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from filelock import FileLock
 
+from storybench.batch.catalog_row import FLAT_METRICS, CatalogRow, flat_metrics, metrics_json
 from storybench.io import atomic_write_bytes
 
 __all__ = [
@@ -67,6 +67,7 @@ __all__ = [
     "CATALOG_RUNS_DIR",
     "CATALOG_SCHEMA",
     "FLAT_METRICS",
+    "CatalogRow",
     "CatalogWriter",
     "compact_catalog",
     "flat_metrics",
@@ -85,59 +86,8 @@ CATALOG_RUNS_DIR = "catalog.d"
 FANOUT = 32
 _SAFE_RUN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
-#: Metrics copied from ``RenderResult.metrics`` into their own float columns when present.
-FLAT_METRICS: tuple[str, ...] = (
-    "queue_seconds",
-    "execution_seconds",
-    "vram_free_before",
-    "vram_free_after",
-    "delay_time_ms",
-    "execution_time_ms",
-    "cost",
-)
-
-_TS = pa.timestamp("us", tz="UTC")
-
-CATALOG_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("plan_id", pa.string()),
-        ("plan_sha256", pa.string()),
-        ("chapter_id", pa.string()),
-        ("page_number", pa.int64()),
-        ("panel_id", pa.string()),
-        ("artifact_id", pa.string()),
-        ("kind", pa.string()),
-        ("backend", pa.string()),
-        ("backend_version", pa.string()),
-        ("workflow", pa.string()),
-        ("prompt", pa.string()),
-        ("negative_prompt", pa.string()),
-        ("seed", pa.int64()),
-        ("width", pa.int64()),
-        ("height", pa.int64()),
-        ("path", pa.string()),
-        ("sha256", pa.string()),
-        ("bytes", pa.int64()),
-        ("cache_key", pa.string()),
-        ("status", pa.string()),
-        ("error", pa.string()),
-        ("attempts", pa.int64()),
-        ("cache_hit", pa.bool_()),
-        ("started_at", _TS),
-        ("finished_at", _TS),
-        ("seconds", pa.float64()),
-        ("queue_seconds", pa.float64()),
-        ("execution_seconds", pa.float64()),
-        ("vram_free_before", pa.float64()),
-        ("vram_free_after", pa.float64()),
-        ("delay_time_ms", pa.float64()),
-        ("execution_time_ms", pa.float64()),
-        ("cost", pa.float64()),
-        ("metrics", pa.string()),
-        ("warnings", pa.string()),
-    ]
-)
+#: The catalog's Arrow schema, derived from :class:`CatalogRow` (the one place columns are declared).
+CATALOG_SCHEMA = CatalogRow.arrow_schema()
 CATALOG_COLUMNS: tuple[str, ...] = tuple(CATALOG_SCHEMA.names)
 _KEY = ("run_id", "kind", "artifact_id")
 
@@ -157,14 +107,9 @@ def _conform(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=CATALOG_SCHEMA)
 
 
-def _clean(row: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in CATALOG_COLUMNS:
-        value = row.get(name)
-        if isinstance(value, float) and math.isnan(value):
-            value = None
-        out[name] = value
-    return out
+def _as_row(row: CatalogRow | Mapping[str, Any]) -> dict[str, Any]:
+    """A row as column name to value; a mapping is checked by :meth:`CatalogRow.from_mapping`."""
+    return (row if isinstance(row, CatalogRow) else CatalogRow.from_mapping(row)).to_dict()
 
 
 def run_file(output_dir: str | os.PathLike[str], run_id: str | None) -> Path:
@@ -304,23 +249,25 @@ def _write_table(path: Path, table: pa.Table) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def upsert_catalog_rows(output_dir: str | os.PathLike[str], rows: Iterable[Mapping[str, Any]]) -> int:
+def upsert_catalog_rows(output_dir: str | os.PathLike[str], rows: Iterable[CatalogRow | Mapping[str, Any]]) -> int:
     """Insert or replace rows (by ``(run_id, kind, artifact_id)``) in the catalog of
     ``output_dir``, under the catalog lock: each run's file is read, merged and
     replaced atomically; the other runs' files are not touched.
 
     Args:
         output_dir: the output folder.
-        rows: mappings of column name to value; unknown keys are ignored, missing
-            columns are null. A later row wins over an earlier one with the same key.
+        rows: :class:`CatalogRow` records, or mappings of column name to value
+            (missing columns are null). A later row wins over an earlier one with
+            the same key.
 
     Returns:
         The number of rows in the run files written (after the upsert).
 
     Raises:
+        ValueError: a mapping has a key that is not a catalog column, or lacks a key column.
         OSError: the folder cannot be written.
     """
-    new_rows = [_clean(r) for r in rows]
+    new_rows = [_as_row(r) for r in rows]
     out = Path(output_dir)
     if not new_rows:
         return 0
@@ -397,11 +344,15 @@ class CatalogWriter:
         self._since: float | None = None
         self.flushes = 0
 
-    def add(self, row: Mapping[str, Any]) -> None:
-        """Queue one row; may flush (see class doc)."""
+    def add(self, row: CatalogRow | Mapping[str, Any]) -> None:
+        """Queue one row; may flush (see class doc).
+
+        Raises:
+            ValueError: a mapping has a key that is not a catalog column, or lacks a key column.
+        """
         if self._since is None:
             self._since = time.monotonic()
-        self._rows.append(dict(row))
+        self._rows.append(_as_row(row))
         if len(self._rows) >= self.batch_rows or time.monotonic() - self._since >= self.flush_seconds:
             self.flush()
 
@@ -412,22 +363,3 @@ class CatalogWriter:
         rows, self._rows, self._since = self._rows, [], None
         upsert_catalog_rows(self.output_dir, rows)
         self.flushes += 1
-
-
-def metrics_json(metrics: Mapping[str, Any]) -> str:
-    """``metrics`` as compact JSON text (non-JSON values shown with ``str``)."""
-    return json.dumps(dict(metrics), ensure_ascii=False, sort_keys=True, default=str)
-
-
-def flat_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
-    """The known numeric metrics of :data:`FLAT_METRICS` present in ``metrics``, as floats."""
-    out: dict[str, float] = {}
-    for name in FLAT_METRICS:
-        value = metrics.get(name)
-        if isinstance(value, bool) or value is None:
-            continue
-        try:
-            out[name] = float(value)
-        except (TypeError, ValueError):
-            continue
-    return out

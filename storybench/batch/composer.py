@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from storybench.exceptions import ConfigError
+
 __all__ = ["Composer"]
 
 
@@ -36,6 +38,20 @@ class Composer:
     export_cbz: Callable[..., Any]
     version: str
     page_warnings: Callable[..., Any] | None = None
+
+    @classmethod
+    def resolve(cls, composer: Composer | None) -> Composer:
+        """``composer``, or :meth:`default` when it is ``None``.
+
+        Raises:
+            ConfigError: :mod:`storybench.compose` cannot be imported.
+        """
+        if composer is not None:
+            return composer
+        try:
+            return cls.default()
+        except ImportError as exc:
+            raise ConfigError(f"page composition needs storybench.compose, which cannot be imported: {exc}") from exc
 
     @classmethod
     def default(cls) -> Composer:

@@ -21,11 +21,12 @@ value it supplied, which ``storybench validate`` prints.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from typing import Any
 
 from slugify import slugify
+
+from storybench.config import env_settings
 
 __all__ = ["DEFAULT_LANGUAGE", "Filled", "default_language", "fill_defaults", "plan_id_from_title", "seed_notes"]
 
@@ -53,8 +54,8 @@ class Filled:
 
 
 def default_language() -> str:
-    """``STORYBENCH_DEFAULT_LANGUAGE`` when set, else :data:`DEFAULT_LANGUAGE`."""
-    return os.environ.get("STORYBENCH_DEFAULT_LANGUAGE", "").strip() or DEFAULT_LANGUAGE
+    """``STORYBENCH_DEFAULT_LANGUAGE`` (:class:`~storybench.config.EnvSettings`), else :data:`DEFAULT_LANGUAGE`."""
+    return env_settings().default_language.strip() or DEFAULT_LANGUAGE
 
 
 def plan_id_from_title(title: str) -> str:
@@ -87,7 +88,7 @@ def fill_defaults(data: dict[str, Any]) -> tuple[dict[str, Any], list[Filled]]:
         out["language"] = default_language()
         source = (
             "STORYBENCH_DEFAULT_LANGUAGE"
-            if os.environ.get("STORYBENCH_DEFAULT_LANGUAGE", "").strip()
+            if out["language"] != DEFAULT_LANGUAGE
             else "the default: Kitsumy's planner requests 'uk' unless told (seed 002); "
             "set STORYBENCH_DEFAULT_LANGUAGE or the plan's language to change it"
         )

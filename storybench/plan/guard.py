@@ -26,6 +26,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from storybench.config import env_settings
 from storybench.exceptions import PlanIssue, PlanValidationError
 from storybench.plan.text import show_value
 
@@ -60,12 +61,9 @@ _BOMS = (
 
 
 def max_plan_bytes() -> int:
-    """The plan size limit in bytes: ``STORYBENCH_MAX_PLAN_BYTES``, else :data:`DEFAULT_MAX_PLAN_BYTES`."""
-    raw = os.environ.get("STORYBENCH_MAX_PLAN_BYTES", "").strip()
-    try:
-        return max(1024, int(raw)) if raw else DEFAULT_MAX_PLAN_BYTES
-    except ValueError:
-        return DEFAULT_MAX_PLAN_BYTES
+    """The plan size limit in bytes: ``STORYBENCH_MAX_PLAN_BYTES`` (:class:`~storybench.config.EnvSettings`),
+    default :data:`DEFAULT_MAX_PLAN_BYTES`."""
+    return env_settings().max_plan_bytes
 
 
 def _too_large(size: int, limit: int, source: str | None) -> PlanValidationError:

@@ -128,7 +128,7 @@ def to_markdown(story: Story) -> str:
     relative image link, its text, and its choices as links to the continuations."""
     s = story.settings
     out = [f"# {story.title}", "", f"*Premise:* {s.premise}", "", f"*Style:* {s.style} · *Language:* {s.language}", ""]
-    for depth, seg in story.walk():
+    for _depth, seg in story.walk():
         title = f"{seg.id}" + (f" — {seg.choice_text}" if seg.choice_text else "")
         out.append(f'<a id="{seg.id}"></a>')
         out.append(f"## {title}")
@@ -154,7 +154,8 @@ def _data_uri(path: Path) -> str | None:
 
 
 _CSS = """
-body{font-family:Georgia,serif;max-width:46rem;margin:2rem auto;padding:0 1rem;line-height:1.55;color:#222;background:#fbfaf7}
+body{font-family:Georgia,serif;max-width:46rem;margin:2rem auto;padding:0 1rem;
+  line-height:1.55;color:#222;background:#fbfaf7}
 section.sb-passage{display:none;border-top:1px solid #ddd;padding-top:1rem}
 section.sb-passage:target{display:block}
 body:not(:has(section.sb-passage:target)) section.sb-start{display:block}
