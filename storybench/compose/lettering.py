@@ -430,7 +430,7 @@ def layout_panel(
                     return [tail_box]
             return None
 
-        placed = None
+        balloon: tuple[tuple[Box, Sequence[Box]], int, list[str], int, int, tuple[int, int]] | None = None
         for share in (0.62, 0.8, 1.0):
             max_tw = max(20, min(rect.width * share, inner_w) / ELLIPSE_K - 2 * gap)
             for size in _sizes(best, spec.min_size):
@@ -440,15 +440,15 @@ def layout_panel(
                     continue
                 spot = find_spot(bw, bh, rect, pad, gap, blocked, prefer_x=prefer_x, accept=accept)
                 if spot:
-                    placed = (spot, size, lines, tw, th, chosen_tip[0])
+                    balloon = (spot, size, lines, tw, th, chosen_tip[0])
                     break
-            if placed:
+            if balloon:
                 break
-        if placed is None:
+        if balloon is None:
             dropped["balloons"] += 1
             dropped["words"] += len(line.text.split())
             continue
-        (box, extra), size, lines, tw, th, tip = placed
+        (box, extra), size, lines, tw, th, tip = balloon
         ecx, ecy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
         text_box = (round(ecx - tw / 2), round(ecy - th / 2), round(ecx - tw / 2) + tw, round(ecy - th / 2) + th)
         items.append(

@@ -98,7 +98,7 @@ def fill_defaults(data: dict[str, Any]) -> tuple[dict[str, Any], list[Filled]]:
 
 def seed_notes(data: dict[str, Any], plan: Any) -> list[Filled]:
     """Notes for the character seeds a validated ``plan`` derived because ``data`` had none."""
-    notes = []
+    notes: list[Filled] = []
     raw = data.get("characters")
     if not isinstance(raw, list):
         return notes
