@@ -43,12 +43,13 @@ def test_a_new_field_is_a_new_column():
     class WithServer(CatalogRow):
         server: str | None = None
         wait_seconds: float | None = None
-        warnings: list[str] | None = None
+        notes: list[str] | None = None
 
     schema = WithServer.arrow_schema()
-    assert schema.names[-3:] == ["server", "wait_seconds", "warnings"]
+    assert schema.names[-3:] == ["server", "wait_seconds", "notes"]
     assert schema.field("wait_seconds").type == pa.float64()
-    assert schema.field("warnings").type == pa.list_(pa.string())
+    assert schema.field("notes").type == pa.list_(pa.string())
+    assert CatalogRow.arrow_schema().field("warnings").type == pa.list_(pa.string())  # lettering warnings
 
     @dataclasses.dataclass(kw_only=True)
     class Bad(CatalogRow):
