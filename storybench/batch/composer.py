@@ -53,5 +53,5 @@ class Composer:
             export_pdf=compose.export_pdf,
             export_cbz=compose.export_cbz,
             version=str(compose.COMPOSER_VERSION),
-            page_warnings=getattr(compose, "page_warnings", None),
+            page_warnings=compose.page_warnings,
         )
