@@ -29,7 +29,13 @@ from storybench.cli_errors import explain
 from storybench.compose.capacity import lettering_warnings
 from storybench.config import env_settings
 from storybench.io import atomic_write_text
-from storybench.notebook_run import check_parameters, clean_orphan_notebooks, notebook_parameters, settle_notebook
+from storybench.notebook_run import (
+    check_parameters,
+    clean_orphan_notebooks,
+    kernel_stderr_to,
+    notebook_parameters,
+    settle_notebook,
+)
 from storybench.plan import ComicPlan, load_plan, load_plan_with_notes, plan_json_schema
 from storybench.planner.cli import add_plan_command
 from storybench.prune_cli import add_prune_command
@@ -124,30 +130,34 @@ def _cmd_render(args: argparse.Namespace) -> int:
     )
     error: BaseException | None = None
     previous = signal.signal(signal.SIGINT, _on_sigint)
-    try:
-        pm.execute_notebook(
-            str(notebook),
-            str(executed),
-            parameters=params,
-            cwd=os.getcwd(),
-            progress_bar=not args.verbose,
-            stdout_file=sys.stdout if args.verbose else None,
-            stderr_file=sys.stderr if args.verbose else None,
-            kernel_name=args.kernel,
-        )
-    except pm.PapermillExecutionError as exc:
-        error = exc
-    except BaseException as exc:  # interrupted, disk full, kernel died: keep no torn or secret-bearing file
-        if settle_notebook(executed):
-            scrub_notebook(executed, parameters=params)
-        result_path.unlink(missing_ok=True)
-        if _INTERRUPTED["flag"] and not isinstance(exc, KeyboardInterrupt):
-            raise KeyboardInterrupt from None  # ZMQError, DeadKernelError... caused by the Ctrl-C
-        raise
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    kernel_log = work / f"{plan.id}-{token}.kernel.log"
+    with kernel_stderr_to(kernel_log):  # the kernel's own log and shutdown noise go to a file
+        try:
+            pm.execute_notebook(
+                str(notebook),
+                str(executed),
+                parameters=params,
+                cwd=os.getcwd(),
+                progress_bar=not args.verbose,
+                stdout_file=sys.stdout if args.verbose else None,
+                stderr_file=sys.stderr if args.verbose else None,
+                kernel_name=args.kernel,
+            )
+        except pm.PapermillExecutionError as exc:
+            error = exc
+        except BaseException as exc:  # interrupted, disk full, kernel died: keep no torn or secret-bearing file
+            if settle_notebook(executed):
+                scrub_notebook(executed, parameters=params)
+            result_path.unlink(missing_ok=True)
+            if _INTERRUPTED["flag"] and not isinstance(exc, KeyboardInterrupt):
+                raise KeyboardInterrupt from None  # ZMQError, DeadKernelError... caused by the Ctrl-C
+            raise
+        finally:
+            signal.signal(signal.SIGINT, previous)
     if settle_notebook(executed):
         scrub_notebook(executed, parameters=params)
+    if kernel_log.exists():
+        scrub_notebook(kernel_log, parameters=params)
 
     result: dict[str, Any] = {}
     if result_path.exists():
@@ -158,6 +168,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
     if run_dir is not None and executed.exists():
         kept = run_dir / NOTEBOOK_NAME
         os.replace(executed, kept)
+    if run_dir is not None and kernel_log.exists():
+        os.replace(kernel_log, run_dir / "kernel.log")
 
     if result.get("summary"):
         print(result["summary"])

@@ -12,11 +12,13 @@ newest :data:`KEEP_ORPHANS` that are older than :data:`ORPHAN_MIN_AGE` seconds
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import os
+import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ __all__ = [
     "ORPHAN_MIN_AGE",
     "check_parameters",
     "clean_orphan_notebooks",
+    "kernel_stderr_to",
     "notebook_parameters",
     "orphan_notebooks",
     "settle_notebook",
@@ -109,6 +112,35 @@ def check_parameters(
             )
 
 
+@contextlib.contextmanager
+def kernel_stderr_to(path: Path) -> Iterator[None]:
+    """While inside, processes started from here (the Jupyter kernel) write their stderr to
+    ``path`` instead of the terminal, so a kernel's own log lines and shutdown tracebacks
+    (after a Ctrl-C) never reach the user; this process keeps writing to the terminal.
+
+    The descriptor 2 that children inherit is pointed at ``path``; ``sys.stderr`` is
+    pointed at a copy of the original. Both are restored on exit.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    log = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+    old_stderr = sys.stderr
+    sys.stderr = os.fdopen(os.dup(saved), "w", buffering=1, encoding=getattr(old_stderr, "encoding", None) or "utf-8")
+    os.dup2(log, 2)
+    os.close(log)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        sys.stderr.close()
+        sys.stderr = old_stderr
+        os.dup2(saved, 2)
+        os.close(saved)
+        with contextlib.suppress(OSError):
+            if path.stat().st_size == 0:
+                path.unlink()
+
+
 def settle_notebook(path: Path) -> bool:
     """Delete ``path`` when it is not a complete notebook (truncated by a full disk or a kill).
 
@@ -134,13 +166,14 @@ def orphan_notebooks(
     render still running): what :func:`clean_orphan_notebooks` deletes."""
     folder = Path(work_dir)
     try:
-        files = [p for p in folder.iterdir() if p.suffix == ".ipynb" or p.name.endswith(".result.json")]
+        files = [p for p in folder.iterdir() if p.name.endswith((".ipynb", ".result.json", ".kernel.log"))]
     except OSError:
         return []
     notebooks = sorted((p for p in files if p.suffix == ".ipynb"), key=_mtime, reverse=True)
     doomed = [p for p in notebooks[keep:] if time.time() - _mtime(p) >= min_age]
     stems = {p.stem for p in doomed}
-    return doomed + [p for p in files if p.name.endswith(".result.json") and p.name[: -len(".result.json")] in stems]
+    companions = [p for p in files if not p.name.endswith(".ipynb") and p.name.split(".", 1)[0] in stems]
+    return doomed + companions
 
 
 def clean_orphan_notebooks(
