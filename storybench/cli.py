@@ -2,7 +2,10 @@
 
 Subcommands:
     render PLAN   batch-render a plan by running notebooks/batch_render.ipynb through papermill;
-                  the executed notebook is kept in the run folder.
+                  the executed notebook is kept in the run folder. Several plans or a folder:
+                  each its own run, one table at the end (--parallel N).
+    runs          past runs, newest first (--plan ID, --since 24h); dead runs shown interrupted.
+    workflow      ComfyUI templates: add FILE (slots found automatically), show NAME, list.
     validate PLAN check a plan; exit 1 with every problem and its JSON path.
     schema        print the plan's JSON Schema.
     prune         remove old runs and unreferenced cache objects (storybench.batch.prune).
@@ -18,28 +21,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from storybench.batch.plan_runner import execute_plan_notebook
+from storybench.batch.runs_cli import add_runs_command, render_many
 from storybench.cli_errors import explain
 from storybench.compose.capacity import lettering_warnings
 from storybench.config import env_settings
 from storybench.io import atomic_write_text
-from storybench.notebook_run import (
-    check_parameters,
-    clean_orphan_notebooks,
-    kernel_stderr_to,
-    notebook_parameters,
-    settle_notebook,
-)
+from storybench.notebook_run import check_parameters, notebook_parameters
 from storybench.plan import ComicPlan, load_plan, load_plan_with_notes, plan_json_schema
 from storybench.planner.cli import add_plan_command
 from storybench.prune_cli import add_prune_command
-from storybench.redact import scrub_notebook
+from storybench.render.comfyui.workflow_cli import add_workflow_command
 
 __all__ = ["batch_notebook_path", "build_parser", "main"]
 
@@ -101,96 +98,41 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    import papermill as pm  # lazy: papermill pulls in nbclient and jupyter_client, only `render` needs it
-
-    plan = load_plan(args.plan)
     params: dict[str, Any] = {name: _parse_value(value) for name, value in args.param or []}
-    notebook = batch_notebook_path()
-    check_parameters(params, notebook_parameters(notebook))
-    output_dir = Path(args.output_dir).resolve()
-    params.update(
-        plan_path=str(Path(args.plan).resolve()),
-        backend=args.backend,
-        output_dir=str(output_dir),
-    )
+    check_parameters(params, notebook_parameters(batch_notebook_path()))
     if args.force:
         params["force"] = True
+    if len(args.plan) > 1 or Path(args.plan[0]).is_dir():
+        return render_many(args, params, batch_notebook_path())
 
-    work = output_dir / ".notebooks"
-    work.mkdir(parents=True, exist_ok=True)
-    clean_orphan_notebooks(work)
-    token = uuid.uuid4().hex[:8]
-    executed = work / f"{plan.id}-{token}.ipynb"
-    result_path = work / f"{plan.id}-{token}.result.json"
-    params["result_path"] = str(result_path)
-
+    plan_file = args.plan[0]
+    plan = load_plan(plan_file)
     print(
         f"rendering {plan.id!r} ({plan.page_count()} page(s), {plan.panel_count()} panel(s)) "
         f"with backend {args.backend!r}"
     )
-    error: BaseException | None = None
-    previous = signal.signal(signal.SIGINT, _on_sigint)
-    kernel_log = work / f"{plan.id}-{token}.kernel.log"
-    with kernel_stderr_to(kernel_log):  # the kernel's own log and shutdown noise go to a file
-        try:
-            pm.execute_notebook(
-                str(notebook),
-                str(executed),
-                parameters=params,
-                cwd=os.getcwd(),
-                progress_bar=not args.verbose,
-                stdout_file=sys.stdout if args.verbose else None,
-                stderr_file=sys.stderr if args.verbose else None,
-                kernel_name=args.kernel,
-            )
-        except pm.PapermillExecutionError as exc:
-            error = exc
-        except BaseException as exc:  # interrupted, disk full, kernel died: keep no torn or secret-bearing file
-            if settle_notebook(executed):
-                scrub_notebook(executed, parameters=params)
-            result_path.unlink(missing_ok=True)
-            if _INTERRUPTED["flag"] and not isinstance(exc, KeyboardInterrupt):
-                raise KeyboardInterrupt from None  # ZMQError, DeadKernelError... caused by the Ctrl-C
-            raise
-        finally:
-            signal.signal(signal.SIGINT, previous)
-    if settle_notebook(executed):
-        scrub_notebook(executed, parameters=params)
-    if kernel_log.exists():
-        scrub_notebook(kernel_log, parameters=params)
-
-    result: dict[str, Any] = {}
-    if result_path.exists():
-        result = json.loads(result_path.read_text(encoding="utf-8"))
-        result_path.unlink()
-    run_dir = Path(result["run_dir"]) if result.get("run_dir") else None
-    kept = executed
-    if run_dir is not None and executed.exists():
-        kept = run_dir / NOTEBOOK_NAME
-        os.replace(executed, kept)
-    if run_dir is not None and kernel_log.exists():
-        os.replace(kernel_log, run_dir / "kernel.log")
-
-    if result.get("summary"):
-        print(result["summary"])
-    if error is not None:
-        for line in explain(error).lines:
-            print(line, file=sys.stderr)
-        if kept.exists():
-            print(f"executed notebook: {kept}", file=sys.stderr)
+    run = execute_plan_notebook(
+        batch_notebook_path(),
+        plan_file,
+        plan_id=plan.id,
+        backend=args.backend,
+        output_dir=args.output_dir,
+        params=params,
+        kernel=args.kernel,
+        progress_bar=not args.verbose,
+        stdout=sys.stdout if args.verbose else None,
+        stderr=sys.stderr if args.verbose else None,
+    )
+    if run.summary:
+        print(run.summary)
+    if run.error:
+        first, *rest = run.error.splitlines() or [""]
+        print(f"render failed: {first}", *rest, sep="\n", file=sys.stderr)
+        print(f"executed notebook: {run.executed}", file=sys.stderr)
         return 1
-    print(f"run folder: {run_dir}")
-    print(f"executed notebook: {kept}")
+    print(f"run folder: {run.run_dir}")
+    print(f"executed notebook: {run.executed}")
     return 0
-
-
-_INTERRUPTED = {"flag": False}
-
-
-def _on_sigint(signum: int, frame: Any) -> None:
-    """Ctrl-C during a render: remember it (later kernel errors are its consequence), then interrupt."""
-    _INTERRUPTED["flag"] = True
-    raise KeyboardInterrupt
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,8 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("render", help="batch-render a plan through the batch notebook (papermill)")
-    p.add_argument("plan", help="path of a plan JSON file")
+    p = sub.add_parser("render", help="batch-render plans through the batch notebook (papermill)")
+    p.add_argument("plan", nargs="+", help="plan JSON file(s), or folder(s) of them: each plan gets its own run")
+    p.add_argument("--parallel", type=int, default=1, help="plans rendered at once with several plans (default 1)")
     p.add_argument("--backend", default=env.image_backend, help="image backend name (default: %(default)s)")
     p.add_argument("--output-dir", default=env.output_dir, help="outputs folder (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="ignore the cache and render every panel again")
@@ -225,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", help="write to this file instead of stdout")
     s.set_defaults(func=_cmd_schema)
 
+    add_runs_command(sub, env.output_dir)
+    add_workflow_command(sub)
     add_prune_command(sub, env.output_dir)
     add_plan_command(sub)
     return parser
