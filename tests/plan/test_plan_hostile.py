@@ -14,7 +14,7 @@ from storybench.exceptions import PlanValidationError
 from storybench.plan import load_plan, load_plan_with_notes, parse_plan, parse_plan_with_notes, plan_id_from_title
 from storybench.plan.guard import MAX_DEPTH
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 KITSUMY = DATA / "kitsumy_plan.json"
 
 

@@ -18,8 +18,8 @@ import pytest
 
 from storybench.cli import main
 
-ROOT = Path(__file__).parent.parent
-KITSUMY = Path(__file__).parent / "data" / "kitsumy_plan.json"
+ROOT = Path(__file__).parents[2]
+KITSUMY = Path(__file__).parents[1] / "data" / "kitsumy_plan.json"
 TEST_KEY = "tk-test-5f0e1d2c3b4a"  # not a real key
 
 

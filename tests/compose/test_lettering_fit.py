@@ -16,7 +16,7 @@ from storybench.compose.placement import bbox, overlaps, tail_polygon
 from storybench.config import RenderSettings
 from storybench.plan import ComicPlan, parse_plan
 
-KITSUMY = Path(__file__).parent / "data" / "kitsumy_plan.json"
+KITSUMY = Path(__file__).parents[1] / "data" / "kitsumy_plan.json"
 PRINT = RenderSettings()  # 1988 x 3075 px, 300 dpi: min text 24 px
 PREVIEW = RenderSettings(page_width=700, page_height=1083, margin=26, gutter=13)
 
