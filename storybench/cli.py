@@ -10,6 +10,7 @@ Subcommands:
     schema        print the plan's JSON Schema.
     prune         remove old runs and unreferenced cache objects (storybench.batch.prune).
     plan PROMPT   plan a comic with an LLM (when the planner is installed).
+    publish SRC   publish a rendered run or a played story to a platform world (the publish extra).
 
 Exit codes: 0 success, 1 invalid input or a failed render, 2 usage errors (argparse, unknown
 ``-p`` names), 130 interrupted. Every failure is reported in one or two sentences
@@ -36,6 +37,7 @@ from storybench.notebook_run import check_parameters, notebook_parameters
 from storybench.plan import ComicPlan, load_plan, load_plan_with_notes, plan_json_schema
 from storybench.planner.cli import add_plan_command
 from storybench.prune_cli import add_prune_command
+from storybench.publish.cli import add_publish_command
 from storybench.render.comfyui.workflow_cli import add_workflow_command
 
 __all__ = ["batch_notebook_path", "build_parser", "main"]
@@ -172,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_workflow_command(sub)
     add_prune_command(sub, env.output_dir)
     add_plan_command(sub)
+    add_publish_command(sub)  # without the publish extra it says which extra to install when run
     return parser
 
 

@@ -91,6 +91,12 @@ class EnvSettings(BaseSettings):
             default 4 MiB; a 20-page plan is well under 1 MB).
         default_language: language of a plan that does not say (``STORYBENCH_DEFAULT_LANGUAGE``;
             empty: ``"uk"``, as seed 002's planner requests).
+        publish_target: the platform ``storybench publish`` sends to (``STORYBENCH_PUBLISH_TARGET``:
+            ``grpcs://host:port`` with TLS, ``grpc://host:port`` without, or ``host:port``).
+        publish_tls: TLS for a bare ``host:port`` publish target (``STORYBENCH_PUBLISH_TLS``).
+        publish_ca_file: PEM root certificates for that TLS, "" for the system's (``STORYBENCH_PUBLISH_CA_FILE``).
+        publish_timeout_seconds: deadline of each publish call, seconds (``STORYBENCH_PUBLISH_TIMEOUT_SECONDS``).
+            The publish token (``STORYBENCH_PUBLISH_TOKEN``) is a secret and never a field here.
     """
 
     model_config = SettingsConfigDict(env_prefix="STORYBENCH_", extra="ignore")
@@ -114,6 +120,10 @@ class EnvSettings(BaseSettings):
     story_step: bool = False
     max_plan_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     default_language: str = ""
+    publish_target: str = ""
+    publish_tls: bool = False
+    publish_ca_file: str = ""
+    publish_timeout_seconds: float = Field(default=30.0, gt=0)
 
     def output_dir_or(self, default: str) -> str:
         """``STORYBENCH_OUTPUT_DIR`` when it is set, else ``default`` (notebooks pass

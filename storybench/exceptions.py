@@ -17,6 +17,8 @@ mapping in :mod:`storybench.http_errors`) so callers only ever catch these::
     │   └── PermanentBackendError  retrying the same request cannot help (other 4xx, bad workflow)
     │       ├── WorkflowError      a workflow template or its slots do not fit the server
     │       └── StructuredOutputError  an LLM answer never matched its JSON Schema
+    ├── PublishError               publishing to a platform failed at one step (names step and object)
+    │   └── PublishRejected        the platform refused: invalid argument, permission, authentication
     ├── RetryExhausted             every attempt of a job failed; keeps the last error
     └── Cancelled                  the user cancelled a batch or a generation
 """
@@ -36,6 +38,8 @@ __all__ = [
     "PermanentBackendError",
     "PlanIssue",
     "PlanValidationError",
+    "PublishError",
+    "PublishRejected",
     "RetryExhausted",
     "StorybenchError",
     "StructuredOutputError",
@@ -202,6 +206,34 @@ class StructuredOutputError(PermanentBackendError):
         self.last_output = last_output
         self.attempts = attempts
         super().__init__(backend, f"{message} after {attempts} attempt(s)")
+
+
+class PublishError(StorybenchError):
+    """Publishing to a platform failed at one step.
+
+    Attributes:
+        step: the protocol step, e.g. ``"CreateCharacter"``, ``"upload"``, ``"ConfirmUpload"``.
+        obj: what was being published, e.g. ``"character char-1"``, ``"page 3"``.
+        code: the gRPC status code name (``"UNAVAILABLE"``...) or HTTP status, when there is one.
+        hint: what the user should check.
+    """
+
+    def __init__(self, step: str, obj: str, message: str, *, code: str = "", hint: str = "") -> None:
+        self.step = step
+        self.obj = obj
+        self.code = code
+        self.hint = hint
+        text = f"publish {step} for {obj}: {message}"
+        if code:
+            text += f" [{code}]"
+        if hint:
+            text += f"; check: {hint}"
+        super().__init__(text)
+
+
+class PublishRejected(PublishError):
+    """The platform refused a request (``INVALID_ARGUMENT``, ``PERMISSION_DENIED``,
+    ``UNAUTHENTICATED``): sending it again cannot help."""
 
 
 class RetryExhausted(StorybenchError):

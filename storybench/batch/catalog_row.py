@@ -78,6 +78,8 @@ class CatalogRow:
         warnings: a page's lettering warnings (``"page 3 panel 2: 2 of 5 balloons do
             not fit at the minimum size 24 px ..."``): text left off the page because
             it cannot fit at the minimum readable size; ``None`` when all of it fits.
+        platform_id: the platform's id of a published object (rows of kind ``character``,
+            ``media`` and ``post`` written by :mod:`storybench.publish`), ``None`` otherwise.
     """
 
     run_id: str
@@ -116,6 +118,7 @@ class CatalogRow:
     cost: float | None = None
     metrics: str | None = None
     warnings: list[str] | None = None
+    platform_id: str | None = None
 
     @classmethod
     def column_names(cls) -> tuple[str, ...]:
