@@ -8,18 +8,21 @@ Subcommands:
     workflow      ComfyUI templates: add FILE (slots found automatically), show NAME, list.
     validate PLAN check a plan; exit 1 with every problem and its JSON path.
     schema        print the plan's JSON Schema.
+    prune         remove old runs and unreferenced cache objects (storybench.batch.prune).
     plan PROMPT   plan a comic with an LLM (when the planner is installed).
     publish SRC   publish a rendered run or a played story to a platform world (the publish extra).
     models        list the LLMs this machine can use (storybench.llm.models_cli).
 
-Exit codes: 0 success, 1 invalid input or a failed render, 2 usage errors (argparse).
+Exit codes: 0 success, 1 invalid input or a failed render, 2 usage errors (argparse, unknown
+``-p`` names), 130 interrupted. Every failure is reported in one or two sentences
+(:mod:`storybench.cli_errors`); ``storybench --debug ...`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,18 +30,20 @@ from typing import Any
 
 from storybench.batch.plan_runner import execute_plan_notebook
 from storybench.batch.runs_cli import add_runs_command, render_many
+from storybench.cli_errors import explain
+from storybench.compose.capacity import lettering_warnings
 from storybench.config import env_settings
-from storybench.exceptions import PlanValidationError, StorybenchError
 from storybench.io import atomic_write_text
 from storybench.llm.models_cli import add_models_command
-from storybench.plan import load_plan, plan_json_schema
+from storybench.notebook_run import check_parameters, notebook_parameters
+from storybench.plan import ComicPlan, load_plan, load_plan_with_notes, plan_json_schema
 from storybench.planner.cli import add_plan_command
+from storybench.prune_cli import add_prune_command
 from storybench.publish.cli import add_publish_command
 from storybench.render.comfyui.workflow_cli import add_workflow_command
 
 __all__ = ["batch_notebook_path", "build_parser", "main"]
 
-_SECRET_NAME = re.compile(r"(key|token|secret|password|passwd|credential)", re.IGNORECASE)
 NOTEBOOK_NAME = "batch_render.ipynb"
 
 
@@ -68,26 +73,22 @@ def _parse_value(text: str) -> Any:
         return text
 
 
-def _load_or_report(path: str):
-    """The plan at ``path``, or ``None`` after printing why it cannot be used (to stderr)."""
-    try:
-        return load_plan(path)
-    except PlanValidationError as exc:
-        print(exc, file=sys.stderr)
-    except FileNotFoundError:
-        print(f"{path}: no such file", file=sys.stderr)
-    return None
-
-
 def _cmd_validate(args: argparse.Namespace) -> int:
-    plan = _load_or_report(args.plan)
-    if plan is None:
-        return 1
+    plan, filled = load_plan_with_notes(args.plan)
     print(
-        f"{args.plan}: valid plan {plan.id!r}: {len(plan.chapters)} chapter(s), {plan.page_count()} page(s), "
-        f"{plan.panel_count()} panel(s)"
+        f"{args.plan}: valid plan {plan.id!r}: {len(plan.chapters)} chapter(s), "
+        f"{plan.page_count()} page(s), {plan.panel_count()} panel(s)"
     )
+    for note in filled:
+        print(note)
+    for warning in _lettering_warnings(plan):
+        print(f"warning: {warning}")
     return 0
+
+
+def _lettering_warnings(plan: ComicPlan) -> list[str]:
+    """Panels whose lettering cannot fit at the minimum readable size (default render settings)."""
+    return [str(w) for w in lettering_warnings(plan)]
 
 
 def _cmd_schema(args: argparse.Namespace) -> int:
@@ -101,49 +102,36 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    params: dict[str, Any] = {}
-    for name, value in args.param or []:
-        if _SECRET_NAME.search(name):
-            print(
-                f"refusing parameter {name!r}: secrets are never notebook parameters (they would be saved in the "
-                "executed notebook); set them in the environment instead (e.g. RUNPOD_API_KEY)",
-                file=sys.stderr,
-            )
-            return 1
-        params[name] = _parse_value(value)
+    params: dict[str, Any] = {name: _parse_value(value) for name, value in args.param or []}
+    check_parameters(params, notebook_parameters(batch_notebook_path()))
     if args.force:
         params["force"] = True
     if len(args.plan) > 1 or Path(args.plan[0]).is_dir():
         return render_many(args, params, batch_notebook_path())
 
     plan_file = args.plan[0]
-    plan = _load_or_report(plan_file)
-    if plan is None:
-        return 1
+    plan = load_plan(plan_file)
     print(
         f"rendering {plan.id!r} ({plan.page_count()} page(s), {plan.panel_count()} panel(s)) "
         f"with backend {args.backend!r}"
     )
-    try:
-        run = execute_plan_notebook(
-            batch_notebook_path(),
-            plan_file,
-            plan_id=plan.id,
-            backend=args.backend,
-            output_dir=args.output_dir,
-            params=params,
-            kernel=args.kernel,
-            progress_bar=not args.verbose,
-            stdout=sys.stdout if args.verbose else None,
-            stderr=sys.stderr if args.verbose else None,
-        )
-    except KeyboardInterrupt:
-        print("\ninterrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+    run = execute_plan_notebook(
+        batch_notebook_path(),
+        plan_file,
+        plan_id=plan.id,
+        backend=args.backend,
+        output_dir=args.output_dir,
+        params=params,
+        kernel=args.kernel,
+        progress_bar=not args.verbose,
+        stdout=sys.stdout if args.verbose else None,
+        stderr=sys.stderr if args.verbose else None,
+    )
     if run.summary:
         print(run.summary)
     if run.error:
-        print(f"render failed: {run.error}", file=sys.stderr)
+        first, *rest = run.error.splitlines() or [""]
+        print(f"render failed: {first}", *rest, sep="\n", file=sys.stderr)
         print(f"executed notebook: {run.executed}", file=sys.stderr)
         return 1
     print(f"run folder: {run.run_dir}")
@@ -155,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of the ``storybench`` command."""
     env = env_settings()
     parser = argparse.ArgumentParser(prog="storybench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("render", help="batch-render plans through the batch notebook (papermill)")
@@ -185,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_runs_command(sub, env.output_dir)
     add_workflow_command(sub)
+    add_prune_command(sub, env.output_dir)
     add_plan_command(sub)
     add_publish_command(sub)  # without the publish extra it says which extra to install when run
     add_models_command(sub)
@@ -197,9 +187,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except StorybenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except (Exception, KeyboardInterrupt) as exc:
+        if args.debug or os.environ.get("STORYBENCH_DEBUG"):
+            raise
+        explained = explain(exc)
+        for line in explained.lines:
+            print(line, file=sys.stderr)
+        if isinstance(exc, KeyboardInterrupt):
+            _silence_stderr()  # the kernel's shutdown may still print ZMQError / DeadKernelError
+        return explained.exit_code
+
+
+def _silence_stderr() -> None:
+    """Send anything printed to stderr from now on (threads, atexit) to the null device."""
+    sys.stderr.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives until exit
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -28,6 +28,9 @@ class RenderSettings(BaseModel):
         margin: blank border around the panels, pixels.
         gutter: space between panels, pixels.
         border: panel border width, pixels.
+        min_text_px: minimum readable lettering size, pixels on a 300-dpi page 1,988
+            pixels wide (24 px ≈ 5.8 pt); scaled with ``page_width``. Text that cannot
+            fit at this size is left off its panel and reported as a lettering warning.
         panel_max_side: longer side of each rendered panel image, pixels (images are
             cover-cropped into their page rectangle afterwards).
         reading_direction: ``"auto"`` (from the style), ``"ltr"`` or ``"rtl"``.
@@ -47,6 +50,7 @@ class RenderSettings(BaseModel):
     margin: int = Field(75, ge=0)
     gutter: int = Field(38, ge=0)
     border: int = Field(6, ge=0)
+    min_text_px: int = Field(24, ge=6, le=200)
     panel_max_side: int = Field(1024, ge=64, le=4096)
     reading_direction: str = Field("auto", pattern="^(auto|ltr|rtl)$")
     concurrency: int = Field(0, ge=0, le=256)
@@ -87,6 +91,10 @@ class EnvSettings(BaseSettings):
             else ``OPENAI_BASE_URL`` as the openai client reads it).
         openai_model: model asked of that server (``STORYBENCH_OPENAI_MODEL``).
         story_step: the story explorer notebook runs one scripted step (``STORYBENCH_STORY_STEP=1``, CI).
+        max_plan_bytes: largest plan file or object accepted, bytes (``STORYBENCH_MAX_PLAN_BYTES``,
+            default 4 MiB; a 20-page plan is well under 1 MB).
+        default_language: language of a plan that does not say (``STORYBENCH_DEFAULT_LANGUAGE``;
+            empty: ``"uk"``, as seed 002's planner requests).
         publish_target: the platform ``storybench publish`` sends to (``STORYBENCH_PUBLISH_TARGET``:
             ``grpcs://host:port`` with TLS, ``grpc://host:port`` without, or ``host:port``).
         publish_tls: TLS for a bare ``host:port`` publish target (``STORYBENCH_PUBLISH_TLS``).
@@ -115,6 +123,8 @@ class EnvSettings(BaseSettings):
     )
     openai_model: str = ""
     story_step: bool = False
+    max_plan_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    default_language: str = ""
     publish_target: str = ""
     publish_tls: bool = False
     publish_ca_file: str = ""

@@ -92,13 +92,20 @@ class PlanValidationError(StorybenchError, ValueError):
     Attributes:
         issues: every problem found, each with its JSON path.
         source: the file the plan came from, when there was one.
+
+    The message lists the first :attr:`MAX_LISTED` issues and counts the rest.
     """
+
+    MAX_LISTED = 50
 
     def __init__(self, issues: Sequence[PlanIssue], source: str | None = None) -> None:
         self.issues = list(issues)
         self.source = source
         where = f"{source}: " if source else ""
-        lines = "\n".join(f"  {issue}" for issue in self.issues)
+        shown = self.issues[: self.MAX_LISTED]
+        lines = "\n".join(f"  {issue}" for issue in shown)
+        if len(self.issues) > len(shown):
+            lines += f"\n  ... and {len(self.issues) - len(shown)} more"
         super().__init__(f"{where}invalid plan ({len(self.issues)} problem(s)):\n{lines}")
 
 

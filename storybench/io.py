@@ -4,6 +4,11 @@ Every file storybench writes goes through here: the data is written to a tempora
 file in the destination folder, flushed and fsynced, then renamed over the target
 (``os.replace`` is atomic on POSIX and Windows), so a process killed at any moment
 leaves either the old file or the new one, never a torn one.
+
+Files are created with the mode the process umask allows (``0o666 & ~umask``:
+``0644`` under the usual ``0022``), like any file opened for writing, so other
+users, groups and web servers can read outputs when the umask says they may
+(:func:`tempfile.mkstemp` would make them ``0600``).
 """
 
 from __future__ import annotations
@@ -12,11 +17,43 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text", "sha256_bytes", "sha256_file"]
+__all__ = [
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "create_temp_file",
+    "sha256_bytes",
+    "sha256_file",
+    "temp_name",
+]
+
+
+def temp_name(target: Path) -> Path:
+    """A fresh temporary path beside ``target``: ``.<name>.<random>.tmp`` (the pattern sweeps look for)."""
+    return target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+
+
+def create_temp_file(target: Path) -> tuple[int, Path]:
+    """Create (exclusively) an empty temporary file beside ``target``, mode ``0o666 & ~umask``.
+
+    Returns:
+        ``(fd, path)``: an open write-only descriptor and the temporary path.
+
+    Raises:
+        OSError: the folder cannot be written.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = temp_name(target)
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {target}")
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -34,7 +71,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = create_temp_file(target)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

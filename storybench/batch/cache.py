@@ -10,6 +10,13 @@ between leaves an object without a sidecar, which is simply a miss.
 Objects reach a run folder through :meth:`ArtifactCache.materialize`: a hard link
 when the file system allows it (no extra space), a copy otherwise; either way the
 destination appears atomically.
+
+Equal content is stored once: on commit every object is hard-linked to
+``cache/blobs/<sha[:2]>/<sha256><suffix>``, and an object whose content is already
+there becomes a link to the existing blob. So a forced re-render that produces the
+same bytes adds no space, and a blob whose link count is 1 is referenced by no
+object and no run (what ``storybench prune`` removes). Where hard links are not
+available this step is skipped.
 """
 
 from __future__ import annotations
@@ -18,12 +25,11 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from storybench.io import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
+from storybench.io import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file, temp_name
 
 __all__ = ["ArtifactCache", "CacheEntry", "materialize_file"]
 
@@ -64,10 +70,8 @@ def materialize_file(src: str | os.PathLike[str], dest: str | os.PathLike[str]) 
             return dest
     except OSError:
         pass
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
+    tmp = temp_name(dest)
     try:
-        os.unlink(tmp)
         try:
             os.link(src, tmp)
         except OSError:
@@ -80,6 +84,21 @@ def materialize_file(src: str | os.PathLike[str], dest: str | os.PathLike[str]) 
             os.unlink(tmp)
         raise
     return dest
+
+
+def _link_over(src: Path, dest: Path) -> None:
+    """Atomically make ``dest`` a hard link to ``src``.
+
+    Raises:
+        OSError: hard links are not possible here.
+    """
+    tmp = temp_name(dest)
+    os.link(src, tmp)
+    try:
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class ArtifactCache:
@@ -98,6 +117,23 @@ class ArtifactCache:
     def object_path(self, key: str, suffix: str = ".png") -> Path:
         """Where the object for ``key`` lives (it may not exist)."""
         return self.root / "objects" / key[:2] / f"{key}{suffix}"
+
+    def blob_path(self, sha256: str, suffix: str = ".png") -> Path:
+        """Where the content-addressed copy of a file with that SHA-256 lives (it may not exist)."""
+        return self.root / "blobs" / sha256[:2] / f"{sha256}{suffix}"
+
+    def _dedupe(self, path: Path, sha256: str) -> None:
+        """Make ``path`` and its blob one inode (best effort: skipped without hard links)."""
+        blob = self.blob_path(sha256, path.suffix)
+        try:
+            if blob.exists() and blob.stat().st_size == path.stat().st_size:
+                if not os.path.samefile(blob, path):
+                    _link_over(blob, path)
+                return
+            blob.parent.mkdir(parents=True, exist_ok=True)
+            _link_over(path, blob)
+        except OSError:
+            pass
 
     def _meta_path(self, key: str) -> Path:
         return self.root / "objects" / key[:2] / f"{key}.json"
@@ -142,10 +178,12 @@ class ArtifactCache:
             OSError: the file cannot be read or the sidecar written.
         """
         path = Path(path)
+        sha256 = sha256 or sha256_file(path)
+        self._dedupe(path, sha256)
         entry = CacheEntry(
             key=key,
             path=path,
-            sha256=sha256 or sha256_file(path),
+            sha256=sha256,
             bytes=path.stat().st_size,
             width=width,
             height=height,

@@ -1,11 +1,30 @@
-"""The output catalog: ``<output_dir>/catalog.parquet``, one row per artifact of a run.
+"""The output catalog: one row per artifact of a run, stored as a small Parquet dataset.
+
+On disk, in the output folder:
+
+* ``catalog.d/run-<run_id>.parquet``: the rows of one run, rewritten (atomically)
+  each time that run's rows are flushed, so appending costs the same whether the
+  catalog holds 100 rows or a million;
+* ``catalog.d/L<k>-<time>.parquet``: merged segments. When :data:`FANOUT` files of
+  one level exist (run files are level 0), an append merges them into one file of
+  the next level, so a catalog of *n* runs has at most ``FANOUT`` files per level and
+  ``log(n)`` levels, and each row is rewritten ``log(n)`` times over its life: the
+  amortized cost of an append grows with the logarithm of the catalog, its typical
+  cost not at all;
+* ``catalog.parquet``: the compacted base, everything merged by
+  :func:`compact_catalog` (``storybench prune`` compacts), whose other files are then
+  deleted. A folder written before the per-run files existed has only this file.
+
+Newer data wins: the base, then levels from the highest to level 0, each in name
+(time) order; every merge of a level takes all of its files, so this is time order.
 
 Rows are keyed by ``(run_id, kind, artifact_id)``: writing a row whose key exists
 replaces it (upsert), so a resumed or retried run never leaves two rows for one
-artifact. Every write holds ``catalog.parquet.lock`` (a :mod:`filelock` lock, so
-several processes can render into one output folder at once) around
-read-modify-write, and replaces the file atomically (temporary file + rename), so
-readers never see a torn file.
+artifact; when a key is in the base and in a run file, the run file wins. Writes
+and compaction hold ``catalog.parquet.lock`` (a :mod:`filelock` lock, so several
+processes can render into one output folder at once); every file is replaced
+atomically, and readers list the run files before reading the base and retry if
+one vanished (compacted meanwhile), so they never see a torn or half-compacted catalog.
 
 Columns (declared once, by :class:`~storybench.batch.catalog_row.CatalogRow`;
 :data:`CATALOG_SCHEMA` is derived from it): identity (``run_id``, ``plan_id``,
@@ -18,15 +37,20 @@ file (``path`` relative to the output folder, ``sha256``, ``bytes``,
 server's own queue time; ``wait_seconds``: the engine's wait for a thread;
 ``execution_seconds``), ``server`` (which server rendered it), the backend's ``metrics`` as JSON text, and the known
 numeric metrics flattened (``vram_free_before``, ``vram_free_after`` in bytes,
-``delay_time_ms``, ``execution_time_ms``, ``cost``).
+``delay_time_ms``, ``execution_time_ms``, ``cost``), and ``warnings``: the list of a
+page's lettering warnings (null when all its text fits).
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
+import re
+import secrets
 import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -41,18 +65,27 @@ from storybench.io import atomic_write_bytes
 __all__ = [
     "CATALOG_COLUMNS",
     "CATALOG_FILE",
+    "CATALOG_RUNS_DIR",
     "CATALOG_SCHEMA",
     "FLAT_METRICS",
     "CatalogRow",
     "CatalogWriter",
+    "compact_catalog",
     "flat_metrics",
     "metrics_json",
     "read_catalog",
     "read_catalog_table",
+    "read_run_catalog_table",
+    "run_file",
     "upsert_catalog_rows",
 ]
 
 CATALOG_FILE = "catalog.parquet"
+#: Folder of the per-run files, beside :data:`CATALOG_FILE`.
+CATALOG_RUNS_DIR = "catalog.d"
+#: Files of one level merged into one file of the next level.
+FANOUT = 32
+_SAFE_RUN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 #: The catalog's Arrow schema, derived from :class:`CatalogRow` (the one place columns are declared).
 CATALOG_SCHEMA = CatalogRow.arrow_schema()
@@ -80,17 +113,115 @@ def _as_row(row: CatalogRow | Mapping[str, Any]) -> dict[str, Any]:
     return (row if isinstance(row, CatalogRow) else CatalogRow.from_mapping(row)).to_dict()
 
 
+def run_file(output_dir: str | os.PathLike[str], run_id: str | None) -> Path:
+    """Where the rows of ``run_id`` are written: ``catalog.d/run-<run_id>.parquet`` (a hash for odd ids)."""
+    name = run_id or ""
+    if not _SAFE_RUN.fullmatch(name):
+        name = "h-" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+    return Path(output_dir) / CATALOG_RUNS_DIR / f"run-{name}.parquet"
+
+
+def _level(path: Path) -> int | None:
+    name = path.name
+    if path.suffix != ".parquet":
+        return None
+    if name.startswith("run-"):
+        return 0
+    match = re.fullmatch(r"L(\d+)-[0-9a-f-]+\.parquet", name)
+    return int(match.group(1)) if match else None
+
+
+def _levels(output_dir: Path) -> dict[int, list[Path]]:
+    """The dataset's files by level, each level in name order."""
+    folder = output_dir / CATALOG_RUNS_DIR
+    try:
+        names = list(folder.iterdir())
+    except FileNotFoundError:
+        return {}
+    levels: dict[int, list[Path]] = {}
+    for path in names:
+        level = _level(path)
+        if level is not None:
+            levels.setdefault(level, []).append(path)
+    return {k: sorted(v, key=lambda p: p.name) for k, v in levels.items()}
+
+
+def _run_files(output_dir: Path) -> list[Path]:
+    """Every dataset file in precedence order: highest level first, run files (level 0) last."""
+    levels = _levels(output_dir)
+    return [p for k in sorted(levels, reverse=True) for p in levels[k]]
+
+
+def _merge_levels(output_dir: Path) -> None:
+    """Merge any level holding :data:`FANOUT` files into one file of the next level (under the lock)."""
+    level = 0
+    while True:
+        files = _levels(output_dir).get(level, [])
+        if len(files) < FANOUT:
+            return
+        tables = [t for t in _read_files(files) if t is not None]
+        merged = _dedup(pa.concat_tables(tables)) if tables else CATALOG_SCHEMA.empty_table()
+        name = f"L{level + 1}-{time.time_ns():020d}-{secrets.token_hex(3)}.parquet"
+        _write_table(output_dir / CATALOG_RUNS_DIR / name, merged)
+        for path in files:
+            path.unlink(missing_ok=True)
+        level += 1
+
+
+def _read_files(paths: list[Path]) -> list[pa.Table | None]:
+    """Read files in order (a few threads; Parquet decoding releases the GIL); ``None`` for a vanished one."""
+    if len(paths) < 4:
+        return [_read_file(p) for p in paths]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(_read_file, paths))
+
+
+def _read_file(path: Path) -> pa.Table | None:
+    try:
+        return _conform(pq.read_table(path))
+    except FileNotFoundError:
+        return None
+
+
+def _dedup(table: pa.Table) -> pa.Table:
+    """``table`` with one row per key, the last one (later files win)."""
+    if table.num_rows < 2:
+        return table
+    keys = _key_column(table)
+    if pc.count_distinct(keys).as_py() == table.num_rows:
+        return table
+    last: dict[str, int] = {}
+    for i, key in enumerate(keys.to_pylist()):
+        last[key] = i
+    return table.take(pa.array(sorted(last.values()), type=pa.int64()))
+
+
 def read_catalog_table(output_dir: str | os.PathLike[str]) -> pa.Table:
     """The catalog of ``output_dir`` as a :class:`pyarrow.Table` (empty, with the
-    columns, when there is none yet).
+    columns, when there is none yet): the compacted base then every run file, one row
+    per key.
 
     Raises:
-        OSError: the file exists but cannot be read.
+        OSError: a file exists but cannot be read.
     """
-    path = Path(output_dir) / CATALOG_FILE
-    if not path.exists():
-        return CATALOG_SCHEMA.empty_table()
-    return _conform(pq.read_table(path))
+    out = Path(output_dir)
+    for _ in range(20):
+        parts = _run_files(out)  # listed before the base is read: see the module docstring
+        base = _read_file(out / CATALOG_FILE)
+        rest = _read_files(parts)
+        if any(t is None for t in rest):
+            continue
+        tables = [t for t in (base, *rest) if t is not None and t.num_rows]
+        if not tables:
+            return CATALOG_SCHEMA.empty_table()
+        return _dedup(pa.concat_tables(tables))
+    raise OSError(f"{out / CATALOG_RUNS_DIR}: run files keep vanishing while reading the catalog")
+
+
+def read_run_catalog_table(output_dir: str | os.PathLike[str], run_id: str) -> pa.Table:
+    """The rows of one run (for resuming it): the catalog filtered by ``run_id``."""
+    table = read_catalog_table(output_dir)
+    return table.filter(pc.equal(table.column("run_id"), run_id))
 
 
 def read_catalog(output_dir: str | os.PathLike[str] = "outputs"):
@@ -113,43 +244,83 @@ def _key_column(table: pa.Table) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "\x1f")
 
 
+def _write_table(path: Path, table: pa.Table) -> None:
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd")
+    atomic_write_bytes(path, buf.getvalue())
+
+
 def upsert_catalog_rows(output_dir: str | os.PathLike[str], rows: Iterable[CatalogRow | Mapping[str, Any]]) -> int:
     """Insert or replace rows (by ``(run_id, kind, artifact_id)``) in the catalog of
-    ``output_dir``, under the catalog lock, replacing the file atomically.
+    ``output_dir``, under the catalog lock: each run's file is read, merged and
+    replaced atomically; the other runs' files are not touched.
 
     Args:
-        output_dir: the output folder holding ``catalog.parquet``.
+        output_dir: the output folder.
         rows: :class:`CatalogRow` records, or mappings of column name to value
             (missing columns are null). A later row wins over an earlier one with
             the same key.
 
     Returns:
-        The number of rows in the catalog afterwards.
+        The number of rows in the run files written (after the upsert).
 
     Raises:
         ValueError: a mapping has a key that is not a catalog column, or lacks a key column.
         OSError: the folder cannot be written.
     """
     new_rows = [_as_row(r) for r in rows]
-    path = Path(output_dir) / CATALOG_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _lock(path):
-        existing = read_catalog_table(output_dir)
-        if not new_rows:
-            return existing.num_rows
-        dedup: dict[tuple, dict[str, Any]] = {}
-        for r in new_rows:
-            dedup[tuple(r[k] or "" for k in _KEY)] = r
-        new = pa.Table.from_pylist(list(dedup.values()), schema=CATALOG_SCHEMA)
-        if existing.num_rows:
-            keep = pc.invert(pc.is_in(_key_column(existing), value_set=_key_column(new)))
-            existing = existing.filter(keep)
-            table = pa.concat_tables([existing, new])
-        else:
-            table = new
-        buf = io.BytesIO()
-        pq.write_table(table, buf, compression="zstd")
-        atomic_write_bytes(path, buf.getvalue())
+    out = Path(output_dir)
+    if not new_rows:
+        return 0
+    by_run: dict[str | None, dict[tuple, dict[str, Any]]] = {}
+    for r in new_rows:
+        by_run.setdefault(r["run_id"], {})[tuple(r[k] or "" for k in _KEY)] = r
+    (out / CATALOG_RUNS_DIR).mkdir(parents=True, exist_ok=True)
+    written = 0
+    with _lock(out / CATALOG_FILE):
+        for run_id, dedup in by_run.items():
+            path = run_file(out, run_id)
+            new = pa.Table.from_pylist(list(dedup.values()), schema=CATALOG_SCHEMA)
+            existing = _read_file(path)
+            if existing is not None and existing.num_rows:
+                keep = pc.invert(pc.is_in(_key_column(existing), value_set=_key_column(new)))
+                new = pa.concat_tables([existing.filter(keep), new])
+            _write_table(path, new)
+            written += new.num_rows
+        _merge_levels(out)
+    return written
+
+
+def compact_catalog(output_dir: str | os.PathLike[str], *, drop_runs: Iterable[str] = ()) -> int:
+    """Merge every run file into ``catalog.parquet`` and delete them, optionally
+    dropping the rows of some runs (``storybench prune``). Costs a read and a write of
+    the whole catalog; appends never need it.
+
+    Args:
+        output_dir: the output folder.
+        drop_runs: run ids whose rows are removed.
+
+    Returns:
+        The number of rows in the catalog afterwards.
+
+    Raises:
+        OSError: the folder cannot be written.
+    """
+    out = Path(output_dir)
+    drop = set(drop_runs)
+    with _lock(out / CATALOG_FILE):
+        parts = _run_files(out)
+        base = _read_file(out / CATALOG_FILE)
+        if not parts and base is None:
+            return 0
+        tables = ([base] if base is not None else []) + [t for t in _read_files(parts) if t is not None]
+        table = _dedup(pa.concat_tables(tables)) if tables else CATALOG_SCHEMA.empty_table()
+        if drop:
+            mask = pc.invert(pc.is_in(pc.fill_null(table.column("run_id"), ""), value_set=pa.array(sorted(drop))))
+            table = table.filter(mask)
+        _write_table(out / CATALOG_FILE, table)
+        for part in parts:
+            part.unlink(missing_ok=True)
         return table.num_rows
 
 

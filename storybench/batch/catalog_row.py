@@ -79,6 +79,9 @@ class CatalogRow:
         vram_free_before, vram_free_after, delay_time_ms, execution_time_ms, cost:
             known numeric backend metrics (:data:`FLAT_METRICS`).
         metrics: every backend metric as JSON text.
+        warnings: a page's lettering warnings (``"page 3 panel 2: 2 of 5 balloons do
+            not fit at the minimum size 24 px ..."``): text left off the page because
+            it cannot fit at the minimum readable size; ``None`` when all of it fits.
         platform_id: the platform's id of a published object (rows of kind ``character``,
             ``media`` and ``post`` written by :mod:`storybench.publish`), ``None`` otherwise.
     """
@@ -120,6 +123,7 @@ class CatalogRow:
     execution_time_ms: float | None = None
     cost: float | None = None
     metrics: str | None = None
+    warnings: list[str] | None = None
     platform_id: str | None = None
 
     @classmethod
@@ -236,6 +240,7 @@ def job_row(
         execution_seconds=job.execution_seconds,
         server=str(job.metrics["server"]) if job.metrics.get("server") else None,
         metrics=metrics_json(job.metrics),
+        warnings=list(job.warnings) or None,
     )
     if job.spec is not None:
         row = _with_render_inputs(row, job, job.spec, backend)

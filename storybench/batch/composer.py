@@ -28,6 +28,8 @@ class Composer:
         export_pdf: ``(page_paths, path, *, dpi, title, language) -> Path``, atomic.
         export_cbz: ``(page_paths, path, *, plan) -> Path``, atomic.
         version: part of every page/PDF/CBZ cache key; change it when output changes.
+        page_warnings: ``(plan, page, settings) -> list`` of lettering warnings (their
+            ``str`` is recorded), or ``None`` for a composer that does not letter.
     """
 
     compose_page: Callable[..., Any]
@@ -35,6 +37,7 @@ class Composer:
     export_pdf: Callable[..., Any]
     export_cbz: Callable[..., Any]
     version: str
+    page_warnings: Callable[..., Any] | None = None
 
     @classmethod
     def resolve(cls, composer: Composer | None) -> Composer:
@@ -50,4 +53,5 @@ class Composer:
             export_pdf=compose.export_pdf,
             export_cbz=compose.export_cbz,
             version=str(compose.COMPOSER_VERSION),
+            page_warnings=compose.page_warnings,
         )

@@ -89,10 +89,23 @@ class Dispatcher:
         with contextlib.suppress(Exception):
             self.backend.cancel()
 
-    def submit(self, pool: ThreadPoolExecutor, job: Job, make: Maker) -> Futures:
-        """Queue ``job`` on ``pool``; returns ``{future: job}``."""
+    def submit(
+        self, pool: ThreadPoolExecutor, job: Job, make: Maker, *, prepare: Callable[[Job], None] | None = None
+    ) -> Futures:
+        """Queue ``job`` on ``pool``; returns ``{future: job}``. ``prepare`` runs first in
+        the worker, whether or not the artifact comes from the cache (e.g. a page's
+        lettering check)."""
         job.submitted = time.monotonic()
-        return {pool.submit(self.producer.produce, job, make): job}
+        if prepare is None:
+            return {pool.submit(self.producer.produce, job, make): job}
+        return {pool.submit(self._prepared, job, make, prepare): job}
+
+    def _prepared(self, job: Job, make: Maker, prepare: Callable[[Job], None]) -> Job:
+        try:
+            prepare(job)
+        except Exception as exc:  # a failed check is reported, never a reason to lose the page
+            job.warnings = [f"lettering check failed: {exc}"]
+        return self.producer.produce(job, make)
 
     def wait_any(self, futures: Futures) -> set[Future[Job]]:
         """Wait until one of ``futures`` is done. Meanwhile, once ``cancel_event`` is set

@@ -334,7 +334,9 @@ class BatchEngine:
             self._skip(w.job, blocker)
             return {}
         w.job.cache_key = self.keys.page(w.chapter, w.page, [j.sha256 for j in w.panel_jobs], composer.version)
-        return self.dispatcher.submit(pool, w.job, self.producer.page_maker(w, composer))
+        return self.dispatcher.submit(
+            pool, w.job, self.producer.page_maker(w, composer), prepare=self.producer.lettering_check(w, composer)
+        )
 
     def _skip(self, job: Job, blocker: Blocker) -> None:
         """Finish a job that cannot start (what it needs failed or was cancelled)."""

@@ -89,6 +89,7 @@ class Job:
         wait_seconds: time waiting for a worker thread (the engine's own wait; a server's
             queue time is a backend metric, ``metrics["queue_seconds"]``).
         execution_seconds: time spent in the backend's ``render`` or the composer.
+        warnings: lettering warnings of a page (``"page 3 panel 2: 2 of 5 balloons do not fit ..."``).
     """
 
     kind: JobKind
@@ -112,6 +113,7 @@ class Job:
     submitted: float | None = None
     wait_seconds: float | None = None
     execution_seconds: float | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def id(self) -> str:

@@ -100,6 +100,7 @@ class RunLedger:
         self.errors: list[str] = []
         self._failed: dict[str, list[str]] = {}  # error text -> ids of the jobs that failed with it
         self._status = ""
+        self.warnings: list[str] = []
         self.done = 0
         self.total = 0
         self.plan_sha256 = ""
@@ -141,6 +142,7 @@ class RunLedger:
         self.counts.add(job.kind, job.state, job.cache_hit)
         if job.state is JobState.FAILED and not job.error.startswith(CONSEQUENCES):
             self._failed.setdefault(job.error, []).append(job.id)
+        self.warnings.extend(job.warnings)
         self.rows.append(row)
         if not unchanged:
             self.catalog.add(row)
@@ -214,6 +216,7 @@ class RunLedger:
             resumed=folder.resumed,
             errors=list(self.errors),
             servers=self._panels_per_server(),
+            warnings=list(self.warnings),
             rows=[r.to_dict() for r in self.rows],
         )
 

@@ -3,18 +3,30 @@
 The executed notebook is written to ``<output_dir>/.notebooks/<plan_id>-<token>.ipynb``
 while it runs and moved into the run folder (``batch_render.ipynb``) once the run
 folder is known; the notebook reports the run (folder, id, status, summary) through a
-``result_path`` JSON file, read and deleted here.
+``result_path`` JSON file, read and deleted here. Before each run the orphans of
+killed runs in ``.notebooks/`` are cleaned (:func:`storybench.notebook_run.clean_orphan_notebooks`);
+after it the executed copy is checked (a torn one is deleted) and scrubbed of secrets;
+the kernel's own stderr goes to ``kernel.log`` (kept with the run), so a Ctrl-C never
+shows the kernel's shutdown tracebacks.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
+
+from storybench.cli_errors import explain
+from storybench.notebook_run import clean_orphan_notebooks, kernel_stderr_to, settle_notebook
+from storybench.redact import scrub_notebook
 
 __all__ = ["NOTEBOOK_NAME", "NotebookRun", "execute_plan_notebook"]
 
@@ -83,9 +95,12 @@ def execute_plan_notebook(
     Raises:
         KeyboardInterrupt: passed through (the run can be resumed).
     """
+    import papermill as pm
+
     out = Path(output_dir).resolve()
     work = out / ".notebooks"
     work.mkdir(parents=True, exist_ok=True)
+    clean_orphan_notebooks(work)
     token = uuid.uuid4().hex[:8]
     executed = work / f"{plan_id}-{token}.ipynb"
     result_path = work / f"{plan_id}-{token}.result.json"
@@ -94,17 +109,52 @@ def execute_plan_notebook(
         plan_path=str(Path(plan_path).resolve()), backend=backend, output_dir=str(out), result_path=str(result_path)
     )
     started = time.monotonic()
-    error = _run_papermill(
-        notebook,
-        executed,
-        parameters,
-        kernel=kernel,
-        progress_bar=progress_bar,
-        stdout=stdout,
-        stderr=stderr,
-    )
-    result = _take_result(result_path)
+    error = ""
+    kernel_log = work / f"{plan_id}-{token}.kernel.log"
+    interrupted = {"flag": False}
+    try:
+        with _guarded(kernel_log, interrupted):
+            pm.execute_notebook(
+                str(notebook),
+                str(executed),
+                parameters=parameters,
+                cwd=os.getcwd(),
+                progress_bar=progress_bar,
+                stdout_file=stdout,
+                stderr_file=stderr,
+                kernel_name=kernel,
+            )
+    except pm.PapermillExecutionError as exc:
+        error = _sentence(exc)
+    except BaseException as exc:  # interrupted, disk full, kernel died: keep no torn or secret-bearing file
+        if settle_notebook(executed):
+            scrub_notebook(executed, parameters=parameters)
+        result_path.unlink(missing_ok=True)
+        if isinstance(exc, KeyboardInterrupt) or interrupted["flag"]:
+            raise KeyboardInterrupt from None  # ZMQError, DeadKernelError... caused by the Ctrl-C
+        if isinstance(exc, OSError):
+            raise  # the output folder is unusable (full, read-only): the caller says so
+        if not isinstance(exc, Exception):
+            raise
+        error = _sentence(exc)  # kernel died, notebook unreadable...: this plan fails, others go on
+    if settle_notebook(executed):
+        scrub_notebook(executed, parameters=parameters)
+    if kernel_log.exists():
+        scrub_notebook(kernel_log, parameters=parameters)
+    result: dict[str, Any] = {}
+    if result_path.exists():
+        try:
+            result = json.loads(result_path.read_text(encoding="utf-8"))
+        except ValueError:
+            result = {}
+        result_path.unlink(missing_ok=True)
     run_dir = Path(result["run_dir"]) if result.get("run_dir") else None
+    kept = executed
+    if run_dir is not None and executed.exists():
+        kept = run_dir / NOTEBOOK_NAME
+        os.replace(executed, kept)
+    if run_dir is not None and kernel_log.exists():
+        os.replace(kernel_log, run_dir / "kernel.log")
     return NotebookRun(
         plan_path=Path(plan_path),
         run_id=result.get("run_id"),
@@ -112,59 +162,34 @@ def execute_plan_notebook(
         status=str(result.get("status") or "failed"),
         summary=str(result.get("summary") or ""),
         error=error,
-        executed=_keep_notebook(executed, run_dir),
+        executed=kept,
         seconds=time.monotonic() - started,
     )
 
 
-def _run_papermill(
-    notebook: Path,
-    executed: Path,
-    parameters: dict[str, Any],
-    *,
-    kernel: str | None,
-    progress_bar: bool,
-    stdout: TextIO | None,
-    stderr: TextIO | None,
-) -> str:
-    """Execute ``notebook`` into ``executed``; ``"<exception name>: <message>"`` when it raised, else ``""``."""
-    import papermill as pm
+def _sentence(exc: BaseException) -> str:
+    """A failed run's error as :func:`storybench.cli_errors.explain` words it (lines joined by newlines)."""
+    lines = list(explain(exc).lines)
+    if lines and lines[0].startswith("render failed: "):
+        lines[0] = lines[0][len("render failed: ") :]
+    return "\n".join(lines)
 
+
+@contextlib.contextmanager
+def _guarded(kernel_log: Path, interrupted: dict[str, bool]) -> Iterator[None]:
+    """On the main thread: the kernel's stderr to ``kernel_log`` and Ctrl-C remembered
+    (later kernel errors are its consequence). Elsewhere (parallel renders): nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        interrupted["flag"] = True
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        pm.execute_notebook(
-            str(notebook),
-            str(executed),
-            parameters=parameters,
-            cwd=os.getcwd(),
-            progress_bar=progress_bar,
-            stdout_file=stdout,
-            stderr_file=stderr,
-            kernel_name=kernel,
-        )
-    except pm.PapermillExecutionError as exc:
-        return f"{exc.ename}: {exc.evalue}"
-    except Exception as exc:  # kernel died, notebook unreadable...: this plan fails, others go on
-        return f"{type(exc).__name__}: {exc}"
-    return ""
-
-
-def _take_result(result_path: Path) -> dict[str, Any]:
-    """The run the notebook reported in ``result_path`` (deleted once read), ``{}`` when none or unreadable."""
-    if not result_path.exists():
-        return {}
-    result: dict[str, Any]
-    try:
-        result = json.loads(result_path.read_text(encoding="utf-8"))
-    except ValueError:
-        result = {}
-    result_path.unlink(missing_ok=True)
-    return result
-
-
-def _keep_notebook(executed: Path, run_dir: Path | None) -> Path:
-    """Move the executed notebook into ``run_dir`` (as ``batch_render.ipynb``) when there is one; where it is kept."""
-    if run_dir is None or not executed.exists():
-        return executed
-    kept = run_dir / NOTEBOOK_NAME
-    os.replace(executed, kept)
-    return kept
+        with kernel_stderr_to(kernel_log):
+            yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -213,6 +213,16 @@ class Producer:
 
         return make
 
+    def lettering_check(self, w: PageWork, composer: Composer) -> Callable[[Job], None]:
+        """What sets ``w``'s page job's lettering warnings (the composer's ``page_warnings``:
+        text that cannot fit at the minimum readable size), cached page or not."""
+
+        def check(job: Job) -> None:
+            if composer.page_warnings is not None:
+                job.warnings = [str(x) for x in composer.page_warnings(self.plan, w.page, self.settings)]
+
+        return check
+
     def export_maker(self, pages: Sequence[Path], composer: Composer) -> Maker:
         """Maker of the PDF or the CBZ (by the job's kind) of the page files ``pages``."""
 

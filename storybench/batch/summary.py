@@ -32,6 +32,8 @@ class RunSummary:
             many jobs, such as an outage, once with the first job ids), or a run-wide line
             (``"preflight failed: ..."``, ``"run: ..."``).
         servers: panels rendered per server (URL → count) by multi-server backends.
+        warnings: lettering warnings (``"page 3 panel 2: 2 of 5 balloons do not fit ..."``):
+            text left off a page because it cannot fit at the minimum readable size.
         rows: the catalog rows of this call's jobs (see :meth:`to_frame`).
     """
 
@@ -49,6 +51,7 @@ class RunSummary:
     resumed: bool = False
     errors: list[str] = field(default_factory=list)
     servers: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     @property
@@ -83,6 +86,7 @@ class RunSummary:
             "resumed": self.resumed,
             "errors": list(self.errors),
             "servers": dict(self.servers),
+            "warnings": list(self.warnings),
         }
 
     def manifest_fields(self) -> dict[str, Any]:
@@ -96,6 +100,7 @@ class RunSummary:
             "pdf": self.pdf.name if self.pdf else None,
             "cbz": self.cbz.name if self.cbz else None,
             "errors": list(self.errors),
+            "warnings": list(self.warnings),
         }
 
     def __str__(self) -> str:
@@ -108,6 +113,7 @@ class RunSummary:
             f"folder: {self.run_dir}",
         ]
         lines.extend(f"  failed {error}" for error in self.errors)
+        lines.extend(f"  lettering warning: {warning}" for warning in self.warnings)
         return "\n".join(lines)
 
     def _count_lines(self) -> list[str]:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from PIL import Image, ImageDraw, ImageOps
 
-from storybench.compose.lettering import LetteringSpec, LetterItem, draw_items, letter_panel
+from storybench.compose.lettering import LetteringSpec, LetterItem, PanelLettering, draw_items, layout_panel
 from storybench.config import RenderSettings
 from storybench.plan.layouts import Rect, panel_rects
 from storybench.plan.models import ComicPlan, Page
@@ -24,12 +24,14 @@ __all__ = [
     "compose_page",
     "cover_crop",
     "page_lettering",
+    "page_lettering_layout",
+    "page_lettering_spec",
     "page_rects",
     "page_rtl",
 ]
 
 #: Bump when composed pages change for the same inputs: it is part of every page cache key.
-COMPOSER_VERSION = "compose-1"
+COMPOSER_VERSION = "compose-2"
 
 PanelImage = str | os.PathLike[str] | Image.Image
 
@@ -58,14 +60,28 @@ def _ordered_panels(page: Page):
     return sorted(page.panels, key=lambda p: p.position)
 
 
-def page_lettering(plan: ComicPlan, page: Page, settings: RenderSettings) -> list[LetterItem]:
-    """Every lettering item of ``page`` (page pixels), panel by panel in reading order."""
+def page_lettering_spec(settings: RenderSettings) -> LetteringSpec:
+    """Lettering sizes for the page size of ``settings`` (``min_text_px`` is the minimum readable size)."""
+    return LetteringSpec(min_size=settings.min_text_px).scaled(settings.page_width)
+
+
+def page_lettering_layout(plan: ComicPlan, page: Page, settings: RenderSettings) -> list[PanelLettering]:
+    """The lettering layout of every panel of ``page`` in reading order, with what did not fit."""
     style = get_style(plan.style)
-    spec = LetteringSpec().scaled(settings.page_width)
-    items: list[LetterItem] = []
-    for panel, rect in zip(_ordered_panels(page), page_rects(plan, page, settings), strict=False):
-        items.extend(letter_panel(plan, panel, rect, style, spec))
-    return items
+    spec = page_lettering_spec(settings)
+    return [
+        layout_panel(plan, panel, rect, style, spec)
+        for panel, rect in zip(_ordered_panels(page), page_rects(plan, page, settings), strict=False)
+    ]
+
+
+def page_lettering(plan: ComicPlan, page: Page, settings: RenderSettings) -> list[LetterItem]:
+    """Every lettering item of ``page`` (page pixels), panel by panel in reading order.
+
+    Items never cover each other or a balloon's tail; what could not be placed is
+    reported by :func:`page_lettering_layout` (and :func:`storybench.compose.capacity.page_warnings`).
+    """
+    return [item for panel in page_lettering_layout(plan, page, settings) for item in panel.items]
 
 
 def cover_crop(image: Image.Image, width: int, height: int) -> Image.Image:
@@ -115,7 +131,7 @@ def compose_from_items(
         page.paste(cover_crop(_open(image), rect.width, rect.height), (rect.x0, rect.y0))
         if border:
             draw.rectangle((rect.x0, rect.y0, rect.x1 - 1, rect.y1 - 1), outline=ink, width=border)
-    draw_items(page, items, LetteringSpec().scaled(size[0]))
+    draw_items(page, items, LetteringSpec().scaled(size[0]))  # (outline and spacing only)
     return page
 
 

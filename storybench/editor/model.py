@@ -31,6 +31,7 @@ from typing import Any
 import traitlets as t
 from pydantic import ValidationError
 
+from storybench.compose.capacity import lettering_warnings
 from storybench.editor.preview import render_page_preview
 from storybench.editor.stoppable import StoppableLLM
 from storybench.exceptions import PlanIssue, StorybenchError
@@ -48,6 +49,7 @@ from storybench.plan.models import (
     derive_seed,
     plan_issues,
 )
+from storybench.plan.styles import STYLES
 from storybench.planner.planner import plan_comic, resolve_llm
 from storybench.prompts.dialogue import context_from_panel, speakers_from_plan, write_dialogue
 from storybench.prompts.enhance import enhance_prompt
@@ -200,6 +202,22 @@ class PlanEditorModel(t.HasTraits):
     def issues(self) -> list[PlanIssue]:
         """What is wrong with the plan now (empty: valid), each with its JSON path."""
         return plan_issues(self.plan) if self.plan is not None else []
+
+    def lettering_warnings(self) -> list[PlanIssue]:
+        """Panels whose text cannot be lettered at the minimum readable size (print page
+        settings), each as an issue with the panel's JSON path and a ``lettering:`` message
+        (``lettering: 2 of 5 balloons do not fit at the minimum size 24 px ...``); the
+        same layout a render letters its pages with. Empty while the style is unknown."""
+        if self.plan is None or self.plan.style not in STYLES:
+            return []
+        return [PlanIssue(w.path, f"lettering: {w.message}") for w in lettering_warnings(self.plan)]
+
+    def panel_warnings(self) -> list[str]:
+        """Lettering warnings of the selected panel (see :meth:`lettering_warnings`)."""
+        if self.plan is None:
+            return []
+        prefix = f"chapters[{self.chapter_index}].pages[{self.page_index}].panels[{self.panel_index}]"
+        return [w.message for w in self.lettering_warnings() if w.path == prefix]
 
     # -- plans: list, open, generate, save ------------------------------------------
     def list_plans(self) -> list[Path]:

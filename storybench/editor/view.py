@@ -601,7 +601,7 @@ class PlanEditorView(widgets.VBox):
 
     def _sync_issues(self) -> None:
         buttons = []
-        for issue in self.model.issues():
+        for issue in [*self.model.issues(), *self.model.lettering_warnings()]:
             b = _button(issue_words(self.model.plan, issue), "issue", "exclamation-triangle")
             b.on_click(lambda btn, path=issue.path: self._on_issue(btn, path))
             b.issue_path = issue.path

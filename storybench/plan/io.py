@@ -1,12 +1,16 @@
 """Loading, validating and saving plans, with errors that say where.
 
 JSON syntax errors are reported as ``file:line:column``; schema and rule errors
-as JSON paths (``chapters[0].pages[1].panels``).
+as JSON paths (``chapters[0].pages[1].panels``). Before decoding and validating,
+:mod:`storybench.plan.guard` refuses oversized, non-UTF-8, too deeply nested
+and absurd-number input, so every outcome of :func:`load_plan` and
+:func:`parse_plan` is a plan or a :class:`~storybench.exceptions.PlanValidationError`
+(or, for a file, an :class:`OSError` from reading it). Messages quote at most
+80 characters of a bad value (:func:`storybench.plan.text.show_value`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -15,9 +19,21 @@ from pydantic import ValidationError
 
 from storybench.exceptions import PlanIssue, PlanValidationError
 from storybench.io import atomic_write_text
+from storybench.plan.defaults import Filled, fill_defaults, seed_notes
+from storybench.plan.guard import check_plan_object, decode_plan_json, read_plan_text
 from storybench.plan.models import ComicPlan, plan_issues
+from storybench.plan.text import show_value
 
-__all__ = ["json_path", "load_plan", "parse_plan", "plan_json_schema", "save_plan"]
+__all__ = [
+    "json_path",
+    "load_plan",
+    "load_plan_with_notes",
+    "parse_plan",
+    "parse_plan_with_notes",
+    "plan_json_schema",
+    "read_plan_data",
+    "save_plan",
+]
 
 
 def json_path(loc: tuple[Any, ...]) -> str:
@@ -27,7 +43,10 @@ def json_path(loc: tuple[Any, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += f".{part}" if out else str(part)
+            part = str(part)
+            if len(part) > 40 or not part.isprintable():
+                part = show_value(part, 40)
+            out += f".{part}" if out else part
     return out
 
 
@@ -38,36 +57,71 @@ def _issues_from_validation_error(exc: ValidationError) -> list[PlanIssue]:
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
         value = err.get("input")
-        shown = "" if isinstance(value, (dict, list)) else f" (got {value!r})"
-        if err["type"] in ("missing", "extra_forbidden"):
+        quoted = show_value(value)
+        shown = "" if isinstance(value, (dict, list)) else f" (got {quoted})"
+        if err["type"] in ("missing", "extra_forbidden") or "(text " in msg or quoted in msg:
             shown = ""
         issues.append(PlanIssue(json_path(tuple(err["loc"])), msg + shown, value))
     return issues
 
 
+def parse_plan_with_notes(data: Any, *, source: str | None = None) -> tuple[ComicPlan, list[Filled]]:
+    """Like :func:`parse_plan`, also returning what was filled in (id, language, seeds).
+
+    Returns:
+        ``(plan, filled)``; see :mod:`storybench.plan.defaults`.
+
+    Raises:
+        PlanValidationError: with every problem and its JSON path.
+    """
+    if not isinstance(data, dict):
+        raise PlanValidationError([PlanIssue("$", f"a plan is a JSON object, got {type(data).__name__}")], source)
+    check_plan_object(data, source)
+    completed, filled = fill_defaults(data)
+    try:
+        plan = ComicPlan.model_validate(completed)
+    except ValidationError as exc:
+        raise PlanValidationError(_issues_from_validation_error(exc), source) from None
+    issues = plan_issues(plan)
+    if issues:
+        raise PlanValidationError(issues, source)
+    return plan, filled + seed_notes(completed, plan)
+
+
 def parse_plan(data: dict[str, Any], *, source: str | None = None) -> ComicPlan:
     """Validate a plan dict (camelCase or snake_case keys) against the schema and the rules.
+
+    Plans as Kitsumy's planner writes them (seed 002: no ``id``, no ``language``,
+    characters without ``seed``) are completed (see :mod:`storybench.plan.defaults`).
 
     Args:
         data: the decoded JSON.
         source: where it came from, for error messages.
 
     Returns:
-        The plan, with missing character seeds filled in.
+        The plan, with missing id, language and character seeds filled in.
 
     Raises:
-        PlanValidationError: with every problem and its JSON path.
+        PlanValidationError: with every problem and its JSON path (also for objects
+            too large, too deep or holding absurd numbers; see :mod:`storybench.plan.guard`).
     """
-    if not isinstance(data, dict):
-        raise PlanValidationError([PlanIssue("", f"a plan is a JSON object, got {type(data).__name__}")], source)
-    try:
-        plan = ComicPlan.model_validate(data)
-    except ValidationError as exc:
-        raise PlanValidationError(_issues_from_validation_error(exc), source) from None
-    issues = plan_issues(plan)
-    if issues:
-        raise PlanValidationError(issues, source)
-    return plan
+    return parse_plan_with_notes(data, source=source)[0]
+
+
+def read_plan_data(path: str | os.PathLike[str]) -> Any:
+    """Read and decode a plan file within the limits of :mod:`storybench.plan.guard`.
+
+    Raises:
+        OSError: the file cannot be read (missing, a folder, no permission...).
+        PlanValidationError: too large, not UTF-8, too deep, absurd numbers or bad JSON.
+    """
+    text = read_plan_text(path)
+    return decode_plan_json(text, str(path))
+
+
+def load_plan_with_notes(path: str | os.PathLike[str]) -> tuple[ComicPlan, list[Filled]]:
+    """Like :func:`load_plan`, also returning what was filled in (see :func:`parse_plan_with_notes`)."""
+    return parse_plan_with_notes(read_plan_data(path), source=str(path))
 
 
 def load_plan(path: str | os.PathLike[str]) -> ComicPlan:
@@ -75,16 +129,11 @@ def load_plan(path: str | os.PathLike[str]) -> ComicPlan:
 
     Raises:
         FileNotFoundError: no such file.
-        PlanValidationError: bad JSON (``file:line:column``) or an invalid plan (JSON paths).
+        OSError: the file cannot be read otherwise (a folder, no permission...).
+        PlanValidationError: bad input (``file:line:column``: too large, not UTF-8, too
+            deep, absurd numbers, bad JSON) or an invalid plan (JSON paths).
     """
-    path = Path(path)
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        issue = PlanIssue(f"{path}:{exc.lineno}:{exc.colno}", f"not valid JSON: {exc.msg}")
-        raise PlanValidationError([issue], str(path)) from None
-    return parse_plan(data, source=str(path))
+    return load_plan_with_notes(path)[0]
 
 
 def save_plan(plan: ComicPlan, path: str | os.PathLike[str]) -> Path:

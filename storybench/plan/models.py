@@ -16,14 +16,16 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from storybench.exceptions import PlanIssue
+from storybench.plan.defaults import DEFAULT_LANGUAGE, fill_defaults
 from storybench.plan.layouts import TEMPLATES, TemplateId
 from storybench.plan.styles import STYLES
+from storybench.plan.text import check_file_name_id, multi_line, show_value, single_line
 
 __all__ = [
     "MAX_PAGES",
@@ -47,29 +49,35 @@ _BCP47 = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 
 def _safe_id(value: str) -> str:
     """Ids become parts of file names: no separators, no ``..``, no control characters."""
-    if not _SAFE_ID.match(value) or ".." in value:
+    if len(value) > 80 or not _SAFE_ID.match(value) or ".." in value:
         raise ValueError(
-            f"id {value!r} is not usable in file names "
+            f"id {show_value(value)} is not usable in file names "
             "(letters, digits, '.', '_' and '-' only, at most 80, no '..', not starting with a symbol)"
         )
-    return value
+    return check_file_name_id(value)
 
 
 def _slug(value: str) -> str:
-    if not _SLUG.match(value) or len(value) > 80:
-        raise ValueError(f"plan id {value!r} must be a slug: lowercase letters and digits joined by single '-'")
-    return value
+    if len(value) > 80 or not _SLUG.match(value):
+        raise ValueError(
+            f"plan id {show_value(value)} must be a slug: lowercase letters and digits joined by single '-', at most 80"
+        )
+    return check_file_name_id(value)
 
 
 def _language(value: str) -> str:
-    if not _BCP47.match(value):
-        raise ValueError(f"language {value!r} is not a BCP-47 code such as 'en', 'uk' or 'pt-BR'")
+    if len(value) > 35 or not _BCP47.match(value):
+        raise ValueError(f"language {show_value(value)} is not a BCP-47 code such as 'en', 'uk' or 'pt-BR'")
     return value
 
 
 SafeId = Annotated[str, AfterValidator(_safe_id)]
 Slug = Annotated[str, AfterValidator(_slug)]
 Language = Annotated[str, AfterValidator(_language)]
+#: One line of text: tabs become spaces; control characters and line separators are refused.
+Line = Annotated[str, AfterValidator(single_line)]
+#: Text that may hold line breaks (normalised to "\n"); other control characters are refused.
+Text = Annotated[str, AfterValidator(multi_line)]
 
 
 class _Model(BaseModel):
@@ -86,7 +94,7 @@ class Dialogue(_Model):
     """One line of dialogue: ``character`` is a character id, ``text`` what they say."""
 
     character: SafeId = Field(description="id of the speaking character")
-    text: str = Field(description="what the character says, in the plan's language", max_length=400)
+    text: Text = Field(description="what the character says, in the plan's language", max_length=400)
 
 
 class PanelPlan(_Model):
@@ -98,13 +106,13 @@ class PanelPlan(_Model):
     id: SafeId = Field(description="unique panel id, e.g. 'ch1-p1-pan1'")
     position: int = Field(ge=1, description="1-based place in the page layout, in reading order")
     characters: list[SafeId] = Field(default_factory=list, description="ids of the characters visible in the panel")
-    action: str = Field(description="what happens, as a visual description", max_length=600)
-    location: str = Field(default="", description="where it happens, with time of day", max_length=300)
-    mood: str = Field(default="", description="emotional tone, e.g. 'tense'", max_length=80)
-    camera: str = Field(default="medium shot", description="shot type, e.g. 'close-up', 'wide shot'", max_length=80)
+    action: Text = Field(description="what happens, as a visual description", max_length=600)
+    location: Text = Field(default="", description="where it happens, with time of day", max_length=300)
+    mood: Line = Field(default="", description="emotional tone, e.g. 'tense'", max_length=80)
+    camera: Line = Field(default="medium shot", description="shot type, e.g. 'close-up', 'wide shot'", max_length=80)
     dialogue: list[Dialogue] = Field(default_factory=list, description="speech balloons in reading order")
-    narrative: str | None = Field(default=None, description="caption box text, or null", max_length=600)
-    sfx: str | None = Field(default=None, description="sound effect lettering such as 'BOOM!', or null", max_length=40)
+    narrative: Text | None = Field(default=None, description="caption box text, or null", max_length=600)
+    sfx: Line | None = Field(default=None, description="sound effect lettering such as 'BOOM!', or null", max_length=40)
 
 
 class Page(_Model):
@@ -120,7 +128,7 @@ class Chapter(_Model):
     """A chapter: a titled run of pages."""
 
     id: SafeId
-    title: str = Field(max_length=200)
+    title: Line = Field(max_length=200)
     pages: list[Page]
 
 
@@ -128,10 +136,10 @@ class Character(_Model):
     """A character. ``seed`` keeps their look consistent; it is derived when absent and then kept."""
 
     id: SafeId = Field(description="unique character id, e.g. 'char-1'")
-    name: str = Field(max_length=120)
-    appearance: str = Field(description="face, hair, build, age", max_length=600)
-    clothing: str = Field(default="", description="default outfit", max_length=400)
-    role: str = Field(default="", description="role in the story", max_length=200)
+    name: Line = Field(max_length=120)
+    appearance: Text = Field(description="face, hair, build, age", max_length=600)
+    clothing: Text = Field(default="", description="default outfit", max_length=400)
+    role: Text = Field(default="", description="role in the story", max_length=200)
     seed: int | None = Field(default=None, ge=0, le=SEED_MAX, description="consistency seed")
 
 
@@ -139,17 +147,26 @@ class ComicPlan(_Model):
     """A whole comic plan.
 
     Attributes:
-        id: a slug, used in output folder names.
-        language: BCP-47 code of the lettering (``"en"``, ``"uk"``).
+        id: a slug, used in output folder names; derived from the title when absent.
+        language: BCP-47 code of the lettering (``"en"``, ``"uk"``); ``"uk"`` (or
+            ``STORYBENCH_DEFAULT_LANGUAGE``) when absent, as seed 002's planner defaults.
         style: a style id from :data:`storybench.plan.styles.STYLES`.
     """
 
     id: Slug
-    title: str = Field(max_length=200)
-    style: str
-    language: Language = "en"
+    title: Line = Field(max_length=200)
+    style: Line = Field(max_length=80)
+    language: Language = DEFAULT_LANGUAGE
     characters: list[Character] = Field(default_factory=list)
     chapters: list[Chapter]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_defaults(cls, data: Any) -> Any:
+        """Plans as Kitsumy's planner writes them: no id, no language (see :mod:`storybench.plan.defaults`)."""
+        if isinstance(data, dict):
+            data, _ = fill_defaults(data)
+        return data
 
     @model_validator(mode="after")
     def _fill_seeds(self) -> ComicPlan:
@@ -204,6 +221,11 @@ def derive_seed(*parts: str) -> int:
     return int.from_bytes(digest[:8], "big") % (SEED_MAX + 1)
 
 
+def _short_list(values: list[int], limit: int = 12) -> str:
+    shown = ", ".join(show_value(v) for v in values[:limit])
+    return f"[{shown}{', …' if len(values) > limit else ''}]"
+
+
 def plan_issues(plan: ComicPlan) -> list[PlanIssue]:
     """Check the rules that span the plan; an empty list means the plan is valid.
 
@@ -220,7 +242,7 @@ def plan_issues(plan: ComicPlan) -> list[PlanIssue]:
     add = lambda path, msg, value=None: issues.append(PlanIssue(path, msg, value))  # noqa: E731
 
     if plan.style not in STYLES:
-        add("style", f"unknown style {plan.style!r}; known: {', '.join(STYLES)}", plan.style)
+        add("style", f"unknown style {show_value(plan.style)}; known: {', '.join(STYLES)}", plan.style)
     if not plan.chapters:
         add("chapters", "a plan needs at least one chapter", [])
     total = plan.page_count()
@@ -269,7 +291,7 @@ def plan_issues(plan: ComicPlan) -> list[PlanIssue]:
             if positions != list(range(1, len(page.panels) + 1)):
                 add(
                     f"{ppath}.panels",
-                    f"positions must be 1..{len(page.panels)} without gaps or repeats, got {positions}",
+                    f"positions must be 1..{len(page.panels)} without gaps or repeats, got {_short_list(positions)}",
                     positions,
                 )
             for ki, panel in enumerate(page.panels):

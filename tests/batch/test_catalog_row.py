@@ -43,12 +43,13 @@ def test_a_new_field_is_a_new_column():
     class WithMore(CatalogRow):
         gpu_name: str | None = None
         peak_vram_gib: float | None = None
-        warnings: list[str] | None = None
+        notes: list[str] | None = None
 
     schema = WithMore.arrow_schema()
-    assert schema.names[-3:] == ["gpu_name", "peak_vram_gib", "warnings"]
+    assert schema.names[-3:] == ["gpu_name", "peak_vram_gib", "notes"]
     assert schema.field("peak_vram_gib").type == pa.float64()
-    assert schema.field("warnings").type == pa.list_(pa.string())
+    assert schema.field("notes").type == pa.list_(pa.string())
+    assert CatalogRow.arrow_schema().field("warnings").type == pa.list_(pa.string())  # lettering warnings
 
     @dataclasses.dataclass(kw_only=True)
     class Bad(CatalogRow):
