@@ -24,8 +24,18 @@ class Composer:
             ``panel_images`` maps panel id to an image path.
         save_page_png: ``(image, path, *, dpi) -> Path``, atomic.
         export_pdf: ``(page_paths, path, *, dpi, title, language) -> Path``, atomic.
-        export_cbz: ``(page_paths, path, *, plan) -> Path``, atomic.
+        export_cbz: ``(page_paths, path, *, plan, ...) -> Path``, atomic.
         version: part of every page/PDF/CBZ cache key; change it when output changes.
+        page_lettering: ``(plan, page, settings) -> list[LetterItem]``, the PDF's text
+            layer; ``None``: PDFs without text.
+        compose_cover: ``(plan, art, settings) -> PIL.Image.Image``; ``None``: no cover.
+        cover_lettering: ``(plan, settings) -> list[LetterItem]``, the cover's text.
+        export_epub: ``(page_paths, path, *, plan, rtl, author) -> Path``; ``None``: no EPUB.
+        export_webtoon: ``(plan, pages, folder, settings, *, width, strip_path, reuse_strip)``;
+            ``None``: no webtoon.
+
+    A composer without one of the optional functions fails the export job that needs it
+    with a message naming the function.
     """
 
     compose_page: Callable[..., Any]
@@ -33,6 +43,11 @@ class Composer:
     export_pdf: Callable[..., Any]
     export_cbz: Callable[..., Any]
     version: str
+    page_lettering: Callable[..., Any] | None = None
+    compose_cover: Callable[..., Any] | None = None
+    cover_lettering: Callable[..., Any] | None = None
+    export_epub: Callable[..., Any] | None = None
+    export_webtoon: Callable[..., Any] | None = None
 
     @classmethod
     def default(cls) -> Composer:
@@ -42,6 +57,7 @@ class Composer:
             ImportError: :mod:`storybench.compose` is not available.
         """
         from storybench import compose
+        from storybench.compose import cover, epub, webtoon
 
         missing = [
             n
@@ -56,4 +72,9 @@ class Composer:
             export_pdf=compose.export_pdf,
             export_cbz=compose.export_cbz,
             version=str(compose.COMPOSER_VERSION),
+            page_lettering=compose.page_lettering,
+            compose_cover=cover.compose_cover,
+            cover_lettering=cover.cover_lettering,
+            export_epub=epub.export_comic_epub,
+            export_webtoon=webtoon.export_webtoon,
         )

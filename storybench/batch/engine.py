@@ -7,7 +7,8 @@ Order of work in a run (see :mod:`storybench.batch.jobs` for job states):
 2. ``backend.preflight(specs)`` once, with the specs that really need rendering;
 3. panels, ``concurrency`` at a time on a thread pool; each page is composed as soon
    as its panels are done, on one composing thread (so a composer need not be thread-safe);
-4. the PDF and the CBZ, once every page is there.
+4. the cover (``settings.cover``), then the exports of ``settings.exports`` (PDF, CBZ,
+   EPUB, webtoon), once every page is there.
 
 Every artifact is content-addressed (:mod:`storybench.batch.cache`): a panel by its
 render spec's cache key, a page by the composer version, the page JSON (lettering
@@ -17,8 +18,10 @@ produced again, unless ``settings.force`` (which still keeps what the run being
 resumed had already made).
 
 Folder of a run: ``<output_dir>/<plan_id>/<run_id>/`` with ``characters/``,
-``panels/<panel_id>.png``, ``pages/page-001.png``..., ``<plan_id>.pdf``,
-``<plan_id>.cbz`` and ``run.json``. Every job's row goes to
+``panels/<panel_id>.png``, ``pages/page-001.png``... (``pages/cover.png`` with
+``settings.cover``), the exports of ``settings.exports`` — ``<plan_id>.pdf``,
+``<plan_id>.cbz``, ``<plan_id>.epub``, ``<plan_id>-webtoon.png`` with its slices in
+``webtoon/`` — and ``run.json``. Every job's row goes to
 ``<output_dir>/catalog.parquet`` (:mod:`storybench.batch.catalog`).
 
 Resume: a render of the same plan content with the same backend and settings in the
@@ -100,6 +103,9 @@ class ProgressEvent:
     cache_hit: bool = False
     status: str = ""
 
+
+#: Part of every export's cache key: bump when exports change for the same pages.
+EXPORTS_VERSION = "exports-2"
 
 #: Smallest render side a :class:`RenderSpec` allows, pixels.
 MIN_RENDER_SIDE = 64
@@ -425,7 +431,8 @@ class BatchEngine:
         selected = [w for w in work if w.selected]
         sheet_jobs = self._sheet_jobs(selected)
         panel_jobs = [j for w in selected for j in w.panel_jobs]
-        self._total = len(sheet_jobs) + len(panel_jobs) + len(selected) + 2
+        exports = len(self.settings.exports)
+        self._total = len(sheet_jobs) + len(panel_jobs) + len(selected) + exports + (1 if exports and self.settings.cover else 0)
         self._pbar = tqdm(
             total=self._total, desc=f"{self.plan.id} {self.run_id}", unit="job", disable=not self.progress, leave=True
         )
@@ -778,54 +785,166 @@ class BatchEngine:
     def _exports(self, work: list[_PageWork], composer: Composer) -> None:
         pages = [w for w in work if w.selected]
         self._exported_pages = [w.page.page_number for w in pages]
+        suffix = {"pdf": ".pdf", "cbz": ".cbz", "epub": ".epub", "webtoon": "-webtoon.png"}
         jobs = [
-            Job(kind=JobKind.PDF, artifact_id=self.plan.id, path=self.run_dir / f"{self.plan.id}.pdf"),
-            Job(kind=JobKind.CBZ, artifact_id=self.plan.id, path=self.run_dir / f"{self.plan.id}.cbz"),
+            Job(kind=JobKind(kind), artifact_id=self.plan.id, path=self.run_dir / f"{self.plan.id}{suffix[kind]}")
+            for kind in self.settings.exports
         ]
+        if jobs and self.settings.cover:
+            jobs.insert(0, Job(kind=JobKind.COVER, artifact_id="cover", path=self.run_dir / "pages" / "cover.png"))
         bad = [w for w in pages if w.job.state is not JobState.COMPLETED]
-        shas = [w.job.sha256 for w in pages]
-        paths = [w.job.path for w in pages]
-        meta = {"plan": self.plan.id, "title": self.plan.title, "language": self.plan.language, "pages": shas}
+        cover: Job | None = None
         for job in jobs:
             if self.cancel_event.is_set() or any(w.job.state is JobState.CANCELLED for w in bad):
                 job.finish(JobState.CANCELLED, "cancelled")
-                self._record(job)
-                continue
-            if bad:
+            elif bad:
                 names = ", ".join(str(w.page.page_number) for w in bad)
                 job.finish(JobState.FAILED, f"not exported: page(s) {names} not available")
-                self._record(job)
-                continue
-            job.start()
-            ext = "." + job.kind.value
-            job.cache_key = _hash_json(
-                {"composer": composer.version, "kind": job.kind.value, "dpi": self.settings.dpi, **meta}
-            )
-            try:
-                if self._kept(job):
-                    job.cache_hit = True
-                else:
-                    entry = None if self.settings.force else self.cache.get(job.cache_key)
-                    if entry is None:
-                        job.attempts = 1
-                        t0 = time.monotonic()
-                        target = self.cache.object_path(job.cache_key, ext)
-                        if job.kind is JobKind.PDF:
-                            composer.export_pdf(
-                                paths, target, dpi=self.settings.dpi, title=self.plan.title, language=self.plan.language
-                            )
-                        else:
-                            composer.export_cbz(paths, target, plan=self.plan)
-                        job.execution_seconds = time.monotonic() - t0
-                        entry = self.cache.commit(job.cache_key, target, kind=job.kind.value)
+            elif cover is not None and cover.state is not JobState.COMPLETED:
+                job.finish(JobState.FAILED, f"not exported: the cover {cover.state.value}: {cover.error}")
+            else:
+                job.start()
+                try:
+                    if job.kind is JobKind.COVER:
+                        self._cover_job(job, pages, composer)
                     else:
-                        job.cache_hit = True
-                    self._adopt(job, entry)
-                job.finish(JobState.COMPLETED)
-            except Exception as exc:
-                job.finish(JobState.FAILED, _error_text(exc))
+                        self._export_job(job, pages, cover, composer)
+                    job.finish(JobState.COMPLETED)
+                except Exception as exc:
+                    job.finish(JobState.FAILED, _error_text(exc))
+            if job.kind is JobKind.COVER:
+                cover = job
             self._record(job)
         self._export_jobs = jobs
+
+    def _produce(self, job: Job, suffix: str, make: Callable[[Path], None], **meta: Any) -> None:
+        """Take ``job``'s artifact from the run being resumed or the cache, else ``make(target)``
+        it at a cache object path and commit it (``meta``: the cache entry's width/height)."""
+        if self._kept(job):
+            job.cache_hit = True
+            return
+        entry = None if self.settings.force else self.cache.get(job.cache_key)
+        if entry is None:
+            job.attempts = 1
+            t0 = time.monotonic()
+            target = self.cache.object_path(job.cache_key, suffix)
+            make(target)
+            job.execution_seconds = time.monotonic() - t0
+            entry = self.cache.commit(job.cache_key, target, kind=job.kind.value, **meta)
+        else:
+            job.cache_hit = True
+        self._adopt(job, entry)
+
+    def _cover_art(self, pages: list[_PageWork]) -> list[Path]:
+        """The cover's art: the characters' sheets of this run, else the first panel's image
+        (cut from the first exported page when the panel itself is not in the run folder)."""
+        sheets = [self.run_dir / "characters" / f"{c.id}.png" for c in self.plan.characters]
+        sheets = [p for p in sheets if p.is_file()]
+        if sheets:
+            return sheets
+        first = pages[0]
+        panel_jobs = sorted(first.panel_jobs, key=lambda j: self._panel(first, j.artifact_id).position)
+        if panel_jobs and panel_jobs[0].path.is_file():
+            return [panel_jobs[0].path]
+        return []
+
+    def _cover_job(self, job: Job, pages: list[_PageWork], composer: Composer) -> None:
+        if composer.compose_cover is None:
+            raise ConfigError("the composer has no compose_cover: no cover page")
+        art = self._cover_art(pages)
+        if not art:  # only the composed page is at hand: its first panel, lettering included
+            from PIL import Image
+
+            first = pages[0]
+            rect = panel_rects(
+                first.page.layout,
+                self.settings.page_width,
+                self.settings.page_height,
+                margin=self.settings.margin,
+                gutter=self.settings.gutter,
+                rtl=self.rtl,
+            )[0]
+            with Image.open(first.job.path) as im:
+                art_images: list[Any] = [im.crop((rect.x0, rect.y0, rect.x1, rect.y1))]
+        else:
+            art_images = [str(p) for p in art]
+        s = self.settings
+        job.cache_key = _hash_json(
+            {
+                "composer": composer.version,
+                "kind": "cover",
+                "plan": {"title": self.plan.title, "style": self.plan.style},
+                "names": [c.name for c in self.plan.characters],
+                "settings": [s.page_width, s.page_height, s.dpi, s.margin, s.gutter, s.border],
+                "art": [sha256_file(p) for p in art] or [first.job.sha256],
+            }
+        )
+
+        def make(target: Path) -> None:
+            assert composer.compose_cover is not None
+            image = composer.compose_cover(self.plan, art_images, s)
+            composer.save_page_png(image, target, dpi=s.dpi)
+
+        self._produce(job, ".png", make, width=s.page_width, height=s.page_height)
+
+    def _export_job(self, job: Job, pages: list[_PageWork], cover: Job | None, composer: Composer) -> None:
+        s = self.settings
+        paths = ([cover.path] if cover is not None else []) + [w.job.path for w in pages]
+        shas = ([cover.sha256] if cover is not None else []) + [w.job.sha256 for w in pages]
+        options: dict[str, Any] = {"rtl": self.rtl, "author": s.author, "cover": cover is not None}
+        if job.kind is JobKind.PDF:
+            options["quality"] = s.pdf_quality
+        if job.kind is JobKind.WEBTOON:
+            options["width"] = s.webtoon_width
+        job.cache_key = _hash_json(
+            {
+                "composer": composer.version,
+                "exports": EXPORTS_VERSION,
+                "kind": job.kind.value,
+                "dpi": s.dpi,
+                "plan": self.plan.id,
+                "title": self.plan.title,
+                "language": self.plan.language,
+                "pages": shas,
+                "options": options,
+            }
+        )
+        plan = self.plan
+
+        def make(target: Path) -> None:
+            if job.kind is JobKind.PDF:
+                lettering = None
+                if composer.page_lettering is not None:
+                    lettering = [composer.page_lettering(plan, w.page, s) for w in pages]
+                    if cover is not None:
+                        cover_items = composer.cover_lettering(plan, s) if composer.cover_lettering else []
+                        lettering.insert(0, cover_items)
+                extra = {"author": s.author, "rtl": self.rtl, "quality": s.pdf_quality, "lettering": lettering}
+                subject = f"{plan.title} — " + ", ".join(c.title for c in plan.chapters)
+                composer.export_pdf(
+                    paths, target, dpi=s.dpi, title=plan.title, language=plan.language, subject=subject, **extra
+                )
+            elif job.kind is JobKind.CBZ:
+                composer.export_cbz(paths, target, plan=plan, rtl=self.rtl, cover=cover is not None, author=s.author)
+            elif job.kind is JobKind.EPUB:
+                if composer.export_epub is None:
+                    raise ConfigError("the composer has no export_epub: no EPUB")
+                composer.export_epub(paths, target, plan=plan, rtl=self.rtl, author=s.author)
+            else:
+                if composer.export_webtoon is None:
+                    raise ConfigError("the composer has no export_webtoon: no webtoon")
+                numbered = {w.page.page_number: w.job.path for w in pages}
+                composer.export_webtoon(
+                    plan, numbered, self.run_dir / "webtoon", s, width=s.webtoon_width, strip_path=target
+                )
+
+        suffix = ".png" if job.kind is JobKind.WEBTOON else "." + job.kind.value
+        self._produce(job, suffix, make)
+        if job.kind is JobKind.WEBTOON and job.cache_hit and composer.export_webtoon is not None:
+            numbered = {w.page.page_number: w.job.path for w in pages}
+            composer.export_webtoon(
+                plan, numbered, self.run_dir / "webtoon", s, width=s.webtoon_width, strip_path=job.path, reuse_strip=True
+            )
 
     # -- bookkeeping ----------------------------------------------------------------
     def _row(self, job: Job) -> dict[str, Any]:
@@ -873,7 +992,12 @@ class BatchEngine:
     def _record(self, job: Job) -> None:
         """Main thread: count a finished job, write its catalog row, report progress."""
         c = self.counts
-        prefix = {JobKind.PANEL: "panels", JobKind.PAGE: "pages", JobKind.CHARACTER_SHEET: "sheets"}.get(
+        prefix = {
+            JobKind.PANEL: "panels",
+            JobKind.PAGE: "pages",
+            JobKind.COVER: "pages",
+            JobKind.CHARACTER_SHEET: "sheets",
+        }.get(
             job.kind, "exports"
         )
         if job.state is JobState.COMPLETED:
@@ -935,8 +1059,12 @@ class BatchEngine:
         else:
             status = JobState.COMPLETED.value
         exports = {j.kind: j for j in getattr(self, "_export_jobs", [])}
-        pdf = exports.get(JobKind.PDF)
-        cbz = exports.get(JobKind.CBZ)
+
+        def done(kind: JobKind) -> Path | None:
+            job = exports.get(kind)
+            return job.path if job is not None and job.state is JobState.COMPLETED else None
+
+        exported = [j for k, j in exports.items() if k is not JobKind.COVER]
         pages = sorted(
             (Path(r["path"]) for r in rows if r["kind"] == "page" and r["status"] == "completed"),
             key=lambda p: p.name,
@@ -948,11 +1076,14 @@ class BatchEngine:
             plan_id=self.plan.id,
             status=status,
             counts=self.counts,
-            pdf=pdf.path if pdf is not None and pdf.state is JobState.COMPLETED else None,
-            cbz=cbz.path if cbz is not None and cbz.state is JobState.COMPLETED else None,
+            pdf=done(JobKind.PDF),
+            cbz=done(JobKind.CBZ),
+            epub=done(JobKind.EPUB),
+            webtoon=done(JobKind.WEBTOON),
+            cover=done(JobKind.COVER),
             pages=[self.output_dir / p for p in pages],
             exported_pages=list(getattr(self, "_exported_pages", []))
-            if pdf is not None and pdf.state is JobState.COMPLETED
+            if exported and any(j.state is JobState.COMPLETED for j in exported)
             else [],
             seconds=time.monotonic() - started,
             resumed=self.resumed,
@@ -973,6 +1104,9 @@ class BatchEngine:
                 "exported_pages": summary.exported_pages,
                 "pdf": summary.pdf.name if summary.pdf else None,
                 "cbz": summary.cbz.name if summary.cbz else None,
+                "epub": summary.epub.name if summary.epub else None,
+                "webtoon": summary.webtoon.relative_to(self.run_dir).as_posix() if summary.webtoon else None,
+                "cover": summary.cover.relative_to(self.run_dir).as_posix() if summary.cover else None,
                 "errors": summary.errors,
             }
         )

@@ -53,9 +53,11 @@ class RunSummary:
         plan_id: the plan's id.
         status: ``completed``, ``failed`` or ``cancelled``.
         counts: per-kind counts for this call.
-        pdf, cbz: the exported files, ``None`` when not exported.
+        pdf, cbz, epub: the exported files, ``None`` when not exported.
+        webtoon: the long webtoon strip (its slices are in ``run_dir/webtoon/``), or ``None``.
+        cover: the cover page, or ``None``.
         pages: the page PNGs of the run, in page order.
-        exported_pages: page numbers inside the PDF/CBZ.
+        exported_pages: page numbers inside the exports (after the cover, if any).
         seconds: wall time of the call, seconds.
         resumed: this call resumed an interrupted run.
         errors: ``"<kind>:<artifact id>: <error>"`` for every failed job.
@@ -70,6 +72,9 @@ class RunSummary:
     counts: RunCounts = field(default_factory=RunCounts)
     pdf: Path | None = None
     cbz: Path | None = None
+    epub: Path | None = None
+    webtoon: Path | None = None
+    cover: Path | None = None
     pages: list[Path] = field(default_factory=list)
     exported_pages: list[int] = field(default_factory=list)
     seconds: float = 0.0
@@ -105,6 +110,9 @@ class RunSummary:
             "counts": self.counts.to_dict(),
             "pdf": str(self.pdf) if self.pdf else None,
             "cbz": str(self.cbz) if self.cbz else None,
+            "epub": str(self.epub) if self.epub else None,
+            "webtoon": str(self.webtoon) if self.webtoon else None,
+            "cover": str(self.cover) if self.cover else None,
             "pages": [str(p) for p in self.pages],
             "exported_pages": list(self.exported_pages),
             "seconds": round(self.seconds, 3),
@@ -132,6 +140,9 @@ class RunSummary:
         )
         lines.append(f"pdf: {self.pdf or 'not exported'}")
         lines.append(f"cbz: {self.cbz or 'not exported'}")
+        for name in ("epub", "webtoon", "cover"):
+            if getattr(self, name) is not None:
+                lines.append(f"{name}: {getattr(self, name)}")
         lines.append(f"folder: {self.run_dir}")
         for error in self.errors:
             lines.append(f"  failed {error}")

@@ -24,6 +24,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
+from storybench.compose.comicinfo import clean_xml_text
 from storybench.compose.cover import title_card
 from storybench.io import atomic_write_bytes
 from storybench.story.model import Segment, Story
@@ -98,10 +99,10 @@ def story_epub_bytes(
 
     book = epub.EpubBook()
     book.set_identifier(f"urn:uuid:{story.ifid.lower()}")
-    book.set_title(story.title)
+    book.set_title(clean_xml_text(story.title))
     book.set_language(lang)
-    book.add_author(author or "storybench")
-    book.add_metadata("DC", "description", story.settings.premise)
+    book.add_author(clean_xml_text(author) or "storybench")
+    book.add_metadata("DC", "description", clean_xml_text(story.settings.premise))
 
     images: dict[str, str] = {}
     cover_data: bytes | None = None
@@ -129,7 +130,9 @@ def story_epub_bytes(
     css = epub.EpubItem(uid="style", file_name="style.css", media_type="text/css", content=_CSS.encode())
     book.add_item(css)
 
-    esc = html.escape
+    def esc(text: str) -> str:
+        return html.escape(clean_xml_text(text))
+
     chapters = []
     for n, seg in enumerate(segments, 1):
         heading = seg.choice_text or story.title
@@ -156,7 +159,7 @@ def story_epub_bytes(
                 body.append(f"<p>{' · '.join(links)}</p>")
             if seg.parent_id and seg.parent_id in in_book:
                 body.append(f'<p><a href="{_file(story.segment(seg.parent_id))}">← back</a></p>')
-        chapter = epub.EpubHtml(title=f"{n}. {heading}"[:120], file_name=_file(seg), lang=lang)
+        chapter = epub.EpubHtml(title=clean_xml_text(f"{n}. {heading}"[:120]), file_name=_file(seg), lang=lang)
         chapter.content = f"<html><body>{''.join(body)}</body></html>"
         chapter.add_item(css)
         book.add_item(chapter)

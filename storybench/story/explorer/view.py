@@ -25,6 +25,7 @@ from storybench.plan.styles import STYLES
 from storybench.render.base import image_backend_names
 from storybench.story.explorer.decorator import busy_action
 from storybench.story.explorer.model import ExplorerModel
+from storybench.story.export import EXPORT_KINDS
 
 __all__ = ["LANGUAGE_OPTIONS", "StoryExplorer"]
 
@@ -125,7 +126,7 @@ class StoryExplorer(w.VBox):
         self.load = _classed(w.Button(description="Load", icon="folder-open", layout=lay), "sb-story-load")
         self.export_kind = _classed(
             w.Dropdown(
-                options=[("Twee 3 (Twine)", "twee"), ("Markdown", "markdown"), ("HTML", "html")],
+                options=list(EXPORT_KINDS),
                 value="twee",
                 layout=lay,
             ),
