@@ -86,7 +86,7 @@ def epubcheck_command() -> list[str]:
         java = shutil.which("java")
         if java is None:
             pytest.skip("epubcheck is a jar and java is not installed")
-        return [java, "-jar", path]
+        return [java, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-jar", path]
     return [path]
 
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from PIL import Image, ImageDraw
 
+from storybench.compose.comicinfo import clean_xml_text
 from storybench.compose.fonts import get_font
 from storybench.compose.lettering import LetteringSpec, LetterItem, fit_text
 from storybench.compose.page import PanelImage, cover_crop
@@ -45,6 +46,7 @@ def _ink(style: Style) -> str:
 def _fit(text: str, family: str, box: tuple[int, int, int, int], max_size: int, min_size: int, fill: str) -> LetterItem:
     """``text`` fitted into ``box`` (pixels), centred, as an item (kind ``sfx``: display lettering)."""
     x0, y0, x1, y1 = box
+    text = " ".join(clean_xml_text(text).split())
     size, lines, (tw, th) = fit_text(text, family, x1 - x0, y1 - y0, max_size, min_size, 1.1)
     cx, top = (x0 + x1) / 2, y0 + ((y1 - y0) - th) / 2
     text_box = (round(cx - tw / 2), round(top), round(cx - tw / 2) + tw, round(top) + th)

@@ -30,16 +30,21 @@ from functools import lru_cache
 from pathlib import Path
 
 from PIL import Image
+from reportlab import rl_config
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
+from storybench.compose.comicinfo import clean_xml_text
 from storybench.compose.fonts import font_path, get_font
 from storybench.compose.lettering import LetterItem
 from storybench.io import atomic_write_bytes
 
 __all__ = ["TEXT_LAYER_FONT", "export_pdf"]
+
+# binary streams: reportlab's default ASCII85 wrapping makes every image 25 % larger
+rl_config.useA85 = 0
 
 #: Name of the embedded font of the invisible text layer.
 TEXT_LAYER_FONT = "SB-Roboto"
@@ -76,8 +81,8 @@ def _draw_text_layer(c: canvas.Canvas, items: Sequence[LetterItem], page_height:
     """Invisible text of ``items`` on the current page; ``k`` is points per pixel."""
     font = _text_font()
     for item in items:
-        lines = [line for line in item.lines if line.strip()] or ([item.text] if item.text.strip() else [])
-        if not lines:
+        lines = [clean_xml_text(line) for line in item.lines]
+        if not any(line.strip() for line in lines):
             continue
         pil_font = get_font(item.font, item.size)
         ascent = pil_font.getmetrics()[0]
@@ -92,6 +97,8 @@ def _draw_text_layer(c: canvas.Canvas, items: Sequence[LetterItem], page_height:
         else:
             origin_x, origin_y = x0, y0
         for i, line in enumerate(lines):
+            if not line.strip():
+                continue
             drawn_w = pil_font.getlength(line)
             if item.kind == "caption":
                 left = origin_x
@@ -151,13 +158,13 @@ def export_pdf(
     k = 72.0 / dpi
     buf = io.BytesIO()
     c = canvas.Canvas(buf, lang=language or None, pageCompression=1, invariant=0, pdfVersion=(1, 7))
-    c.setTitle(title)
+    c.setTitle(clean_xml_text(title))
     if author:
-        c.setAuthor(author)
+        c.setAuthor(clean_xml_text(author))
     if subject:
-        c.setSubject(subject)
+        c.setSubject(clean_xml_text(subject))
     if keywords:
-        c.setKeywords(", ".join(keywords))
+        c.setKeywords(clean_xml_text(", ".join(keywords)))
     c.setCreator("storybench")
     c.setProducer("storybench (reportlab)")
     c.setViewerPreference("DisplayDocTitle", "true")
