@@ -14,11 +14,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["EXPORT_KINDS", "EnvSettings", "ExportKind", "RenderSettings", "env_settings"]
+__all__ = ["DEFAULT_EXPORTS", "EXPORT_KINDS", "EnvSettings", "ExportKind", "RenderSettings", "env_settings"]
 
 #: What a batch render can export (``RenderSettings.exports``).
 ExportKind = Literal["pdf", "cbz", "epub", "webtoon"]
 EXPORT_KINDS: tuple[str, ...] = ("pdf", "cbz", "epub", "webtoon")
+#: What a batch render exports unless told otherwise.
+DEFAULT_EXPORTS: tuple[ExportKind, ...] = ("pdf", "cbz")
 
 
 class RenderSettings(BaseModel):
@@ -67,7 +69,7 @@ class RenderSettings(BaseModel):
     only_pages: list[int] = Field(default_factory=list)
     force: bool = False
     render_params: dict = Field(default_factory=dict)
-    exports: list[ExportKind] = Field(default_factory=lambda: ["pdf", "cbz"])
+    exports: list[ExportKind] = Field(default_factory=lambda: list(DEFAULT_EXPORTS))
     cover: bool = False
     author: str = Field("", max_length=200)
     pdf_quality: int = Field(100, ge=1, le=100)

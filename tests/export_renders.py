@@ -38,7 +38,7 @@ def manga_plan() -> ComicPlan:
 def ltr_plan() -> ComicPlan:
     """A two-page noir plan (left to right)."""
     data = plan_dict(("grid-2x2", "three-rows"), style="noir", plan_id="ltr-test")
-    data["title"] = "Rain \x07on <glass> & \"steel\""  # a control character and XML specials
+    data["title"] = 'Rain \x07on <glass> & "steel"'  # a control character and XML specials
     return parse_plan(data)
 
 

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import subprocess
@@ -22,25 +23,44 @@ import pytest
 EXTWEE_VERSION = "2.3.18"
 
 
+def missing(reason: str) -> None:
+    """Skip for ``reason``; under CI (``CI=true``, where ``.ci/run`` installs every validator) fail instead."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}: .ci/run must install every validator", pytrace=False)
+    pytest.skip(reason)
+
+
+def module(name: str):
+    """Import ``name`` (a test-extra package), or skip (fail under CI) saying how to install it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        missing(f"{name} not installed (pip install {name}: the test extra)")
+
+
 def need(tool: str) -> str:
     """The path of ``tool`` (beside this Python, else on PATH), or skip naming the package that brings it."""
     beside = Path(sys.executable).parent / tool
     path = str(beside) if beside.is_file() else shutil.which(tool)
     if path is None:
         if tool == "comicbox":
-            pytest.skip("comicbox not installed (pip install comicbox: the test extra)")
+            missing("comicbox not installed (pip install comicbox: the test extra)")
         package = {"qpdf": "qpdf", "pdftotext": "poppler-utils", "xmllint": "libxml2-utils"}.get(tool, tool)
-        pytest.skip(f"{tool} not installed (apt-get install {package}; .ci/run installs it)")
+        missing(f"{tool} not installed (apt-get install {package}; .ci/run installs it)")
+    assert path is not None
     return path
 
 
 def comicinfo_xsd() -> Path:
     """The ComicInfo XSD shipped by comicbox."""
-    comicbox = pytest.importorskip("comicbox", reason="comicbox not installed (pip install comicbox: the test extra)")
+    try:
+        import comicbox
+    except ImportError:
+        missing("comicbox not installed (pip install comicbox: the test extra)")
     schemas = Path(comicbox.__file__).parent / "schemas"
     found = sorted(schemas.glob("ComicInfo*.xsd"))
     if not found:
-        pytest.skip(f"comicbox {getattr(comicbox, '__version__', '')} ships no ComicInfo XSD in {schemas}")
+        missing(f"comicbox ships no ComicInfo XSD in {schemas}")
     v20 = [p for p in found if "v2.0" in p.name]
     return v20[0] if v20 else found[-1]
 
@@ -71,7 +91,8 @@ def extwee() -> str:
     """The extwee command, installing it from npm into a temporary folder when needed."""
     path = _extwee_install()
     if path is None:
-        pytest.skip(f"extwee not installed and npm cannot install it (npm install -g extwee@{EXTWEE_VERSION})")
+        missing(f"extwee not installed and npm cannot install it (npm install -g extwee@{EXTWEE_VERSION})")
+    assert path is not None
     return path
 
 
@@ -79,13 +100,15 @@ def epubcheck_command() -> list[str]:
     """The command that runs EPUBCheck."""
     path = shutil.which("epubcheck")
     if path is None:
-        pytest.skip("epubcheck not installed (apt-get install epubcheck; .ci/run installs it)")
+        missing("epubcheck not installed (apt-get install epubcheck; .ci/run installs it)")
+    assert path is not None
     with open(path, "rb") as f:
         is_jar = f.read(2) == b"PK"
     if is_jar:
         java = shutil.which("java")
         if java is None:
-            pytest.skip("epubcheck is a jar and java is not installed")
+            missing("epubcheck is a jar and java is not installed (apt-get install default-jre-headless)")
+        assert java is not None
         return [java, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-jar", path]
     return [path]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from export_renders import CASES, rendered, settings
-from export_validators import need
+from export_validators import module, need
 from PIL import Image, ImageChops
 
 from storybench.compose import page_lettering
@@ -18,7 +18,7 @@ from storybench.compose.pdf import export_pdf
 
 
 def _pypdf():
-    return pytest.importorskip("pypdf", reason="pypdf not installed (pip install pypdf: the test extra)")
+    return module("pypdf")
 
 
 def _filters(xobject) -> list[str]:
@@ -67,7 +67,7 @@ def test_pypdf_extracts_the_same_text(case: str) -> None:
     reader = pypdf.PdfReader(str(summary.pdf))
     pages = _lettering_by_page(case)
     assert len(reader.pages) == len(pages)
-    for page, texts in zip(reader.pages, pages):
+    for page, texts in zip(reader.pages, pages, strict=True):
         flat = " ".join(page.extract_text().split())
         for text in texts:
             assert " ".join(text.split()) in flat
@@ -107,7 +107,7 @@ def test_pages_are_lossless_by_default() -> None:
     pypdf = _pypdf()
     _, summary = rendered("ltr")
     reader = pypdf.PdfReader(str(summary.pdf))
-    for page, png in zip(reader.pages, summary.pages):
+    for page, png in zip(reader.pages, summary.pages, strict=True):
         (image,) = page.images
         assert image.image.mode == "RGB"
         xobject = next(iter(page["/Resources"]["/XObject"].values())).get_object()

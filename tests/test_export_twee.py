@@ -136,7 +136,11 @@ def test_extwee_compiles_without_warning_and_every_link_resolves(story_format: s
     placeholders = {n for n, p in html.passages.items() if "not-written" in p["tags"].split()}
     assert names - placeholders == set(story.segments)
     assert len(placeholders) == 3  # s001's two untaken choices, s002's one
-    links = [(name, target) for name, p in html.passages.items() for target in _links(_outside_verbatim(p["text"], story_format))]
+    links = [
+        (name, target)
+        for name, p in html.passages.items()
+        for target in _links(_outside_verbatim(p["text"], story_format))
+    ]
     assert links and all(target in names for _, target in links), links
     for name in placeholders:
         assert PLACEHOLDER_TEXT in html.passages[name]["text"]

@@ -62,7 +62,9 @@ def test_every_panel_once_in_reading_order_with_white_gutters(style: str, tmp_pa
     strip, panels = webtoon_strip(plan, pages, s, width=400)
     assert strip.width == 400
     assert _row_colours(strip) == order  # manga: right-to-left order on the page, top to bottom in the strip
-    assert [p.panel_id for p in panels] == [p.id for _, page in plan.pages() for p in sorted(page.panels, key=lambda p: p.position)]
+    assert [p.panel_id for p in panels] == [
+        p.id for _, page in plan.pages() for p in sorted(page.panels, key=lambda p: p.position)
+    ]
     previous = 0
     for p in panels:
         gutter = strip.crop((0, previous, strip.width, p.top))

@@ -432,7 +432,9 @@ class BatchEngine:
         sheet_jobs = self._sheet_jobs(selected)
         panel_jobs = [j for w in selected for j in w.panel_jobs]
         exports = len(self.settings.exports)
-        self._total = len(sheet_jobs) + len(panel_jobs) + len(selected) + exports + (1 if exports and self.settings.cover else 0)
+        self._total = (
+            len(sheet_jobs) + len(panel_jobs) + len(selected) + exports + (1 if exports and self.settings.cover else 0)
+        )
         self._pbar = tqdm(
             total=self._total, desc=f"{self.plan.id} {self.run_id}", unit="job", disable=not self.progress, leave=True
         )
@@ -943,7 +945,13 @@ class BatchEngine:
         if job.kind is JobKind.WEBTOON and job.cache_hit and composer.export_webtoon is not None:
             numbered = {w.page.page_number: w.job.path for w in pages}
             composer.export_webtoon(
-                plan, numbered, self.run_dir / "webtoon", s, width=s.webtoon_width, strip_path=job.path, reuse_strip=True
+                plan,
+                numbered,
+                self.run_dir / "webtoon",
+                s,
+                width=s.webtoon_width,
+                strip_path=job.path,
+                reuse_strip=True,
             )
 
     # -- bookkeeping ----------------------------------------------------------------
@@ -997,9 +1005,7 @@ class BatchEngine:
             JobKind.PAGE: "pages",
             JobKind.COVER: "pages",
             JobKind.CHARACTER_SHEET: "sheets",
-        }.get(
-            job.kind, "exports"
-        )
+        }.get(job.kind, "exports")
         if job.state is JobState.COMPLETED:
             made = {"panels": "rendered", "sheets": "rendered", "pages": "composed", "exports": "built"}[prefix]
             name = f"{prefix}_{'cached' if job.cache_hit else made}"

@@ -13,12 +13,12 @@ import os
 import zipfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from io import BytesIO
+from pathlib import Path
 
 from PIL import Image
 
-from storybench.compose.comicinfo import PageInfo, comic_book_info, comic_info_xml
+from storybench.compose.comicinfo import PageInfo, PageType, comic_book_info, comic_info_xml
 from storybench.io import atomic_write_bytes
 from storybench.plan.models import ComicPlan
 
@@ -74,7 +74,7 @@ def export_cbz(
         for i, p in enumerate(page_paths):
             with Image.open(p) as im:
                 size = im.size
-            kind = "FrontCover" if cover and i == 0 else "Story"
+            kind: PageType = "FrontCover" if cover and i == 0 else "Story"
             infos.append(PageInfo(size[0], size[1], os.path.getsize(p), kind))
             zf.write(p, f"{i + 1:03d}{Path(p).suffix.lower()}", compress_type=zipfile.ZIP_STORED)
         xml = comic_info_xml(plan, infos, rtl=rtl, author=author, modified=when)

@@ -39,6 +39,7 @@ from storybench.plan.styles import get_style
 __all__ = [
     "COMICINFO_V2_ORDER",
     "PageInfo",
+    "PageType",
     "clean_xml_text",
     "comic_book_info",
     "comic_info_xml",

@@ -99,13 +99,13 @@ def cover_lettering(plan: ComicPlan, settings: RenderSettings) -> list[LetterIte
     names = " · ".join(c.name for c in plan.characters)
     if names:
         top = margin + title_h
-        items.append(_fit(names, style.font, (margin, top, width - margin, top + names_h), round(names_h * 0.6), 6, ink))
+        items.append(
+            _fit(names, style.font, (margin, top, width - margin, top + names_h), round(names_h * 0.6), 6, ink)
+        )
     return items
 
 
-def compose_cover(
-    plan: ComicPlan, art: Sequence[PanelImage], settings: RenderSettings
-) -> Image.Image:
+def compose_cover(plan: ComicPlan, art: Sequence[PanelImage], settings: RenderSettings) -> Image.Image:
     """The cover page of ``plan`` at the page size of ``settings``.
 
     Args:
@@ -160,9 +160,13 @@ def title_card(
     draw = ImageDraw.Draw(page)
     ink = _ink(style)
     pad = round(width * 0.08)
-    _draw(draw, _fit(title, style.sfx_font, (pad, round(height * 0.25), width - pad, round(height * 0.55)), 200, 10, ink))
+    _draw(
+        draw, _fit(title, style.sfx_font, (pad, round(height * 0.25), width - pad, round(height * 0.55)), 200, 10, ink)
+    )
     if subtitle:
-        _draw(draw, _fit(subtitle, style.font, (pad, round(height * 0.6), width - pad, round(height * 0.75)), 60, 8, ink))
+        _draw(
+            draw, _fit(subtitle, style.font, (pad, round(height * 0.6), width - pad, round(height * 0.75)), 60, 8, ink)
+        )
     rule_y = round(height * 0.57)
     draw.line((pad, rule_y, width - pad, rule_y), fill=ink, width=max(2, math.ceil(width / 400)))
     return page

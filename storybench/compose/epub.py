@@ -32,7 +32,7 @@ def _cover_jpeg(path: str | os.PathLike[str], height: int = 1600) -> bytes:
     with Image.open(path) as im:
         image = im.convert("RGB")
     if image.height > height:
-        image = image.resize((round(image.width * height / image.height), height), Image.LANCZOS)
+        image = image.resize((round(image.width * height / image.height), height), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     image.save(buf, "JPEG", quality=88)
     return buf.getvalue()

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageFont
 from reportlab import rl_config
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
@@ -85,7 +85,7 @@ def _draw_text_layer(c: canvas.Canvas, items: Sequence[LetterItem], page_height:
         if not any(line.strip() for line in lines):
             continue
         pil_font = get_font(item.font, item.size)
-        ascent = pil_font.getmetrics()[0]
+        ascent = pil_font.getmetrics()[0] if isinstance(pil_font, ImageFont.FreeTypeFont) else item.size
         x0, y0, x1, y1 = item.text_box
         line_h = max(1.0, (y1 - y0) / max(1, len(item.lines)))
         size_pt = max(1.0, item.size * k)
@@ -100,10 +100,7 @@ def _draw_text_layer(c: canvas.Canvas, items: Sequence[LetterItem], page_height:
             if not line.strip():
                 continue
             drawn_w = pil_font.getlength(line)
-            if item.kind == "caption":
-                left = origin_x
-            else:
-                left = origin_x + ((x1 - x0) - drawn_w) / 2
+            left = origin_x if item.kind == "caption" else origin_x + ((x1 - x0) - drawn_w) / 2
             baseline = origin_y + i * line_h + ascent
             natural = pdfmetrics.stringWidth(line, font, size_pt)
             text = c.beginText()

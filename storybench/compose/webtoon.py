@@ -104,7 +104,7 @@ def strip_layout(
         if page.page_number not in wanted:
             continue
         panels = sorted(page.panels, key=lambda p: p.position)
-        for panel, rect in zip(panels, page_rects(plan, page, settings)):
+        for panel, rect in zip(panels, page_rects(plan, page, settings), strict=True):
             height = max(1, round(rect.height * width / rect.width))
             placed.append(StripPanel(panel.id, page.page_number, (rect.x0, rect.y0, rect.x1, rect.y1), y, y + height))
             y += height + gap
@@ -142,7 +142,7 @@ def webtoon_strip(
                 with Image.open(source) as im:
                     page = im.convert("RGB")
             opened = {placed.page_number: page}  # one page in memory at a time
-        crop = page.crop(placed.source).resize((width, placed.bottom - placed.top), Image.LANCZOS)
+        crop = page.crop(placed.source).resize((width, placed.bottom - placed.top), Image.Resampling.LANCZOS)
         strip.paste(crop, (0, placed.top))
     return strip, panels
 

@@ -149,7 +149,9 @@ def story_epub_bytes(
                 else:
                     body.append(f'<li class="sb-untaken">{esc(choice)} — {esc(PLACEHOLDER_TEXT)}</li>')
             body.append("</ol>")
-            versions = story.roots() if seg.parent_id is None else story.children_for(seg.parent_id, seg.choice_index or 0)
+            versions = (
+                story.roots() if seg.parent_id is None else story.children_for(seg.parent_id, seg.choice_index or 0)
+            )
             links = [
                 f'<a href="{_file(v)}">other version {k} of {len(versions)}</a>'
                 for k, v in enumerate(versions, 1)

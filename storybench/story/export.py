@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import mimetypes
 import os
 import re
@@ -60,7 +59,7 @@ def to_markdown(story: Story) -> str:
     relative image link, its text, and its choices as links to the continuations."""
     s = story.settings
     out = [f"# {story.title}", "", f"*Premise:* {s.premise}", "", f"*Style:* {s.style} · *Language:* {s.language}", ""]
-    for depth, seg in story.walk():
+    for _depth, seg in story.walk():
         title = f"{seg.id}" + (f" — {seg.choice_text}" if seg.choice_text else "")
         out.append(f'<a id="{seg.id}"></a>')
         out.append(f"## {title}")

@@ -171,9 +171,7 @@ def _single_line(text: str) -> str:
     return f" {line}" if line.startswith("::") else line  # extwee trims it back; it starts no passage
 
 
-def to_twee(
-    story: Story, story_format: str = "Harlowe", *, story_dir: str | os.PathLike[str] | None = None
-) -> str:
+def to_twee(story: Story, story_format: str = "Harlowe", *, story_dir: str | os.PathLike[str] | None = None) -> str:
     """The story as Twee 3 source.
 
     Args:
