@@ -43,7 +43,7 @@ def run(url: str, panels: int, k: int, seed_base: int, size: tuple[int, int]) ->
             results = list(pool.map(backend.render, specs))
         wall = time.perf_counter() - t1
         histories = [backend.client.history(r.metrics["prompt_id"]) for r in results]
-    return wall, preflight, list(zip(results, histories))
+    return wall, preflight, list(zip(results, histories, strict=True))
 
 
 def main() -> None:

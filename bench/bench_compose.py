@@ -38,7 +38,9 @@ def main() -> None:
         plan = load_plan(path)
         for _, page in plan.pages():
             images, times = {}, []
-            for panel, rect in zip(sorted(page.panels, key=lambda p: p.position), page_rects(plan, page, settings)):
+            for panel, rect in zip(
+                sorted(page.panels, key=lambda p: p.position), page_rects(plan, page, settings), strict=False
+            ):
                 spec = panel_render_spec(plan, panel, *render_size(rect.width, rect.height, settings.panel_max_side))
                 for _ in range(args.repeat):
                     t = time.perf_counter()
@@ -55,7 +57,8 @@ def main() -> None:
                 f"{page.layout:<16}{plan.id:<22}{len(page.panels):>7}{statistics.median(times):>17.1f}{statistics.median(compose):>17.1f}"
             )
     print(
-        f"storyboard render, median over all panels: {statistics.median(render_ms):.1f} ms (longer side {settings.panel_max_side} px)"
+        f"storyboard render, median over all panels: {statistics.median(render_ms):.1f} ms (longer side "
+        f"{settings.panel_max_side} px)"
     )
 
 

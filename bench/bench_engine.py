@@ -106,7 +106,8 @@ def main() -> None:
         )
         print(f"warm-up run (4 panels, first in process, imports included): {time.perf_counter() - t0:.3f} s")
     print(
-        f"{'concurrency':>11} {'wall s':>8} {'ideal s':>8} {'overhead/panel ms':>18} {'cached run s':>13} {'cached/panel ms':>16} {'catalog rows':>13}"
+        f"{'concurrency':>11} {'wall s':>8} {'ideal s':>8} {'overhead/panel ms':>18} {'cached run s':>13} "
+        f"{'cached/panel ms':>16} {'catalog rows':>13}"
     )
     for concurrency in (1, 4):
         with tempfile.TemporaryDirectory() as out:

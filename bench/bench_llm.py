@@ -45,7 +45,8 @@ def main() -> None:
     loaded = llm._model()
     print(
         f"model: {llm.model_path.name}  n_ctx={llm.n_ctx}  load: {time.perf_counter() - t0:.2f} s  "
-        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}  load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}  load average {os.getloadavg()[0]:.2f} on "
+        f"{os.cpu_count()} cores"
     )
     t0 = time.perf_counter()
     llm.complete(PROMPT, max_tokens=1)
@@ -80,7 +81,8 @@ def main() -> None:
     elapsed = time.perf_counter() - start
     used = llm.last_usage.get("completion_tokens", 0)
     print(
-        f"structured (JSON Schema grammar): {used} tokens in {elapsed:.2f} s = {used / elapsed:.1f} tok/s -> {panel.model_dump_json()}"
+        f"structured (JSON Schema grammar): {used} tokens in {elapsed:.2f} s = {used / elapsed:.1f} tok/s -> "
+        f"{panel.model_dump_json()}"
     )
 
 

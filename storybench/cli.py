@@ -22,8 +22,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from storybench.config import env_settings
 from storybench.exceptions import PlanValidationError, StorybenchError
+from storybench.io import atomic_write_text
 from storybench.plan import load_plan, plan_json_schema
+from storybench.planner.cli import add_plan_command
 
 __all__ = ["batch_notebook_path", "build_parser", "main"]
 
@@ -37,7 +40,7 @@ def batch_notebook_path() -> Path:
     Raises:
         FileNotFoundError: the notebook cannot be found.
     """
-    override = os.environ.get("STORYBENCH_BATCH_NOTEBOOK")
+    override = env_settings().batch_notebook
     candidates = [Path(override)] if override else []
     candidates.append(Path(__file__).resolve().parent.parent / "notebooks" / NOTEBOOK_NAME)
     for path in candidates:
@@ -73,7 +76,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if plan is None:
         return 1
     print(
-        f"{args.plan}: valid plan {plan.id!r}: {len(plan.chapters)} chapter(s), {plan.page_count()} page(s), {plan.panel_count()} panel(s)"
+        f"{args.plan}: valid plan {plan.id!r}: {len(plan.chapters)} chapter(s), {plan.page_count()} page(s), "
+        f"{plan.panel_count()} panel(s)"
     )
     return 0
 
@@ -81,8 +85,6 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_schema(args: argparse.Namespace) -> int:
     text = json.dumps(plan_json_schema(), ensure_ascii=False, indent=2)
     if args.output:
-        from storybench.io import atomic_write_text
-
         atomic_write_text(args.output, text + "\n")
         print(args.output)
     else:
@@ -91,7 +93,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    import papermill as pm
+    import papermill as pm  # lazy: papermill pulls in nbclient and jupyter_client, only `render` needs it
 
     plan = _load_or_report(args.plan)
     if plan is None:
@@ -125,9 +127,10 @@ def _cmd_render(args: argparse.Namespace) -> int:
     params["result_path"] = str(result_path)
 
     print(
-        f"rendering {plan.id!r} ({plan.page_count()} page(s), {plan.panel_count()} panel(s)) with backend {args.backend!r}"
+        f"rendering {plan.id!r} ({plan.page_count()} page(s), {plan.panel_count()} panel(s)) with backend "
+        f"{args.backend!r}"
     )
-    error: BaseException | None = None
+    failure: str | None = None
     try:
         pm.execute_notebook(
             str(notebook),
@@ -140,7 +143,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
             kernel_name=args.kernel,
         )
     except pm.PapermillExecutionError as exc:
-        error = exc
+        failure = f"{exc.ename}: {exc.evalue}"
     except KeyboardInterrupt:
         print("\ninterrupted; run the same command again to resume", file=sys.stderr)
         return 130
@@ -157,9 +160,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
     if result.get("summary"):
         print(result["summary"])
-    if error is not None:
-        message = f"{error.ename}: {error.evalue}" if hasattr(error, "ename") else str(error)
-        print(f"render failed: {message}", file=sys.stderr)
+    if failure is not None:
+        print(f"render failed: {failure}", file=sys.stderr)
         print(f"executed notebook: {kept}", file=sys.stderr)
         return 1
     print(f"run folder: {run_dir}")
@@ -169,8 +171,6 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of the ``storybench`` command."""
-    from storybench.config import env_settings
-
     env = env_settings()
     parser = argparse.ArgumentParser(prog="storybench", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -200,12 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", help="write to this file instead of stdout")
     s.set_defaults(func=_cmd_schema)
 
-    try:
-        from storybench.planner.cli import add_plan_command
-    except ImportError:
-        pass
-    else:
-        add_plan_command(sub)
+    add_plan_command(sub)
     return parser
 
 

@@ -11,10 +11,21 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEFAULT_EXPORTS", "EXPORT_KINDS", "EnvSettings", "ExportKind", "RenderSettings", "env_settings"]
+__all__ = [
+    "DEFAULT_COMFYUI_URL",
+    "DEFAULT_EXPORTS",
+    "EXPORT_KINDS",
+    "EnvSettings",
+    "ExportKind",
+    "RenderSettings",
+    "env_settings",
+]
+
+#: Where ComfyUI listens by default (its ``main.py`` binds 127.0.0.1:8188).
+DEFAULT_COMFYUI_URL = "http://127.0.0.1:8188"
 
 #: What a batch render can export (``RenderSettings.exports``).
 ExportKind = Literal["pdf", "cbz", "epub", "webtoon"]
@@ -85,13 +96,29 @@ class RenderSettings(BaseModel):
 
 
 class EnvSettings(BaseSettings):
-    """Non-secret settings from ``STORYBENCH_*`` environment variables.
+    """Non-secret settings from the environment, read in this one place.
+
+    Every code path (backends, CLI, notebooks) takes its settings from here; only
+    secrets (API keys) are read by the backend that needs them, never stored here.
+    Empty strings mean "not set" (the user of the setting applies its own default).
 
     Attributes:
         output_dir: where renders and the catalog go (``STORYBENCH_OUTPUT_DIR``).
         image_backend: default image backend (``STORYBENCH_IMAGE_BACKEND``).
         llm_backend: default LLM backend (``STORYBENCH_LLM_BACKEND``).
         comfyui_url: ComfyUI base URL (``STORYBENCH_COMFYUI_URL``).
+        comfyui_workflows: extra folders of ComfyUI workflow templates,
+            ``os.pathsep``-separated (``STORYBENCH_COMFYUI_WORKFLOWS``).
+        batch_notebook: the batch notebook ``storybench render`` runs (``STORYBENCH_BATCH_NOTEBOOK``).
+        runpod_base_url: RunPod serverless API root (``STORYBENCH_RUNPOD_BASE_URL``).
+        runpod_endpoint_id: the RunPod endpoint id (``RUNPOD_ENDPOINT_ID``; not a secret).
+        runware_url: Runware websocket URL (``STORYBENCH_RUNWARE_URL``).
+        ollama_host: Ollama server, ``host:port`` or URL (``OLLAMA_HOST``, as Ollama reads it).
+        ollama_model: Ollama model (``STORYBENCH_OLLAMA_MODEL``).
+        openai_base_url: OpenAI-compatible server root (``STORYBENCH_OPENAI_BASE_URL``,
+            else ``OPENAI_BASE_URL`` as the openai client reads it).
+        openai_model: model asked of that server (``STORYBENCH_OPENAI_MODEL``).
+        story_step: the story explorer notebook runs one scripted step (``STORYBENCH_STORY_STEP=1``, CI).
     """
 
     model_config = SettingsConfigDict(env_prefix="STORYBENCH_", extra="ignore")
@@ -99,7 +126,24 @@ class EnvSettings(BaseSettings):
     output_dir: str = "outputs"
     image_backend: str = "storyboard"
     llm_backend: str = "llamacpp"
-    comfyui_url: str = "http://127.0.0.1:8188"
+    comfyui_url: str = DEFAULT_COMFYUI_URL
+    comfyui_workflows: str = ""
+    batch_notebook: str = ""
+    runpod_base_url: str = ""
+    runpod_endpoint_id: str = Field(default="", validation_alias="RUNPOD_ENDPOINT_ID")
+    runware_url: str = ""
+    ollama_host: str = Field(default="", validation_alias="OLLAMA_HOST")
+    ollama_model: str = ""
+    openai_base_url: str = Field(
+        default="", validation_alias=AliasChoices("STORYBENCH_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    )
+    openai_model: str = ""
+    story_step: bool = False
+
+    def output_dir_or(self, default: str) -> str:
+        """``STORYBENCH_OUTPUT_DIR`` when it is set, else ``default`` (notebooks pass
+        ``"../outputs"``: they run from ``notebooks/``)."""
+        return self.output_dir if "output_dir" in self.model_fields_set else default
 
 
 def env_settings() -> EnvSettings:

@@ -2,7 +2,8 @@
 
 Every error raised on purpose by storybench derives from :class:`StorybenchError`.
 Errors from httpx, websockets, llama.cpp and the servers are converted at the
-backend's edge (``raise ... from exc``) so callers only ever catch these::
+backend's edge (``raise ... from exc``; HTTP and websocket failures through the one
+mapping in :mod:`storybench.http_errors`) so callers only ever catch these::
 
     StorybenchError
     ├── PlanValidationError        a plan (file or object) breaks the schema or its rules
@@ -10,10 +11,10 @@ backend's edge (``raise ... from exc``) so callers only ever catch these::
     ├── UnknownBackendError        no backend registered under that name
     ├── MissingDependencyError     an optional extra is not installed
     ├── BackendError               a backend failed to do one piece of work
-    │   ├── TransientBackendError  worth retrying (timeouts, 5xx, dropped sockets, OOM)
+    │   ├── TransientBackendError  worth retrying (timeouts, 408/429/5xx, dropped sockets, OOM)
     │   │   ├── BackendUnavailable the server cannot be reached at all
     │   │   └── OutOfMemoryError   the GPU ran out of memory for one job
-    │   └── PermanentBackendError  retrying the same request cannot help (4xx, bad workflow)
+    │   └── PermanentBackendError  retrying the same request cannot help (other 4xx, bad workflow)
     │       ├── WorkflowError      a workflow template or its slots do not fit the server
     │       └── StructuredOutputError  an LLM answer never matched its JSON Schema
     ├── RetryExhausted             every attempt of a job failed; keeps the last error
@@ -144,9 +145,26 @@ class BackendError(StorybenchError):
 
 
 class TransientBackendError(BackendError):
-    """A failure that may pass if the same request is tried again later."""
+    """A failure that may pass if the same request is tried again later.
+
+    Attributes:
+        retry_after: seconds the server asked us to wait before trying again (its
+            ``Retry-After`` header), or ``None``; retry loops wait at least that long.
+    """
 
     transient = True
+
+    def __init__(
+        self,
+        backend: str,
+        message: str,
+        *,
+        url: str | None = None,
+        hint: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(backend, message, url=url, hint=hint)
 
 
 class BackendUnavailable(TransientBackendError):

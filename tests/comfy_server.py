@@ -25,6 +25,7 @@ Usage::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import socket
@@ -435,8 +436,8 @@ class ComfyTestServer:
 
             async def msg(event: str, data: dict[str, Any], broadcast: bool = False) -> None:
                 data = {**data, "timestamp": int(time.time() * 1000)}
-                messages.append([event, data])
-                await self._send(event, data, sid)
+                messages.append([event, data])  # noqa: B023  # awaited within this loop iteration only
+                await self._send(event, data, sid)  # noqa: B023  # awaited within this loop iteration only
 
             await msg("execution_start", {"prompt_id": prompt_id})
             key = json.dumps(prompt, sort_keys=True)
@@ -446,10 +447,8 @@ class ComfyTestServer:
                 self.drop_ws_next -= 1
                 self._refuse_until = time.monotonic() + self.refuse_ws_seconds
                 ws = self._sockets.pop(sid)
-                try:
+                with contextlib.suppress(Exception):
                     await ws.close()
-                except Exception:
-                    pass
             success, ui_outputs = True, {}
             if cached is not None:
                 for node_id, output in cached.items():
@@ -503,7 +502,8 @@ class ComfyTestServer:
                                 "node_id": node_id,
                                 "node_type": prompt[node_id]["class_type"],
                                 "executed": [],
-                                "exception_message": "Allocation on device 0 would exceed allowed memory. (out of memory)\n"
+                                "exception_message": "Allocation on device 0 would exceed allowed memory. "
+                                "(out of memory)\n"
                                 "Currently allocated     : 22.80 GiB",
                                 "exception_type": "torch.OutOfMemoryError",
                                 "traceback": ['  File "execution.py"\n'],
@@ -748,10 +748,8 @@ class ComfyTestServer:
                 loop.run_until_complete(self._server.serve(sockets=[sock]))  # type: ignore[union-attr]
             finally:
                 worker.cancel()
-                try:
+                with contextlib.suppress(BaseException):
                     loop.run_until_complete(worker)
-                except BaseException:
-                    pass
                 loop.close()
 
         self._thread = threading.Thread(target=run, name="comfy-test-server", daemon=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw
+from plan_factory import build_plan
 
 from storybench.batch import Composer
 from storybench.config import RenderSettings
@@ -21,42 +22,33 @@ from storybench.plan import panel_rects, parse_plan
 from storybench.render.base import ImageBackend
 from storybench.render.spec import RenderResult, RenderSpec
 
-LAYOUT_PANELS = {"single": 1, "two-horizontal": 2, "three-rows": 3, "grid-2x2": 4, "big-left": 3, "action": 5}
+CHARACTERS = [
+    {"id": "mara", "name": "Mara", "appearance": "tall woman, short black hair", "clothing": "trench coat"},
+    {"id": "joe", "name": "Joe", "appearance": "old man, grey beard", "clothing": ""},
+]
+
+
+def street_panel(n: int, k: int) -> dict[str, Any]:
+    """Panel ``k`` of page ``n``: Mara, Joe, both or nobody by turns, the first one speaking."""
+    cast = [["mara"], ["mara", "joe"], ["joe"], []][(n + k) % 4]
+    return {
+        "id": f"p{n}-pan{k}",
+        "characters": cast,
+        "action": f"action {n}.{k}",
+        "location": "rainy street at night",
+        "mood": "tense",
+        "camera": "medium shot",
+        "dialogue": [{"character": cast[0], "text": f"line {n}.{k}"}] if cast else [],
+    }
 
 
 def plan_dict(
     plan_id: str = "test-comic", layouts: tuple[str, ...] = ("grid-2x2", "three-rows", "single"), style: str = "noir"
 ) -> dict:
     """A valid plan dict: one chapter, one page per layout, two characters."""
-    pages = []
-    for n, layout in enumerate(layouts, start=1):
-        panels = []
-        for k in range(1, LAYOUT_PANELS[layout] + 1):
-            cast = [["mara"], ["mara", "joe"], ["joe"], []][(n + k) % 4]
-            panels.append(
-                {
-                    "id": f"p{n}-pan{k}",
-                    "position": k,
-                    "characters": cast,
-                    "action": f"action {n}.{k}",
-                    "location": "rainy street at night",
-                    "mood": "tense",
-                    "camera": "medium shot",
-                    "dialogue": [{"character": cast[0], "text": f"line {n}.{k}"}] if cast else [],
-                }
-            )
-        pages.append({"id": f"page-{n}", "pageNumber": n, "layout": layout, "panels": panels})
-    return {
-        "id": plan_id,
-        "title": "Test Comic",
-        "style": style,
-        "language": "en",
-        "characters": [
-            {"id": "mara", "name": "Mara", "appearance": "tall woman, short black hair", "clothing": "trench coat"},
-            {"id": "joe", "name": "Joe", "appearance": "old man, grey beard", "clothing": ""},
-        ],
-        "chapters": [{"id": "ch1", "title": "One", "pages": pages}],
-    }
+    return build_plan(
+        layouts, panel=street_panel, characters=CHARACTERS, plan_id=plan_id, title="Test Comic", style=style
+    )
 
 
 def make_plan(**kw: Any):

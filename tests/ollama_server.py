@@ -7,7 +7,11 @@ storybench uses, in the documented shapes:
   {"role": "assistant", "content"}, "done": false}`` per chunk, then
   ``{"done": true, "done_reason": "stop", "total_duration", "eval_count", ...}``),
   or one JSON object with ``stream: false``; ``format`` with a JSON Schema gives a
-  JSON answer built from the schema; no messages loads the model, and with
+  JSON answer built from the schema; ``think`` as Ollama handles it: a model in
+  ``thinking_models`` reasons first unless ``think`` is ``false`` (the reasoning in
+  ``message.thinking``, streamed before the content), any other model answers
+  ``think: true`` (or a level) with ``400 {"error": "\"x\" does not support thinking"}``
+  and ignores ``think: false``; no messages loads the model, and with
   ``keep_alive: 0`` unloads it (``done_reason: "unload"``); an unknown model is
   ``404 {"error": "model 'x' not found"}``.
 * ``GET /api/tags`` (installed models) and ``GET /api/ps`` (loaded models).
@@ -71,12 +75,17 @@ class FakeOllama:
     Args:
         models: installed model names.
         chunk_delay: seconds between streamed chunks.
+        thinking_models: installed models with Ollama's "thinking" capability (qwen3, deepseek-r1, ...).
     """
 
     def __init__(
-        self, models: tuple[str, ...] = ("llama3.2:latest", "tinyllama:latest"), chunk_delay: float = 0.02
+        self,
+        models: tuple[str, ...] = ("llama3.2:latest", "tinyllama:latest"),
+        chunk_delay: float = 0.02,
+        thinking_models: tuple[str, ...] = (),
     ) -> None:
-        self.models = list(models)
+        self.models = list(models) + [m for m in thinking_models if m not in models]
+        self.thinking_models = set(thinking_models)
         self.loaded: set[str] = set()
         self.chunk_delay = chunk_delay
         self.fail_next = 0
@@ -201,6 +210,13 @@ class FakeOllama:
                         },
                     )
                     return
+                think = body.get("think")
+                if think not in (None, False) and model not in server.thinking_models:
+                    self._json(400, {"error": f'"{name}" does not support thinking'})
+                    return
+                thinking = "The reader wants a detective story." if model in server.thinking_models else ""
+                if think is False:
+                    thinking = ""
                 if server.fail_next > 0:
                     server.fail_next -= 1
                     self._json(500, {"error": "llama runner process has terminated: exit status 2"})
@@ -233,7 +249,11 @@ class FakeOllama:
                         {
                             "model": name,
                             "created_at": _now(),
-                            "message": {"role": "assistant", "content": " ".join(words)},
+                            "message": {
+                                "role": "assistant",
+                                "content": " ".join(words),
+                                **({"thinking": thinking} if thinking else {}),
+                            },
                             "done": True,
                             **stats,
                         },
@@ -243,6 +263,14 @@ class FakeOllama:
                 self.send_header("Content-Type", "application/x-ndjson")
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
+                if thinking:
+                    line = {
+                        "model": name,
+                        "created_at": _now(),
+                        "message": {"role": "assistant", "content": "", "thinking": thinking},
+                        "done": False,
+                    }
+                    self._chunk(json.dumps(line).encode() + b"\n")
                 for index, word in enumerate(words):
                     piece = word if index == 0 else " " + word
                     line = {

@@ -12,7 +12,8 @@ Knobs: ``fail_first`` (fraction of distinct request bodies whose first job ends
 FAILED with a worker-comfyui node error), ``timeout_first`` (same, TIMED_OUT),
 ``expire_next`` (that many next completed jobs are forgotten: ``/status`` 404),
 ``output_type`` (``"base64"`` or ``"s3_url"``: images served from ``/s3/<name>``),
-``status_errors`` (that many next ``/status`` calls answer 502), ``api_key`` (other keys get 401). Everything received is recorded for assertions.
+``status_errors`` (that many next ``/status`` calls answer 502), ``api_key`` (other keys get 401).
+Everything received is recorded for assertions.
 """
 
 from __future__ import annotations

@@ -54,6 +54,7 @@ class RunwareSim:
         self.received: list[dict[str, Any]] = []
         self.raw: list[str] = []
         self.in_flight = 0
+        self._tasks: set[asyncio.Task[None]] = set()  # strong references: the loop keeps only weak ones
         self.max_in_flight = 0
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -133,7 +134,9 @@ class RunwareSim:
                         )
                     )
                 else:
-                    asyncio.ensure_future(self._task(ws, task))
+                    t = asyncio.ensure_future(self._task(ws, task))
+                    self._tasks.add(t)
+                    t.add_done_callback(self._tasks.discard)
 
     async def _task(self, ws: Any, task: dict[str, Any]) -> None:
         self.in_flight += 1

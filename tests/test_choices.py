@@ -50,7 +50,10 @@ Option 1: Step into the light
 Option 2: Seal the hatch again
 Choice 3 - Send the drone first"""
 
-EN_INLINE = "The market is loud and crowded. A boy tugs your sleeve. What do you do? 1. Follow the boy 2. Ignore him 3. Buy a map"
+EN_INLINE = (
+    "The market is loud and crowded. A boy tugs your sleeve. What do you do? "
+    "1. Follow the boy 2. Ignore him 3. Buy a map"
+)
 
 RU_PAREN = """Буря стихла. На берегу лежит разбитая лодка.
 

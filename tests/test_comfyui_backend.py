@@ -66,7 +66,7 @@ def test_concurrent_renders_keep_k_queued_and_return_the_right_images(server):
         with ThreadPoolExecutor(backend.default_concurrency) as pool:
             results = list(pool.map(backend.render, specs))
     assert server.max_depth <= 2
-    for s, r in zip(specs, results):
+    for s, r in zip(specs, results, strict=True):
         assert (r.width, r.height) == (s.width, s.height)
         assert pixel(r.image) == expected_color(s.seed)
         assert 0 < r.metrics["execution_seconds"] < 2
@@ -116,9 +116,11 @@ def test_out_of_memory_frees_once_then_retry_succeeds(server, caplog):
     with make(server) as backend:
         backend.preflight([spec(1)])
         assert server.free_calls == 0
-        with caplog.at_level(logging.INFO, logger="storybench.comfyui"):
-            with pytest.raises(OutOfMemoryError) as info:
-                backend.render(spec(1))
+        with (
+            caplog.at_level(logging.INFO, logger="storybench.comfyui"),
+            pytest.raises(OutOfMemoryError) as info,
+        ):
+            backend.render(spec(1))
         assert info.value.transient and "node 1 (EmptyImage)" in str(info.value)
         assert server.free_calls == 1 and server.free_bodies == [{"unload_models": True, "free_memory": True}]
         assert any("POST /free" in r.message for r in caplog.records)
@@ -298,9 +300,11 @@ def test_cache_identity_tracks_template_and_settings(server):
 
 
 def test_unreachable_server_is_backend_unavailable():
-    with ComfyUIBackend(url="http://127.0.0.1:9", workflow="empty_image", timeout=2) as backend:
-        with pytest.raises(BackendUnavailable):
-            backend.preflight([spec(0)])
+    with (
+        ComfyUIBackend(url="http://127.0.0.1:9", workflow="empty_image", timeout=2) as backend,
+        pytest.raises(BackendUnavailable),
+    ):
+        backend.preflight([spec(0)])
 
 
 def test_registry_api_prefix_and_origin(server):

@@ -26,7 +26,7 @@ def test_live_empty_image_renders_concurrently_and_reruns_from_cache():
         assert report["websocket"] is True
         with ThreadPoolExecutor(2) as pool:
             results = list(pool.map(backend.render, specs))
-        for s, r in zip(specs, results):
+        for s, r in zip(specs, results, strict=True):
             assert (r.width, r.height) == (s.width, s.height)
             assert r.metrics["execution_seconds"] is not None
         again = backend.render(specs[0])
@@ -35,6 +35,8 @@ def test_live_empty_image_renders_concurrently_and_reruns_from_cache():
 
 def test_live_preflight_names_a_missing_checkpoint():
     spec = RenderSpec(prompt="x", seed=1, width=64, height=64, params={"checkpoint": "storybench-missing.safetensors"})
-    with ComfyUIBackend(workflow="sd15_txt2img") as backend:
-        with pytest.raises(WorkflowError, match="storybench-missing.safetensors is not installed"):
-            backend.preflight([spec])
+    with (
+        ComfyUIBackend(workflow="sd15_txt2img") as backend,
+        pytest.raises(WorkflowError, match=r"storybench-missing.safetensors is not installed"),
+    ):
+        backend.preflight([spec])

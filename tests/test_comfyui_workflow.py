@@ -74,9 +74,9 @@ def test_presets_params_and_types():
     assert wf["3"]["inputs"]["cfg"] == 5.5 and wf["3"]["inputs"]["sampler_name"] == "dpmpp_2m"
     assert wf["7"]["inputs"]["text"] == "blurry"
     assert wf["9"]["inputs"]["filename_prefix"] == "storybench/sd15_p1-2"
-    with pytest.raises(ConfigError, match="params.quality"):
+    with pytest.raises(ConfigError, match=r"params.quality"):
         t.fill(spec(params={"quality": "ultra"}))
-    with pytest.raises(ConfigError, match="params.steps"):
+    with pytest.raises(ConfigError, match=r"params.steps"):
         sd.fill(spec(params={"steps": "many"}))
 
 
@@ -124,11 +124,11 @@ def test_unresolved_slots_name_what_was_looked_for(tmp_path):
     (tmp_path / "ui.slots.json").write_text("{}")
     with pytest.raises(WorkflowError, match="Export \\(API\\)"):
         WorkflowTemplate.load(ui)
-    with pytest.raises(WorkflowError, match="known: .*sd15_txt2img"):
+    with pytest.raises(WorkflowError, match=r"known: .*sd15_txt2img"):
         WorkflowTemplate.load("no_such_template")
     bad = tmp_path / "bad.json"
     bad.write_text('{"1": ')
-    with pytest.raises(WorkflowError, match="bad.json:1:"):
+    with pytest.raises(WorkflowError, match=r"bad.json:1:"):
         WorkflowTemplate.load(bad)
 
 
@@ -169,5 +169,5 @@ def test_character_sheet_cells_and_grid():
     with Image.open(io.BytesIO(compose_grid(pngs, 3, 600, 900))) as img:
         assert img.size == (600, 900)
         assert img.getpixel((500, 800)) == (160, 0, 0) and img.getpixel((10, 10)) == (0, 0, 0)
-    with pytest.raises(ConfigError, match="params.grid"):
+    with pytest.raises(ConfigError, match=r"params.grid"):
         sheet_grid(spec(params={"kind": "character_sheet", "grid": 5}))

@@ -50,7 +50,10 @@ def test_text_never_leaves_its_balloon_and_balloons_stay_in_their_panel(layout):
     text = "Listen to me carefully, because I will only say this once and the whole city depends on it."
     plan = long_plan(text, layout)
     page = plan.chapters[0].pages[0]
-    rects = {p.id: r for p, r in zip(sorted(page.panels, key=lambda p: p.position), page_rects(plan, page, SMALL))}
+    rects = {
+        p.id: r
+        for p, r in zip(sorted(page.panels, key=lambda p: p.position), page_rects(plan, page, SMALL), strict=False)
+    }
     items = page_lettering(plan, page, SMALL)
     assert items
     for item in items:

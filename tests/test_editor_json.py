@@ -45,7 +45,7 @@ def test_document_carries_lettering_with_boxes_tails_and_speakers(tmp_path):
     assert kinds == {"balloon", "caption", "sfx"}
     balloon = next(i for i in doc.pages[0].lettering if i.kind == "balloon")
     assert balloon.speaker == "char-1" and balloon.tail is not None and balloon.box[2] > balloon.box[0]
-    assert [p.box for p in doc.pages[0].panels][0][0] == 30
+    assert next(p.box for p in doc.pages[0].panels)[0] == 30
 
 
 def test_editing_lettering_changes_the_composed_page(tmp_path):

@@ -54,7 +54,7 @@ def test_preview_renders_each_panel_at_its_rect_size_and_composes(stand_ins, tmp
     assert [(s.width, s.height) for s in specs] == [
         render_size(r.width, r.height, settings.panel_max_side) for r in rects
     ]
-    plan, page, images, used = stand_ins["compose"][0]
+    _plan, page, images, used = stand_ins["compose"][0]
     assert page.id == "ch1-p1" and set(images) == {p.id for p in page.panels} and used == settings
 
 

@@ -129,7 +129,7 @@ def test_gguf_from_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("STORYBENCH_GGUF", str(default_gguf_path()))
     assert LlamaCppBackend().model_path == default_gguf_path()
     monkeypatch.setenv("STORYBENCH_GGUF", str(tmp_path / "missing.gguf"))
-    with pytest.raises(ConfigError, match="missing.gguf"):
+    with pytest.raises(ConfigError, match=r"missing.gguf"):
         LlamaCppBackend()
 
 
@@ -170,11 +170,13 @@ class _FakeLlama:
     [
         ("{% for m in messages %}<{{ m['role'] }}>{{ m['content'] }}{% endfor %}", False),
         (
-            "{% for m in messages %}{% if m['role'] != 'system' %}<{{ m['role'] }}>{{ m['content'] }}{% endif %}{% endfor %}",
+            "{% for m in messages %}{% if m['role'] != 'system' %}"
+            "<{{ m['role'] }}>{{ m['content'] }}{% endif %}{% endfor %}",
             True,
         ),
         (
-            "{% for m in messages %}{% if m['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+            "{% for m in messages %}{% if m['role'] == 'system' %}"
+            "{{ raise_exception('System role not supported') }}{% endif %}"
             "{{ m['content'] }}{% endfor %}",
             True,
         ),
@@ -217,5 +219,5 @@ def test_broken_gguf_is_a_permanent_backend_error(tmp_path):
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(b"GGUF" + b"\0" * 64)
     llm = LlamaCppBackend(broken)
-    with pytest.raises(PermanentBackendError, match="broken.gguf"):
+    with pytest.raises(PermanentBackendError, match=r"broken.gguf"):
         llm.complete(ASK, max_tokens=2)

@@ -131,7 +131,7 @@ def test_stream_retried_before_first_chunk_only():
     lines = [
         {"message": {"role": "assistant", "content": "a"}, "done": False},
         {"message": {"role": "assistant", "content": "b"}, "done": False},
-        {"done": True, "eval_count": 2},
+        {"message": {"role": "assistant", "content": ""}, "done": True, "eval_count": 2},
     ]
     good = httpx.Response(200, content="\n".join(json.dumps(x) for x in lines).encode())
     script = Script(httpx.Response(500, json={"error": "x"}), good)
@@ -149,7 +149,9 @@ def test_stream_retried_before_first_chunk_only():
 
 
 def test_stream_cut_before_done_is_transient():
-    cut = httpx.Response(200, content=json.dumps({"message": {"content": "a"}, "done": False}).encode())
+    cut = httpx.Response(
+        200, content=json.dumps({"message": {"role": "assistant", "content": "a"}, "done": False}).encode()
+    )
     with pytest.raises(TransientBackendError, match="before done"):
         list(ollama(Script(cut), retry=RetryPolicy(tries=1)).stream(ASK))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import pytest
 from scripted_llm import ScriptedLLM
@@ -255,7 +256,7 @@ def test_cli_plan_saves_and_prints_the_path(tmp_path, capsys):
     bad = parser.parse_args(["plan", "x", "--llm", "nope", "--plans-dir", str(tmp_path)])
     assert bad.func(bad) == 2
     assert "unknown LLM backend" in capsys.readouterr().err
-    assert json.loads(open(first, encoding="utf-8").read())["chapters"]
+    assert json.loads(Path(first).read_text(encoding="utf-8"))["chapters"]
 
 
 def test_answer_cut_off_by_the_token_limit_keeps_its_complete_panels():

@@ -229,7 +229,7 @@ def test_reference_images_travel_as_base64_and_reach_the_workflow(env, tmp_path)
         env(sim)
         with backend() as be:
             result = be.render(spec(7, width=256, height=256, reference_images=(str(ref),)))
-    sent = json.loads([r for r in sim.requests if r["path"].endswith("/run")][0]["body"])["input"]
+    sent = json.loads(next(r for r in sim.requests if r["path"].endswith("/run"))["body"])["input"]
     (image,) = sent["images"]
     assert base64.b64decode(image["image"]) == ref.read_bytes()
     assert sent["workflow"]["3"]["inputs"]["image"] == image["name"] and image["name"].startswith("sb_ref_")
@@ -259,7 +259,7 @@ def test_oversized_payload_is_refused_before_sending(env, tmp_path):
 def test_missing_reference_file_is_permanent(env, tmp_path):
     with RunPodSim(workers=1, api_key=KEY) as sim:
         env(sim)
-        with backend() as be, pytest.raises(PermanentBackendError, match="nope.png does not exist"):
+        with backend() as be, pytest.raises(PermanentBackendError, match=r"nope.png does not exist"):
             be.render(spec(0, reference_images=(str(tmp_path / "nope.png"),)))
 
 
@@ -313,9 +313,11 @@ def test_status_errors_while_polling_are_tolerated_up_to_a_limit(env):
         with backend() as be:
             assert be.render(spec(0)).metrics["submissions"] == 1
         sim.status_errors, sim.job_seconds = 100, 2.0
-        with backend(max_poll_errors=2) as be:
-            with pytest.raises(TransientBackendError, match="3 /status errors in a row"):
-                be.render(spec(1))
+        with (
+            backend(max_poll_errors=2) as be,
+            pytest.raises(TransientBackendError, match="3 /status errors in a row"),
+        ):
+            be.render(spec(1))
         sim.status_errors = 0
     assert len(sim.cancelled) == 1  # the abandoned job was cancelled, not left running (and billed)
 
@@ -387,6 +389,8 @@ def test_template_builder_picks_kontext_for_references_and_refuses_it_without(en
             plain = json.loads(be.build_request(spec(2)))["input"]
             assert "images" not in plain
             assert not [n for n in plain["workflow"].values() if n["class_type"] == "LoadImage"]
-        with RunPodBackend(workflow="flux1_kontext", text_workflow=None) as be:
-            with pytest.raises(WorkflowError, match="needs a reference image"):
-                be.build_request(spec(3))
+        with (
+            RunPodBackend(workflow="flux1_kontext", text_workflow=None) as be,
+            pytest.raises(WorkflowError, match="needs a reference image"),
+        ):
+            be.build_request(spec(3))

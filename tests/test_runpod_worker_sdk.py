@@ -34,7 +34,7 @@ def _free_port() -> int:
 def worker_url(tmp_path_factory):
     port = _free_port()
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    log_file = open(log_path, "wb")
+    log_file = open(log_path, "wb")  # noqa: SIM115  # closed in the finally below, after the worker exits
     env = dict(os.environ, RUNPOD_LOG_LEVEL="ERROR")
     env.pop("RUNPOD_ENDPOINT_ID", None)
     proc = subprocess.Popen(

@@ -100,7 +100,7 @@ def test_air_ids_are_validated():
 
 def test_bad_model_in_params_is_refused_before_sending(sim):
     with RunwareBackend() as be:
-        with pytest.raises(ConfigError, match="params.model"):
+        with pytest.raises(ConfigError, match=r"params.model"):
             be.render(spec(0, params={"model": "my_model.safetensors"}))
         be.render(spec(0, params={"model": "civitai:101055@128078"}))
     assert [t["model"] for t in images(sim)] == ["civitai:101055@128078"]

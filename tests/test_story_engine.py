@@ -32,10 +32,10 @@ def make_engine(tmp_path: Path, **kw) -> tuple[StoryEngine, ScriptedLLM, FakeIma
 def test_three_choice_walk_in_ukrainian(tmp_path: Path) -> None:
     engine, llm, img = make_engine(tmp_path)
     chunks: list[str] = []
-    seg = engine.start(chunks.append)
+    engine.start(chunks.append)
     assert len(chunks) > 5 and "".join(chunks).startswith("Туман")  # streamed in pieces
     for pick in (0, 1, 2):
-        seg = engine.choose(pick, chunks.append)
+        engine.choose(pick, chunks.append)
     story = engine.story
     path = story.path()
     assert len(path) == 4 and len(story.segments) == 4
@@ -127,7 +127,7 @@ def test_back_and_new_branch_from_earlier_segment(tmp_path: Path) -> None:
 
 
 def test_failed_image_never_blocks_the_story_and_can_be_retried(tmp_path: Path) -> None:
-    engine, _, img = make_engine(tmp_path, image_backend=FakeImageBackend(fail_first=1, message="GPU on fire"))
+    engine, _, _img = make_engine(tmp_path, image_backend=FakeImageBackend(fail_first=1, message="GPU on fire"))
     seg = engine.start()
     assert seg.image_status == "failed" and "GPU on fire" in seg.image_error
     nxt = engine.choose(0)

@@ -59,7 +59,7 @@ def test_figures_are_drawn_where_staging_puts_them():
     im = decode(get_image_backend("storyboard").render(s)).convert("RGB")
     plain = decode(get_image_backend("storyboard").render(s.model_copy(update={"cast": ()}))).convert("RGB")
     for f in figures:  # the head centre differs from the empty scene
-        x, y = (round(c * n) for c, n in zip(f.head_center, im.size))
+        x, y = (round(c * n) for c, n in zip(f.head_center, im.size, strict=True))
         assert im.getpixel((x, y)) != plain.getpixel((x, y))
 
 

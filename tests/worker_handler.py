@@ -40,11 +40,10 @@ def validate_input(job_input: Any) -> tuple[dict | None, str | None]:
     if workflow is None:
         return None, "Missing 'workflow' parameter"
     images = job_input.get("images")
-    if images is not None:
-        if not isinstance(images, list) or not all(
-            isinstance(i, dict) and "name" in i and "image" in i for i in images
-        ):
-            return None, "'images' must be a list of objects with 'name' and 'image' keys"
+    if images is not None and (
+        not isinstance(images, list) or not all(isinstance(i, dict) and "name" in i and "image" in i for i in images)
+    ):
+        return None, "'images' must be a list of objects with 'name' and 'image' keys"
     return {"workflow": workflow, "images": images}, None
 
 

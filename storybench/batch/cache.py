@@ -14,6 +14,7 @@ destination appears atomically.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -75,10 +76,8 @@ def materialize_file(src: str | os.PathLike[str], dest: str | os.PathLike[str]) 
                 os.fsync(fh.fileno())
         os.replace(tmp, dest)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     return dest
 

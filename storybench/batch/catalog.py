@@ -7,7 +7,8 @@ several processes can render into one output folder at once) around
 read-modify-write, and replaces the file atomically (temporary file + rename), so
 readers never see a torn file.
 
-Columns (see :data:`CATALOG_SCHEMA`): identity (``run_id``, ``plan_id``,
+Columns (declared once, by :class:`~storybench.batch.catalog_row.CatalogRow`;
+:data:`CATALOG_SCHEMA` is derived from it): identity (``run_id``, ``plan_id``,
 ``plan_sha256``, ``chapter_id``, ``page_number``, ``panel_id``, ``artifact_id``,
 ``kind``), render inputs (``backend``, ``backend_version``, ``workflow``,
 ``prompt``, ``negative_prompt``, ``seed``, ``width``, ``height`` in pixels), the
@@ -22,8 +23,6 @@ numeric metrics flattened (``vram_free_before``, ``vram_free_after`` in bytes,
 from __future__ import annotations
 
 import io
-import json
-import math
 import os
 import time
 from collections.abc import Iterable, Mapping
@@ -35,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from filelock import FileLock
 
+from storybench.batch.catalog_row import FLAT_METRICS, CatalogRow, flat_metrics, metrics_json
 from storybench.io import atomic_write_bytes
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "CATALOG_FILE",
     "CATALOG_SCHEMA",
     "FLAT_METRICS",
+    "CatalogRow",
     "CatalogWriter",
     "flat_metrics",
     "metrics_json",
@@ -52,58 +53,8 @@ __all__ = [
 
 CATALOG_FILE = "catalog.parquet"
 
-#: Metrics copied from ``RenderResult.metrics`` into their own float columns when present.
-FLAT_METRICS: tuple[str, ...] = (
-    "queue_seconds",
-    "execution_seconds",
-    "vram_free_before",
-    "vram_free_after",
-    "delay_time_ms",
-    "execution_time_ms",
-    "cost",
-)
-
-_TS = pa.timestamp("us", tz="UTC")
-
-CATALOG_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("plan_id", pa.string()),
-        ("plan_sha256", pa.string()),
-        ("chapter_id", pa.string()),
-        ("page_number", pa.int64()),
-        ("panel_id", pa.string()),
-        ("artifact_id", pa.string()),
-        ("kind", pa.string()),
-        ("backend", pa.string()),
-        ("backend_version", pa.string()),
-        ("workflow", pa.string()),
-        ("prompt", pa.string()),
-        ("negative_prompt", pa.string()),
-        ("seed", pa.int64()),
-        ("width", pa.int64()),
-        ("height", pa.int64()),
-        ("path", pa.string()),
-        ("sha256", pa.string()),
-        ("bytes", pa.int64()),
-        ("cache_key", pa.string()),
-        ("status", pa.string()),
-        ("error", pa.string()),
-        ("attempts", pa.int64()),
-        ("cache_hit", pa.bool_()),
-        ("started_at", _TS),
-        ("finished_at", _TS),
-        ("seconds", pa.float64()),
-        ("queue_seconds", pa.float64()),
-        ("execution_seconds", pa.float64()),
-        ("vram_free_before", pa.float64()),
-        ("vram_free_after", pa.float64()),
-        ("delay_time_ms", pa.float64()),
-        ("execution_time_ms", pa.float64()),
-        ("cost", pa.float64()),
-        ("metrics", pa.string()),
-    ]
-)
+#: The catalog's Arrow schema, derived from :class:`CatalogRow` (the one place columns are declared).
+CATALOG_SCHEMA = CatalogRow.arrow_schema()
 CATALOG_COLUMNS: tuple[str, ...] = tuple(CATALOG_SCHEMA.names)
 _KEY = ("run_id", "kind", "artifact_id")
 
@@ -123,14 +74,9 @@ def _conform(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=CATALOG_SCHEMA)
 
 
-def _clean(row: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in CATALOG_COLUMNS:
-        value = row.get(name)
-        if isinstance(value, float) and math.isnan(value):
-            value = None
-        out[name] = value
-    return out
+def _as_row(row: CatalogRow | Mapping[str, Any]) -> dict[str, Any]:
+    """A row as column name to value; a mapping is checked by :meth:`CatalogRow.from_mapping`."""
+    return (row if isinstance(row, CatalogRow) else CatalogRow.from_mapping(row)).to_dict()
 
 
 def read_catalog_table(output_dir: str | os.PathLike[str]) -> pa.Table:
@@ -166,22 +112,24 @@ def _key_column(table: pa.Table) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "\x1f")
 
 
-def upsert_catalog_rows(output_dir: str | os.PathLike[str], rows: Iterable[Mapping[str, Any]]) -> int:
+def upsert_catalog_rows(output_dir: str | os.PathLike[str], rows: Iterable[CatalogRow | Mapping[str, Any]]) -> int:
     """Insert or replace rows (by ``(run_id, kind, artifact_id)``) in the catalog of
     ``output_dir``, under the catalog lock, replacing the file atomically.
 
     Args:
         output_dir: the output folder holding ``catalog.parquet``.
-        rows: mappings of column name to value; unknown keys are ignored, missing
-            columns are null. A later row wins over an earlier one with the same key.
+        rows: :class:`CatalogRow` records, or mappings of column name to value
+            (missing columns are null). A later row wins over an earlier one with
+            the same key.
 
     Returns:
         The number of rows in the catalog afterwards.
 
     Raises:
+        ValueError: a mapping has a key that is not a catalog column, or lacks a key column.
         OSError: the folder cannot be written.
     """
-    new_rows = [_clean(r) for r in rows]
+    new_rows = [_as_row(r) for r in rows]
     path = Path(output_dir) / CATALOG_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     with _lock(path):
@@ -225,11 +173,15 @@ class CatalogWriter:
         self._since: float | None = None
         self.flushes = 0
 
-    def add(self, row: Mapping[str, Any]) -> None:
-        """Queue one row; may flush (see class doc)."""
+    def add(self, row: CatalogRow | Mapping[str, Any]) -> None:
+        """Queue one row; may flush (see class doc).
+
+        Raises:
+            ValueError: a mapping has a key that is not a catalog column, or lacks a key column.
+        """
         if self._since is None:
             self._since = time.monotonic()
-        self._rows.append(dict(row))
+        self._rows.append(_as_row(row))
         if len(self._rows) >= self.batch_rows or time.monotonic() - self._since >= self.flush_seconds:
             self.flush()
 
@@ -240,22 +192,3 @@ class CatalogWriter:
         rows, self._rows, self._since = self._rows, [], None
         upsert_catalog_rows(self.output_dir, rows)
         self.flushes += 1
-
-
-def metrics_json(metrics: Mapping[str, Any]) -> str:
-    """``metrics`` as compact JSON text (non-JSON values shown with ``str``)."""
-    return json.dumps(dict(metrics), ensure_ascii=False, sort_keys=True, default=str)
-
-
-def flat_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
-    """The known numeric metrics of :data:`FLAT_METRICS` present in ``metrics``, as floats."""
-    out: dict[str, float] = {}
-    for name in FLAT_METRICS:
-        value = metrics.get(name)
-        if isinstance(value, bool) or value is None:
-            continue
-        try:
-            out[name] = float(value)
-        except (TypeError, ValueError):
-            continue
-    return out

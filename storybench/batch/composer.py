@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from storybench.exceptions import ConfigError
+
 __all__ = ["Composer"]
 
 
@@ -48,6 +50,20 @@ class Composer:
     cover_lettering: Callable[..., Any] | None = None
     export_epub: Callable[..., Any] | None = None
     export_webtoon: Callable[..., Any] | None = None
+
+    @classmethod
+    def resolve(cls, composer: Composer | None) -> Composer:
+        """``composer``, or :meth:`default` when it is ``None``.
+
+        Raises:
+            ConfigError: :mod:`storybench.compose` cannot be imported.
+        """
+        if composer is not None:
+            return composer
+        try:
+            return cls.default()
+        except ImportError as exc:
+            raise ConfigError(f"page composition needs storybench.compose, which cannot be imported: {exc}") from exc
 
     @classmethod
     def default(cls) -> Composer:

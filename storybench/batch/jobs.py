@@ -16,18 +16,28 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from storybench.exceptions import Cancelled, RetryExhausted
+from storybench.exceptions import Cancelled, RetryExhausted, TransientBackendError
+from storybench.render.spec import RenderSpec
 
-__all__ = ["Job", "JobKind", "JobState", "call_with_retries", "is_transient", "utcnow"]
+__all__ = [
+    "MAX_RETRY_AFTER",
+    "Job",
+    "JobKind",
+    "JobState",
+    "call_with_retries",
+    "is_transient",
+    "retry_after",
+    "utcnow",
+]
 
 T = TypeVar("T")
 
 
-class JobState(str, Enum):
+class JobState(StrEnum):
     """Lifecycle state of a job."""
 
     PENDING = "pending"
@@ -42,7 +52,7 @@ class JobState(str, Enum):
         return self in (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED)
 
 
-class JobKind(str, Enum):
+class JobKind(StrEnum):
     """What a job produces; also the ``kind`` column of the catalog."""
 
     CHARACTER_SHEET = "character_sheet"
@@ -87,7 +97,7 @@ class Job:
     kind: JobKind
     artifact_id: str
     path: Path
-    spec: Any = None
+    spec: RenderSpec | None = None
     chapter_id: str | None = None
     page_number: int | None = None
     cache_key: str = ""
@@ -139,6 +149,17 @@ def is_transient(exc: BaseException) -> bool:
     return bool(getattr(exc, "transient", False))
 
 
+#: Longest wait a server's ``Retry-After`` can impose between two attempts, seconds.
+MAX_RETRY_AFTER = 300.0
+
+
+def retry_after(exc: BaseException) -> float:
+    """Seconds the server asked to wait before retrying (``Retry-After``, carried by a
+    :class:`~storybench.exceptions.TransientBackendError`), at most :data:`MAX_RETRY_AFTER`; else 0."""
+    asked = exc.retry_after if isinstance(exc, TransientBackendError) else None
+    return min(float(asked), MAX_RETRY_AFTER) if asked else 0.0
+
+
 def call_with_retries(
     fn: Callable[[], T],
     *,
@@ -150,8 +171,8 @@ def call_with_retries(
     """Call ``fn`` until it succeeds, retrying transient errors with exponential backoff.
 
     Attempt ``n`` (1-based) that fails with a transient error waits
-    ``backoff_seconds * 2 ** (n - 1)`` seconds before the next one; the wait ends
-    early when ``cancel_event`` is set.
+    ``backoff_seconds * 2 ** (n - 1)`` seconds before the next one, or longer when the
+    server asked for it (:func:`retry_after`); the wait ends early when ``cancel_event`` is set.
 
     Args:
         fn: the work; called with no arguments.
@@ -181,10 +202,18 @@ def call_with_retries(
                 raise
             if attempt == attempts:
                 raise RetryExhausted(exc, attempts) from exc
-            delay = backoff_seconds * 2 ** (attempt - 1)
-            if cancel_event is not None:
-                if cancel_event.wait(delay):
-                    raise Cancelled("cancelled while waiting to retry") from exc
-            elif delay > 0:
-                time.sleep(delay)
+            _back_off(max(backoff_seconds * 2 ** (attempt - 1), retry_after(exc)), cancel_event, exc)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _back_off(delay: float, cancel_event: threading.Event | None, exc: Exception) -> None:
+    """Wait ``delay`` seconds before a retry of the attempt that failed with ``exc``.
+
+    Raises:
+        Cancelled: ``cancel_event`` was set during the wait.
+    """
+    if cancel_event is None:
+        if delay > 0:
+            time.sleep(delay)
+    elif cancel_event.wait(delay):
+        raise Cancelled("cancelled while waiting to retry") from exc

@@ -2,44 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from storybench.batch.catalog import CATALOG_COLUMNS
+from storybench.batch.counts import RunCounts
+
 __all__ = ["RunCounts", "RunSummary"]
-
-
-@dataclass
-class RunCounts:
-    """How many artifacts of each kind were produced, reused, failed or cancelled in this call.
-
-    ``*_cached`` counts artifacts taken from the cache (or kept from the interrupted
-    run being resumed) instead of being produced again.
-    """
-
-    panels_rendered: int = 0
-    panels_cached: int = 0
-    panels_failed: int = 0
-    panels_cancelled: int = 0
-    pages_composed: int = 0
-    pages_cached: int = 0
-    pages_failed: int = 0
-    pages_cancelled: int = 0
-    sheets_rendered: int = 0
-    sheets_cached: int = 0
-    sheets_failed: int = 0
-    exports_built: int = 0
-    exports_cached: int = 0
-    exports_failed: int = 0
-
-    def to_dict(self) -> dict[str, int]:
-        """The counts as a plain dict."""
-        return asdict(self)
-
-    @property
-    def failed(self) -> int:
-        """Failed artifacts of every kind."""
-        return self.panels_failed + self.pages_failed + self.sheets_failed + self.exports_failed
 
 
 @dataclass
@@ -96,8 +66,6 @@ class RunSummary:
         """This call's jobs as a :class:`pandas.DataFrame` with the catalog columns."""
         import pandas as pd
 
-        from storybench.batch.catalog import CATALOG_COLUMNS
-
         return pd.DataFrame(self.rows, columns=list(CATALOG_COLUMNS))
 
     def to_dict(self) -> dict[str, Any]:
@@ -120,6 +88,22 @@ class RunSummary:
             "errors": list(self.errors),
         }
 
+    def manifest_fields(self) -> dict[str, Any]:
+        """What ``run.json`` records of the finished run (paths relative to the run folder)."""
+        return {
+            "seconds": round(self.seconds, 3),
+            "counts": self.counts.to_dict(),
+            "jobs": len(self.rows),
+            "pages": [p.relative_to(self.run_dir).as_posix() for p in self.pages],
+            "exported_pages": list(self.exported_pages),
+            "pdf": self.pdf.name if self.pdf else None,
+            "cbz": self.cbz.name if self.cbz else None,
+            "epub": self.epub.name if self.epub else None,
+            "webtoon": self.webtoon.relative_to(self.run_dir).as_posix() if self.webtoon else None,
+            "cover": self.cover.relative_to(self.run_dir).as_posix() if self.cover else None,
+            "errors": list(self.errors),
+        }
+
     def __str__(self) -> str:
         c = self.counts
         lines = [
@@ -128,7 +112,8 @@ class RunSummary:
         ]
         if c.sheets_rendered or c.sheets_cached or c.sheets_failed:
             lines.append(
-                f"character sheets: {c.sheets_rendered} rendered, {c.sheets_cached} cache hits, {c.sheets_failed} failed"
+                f"character sheets: {c.sheets_rendered} rendered, {c.sheets_cached} cache hits, "
+                f"{c.sheets_failed} failed"
             )
         lines.append(
             f"panels: {c.panels_rendered} rendered, {c.panels_cached} cache hits, {c.panels_failed} failed"

@@ -11,6 +11,7 @@ The document's JSON Schema comes from :func:`editor_json_schema`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -104,15 +105,13 @@ def editor_document(
     for _, page in plan.pages():
         rects = page_rects(plan, page, settings)
         panels = []
-        for panel, rect in zip(sorted(page.panels, key=lambda p: p.position), rects):
+        for panel, rect in zip(sorted(page.panels, key=lambda p: p.position), rects, strict=False):
             if panel.id not in panel_images:
                 raise KeyError(f"page {page.page_number}: no image for panel {panel.id}")
             path = Path(panel_images[panel.id])
             if base_dir is not None:
-                try:
+                with contextlib.suppress(ValueError):
                     path = path.resolve().relative_to(Path(base_dir).resolve())
-                except ValueError:
-                    pass
             panels.append(EditorPanel(panel_id=panel.id, position=panel.position, box=rect.box, image=path.as_posix()))
         pages.append(
             EditorPage(

@@ -420,18 +420,20 @@ def _draw_sfx(page: Image.Image, item: LetterItem, spec: LetteringSpec) -> None:
         (layer.width / 2, 2 * stroke),
         "\n".join(item.lines),
         font=font,
-        fill=_hex(item.fill) + (255,),
+        fill=(*_hex(item.fill), 255),
         anchor="ma",
         align="center",
         stroke_width=stroke,
-        stroke_fill=INK + (255,),
+        stroke_fill=(*INK, 255),
     )
-    rotated = layer.rotate(item.rotation, resample=Image.BICUBIC, expand=True)
+    rotated = layer.rotate(item.rotation, resample=Image.Resampling.BICUBIC, expand=True)
     box = item.box
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     # keep the rotated SFX inside its box: scale down if rounding made it larger
     bw, bh = box[2] - box[0], box[3] - box[1]
     if rotated.width > bw or rotated.height > bh:
         f = min(bw / rotated.width, bh / rotated.height)
-        rotated = rotated.resize((max(1, int(rotated.width * f)), max(1, int(rotated.height * f))), Image.BICUBIC)
+        rotated = rotated.resize(
+            (max(1, int(rotated.width * f)), max(1, int(rotated.height * f))), Image.Resampling.BICUBIC
+        )
     page.paste(rotated, (round(cx - rotated.width / 2), round(cy - rotated.height / 2)), rotated)

@@ -63,14 +63,14 @@ def page_lettering(plan: ComicPlan, page: Page, settings: RenderSettings) -> lis
     style = get_style(plan.style)
     spec = LetteringSpec().scaled(settings.page_width)
     items: list[LetterItem] = []
-    for panel, rect in zip(_ordered_panels(page), page_rects(plan, page, settings)):
+    for panel, rect in zip(_ordered_panels(page), page_rects(plan, page, settings), strict=False):
         items.extend(letter_panel(plan, panel, rect, style, spec))
     return items
 
 
 def cover_crop(image: Image.Image, width: int, height: int) -> Image.Image:
     """Scale ``image`` to cover ``width`` x ``height`` pixels and crop the centre (RGB)."""
-    return ImageOps.fit(image.convert("RGB"), (width, height), method=Image.LANCZOS, centering=(0.5, 0.5))
+    return ImageOps.fit(image.convert("RGB"), (width, height), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
 
 
 def _open(image: PanelImage) -> Image.Image:
@@ -111,7 +111,7 @@ def compose_from_items(
     page = Image.new("RGB", size, style.palette.paper)
     draw = ImageDraw.Draw(page)
     ink = "#111111" if style.palette.paper.lower() > "#808080" else style.palette.ink
-    for rect, image in zip(rects, images):
+    for rect, image in zip(rects, images, strict=True):
         page.paste(cover_crop(_open(image), rect.width, rect.height), (rect.x0, rect.y0))
         if border:
             draw.rectangle((rect.x0, rect.y0, rect.x1 - 1, rect.y1 - 1), outline=ink, width=border)

@@ -31,9 +31,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from storybench.editor.preview import render_page_preview
 from storybench.exceptions import PlanIssue, StorybenchError
+from storybench.plan.ids import unique_slug
 from storybench.plan.io import load_plan, save_plan
-from storybench.plan.layouts import TEMPLATE_IDS, TEMPLATES
+from storybench.plan.layouts import TEMPLATE_IDS, TEMPLATES, layout_for_count, template_id
 from storybench.plan.models import (
     SEED_MAX,
     Chapter,
@@ -45,7 +47,10 @@ from storybench.plan.models import (
     derive_seed,
     plan_issues,
 )
-from storybench.planner.repair import layout_for_count
+from storybench.planner.planner import plan_comic
+from storybench.prompts.dialogue import context_from_panel, speakers_from_plan, write_dialogue
+from storybench.prompts.enhance import enhance_prompt
+from storybench.prompts.panel import panel_prompt
 
 __all__ = ["PANEL_FIELDS", "PLACEHOLDER_ACTION", "EditRejected", "Pending", "PlanEditorModel"]
 
@@ -203,7 +208,7 @@ class PlanEditorModel:
         return self._ask(
             Pending(
                 kind="unsaved",
-                message=f"{self.plan.title!r} has unsaved changes. Save them before {what}?",  # type: ignore[union-attr]
+                message=f"{self._need_plan().title!r} has unsaved changes. Save them before {what}?",
                 choices=("save", "discard", "cancel"),
                 labels={"save": "Save", "discard": "Discard", "cancel": "Cancel"},
                 action=answer,
@@ -293,7 +298,6 @@ class PlanEditorModel:
         Raises:
             ConfigError, BackendError: from ``plan_comic``.
         """
-        from storybench.planner.planner import plan_comic
 
         def proceed() -> None:
             result = plan_comic(
@@ -307,8 +311,6 @@ class PlanEditorModel:
                 on_progress=on_progress,
             )
             self.last_result = result
-            from storybench.planner.repair import unique_slug
-
             taken = {p.stem for p in self.list_plans()}
             target = self.plans_dir / f"{unique_slug(result.plan.id, taken)}.json"
             self._install(result.plan, target, saved=False)
@@ -534,7 +536,7 @@ class PlanEditorModel:
             c = Character(
                 id=cid, name=name, appearance=appearance, clothing=clothing, role=role, seed=derive_seed(plan.id, cid)
             )
-            plan.characters = list(plan.characters) + [c]
+            plan.characters = [*plan.characters, c]
 
         self._edit(f"add character {name}", do, event="plan")
         self.character_id = cid
@@ -595,8 +597,8 @@ class PlanEditorModel:
         c = self._character(character_id)
         used = self.character_usage(character_id)
         if used and on_used == "ask":
-            others = [o for o in self.plan.characters if o.id != character_id]  # type: ignore[union-attr]
-            choices = ("remove_references",) + tuple(f"replace_with:{o.id}" for o in others) + ("cancel",)
+            others = [o for o in self._need_plan().characters if o.id != character_id]
+            choices = ("remove_references", *(f"replace_with:{o.id}" for o in others), "cancel")
             labels = {"remove_references": "Remove from panels (and delete their lines)", "cancel": "Cancel"}
             labels.update({f"replace_with:{o.id}": f"Replace with {o.name}" for o in others})
             return self._ask(
@@ -623,11 +625,11 @@ class PlanEditorModel:
             nonlocal removed_lines
             for _, page in plan.pages():
                 for pan in page.panels:
-                    cast = [
-                        replacement if x == character_id else x
-                        for x in pan.characters
-                        if replacement or x != character_id
-                    ]
+                    cast = (
+                        [replacement if x == character_id else x for x in pan.characters]
+                        if replacement
+                        else [x for x in pan.characters if x != character_id]
+                    )
                     pan.characters = list(dict.fromkeys(cast))
                     lines = []
                     for d in pan.dialogue:
@@ -644,7 +646,10 @@ class PlanEditorModel:
         if replacement:
             note = f"removed {c.name}; {len(used)} reference(s) now point to {self._character(replacement).name}"
         elif used:
-            note = f"removed {c.name} from {len(used)} place(s), {removed_lines} dialogue line(s) deleted (Undo restores them)"
+            note = (
+                f"removed {c.name} from {len(used)} place(s), {removed_lines} dialogue line(s) deleted "
+                "(Undo restores them)"
+            )
         else:
             note = f"removed {c.name}"
         self._set_status(note)
@@ -731,6 +736,7 @@ class PlanEditorModel:
         """
         if layout not in TEMPLATES:
             raise EditRejected(f"unknown layout {layout!r}; known: {', '.join(TEMPLATE_IDS)}")
+        new_layout = template_id(layout)
         plan0 = self._need_plan()
         if plan0.page_count() >= 20:
             raise EditRejected("a plan has at most 20 pages")
@@ -741,7 +747,7 @@ class PlanEditorModel:
             location = self.page.panels[-1].location if ch.pages else ""
             ids = self._fresh_ids(plan, f"{pid}-pan", TEMPLATES[layout].panel_count)
             panels = [PanelPlan(id=i, position=1, action=PLACEHOLDER_ACTION, location=location) for i in ids]
-            page = Page(id=pid, page_number=1, layout=layout, panels=panels)
+            page = Page(id=pid, page_number=1, layout=new_layout, panels=panels)
             pages = list(ch.pages)
             pages.insert(self.page_index + 1 if pages else 0, page)
             ch.pages = pages
@@ -823,6 +829,7 @@ class PlanEditorModel:
         """
         if layout not in TEMPLATES:
             raise EditRejected(f"unknown layout {layout!r}; known: {', '.join(TEMPLATE_IDS)}")
+        new_layout = template_id(layout)
         page0 = self.page
         if layout == page0.layout:
             return
@@ -846,7 +853,7 @@ class PlanEditorModel:
                 removed.extend(panels[i] for i in sorted(drop))
                 panels = [p for i, p in enumerate(panels) if i not in drop]
             page.panels = panels
-            page.layout = layout
+            page.layout = new_layout
             self._renumber(plan)
 
         self._edit(f"layout {page0.layout} → {layout}", do, event="plan")
@@ -891,6 +898,8 @@ class PlanEditorModel:
         if n < 1:
             raise EditRejected("a page needs at least one panel; remove the page instead")
         layout = layout_for_count(n)
+        if layout is None:
+            raise EditRejected(f"no layout holds {n} panels")
         pan = self.panel
 
         def do(plan: ComicPlan) -> None:
@@ -968,7 +977,7 @@ class PlanEditorModel:
         self._character(speaker)
 
         def do(plan: ComicPlan) -> None:
-            pan.dialogue = list(pan.dialogue) + [Dialogue(character=speaker, text=text)]
+            pan.dialogue = [*pan.dialogue, Dialogue(character=speaker, text=text)]
 
         self._edit("add dialogue line", do)
         return len(pan.dialogue) - 1
@@ -1042,8 +1051,6 @@ class PlanEditorModel:
         Raises:
             ConfigError, BackendError: from ``write_dialogue``.
         """
-        from storybench.prompts.dialogue import context_from_panel, speakers_from_plan, write_dialogue
-
         plan = self._need_plan()
         pan = self.panel
         speakers = speakers_from_plan(plan, [pan.id])
@@ -1068,9 +1075,6 @@ class PlanEditorModel:
         """The selected panel's image prompt enhanced with presets
         (:func:`storybench.prompts.enhance.enhance_prompt`; keyword ``style``, ``lighting``,
         ``mood``, ``quality``). Read-only: the plan is not changed."""
-        from storybench.prompts.enhance import enhance_prompt
-        from storybench.prompts.panel import panel_prompt
-
         positive, _ = panel_prompt(self._need_plan(), self.panel)
         return enhance_prompt(positive, max_chars=1000, **presets)
 
@@ -1079,8 +1083,6 @@ class PlanEditorModel:
         Never raises: a missing composition module or an invalid page gives a message."""
         if self.plan is None:
             return None, "no plan open"
-        from storybench.editor.preview import render_page_preview
-
         try:
             return render_page_preview(self.plan, self.page, page_width), ""
         except ImportError as exc:

@@ -15,6 +15,7 @@ from storybench.config import RenderSettings
 from storybench.plan.layouts import panel_rects
 from storybench.plan.models import ComicPlan, Page
 from storybench.plan.styles import get_style
+from storybench.prompts.panel import panel_render_spec, render_size
 
 __all__ = ["preview_settings", "render_page_preview"]
 
@@ -51,13 +52,13 @@ def render_page_preview(plan: ComicPlan, page: Page, page_width: int = 600) -> A
     """
     from PIL import Image
 
+    # Resolved at call time, not at import: the editor works without page composition and
+    # the storyboard renderer (it shows a message), and tests stand in for them.
     try:
         from storybench.compose import compose_page
         from storybench.render.storyboard import StoryboardBackend
     except ImportError as exc:
         raise ImportError(f"the page preview needs {exc.name or 'storybench.compose'}, which is not installed") from exc
-    from storybench.prompts.panel import panel_render_spec, render_size
-
     settings = preview_settings(page_width)
     rtl = settings.reading_direction == "rtl" or get_style(plan.style).reading_direction == "rtl"
     rects = panel_rects(

@@ -25,6 +25,8 @@ from storybench.editor.model import PlanEditorModel
 from storybench.plan.layouts import TEMPLATE_IDS, TEMPLATES
 from storybench.plan.styles import STYLE_IDS
 from storybench.planner.schemas import CAMERA_SHOTS
+from storybench.prompts.dialogue import list_dialogue_presets
+from storybench.prompts.enhance import list_presets
 
 __all__ = ["CSS_CLASSES", "DialogueRow", "PlanEditorView"]
 
@@ -44,13 +46,13 @@ def _button(description: str, name: str, icon: str = "", tooltip: str = "") -> w
             description=description, icon=icon, tooltip=tooltip or description, layout=widgets.Layout(width="auto")
         ),
         name,
-    )  # type: ignore[return-value]
+    )
 
 
 def _text(description: str, name: str, area: bool = False) -> widgets.Text:
     cls = widgets.Textarea if area else widgets.Text
     w = cls(description=description, continuous_update=False, layout=widgets.Layout(width="98%"))
-    return _cls(w, name)  # type: ignore[return-value]
+    return _cls(w, name)
 
 
 class DialogueRow(widgets.HBox):
@@ -210,8 +212,6 @@ class PlanEditorView(widgets.VBox):
         self.add_line_button = _button("Add line", "line-add", "comment")
         self.narrative = _text("Caption", "panel-narrative", area=True)
         self.sfx = _text("SFX", "panel-sfx")
-        from storybench.prompts.dialogue import list_dialogue_presets
-
         self.dialogue_type = _cls(
             widgets.Dropdown(description="Dialogue", options=list(list_dialogue_presets()["dialogue_types"])),
             "dialogue-type",
@@ -234,8 +234,6 @@ class PlanEditorView(widgets.VBox):
         )
 
         # image prompt presets
-        from storybench.prompts.enhance import list_presets
-
         self.preset_selects: dict[str, widgets.Dropdown] = {}
         for cat, presets in list_presets().items():
             self.preset_selects[cat] = _cls(
@@ -439,7 +437,7 @@ class PlanEditorView(widgets.VBox):
             self.line_rows.append(DialogueRow(self, len(self.line_rows)))
         rows = self.line_rows[: len(lines)]
         known = {i for _, i in speakers}
-        for row, line in zip(rows, lines):
+        for row, line in zip(rows, lines, strict=True):
             row.speaker.options = speakers + (
                 [(f"? {line.character}", line.character)] if line.character not in known else []
             )
@@ -470,7 +468,7 @@ class PlanEditorView(widgets.VBox):
         for issue in self.model.issues():
             b = _button(f"{issue.path}: {issue.message}"[:160], "issue", "exclamation-triangle")
             b.on_click(lambda btn, path=issue.path: self._on_issue(btn, path))
-            b.issue_path = issue.path  # type: ignore[attr-defined]
+            b.issue_path = issue.path
             buttons.append(b)
         self.issue_buttons = buttons
         self.issues_box.children = (
@@ -524,7 +522,7 @@ class PlanEditorView(widgets.VBox):
             self.char_role,
             *(r.text for r in self.line_rows),
         ):
-            if w is target:
+            if target is not None and w is target:
                 w.add_class("sb-editor-focus")
             else:
                 w.remove_class("sb-editor-focus")

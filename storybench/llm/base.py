@@ -11,18 +11,18 @@ Defaults follow the story design: temperature 0.7, top_p 0.9.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from importlib.metadata import entry_points
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from storybench.exceptions import StructuredOutputError, UnknownBackendError
+from storybench.config import env_settings
+from storybench.exceptions import StructuredOutputError
+from storybench.registry import Extra, Registry
 
 __all__ = [
+    "LLM_BACKENDS",
     "LLM_ENTRY_POINT_GROUP",
     "GenerationOptions",
     "LLMBackend",
@@ -30,6 +30,7 @@ __all__ = [
     "get_llm_backend",
     "llm_backend_names",
     "register_llm_backend",
+    "resolve_llm",
 ]
 
 LLM_ENTRY_POINT_GROUP = "storybench.llm_backends"
@@ -119,7 +120,7 @@ class LLMBackend(ABC):
         schema = schema or model.model_json_schema()
         history = list(messages)
         last = ""
-        for attempt in range(1, attempts + 1):
+        for _attempt in range(1, attempts + 1):
             last = self._complete_json(history, schema, self._opts(options))
             try:
                 return model.model_validate_json(last)
@@ -128,7 +129,8 @@ class LLMBackend(ABC):
                     f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}"
                     for e in exc.errors(include_url=False)
                 )
-                history = list(messages) + [
+                history = [
+                    *messages,
                     Message(role="assistant", content=last),
                     Message(
                         role="user", content=f"That JSON is invalid: {errors}. Answer again with corrected JSON only."
@@ -148,7 +150,7 @@ class LLMBackend(ABC):
     def _complete_json(self, messages: list[Message], schema: dict[str, Any], options: GenerationOptions) -> str:
         """Raw JSON text of an answer constrained by ``schema``."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  # optional hook: the default has nothing to release
         """Release connections (and, for embedded models, nothing: models stay loaded per process)."""
 
 
@@ -157,28 +159,37 @@ _BUILTIN: dict[str, str] = {
     "ollama": "storybench.llm.ollama:OllamaBackend",
     "openai": "storybench.llm.openai:OpenAIBackend",
 }
-_REGISTERED: dict[str, Callable[..., LLMBackend] | str] = {}
+LLM_BACKENDS: Registry[LLMBackend] = Registry(
+    "LLM",
+    LLM_ENTRY_POINT_GROUP,
+    _BUILTIN,
+    {
+        "llamacpp": Extra("llamacpp", (("llama_cpp", "llama-cpp-python"),)),
+        "ollama": Extra("ollama", (("ollama", "ollama"),)),
+    },
+)
 
 
 def register_llm_backend(name: str, factory: Callable[..., LLMBackend] | str) -> None:
     """Register an LLM backend class (or ``"module:Class"``) under ``name``."""
-    _REGISTERED[name] = factory
-
-
-def _available() -> dict[str, Callable[..., LLMBackend] | str]:
-    found: dict[str, Callable[..., LLMBackend] | str] = {}
-    for name, target in _BUILTIN.items():
-        if importlib.util.find_spec(target.split(":")[0]) is not None:
-            found[name] = target
-    for ep in entry_points(group=LLM_ENTRY_POINT_GROUP):
-        found.setdefault(ep.name, ep.value)
-    found.update(_REGISTERED)
-    return found
+    LLM_BACKENDS.register(name, factory)
 
 
 def llm_backend_names() -> list[str]:
-    """Names of every LLM backend that can be created here, sorted."""
-    return sorted(_available())
+    """Names of every registered LLM backend, sorted."""
+    return LLM_BACKENDS.names()
+
+
+def resolve_llm(llm: LLMBackend | str | None) -> LLMBackend:
+    """An LLM backend object from an object, a registered name, or ``None``
+    (the ``STORYBENCH_LLM_BACKEND`` setting, ``llamacpp`` by default).
+
+    Raises:
+        UnknownBackendError, MissingDependencyError: from :func:`get_llm_backend`.
+    """
+    if isinstance(llm, LLMBackend):
+        return llm
+    return get_llm_backend(llm or env_settings().llm_backend)
 
 
 def get_llm_backend(name: str, **options: Any) -> LLMBackend:
@@ -188,11 +199,4 @@ def get_llm_backend(name: str, **options: Any) -> LLMBackend:
         UnknownBackendError: no such backend; the message lists the known names.
         MissingDependencyError: its optional extra is not installed.
     """
-    available = _available()
-    if name not in available:
-        raise UnknownBackendError("LLM", name, available)
-    factory = available[name]
-    if isinstance(factory, str):
-        module, _, attr = factory.partition(":")
-        factory = getattr(importlib.import_module(module), attr)
-    return factory(**options)
+    return LLM_BACKENDS.create(name, **options)

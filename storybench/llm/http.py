@@ -3,10 +3,11 @@
 * :func:`normalize_base_url` turns ``host:port`` (as ``OLLAMA_HOST`` often holds)
   into ``http://host:port``.
 * :func:`raise_for_response` and :func:`convert_transport_error` turn httpx
-  errors and non-2xx answers into the storybench tree::
+  errors and non-2xx answers into the storybench tree, by the one policy of
+  :mod:`storybench.http_errors` plus one LLM rule::
 
       connect error, DNS, timeouts        -> BackendUnavailable   (retried)
-      dropped connection, 5xx, 408, 429   -> TransientBackendError (retried)
+      dropped connection, 5xx, 408, 429   -> TransientBackendError (retried; Retry-After honoured)
       404 naming a model                  -> ModelNotFoundError   (fallback model tried)
       other 4xx                           -> PermanentBackendError
 
@@ -19,20 +20,15 @@ taken from a server answer before it goes into an error message.
 
 from __future__ import annotations
 
-import json
+import functools
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import httpx
 
-from storybench.exceptions import (
-    BackendError,
-    BackendUnavailable,
-    ConfigError,
-    PermanentBackendError,
-    TransientBackendError,
-)
+from storybench.exceptions import BackendError, ConfigError, PermanentBackendError, TransientBackendError
+from storybench.http_errors import error_for_response, error_for_transport, redact, server_message
 from storybench.llm.base import GenerationOptions, LLMBackend, Message
 from storybench.llm.retry import RetryPolicy
 
@@ -105,24 +101,6 @@ def normalize_base_url(value: str, *, default_port: int | None = None) -> str:
     return str(url).rstrip("/")
 
 
-def redact(text: str, secret: str | None) -> str:
-    """``text`` with ``secret`` (when non-empty) replaced by ``***``."""
-    return text.replace(secret, "***") if secret else text
-
-
-def _server_message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError):
-        return response.text.strip()[:300]
-    if isinstance(body, dict):
-        err = body.get("error", body.get("detail", body))
-        if isinstance(err, dict):
-            err = err.get("message", err)
-        return (err if isinstance(err, str) else json.dumps(err))[:300]
-    return json.dumps(body)[:300]
-
-
 def raise_for_response(
     backend: str,
     response: httpx.Response,
@@ -155,8 +133,7 @@ def raise_for_response(
     status = response.status_code
     if status < 400:
         return
-    text = redact(_server_message(response), secret)
-    if status == 404 and model is not None and "model" in text.lower():
+    if status == 404 and model is not None and "model" in redact(server_message(response), secret).lower():
         available = None
         if on_model_missing is not None:
             try:
@@ -164,22 +141,13 @@ def raise_for_response(
             except BackendError:
                 available = None
         raise ModelNotFoundError(backend, model, url=url, hint=hint, available=available)
-    message = f"HTTP {status} {response.reason_phrase}: {text}" if text else f"HTTP {status} {response.reason_phrase}"
-    if status >= 500 or status in (408, 429):
-        raise TransientBackendError(backend, message, url=url, hint=hint)
-    raise PermanentBackendError(backend, message, url=url, hint=hint)
+    raise error_for_response(backend, response, url=url, hint=hint, secret=secret)
 
 
 def convert_transport_error(backend: str, exc: httpx.HTTPError, *, url: str, hint: str) -> BackendError:
-    """The storybench error for an httpx transport failure (to ``raise ... from exc``)."""
-    kind = type(exc).__name__
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
-        return BackendUnavailable(backend, f"cannot connect ({kind}: {exc})", url=url, hint=hint)
-    if isinstance(exc, httpx.TimeoutException):
-        return BackendUnavailable(backend, f"timed out ({kind})", url=url, hint=hint)
-    if isinstance(exc, httpx.TransportError):
-        return TransientBackendError(backend, f"connection failed ({kind}: {exc})", url=url, hint=hint)
-    return PermanentBackendError(backend, f"request failed ({kind}: {exc})", url=url, hint=hint)
+    """The storybench error for an httpx transport failure (to ``raise ... from exc``),
+    by :func:`storybench.http_errors.error_for_transport`."""
+    return error_for_transport(backend, exc, url=url, hint=hint)
 
 
 class HTTPChatBackend(LLMBackend):
@@ -227,7 +195,10 @@ class HTTPChatBackend(LLMBackend):
         )
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r}, fallback_model={self.fallback_model!r})"
+        return (
+            f"{type(self).__name__}(model={self.model!r}, base_url={self.base_url!r}, "
+            f"fallback_model={self.fallback_model!r})"
+        )
 
     def __enter__(self) -> HTTPChatBackend:
         return self
@@ -337,7 +308,7 @@ class HTTPChatBackend(LLMBackend):
         for index, model in enumerate(models):
             started = False
             try:
-                for chunk in self.retry.stream(lambda m=model: self._request_stream(m, messages, options)):
+                for chunk in self.retry.stream(functools.partial(self._request_stream, model, messages, options)):
                     started = True
                     yield chunk
                 return

@@ -121,7 +121,7 @@ def _llama_cpp() -> Any:
     library loads, so it is set (unless the user set it) before the first import.
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    import llama_cpp
+    import llama_cpp  # lazy: the optional extra storybench[llamacpp], loaded after OMP_WAIT_POLICY is set
 
     return llama_cpp
 
@@ -136,7 +136,7 @@ def _drops_system(llama: Any) -> bool:
     template = llama.metadata.get("tokenizer.chat_template")
     if not template or not str(llama.chat_format or "").startswith("chat_template."):
         return False  # a named llama-cpp chat format: those keep system messages
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter  # lazy: optional extra storybench[llamacpp]
 
     try:
         eos = llama.detokenize([llama.token_eos()], special=True).decode("utf-8", "ignore")

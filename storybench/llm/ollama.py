@@ -1,37 +1,45 @@
-"""The ``ollama`` LLM backend: Ollama's native HTTP API.
+"""The ``ollama`` LLM backend: Ollama through the official ``ollama`` Python client.
 
-Endpoints used (https://github.com/ollama/ollama/blob/main/docs/api.md):
+The client speaks Ollama's API (https://github.com/ollama/ollama/blob/main/docs/api.md):
+``POST /api/chat`` (one JSON answer, or NDJSON chunks when streamed), ``format`` with
+a JSON Schema for structured output, ``options`` (``temperature``, ``top_p``, ``seed``,
+``num_ctx``, ``num_predict``, ``stop``), ``keep_alive``, and ``think``; ``GET /api/tags``
+(installed models) and ``GET /api/ps`` (loaded models). On top of it this backend keeps
+storybench's own rules: the retry policy and the fallback model
+(:class:`~storybench.llm.http.HTTPChatBackend`), the error mapping of
+:mod:`storybench.http_errors` (an unknown model, ``404 {"error": "model 'x' not found"}``,
+becomes :class:`~storybench.llm.http.ModelNotFoundError` listing the installed ones), and
+the JSON Schema repeated in a system message for structured answers.
 
-* ``POST /api/chat`` with ``stream: false`` (one JSON answer) or streamed as
-  NDJSON, one ``{"message": {"role", "content"}, "done": false}`` object a line
-  and a final ``{"done": true, "eval_count": ..., "eval_duration": ...}``;
-  ``format`` carries a JSON Schema for structured output; ``options`` carries
-  ``temperature``, ``top_p``, ``seed``, ``num_ctx``, ``num_predict``, ``stop``;
-  ``keep_alive`` how long the model stays loaded. An unknown model is answered
-  ``404 {"error": "model 'x' not found"}``.
-* ``POST /api/chat`` with no messages and ``keep_alive: 0`` unloads a model
-  (:meth:`OllamaBackend.unload`, called by image backends before a render on a
-  shared GPU).
-* ``GET /api/tags`` (installed models: :meth:`OllamaBackend.check`) and
-  ``GET /api/ps`` (loaded models: :meth:`OllamaBackend.loaded_models`).
+Thinking models (qwen3, deepseek-r1, ...) are sent ``think: false`` by default, so story
+text is the answer only; with ``think=True`` the reasoning arrives in
+``message.thinking``, which is kept in :attr:`OllamaBackend.last_thinking` and never
+mixed into the text.
 
-The server is ``OLLAMA_HOST`` (``host:port`` or a URL; default
-``http://127.0.0.1:11434``); the model ``STORYBENCH_OLLAMA_MODEL`` (default
-``llama3.2``).
+Unloading a model (``POST /api/chat`` with no messages and ``keep_alive: 0``,
+:meth:`OllamaBackend.unload`) is one plain request: the client's ``chat`` always adds
+fields that this documented unload request does not carry.
+
+The server is ``OLLAMA_HOST`` (``host:port`` or a URL; default ``http://127.0.0.1:11434``);
+the model ``STORYBENCH_OLLAMA_MODEL`` (default ``llama3.2``), both through
+:func:`storybench.config.env_settings`.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Iterator
-from typing import Any
+import threading
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
 
 import httpx
+import ollama
+from pydantic import ValidationError
 
+from storybench.config import env_settings
 from storybench.exceptions import BackendError, PermanentBackendError, TransientBackendError
+from storybench.http_errors import error_for_status, error_for_transport
 from storybench.llm.base import GenerationOptions, Message
-from storybench.llm.http import HTTPChatBackend, ModelNotFoundError, normalize_base_url
+from storybench.llm.http import DEFAULT_TIMEOUT, HTTPChatBackend, ModelNotFoundError, normalize_base_url
 from storybench.llm.retry import RetryPolicy
 from storybench.llm.schema import schema_instruction
 
@@ -39,6 +47,8 @@ __all__ = ["DEFAULT_OLLAMA_HOST", "DEFAULT_OLLAMA_MODEL", "OllamaBackend"]
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 DEFAULT_OLLAMA_MODEL = "llama3.2"
+
+Think = bool | Literal["low", "medium", "high"] | None
 
 
 def _same_model(wanted: str, installed: str) -> bool:
@@ -59,12 +69,19 @@ class OllamaBackend(HTTPChatBackend):
         num_ctx: context window, tokens (``None``: the model's default).
         keep_alive: how long the model stays loaded after a request, e.g. ``"5m"``,
             seconds as a number, ``0`` to unload at once (``None``: server default).
+        think: Ollama's ``think``: ``False`` (default: answer only, also on thinking
+            models), ``True`` or a level (``"low"``/``"medium"``/``"high"``) to let a
+            thinking model reason first (its reasoning goes to :attr:`last_thinking`),
+            ``None`` to leave it to the server. A model without thinking refuses
+            ``True`` with a 400 (a :class:`~storybench.exceptions.PermanentBackendError`).
         retry: retry policy for transient errors (default 3 tries).
-        client, transport, timeout: see :class:`~storybench.llm.http.HTTPChatBackend`.
+        transport: an httpx transport for every request (tests pass ``httpx.MockTransport``).
+        timeout: seconds or an ``httpx.Timeout`` (default: connect 5 s, read 300 s).
 
     Attributes:
         last_stats: the statistics of the last finished answer (``eval_count``,
-            ``eval_duration`` in nanoseconds, ``prompt_eval_count``, ...).
+            ``eval_duration`` in nanoseconds, ``prompt_eval_count``, ``done_reason``, ...).
+        last_thinking: the reasoning of the last answer when ``think`` let the model think.
 
     Raises:
         ConfigError: ``host`` is not a usable URL.
@@ -81,32 +98,73 @@ class OllamaBackend(HTTPChatBackend):
         fallback_model: str | None = None,
         num_ctx: int | None = None,
         keep_alive: str | float | None = None,
+        think: Think = False,
         retry: RetryPolicy | None = None,
-        client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: float | httpx.Timeout | None = None,
     ) -> None:
+        env = env_settings()
         super().__init__(
-            model or os.environ.get("STORYBENCH_OLLAMA_MODEL") or DEFAULT_OLLAMA_MODEL,
-            normalize_base_url(host or os.environ.get("OLLAMA_HOST") or DEFAULT_OLLAMA_HOST, default_port=11434),
+            model or env.ollama_model or DEFAULT_OLLAMA_MODEL,
+            normalize_base_url(host or env.ollama_host or DEFAULT_OLLAMA_HOST, default_port=11434),
             options=options,
             fallback_model=fallback_model,
             retry=retry,
-            client=client,
             transport=transport,
             timeout=timeout,
         )
         self.num_ctx = num_ctx
         self.keep_alive = keep_alive
+        self.think = think
         self.last_stats: dict[str, Any] = {}
+        self.last_thinking = ""
+        self._errors = threading.local()  # headers of the last error answer on this thread (Retry-After)
+        timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
+        self._ollama = ollama.Client(
+            host=self.base_url,
+            transport=transport,
+            timeout=timeout,
+            event_hooks={"response": [self._remember_error]},
+        )
+
+    def close(self) -> None:
+        """Close the connections of this backend."""
+        super().close()
+        self._ollama.close()
 
     def _hint(self, model: str) -> str:
         return f"is `ollama serve` running at {self.base_url}? is the model pulled: `ollama pull {model}`?"
 
+    # -- errors -----------------------------------------------------------------
+    def _remember_error(self, response: httpx.Response) -> None:
+        if response.status_code >= 400:
+            self._errors.headers = dict(response.headers)
+
+    def _convert(self, exc: BaseException, path: str, model: str | None) -> BackendError:
+        """The storybench error for what the ollama client (or httpx under it) raised."""
+        url = f"{self.base_url}{path}"
+        hint = self._hint(model or str(self.model))
+        if isinstance(exc, ollama.ResponseError):
+            text = str(exc.error)
+            if exc.status_code < 0:  # an {"error": ...} line inside a streamed answer
+                return TransientBackendError(self.name, f"server error while streaming: {text}", url=url, hint=hint)
+            if exc.status_code == 404 and model is not None and "model" in text.lower():
+                installed = self._installed_models()
+                return ModelNotFoundError(self.name, model, url=url, hint=hint, available=installed)
+            reason = httpx.codes.get_reason_phrase(exc.status_code)
+            headers = getattr(self._errors, "headers", None)  # set by the response hook of this thread
+            message = f"HTTP {exc.status_code} {reason}: {text}"
+            return error_for_status(self.name, exc.status_code, message, url=url, hint=hint, headers=headers)
+        if isinstance(exc, ValidationError):
+            return PermanentBackendError(self.name, f"answer does not have Ollama's shape: {exc}", url=url, hint=hint)
+        if isinstance(exc, ValueError):
+            return TransientBackendError(self.name, f"answer is not JSON: {exc}", url=url, hint=hint)
+        # the client turns httpx.ConnectError into ConnectionError without a cause: connecting failed
+        connecting = type(exc) is ConnectionError
+        return error_for_transport(self.name, exc, url=url, hint=hint, connecting=connecting)
+
     # -- requests ---------------------------------------------------------------
-    def _payload(
-        self, model: str, messages: list[Message], options: GenerationOptions, *, stream: bool, fmt: Any = None
-    ) -> dict[str, Any]:
+    def _options(self, options: GenerationOptions) -> dict[str, Any]:
         opts: dict[str, Any] = {
             "temperature": options.temperature,
             "top_p": options.top_p,
@@ -118,68 +176,62 @@ class OllamaBackend(HTTPChatBackend):
             opts["stop"] = list(options.stop)
         if self.num_ctx:
             opts["num_ctx"] = self.num_ctx
-        body: dict[str, Any] = {
-            "model": model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "stream": stream,
-            "options": opts,
-        }
-        if fmt is not None:
-            body["format"] = fmt
-        if self.keep_alive is not None:
-            body["keep_alive"] = self.keep_alive
-        return body
+        return opts
 
-    def _answer(self, body: dict[str, Any], url: str, model: str) -> str:
-        if "error" in body:
-            raise TransientBackendError(self.name, f"server error: {body['error']}", url=url, hint=self._hint(model))
-        message = body.get("message")
-        if not isinstance(message, dict) or not isinstance(message.get("content"), str):
-            raise PermanentBackendError(
-                self.name, f"answer has no message.content: {str(body)[:200]}", url=url, hint=self._hint(model)
-            )
-        self.last_stats = {k: v for k, v in body.items() if k != "message"}
-        return message["content"]
-
-    def _chat_once(self, model: str, payload: dict[str, Any]) -> str:
-        url = self._url("/api/chat")
-        response = self._send("POST", url, model, json=payload)
+    def _chat(self, model: str, messages: list[Message], options: GenerationOptions, fmt: Any = None) -> str:
         try:
-            body = response.json()
-        except ValueError as exc:
-            raise TransientBackendError(self.name, f"answer is not JSON: {response.text[:200]!r}", url=url) from exc
-        return self._answer(body, url, model)
+            answer = self._ollama.chat(
+                model=model,
+                messages=[{"role": m.role, "content": m.content} for m in messages],
+                stream=False,
+                think=self.think,
+                format=fmt,
+                options=self._options(options),
+                keep_alive=self.keep_alive,
+            )
+        except (ollama.ResponseError, httpx.HTTPError, ConnectionError, ValueError) as exc:
+            raise self._convert(exc, "/api/chat", model) from exc
+        self._finished(answer)
+        return answer.message.content or ""
+
+    def _finished(self, answer: ollama.ChatResponse) -> None:
+        self.last_stats = answer.model_dump(exclude={"message"}, exclude_none=True)
+        self.last_thinking = answer.message.thinking or ""
 
     def _request_complete(self, model: str, messages: list[Message], options: GenerationOptions) -> str:
-        return self._chat_once(model, self._payload(model, messages, options, stream=False))
+        return self._chat(model, messages, options)
 
     def _request_json(
         self, model: str, messages: list[Message], schema: dict[str, Any], options: GenerationOptions
     ) -> str:
         grounded = [Message(role="system", content=schema_instruction(schema)), *messages]
-        return self._chat_once(model, self._payload(model, grounded, options, stream=False, fmt=schema))
+        return self._chat(model, grounded, options, fmt=schema)
 
     def _request_stream(self, model: str, messages: list[Message], options: GenerationOptions) -> Iterator[str]:
-        url = self._url("/api/chat")
-        payload = self._payload(model, messages, options, stream=True)
-        for line in self._stream_lines(url, model, json=payload):
-            if not line.strip():
-                continue
-            try:
-                body = json.loads(line)
-            except ValueError as exc:
-                raise TransientBackendError(self.name, f"bad NDJSON line: {line[:200]!r}", url=url) from exc
-            if "error" in body:
-                raise TransientBackendError(
-                    self.name, f"server error while streaming: {body['error']}", url=url, hint=self._hint(model)
-                )
-            content = (body.get("message") or {}).get("content") or ""
-            if content:
-                yield content
-            if body.get("done"):
-                self.last_stats = {k: v for k, v in body.items() if k != "message"}
-                return
-        raise TransientBackendError(self.name, "stream ended before done:true", url=url, hint=self._hint(model))
+        thinking: list[str] = []
+        try:
+            chunks = self._ollama.chat(
+                model=model,
+                messages=[{"role": m.role, "content": m.content} for m in messages],
+                stream=True,
+                think=self.think,
+                options=self._options(options),
+                keep_alive=self.keep_alive,
+            )
+            for chunk in chunks:
+                if chunk.message.thinking:
+                    thinking.append(chunk.message.thinking)
+                if chunk.message.content:
+                    yield chunk.message.content
+                if chunk.done:
+                    self._finished(chunk)
+                    self.last_thinking = "".join(thinking)
+                    return
+        except (ollama.ResponseError, httpx.HTTPError, ConnectionError, ValueError) as exc:
+            raise self._convert(exc, "/api/chat", model) from exc
+        raise TransientBackendError(
+            self.name, "stream ended before done:true", url=f"{self.base_url}/api/chat", hint=self._hint(model)
+        )
 
     # -- model management ---------------------------------------------------------
     def installed_models(self) -> list[str]:
@@ -189,14 +241,16 @@ class OllamaBackend(HTTPChatBackend):
             BackendUnavailable: the server cannot be reached.
             BackendError: any other failure.
         """
-        url = self._url("/api/tags")
-        body = self._send("GET", url, None).json()
-        return [m.get("name") or m.get("model") for m in body.get("models", [])]
+        try:
+            listed = self._ollama.list()
+        except (ollama.ResponseError, httpx.HTTPError, ConnectionError, ValueError) as exc:
+            raise self._convert(exc, "/api/tags", None) from exc
+        return [m.model for m in listed.models if m.model]
 
     def _installed_models(self) -> list[str] | None:
         try:
             return self.installed_models()
-        except (BackendError, ValueError):
+        except BackendError:
             return None
 
     def check(self, model: str | None = None) -> str:
@@ -215,7 +269,7 @@ class OllamaBackend(HTTPChatBackend):
             if _same_model(wanted, name):
                 return name
         raise ModelNotFoundError(
-            self.name, wanted, url=self._url("/api/tags"), hint=self._hint(wanted), available=installed
+            self.name, wanted, url=f"{self.base_url}/api/tags", hint=self._hint(wanted), available=installed
         )
 
     def loaded_models(self) -> list[str]:
@@ -224,8 +278,11 @@ class OllamaBackend(HTTPChatBackend):
         Raises:
             BackendError: the server cannot be reached or failed.
         """
-        body = self._send("GET", self._url("/api/ps"), None).json()
-        return [m.get("name") or m.get("model") for m in body.get("models", [])]
+        try:
+            running = self._ollama.ps()
+        except (ollama.ResponseError, httpx.HTTPError, ConnectionError, ValueError) as exc:
+            raise self._convert(exc, "/api/ps", None) from exc
+        return [m.model for m in running.models if m.model]
 
     def unload(self, model: str | None = None) -> bool:
         """Unload ``model`` (default: this backend's) from memory now, freeing its (GPU) memory.
@@ -241,9 +298,15 @@ class OllamaBackend(HTTPChatBackend):
             BackendError: any other failure.
         """
         wanted = model or str(self.model)
-        url = self._url("/api/chat")
         try:
-            response = self._send("POST", url, wanted, json={"model": wanted, "messages": [], "keep_alive": 0})
-        except ModelNotFoundError:
+            response = self._client.post(
+                f"{self.base_url}/api/chat", json={"model": wanted, "messages": [], "keep_alive": 0}
+            )
+        except httpx.HTTPError as exc:
+            raise self._convert(exc, "/api/chat", wanted) from exc
+        if response.status_code == 404:
             return False
-        return response.json().get("done_reason") == "unload"
+        if response.status_code >= 400:
+            raise self._convert(ollama.ResponseError(response.text, response.status_code), "/api/chat", wanted)
+        answer: Mapping[str, Any] = response.json()
+        return answer.get("done_reason") == "unload"

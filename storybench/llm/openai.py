@@ -34,6 +34,7 @@ from typing import Any
 
 import httpx
 
+from storybench.config import env_settings
 from storybench.exceptions import PermanentBackendError, TransientBackendError
 from storybench.llm.base import GenerationOptions, Message
 from storybench.llm.http import HTTPChatBackend, normalize_base_url, redact
@@ -50,7 +51,7 @@ SCHEMA_MODES = ("json_schema", "json_object_schema", "json_object")
 
 
 def _default_base_url() -> str:
-    configured = os.environ.get("STORYBENCH_OPENAI_BASE_URL") or os.environ.get("OPENAI_BASE_URL")
+    configured = env_settings().openai_base_url
     if configured:
         return configured
     return "https://api.openai.com/v1" if os.environ.get("OPENAI_API_KEY") else "http://127.0.0.1:8000/v1"
@@ -109,7 +110,7 @@ class OpenAIBackend(HTTPChatBackend):
     ) -> None:
         root = normalize_base_url(base_url or _default_base_url())
         super().__init__(
-            model or os.environ.get("STORYBENCH_OPENAI_MODEL") or DEFAULT_OPENAI_MODEL,
+            model or env_settings().openai_model or DEFAULT_OPENAI_MODEL,
             root,
             options=options,
             fallback_model=fallback_model,

@@ -2,8 +2,9 @@
 
 Only :class:`~storybench.exceptions.TransientBackendError` (and its subclass
 :class:`~storybench.exceptions.BackendUnavailable`) is retried: connection errors,
-timeouts, 5xx and 429 answers, all converted to those classes at the backend's
-edge by :mod:`storybench.llm.http`. Permanent errors (4xx) are raised at once.
+timeouts, 408, 429 and 5xx answers, all converted to those classes at the backend's
+edge by :mod:`storybench.http_errors`; a ``Retry-After`` the server sent is waited
+for. Permanent errors (other 4xx) are raised at once.
 When every try fails the last error itself is raised (it names the backend, the
 URL and what to check), so callers catch one ``BackendError`` tree.
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from storybench.exceptions import TransientBackendError
 
@@ -28,29 +29,47 @@ R = TypeVar("R")
 class RetryPolicy:
     """How often and how patiently a transient failure is tried again.
 
+    A server's ``Retry-After`` (:attr:`TransientBackendError.retry_after
+    <storybench.exceptions.TransientBackendError.retry_after>`) lengthens the delay
+    before the next attempt to what it asked, up to ``max_retry_after``.
+
     Args:
         tries: total attempts, the first one included (>= 1).
         backoff: first delay between attempts, seconds; doubles each retry.
         max_backoff: longest delay between attempts, seconds.
+        max_retry_after: longest delay a server's ``Retry-After`` can ask for, seconds.
     """
 
-    def __init__(self, tries: int = 3, backoff: float = 0.5, max_backoff: float = 8.0) -> None:
+    def __init__(
+        self, tries: int = 3, backoff: float = 0.5, max_backoff: float = 8.0, max_retry_after: float = 120.0
+    ) -> None:
         if tries < 1:
             raise ValueError(f"tries must be >= 1, got {tries}")
-        if backoff < 0 or max_backoff < 0:
-            raise ValueError("backoff and max_backoff must be >= 0 seconds")
+        if backoff < 0 or max_backoff < 0 or max_retry_after < 0:
+            raise ValueError("backoff, max_backoff and max_retry_after must be >= 0 seconds")
         self.tries = tries
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self.max_retry_after = max_retry_after
+        self._exponential = wait_exponential(multiplier=backoff, min=backoff, max=max_backoff)
 
     def __repr__(self) -> str:
         return f"RetryPolicy(tries={self.tries}, backoff={self.backoff}, max_backoff={self.max_backoff})"
+
+    def delay(self, state: RetryCallState) -> float:
+        """Seconds to wait before the next attempt: the exponential backoff, or the
+        failed attempt's ``retry_after`` (capped at ``max_retry_after``) when longer."""
+        wait = float(self._exponential(state))
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, TransientBackendError) and exc.retry_after:
+            wait = max(wait, min(exc.retry_after, self.max_retry_after))
+        return wait
 
     def _retrying(self) -> Retrying:
         return Retrying(
             retry=retry_if_exception_type(TransientBackendError),
             stop=stop_after_attempt(self.tries),
-            wait=wait_exponential(multiplier=self.backoff, min=self.backoff, max=self.max_backoff),
+            wait=self.delay,
             reraise=True,
         )
 
@@ -72,18 +91,19 @@ class RetryPolicy:
                 or a failure after text was already yielded.
             BackendError: any permanent error, at once.
         """
-        state: dict[str, object] = {}
+        iterator: Iterator[str] | None = None
+        head: object = _END
 
         def first() -> None:
+            nonlocal iterator, head
             iterator = iter(factory())
-            state["iterator"] = iterator
-            state["first"] = next(iterator, _END)
+            head = next(iterator, _END)
 
         self.call(first)
-        if state["first"] is _END:
+        if iterator is None or not isinstance(head, str):  # an empty stream
             return
-        yield state["first"]  # type: ignore[misc]
-        yield from state["iterator"]  # type: ignore[misc]
+        yield head
+        yield from iterator
 
 
 _END = object()

@@ -13,10 +13,22 @@ horizontally, so its panel 1 also sits at the right.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Literal, cast, get_args
 
-__all__ = ["TEMPLATES", "TEMPLATE_IDS", "Rect", "Template", "TemplateId", "panel_count", "panel_rects"]
+__all__ = [
+    "LAYOUT_FOR_COUNT",
+    "TEMPLATES",
+    "TEMPLATE_IDS",
+    "Rect",
+    "Template",
+    "TemplateId",
+    "layout_for_count",
+    "panel_count",
+    "panel_rects",
+    "template_id",
+]
 
 TemplateId = Literal[
     "single",
@@ -112,6 +124,36 @@ TEMPLATES: dict[str, Template] = {
     )
 }
 assert tuple(TEMPLATES) == TEMPLATE_IDS
+
+
+#: The layout a page switches to when it ends up with this many panels.
+LAYOUT_FOR_COUNT: dict[int, TemplateId] = {1: "single", 2: "two-horizontal", 3: "big-top", 4: "grid-2x2", 5: "action"}
+
+
+def template_id(layout: str) -> TemplateId:
+    """``layout`` checked to be a known template id.
+
+    Raises:
+        KeyError: ``layout`` is not a known template id.
+    """
+    if layout not in TEMPLATES:
+        raise KeyError(f"unknown layout {layout!r}; known: {', '.join(TEMPLATE_IDS)}")
+    return cast(TemplateId, layout)
+
+
+def layout_for_count(count: int, allowed: Sequence[str] | None = None) -> TemplateId | None:
+    """A layout with exactly ``count`` panels, or ``None`` when none of ``allowed`` has that many.
+
+    Args:
+        count: the number of panels.
+        allowed: the layouts to choose from, in preference order (default: every template).
+            :data:`LAYOUT_FOR_COUNT` is taken first when it is allowed.
+    """
+    allowed = tuple(allowed) if allowed is not None else TEMPLATE_IDS
+    preferred = LAYOUT_FOR_COUNT.get(count)
+    if preferred in allowed:
+        return preferred
+    return next((template_id(t) for t in allowed if TEMPLATES[t].panel_count == count), None)
 
 
 def panel_count(layout: str) -> int:

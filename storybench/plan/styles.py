@@ -68,7 +68,8 @@ STYLES: dict[str, Style] = {
         Style(
             id="noir",
             name="Noir",
-            prompt_prefix="film noir comic art, high-contrast black and white ink, deep shadows, venetian-blind light, 1940s",
+            prompt_prefix="film noir comic art, high-contrast black and white ink, deep shadows, venetian-blind "
+            "light, 1940s",
             negative_prompt=f"{_COMMON_NEGATIVE}, bright colors, cheerful, cartoonish",
             palette=Palette(paper="#f4f1ea", ink="#0d0d0d", background="#3a3a3a", figure="#1c1c1c", accent="#d8d8d8"),
             monochrome=True,
@@ -99,7 +100,8 @@ STYLES: dict[str, Style] = {
         Style(
             id="ligne-claire",
             name="Ligne claire",
-            prompt_prefix="ligne claire bande dessinee, clean uniform lines, flat colors, no hatching, detailed backgrounds",
+            prompt_prefix="ligne claire bande dessinee, clean uniform lines, flat colors, no hatching, detailed "
+            "backgrounds",
             negative_prompt=f"{_COMMON_NEGATIVE}, heavy shadows, gradients, sketchy lines",
             palette=Palette(paper="#fdfcf7", ink="#1a1a1a", background="#8fb8de", figure="#e4572e", accent="#f3c623"),
         ),

@@ -21,6 +21,7 @@ from pathlib import Path
 from storybench.exceptions import StorybenchError
 from storybench.plan.io import save_plan
 from storybench.plan.styles import STYLE_IDS
+from storybench.planner.planner import plan_comic
 
 __all__ = ["add_plan_command", "default_plan_path", "run_plan_command"]
 
@@ -68,8 +69,6 @@ def run_plan_command(args: argparse.Namespace) -> int:
     Returns:
         0 on success, 2 on a storybench error (message on stderr).
     """
-    from storybench.planner.planner import plan_comic
-
     try:
         result = plan_comic(
             args.prompt,

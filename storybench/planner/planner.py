@@ -13,9 +13,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from storybench.config import env_settings
 from storybench.exceptions import ConfigError, PlanValidationError
-from storybench.llm.base import LLMBackend, get_llm_backend
+from storybench.llm.base import LLMBackend, resolve_llm
+from storybench.plan.ids import slugify
+from storybench.plan.layouts import template_id
 from storybench.plan.models import (
     _BCP47,
     Chapter,
@@ -28,7 +29,6 @@ from storybench.plan.models import (
 )
 from storybench.plan.styles import STYLE_IDS
 from storybench.planner.progress import PlanProgress, ProgressCallback
-from storybench.planner.repair import slugify
 from storybench.planner.schemas import page_count_rule
 from storybench.planner.stages import StageOptions, run_characters, run_panels, run_structure
 
@@ -51,18 +51,6 @@ class PlanResult:
     repairs: list[str] = field(default_factory=list)
     seconds: float = 0.0
     requests: int = 0
-
-
-def resolve_llm(llm: LLMBackend | str | None) -> LLMBackend:
-    """An LLM backend object from an object, a registered name, or ``None``
-    (the ``STORYBENCH_LLM_BACKEND`` setting, ``llamacpp`` by default).
-
-    Raises:
-        UnknownBackendError, MissingDependencyError: from :func:`get_llm_backend`.
-    """
-    if isinstance(llm, LLMBackend):
-        return llm
-    return get_llm_backend(llm or env_settings().llm_backend)
 
 
 def plan_comic(
@@ -127,7 +115,7 @@ def plan_comic(
         drafts, notes = run_characters(backend, prompt, style, so, rule.max_characters)
         requests += 1
         repairs += notes
-        characters = [Character(id=f"char-{i}", **d) for i, d in enumerate(drafts, start=1)]
+        characters = [Character.model_validate({"id": f"char-{i}", **d}) for i, d in enumerate(drafts, start=1)]
         cast = [(c.id, c.name, c.role) for c in characters]
         bar.step("characters", f"{len(characters)} character(s)")
 
@@ -174,7 +162,7 @@ def plan_comic(
                     )
                     for k, p in enumerate(panel_dicts, start=1)
                 ]
-                pages.append(Page(id=page_id, page_number=page_number, layout=layout, panels=panels))
+                pages.append(Page(id=page_id, page_number=page_number, layout=template_id(layout), panels=panels))
                 previous_summary = pg["summary"]
                 last_location = panels[-1].location
                 bar.step("panels", f"page {page_number}/{page_total} planned")

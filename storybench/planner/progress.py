@@ -42,7 +42,7 @@ class PlanProgress:
         self.total = 3
         self._bar = None
         if show_bar:
-            from tqdm.auto import tqdm
+            from tqdm.auto import tqdm  # lazy: in a notebook tqdm.auto loads ipywidgets
 
             self._bar = tqdm(total=self.total, desc="planning", unit="step", leave=True)
 

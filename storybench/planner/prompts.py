@@ -14,6 +14,7 @@ from storybench.llm.base import Message
 from storybench.plan.layouts import TEMPLATES
 from storybench.plan.styles import get_style
 from storybench.planner.schemas import CAMERA_SHOTS, PageCountRule
+from storybench.prompts.language import language_name
 
 __all__ = ["SYSTEM_PROMPT", "characters_messages", "language_name", "panels_messages", "structure_messages"]
 
@@ -21,26 +22,6 @@ SYSTEM_PROMPT = (
     "You are a comic book writer and editor. You plan comics as JSON that exactly follows the "
     "given schema. Keep every text short and concrete. Answer with JSON only."
 )
-
-_LANGUAGES = {
-    "en": "English",
-    "uk": "Ukrainian",
-    "ru": "Russian",
-    "fr": "French",
-    "de": "German",
-    "es": "Spanish",
-    "it": "Italian",
-    "pt": "Portuguese",
-    "pl": "Polish",
-    "ja": "Japanese",
-    "zh": "Chinese",
-    "ko": "Korean",
-}
-
-
-def language_name(code: str) -> str:
-    """English name of a BCP-47 language code (``"uk"`` → ``"Ukrainian"``); the code itself when unknown."""
-    return _LANGUAGES.get(code.split("-")[0].lower(), code)
 
 
 def _lettering_rule(language: str) -> str:

@@ -14,121 +14,15 @@ inside the page-count rule; make ids unique and file-safe.
 
 from __future__ import annotations
 
-import json
-import re
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-from storybench.plan.layouts import TEMPLATES
+from storybench.llm.salvage import clip
+from storybench.plan.ids import resolve_character
+from storybench.plan.layouts import TEMPLATES, layout_for_count
 from storybench.planner.schemas import CAMERA_SHOTS, LIMITS, PageCountRule
 
-__all__ = [
-    "LAYOUT_FOR_COUNT",
-    "clip",
-    "extract_json",
-    "layout_for_count",
-    "repair_characters",
-    "repair_panels",
-    "repair_structure",
-    "resolve_character",
-    "slugify",
-    "unique_slug",
-]
-
-#: The layout a page switches to when it ends up with this many panels.
-LAYOUT_FOR_COUNT: dict[int, str] = {1: "single", 2: "two-horizontal", 3: "big-top", 4: "grid-2x2", 5: "action"}
-
-
-def layout_for_count(count: int, allowed: Sequence[str] | None = None) -> str | None:
-    """A layout with exactly ``count`` panels (the preferred one first), or ``None``."""
-    allowed = tuple(allowed) if allowed is not None else tuple(TEMPLATES)
-    preferred = LAYOUT_FOR_COUNT.get(count)
-    if preferred in allowed:
-        return preferred
-    return next((t for t in allowed if TEMPLATES[t].panel_count == count), None)
-
-
-def extract_json(text: str | None) -> Any:
-    """Decode ``text`` as JSON, or the outermost ``{...}`` inside it, or — for an answer
-    cut off by the token limit — its complete part (up to the last closed object, with
-    the open brackets closed); ``None`` if nothing parses."""
-    if not text:
-        return None
-    try:
-        return json.loads(text)
-    except (json.JSONDecodeError, ValueError):
-        pass
-    start, end = text.find("{"), text.rfind("}")
-    if 0 <= start < end:
-        try:
-            return json.loads(text[start : end + 1])
-        except (json.JSONDecodeError, ValueError):
-            pass
-    if start >= 0:
-        return _salvage_truncated(text[start:])
-    return None
-
-
-def _salvage_truncated(text: str) -> Any:
-    """The longest prefix of ``text`` ending at a closed ``}`` made valid by closing its open brackets."""
-    stack: list[str] = []
-    cuts: list[tuple[int, str]] = []
-    in_string = escaped = False
-    for i, ch in enumerate(text):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-            continue
-        if ch == '"':
-            in_string = True
-        elif ch in "{[":
-            stack.append("}" if ch == "{" else "]")
-        elif ch in "}]":
-            if not stack or stack[-1] != ch:
-                return None
-            stack.pop()
-            if ch == "}" and stack:
-                cuts.append((i, "".join(reversed(stack))))
-    for i, closers in reversed(cuts):
-        try:
-            return json.loads(text[: i + 1] + closers)
-        except (json.JSONDecodeError, ValueError):
-            continue
-    return None
-
-
-def clip(value: Any, limit: int) -> str:
-    """``value`` as one line of text, whitespace collapsed, cut at a word boundary to ``limit`` characters."""
-    if value is None or isinstance(value, (dict, list)):
-        return ""
-    text = " ".join(str(value).split())
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
-    space = cut.rfind(" ")
-    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,.;:")
-
-
-def slugify(text: str, fallback: str = "comic", limit: int = 60) -> str:
-    """A lowercase ASCII slug (``"Рей & the Rain!"`` → ``"the-rain"``), or ``fallback`` when nothing is left."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:limit].strip("-")
-    return slug or fallback
-
-
-def unique_slug(slug: str, taken: set[str]) -> str:
-    """``slug``, or ``slug-2``, ``slug-3``... whichever is not in ``taken``."""
-    if slug not in taken:
-        return slug
-    n = 2
-    while f"{slug}-{n}" in taken:
-        n += 1
-    return f"{slug}-{n}"
+__all__ = ["repair_characters", "repair_panels", "repair_structure"]
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -154,7 +48,7 @@ def repair_characters(
         notes.append("characters: the answer had no character list")
     out: list[dict[str, str]] = []
     names: set[str] = set()
-    for i, item in enumerate(items):
+    for item in items:
         d = _as_dict(item)
         path = f"characters[{len(out)}]"
         name = clip(d.get("name"), LIMITS.name)
@@ -216,8 +110,8 @@ def repair_structure(raw: Any, rule: PageCountRule, prompt: str) -> tuple[dict[s
     for ci, ch in enumerate(_as_list(d.get("chapters"))):
         chd = _as_dict(ch)
         ctitle = clip(chd.get("title"), LIMITS.title)
-        pages = []
-        for pi, pg in enumerate(_as_list(chd.get("pages"))):
+        pages: list[dict[str, Any]] = []
+        for pg in _as_list(chd.get("pages")):
             pgd = _as_dict(pg)
             path = f"chapters[{len(chapters)}].pages[{len(pages)}]"
             summary = clip(pgd.get("summary"), LIMITS.summary)
@@ -282,34 +176,14 @@ def repair_structure(raw: Any, rule: PageCountRule, prompt: str) -> tuple[dict[s
         if len(pages) < 2:
             break  # cannot happen: min_pages >= min_chapters in every rule
         half = len(pages) // 2
-        new = {"title": f"Chapter {len(chapters) + 1}", "pages": pages[half:]}
+        second_half = {"title": f"Chapter {len(chapters) + 1}", "pages": pages[half:]}
         chapters[biggest]["pages"] = pages[:half]
-        chapters.insert(biggest + 1, new)
+        chapters.insert(biggest + 1, second_half)
         notes.append(f"chapters: fewer than {rule.min_chapters} chapters; split chapter {biggest + 1} in two")
     return {"title": title, "chapters": chapters}, notes
 
 
 # -- stage 3 ----------------------------------------------------------------------
-def resolve_character(ref: Any, characters: Sequence[tuple[str, str]]) -> str | None:
-    """The id for ``ref`` given as an id, a name or a first name (case-insensitive)."""
-    if not isinstance(ref, str):
-        ref = _as_dict(ref).get("id") or _as_dict(ref).get("name")
-        if not isinstance(ref, str):
-            return None
-    key = ref.strip().lower()
-    for cid, name in characters:
-        if key == cid.lower():
-            return cid
-    for cid, name in characters:
-        if key == name.lower():
-            return cid
-    for cid, name in characters:
-        first = name.lower().split()[0] if name.split() else ""
-        if first and (key == first or key.split()[0:1] == [first]):
-            return cid
-    return None
-
-
 def _camera(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
@@ -431,13 +305,15 @@ def repair_panels(
             if len(panels) > max_panels:
                 dropped = panels[max_panels:]
                 notes.append(
-                    f"{path}.panels: {len(panels)} panels is more than any layout holds; dropped the last {len(dropped)}"
+                    f"{path}.panels: {len(panels)} panels is more than any layout holds; dropped the last "
+                    f"{len(dropped)}"
                 )
                 panels = panels[:max_panels]
             new_layout = layout_for_count(len(panels), allowed_layouts)
             if new_layout and len(panels) != need:
                 notes.append(
-                    f"{path}.layout: {layout!r} needs {need} panels, the model gave {len(panels)}; switched to {new_layout!r}"
+                    f"{path}.layout: {layout!r} needs {need} panels, the model gave {len(panels)}; switched to "
+                    f"{new_layout!r}"
                 )
                 layout = new_layout
     return layout, panels, notes

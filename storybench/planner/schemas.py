@@ -15,11 +15,11 @@ which character ids exist).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from storybench.plan.layouts import TEMPLATE_IDS, TEMPLATES
+from storybench.plan.layouts import TEMPLATE_IDS, TEMPLATES, TemplateId
 
 __all__ = [
     "CAMERA_SHOTS",
@@ -58,9 +58,9 @@ CameraShot = Literal[
     "POV",
 ]
 #: Camera shot names offered to the model and in the editor's dropdown, tight to wide.
-CAMERA_SHOTS: tuple[str, ...] = CameraShot.__args__  # type: ignore[attr-defined]
+CAMERA_SHOTS: tuple[str, ...] = get_args(CameraShot)
 
-LayoutId = Literal[TEMPLATE_IDS]  # type: ignore[valid-type]
+LayoutId = TemplateId
 
 #: Layouts in the order they are offered to the model.
 LAYOUT_PREFERENCE: tuple[str, ...] = (
@@ -130,7 +130,7 @@ class CharactersAnswer(_Draft):
 def characters_answer_model(max_characters: int = LIMITS.characters) -> type[CharactersAnswer]:
     """The stage 1 model with at most ``max_characters`` characters (1..4)."""
     n = max(1, min(LIMITS.characters, max_characters))
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         "CharactersAnswer",
         __base__=CharactersAnswer,
         characters=(list[CharacterDraft], Field(min_length=1, max_length=n)),
@@ -190,7 +190,7 @@ class PageDraft(_Draft):
     """One page of the structure: what happens on it and its layout."""
 
     summary: str = Field(min_length=LIMITS.min_text, max_length=LIMITS.summary, description="what happens on this page")
-    layout: LayoutId = Field(description="page layout template; fixes the number of panels")  # type: ignore[valid-type]
+    layout: LayoutId = Field(description="page layout template; fixes the number of panels")
 
 
 class ChapterDraft(_Draft):
@@ -210,7 +210,7 @@ class StructureAnswer(_Draft):
 def structure_answer_model(rule: PageCountRule) -> type[StructureAnswer]:
     """The stage 2 model for ``rule``: chapter count, pages per chapter and the
     allowed layouts are in the schema (the total page count is checked by the code)."""
-    layout_type = Literal[rule.layouts]  # type: ignore[valid-type]
+    layout_type: Any = Literal[rule.layouts]  # built at run time: the layouts this rule allows
     per_chapter_max = -(-rule.max_pages_total // rule.min_chapters)
     per_chapter_min = max(1, -(-rule.min_pages // rule.max_chapters))
     page_model = create_model(
@@ -221,13 +221,13 @@ def structure_answer_model(rule: PageCountRule) -> type[StructureAnswer]:
     chapter_model = create_model(
         "ChapterDraft",
         __base__=ChapterDraft,
-        pages=(list[page_model], Field(min_length=per_chapter_min, max_length=per_chapter_max)),  # type: ignore[valid-type]
+        pages=(list[page_model], Field(min_length=per_chapter_min, max_length=per_chapter_max)),
     )
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         "StructureAnswer",
         __base__=StructureAnswer,
         chapters=(
-            list[chapter_model],  # type: ignore[valid-type]
+            list[chapter_model],
             Field(min_length=rule.min_chapters, max_length=rule.max_chapters),
         ),
     )
@@ -278,7 +278,7 @@ def panels_answer_model(panel_count: int, character_ids: list[str] | tuple[str, 
     line_max = 80 if compact else LIMITS.line
     ids = tuple(dict.fromkeys(character_ids))
     if ids:
-        id_type: Any = Literal[ids]  # type: ignore[valid-type]
+        id_type: Any = Literal[ids]
         dialogue_model = create_model(
             "DialogueDraft",
             __base__=DialogueDraft,
@@ -286,7 +286,7 @@ def panels_answer_model(panel_count: int, character_ids: list[str] | tuple[str, 
             text=(str, Field(min_length=1, max_length=line_max, description="the line, in the plan language")),
         )
         cast_field: Any = (list[id_type], Field(default_factory=list, max_length=min(LIMITS.cast_per_panel, len(ids))))
-        lines_field: Any = (list[dialogue_model], Field(default_factory=list, max_length=LIMITS.lines_per_panel))  # type: ignore[valid-type]
+        lines_field: Any = (list[dialogue_model], Field(default_factory=list, max_length=LIMITS.lines_per_panel))
     else:
         cast_field = (list[str], Field(default_factory=list, max_length=0))
         lines_field = (list[DialogueDraft], Field(default_factory=list, max_length=0))
@@ -297,8 +297,8 @@ def panels_answer_model(panel_count: int, character_ids: list[str] | tuple[str, 
             "narrative": (str, Field(default="", max_length=80, description="caption text or ''")),
         }
     panel_model = create_model("PanelDraft", __base__=PanelDraft, characters=cast_field, dialogue=lines_field, **extra)
-    return create_model(  # type: ignore[call-overload,no-any-return]
+    return create_model(
         "PanelsAnswer",
         __base__=PanelsAnswer,
-        panels=(list[panel_model], Field(min_length=panel_count, max_length=panel_count)),  # type: ignore[valid-type]
+        panels=(list[panel_model], Field(min_length=panel_count, max_length=panel_count)),
     )

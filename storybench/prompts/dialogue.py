@@ -25,8 +25,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from storybench.exceptions import ConfigError, StructuredOutputError
-from storybench.llm.base import LLMBackend, Message
+from storybench.llm.base import LLMBackend, Message, resolve_llm
+from storybench.llm.salvage import clip, extract_json
+from storybench.plan.ids import resolve_character
 from storybench.plan.models import ComicPlan, Dialogue, PanelPlan
+from storybench.prompts.language import language_name
 
 __all__ = [
     "MAX_LINE_CHARS",
@@ -110,13 +113,14 @@ class _LinesAnswer(BaseModel):
 
 def _answer_model(speaker_ids: Sequence[str], n_lines: int) -> type[_LinesAnswer]:
     ids = tuple(dict.fromkeys(speaker_ids))
+    speaker_type: Any = Literal[ids]  # built at run time: one enum per call
     line_model = create_model(
-        "DialogueLine", __base__=DialogueLine, speaker=(Literal[ids], Field(description="speaker id"))
-    )  # type: ignore[valid-type]
-    return create_model(  # type: ignore[call-overload,no-any-return]
+        "DialogueLine", __base__=DialogueLine, speaker=(speaker_type, Field(description="speaker id"))
+    )
+    return create_model(
         "DialogueAnswer",
         __base__=_LinesAnswer,
-        lines=(list[line_model], Field(min_length=n_lines, max_length=n_lines)),  # type: ignore[valid-type]
+        lines=(list[line_model], Field(min_length=n_lines, max_length=n_lines)),
     )
 
 
@@ -132,7 +136,8 @@ def _check(speakers: Sequence[Speaker], dialogue_type: str, n_lines: int) -> Non
     for s in speakers:
         if s.archetype and s.archetype not in archetypes:
             raise ConfigError(
-                f"write_dialogue: speaker {s.id!r} has unknown archetype {s.archetype!r}; known: {', '.join(archetypes)}"
+                f"write_dialogue: speaker {s.id!r} has unknown archetype {s.archetype!r}; known: "
+                f"{', '.join(archetypes)}"
             )
     if not 1 <= n_lines <= 12:
         raise ConfigError(f"write_dialogue: n_lines must be 1..12, got {n_lines}")
@@ -142,7 +147,6 @@ def dialogue_messages(
     speakers: Sequence[Speaker], context: DialogueContext, dialogue_type: str, n_lines: int, language: str = "en"
 ) -> list[Message]:
     """The chat messages of a dialogue request."""
-    from storybench.planner.prompts import language_name
 
     ctx = [f"{k.replace('_', ' ')}: {v}" for k, v in vars(context).items() if v]
     user = (
@@ -194,8 +198,6 @@ def write_dialogue(
         StructuredOutputError: no attempt validated and no line of the last one was usable.
         BackendError: other backend failures.
     """
-    from storybench.planner.planner import resolve_llm
-    from storybench.planner.repair import clip, extract_json, resolve_character
 
     _check(speakers, dialogue_type, n_lines)
     backend = resolve_llm(llm)
@@ -290,5 +292,5 @@ def write_dialogue_into(
         panel.dialogue = chunk if replace else list(panel.dialogue) + chunk
         for d in chunk:
             if d.character not in panel.characters:
-                panel.characters = list(panel.characters) + [d.character]
+                panel.characters = [*panel.characters, d.character]
     return new

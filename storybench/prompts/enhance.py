@@ -19,7 +19,7 @@ from importlib import resources
 from typing import Any
 
 from storybench.exceptions import BackendError, ConfigError
-from storybench.llm.base import LLMBackend, Message
+from storybench.llm.base import LLMBackend, Message, resolve_llm
 
 __all__ = ["PRESET_CATEGORIES", "EnhancedPrompt", "enhance_prompt", "list_presets", "looks_english"]
 
@@ -139,8 +139,6 @@ def enhance_prompt(
     result = EnhancedPrompt(prompt=prompt, negative=negative, presets=applied, notes=notes)
     if not rewrite:
         return result
-
-    from storybench.planner.planner import resolve_llm
 
     backend = resolve_llm(llm)
     messages = [

@@ -17,17 +17,21 @@ for the rest; anything else is treated as permanent.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
-from storybench.exceptions import UnknownBackendError
+from storybench.registry import Extra, Registry
 from storybench.render.spec import RenderResult, RenderSpec
 
-__all__ = ["ENTRY_POINT_GROUP", "ImageBackend", "get_image_backend", "image_backend_names", "register_image_backend"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "IMAGE_BACKENDS",
+    "ImageBackend",
+    "get_image_backend",
+    "image_backend_names",
+    "register_image_backend",
+]
 
 ENTRY_POINT_GROUP = "storybench.image_backends"
 
@@ -38,12 +42,23 @@ class ImageBackend(ABC):
     Class attributes:
         name: registered name.
         version: renderer version; part of every cache key, so bump it when output changes.
-        default_concurrency: how many renders the engine should run at once by default.
+
+    Attributes:
+        default_concurrency: how many renders the engine should run at once when the run
+            does not say; the class gives the default, an instance may refine it from its
+            options or the server (a ComfyUI queue depth, a RunPod endpoint's workers).
     """
 
     name: ClassVar[str] = ""
     version: ClassVar[str] = "1"
-    default_concurrency: ClassVar[int] = 1
+    default_concurrency: int = 1
+
+    @property
+    def supports_reference_images(self) -> bool:
+        """Whether :attr:`RenderSpec.reference_images <storybench.render.spec.RenderSpec.reference_images>`
+        is honoured, so the batch engine renders character sheets first and passes them
+        as references to the panels. ``False`` unless a backend says otherwise."""
+        return False
 
     def cache_identity(self, spec: RenderSpec) -> str:
         """What identifies this backend's output for ``spec`` besides the spec itself
@@ -69,10 +84,10 @@ class ImageBackend(ABC):
             Cancelled: :meth:`cancel` was called.
         """
 
-    def cancel(self) -> None:
+    def cancel(self) -> None:  # noqa: B027  # optional hook: the default has nothing to stop
         """Ask running and queued renders to stop (best effort)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  # optional hook: the default has nothing to release
         """Release connections and other resources."""
 
     def __enter__(self) -> ImageBackend:
@@ -88,30 +103,19 @@ _BUILTIN: dict[str, str] = {
     "runpod": "storybench.render.runpod:RunPodBackend",
     "runware": "storybench.render.runware:RunwareBackend",
 }
-_REGISTERED: dict[str, Callable[..., ImageBackend] | str] = {}
+IMAGE_BACKENDS: Registry[ImageBackend] = Registry(
+    "image", ENTRY_POINT_GROUP, _BUILTIN, {"runware": Extra("runware", (("runware", "runware"),))}
+)
 
 
 def register_image_backend(name: str, factory: Callable[..., ImageBackend] | str) -> None:
     """Register a backend class (or ``"module:Class"`` path) under ``name``."""
-    _REGISTERED[name] = factory
-
-
-def _available() -> dict[str, Callable[..., ImageBackend] | str]:
-    found: dict[str, Callable[..., ImageBackend] | str] = {}
-    for module_path in _BUILTIN.items():
-        name, target = module_path
-        module = target.split(":")[0]
-        if importlib.util.find_spec(module) is not None:
-            found[name] = target
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        found.setdefault(ep.name, ep.value)
-    found.update(_REGISTERED)
-    return found
+    IMAGE_BACKENDS.register(name, factory)
 
 
 def image_backend_names() -> list[str]:
-    """Names of every backend that can be created here, sorted."""
-    return sorted(_available())
+    """Names of every registered backend, sorted."""
+    return IMAGE_BACKENDS.names()
 
 
 def get_image_backend(name: str, **options: Any) -> ImageBackend:
@@ -121,11 +125,4 @@ def get_image_backend(name: str, **options: Any) -> ImageBackend:
         UnknownBackendError: no such backend; the message lists the known names.
         MissingDependencyError: the backend's optional extra is not installed.
     """
-    available = _available()
-    if name not in available:
-        raise UnknownBackendError("image", name, available)
-    factory = available[name]
-    if isinstance(factory, str):
-        module, _, attr = factory.partition(":")
-        factory = getattr(importlib.import_module(module), attr)
-    return factory(**options)
+    return IMAGE_BACKENDS.create(name, **options)

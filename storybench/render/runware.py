@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import contextlib
 import io
 import logging
 import os
@@ -40,7 +41,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+from PIL import Image, ImageOps, UnidentifiedImageError
 
+from storybench.config import env_settings
 from storybench.exceptions import (
     BackendUnavailable,
     Cancelled,
@@ -49,6 +52,7 @@ from storybench.exceptions import (
     PermanentBackendError,
     TransientBackendError,
 )
+from storybench.http_errors import error_for_transport, is_websocket_error
 from storybench.render.base import ImageBackend
 from storybench.render.download import download_image
 from storybench.render.spec import RenderResult, RenderSpec
@@ -68,6 +72,17 @@ _PERMANENT_CODES = re.compile(
     r"|credits|unauthorized",
     re.IGNORECASE,
 )
+
+
+def _auth_errors(message: Any) -> list[str]:
+    """The server's messages refusing our ``authentication`` task in one websocket message
+    (``{"errors": [{"taskType": "authentication", "message": ...}]}``), else ``[]``."""
+    errors = message.get("errors") if isinstance(message, dict) else None
+    return [
+        str(e.get("message") or "authentication failed")
+        for e in errors or []
+        if isinstance(e, dict) and e.get("taskType") == "authentication"
+    ]
 
 
 def validate_air(model: str, *, where: str = "model") -> str:
@@ -178,7 +193,7 @@ class RunwareBackend(ImageBackend):
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         try:
-            import runware  # noqa: F401
+            import runware  # noqa: F401  # lazy: the optional extra storybench[runware]
         except ImportError as exc:
             raise MissingDependencyError("the Runware backend", "runware", "runware") from exc
         self.model = validate_air(model)
@@ -190,7 +205,7 @@ class RunwareBackend(ImageBackend):
         if not api_key:
             raise ConfigError(f"Runware API key missing: set the environment variable {ENV_API_KEY}")
         self._api_key = api_key
-        self.url = url or os.environ.get(ENV_URL, "").strip() or None
+        self.url = url or env_settings().runware_url.strip() or None
         self.enhance_prompt = enhance_prompt
         self.enhance_max_length = enhance_max_length
         self.steps, self.cfg_scale, self.scheduler = steps, cfg_scale, scheduler
@@ -240,28 +255,31 @@ class RunwareBackend(ImageBackend):
         async with self._connect_lock:
             if self._client is not None and self._client.connected():
                 return self._client
-            from runware import Runware
+            from runware import Runware  # lazy: optional extra storybench[runware]
 
             kwargs: dict[str, Any] = {"api_key": self._api_key, "log_level": logging.CRITICAL}
             if self.url:
                 kwargs["url"] = self.url
             client = Runware(**kwargs)
+            refusals: list[str] = []  # the server's answers to our authentication task
+            client.addListener(lis=lambda m: refusals.extend(_auth_errors(m)), check=_auth_errors)
             try:
                 await asyncio.wait_for(client.connect(), timeout=min(self.timeout, 30.0))
             except (TimeoutError, OSError) as exc:
-                raise BackendUnavailable(
+                raise error_for_transport(
                     BACKEND,
-                    f"cannot connect to the Runware websocket: {type(exc).__name__}",
+                    exc,
                     url=self.url,
                     hint=f"network, or {ENV_URL}",
+                    detail="cannot connect to the Runware websocket",
+                    connecting=True,
                 ) from exc
-            refused = getattr(client, "_invalidAPIkey", None)
-            if refused or not client.connected():
+            if refusals or not client.connected():
                 await self._quietly_disconnect(client)
-                if refused:
+                if refusals:
                     raise PermanentBackendError(
                         BACKEND,
-                        f"the API key was refused: {self._scrub(str(refused))}",
+                        f"the API key was refused: {self._scrub(refusals[0])}",
                         url=self.url,
                         hint=f"check {ENV_API_KEY}",
                     )
@@ -271,13 +289,11 @@ class RunwareBackend(ImageBackend):
 
     @staticmethod
     async def _quietly_disconnect(client: Any) -> None:
-        try:
+        with contextlib.suppress(Exception):
             await asyncio.wait_for(client.disconnect(), timeout=5)
-        except Exception:
-            pass
 
     async def _enhance(self, client: Any, prompt: str) -> tuple[str, float | None]:
-        from runware import IPromptEnhance
+        from runware import IPromptEnhance  # lazy: optional extra storybench[runware]
 
         results = await client.promptEnhance(
             IPromptEnhance(
@@ -289,7 +305,7 @@ class RunwareBackend(ImageBackend):
         return str(results[0].text), getattr(results[0], "cost", None)
 
     async def _render(self, spec: RenderSpec) -> tuple[bytes, dict[str, Any]]:
-        from runware import IImageInference
+        from runware import IImageInference  # lazy: optional extra storybench[runware]
 
         client = await self._connected()
         model, steps, cfg, scheduler = self._settings(spec)
@@ -353,7 +369,7 @@ class RunwareBackend(ImageBackend):
         return text.replace(self._api_key, "***") if self._api_key else text
 
     def _convert(self, exc: BaseException, where: str) -> BaseException:
-        from runware.utils import RunwareAPIError
+        from runware.utils import RunwareAPIError  # lazy: optional extra storybench[runware]
 
         if isinstance(exc, RunwareAPIError):
             data = exc.error_data if isinstance(exc.error_data, dict) else {}
@@ -367,8 +383,10 @@ class RunwareBackend(ImageBackend):
             return TransientBackendError(BACKEND, text)
         if isinstance(exc, (asyncio.TimeoutError, concurrent.futures.TimeoutError)):
             return TransientBackendError(BACKEND, f"{where}: no answer within {self.timeout:g} s")
-        if isinstance(exc, ConnectionError):
-            return BackendUnavailable(BACKEND, f"{where}: connection lost: {self._scrub(str(exc))}", url=self.url)
+        if isinstance(exc, (OSError, EOFError)) or is_websocket_error(exc):
+            return error_for_transport(
+                BACKEND, exc, url=self.url, hint=f"network, or {ENV_URL}", detail=where, secret=self._api_key
+            )
         text = self._scrub(str(exc))
         if "timeout" in text.lower():
             return TransientBackendError(BACKEND, f"{where}: {text}")
@@ -384,7 +402,7 @@ class RunwareBackend(ImageBackend):
         """
         models = sorted({self._settings(s)[0] for s in specs} | {self.model})
         self._call(self._connected(), "preflight")
-        sizes = {f"{s.width}x{s.height}": "%dx%d" % runware_size(s.width, s.height) for s in specs}
+        sizes = {f"{s.width}x{s.height}": "{}x{}".format(*runware_size(s.width, s.height)) for s in specs}
         return {"models": models, "sizes": sizes}
 
     def _call(self, coro: Any, where: str) -> Any:
@@ -425,14 +443,13 @@ class RunwareBackend(ImageBackend):
         return RenderResult(image=png, width=width, height=height, metrics=metrics)
 
     def _to_png(self, data: bytes, spec: RenderSpec) -> tuple[bytes, int, int]:
-        from PIL import Image, ImageOps, UnidentifiedImageError
-
         try:
-            with Image.open(io.BytesIO(data)) as img:
-                img.load()
+            with Image.open(io.BytesIO(data)) as decoded:
+                decoded.load()
+                img: Image.Image = decoded
                 if self.fit_to_spec and img.size != (spec.width, spec.height):
                     img = ImageOps.fit(img, (spec.width, spec.height), method=Image.Resampling.LANCZOS)
-                elif img.format == "PNG":
+                elif decoded.format == "PNG":
                     return data, img.width, img.height
                 out = io.BytesIO()
                 img.save(out, format="PNG")
@@ -457,10 +474,8 @@ class RunwareBackend(ImageBackend):
             return
         self._closed = True
         if self._client is not None:
-            try:
+            with contextlib.suppress(Exception):
                 asyncio.run_coroutine_threadsafe(self._quietly_disconnect(self._client), self._loop).result(10)
-            except Exception:
-                pass
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         if not self._thread.is_alive():

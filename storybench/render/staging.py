@@ -110,7 +110,7 @@ def stage_cast(cast: Sequence[CastMember], camera: str, aspect: float) -> list[F
     spacing = (xs[1] - xs[0]) if n > 1 else W
 
     figures = []
-    for member, cx in zip(members, xs):
+    for member, cx in zip(members, xs, strict=True):
         if scale == "close":
             d = min(0.48 * H, 0.62 * W)
             head_top = 0.14

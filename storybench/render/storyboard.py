@@ -53,7 +53,8 @@ def _hex(color: str) -> RGB:
 
 
 def _mix(a: RGB, b: RGB, t: float) -> RGB:
-    return tuple(round(x + (y - x) * t) for x, y in zip(a, b))  # type: ignore[return-value]
+    red, green, blue = (round(x + (y - x) * t) for x, y in zip(a, b, strict=True))
+    return red, green, blue
 
 
 def _grey(c: RGB) -> RGB:
@@ -185,7 +186,7 @@ class StoryboardBackend(ImageBackend):
 
     name: ClassVar[str] = "storyboard"
     version: ClassVar[str] = "storyboard-1"
-    default_concurrency: ClassVar[int] = 2
+    default_concurrency = 2
 
     def __init__(self, compress_level: int = 1) -> None:
         """

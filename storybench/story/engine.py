@@ -10,7 +10,7 @@ share nothing). The loop for each segment:
    then fall back to language defaults — there are always 2-4 choices;
 3. add the segment to the graph, make it current, save the story;
 4. *after* the text, in a background thread (or inline with ``inline_images=True``):
-   make the illustration prompt (:class:`~storybench.prompts.illustration.IllustrationPrompter`),
+   make the illustration prompt (:class:`~storybench.story.illustration.IllustrationPrompter`),
    render it through the image backend, write ``images/<segment_id>.png`` atomically.
    A failed image only marks the segment ``failed`` with its error;
    :meth:`StoryEngine.retry_image` tries again.
@@ -27,18 +27,18 @@ context, fallbacks for choices and illustration prompts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
 from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from storybench.exceptions import BackendError, Cancelled, ConfigError, StorybenchError
 from storybench.io import atomic_write_bytes
 from storybench.llm.base import LLMBackend, get_llm_backend
-from storybench.prompts.illustration import IllustrationPrompter, illustration_render_spec
 from storybench.render.base import ImageBackend, get_image_backend
 from storybench.story.choices import (
     MIN_CHOICES,
@@ -47,6 +47,7 @@ from storybench.story.choices import (
     extract_choices,
     finalize_choices,
 )
+from storybench.story.illustration import IllustrationPrompter, illustration_render_spec
 from storybench.story.model import GenerationSettings, Segment, Story, StorySettings
 from storybench.story.prompts import SEGMENT_STOP, choices_messages, segment_messages
 from storybench.story.repetition import degeneration_cut
@@ -228,7 +229,8 @@ class StoryEngine:
         raw = "".join(pieces)
         text = clean_generated_text(raw[:cut] if cut is not None else raw)
         found = extract_choices(text)
-        narrative, choices, source = found.narrative, found.choices, "text"
+        narrative, choices = found.narrative, found.choices
+        source: Literal["text", "structured", "default"] = "text"
         if len(choices) < MIN_CHOICES:
             asked = self._ask_choices(narrative or text)
             if asked:
@@ -392,10 +394,8 @@ class StoryEngine:
                 setattr(seg, key, value)
             self._autosave()
         if self.on_image is not None:
-            try:
+            with contextlib.suppress(Exception):  # a broken listener must not break rendering
                 self.on_image(seg)
-            except Exception:  # a broken listener must not break rendering
-                pass
 
     def _illustrate(self, segment_id: str) -> None:
         seg = self.story.segment(segment_id)
@@ -465,10 +465,8 @@ class StoryEngine:
             self._executor = None
         for backend, owned in ((self._llm, self._owns_llm), (self._image, self._owns_image)):
             if backend is not None and owned:
-                try:
+                with contextlib.suppress(Exception):
                     backend.close()
-                except Exception:
-                    pass
         if self._owns_llm:
             self._llm, self._prompter = None, None
         if self._owns_image:

@@ -85,7 +85,8 @@ def _data_uri(path: Path) -> str | None:
 
 
 _CSS = """
-body{font-family:Georgia,serif;max-width:46rem;margin:2rem auto;padding:0 1rem;line-height:1.55;color:#222;background:#fbfaf7}
+body{font-family:Georgia,serif;max-width:46rem;margin:2rem auto;padding:0 1rem;
+  line-height:1.55;color:#222;background:#fbfaf7}
 section.sb-passage{display:none;border-top:1px solid #ddd;padding-top:1rem}
 section.sb-passage:target{display:block}
 body:not(:has(section.sb-passage:target)) section.sb-start{display:block}

@@ -12,6 +12,7 @@ server while finished images download.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -27,6 +28,7 @@ from typing import Any
 import httpx
 from PIL import Image
 
+from storybench.config import DEFAULT_COMFYUI_URL, env_settings
 from storybench.exceptions import (
     BackendError,
     Cancelled,
@@ -49,7 +51,7 @@ __all__ = ["DEFAULT_URL", "DEFAULT_WORKFLOW", "ComfyUIBackend"]
 
 log = logging.getLogger("storybench.comfyui")
 
-DEFAULT_URL = "http://127.0.0.1:8188"
+DEFAULT_URL = DEFAULT_COMFYUI_URL
 DEFAULT_WORKFLOW = "sd15_txt2img"
 SHEET_WORKFLOW = "character_sheet"
 
@@ -139,9 +141,9 @@ class ComfyUIBackend(ImageBackend):
     ) -> None:
         if int(queue_depth) < 1:
             raise ConfigError(f"queue_depth: {queue_depth!r}; must be at least 1")
-        self.url = (url or os.environ.get("STORYBENCH_COMFYUI_URL") or DEFAULT_URL).rstrip("/")
+        self.url = (url or env_settings().comfyui_url).rstrip("/")
         self.queue_depth = int(queue_depth)
-        self.default_concurrency = self.queue_depth  # type: ignore[misc]
+        self.default_concurrency = self.queue_depth
         self.render_timeout = float(render_timeout)
         self.history_timeout = float(history_timeout)
         self.poll_interval = float(poll_interval)
@@ -396,10 +398,8 @@ class ComfyUIBackend(ImageBackend):
             if self._cancel.is_set():
                 raise Cancelled(f"ComfyUI prompt {watch.prompt_id} cancelled")
             if time.monotonic() > deadline:
-                try:
+                with contextlib.suppress(BackendError):
                     self.client.delete_queued([watch.prompt_id])
-                except BackendError:
-                    pass
                 raise TransientBackendError(
                     BACKEND, f"prompt {watch.prompt_id} did not finish within {self.render_timeout:.0f} s", url=self.url
                 )

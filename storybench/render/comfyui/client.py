@@ -16,6 +16,7 @@ No ``Origin`` header is ever sent (ComfyUI answers 403 to a foreign origin).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -102,9 +103,10 @@ class PromptWatch:
                 self.progress = (int(data.get("value", 0)), int(data.get("max", 0)))
             self._changes += 1
             self._cond.notify_all()
-        if kind == "progress" and self.on_progress is not None:
+        progress = self.progress
+        if kind == "progress" and self.on_progress is not None and progress is not None:
             try:
-                self.on_progress(*self.progress)  # type: ignore[misc]
+                self.on_progress(*progress)
             except Exception:  # a UI callback must never break the reader thread
                 log.exception("on_progress callback failed")
 
@@ -172,7 +174,7 @@ class ComfyUIClient:
         self._ws_connect = ws_connect
         if use_websocket and ws_connect is None:
             try:
-                from websockets.sync.client import connect  # noqa: F401
+                from websockets.sync.client import connect  # noqa: F401  # lazy: optional extra storybench[comfyui]
             except ImportError as exc:  # pragma: no cover - depends on environment
                 raise MissingDependencyError("the ComfyUI backend's websocket", "comfyui", "websockets") from exc
         self._watches: dict[str, PromptWatch] = {}
@@ -238,7 +240,7 @@ class ComfyUIClient:
                 payload: Any = response.json()
             except ValueError:
                 payload = response.text
-            raise prompt_rejected(response.status_code, payload, url)
+            raise prompt_rejected(response.status_code, payload, url, response.headers)
         return response.json()
 
     def history(self, prompt_id: str) -> dict[str, Any]:
@@ -290,7 +292,7 @@ class ComfyUIClient:
     def _connect(self) -> Any:
         if self._ws_connect is not None:
             return self._ws_connect(self.ws_url)
-        from websockets.sync.client import connect
+        from websockets.sync.client import connect  # lazy: optional extra storybench[comfyui]
 
         return connect(self.ws_url, open_timeout=self.timeout, max_size=None, compression=None)
 
@@ -346,10 +348,8 @@ class ComfyUIClient:
                 self.connected.clear()
                 self.drops += 1
                 self._ws = None
-                try:
+                with contextlib.suppress(Exception):
                     ws.close()
-                except Exception:
-                    pass
                 with self._lock:
                     watches = list(self._watches.values())
                 for watch in watches:
@@ -411,10 +411,8 @@ class ComfyUIClient:
         """Close the current websocket (the reader reconnects); for tests and recovery."""
         ws = self._ws
         if ws is not None:
-            try:
+            with contextlib.suppress(Exception):
                 ws.close()
-            except Exception:
-                pass
 
     def close(self) -> None:
         """Stop the reader thread, close the socket and (if created here) the HTTP client."""

@@ -2,8 +2,9 @@
 
 Three kinds of failure come back from a ComfyUI server:
 
-* HTTP-level: connection refused, timeouts, 5xx → :class:`BackendUnavailable` /
-  :class:`TransientBackendError` (see :func:`http_error`);
+* HTTP-level: connection refused, timeouts, 408/429/5xx → :class:`BackendUnavailable` /
+  :class:`TransientBackendError`, other 4xx → :class:`PermanentBackendError`, by the
+  one policy of :mod:`storybench.http_errors` (see :func:`http_error`);
 * validation: ``POST /prompt`` answers 400 with ``{"error": {...}, "node_errors": {...}}``
   → :class:`WorkflowError` naming each node id, class_type, input and value
   (see :func:`prompt_rejected`);
@@ -21,55 +22,42 @@ import httpx
 
 from storybench.exceptions import (
     BackendError,
-    BackendUnavailable,
     OutOfMemoryError,
     PermanentBackendError,
     TransientBackendError,
     WorkflowError,
 )
+from storybench.http_errors import error_for_response, error_for_status, error_for_transport, is_retryable_status
 
 __all__ = ["BACKEND", "describe_node_errors", "execution_failed", "http_error", "is_out_of_memory", "prompt_rejected"]
 
 BACKEND = "comfyui"
 
 _OOM_MARKERS = ("outofmemoryerror", "cuda out of memory", "allocation on device", "out of memory")
+_CONNECT_HINT = "is ComfyUI running and is STORYBENCH_COMFYUI_URL right?"
+_FORBIDDEN_HINT = "ComfyUI refuses requests with a foreign Origin header or from a disallowed address"
 
 
 def http_error(exc: Exception, url: str) -> BackendError:
-    """Convert an httpx exception (or HTTP status error) to a storybench error.
+    """Convert an httpx exception (or HTTP status error) to a storybench error, by the
+    policy of :mod:`storybench.http_errors` with ComfyUI's hints.
 
     Args:
-        exc: what httpx raised.
+        exc: what httpx raised (``HTTPStatusError`` from ``raise_for_status()`` included),
+            or the ``ValueError`` of an answer that is not JSON.
         url: the request URL (no credentials).
 
     Returns:
         :class:`BackendUnavailable` for connection problems and timeouts,
-        :class:`TransientBackendError` for 5xx answers and other transport errors,
-        :class:`PermanentBackendError` for other 4xx answers.
+        :class:`TransientBackendError` for 408, 429, 5xx, other transport errors and
+        unreadable answers, :class:`PermanentBackendError` for other 4xx answers.
     """
-    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
-        return BackendUnavailable(
-            BACKEND,
-            f"cannot reach the ComfyUI server: {exc}",
-            url=url,
-            hint="is ComfyUI running and is STORYBENCH_COMFYUI_URL right?",
-        )
-    if isinstance(exc, httpx.TimeoutException):
-        return BackendUnavailable(BACKEND, f"the ComfyUI server did not answer in time ({type(exc).__name__})", url=url)
     if isinstance(exc, httpx.HTTPStatusError):
-        status = exc.response.status_code
-        body = exc.response.text[:300].strip()
-        if status >= 500:
-            return TransientBackendError(BACKEND, f"server error HTTP {status}: {body}", url=url)
-        if status == 403:
-            return PermanentBackendError(
-                BACKEND,
-                f"HTTP 403 refused: {body}",
-                url=url,
-                hint="ComfyUI refuses requests with a foreign Origin header or from a disallowed address",
-            )
-        return PermanentBackendError(BACKEND, f"HTTP {status}: {body}", url=url)
-    return TransientBackendError(BACKEND, f"{type(exc).__name__}: {exc}", url=url)
+        hint = _FORBIDDEN_HINT if exc.response.status_code == 403 else None
+        return error_for_response(BACKEND, exc.response, url=url, hint=hint)
+    if isinstance(exc, httpx.HTTPError):
+        return error_for_transport(BACKEND, exc, url=url, hint=_CONNECT_HINT)
+    return TransientBackendError(BACKEND, f"unreadable answer ({type(exc).__name__}: {exc})", url=url)
 
 
 def describe_node_errors(node_errors: Mapping[str, Any]) -> list[str]:
@@ -97,21 +85,23 @@ def describe_node_errors(node_errors: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def prompt_rejected(status: int, body: Any, url: str) -> BackendError:
+def prompt_rejected(status: int, body: Any, url: str, headers: Mapping[str, str] | None = None) -> BackendError:
     """Convert a failed ``POST /prompt`` answer.
 
     Args:
         status: HTTP status.
         body: the decoded JSON body, or the raw text when it was not JSON.
         url: the request URL.
+        headers: the answer's headers (``Retry-After`` of a 429 or 503).
 
     Returns:
         :class:`WorkflowError` for a 400 with ``error``/``node_errors`` (the message
         names each node id, class_type, input and value), :class:`TransientBackendError`
-        for 5xx, :class:`PermanentBackendError` otherwise.
+        for 408, 429 and 5xx, :class:`PermanentBackendError` otherwise.
     """
-    if status >= 500:
-        return TransientBackendError(BACKEND, f"POST /prompt failed with HTTP {status}: {str(body)[:300]}", url=url)
+    if is_retryable_status(status):
+        message = f"POST /prompt failed with HTTP {status}: {str(body)[:300]}"
+        return error_for_status(BACKEND, status, message, url=url, headers=headers)
     if isinstance(body, Mapping) and "error" in body:
         error = body.get("error") or {}
         if isinstance(error, str):

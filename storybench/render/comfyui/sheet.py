@@ -84,7 +84,7 @@ def compose_grid(cells: Sequence[bytes], grid: int, width: int, height: int) -> 
         x0, x1 = col * width // grid, (col + 1) * width // grid
         y0, y1 = row * height // grid, (row + 1) * height // grid
         with Image.open(io.BytesIO(data)) as cell:
-            sheet.paste(cell.convert("RGB").resize((x1 - x0, y1 - y0), Image.LANCZOS), (x0, y0))
+            sheet.paste(cell.convert("RGB").resize((x1 - x0, y1 - y0), Image.Resampling.LANCZOS), (x0, y0))
     out = io.BytesIO()
     sheet.save(out, format="PNG")
     return out.getvalue()

@@ -32,9 +32,11 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
+from storybench.config import env_settings
 from storybench.exceptions import ConfigError, WorkflowError
 from storybench.render.comfyui.errors import BACKEND
 from storybench.render.spec import RenderSpec
@@ -105,14 +107,14 @@ class Slot:
 def workflow_dirs() -> list[Path]:
     """Folders searched for templates by name: ``$STORYBENCH_COMFYUI_WORKFLOWS``
     (``os.pathsep``-separated) first, then the checkout's ``workflows/``."""
-    dirs = [Path(p) for p in os.environ.get("STORYBENCH_COMFYUI_WORKFLOWS", "").split(os.pathsep) if p]
+    dirs = [Path(p) for p in env_settings().comfyui_workflows.split(os.pathsep) if p]
     dirs.append(Path(__file__).resolve().parents[3] / "workflows")
     return dirs
 
 
 def template_names() -> list[str]:
     """Names of the templates found in :func:`workflow_dirs`, sorted."""
-    names = set()
+    names: set[str] = set()
     for d in workflow_dirs():
         if d.is_dir():
             names.update(p.name[: -len(".slots.json")] for p in d.glob("*.slots.json"))
@@ -329,7 +331,7 @@ class WorkflowTemplate:
                     )
             else:
                 values.update(self.presets[quality])
-        for key, typ in _PARAM_SLOTS.items():
+        for key in _PARAM_SLOTS:
             if key in params and params[key] is not None:
                 values[key] = params[key]
         out: dict[str, Any] = {}
@@ -406,7 +408,8 @@ class WorkflowTemplate:
 
     def slot_inputs(self, names: Iterable[str]) -> set[tuple[str, str]]:
         """``(node_id, input)`` pairs of the named slots that are mapped."""
-        return {(self.slots[n].node_id, self.slots[n].input) for n in names if n in self.slots and self.slots[n].input}
+        mapped = (self.slots[n] for n in names if n in self.slots)
+        return {(s.node_id, s.input) for s in mapped if s.input}
 
     def slot_of(self, node_id: str, input_name: str) -> str | None:
         """Name of the slot mapped to ``node_id.input_name``, if any."""
@@ -433,7 +436,7 @@ def check_prompt(
     object_info: Mapping[str, Any],
     *,
     template: WorkflowTemplate | None = None,
-    skip: set[tuple[str, str]] = frozenset(),
+    skip: AbstractSet[tuple[str, str]] = frozenset(),
 ) -> list[str]:
     """What a server (described by its ``/object_info``) lacks to run ``prompt``.
 

@@ -7,9 +7,10 @@ and ``GET /health``. Job statuses: ``IN_QUEUE``, ``IN_PROGRESS`` (``RUNNING`` in
 some documents), then one of :data:`FINAL_STATUSES`.
 
 Every httpx error and HTTP failure is converted here into the storybench tree:
-connection problems → :class:`~storybench.exceptions.BackendUnavailable`, 429 and
-5xx → :class:`~storybench.exceptions.TransientBackendError`, 401/403 and other 4xx →
-:class:`~storybench.exceptions.PermanentBackendError`. The API key only ever
+connection problems → :class:`~storybench.exceptions.BackendUnavailable`, 408, 429 and
+5xx → :class:`~storybench.exceptions.TransientBackendError` (``Retry-After`` honoured),
+401/403 and other 4xx → :class:`~storybench.exceptions.PermanentBackendError`, by the
+one policy of :mod:`storybench.http_errors`. The API key only ever
 travels in the ``Authorization`` header; it is never part of a URL, a message or a log.
 """
 
@@ -21,12 +22,13 @@ from typing import Any
 
 import httpx
 
+from storybench.config import env_settings
 from storybench.exceptions import (
-    BackendUnavailable,
     ConfigError,
     PermanentBackendError,
     TransientBackendError,
 )
+from storybench.http_errors import error_for_status, error_for_transport
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -83,13 +85,14 @@ class RunPodAPI:
         transport: httpx.BaseTransport | None = None,
         timeout: float = 30.0,
     ) -> None:
-        endpoint_id = endpoint_id or os.environ.get(ENV_ENDPOINT_ID, "").strip()
+        env = env_settings()
+        endpoint_id = endpoint_id or env.runpod_endpoint_id.strip()
         api_key = api_key or os.environ.get(ENV_API_KEY, "").strip()
         if not endpoint_id:
             raise ConfigError(f"RunPod endpoint id missing: set the environment variable {ENV_ENDPOINT_ID}")
         if not api_key:
             raise ConfigError(f"RunPod API key missing: set the environment variable {ENV_API_KEY}")
-        root = (base_url or os.environ.get(ENV_BASE_URL, "").strip() or DEFAULT_BASE_URL).rstrip("/")
+        root = (base_url or env.runpod_base_url.strip() or DEFAULT_BASE_URL).rstrip("/")
         self.endpoint_id = endpoint_id
         self.base_url = f"{root}/{endpoint_id}"
         self._headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
@@ -119,17 +122,9 @@ class RunPodAPI:
             resp = self._client.request(
                 method, url, content=body, params=params, headers=headers, timeout=timeout or self._timeout
             )
-        except httpx.TimeoutException as exc:
-            raise BackendUnavailable(
-                BACKEND,
-                f"{method} {path} timed out ({type(exc).__name__})",
-                url=url,
-                hint="network, or the RunPod API status page",
-            ) from exc
-        except httpx.TransportError as exc:
-            raise BackendUnavailable(
-                BACKEND, f"cannot reach the RunPod API: {exc}", url=url, hint=f"network, or {ENV_BASE_URL}"
-            ) from exc
+        except httpx.HTTPError as exc:
+            hint = f"network, {ENV_BASE_URL}, or the RunPod API status page"
+            raise error_for_transport(BACKEND, exc, url=url, hint=hint, detail=f"{method} {path}") from exc
         status = resp.status_code
         if status in (401, 403):
             raise PermanentBackendError(
@@ -151,10 +146,9 @@ class RunPodAPI:
                 url=url,
                 hint="smaller reference images, or reference_url_base",
             )
-        if status == 429 or status >= 500:
-            raise TransientBackendError(BACKEND, f"{method} {path}: HTTP {status}: {_short(resp.text)}", url=url)
         if status >= 400:
-            raise PermanentBackendError(BACKEND, f"{method} {path}: HTTP {status}: {_short(resp.text)}", url=url)
+            message = f"{method} {path}: HTTP {status}: {_short(resp.text)}"
+            raise error_for_status(BACKEND, status, message, url=url, headers=resp.headers)
         try:
             data = resp.json()
         except ValueError as exc:

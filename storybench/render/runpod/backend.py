@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from PIL import Image, UnidentifiedImageError
 
 from storybench.exceptions import (
     BackendError,
@@ -40,6 +41,7 @@ from storybench.exceptions import (
     TransientBackendError,
 )
 from storybench.render.base import ImageBackend
+from storybench.render.comfyui.workflow import WorkflowTemplate
 from storybench.render.download import download_image
 from storybench.render.runpod.api import FINAL_STATUSES, RUN_LIMIT_BYTES, RunPodAPI
 from storybench.render.runpod.payload import (
@@ -147,9 +149,8 @@ class RunPodBackend(ImageBackend):
             self._identity: Callable[[RenderSpec], str] = lambda spec: "custom"
         else:
             self._build, self._identity = template_workflow_builder(workflow, text_workflow)
-        self._workflow, self._text_workflow = (
-            (None, None) if workflow_builder is not None else (workflow, text_workflow)
-        )
+        self._workflow: str | None = None if workflow_builder is not None else workflow
+        self._text_workflow: str | None = None if workflow_builder is not None else text_workflow
         self.max_in_flight = max_in_flight
         if max_in_flight is not None:
             self.default_concurrency = max_in_flight
@@ -179,8 +180,6 @@ class RunPodBackend(ImageBackend):
         if self._workflow is None or not self._text_workflow:
             return False
         try:
-            from storybench.render.comfyui.workflow import WorkflowTemplate
-
             return bool(WorkflowTemplate.load(self._workflow).supports_reference)
         except Exception:
             return False
@@ -447,8 +446,6 @@ class RunPodBackend(ImageBackend):
 
 
 def _as_png(data: bytes, where: str) -> tuple[bytes, int, int]:
-    from PIL import Image, UnidentifiedImageError
-
     try:
         with Image.open(io.BytesIO(data)) as img:
             width, height = img.size

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from storybench.exceptions import WorkflowError
+from storybench.render.comfyui.workflow import WorkflowTemplate
 from storybench.render.spec import RenderSpec
 
 __all__ = ["WorkflowBuilder", "template_workflow_builder"]
@@ -42,7 +43,7 @@ def template_workflow_builder(
     ``identity(spec)`` is the template's content hash and settings as a string.
 
     Raises (when called):
-        MissingDependencyError / WorkflowError: templates not available or not resolvable.
+        WorkflowError: a template cannot be loaded or its slots do not resolve.
     """
     cache: dict[str, Any] = {}
     lock = threading.Lock()
@@ -53,14 +54,6 @@ def template_workflow_builder(
         )
         with lock:
             if name not in cache:
-                try:
-                    from storybench.render.comfyui.workflow import WorkflowTemplate
-                except ImportError as exc:
-                    raise WorkflowError(
-                        BACKEND,
-                        "ComfyUI workflow templates (storybench.render.comfyui.workflow) "
-                        "are not available; pass workflow_builder=",
-                    ) from exc
                 cache[name] = WorkflowTemplate.load(name)
             return cache[name]
 

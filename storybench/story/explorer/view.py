@@ -245,7 +245,7 @@ class StoryExplorer(w.VBox):
         self.load.disabled = busy
         self.back.disabled = busy or not m.can_go_back()
         self.regenerate.disabled = busy or not has_story
-        self.retry_image.disabled = busy or not has_story or m.current.image_status != "failed"
+        self.retry_image.disabled = busy or not has_story or m.current is None or m.current.image_status != "failed"
         self.save.disabled = busy or not has_story
         self.export.disabled = busy or not has_story
         for b in self.choice_buttons + self.node_buttons:

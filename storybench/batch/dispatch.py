@@ -1,0 +1,100 @@
+"""Jobs in flight: handing jobs to thread pools, waiting for them, and cancelling.
+
+:class:`Dispatcher` submits a job with its maker to a pool (through
+:meth:`Producer.produce <storybench.batch.produce.Producer.produce>`), waits for
+the first of several to finish while watching the cancel event, and hands each
+finished job to the engine's ``record`` callback in the calling thread. Once the
+cancel event is set, the backend's ``cancel()`` is called once, so remote jobs
+(RunPod, Runware) stop instead of running on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+from storybench.batch.jobs import Job, JobState
+from storybench.batch.produce import Maker, Producer, error_text
+from storybench.render.base import ImageBackend
+
+__all__ = ["Dispatcher", "Futures"]
+
+#: Jobs in flight: each future to its job.
+Futures = dict[Future[Job], Job]
+
+
+class Dispatcher:
+    """Runs jobs on thread pools for one render.
+
+    Args:
+        producer: runs each job (cache or make).
+        backend: asked to ``cancel()`` once the run is cancelled.
+        cancel_event: the run's cancel event.
+        record: called with each finished job, in the thread that waits.
+        poll_seconds: how often a wait looks at ``cancel_event``, seconds.
+    """
+
+    def __init__(
+        self,
+        producer: Producer,
+        backend: ImageBackend,
+        cancel_event: threading.Event,
+        record: Callable[[Job], None],
+        poll_seconds: float,
+    ) -> None:
+        self.producer = producer
+        self.backend = backend
+        self.cancel_event = cancel_event
+        self.record = record
+        self.poll_seconds = poll_seconds
+        self._lock = threading.Lock()
+        self._backend_cancelled = False
+
+    def cancel_backend(self) -> None:
+        """Ask the backend to stop its renders in flight, once per run (errors ignored)."""
+        with self._lock:
+            if self._backend_cancelled:
+                return
+            self._backend_cancelled = True
+        with contextlib.suppress(Exception):
+            self.backend.cancel()
+
+    def submit(self, pool: ThreadPoolExecutor, job: Job, make: Maker) -> Futures:
+        """Queue ``job`` on ``pool``; returns ``{future: job}``."""
+        job.submitted = time.monotonic()
+        return {pool.submit(self.producer.produce, job, make): job}
+
+    def wait_any(self, futures: Futures) -> set[Future[Job]]:
+        """Wait until one of ``futures`` is done. Meanwhile, once ``cancel_event`` is set
+        (by the engine's ``cancel()`` or by the caller directly), cancel the backend."""
+        while True:
+            timeout = None if self._backend_cancelled else self.poll_seconds
+            done, _ = wait(list(futures), timeout=timeout, return_when=FIRST_COMPLETED)
+            if self.cancel_event.is_set() and not self._backend_cancelled:
+                self.cancel_backend()
+            if done:
+                return done
+
+    def finished(self, futures: Futures) -> list[Job]:
+        """Wait for at least one of ``futures``, remove the finished ones from it,
+        record them (:meth:`settle`) and return their jobs."""
+        return [self.settle(fut, futures.pop(fut)) for fut in self.wait_any(futures)]
+
+    def drain(self, futures: Futures) -> None:
+        """Wait for every job of ``futures`` and record each."""
+        while futures:
+            self.finished(futures)
+
+    def settle(self, fut: Future[Job], job: Job) -> Job:
+        """Record the finished job of ``fut``. An exception that escaped the worker fails
+        the job; ``KeyboardInterrupt``/``SystemExit`` are then raised again here."""
+        exc = fut.exception()
+        if exc is not None and not job.state.finished:
+            job.finish(JobState.FAILED, error_text(exc))
+        self.record(job)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise exc
+        return job
