@@ -43,6 +43,7 @@ __all__ = [
     "redact",
     "retry_after_seconds",
     "server_message",
+    "server_text",
 ]
 
 #: 4xx statuses worth retrying (every 5xx is too): 408 Request Timeout, 429 Too Many Requests.
@@ -89,9 +90,18 @@ def server_message(response: httpx.Response, limit: int = 300) -> str:
     JSON body, else the start of the text; at most ``limit`` characters. The response
     must have been read."""
     try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError):
-        return response.text.strip()[:limit]
+        text = response.text
+    except UnicodeDecodeError:
+        return ""
+    return server_text(text, limit)
+
+
+def server_text(text: str, limit: int = 300) -> str:
+    """:func:`server_message` of an answer's body text (for clients with their own response type)."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text.strip()[:limit]
     if isinstance(body, dict):
         err = body.get("error", body.get("detail", body))
         if isinstance(err, dict):

@@ -26,8 +26,8 @@ from storybench.http_errors import (
     retry_after_seconds,
 )
 from storybench.llm.base import Message
-from storybench.llm.http import raise_for_response
 from storybench.llm.ollama import OllamaBackend
+from storybench.llm.openai import OpenAIBackend
 from storybench.llm.retry import RetryPolicy
 from storybench.render.comfyui.errors import http_error, prompt_rejected
 from storybench.render.runpod.api import RunPodAPI
@@ -64,9 +64,16 @@ def _runpod(status: int, headers: dict[str, str] | None = None) -> BaseException
     return info.value
 
 
-def _llm(status: int, headers: dict[str, str] | None = None) -> BaseException:
+def _llm(status: int, headers: dict[str, str] | None = None, backend: str = "ollama") -> BaseException:
+    transport = httpx.MockTransport(lambda r: httpx.Response(status, headers=headers, json={"error": "no"}))
+    once = RetryPolicy(tries=1)
+    llm = (
+        OllamaBackend("m", host="http://127.0.0.1:1", retry=once, transport=transport)
+        if backend == "ollama"
+        else OpenAIBackend("m", base_url="http://127.0.0.1:1", retry=once, transport=transport)
+    )
     with pytest.raises(Exception) as info:
-        raise_for_response("ollama", _response(status, headers, '{"error": "no"}'), url=URL, hint="h")
+        llm.complete([Message(role="user", content="hi")])
     return info.value
 
 
@@ -77,7 +84,7 @@ def test_every_backend_classifies_a_status_the_same_way(status):
     comfy = http_error(httpx.HTTPStatusError("x", request=request, response=_response(status)), URL)
     prompt = prompt_rejected(status, "no", URL)
     expected = TransientBackendError if is_retryable_status(status) else PermanentBackendError
-    for error in (comfy, prompt, _runpod(status), _llm(status)):
+    for error in (comfy, prompt, _runpod(status), _llm(status), _llm(status, backend="openai")):
         assert isinstance(error, expected), error
 
 
@@ -96,6 +103,7 @@ def test_retry_after_is_on_the_raised_error_of_every_backend():
     assert "HTTP 503 Service Unavailable: busy" in str(error)
     assert _runpod(429, headers).retry_after == 7.0
     assert _llm(429, headers).retry_after == 7.0
+    assert _llm(503, headers, backend="openai").retry_after == 7.0
     assert prompt_rejected(503, "busy", URL, httpx.Headers(headers)).retry_after == 7.0
     request = httpx.Request("GET", URL)
     comfy = http_error(httpx.HTTPStatusError("x", request=request, response=_response(429, headers)), URL)

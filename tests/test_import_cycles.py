@@ -65,8 +65,6 @@ def test_all_modules_import_in_random_order(seed):
     assert proc.returncode == 0, f"order {order}: {proc.stderr[-2000:]}"
 
 
-#: Files of the batch engine being split into modules on another branch; empty this when it lands.
-PENDING_SPLIT = {"storybench/batch/composer.py", "storybench/batch/engine.py", "storybench/batch/summary.py"}
 #: Call-time imports that are not about cycles: the editor's preview resolves page composition
 #: and the storyboard renderer when it runs, so the editor works (with a message) without them.
 CALL_TIME = {"storybench/editor/preview.py": {"storybench.compose", "storybench.render.storyboard"}}
@@ -94,8 +92,6 @@ def test_no_function_imports_a_storybench_module():
     to the module that owns its subject instead)."""
     offenders = []
     for path in sorted(PACKAGE.rglob("*.py")):
-        if path.relative_to(ROOT).as_posix() in PENDING_SPLIT:
-            continue
         for line, module in _function_level_imports(path):
             allowed = CALL_TIME.get(path.relative_to(ROOT).as_posix(), set())
             if module.startswith(("storybench", ".")) and module not in allowed:

@@ -1,9 +1,9 @@
 """The composer the engine calls for pages and exports, as one injectable object.
 
-The batch engine never imports :mod:`storybench.compose` at module level: it calls
-the four functions through a :class:`Composer`, whose default
-(:meth:`Composer.default`) binds the real ones lazily. Tests and other tools pass
-their own (e.g. a plain Pillow paste of the panels into their rectangles).
+The batch engine never calls :mod:`storybench.compose` directly: it calls its
+functions through a :class:`Composer`, whose default (:meth:`Composer.default`) binds
+the real ones. Tests and other tools pass their own (e.g. a plain Pillow paste of the
+panels into their rectangles).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from storybench.exceptions import ConfigError
+from storybench import compose
+from storybench.compose import cover, epub, webtoon
 
 __all__ = ["Composer"]
 
@@ -53,35 +54,12 @@ class Composer:
 
     @classmethod
     def resolve(cls, composer: Composer | None) -> Composer:
-        """``composer``, or :meth:`default` when it is ``None``.
-
-        Raises:
-            ConfigError: :mod:`storybench.compose` cannot be imported.
-        """
-        if composer is not None:
-            return composer
-        try:
-            return cls.default()
-        except ImportError as exc:
-            raise ConfigError(f"page composition needs storybench.compose, which cannot be imported: {exc}") from exc
+        """``composer``, or :meth:`default` when it is ``None``."""
+        return composer if composer is not None else cls.default()
 
     @classmethod
     def default(cls) -> Composer:
-        """The real composer from :mod:`storybench.compose`.
-
-        Raises:
-            ImportError: :mod:`storybench.compose` is not available.
-        """
-        from storybench import compose
-        from storybench.compose import cover, epub, webtoon
-
-        missing = [
-            n
-            for n in ("compose_page", "save_page_png", "export_pdf", "export_cbz", "COMPOSER_VERSION")
-            if not hasattr(compose, n)
-        ]
-        if missing:
-            raise ImportError(f"storybench.compose lacks {', '.join(missing)}")
+        """The real composer from :mod:`storybench.compose`."""
         return cls(
             compose_page=compose.compose_page,
             save_page_png=compose.save_page_png,

@@ -135,7 +135,7 @@ class BatchEngine:
         self.plan_sha256 = self.plan.sha256()
         direction = self.settings.reading_direction
         self.rtl = (get_style(self.plan.style).reading_direction if direction == "auto" else direction) == "rtl"
-        self.uses_references = bool(getattr(self.backend, "supports_reference_images", False))
+        self.uses_references = self.backend.supports_reference_images
         self.selected = selected_pages(self.plan, self.settings.only_pages)
         self.folder = RunFolder(self.output_dir, self.plan.id)
         self.ledger = RunLedger(self.catalog, self.backend, self.folder, on_event=on_event, progress=progress)

@@ -166,6 +166,7 @@ LLM_BACKENDS: Registry[LLMBackend] = Registry(
     {
         "llamacpp": Extra("llamacpp", (("llama_cpp", "llama-cpp-python"),)),
         "ollama": Extra("ollama", (("ollama", "ollama"),)),
+        "openai": Extra("openai", (("openai", "openai"),)),
     },
 )
 

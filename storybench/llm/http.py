@@ -1,18 +1,18 @@
-"""Shared HTTP plumbing of the server-backed LLM backends (``ollama``, ``openai``).
+"""What the server-backed LLM backends (``ollama``, ``openai``) share on top of their
+official clients.
 
 * :func:`normalize_base_url` turns ``host:port`` (as ``OLLAMA_HOST`` often holds)
   into ``http://host:port``.
-* :func:`raise_for_response` and :func:`convert_transport_error` turn httpx
-  errors and non-2xx answers into the storybench tree, by the one policy of
-  :mod:`storybench.http_errors` plus one LLM rule::
+* Errors follow the one policy of :mod:`storybench.http_errors` plus one LLM rule::
 
       connect error, DNS, timeouts        -> BackendUnavailable   (retried)
       dropped connection, 5xx, 408, 429   -> TransientBackendError (retried; Retry-After honoured)
       404 naming a model                  -> ModelNotFoundError   (fallback model tried)
       other 4xx                           -> PermanentBackendError
 
-* :class:`HTTPChatBackend` holds the client (injected or owned), the retry policy
-  and the fallback model; subclasses write one request per model.
+* :class:`HTTPChatBackend` holds the httpx client (injected or owned, handed to the
+  official client), the retry policy and the fallback model; subclasses write one
+  request per model.
 
 Secrets: an API key passed to :func:`redact` is replaced by ``***`` in every text
 taken from a server answer before it goes into an error message.
@@ -27,8 +27,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from storybench.exceptions import BackendError, ConfigError, PermanentBackendError, TransientBackendError
-from storybench.http_errors import error_for_response, error_for_transport, redact, server_message
+from storybench.exceptions import ConfigError, PermanentBackendError, TransientBackendError
+from storybench.http_errors import redact
 from storybench.llm.base import GenerationOptions, LLMBackend, Message
 from storybench.llm.retry import RetryPolicy
 
@@ -36,9 +36,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "HTTPChatBackend",
     "ModelNotFoundError",
-    "convert_transport_error",
     "normalize_base_url",
-    "raise_for_response",
     "redact",
 ]
 
@@ -99,55 +97,6 @@ def normalize_base_url(value: str, *, default_port: int | None = None) -> str:
     if url.host == "0.0.0.0":
         url = url.copy_with(host="127.0.0.1")
     return str(url).rstrip("/")
-
-
-def raise_for_response(
-    backend: str,
-    response: httpx.Response,
-    *,
-    url: str,
-    hint: str,
-    secret: str | None = None,
-    model: str | None = None,
-    on_model_missing: Callable[[], list[str] | None] | None = None,
-) -> None:
-    """Raise the storybench error for a non-2xx ``response``; return for 2xx.
-
-    A streamed response must have been read (``response.read()``) before.
-
-    Args:
-        backend: backend name for the error.
-        response: the server's answer.
-        url: the URL to name in the error (no credentials).
-        hint: what the user should check.
-        secret: removed from the server's text (an API key).
-        model: the requested model; a 404 whose text mentions "model" becomes
-            :class:`ModelNotFoundError` for it.
-        on_model_missing: returns the installed model names for the error message.
-
-    Raises:
-        ModelNotFoundError: 404 about the model.
-        TransientBackendError: 5xx, 408 and 429.
-        PermanentBackendError: any other 4xx.
-    """
-    status = response.status_code
-    if status < 400:
-        return
-    if status == 404 and model is not None and "model" in redact(server_message(response), secret).lower():
-        available = None
-        if on_model_missing is not None:
-            try:
-                available = on_model_missing()
-            except BackendError:
-                available = None
-        raise ModelNotFoundError(backend, model, url=url, hint=hint, available=available)
-    raise error_for_response(backend, response, url=url, hint=hint, secret=secret)
-
-
-def convert_transport_error(backend: str, exc: httpx.HTTPError, *, url: str, hint: str) -> BackendError:
-    """The storybench error for an httpx transport failure (to ``raise ... from exc``),
-    by :func:`storybench.http_errors.error_for_transport`."""
-    return error_for_transport(backend, exc, url=url, hint=hint)
 
 
 class HTTPChatBackend(LLMBackend):
@@ -226,55 +175,6 @@ class HTTPChatBackend(LLMBackend):
         self, model: str, messages: list[Message], schema: dict[str, Any], options: GenerationOptions
     ) -> str:
         raise NotImplementedError
-
-    # -- transport helpers for subclasses --------------------------------------
-    def _url(self, path: str) -> str:
-        return f"{self.base_url}{path}"
-
-    def _send(
-        self, method: str, url: str, model: str | None, *, accept: tuple[int, ...] = (), **kwargs: Any
-    ) -> httpx.Response:
-        """One request with converted errors; non-2xx answers raised unless their
-        status is in ``accept``."""
-        hint = self._hint(model or str(self.model))
-        try:
-            response = self._client.request(method, url, headers=self._headers(), **kwargs)
-        except httpx.HTTPError as exc:
-            raise convert_transport_error(self.name, exc, url=url, hint=hint) from exc
-        if response.status_code not in accept:
-            self._raise_for(response, url, model)
-        return response
-
-    def _stream_lines(self, url: str, model: str, **kwargs: Any) -> Iterator[str]:
-        """Lines of a streamed POST answer, with converted errors."""
-        hint = self._hint(model)
-        try:
-            with self._client.stream("POST", url, headers=self._headers(), **kwargs) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    self._raise_for(response, url, model)
-                yield from response.iter_lines()
-        except httpx.HTTPError as exc:
-            raise convert_transport_error(self.name, exc, url=url, hint=hint) from exc
-
-    def _raise_for(self, response: httpx.Response, url: str, model: str | None) -> None:
-        raise_for_response(
-            self.name,
-            response,
-            url=url,
-            hint=self._hint(model or str(self.model)),
-            secret=self._secret(),
-            model=model,
-            on_model_missing=self._installed_models,
-        )
-
-    def _headers(self) -> dict[str, str]:
-        """Headers of every request (e.g. authorization), added to the client's own."""
-        return {}
-
-    def _secret(self) -> str | None:
-        """A credential to redact from server texts (``None``: none)."""
-        return None
 
     def _installed_models(self) -> list[str] | None:
         """Model names the server has, for a model-not-found message (``None``: unknown)."""

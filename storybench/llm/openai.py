@@ -1,9 +1,11 @@
-"""The ``openai`` LLM backend: any OpenAI-compatible chat-completions server.
+"""The ``openai`` LLM backend: any OpenAI-compatible chat-completions server, through
+the official ``openai`` Python client.
 
-``POST {base}/v1/chat/completions`` (llama.cpp's and llama-cpp-python's servers,
-vLLM, LM Studio, Ollama's ``/v1``, OpenAI itself). Streaming answers are
-server-sent events: ``data: {"choices": [{"delta": {"content": "..."}}]}`` lines
-ending with ``data: [DONE]``.
+``POST {base}/v1/chat/completions`` (llama.cpp's and llama-cpp-python's servers, vLLM,
+LM Studio, Ollama's ``/v1``, OpenAI itself); streamed answers are the client's parsed
+server-sent events. The client's own retries are off: storybench's retry policy, fallback
+model and the error mapping of :mod:`storybench.http_errors` apply on top, and the API key
+is redacted from every server text before it reaches an error message.
 
 Structured output asks for ``response_format = {"type": "json_schema",
 "json_schema": {"name", "schema", "strict": true}}``; a server that answers 400
@@ -12,20 +14,20 @@ does) is asked with ``{"type": "json_object", "schema": ...}`` (the
 llama-cpp-python form), then plain ``{"type": "json_object"}``, each with the
 schema in a system message; the first form that works is remembered.
 
-Settings come from the environment only:
+Settings (through :func:`storybench.config.env_settings`, the key from the environment):
 
 * base URL: ``STORYBENCH_OPENAI_BASE_URL``, else ``OPENAI_BASE_URL``, else
   ``https://api.openai.com/v1`` when ``OPENAI_API_KEY`` is set, else
   ``http://127.0.0.1:8000/v1`` (the default of ``python -m llama_cpp.server``);
   a base with or without the trailing ``/v1`` works.
-* API key: ``OPENAI_API_KEY`` (optional for local servers). It is sent as a
-  bearer token and never logged, shown in ``repr`` or put in error messages.
+* API key: ``OPENAI_API_KEY`` (optional for local servers: without it no
+  ``Authorization`` header is sent). It is sent as a bearer token and never logged,
+  shown in ``repr`` or put in error messages.
 * model: ``STORYBENCH_OPENAI_MODEL``, else ``gpt-4o-mini``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -33,11 +35,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import openai
 
 from storybench.config import env_settings
-from storybench.exceptions import PermanentBackendError, TransientBackendError
+from storybench.exceptions import BackendError, PermanentBackendError, TransientBackendError
+from storybench.http_errors import error_for_status, error_for_transport, redact, server_text
 from storybench.llm.base import GenerationOptions, Message
-from storybench.llm.http import HTTPChatBackend, normalize_base_url, redact
+from storybench.llm.http import HTTPChatBackend, ModelNotFoundError, normalize_base_url
 from storybench.llm.retry import RetryPolicy
 from storybench.llm.schema import schema_instruction
 
@@ -57,13 +61,14 @@ def _default_base_url() -> str:
     return "https://api.openai.com/v1" if os.environ.get("OPENAI_API_KEY") else "http://127.0.0.1:8000/v1"
 
 
-def _rejects_format(response: httpx.Response) -> bool:
-    """Whether ``response`` refuses the request's ``response_format``: a 400 or 422,
+def _rejects_format(exc: openai.APIStatusError) -> bool:
+    """Whether the server refused the request's ``response_format``: a 400 or 422,
     or a 500 whose text names it (llama-cpp-python's server answers a request
     validation error with 500)."""
-    if response.status_code in (400, 422):
+    if exc.status_code in (400, 422):
         return True
-    return response.status_code == 500 and ("response_format" in response.text or "json_schema" in response.text)
+    text = exc.response.text
+    return exc.status_code == 500 and ("response_format" in text or "json_schema" in text)
 
 
 def _schema_name(schema: dict[str, Any]) -> str:
@@ -82,7 +87,9 @@ class OpenAIBackend(HTTPChatBackend):
         fallback_model: model tried when ``model`` keeps failing or is unknown.
         strict: ``strict`` flag of the ``json_schema`` response format.
         retry: retry policy for transient errors (default 3 tries).
-        client, transport, timeout: see :class:`~storybench.llm.http.HTTPChatBackend`.
+        client: an httpx client for the requests (not closed by :meth:`close`).
+        transport: an httpx transport for a client created here (tests pass ``httpx.MockTransport``).
+        timeout: seconds or an ``httpx.Timeout`` (default: connect 5 s, read 300 s).
 
     Attributes:
         last_usage: ``usage`` of the last non-streamed answer (token counts).
@@ -120,7 +127,15 @@ class OpenAIBackend(HTTPChatBackend):
             timeout=timeout,
         )
         self._api_key = os.environ.get("OPENAI_API_KEY") or None
-        self._endpoint = f"{root}/chat/completions" if root.endswith("/v1") else f"{root}/v1/chat/completions"
+        v1 = root if root.endswith("/v1") else f"{root}/v1"
+        self._endpoint = f"{v1}/chat/completions"
+        self._openai = openai.OpenAI(
+            api_key=self._api_key or "unused",  # the client insists on one; no key: the header is omitted per request
+            base_url=v1,
+            max_retries=0,  # storybench's RetryPolicy retries
+            http_client=self._client,  # type: ignore[arg-type]  # openai also takes a legacy httpx.Client (openai/_httpx2.py)
+        )
+        self._no_auth: dict[str, Any] = {} if self._api_key else {"Authorization": openai.Omit()}
         self.strict = strict
         self.schema_mode = SCHEMA_MODES[0]
         self.last_usage: dict[str, Any] = {}
@@ -131,104 +146,112 @@ class OpenAIBackend(HTTPChatBackend):
             "is STORYBENCH_OPENAI_BASE_URL (or OPENAI_BASE_URL) right, and OPENAI_API_KEY set if the server needs one?"
         )
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-
-    def _secret(self) -> str | None:
-        return self._api_key
+    # -- errors -----------------------------------------------------------------
+    def _convert(self, exc: BaseException, model: str) -> BackendError:
+        """The storybench error for what the openai client raised."""
+        url, hint = self._endpoint, self._hint(model)
+        if isinstance(exc, openai.APIStatusError):
+            text = redact(exc.response.text, self._api_key).lower()
+            if exc.status_code == 404 and "model" in text:
+                return ModelNotFoundError(self.name, model, url=url, hint=hint)
+            status = exc.status_code
+            detail = redact(server_text(exc.response.text), self._api_key)
+            message = f"HTTP {status} {httpx.codes.get_reason_phrase(status)}: {detail}"
+            return error_for_status(self.name, status, message, url=url, hint=hint, headers=dict(exc.response.headers))
+        if isinstance(exc, openai.APIConnectionError):  # timeouts included; the httpx error is its cause
+            return error_for_transport(self.name, exc.__cause__ or exc, url=url, hint=hint, secret=self._api_key)
+        if isinstance(exc, openai.APIError):  # an error event inside a streamed answer
+            message = redact(exc.message, self._api_key)[:300]
+            return TransientBackendError(self.name, f"server error while streaming: {message}", url=url, hint=hint)
+        return PermanentBackendError(
+            self.name, f"unreadable answer ({type(exc).__name__}: {redact(str(exc), self._api_key)[:200]})", url=url
+        )
 
     # -- requests ---------------------------------------------------------------
-    def _payload(
-        self, model: str, messages: list[Message], options: GenerationOptions, *, stream: bool
-    ) -> dict[str, Any]:
-        body: dict[str, Any] = {
+    def _arguments(self, model: str, messages: list[Message], options: GenerationOptions) -> dict[str, Any]:
+        args: dict[str, Any] = {
             "model": model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
             "temperature": options.temperature,
             "top_p": options.top_p,
             "max_tokens": options.max_tokens,
-            "stream": stream,
         }
         if options.seed is not None:
-            body["seed"] = options.seed
+            args["seed"] = options.seed
         if options.stop:
-            body["stop"] = list(options.stop)
-        return body
+            args["stop"] = list(options.stop)
+        if self._no_auth:
+            args["extra_headers"] = self._no_auth
+        return args
 
-    def _content(self, response: httpx.Response, model: str) -> str:
+    def _create(self, model: str, args: dict[str, Any]) -> str:
         try:
-            body = response.json()
-            content = body["choices"][0]["message"]["content"]
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            answer = self._openai.chat.completions.create(stream=False, **args)
+        except openai.OpenAIError as exc:
+            raise self._convert(exc, model) from exc
+        try:
+            content = answer.choices[0].message.content
+        except (AttributeError, IndexError, TypeError) as exc:
             raise PermanentBackendError(
-                self.name,
-                f"answer has no choices[0].message.content: {response.text[:200]!r}",
-                url=self._endpoint,
-                hint=self._hint(model),
+                self.name, f"answer has no choices[0].message.content: {str(answer)[:200]!r}", url=self._endpoint
             ) from exc
-        self.last_usage = body.get("usage") or {}
+        self.last_usage = answer.usage.model_dump() if answer.usage is not None else {}
         return content or ""
 
     def _request_complete(self, model: str, messages: list[Message], options: GenerationOptions) -> str:
-        response = self._send("POST", self._endpoint, model, json=self._payload(model, messages, options, stream=False))
-        return self._content(response, model)
+        return self._create(model, self._arguments(model, messages, options))
 
     def _request_json(
         self, model: str, messages: list[Message], schema: dict[str, Any], options: GenerationOptions
     ) -> str:
         modes = SCHEMA_MODES[SCHEMA_MODES.index(self.schema_mode) :]
         for index, mode in enumerate(modes):
-            payload = self._payload(model, messages, options, stream=False)
+            args = self._arguments(model, messages, options)
             if mode == "json_schema":
-                payload["response_format"] = {
+                args["response_format"] = {
                     "type": "json_schema",
                     "json_schema": {"name": _schema_name(schema), "schema": schema, "strict": self.strict},
                 }
             else:
-                payload["messages"].insert(0, {"role": "system", "content": schema_instruction(schema)})
-                payload["response_format"] = (
+                args["messages"].insert(0, {"role": "system", "content": schema_instruction(schema)})
+                args["response_format"] = (
                     {"type": "json_object", "schema": schema}
                     if mode == "json_object_schema"
                     else {"type": "json_object"}
                 )
             last = index == len(modes) - 1
-            response = self._send("POST", self._endpoint, model, accept=() if last else (400, 422, 500), json=payload)
-            if _rejects_format(response):
-                log.info("%s: server refused response_format %s; trying the next form", self.name, mode)
-                continue
-            self._raise_for(response, self._endpoint, model)  # a 500 of another cause: retried as transient
+            try:
+                answer = self._openai.chat.completions.create(stream=False, **args)
+            except openai.APIStatusError as exc:
+                if not last and _rejects_format(exc):
+                    log.info("%s: server refused response_format %s; trying the next form", self.name, mode)
+                    continue
+                raise self._convert(exc, model) from exc  # a 500 of another cause: retried as transient
+            except openai.OpenAIError as exc:
+                raise self._convert(exc, model) from exc
             self.schema_mode = mode
-            return self._content(response, model)
+            self.last_usage = answer.usage.model_dump() if answer.usage is not None else {}
+            try:
+                return answer.choices[0].message.content or ""
+            except (AttributeError, IndexError, TypeError) as exc:
+                raise PermanentBackendError(
+                    self.name, f"answer has no choices[0].message.content: {str(answer)[:200]!r}", url=self._endpoint
+                ) from exc
         raise AssertionError("unreachable")
 
     def _request_stream(self, model: str, messages: list[Message], options: GenerationOptions) -> Iterator[str]:
-        url = self._endpoint
         finished = False
-        for line in self._stream_lines(url, model, json=self._payload(model, messages, options, stream=True)):
-            if not line.startswith("data:"):
-                continue  # blank separators, ": keep-alive" comments, "event:" lines
-            data = line[5:].strip()
-            if data == "[DONE]":
-                return
-            try:
-                body = json.loads(data)
-            except ValueError as exc:
-                raise TransientBackendError(self.name, f"bad server-sent event: {data[:200]!r}", url=url) from exc
-            if "error" in body:
-                error = body["error"]
-                text = error.get("message", error) if isinstance(error, dict) else error
-                raise TransientBackendError(
-                    self.name,
-                    f"server error while streaming: {redact(str(text), self._api_key)[:300]}",
-                    url=url,
-                    hint=self._hint(model),
-                )
-            for choice in body.get("choices") or []:
-                content = (choice.get("delta") or {}).get("content")
-                if content:
-                    yield content
-                finished = finished or bool(choice.get("finish_reason"))
+        try:
+            chunks = self._openai.chat.completions.create(stream=True, **self._arguments(model, messages, options))
+            for chunk in chunks:
+                for choice in chunk.choices or []:
+                    content = choice.delta.content if choice.delta is not None else None
+                    if content:
+                        yield content
+                    finished = finished or bool(choice.finish_reason)
+        except openai.OpenAIError as exc:
+            raise self._convert(exc, model) from exc
         if not finished:
             raise TransientBackendError(
-                self.name, "stream ended without [DONE] or finish_reason", url=url, hint=self._hint(model)
+                self.name, "stream ended without [DONE] or finish_reason", url=self._endpoint, hint=self._hint(model)
             )
