@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from storybench.batch.cache import ArtifactCache, CacheEntry
 from storybench.batch.composer import Composer
 from storybench.batch.jobs import Job, JobKind, JobState
@@ -91,8 +93,6 @@ class Exporter:
             files = [first.panel_jobs[0].path]
         if files:
             return [str(p) for p in files], [sha256_file(p) for p in files]
-        from PIL import Image  # Pillow is imported by the engine's composer anyway
-
         s = self.settings
         rect = panel_rects(
             first.page.layout, s.page_width, s.page_height, margin=s.margin, gutter=s.gutter, rtl=self.rtl
