@@ -130,3 +130,19 @@ def test_comicinfo_dates_and_page_sizes() -> None:
         "ImageWidth": "100",
         "ImageHeight": "150",
     }
+
+
+def test_cover_is_composed_like_a_page_and_cached() -> None:
+    from export_renders import settings
+
+    from storybench.batch import render_plan
+
+    plan, first = rendered("cover")
+    assert first.cover is not None and first.cover.parent.name == "pages"
+    again = render_plan(
+        plan, backend="storyboard", output_dir=first.output_dir, settings=settings(cover=True), resume=False
+    )
+    assert again.run_id != first.run_id and again.cover is not None
+    rows = [r for r in again.rows if r["kind"] == "cover"]
+    assert len(rows) == 1 and rows[0]["cache_hit"] and rows[0]["status"] == "completed"
+    assert again.cover.read_bytes() == first.cover.read_bytes()
