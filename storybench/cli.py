@@ -2,7 +2,10 @@
 
 Subcommands:
     render PLAN   batch-render a plan by running notebooks/batch_render.ipynb through papermill;
-                  the executed notebook is kept in the run folder.
+                  the executed notebook is kept in the run folder. Several plans or a folder:
+                  each its own run, one table at the end (--parallel N).
+    runs          past runs, newest first (--plan ID, --since 24h); dead runs shown interrupted.
+    workflow      ComfyUI templates: add FILE (slots found automatically), show NAME, list.
     validate PLAN check a plan; exit 1 with every problem and its JSON path.
     schema        print the plan's JSON Schema.
     plan PROMPT   plan a comic with an LLM (when the planner is installed).
@@ -14,19 +17,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from storybench.batch.plan_runner import execute_plan_notebook
+from storybench.batch.runs_cli import add_runs_command, render_many
 from storybench.config import env_settings
 from storybench.exceptions import PlanValidationError, StorybenchError
 from storybench.io import atomic_write_text
 from storybench.plan import load_plan, plan_json_schema
 from storybench.planner.cli import add_plan_command
+from storybench.render.comfyui.workflow_cli import add_workflow_command
 
 __all__ = ["batch_notebook_path", "build_parser", "main"]
 
@@ -93,12 +97,6 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    import papermill as pm  # lazy: papermill pulls in nbclient and jupyter_client, only `render` needs it
-
-    plan = _load_or_report(args.plan)
-    if plan is None:
-        return 1
-
     params: dict[str, Any] = {}
     for name, value in args.param or []:
         if _SECRET_NAME.search(name):
@@ -109,63 +107,43 @@ def _cmd_render(args: argparse.Namespace) -> int:
             )
             return 1
         params[name] = _parse_value(value)
-    output_dir = Path(args.output_dir).resolve()
-    params.update(
-        plan_path=str(Path(args.plan).resolve()),
-        backend=args.backend,
-        output_dir=str(output_dir),
-    )
     if args.force:
         params["force"] = True
+    if len(args.plan) > 1 or Path(args.plan[0]).is_dir():
+        return render_many(args, params, batch_notebook_path())
 
-    notebook = batch_notebook_path()
-    work = output_dir / ".notebooks"
-    work.mkdir(parents=True, exist_ok=True)
-    token = uuid.uuid4().hex[:8]
-    executed = work / f"{plan.id}-{token}.ipynb"
-    result_path = work / f"{plan.id}-{token}.result.json"
-    params["result_path"] = str(result_path)
-
+    plan_file = args.plan[0]
+    plan = _load_or_report(plan_file)
+    if plan is None:
+        return 1
     print(
-        f"rendering {plan.id!r} ({plan.page_count()} page(s), {plan.panel_count()} panel(s)) with backend "
-        f"{args.backend!r}"
+        f"rendering {plan.id!r} ({plan.page_count()} page(s), {plan.panel_count()} panel(s)) "
+        f"with backend {args.backend!r}"
     )
-    failure: str | None = None
     try:
-        pm.execute_notebook(
-            str(notebook),
-            str(executed),
-            parameters=params,
-            cwd=os.getcwd(),
+        run = execute_plan_notebook(
+            batch_notebook_path(),
+            plan_file,
+            plan_id=plan.id,
+            backend=args.backend,
+            output_dir=args.output_dir,
+            params=params,
+            kernel=args.kernel,
             progress_bar=not args.verbose,
-            stdout_file=sys.stdout if args.verbose else None,
-            stderr_file=sys.stderr if args.verbose else None,
-            kernel_name=args.kernel,
+            stdout=sys.stdout if args.verbose else None,
+            stderr=sys.stderr if args.verbose else None,
         )
-    except pm.PapermillExecutionError as exc:
-        failure = f"{exc.ename}: {exc.evalue}"
     except KeyboardInterrupt:
         print("\ninterrupted; run the same command again to resume", file=sys.stderr)
         return 130
-
-    result: dict[str, Any] = {}
-    if result_path.exists():
-        result = json.loads(result_path.read_text(encoding="utf-8"))
-        result_path.unlink()
-    run_dir = Path(result["run_dir"]) if result.get("run_dir") else None
-    kept = executed
-    if run_dir is not None and executed.exists():
-        kept = run_dir / NOTEBOOK_NAME
-        os.replace(executed, kept)
-
-    if result.get("summary"):
-        print(result["summary"])
-    if failure is not None:
-        print(f"render failed: {failure}", file=sys.stderr)
-        print(f"executed notebook: {kept}", file=sys.stderr)
+    if run.summary:
+        print(run.summary)
+    if run.error:
+        print(f"render failed: {run.error}", file=sys.stderr)
+        print(f"executed notebook: {run.executed}", file=sys.stderr)
         return 1
-    print(f"run folder: {run_dir}")
-    print(f"executed notebook: {kept}")
+    print(f"run folder: {run.run_dir}")
+    print(f"executed notebook: {run.executed}")
     return 0
 
 
@@ -175,8 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="storybench", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("render", help="batch-render a plan through the batch notebook (papermill)")
-    p.add_argument("plan", help="path of a plan JSON file")
+    p = sub.add_parser("render", help="batch-render plans through the batch notebook (papermill)")
+    p.add_argument("plan", nargs="+", help="plan JSON file(s), or folder(s) of them: each plan gets its own run")
+    p.add_argument("--parallel", type=int, default=1, help="plans rendered at once with several plans (default 1)")
     p.add_argument("--backend", default=env.image_backend, help="image backend name (default: %(default)s)")
     p.add_argument("--output-dir", default=env.output_dir, help="outputs folder (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="ignore the cache and render every panel again")
@@ -200,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", help="write to this file instead of stdout")
     s.set_defaults(func=_cmd_schema)
 
+    add_runs_command(sub, env.output_dir)
+    add_workflow_command(sub)
     add_plan_command(sub)
     return parser
 

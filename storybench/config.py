@@ -110,6 +110,8 @@ class EnvSettings(BaseSettings):
         comfyui_workflows: extra folders of ComfyUI workflow templates,
             ``os.pathsep``-separated (``STORYBENCH_COMFYUI_WORKFLOWS``).
         batch_notebook: the batch notebook ``storybench render`` runs (``STORYBENCH_BATCH_NOTEBOOK``).
+        project_dir: the project folder relative plan paths and outputs are taken in when the batch
+            notebook runs elsewhere, e.g. as a Jupyter Scheduler job (``STORYBENCH_PROJECT_DIR``).
         runpod_base_url: RunPod serverless API root (``STORYBENCH_RUNPOD_BASE_URL``).
         runpod_endpoint_id: the RunPod endpoint id (``RUNPOD_ENDPOINT_ID``; not a secret).
         runware_url: Runware websocket URL (``STORYBENCH_RUNWARE_URL``).
@@ -129,6 +131,7 @@ class EnvSettings(BaseSettings):
     comfyui_url: str = DEFAULT_COMFYUI_URL
     comfyui_workflows: str = ""
     batch_notebook: str = ""
+    project_dir: str = ""
     runpod_base_url: str = ""
     runpod_endpoint_id: str = Field(default="", validation_alias="RUNPOD_ENDPOINT_ID")
     runware_url: str = ""

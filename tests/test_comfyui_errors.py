@@ -116,6 +116,13 @@ def test_public_names():
         "check_prompt",
         "template_names",
         "workflow_dirs",
+        "user_workflows_dir",
+        "add_workflow",
+        "infer_slots",
+        "SlotInference",
+        "ui_to_api",
+        "list_workflows",
+        "read_workflow_file",
         "DEFAULT_URL",
         "DEFAULT_WORKFLOW",
     }

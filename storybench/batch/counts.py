@@ -61,14 +61,21 @@ class RunCounts:
     exports: Tally = field(default_factory=Tally)
 
     def tally(self, kind: JobKind) -> Tally:
-        """The tally a job of ``kind`` counts in."""
-        if kind is JobKind.PANEL:
-            return self.panels
-        if kind in (JobKind.PAGE, JobKind.COVER):
-            return self.pages
-        if kind is JobKind.CHARACTER_SHEET:
-            return self.sheets
-        return self.exports
+        """The tally a job of ``kind`` counts in.
+
+        Raises:
+            ValueError: no tally counts ``kind`` (a new kind needs its place here).
+        """
+        match kind:
+            case JobKind.PANEL:
+                return self.panels
+            case JobKind.PAGE | JobKind.COVER:
+                return self.pages
+            case JobKind.CHARACTER_SHEET:
+                return self.sheets
+            case JobKind.PDF | JobKind.CBZ | JobKind.EPUB | JobKind.WEBTOON:
+                return self.exports
+        raise ValueError(f"RunCounts: no tally for job kind {kind.value!r}")
 
     def add(self, kind: JobKind, state: JobState, cache_hit: bool) -> None:
         """Count one finished job."""

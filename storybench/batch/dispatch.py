@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from storybench.batch.jobs import Job, JobState
@@ -52,6 +52,29 @@ class Dispatcher:
         self.poll_seconds = poll_seconds
         self._lock = threading.Lock()
         self._backend_cancelled = False
+
+    def cancel(self) -> None:
+        """Cancel the run: set the cancel event and cancel the backend (see :meth:`cancel_backend`)."""
+        self.cancel_event.set()
+        self.cancel_backend()
+
+    @contextlib.contextmanager
+    def pools(self, workers: int) -> Iterator[tuple[ThreadPoolExecutor, ThreadPoolExecutor]]:
+        """A render pool of ``workers`` threads and one composing thread, shut down on exit.
+
+        One composing thread: pages overlap with rendering, and composers (fonts,
+        FreeType faces) need not be thread-safe. An exception inside (Ctrl-C or a
+        bug) cancels the run first, so queued jobs do not start while the pools shut down.
+        """
+        with (
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sb-render") as pool,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="sb-compose") as page_pool,
+        ):
+            try:
+                yield pool, page_pool
+            except BaseException:
+                self.cancel()
+                raise
 
     def cancel_backend(self) -> None:
         """Ask the backend to stop its renders in flight, once per run (errors ignored)."""

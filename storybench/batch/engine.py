@@ -5,7 +5,7 @@ method per phase of :meth:`BatchEngine._execute`:
 
 1. ``backend.preflight(specs)`` once, with the specs that really need rendering;
 2. character sheets, one per character in the panels being rendered, when the
-   backend has a truthy ``supports_reference_images``;
+   backend's ``supports_reference_images`` is true;
 3. panels, ``concurrency`` at a time on a thread pool; each page is composed as soon
    as its panels are done, on one composing thread (so a composer need not be thread-safe);
 4. the cover (``settings.cover``), then the exports of ``settings.exports`` (PDF, CBZ,
@@ -171,8 +171,7 @@ class BatchEngine:
     def cancel(self) -> None:
         """Stop the run: nothing new starts, the backend is asked to stop, jobs not
         finished end ``cancelled``. Safe to call from any thread."""
-        self.cancel_event.set()
-        self.dispatcher.cancel_backend()
+        self.dispatcher.cancel()
 
     def run(self) -> RunSummary:
         """Do the whole render and return its summary.
@@ -182,8 +181,7 @@ class BatchEngine:
         records it, and is raised again.
 
         Raises:
-            ConfigError: no composer is available, or ``run_id`` is being rendered
-                by another process.
+            ConfigError: ``run_id`` is being rendered by another process.
             OSError: the output folder cannot be written.
         """
         started = time.monotonic()
@@ -223,18 +221,9 @@ class BatchEngine:
         self.ledger.start(self.plan_sha256, len(sheets) + panels + len(pages) + exports)
         self._preflight(sheets, pages)
         workers = self.settings.concurrency or self.backend.default_concurrency or 1
-        # one composing thread: pages overlap with rendering, and composers (fonts, FreeType
-        # faces) need not be thread-safe
-        with (
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sb-render") as pool,
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="sb-compose") as page_pool,
-        ):
-            try:
-                blocked = self._render_sheets(pool, sheets, pages)
-                self._render_panels_and_pages(pool, page_pool, pages, blocked, composer)
-            except BaseException:  # Ctrl-C or a bug: queued jobs must not start while the pools shut down
-                self.cancel()
-                raise
+        with self.dispatcher.pools(workers) as (pool, page_pool):
+            blocked = self._render_sheets(pool, sheets, pages)
+            self._render_panels_and_pages(pool, page_pool, pages, blocked, composer)
         self._add_cached_pages([w for w in work if not w.selected], composer)
         self._export(work, composer)
 
@@ -264,7 +253,7 @@ class BatchEngine:
             return {}
         futures: Futures = {}
         for job in sheets:
-            futures.update(self._render(pool, job))
+            futures.update(self.dispatcher.submit(pool, job, self.producer.render))
         self.dispatcher.drain(futures)
         rendered = {j.artifact_id: j.sha256 for j in sheets if j.state is JobState.COMPLETED}
         failed = {j.artifact_id: j for j in sheets if j.state is not JobState.COMPLETED}
@@ -292,7 +281,7 @@ class BatchEngine:
         for _, job in panel_jobs(pages):
             sheet = blocked.get(job.artifact_id)
             if sheet is None:
-                futures.update(self._render(pool, job))
+                futures.update(self.dispatcher.submit(pool, job, self.producer.render))
             else:
                 self._skip(job, missing_sheet(sheet))
         gate = PageGate(pages, {j.id for j in futures.values()})
@@ -358,9 +347,6 @@ class BatchEngine:
         return self.producer.produce(job, make)
 
     # -- starting jobs --------------------------------------------------------------
-    def _render(self, pool: ThreadPoolExecutor, job: Job) -> Futures:
-        return self.dispatcher.submit(pool, job, self.producer.render)
-
     def _compose(self, pool: ThreadPoolExecutor, w: PageWork, composer: Composer) -> Futures:
         """Queue ``w``'s page, or finish it at once when one of its panels is missing."""
         blocker = missing_panels(w.panel_jobs, cancelling=self.cancel_event.is_set())
@@ -384,13 +370,8 @@ class BatchEngine:
     def _finish(self, started: float, error: str = "") -> RunSummary:
         self.ledger.flush()
         status = self.ledger.status(cancelled=self.cancel_event.is_set(), error=error)
-        summary = self.ledger.summary(
-            self.folder,
-            status=status,
-            exports=self._exports,
-            exported_pages=self._exported_pages,
-            seconds=time.monotonic() - started,
-        )
+        seconds = time.monotonic() - started
+        summary = self.ledger.summary(self.folder, status, self._exports, self._exported_pages, seconds)
         self.folder.finish(status, {**summary.manifest_fields(), "preflight": self.producer.preflight_report})
         self.ledger.finish(status)
         return summary
@@ -422,7 +403,7 @@ def render_plan(
         cancelled (the CLI exits with ``summary.exit_code``).
 
     Raises:
-        ConfigError: bad ``only_pages``, or no composer available.
+        ConfigError: bad ``only_pages``, or ``run_id`` is being rendered by another process.
         PlanValidationError: ``plan`` is a dict or file that is not a valid plan.
         UnknownBackendError: ``backend`` names no registered backend.
         OSError: the output folder cannot be written.

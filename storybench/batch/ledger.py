@@ -171,7 +171,7 @@ class RunLedger:
         self._emit(ProgressEvent("run_finished", self.run_id, self.done, self.total, status=status))
 
     def summary(
-        self, folder: RunFolder, *, status: str, exports: list[Job], exported_pages: list[int], seconds: float
+        self, folder: RunFolder, status: str, exports: list[Job], exported_pages: list[int], seconds: float
     ) -> RunSummary:
         """The :class:`RunSummary` of the run in ``folder`` that ends with ``status``.
 

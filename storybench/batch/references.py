@@ -1,6 +1,6 @@
 """Character reference sheets for reference-capable backends.
 
-Before the panels of a run, a backend with a truthy ``supports_reference_images``
+Before the panels of a run, a backend whose ``supports_reference_images`` is true
 gets one character sheet job per character in those panels; each panel then
 carries the sheet of its first cast member as a reference image.
 """

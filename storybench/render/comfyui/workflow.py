@@ -14,7 +14,7 @@ sidecar ``<name>.slots.json`` mapping named slots to node inputs::
 
 Known slots: ``positive``, ``negative``, ``seed``, ``width``, ``height``, ``steps``,
 ``cfg``, ``sampler``, ``scheduler``, ``guidance``, ``denoise``, ``color``,
-``checkpoint``, ``unet``, ``clip_l``, ``t5``, ``vae``, ``reference_image``,
+``checkpoint``, ``unet``, ``clip_l``, ``t5``, ``vae``, ``lora``, ``reference_image``,
 ``filename_prefix`` and ``output`` (the image-saving node; found automatically when
 the workflow has exactly one SaveImage). Every slot is optional except that an output
 node must be found. :meth:`WorkflowTemplate.fill` is the only code that writes node
@@ -41,7 +41,17 @@ from storybench.exceptions import ConfigError, WorkflowError
 from storybench.render.comfyui.errors import BACKEND
 from storybench.render.spec import RenderSpec
 
-__all__ = ["MODEL_SLOTS", "SLOT_NAMES", "Slot", "WorkflowTemplate", "check_prompt", "template_names", "workflow_dirs"]
+__all__ = [
+    "MODEL_SLOTS",
+    "SLOT_NAMES",
+    "Slot",
+    "WorkflowTemplate",
+    "check_prompt",
+    "shipped_workflows_dir",
+    "template_names",
+    "user_workflows_dir",
+    "workflow_dirs",
+]
 
 SLOT_NAMES = (
     "positive",
@@ -61,11 +71,12 @@ SLOT_NAMES = (
     "clip_l",
     "t5",
     "vae",
+    "lora",
     "reference_image",
     "filename_prefix",
     "output",
 )
-MODEL_SLOTS = ("checkpoint", "unet", "clip_l", "t5", "vae")
+MODEL_SLOTS = ("checkpoint", "unet", "clip_l", "t5", "vae", "lora")
 _META_KEYS = ("presets", "prompt_template", "description")
 _PARAM_SLOTS: dict[str, type] = {
     "steps": int,
@@ -79,6 +90,7 @@ _PARAM_SLOTS: dict[str, type] = {
     "clip_l": str,
     "t5": str,
     "vae": str,
+    "lora": str,
     "color": int,
 }
 _MODEL_FILE = re.compile(r"\.(safetensors|ckpt|pt|pth|bin|gguf|sft|onnx)$", re.IGNORECASE)
@@ -104,12 +116,33 @@ class Slot:
         return f"Slot({self.name!r} -> node {self.node_id}.{self.input})"
 
 
+def shipped_workflows_dir() -> Path:
+    """The ``workflows/`` folder of the storybench checkout (the templates storybench ships)."""
+    return Path(__file__).resolve().parents[3] / "workflows"
+
+
+def user_workflows_dir() -> Path:
+    """Where ``storybench workflow add`` writes: the first ``$STORYBENCH_COMFYUI_WORKFLOWS``
+    folder, else a ``workflows/`` folder next to the outputs folder (``$STORYBENCH_OUTPUT_DIR``,
+    default ``outputs``)."""
+    env = env_settings()
+    dirs = [p for p in env.comfyui_workflows.split(os.pathsep) if p]
+    if dirs:
+        return Path(dirs[0])
+    return Path(env.output_dir or "outputs").resolve().parent / "workflows"
+
+
 def workflow_dirs() -> list[Path]:
-    """Folders searched for templates by name: ``$STORYBENCH_COMFYUI_WORKFLOWS``
-    (``os.pathsep``-separated) first, then the checkout's ``workflows/``."""
+    """Folders searched for templates by name, first match wins: ``$STORYBENCH_COMFYUI_WORKFLOWS``
+    (``os.pathsep``-separated) or else :func:`user_workflows_dir`, then the shipped ``workflows/``."""
     dirs = [Path(p) for p in env_settings().comfyui_workflows.split(os.pathsep) if p]
-    dirs.append(Path(__file__).resolve().parents[3] / "workflows")
-    return dirs
+    if not dirs:
+        dirs.append(user_workflows_dir())
+    dirs.append(shipped_workflows_dir())
+    unique: dict[Path, Path] = {}
+    for d in dirs:
+        unique.setdefault(d.resolve(), d)
+    return list(unique.values())
 
 
 def template_names() -> list[str]:
