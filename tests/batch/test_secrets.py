@@ -23,7 +23,7 @@ from runpod_server import RunPodSim
 
 from storybench.batch import read_catalog_table
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 RUNPOD_KEY = "rp-SECRET-4f1c9a7e2b6d8035"
 RUNWARE_KEY = "rw-SECRET-9d2e7b1a6c4f0358"
 OTHER_KEYS = {"OPENAI_API_KEY": "sk-SECRET-77aa11bb22cc33dd", "HF_TOKEN": "hf_SECRET_0a1b2c3d4e5f6a7b"}

@@ -15,7 +15,7 @@ from engine_support import decodes
 
 from storybench.batch import RUN_MANIFEST, read_catalog
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # the tests folder (support scripts)
 SCRIPT = HERE / "engine_render_script.py"
 PANELS, PAGES = 13, 4
 

@@ -28,7 +28,7 @@ except ImportError:  # tests/ imported as a package
     from tests.plan_factory import plan_dict
 
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # the tests folder (support scripts)
 ROOT = HERE.parent
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

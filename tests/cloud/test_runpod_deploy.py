@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-KIT = Path(__file__).resolve().parents[1] / "deploy" / "runpod"
+KIT = Path(__file__).resolve().parents[2] / "deploy" / "runpod"
 SCRIPT = KIT / "download_models.sh"
 FP8 = {
     "diffusion_models/flux1-kontext-dev-fp8.safetensors",

@@ -21,7 +21,7 @@ from storybench.render.spec import RenderSpec
 
 pytest.importorskip("runpod")
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # the tests folder (support scripts)
 
 
 def _free_port() -> int:

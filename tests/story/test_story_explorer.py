@@ -38,7 +38,7 @@ def test_model_has_no_widget_import() -> None:
         capture_output=True,
         text=True,
         check=True,
-        env={"PYTHONPATH": str(Path(__file__).resolve().parents[1]), "PATH": ""},
+        env={"PYTHONPATH": str(Path(__file__).resolve().parents[2]), "PATH": ""},
     )
     assert out.stdout.strip() == "False"
 

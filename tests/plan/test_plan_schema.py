@@ -8,7 +8,7 @@ from storybench.exceptions import PlanValidationError
 from storybench.plan import load_plan, parse_plan, plan_issues, plan_json_schema, save_plan
 from storybench.plan.layouts import TEMPLATE_IDS, TEMPLATES
 
-PLANS = sorted((Path(__file__).parent.parent / "plans").glob("*.json"))
+PLANS = sorted((Path(__file__).parents[2] / "plans").glob("*.json"))
 
 
 def messages(exc: PlanValidationError) -> list[str]:

@@ -13,7 +13,7 @@ from storybench.exceptions import WorkflowError
 from storybench.render.comfyui.slots_infer import infer_slots
 from storybench.render.comfyui.workflow import WorkflowTemplate, shipped_workflows_dir
 
-DATA = Path(__file__).parent / "data" / "comfy"
+DATA = Path(__file__).parents[1] / "data" / "comfy"
 SHIPPED = [
     "sd15_txt2img",
     "sdxl_txt2img",

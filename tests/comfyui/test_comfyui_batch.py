@@ -27,7 +27,7 @@ except ImportError:  # tests/ imported as a package
     from tests.comfy_server import ComfyTestServer
     from tests.plan_factory import plan_dict
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 PAGES = 5
 PANELS = PAGES * 4
 SETTINGS = dict(page_width=600, page_height=900, panel_max_side=256, margin=20, gutter=10)

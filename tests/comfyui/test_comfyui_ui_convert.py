@@ -30,7 +30,7 @@ except ImportError:  # tests/ imported as a package
     from tests.comfy_server import ComfyTestServer
     from tests.plan_factory import plan_dict
 
-DATA = Path(__file__).parent / "data" / "comfy"
+DATA = Path(__file__).parents[1] / "data" / "comfy"
 EXPECTED = {
     "flux1_kontext": shipped_workflows_dir() / "flux1_kontext.json",
     "sd15_txt2img": shipped_workflows_dir() / "sd15_txt2img.json",

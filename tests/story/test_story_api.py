@@ -11,7 +11,7 @@ import pytest
 import storybench.story as story
 import storybench.story.explorer as explorer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_public_names() -> None:

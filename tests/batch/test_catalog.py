@@ -13,7 +13,7 @@ import pandas as pd
 
 from storybench.batch import CATALOG_COLUMNS, CatalogWriter, read_catalog, upsert_catalog_rows
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # the tests folder (support scripts)
 ROOT = HERE.parent
 
 
@@ -35,7 +35,7 @@ def row(run_id: str, artifact: str, **kw):
 
 def env():
     e = dict(os.environ)
-    e["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(HERE)])
+    e["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(HERE), str(Path(__file__).resolve().parent)])
     return e
 
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 from storybench.cli import main
 
-ROOT = Path(__file__).parent.parent
-INVALID = Path(__file__).parent / "data" / "invalid_grid_three_panels.json"
+ROOT = Path(__file__).parents[2]
+INVALID = Path(__file__).parents[1] / "data" / "invalid_grid_three_panels.json"
 
 
 def test_validate_accepts_a_valid_plan(capsys):

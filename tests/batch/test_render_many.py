@@ -22,7 +22,7 @@ try:
 except ImportError:  # tests/ imported as a package
     from tests.plan_factory import plan_dict
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # the tests folder (support scripts)
 ROOT = HERE.parent
 SIZE = ["-p", "page_width", "600", "-p", "page_height", "900", "-p", "panel_max_side", "256", "-p", "dpi", "72"]
 
