@@ -8,12 +8,14 @@ import tempfile
 from functools import cache
 from pathlib import Path
 
+from PIL import Image
 from plan_factory import plan_dict
 
 from storybench.batch import RunSummary, render_plan
 from storybench.config import RenderSettings
 from storybench.plan import parse_plan
 from storybench.plan.models import ComicPlan
+from storybench.story.model import Segment, Story, StorySettings
 
 #: Lettering of the manga plan, Cyrillic included.
 MANGA_LINES = ["Де маяк, Анно?", "Тихо! Хтось іде.", "Їжак ґречно мовчить.", "Line in English", "Ще є час."]
@@ -76,3 +78,44 @@ def rendered(case: str) -> tuple[ComicPlan, RunSummary]:
     summary = render_plan(plan, backend="storyboard", output_dir=out, settings=s, progress=False)
     assert summary.status == "completed", summary.errors
     return plan, summary
+
+
+# -- a story for the story exports ------------------------------------------------------
+HOSTILE = (
+    "Перший рядок.\n:: not a passage\n\nHe wrote [[x]] and $var, then <<set $gold to 5>>, "
+    "(set: $b to 2), _temp, ''bold'' and `ticks` ``double`` on the wall."
+)
+HOSTILE_PIECES = [":: not a passage", "[[x]]", "$var", "<<set $gold to 5>>", "(set: $b to 2)", "``double``"]
+
+
+def make_story(folder: Path) -> Story:
+    """A story with an image, a hostile segment, a taken and two untaken choices, and an alternative."""
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    for n in (1, 2):
+        Image.new("RGB", (32, 24), (40 * n, 90, 140)).save(folder / "images" / f"s00{n}.png")
+    story = Story(settings=StorySettings(premise="Маяк у тумані", language="uk", title="Маяк :: [[title]]"))
+    story.add(
+        Segment(
+            id="s001",
+            text=HOSTILE,
+            choices=["Відкрити лист", "Go -> up [now] $x", "Pick A|B <<run>>"],
+            image_path="images/s001.png",
+            image_status="done",
+            illustration_prompt="a lighthouse <b>$x</b> [[y]]",
+        )
+    )
+    story.add(
+        Segment(
+            id="s002",
+            parent_id="s001",
+            choice_index=0,
+            choice_text="Відкрити лист",
+            text="Лист пахне сіллю.",
+            choices=["Далі"],
+            image_path="images/s002.png",
+            image_status="done",
+        )
+    )
+    story.add(Segment(id="s003", parent_id="s001", choice_index=0, choice_text="Відкрити лист", text="Інша версія."))
+    story.current_id = "s002"
+    return story

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from export_validators import module
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["-p", "page_width", "600", "-p", "page_height", "927", "-p", "dpi", "100", "-p", "margin", "20"]
 SMALL += ["-p", "gutter", "12", "-p", "panel_max_side", "128", "-p", "show_thumbnails", "false"]
 

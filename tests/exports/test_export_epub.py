@@ -8,9 +8,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from export_renders import rendered
+from export_renders import make_story, rendered
 from export_validators import run_epubcheck
-from test_export_twee import make_story
 
 from storybench.story.epub import story_epub_bytes
 from storybench.story.export import export_story

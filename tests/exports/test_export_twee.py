@@ -17,52 +17,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from export_renders import HOSTILE_PIECES, make_story
 from export_validators import extwee
-from PIL import Image
 
 from storybench.story.export import export_story
-from storybench.story.model import Segment, Story, StorySettings
 from storybench.story.twee import PLACEHOLDER_TEXT, TWINE_FORMATS, link_text, to_twee, verbatim
-
-HOSTILE = (
-    "Перший рядок.\n:: not a passage\n\nHe wrote [[x]] and $var, then <<set $gold to 5>>, "
-    "(set: $b to 2), _temp, ''bold'' and `ticks` ``double`` on the wall."
-)
-HOSTILE_PIECES = [":: not a passage", "[[x]]", "$var", "<<set $gold to 5>>", "(set: $b to 2)", "``double``"]
-
-
-def make_story(folder: Path) -> Story:
-    """A story with an image, a hostile segment, a taken and two untaken choices, and an alternative."""
-    (folder / "images").mkdir(parents=True, exist_ok=True)
-    for n in (1, 2):
-        Image.new("RGB", (32, 24), (40 * n, 90, 140)).save(folder / "images" / f"s00{n}.png")
-    story = Story(settings=StorySettings(premise="Маяк у тумані", language="uk", title="Маяк :: [[title]]"))
-    story.add(
-        Segment(
-            id="s001",
-            text=HOSTILE,
-            choices=["Відкрити лист", "Go -> up [now] $x", "Pick A|B <<run>>"],
-            image_path="images/s001.png",
-            image_status="done",
-            illustration_prompt="a lighthouse <b>$x</b> [[y]]",
-        )
-    )
-    story.add(
-        Segment(
-            id="s002",
-            parent_id="s001",
-            choice_index=0,
-            choice_text="Відкрити лист",
-            text="Лист пахне сіллю.",
-            choices=["Далі"],
-            image_path="images/s002.png",
-            image_status="done",
-        )
-    )
-    story.add(Segment(id="s003", parent_id="s001", choice_index=0, choice_text="Відкрити лист", text="Інша версія."))
-    story.current_id = "s002"
-    return story
-
 
 FORMAT_JS = (
     "window.storyFormat({{"
