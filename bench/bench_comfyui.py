@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from storybench.render.comfyui import ComfyUIBackend  # noqa: E402
-from storybench.render.comfyui.backend import _history_seconds  # noqa: E402
+from storybench.render.comfyui.prompt import history_seconds  # noqa: E402
 from storybench.render.spec import RenderSpec  # noqa: E402
 
 
@@ -34,7 +34,8 @@ def run(url: str, panels: int, k: int, seed_base: int, size: tuple[int, int]) ->
         RenderSpec(prompt=f"bench panel {i}", seed=seed_base + i, width=size[0], height=size[1], panel_id=f"b{i}")
         for i in range(panels)
     ]
-    with ComfyUIBackend(url=url, workflow="empty_image", queue_depth=k) as backend:
+    # keep /history entries: the live ratio reads the server's own execution times from them
+    with ComfyUIBackend(url=url, workflow="empty_image", queue_depth=k, delete_history=False) as backend:
         t0 = time.perf_counter()
         backend.preflight(specs)
         preflight = time.perf_counter() - t0
@@ -64,7 +65,7 @@ def main() -> None:
     if live:
         # seeds change per run so the server's cache does not serve the panels
         wall, preflight, done = run(live, args.panels, args.k, seed_base=int(time.time()) % 100000, size=size)
-        server_seconds = sum(_history_seconds(h) or 0.0 for _, h in done)
+        server_seconds = sum(history_seconds(h) or 0.0 for _, h in done)
         print(f"server            {live} (live, empty_image workflow)")
         print(f"panels            {args.panels}  K={args.k}  {size[0]}x{size[1]} px")
         print(f"preflight         {preflight:.3f} s")

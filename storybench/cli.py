@@ -9,6 +9,8 @@ Subcommands:
     validate PLAN check a plan; exit 1 with every problem and its JSON path.
     schema        print the plan's JSON Schema.
     plan PROMPT   plan a comic with an LLM (when the planner is installed).
+    publish SRC   publish a rendered run or a played story to a platform world (the publish extra).
+    models        list the LLMs this machine can use (storybench.llm.models_cli).
 
 Exit codes: 0 success, 1 invalid input or a failed render, 2 usage errors (argparse).
 """
@@ -28,8 +30,10 @@ from storybench.batch.runs_cli import add_runs_command, render_many
 from storybench.config import env_settings
 from storybench.exceptions import PlanValidationError, StorybenchError
 from storybench.io import atomic_write_text
+from storybench.llm.models_cli import add_models_command
 from storybench.plan import load_plan, plan_json_schema
 from storybench.planner.cli import add_plan_command
+from storybench.publish.cli import add_publish_command
 from storybench.render.comfyui.workflow_cli import add_workflow_command
 
 __all__ = ["batch_notebook_path", "build_parser", "main"]
@@ -182,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_runs_command(sub, env.output_dir)
     add_workflow_command(sub)
     add_plan_command(sub)
+    add_publish_command(sub)  # without the publish extra it says which extra to install when run
+    add_models_command(sub)
     return parser
 
 

@@ -106,7 +106,11 @@ class EnvSettings(BaseSettings):
         output_dir: where renders and the catalog go (``STORYBENCH_OUTPUT_DIR``).
         image_backend: default image backend (``STORYBENCH_IMAGE_BACKEND``).
         llm_backend: default LLM backend (``STORYBENCH_LLM_BACKEND``).
-        comfyui_url: ComfyUI base URL (``STORYBENCH_COMFYUI_URL``).
+        comfyui_url: ComfyUI base URL (``STORYBENCH_COMFYUI_URL``); several servers rendering
+            as one backend: comma-separated URLs.
+        outage_seconds: how long a backend waits for its unreachable servers (a restart, a
+            network blip) before the run fails, seconds (``STORYBENCH_OUTAGE_SECONDS``,
+            default 10 minutes).
         comfyui_workflows: extra folders of ComfyUI workflow templates,
             ``os.pathsep``-separated (``STORYBENCH_COMFYUI_WORKFLOWS``).
         batch_notebook: the batch notebook ``storybench render`` runs (``STORYBENCH_BATCH_NOTEBOOK``).
@@ -121,6 +125,12 @@ class EnvSettings(BaseSettings):
             else ``OPENAI_BASE_URL`` as the openai client reads it).
         openai_model: model asked of that server (``STORYBENCH_OPENAI_MODEL``).
         story_step: the story explorer notebook runs one scripted step (``STORYBENCH_STORY_STEP=1``, CI).
+        publish_target: the platform ``storybench publish`` sends to (``STORYBENCH_PUBLISH_TARGET``:
+            ``grpcs://host:port`` with TLS, ``grpc://host:port`` without, or ``host:port``).
+        publish_tls: TLS for a bare ``host:port`` publish target (``STORYBENCH_PUBLISH_TLS``).
+        publish_ca_file: PEM root certificates for that TLS, "" for the system's (``STORYBENCH_PUBLISH_CA_FILE``).
+        publish_timeout_seconds: deadline of each publish call, seconds (``STORYBENCH_PUBLISH_TIMEOUT_SECONDS``).
+            The publish token (``STORYBENCH_PUBLISH_TOKEN``) is a secret and never a field here.
     """
 
     model_config = SettingsConfigDict(env_prefix="STORYBENCH_", extra="ignore")
@@ -129,6 +139,7 @@ class EnvSettings(BaseSettings):
     image_backend: str = "storyboard"
     llm_backend: str = "llamacpp"
     comfyui_url: str = DEFAULT_COMFYUI_URL
+    outage_seconds: float = 600.0
     comfyui_workflows: str = ""
     batch_notebook: str = ""
     project_dir: str = ""
@@ -142,6 +153,10 @@ class EnvSettings(BaseSettings):
     )
     openai_model: str = ""
     story_step: bool = False
+    publish_target: str = ""
+    publish_tls: bool = False
+    publish_ca_file: str = ""
+    publish_timeout_seconds: float = Field(default=30.0, gt=0)
 
     def output_dir_or(self, default: str) -> str:
         """``STORYBENCH_OUTPUT_DIR`` when it is set, else ``default`` (notebooks pass

@@ -14,15 +14,19 @@ mapping in :mod:`storybench.http_errors`) so callers only ever catch these::
     │   ├── TransientBackendError  worth retrying (timeouts, 408/429/5xx, dropped sockets, OOM)
     │   │   ├── BackendUnavailable the server cannot be reached at all
     │   │   └── OutOfMemoryError   the GPU ran out of memory for one job
+    │   ├── OutageError            the servers stayed unreachable past the outage budget
     │   └── PermanentBackendError  retrying the same request cannot help (other 4xx, bad workflow)
     │       ├── WorkflowError      a workflow template or its slots do not fit the server
     │       └── StructuredOutputError  an LLM answer never matched its JSON Schema
+    ├── PublishError               publishing to a platform failed at one step (names step and object)
+    │   └── PublishRejected        the platform refused: invalid argument, permission, authentication
     ├── RetryExhausted             every attempt of a job failed; keeps the last error
     └── Cancelled                  the user cancelled a batch or a generation
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,9 +37,12 @@ __all__ = [
     "ConfigError",
     "MissingDependencyError",
     "OutOfMemoryError",
+    "OutageError",
     "PermanentBackendError",
     "PlanIssue",
     "PlanValidationError",
+    "PublishError",
+    "PublishRejected",
     "RetryExhausted",
     "StorybenchError",
     "StructuredOutputError",
@@ -175,6 +182,31 @@ class OutOfMemoryError(TransientBackendError):
     """The backend ran out of (GPU) memory while doing one job."""
 
 
+class OutageError(BackendError):
+    """A backend's servers stayed unreachable longer than its outage budget.
+
+    Backends wait out an outage (a restart, a network blip) without spending a job's
+    attempts; past the budget every waiting render raises this one error, which is not
+    retried: the run ends ``failed`` and rendering again resumes it.
+
+    Attributes:
+        urls: the servers that were unreachable.
+        since: when the last of them stopped answering, seconds since the epoch.
+        seconds: how long they had been unreachable, seconds.
+    """
+
+    def __init__(self, backend: str, what: str, urls: Sequence[str], since: float, seconds: float) -> None:
+        self.urls = list(urls)
+        self.since = since
+        self.seconds = seconds
+        clock = time.strftime("%H:%M:%S", time.localtime(since))
+        super().__init__(
+            backend,
+            f"{what} at {', '.join(self.urls)} unreachable since {clock} ({seconds:.0f} s)",
+            hint="start the server, then render again: the run resumes where it stopped",
+        )
+
+
 class PermanentBackendError(BackendError):
     """A failure that the same request will hit again (bad input, missing model)."""
 
@@ -195,6 +227,34 @@ class StructuredOutputError(PermanentBackendError):
         self.last_output = last_output
         self.attempts = attempts
         super().__init__(backend, f"{message} after {attempts} attempt(s)")
+
+
+class PublishError(StorybenchError):
+    """Publishing to a platform failed at one step.
+
+    Attributes:
+        step: the protocol step, e.g. ``"CreateCharacter"``, ``"upload"``, ``"ConfirmUpload"``.
+        obj: what was being published, e.g. ``"character char-1"``, ``"page 3"``.
+        code: the gRPC status code name (``"UNAVAILABLE"``...) or HTTP status, when there is one.
+        hint: what the user should check.
+    """
+
+    def __init__(self, step: str, obj: str, message: str, *, code: str = "", hint: str = "") -> None:
+        self.step = step
+        self.obj = obj
+        self.code = code
+        self.hint = hint
+        text = f"publish {step} for {obj}: {message}"
+        if code:
+            text += f" [{code}]"
+        if hint:
+            text += f"; check: {hint}"
+        super().__init__(text)
+
+
+class PublishRejected(PublishError):
+    """The platform refused a request (``INVALID_ARGUMENT``, ``PERMISSION_DENIED``,
+    ``UNAUTHENTICATED``): sending it again cannot help."""
 
 
 class RetryExhausted(StorybenchError):

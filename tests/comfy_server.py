@@ -16,10 +16,21 @@ foreign ``Origin``, and fault injection: ``oom_next`` (execution_error with a CU
 ``drop_ws_next`` (websocket closed right after execution_start, reconnection refused for
 ``refuse_ws_seconds``).
 
+Restarts: :meth:`ComfyTestServer.stop` then :meth:`ComfyTestServer.start` (or
+:meth:`ComfyTestServer.restart`) serves again on the SAME port with what a restarted
+ComfyUI has: an empty queue, an empty ``/history``, no execution cache, prompt numbers
+from 0 and no websocket; files on "disk" (outputs, uploads) survive. Between the two the
+port refuses connections. ``GET /history`` (every entry) and ``POST /history`` with
+``{"delete": [ids]}`` or ``{"clear": true}`` work as in ComfyUI (``history_deletes``
+records the ids). For timing assertions: ``first_answers`` (monotonic time of the first
+HTTP answer after each start), ``prompt_times`` (monotonic time of each ``POST /prompt``)
+and ``exec_starts`` (``(prompt_id, monotonic time)`` of each ``execution_start``).
+
 Usage::
 
     with ComfyTestServer(seconds_per_prompt=0.1) as server:
         server.url  # http://127.0.0.1:PORT
+        server.stop(); time.sleep(20); server.start()  # a restart: same URL, nothing queued
 """
 
 from __future__ import annotations
@@ -122,7 +133,14 @@ class ComfyTestServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._port = 0
         self.url = ""
+        self.starts = 0
+        self.first_answers: list[float] = []
+        self.exec_starts: list[tuple[str, float]] = []
+        self.prompt_times: list[float] = []
+        self.listening: list[float] = []  # monotonic time each start began to accept connections
+        self.history_deletes: list[str] = []
 
     # ------------------------------------------------------------ object_info
     def object_info(self) -> dict[str, Any]:
@@ -439,6 +457,7 @@ class ComfyTestServer:
                 messages.append([event, data])  # noqa: B023  # awaited within this loop iteration only
                 await self._send(event, data, sid)  # noqa: B023  # awaited within this loop iteration only
 
+            self.exec_starts.append((prompt_id, time.monotonic()))
             await msg("execution_start", {"prompt_id": prompt_id})
             key = json.dumps(prompt, sort_keys=True)
             cached = self._cache.get(key)
@@ -553,6 +572,7 @@ class ComfyTestServer:
             except ValueError:
                 return PlainTextResponse("500 Internal Server Error\n\nServer got itself in trouble", status_code=500)
             self.prompt_posts += 1
+            self.prompt_times.append(time.monotonic())
             if "prompt" not in body:
                 return JSONResponse(
                     {
@@ -586,6 +606,23 @@ class ComfyTestServer:
         async def get_history(request: Request) -> Response:
             pid = request.path_params["prompt_id"]
             return JSONResponse({pid: self.history[pid]} if pid in self.history else {})
+
+        async def get_all_history(request: Request) -> Response:
+            items = list(self.history.items())
+            max_items = request.query_params.get("max_items")
+            if max_items:
+                items = items[-int(max_items) :]
+            return JSONResponse(dict(items))
+
+        async def post_history(request: Request) -> Response:
+            # ComfyUI server.py: {"clear": true} empties it, {"delete": [ids]} drops those entries
+            body = await request.json()
+            if body.get("clear"):
+                self.history.clear()
+            for pid in body.get("delete", []) or []:
+                self.history_deletes.append(pid)
+                self.history.pop(pid, None)
+            return Response(status_code=200)
 
         async def get_view(request: Request) -> Response:
             q = request.query_params
@@ -688,6 +725,8 @@ class ComfyTestServer:
             routes += [
                 Route(f"{prefix}/prompt", post_prompt, methods=["POST"]),
                 Route(f"{prefix}/history/{{prompt_id}}", get_history, methods=["GET"]),
+                Route(f"{prefix}/history", get_all_history, methods=["GET"]),
+                Route(f"{prefix}/history", post_history, methods=["POST"]),
                 Route(f"{prefix}/view", get_view, methods=["GET"]),
                 Route(f"{prefix}/upload/image", upload_image, methods=["POST"]),
                 Route(f"{prefix}/queue", get_queue, methods=["GET"]),
@@ -700,6 +739,7 @@ class ComfyTestServer:
             ]
 
         app = Starlette(routes=routes)
+        server = self
 
         class OriginCheck:
             """ComfyUI's origin_only_middleware: a foreign Origin header gets 403."""
@@ -708,6 +748,8 @@ class ComfyTestServer:
                 self.app = app
 
             async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+                if len(server.first_answers) < server.starts:
+                    server.first_answers.append(time.monotonic())
                 if scope["type"] == "http":
                     headers = dict(scope.get("headers") or [])
                     origin = headers.get(b"origin", b"").decode()
@@ -720,12 +762,34 @@ class ComfyTestServer:
         return OriginCheck(app)  # type: ignore[return-value]
 
     # ------------------------------------------------------------ lifecycle
+    def _reset(self) -> None:
+        """What a (re)started ComfyUI process has: nothing queued, running, cached or in history."""
+        self._queue = []
+        self._running = None
+        self._number = 0
+        self._cache = {}
+        self._interrupt = False
+        self._sockets = {}
+        self._refuse_until = 0.0
+        self.history = {}
+
     def start(self) -> ComfyTestServer:
+        """Serve (again): the first start picks a free port, a restart takes the same one."""
+        self._reset()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                sock.bind(("127.0.0.1", self._port))
+                break
+            except OSError:
+                if not self._port or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        self._port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self._port}"
+        self.starts += 1
         config = uvicorn.Config(
             self._app(),
             log_level="warning",
@@ -733,8 +797,10 @@ class ComfyTestServer:
             lifespan="off",
             loop="asyncio",
             ws_ping_interval=None,
+            timeout_graceful_shutdown=1,
         )
-        self._server = uvicorn.Server(config)
+        server = uvicorn.Server(config)
+        self._server = server
         started = threading.Event()
 
         def run() -> None:
@@ -745,29 +811,42 @@ class ComfyTestServer:
             worker = loop.create_task(self._worker())
             started.set()
             try:
-                loop.run_until_complete(self._server.serve(sockets=[sock]))  # type: ignore[union-attr]
+                loop.run_until_complete(server.serve(sockets=[sock]))
             finally:
                 worker.cancel()
                 with contextlib.suppress(BaseException):
                     loop.run_until_complete(worker)
                 loop.close()
+                sock.close()
 
         self._thread = threading.Thread(target=run, name="comfy-test-server", daemon=True)
         self._thread.start()
         started.wait(5)
         deadline = time.monotonic() + 5
-        while not self._server.started and time.monotonic() < deadline:
+        while not server.started and time.monotonic() < deadline:
             time.sleep(0.01)
+        self.listening.append(time.monotonic())
         return self
 
     def stop(self) -> None:
+        """Stop serving, like a killed ComfyUI: sockets close, the port refuses connections,
+        what was queued or running is gone. :meth:`start` serves again on the same port."""
         if self._server is not None:
             self._server.should_exit = True
-            if self._loop is not None:
+            if self._loop is not None and not self._loop.is_closed():
                 for ws in list(self._sockets.values()):
-                    asyncio.run_coroutine_threadsafe(ws.close(), self._loop)
+                    with contextlib.suppress(RuntimeError):
+                        asyncio.run_coroutine_threadsafe(ws.close(), self._loop)
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=10)
+        self._server = None
+        self._thread = None
+
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """:meth:`stop`, wait ``down_seconds``, :meth:`start` on the same port."""
+        self.stop()
+        time.sleep(down_seconds)
+        self.start()
 
     def __enter__(self) -> ComfyTestServer:
         return self.start()

@@ -12,8 +12,16 @@ Knobs: ``fail_first`` (fraction of distinct request bodies whose first job ends
 FAILED with a worker-comfyui node error), ``timeout_first`` (same, TIMED_OUT),
 ``expire_next`` (that many next completed jobs are forgotten: ``/status`` 404),
 ``output_type`` (``"base64"`` or ``"s3_url"``: images served from ``/s3/<name>``),
-``status_errors`` (that many next ``/status`` calls answer 502), ``api_key`` (other keys get 401).
-Everything received is recorded for assertions.
+``status_errors`` (that many next ``/status`` calls answer 502), ``api_key`` (other keys get 401),
+``node_error_next`` (that many next jobs fail with a node's error), ``cold_next`` (that many next
+jobs fail as on a cold worker whose ComfyUI is not up yet), ``api_down`` (every API call answers
+503 while true). Everything received is recorded for assertions.
+
+Failures have the shape the real worker-comfyui handler plus the runpod SDK give: the handler
+returns ``{"error": "Job processing failed", "details": ["Workflow execution error: Node Type:
+..., Node ID: ..., Message: ..."]}``; the SDK (``rp_job.run_job``) pops ``error`` to the job's
+top level and keeps the rest as ``output`` (dropped when empty), so ``/status`` answers
+``{"status": "FAILED", "error": "Job processing failed", "output": {"details": [...]}}``.
 """
 
 from __future__ import annotations
@@ -35,8 +43,23 @@ from worker_handler import handle_input
 RUN_LIMIT = 10 * 1024 * 1024
 NODE_ERROR = (
     "Workflow execution error: Node Type: KSampler, Node ID: 31, Message: "
-    "Allocation on device 0 would exceed allowed memory"
+    "mat1 and mat2 shapes cannot be multiplied (154x2048 and 768x320)"
 )
+#: A non-memory node failure (a broken checkpoint file).
+BAD_NODE_ERROR = (
+    "Workflow execution error: Node Type: CheckpointLoaderSimple, Node ID: 4, Message: "
+    "Error while deserializing header: HeaderTooLarge"
+)
+#: What worker-comfyui returns when its ComfyUI is not up yet (a cold worker).
+COLD_ERROR = "ComfyUI server (127.0.0.1:8188) not reachable after multiple retries."
+
+
+def sdk_result(handler_output: dict) -> tuple[str | None, Any]:
+    """``(error, output)`` of a job as the runpod SDK reports a handler's dict output:
+    ``error`` popped to the top level, the rest as ``output`` unless empty."""
+    rest = dict(handler_output)
+    error = rest.pop("error", None)
+    return error, (rest or None)
 
 
 class Job:
@@ -59,7 +82,7 @@ class Job:
         if self.finished is not None and self.started is not None:
             data["executionTime"] = int((self.finished - self.started) * 1000)
             data["workerId"] = "sim-worker"
-        if self.status == "COMPLETED":
+        if self.output is not None:
             data["output"] = self.output
         if self.error is not None:
             data["error"] = self.error
@@ -81,6 +104,8 @@ class RunPodSim:
         expire_next: int = 0,
         output_type: str = "base64",
         status_errors: int = 0,
+        node_error_next: int = 0,
+        cold_next: int = 0,
         seed: int = 7,
     ) -> None:
         self.workers = workers
@@ -92,6 +117,9 @@ class RunPodSim:
         self.expire_next = expire_next
         self.output_type = output_type
         self.status_errors = status_errors
+        self.node_error_next = node_error_next
+        self.cold_next = cold_next
+        self.api_down = False
         self.rng = random.Random(seed)
         self.lock = threading.Lock()
         self.jobs: dict[str, Job] = {}
@@ -152,12 +180,23 @@ class RunPodSim:
                 if job.status == "CANCELLED":
                     continue
                 job.finished = time.monotonic()
-                if first and roll < self.fail_first:
-                    job.status, job.error = "FAILED", json.dumps({"error": NODE_ERROR, "details": ["KSampler 31"]})
+                failure: dict | None = None
+                if self.cold_next > 0:
+                    self.cold_next -= 1
+                    failure = {"error": COLD_ERROR}
+                elif self.node_error_next > 0:
+                    self.node_error_next -= 1
+                    failure = {"error": "Job processing failed", "details": [BAD_NODE_ERROR]}
+                elif first and roll < self.fail_first:
+                    failure = {"error": "Job processing failed", "details": [NODE_ERROR]}
+                if failure is not None:
+                    job.status = "FAILED"
+                    job.error, job.output = sdk_result(failure)
                 elif first and roll < self.fail_first + self.timeout_first:
                     job.status, job.error = "TIMED_OUT", "Job timed out after 600 seconds"
                 elif "error" in result:
-                    job.status, job.error = "FAILED", json.dumps(result)
+                    job.status = "FAILED"
+                    job.error, job.output = sdk_result(result)
                 else:
                     job.status, job.output = "COMPLETED", self._publish(result)
                 if self.expire_next > 0:
@@ -212,6 +251,8 @@ class RunPodSim:
                 prefix = f"/v2/{sim.endpoint_id}"
                 if not path.startswith(prefix):
                     return self._send(404, {"error": "endpoint not found"})
+                if sim.api_down:
+                    return self._send(503, raw=b"upstream connect error", ctype="text/plain")
                 if self.headers.get("Authorization") != f"Bearer {sim.api_key}":
                     return self._send(401, {"error": "Unauthorized"})
                 op = path[len(prefix) :]
@@ -251,6 +292,7 @@ class RunPodSim:
                         elif action == "retry" and method == "POST":
                             if job.status in ("FAILED", "TIMED_OUT"):
                                 job.status, job.error, job.started, job.finished = "IN_QUEUE", None, None, None
+                                job.output = None
                                 job.done = threading.Event()
                                 sim.queue.put(job)
                         elif method != "GET" or action != "status":

@@ -14,8 +14,9 @@ Columns (declared once, by :class:`~storybench.batch.catalog_row.CatalogRow`;
 ``prompt``, ``negative_prompt``, ``seed``, ``width``, ``height`` in pixels), the
 file (``path`` relative to the output folder, ``sha256``, ``bytes``,
 ``cache_key``), the outcome (``status``, ``error``, ``attempts``, ``cache_hit``,
-``started_at``/``finished_at`` UTC, ``seconds``), timings (``queue_seconds``,
-``execution_seconds``), the backend's ``metrics`` as JSON text, and the known
+``started_at``/``finished_at`` UTC, ``seconds``), timings (``queue_seconds``: the
+server's own queue time; ``wait_seconds``: the engine's wait for a thread;
+``execution_seconds``), ``server`` (which server rendered it), the backend's ``metrics`` as JSON text, and the known
 numeric metrics flattened (``vram_free_before``, ``vram_free_after`` in bytes,
 ``delay_time_ms``, ``execution_time_ms``, ``cost``).
 """

@@ -71,10 +71,16 @@ class CatalogRow:
         sha256, bytes, cache_key: the file's content hash, size and content address.
         status, error, attempts, cache_hit: the outcome (a :class:`JobState` value).
         started_at, finished_at, seconds: when and how long.
-        queue_seconds, execution_seconds: time waiting and time working.
+        queue_seconds: the server's own queue time (a backend metric; empty where there
+            was none, e.g. a cache hit).
+        wait_seconds: the engine's own wait for a worker thread.
+        execution_seconds: time working.
+        server: the server that rendered it (a multi-server backend's ``metrics["server"]``).
         vram_free_before, vram_free_after, delay_time_ms, execution_time_ms, cost:
             known numeric backend metrics (:data:`FLAT_METRICS`).
         metrics: every backend metric as JSON text.
+        platform_id: the platform's id of a published object (rows of kind ``character``,
+            ``media`` and ``post`` written by :mod:`storybench.publish`), ``None`` otherwise.
     """
 
     run_id: str
@@ -105,13 +111,16 @@ class CatalogRow:
     finished_at: datetime | None = None
     seconds: float | None = None
     queue_seconds: float | None = None
+    wait_seconds: float | None = None
     execution_seconds: float | None = None
+    server: str | None = None
     vram_free_before: float | None = None
     vram_free_after: float | None = None
     delay_time_ms: float | None = None
     execution_time_ms: float | None = None
     cost: float | None = None
     metrics: str | None = None
+    platform_id: str | None = None
 
     @classmethod
     def column_names(cls) -> tuple[str, ...]:
@@ -223,8 +232,9 @@ def job_row(
         started_at=job.started_at,
         finished_at=job.finished_at,
         seconds=job.seconds,
-        queue_seconds=job.queue_seconds,
+        wait_seconds=job.wait_seconds,  # queue_seconds is the server's: from the metrics, below
         execution_seconds=job.execution_seconds,
+        server=str(job.metrics["server"]) if job.metrics.get("server") else None,
         metrics=metrics_json(job.metrics),
     )
     if job.spec is not None:

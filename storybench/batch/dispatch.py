@@ -35,6 +35,8 @@ class Dispatcher:
         cancel_event: the run's cancel event.
         record: called with each finished job, in the thread that waits.
         poll_seconds: how often a wait looks at ``cancel_event``, seconds.
+        on_status: called with the backend's ``status_text`` while waiting (e.g. the
+            ledger's progress display of an outage).
     """
 
     def __init__(
@@ -44,12 +46,14 @@ class Dispatcher:
         cancel_event: threading.Event,
         record: Callable[[Job], None],
         poll_seconds: float,
+        on_status: Callable[[str], None] | None = None,
     ) -> None:
         self.producer = producer
         self.backend = backend
         self.cancel_event = cancel_event
         self.record = record
         self.poll_seconds = poll_seconds
+        self.on_status = on_status
         self._lock = threading.Lock()
         self._backend_cancelled = False
 
@@ -96,6 +100,8 @@ class Dispatcher:
         while True:
             timeout = None if self._backend_cancelled else self.poll_seconds
             done, _ = wait(list(futures), timeout=timeout, return_when=FIRST_COMPLETED)
+            if self.on_status is not None:
+                self.on_status(self.backend.status_text)
             if self.cancel_event.is_set() and not self._backend_cancelled:
                 self.cancel_backend()
             if done:

@@ -48,7 +48,7 @@ from storybench.batch.keys import RunKeys, reference_of
 from storybench.batch.ledger import ProgressEvent, RunLedger
 from storybench.batch.produce import Producer, error_text
 from storybench.batch.run_folder import ResumeMatch, RunFolder, page_file_name, start_fields
-from storybench.batch.runs import settings_fingerprint
+from storybench.batch.runs import run_fingerprint
 from storybench.batch.summary import RunSummary
 from storybench.batch.work import (
     Blocker,
@@ -141,7 +141,12 @@ class BatchEngine:
         self.ledger = RunLedger(self.catalog, self.backend, self.folder, on_event=on_event, progress=progress)
         self.producer = Producer(self.plan, self.backend, self.settings, self.cache, self.folder, self.cancel_event)
         self.dispatcher = Dispatcher(
-            self.producer, self.backend, self.cancel_event, self._record, poll_seconds=self.CANCEL_POLL_SECONDS
+            self.producer,
+            self.backend,
+            self.cancel_event,
+            self._record,
+            poll_seconds=self.CANCEL_POLL_SECONDS,
+            on_status=self.ledger.show_status,
         )
         self.keys = RunKeys(self.plan, self.backend, self.settings, self.rtl, self.folder, self.uses_references)
         self._exports: list[Job] = []
@@ -205,7 +210,7 @@ class BatchEngine:
 
     # -- setup --------------------------------------------------------------
     def _start(self, composer: Composer) -> None:
-        fingerprint = settings_fingerprint(self.settings)
+        fingerprint = run_fingerprint(self.settings, self.backend.run_identity())
         match = ResumeMatch(self.plan_sha256, self.backend.name, fingerprint) if self.resume else None
         self.folder.open(run_id=self.requested_run_id, match=match)
         self.cache.sweep_temp_files()

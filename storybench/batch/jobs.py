@@ -90,7 +90,8 @@ class Job:
         metrics: backend measurements (``RenderResult.metrics``).
         started_at, finished_at: UTC times; ``submitted`` is a monotonic clock reading
             (seconds) taken when the job was queued.
-        queue_seconds: time waiting for a worker (or the backend's own queue time).
+        wait_seconds: time waiting for a worker thread (the engine's own wait; a server's
+            queue time is a backend metric, ``metrics["queue_seconds"]``).
         execution_seconds: time spent in the backend's ``render`` or the composer.
     """
 
@@ -113,7 +114,7 @@ class Job:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     submitted: float | None = None
-    queue_seconds: float | None = None
+    wait_seconds: float | None = None
     execution_seconds: float | None = None
 
     @property
@@ -132,8 +133,8 @@ class Job:
         """Move to ``processing`` and stamp the start time."""
         self.state = JobState.PROCESSING
         self.started_at = utcnow()
-        if self.submitted is not None and self.queue_seconds is None:
-            self.queue_seconds = max(0.0, time.monotonic() - self.submitted)
+        if self.submitted is not None and self.wait_seconds is None:
+            self.wait_seconds = max(0.0, time.monotonic() - self.submitted)
 
     def finish(self, state: JobState, error: str = "") -> None:
         """Move to a final state and stamp the finish time."""

@@ -32,12 +32,14 @@ class ProgressEvent:
     """What ``on_event`` receives.
 
     Attributes:
-        type: ``"run_started"``, ``"job_finished"`` or ``"run_finished"``.
+        type: ``"run_started"``, ``"job_finished"``, ``"backend_status"`` or ``"run_finished"``.
         run_id: the run.
         done, total: finished jobs and all jobs of this call so far.
         job_id, kind, artifact_id, state, error, cache_hit: the finished job
             (``job_finished`` only).
         status: the run's status (``run_finished`` only).
+        message: the backend's state, e.g. ``waiting for ComfyUI at URL (down 23 s)``
+            (``backend_status`` only; ``""`` when it is over).
     """
 
     type: str
@@ -51,6 +53,12 @@ class ProgressEvent:
     error: str = ""
     cache_hit: bool = False
     status: str = ""
+    message: str = ""
+
+
+#: Errors of pages and exports that only follow from failed panels, pages or sheets: left
+#: to the catalog, so the run's errors name causes, not consequences.
+CONSEQUENCES = ("panel(s) not available", "not exported", "character sheet ")
 
 
 class RunLedger:
@@ -66,8 +74,10 @@ class RunLedger:
     Attributes:
         counts: per-kind counts.
         rows: the catalog rows of this call's jobs, in the order they finished.
-        errors: ``"<job id>: <error>"`` for every failed job, then ``"run: <error>"``
-            when the run itself stopped on an error.
+        errors: one line per distinct failure, ``"<job ids>: <error>"`` (a failure every
+            job met, such as a preflight problem or an outage, once, with the first job ids;
+            a page or export that failed only because its panels did is left out), then
+            ``"run: <error>"`` when the run itself stopped on an error.
         done, total: finished jobs and all jobs known so far.
     """
 
@@ -88,6 +98,8 @@ class RunLedger:
         self.counts = RunCounts()
         self.rows: list[CatalogRow] = []
         self.errors: list[str] = []
+        self._failed: dict[str, list[str]] = {}  # error text -> ids of the jobs that failed with it
+        self._status = ""
         self.done = 0
         self.total = 0
         self.plan_sha256 = ""
@@ -127,8 +139,8 @@ class RunLedger:
             output_dir=folder.output_dir,
         )
         self.counts.add(job.kind, job.state, job.cache_hit)
-        if job.state is JobState.FAILED:
-            self.errors.append(f"{job.id}: {job.error}")
+        if job.state is JobState.FAILED and not job.error.startswith(CONSEQUENCES):
+            self._failed.setdefault(job.error, []).append(job.id)
         self.rows.append(row)
         if not unchanged:
             self.catalog.add(row)
@@ -156,6 +168,10 @@ class RunLedger:
         else ``completed``. Notes ``error`` in :attr:`errors`."""
         states = {r.status for r in self.rows}
         any_failed = JobState.FAILED.value in states or bool(error)
+        for text, jobs in self._failed.items():
+            shown = ", ".join(jobs[:3]) + (f" and {len(jobs) - 3} more" if len(jobs) > 3 else "")
+            self.errors.append(f"{shown}: {text}")
+        self._failed = {}
         if error:
             self.errors.append(f"run: {error}")
         if cancelled or (JobState.CANCELLED.value in states and not any_failed):
@@ -200,8 +216,27 @@ class RunLedger:
             seconds=seconds,
             resumed=folder.resumed,
             errors=list(self.errors),
+            servers=self._panels_per_server(),
             rows=[r.to_dict() for r in self.rows],
         )
+
+    def show_status(self, text: str) -> None:
+        """Show the backend's state (an outage: ``waiting for ComfyUI at URL (down 23 s)``)
+        beside the progress bar and as a ``backend_status`` event, when it changed."""
+        if text == self._status:
+            return
+        self._status = text
+        if self._pbar is not None:
+            self._pbar.set_postfix_str(text, refresh=True)
+        self._emit(ProgressEvent("backend_status", self.run_id, self.done, self.total, message=text))
+
+    def _panels_per_server(self) -> dict[str, int]:
+        """Panels rendered (not taken from the cache) per server, in order of first appearance."""
+        counts: dict[str, int] = {}
+        for r in self.rows:
+            if r.kind == JobKind.PANEL.value and r.status == JobState.COMPLETED.value and not r.cache_hit and r.server:
+                counts[r.server] = counts.get(r.server, 0) + 1
+        return counts
 
     def _page_paths(self) -> list[Path]:
         """The pages composed or reused, in page order, as paths."""

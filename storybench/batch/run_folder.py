@@ -17,6 +17,7 @@ written when the run starts (status ``processing``) and again when it ends.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +27,14 @@ import pyarrow.compute as pc
 from filelock import FileLock, Timeout
 
 from storybench.batch.catalog import read_catalog_table
+from storybench.batch.catalog_row import metrics_json
 from storybench.batch.jobs import Job, JobState, utcnow
 from storybench.batch.runs import (
     RUN_MANIFEST,
     find_resumable_run,
     new_run_id,
     read_manifest,
-    settings_fingerprint,
+    run_fingerprint,
     sweep_temp_files,
 )
 from storybench.config import RenderSettings
@@ -56,7 +58,8 @@ class ResumeMatch:
     Attributes:
         plan_sha256: the plan's content hash.
         backend: the backend's registered name.
-        fingerprint: :func:`~storybench.batch.runs.settings_fingerprint` of the settings.
+        fingerprint: :func:`~storybench.batch.runs.run_fingerprint` of the settings and the
+            backend's non-secret options.
     """
 
     plan_sha256: str
@@ -69,7 +72,8 @@ def start_fields(
 ) -> dict[str, Any]:
     """What ``run.json`` records about a run's inputs when it starts: the plan (id,
     title, content hash, file), the backend (name, class, version), the composer
-    version, the settings and their fingerprint (which a resume must match)."""
+    version, its non-secret options, the settings and the fingerprint of both (which a
+    resume must match)."""
     backend_class = type(backend)
     return {
         "plan_id": plan.id,
@@ -80,8 +84,9 @@ def start_fields(
         "backend_class": f"{backend_class.__module__}.{backend_class.__qualname__}",
         "backend_version": backend.version,
         "composer_version": composer_version,
+        "backend_options": json.loads(metrics_json(backend.run_identity())),
         "settings": settings.model_dump(mode="json"),
-        "settings_fingerprint": settings_fingerprint(settings),
+        "settings_fingerprint": run_fingerprint(settings, backend.run_identity()),
     }
 
 

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ __all__ = [
     "list_runs",
     "new_run_id",
     "read_manifest",
+    "run_fingerprint",
     "settings_fingerprint",
     "sweep_temp_files",
 ]
@@ -46,6 +48,20 @@ def settings_fingerprint(settings: RenderSettings) -> str:
     """Hex SHA-256 of the settings that shape the output (all but concurrency and force)."""
     data = settings.model_dump(mode="json", exclude=_NOT_OUTPUT)
     blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def run_fingerprint(settings: RenderSettings, backend_options: Mapping[str, Any]) -> str:
+    """The resume key beside the plan and the backend name: hex SHA-256 of the settings that
+    shape the output and the backend's non-secret options (``ImageBackend.run_identity()``:
+    workflow, URLs...). A render with other options starts a new run."""
+    blob = json.dumps(
+        {"settings": settings_fingerprint(settings), "backend": dict(backend_options)},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 

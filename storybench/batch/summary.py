@@ -30,7 +30,10 @@ class RunSummary:
         exported_pages: page numbers inside the exports (after the cover, if any).
         seconds: wall time of the call, seconds.
         resumed: this call resumed an interrupted run.
-        errors: ``"<kind>:<artifact id>: <error>"`` for every failed job.
+        errors: one line per distinct failure: ``"<job ids>: <error>"`` (a failure shared by
+            many jobs, such as an outage, once with the first job ids), or a run-wide line
+            (``"preflight failed: ..."``, ``"run: ..."``).
+        servers: panels rendered per server (URL → count) by multi-server backends.
         rows: the catalog rows of this call's jobs (see :meth:`to_frame`).
     """
 
@@ -50,6 +53,7 @@ class RunSummary:
     seconds: float = 0.0
     resumed: bool = False
     errors: list[str] = field(default_factory=list)
+    servers: dict[str, int] = field(default_factory=dict)
     rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     @property
@@ -86,6 +90,7 @@ class RunSummary:
             "seconds": round(self.seconds, 3),
             "resumed": self.resumed,
             "errors": list(self.errors),
+            "servers": dict(self.servers),
         }
 
     def manifest_fields(self) -> dict[str, Any]:
@@ -123,6 +128,8 @@ class RunSummary:
             f"pages: {c.pages_composed} composed, {c.pages_cached} reused, {c.pages_failed} failed"
             + (f", {c.pages_cancelled} cancelled" if c.pages_cancelled else "")
         )
+        if self.servers:
+            lines.append("servers: " + ", ".join(f"{url} {n} panel(s)" for url, n in self.servers.items()))
         lines.append(f"pdf: {self.pdf or 'not exported'}")
         lines.append(f"cbz: {self.cbz or 'not exported'}")
         for name in ("epub", "webtoon", "cover"):

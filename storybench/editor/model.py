@@ -25,13 +25,14 @@ import random
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import traitlets as t
 from pydantic import ValidationError
 
 from storybench.editor.preview import render_page_preview
+from storybench.editor.stoppable import StoppableLLM
 from storybench.exceptions import PlanIssue, StorybenchError
 from storybench.plan.ids import unique_slug
 from storybench.plan.io import load_plan, save_plan
@@ -47,10 +48,11 @@ from storybench.plan.models import (
     derive_seed,
     plan_issues,
 )
-from storybench.planner.planner import plan_comic
+from storybench.planner.planner import plan_comic, resolve_llm
 from storybench.prompts.dialogue import context_from_panel, speakers_from_plan, write_dialogue
 from storybench.prompts.enhance import enhance_prompt
 from storybench.prompts.panel import panel_prompt
+from storybench.widgets.pending import Pending
 
 __all__ = ["PANEL_FIELDS", "PLACEHOLDER_ACTION", "EditRejected", "Pending", "PlanEditorModel"]
 
@@ -67,30 +69,14 @@ class EditRejected(StorybenchError, ValueError):
     the plan is unchanged."""
 
 
-@dataclass
-class Pending:
-    """A question the user must answer before an action goes on.
-
-    Attributes:
-        kind: ``"unsaved"`` (switching plans with unsaved changes) or ``"character-in-use"``.
-        message: the question, for display.
-        choices: the answers :meth:`PlanEditorModel.resolve` accepts, e.g.
-            ``("save", "discard", "cancel")`` or ``("remove_references", "replace_with:char-2", "cancel")``.
-        labels: a display label per choice.
-    """
-
-    kind: str
-    message: str
-    choices: tuple[str, ...]
-    labels: dict[str, str] = field(default_factory=dict)
-    action: Callable[[str], Any] | None = field(default=None, repr=False)
-
-
 _PATH = re.compile(r"^chapters\[(?P<c>\d+)\](?:\.pages\[(?P<p>\d+)\](?:\.panels\[(?P<k>\d+)\])?)?(?:\.(?P<rest>.+))?$")
 _CHAR_PATH = re.compile(r"^characters\[(?P<i>\d+)\](?:\.(?P<rest>.+))?$")
 
 
-class PlanEditorModel:
+_LEGACY = object()
+
+
+class PlanEditorModel(t.HasTraits):
     """A comic plan under edit.
 
     Args:
@@ -105,12 +91,23 @@ class PlanEditorModel:
         character_id: the selected character, or ``None``.
         focus: the selected field inside the selection, set by :meth:`goto`
             (e.g. ``"dialogue[0].text"``, ``"action"``, ``"name"``), or ``None``.
-        status: the last status note (what an edit did, what was moved where).
+        status: the last status note (what the latest action did, what was moved where).
+        status_level: ``"warning"`` when the latest action left something to fix (a save
+            with issues), else ``"info"``.
         pending: the open question, or ``None``.
         last_result: the :class:`~storybench.planner.PlanResult` of the last generation.
+
+    Traits (for :func:`~storybench.widgets.busy.busy_action` and the view):
+        busy: an action is running. generating: a plan is being generated (Stop is live).
+        error: the last action's error message ("" when it worked).
     """
 
+    busy = t.Bool(False)
+    generating = t.Bool(False)
+    error = t.Unicode("")
+
     def __init__(self, plans_dir: str | Path = "plans", *, llm: Any = None, history: int = 100) -> None:
+        super().__init__()
         self.plans_dir = Path(plans_dir)
         self.llm = llm
         self.history = max(1, history)
@@ -122,6 +119,7 @@ class PlanEditorModel:
         self.character_id: str | None = None
         self.focus: str | None = None
         self.status = ""
+        self.status_level = "info"
         self.pending: Pending | None = None
         self.last_result: Any = None
         self._observers: list[Observer] = []
@@ -129,23 +127,38 @@ class PlanEditorModel:
         self._redo: list[tuple[dict, tuple, str]] = []
         self._saved_sha: str | None = None
         self._last_edit: tuple[str, float] | None = None
+        self._stoppable: StoppableLLM | None = None
+
+    def stop(self) -> None:
+        """Stop the plan generation in progress (any thread; nothing when none runs)."""
+        stoppable = self._stoppable
+        if stoppable is not None:
+            stoppable.stop()
 
     # -- observers ---------------------------------------------------------------
-    def observe(self, callback: Observer) -> None:
-        """Call ``callback(event)`` after every change (see module doc for events)."""
-        self._observers.append(callback)
+    def observe(self, handler: Any, names: Any = _LEGACY, type: str = "change") -> None:  # type: ignore[override]  # also the editor's event API
+        """``observe(callback)``: call ``callback(event)`` after every change (see the module
+        doc for events). With ``names``: traitlets' own ``observe`` of the traits."""
+        if names is _LEGACY:
+            self._observers.append(handler)
+        else:
+            super().observe(handler, names=names, type=type)
 
-    def unobserve(self, callback: Observer) -> None:
-        """Stop calling ``callback``."""
-        if callback in self._observers:
-            self._observers.remove(callback)
+    def unobserve(self, handler: Any, names: Any = _LEGACY, type: str = "change") -> None:  # type: ignore[override]  # see observe
+        """Stop calling ``handler`` (an event callback, or a trait observer with ``names``)."""
+        if names is _LEGACY:
+            if handler in self._observers:
+                self._observers.remove(handler)
+        else:
+            super().unobserve(handler, names=names, type=type)
 
     def _emit(self, event: str) -> None:
         for cb in list(self._observers):
             cb(event)
 
-    def _set_status(self, text: str) -> None:
+    def _set_status(self, text: str, level: str = "info") -> None:
         self.status = text
+        self.status_level = level
         self._emit("status")
 
     # -- state -------------------------------------------------------------------
@@ -294,22 +307,30 @@ class PlanEditorModel:
         """Plan a new comic from ``prompt`` (:func:`storybench.planner.plan_comic`) and edit it.
         The result (with its repairs) is kept in :attr:`last_result`; the plan is unsaved
         until :meth:`save`. With unsaved changes, returns a :class:`Pending` first.
+        :meth:`stop` (from another thread: the view's Stop, the kernel's Interrupt) ends it
+        within a fraction of a second with ``Cancelled``; the plan being edited is kept.
 
         Raises:
             ConfigError, BackendError: from ``plan_comic``.
+            Cancelled: :meth:`stop` was called.
         """
 
         def proceed() -> None:
-            result = plan_comic(
-                prompt,
-                style=style,
-                max_pages=max_pages,
-                language=language,
-                llm=llm or self.llm,
-                seed=seed,
-                progress=progress,
-                on_progress=on_progress,
-            )
+            stoppable = StoppableLLM(resolve_llm(llm or self.llm))
+            self._stoppable = stoppable
+            try:
+                result = plan_comic(
+                    prompt,
+                    style=style,
+                    max_pages=max_pages,
+                    language=language,
+                    llm=stoppable,
+                    seed=seed,
+                    progress=progress,
+                    on_progress=on_progress,
+                )
+            finally:
+                self._stoppable = None
             self.last_result = result
             taken = {p.stem for p in self.list_plans()}
             target = self.plans_dir / f"{unique_slug(result.plan.id, taken)}.json"
@@ -334,7 +355,10 @@ class PlanEditorModel:
         self._saved_sha = plan.sha256()
         self._emit("edit")
         issues = self.issues()
-        self._set_status(f"saved {target}" + (f" ({len(issues)} issue(s) left)" if issues else ""))
+        self._set_status(
+            f"saved {target}" + (f" ({len(issues)} issue(s) left)" if issues else ""),
+            "warning" if issues else "info",
+        )
         return target
 
     # -- undo / redo -------------------------------------------------------------------
@@ -376,6 +400,7 @@ class PlanEditorModel:
         self._redo.clear()
         self._last_edit = (coalesce, now) if coalesce else None
         self._clamp()
+        self.status, self.status_level = label, "info"  # the status line shows the latest action only
         self._emit(event)
         return out
 
@@ -819,25 +844,56 @@ class PlanEditorModel:
         self._edit(f"move page {pg.page_number}", do, event="plan")
 
     # -- layout and panels ---------------------------------------------------------------------
-    def set_layout(self, layout: str) -> None:
+    def set_layout(self, layout: str, on_surplus: str = "drop") -> Pending | None:
         """Change the selected page's layout, keeping the page valid: missing panels are
         added with a placeholder action; surplus panels (empty ones first, then the last
-        ones) are moved to the undo history and named in :attr:`status` — Undo restores them.
+        ones) are dropped into the undo history and named in :attr:`status` — Undo restores them.
+
+        Args:
+            layout: a layout template id.
+            on_surplus: what to do with surplus panels that hold content: ``"drop"``,
+                ``"new_page"`` (move them to a new page after this one, in a layout that
+                fits them), or ``"ask"`` — return a :class:`Pending` with those three
+                choices (``new_page``, ``drop``, ``cancel``) and change nothing yet.
 
         Raises:
-            EditRejected: unknown layout.
+            EditRejected: unknown layout or ``on_surplus``.
         """
         if layout not in TEMPLATES:
             raise EditRejected(f"unknown layout {layout!r}; known: {', '.join(TEMPLATE_IDS)}")
+        if on_surplus not in ("drop", "new_page", "ask"):
+            raise EditRejected(f"on_surplus: {on_surplus!r} is not one of drop, new_page, ask")
         new_layout = template_id(layout)
         page0 = self.page
         if layout == page0.layout:
-            return
+            return None
         need = TEMPLATES[layout].panel_count
         removed: list[PanelPlan] = []
 
         def has_text(p: PanelPlan) -> bool:
             return bool(p.dialogue or p.narrative or p.sfx or (p.action and p.action != PLACEHOLDER_ACTION))
+
+        surplus_n = len(page0.panels) - need
+        if surplus_n > 0 and on_surplus != "drop":
+            order = sorted(range(len(page0.panels)), key=lambda i: (has_text(page0.panels[i]), -i))
+            doomed = [page0.panels[i] for i in sorted(order[:surplus_n])]
+            if any(has_text(p) for p in doomed):
+                if on_surplus == "ask":
+                    names = ", ".join(f"panel {p.position}" for p in doomed)
+                    return self._ask(
+                        Pending(
+                            kind="drop-panels",
+                            message=(
+                                f"Layout {layout!r} holds {need} panel(s): {names} would not fit "
+                                f"on page {page0.page_number}."
+                            ),
+                            choices=("new_page", "drop", "cancel"),
+                            labels={"new_page": "Move to a new page", "drop": "Drop them", "cancel": "Cancel"},
+                            action=lambda choice: self.set_layout(layout, on_surplus=choice),
+                        )
+                    )
+                self._move_to_new_page(layout, doomed)
+                return None
 
         def do(plan: ComicPlan) -> None:
             page = plan.chapters[self.chapter_index].pages[self.page_index]
@@ -857,6 +913,10 @@ class PlanEditorModel:
             self._renumber(plan)
 
         self._edit(f"layout {page0.layout} → {layout}", do, event="plan")
+        self._layout_note(layout, need, removed)
+        return None
+
+    def _layout_note(self, layout: str, need: int, removed: list[PanelPlan]) -> None:
         if removed:
             names = ", ".join(f"{p.id} ({p.action[:30]!r})" for p in removed)
             self._set_status(
@@ -864,6 +924,34 @@ class PlanEditorModel:
             )
         else:
             self._set_status(f"layout is now {layout!r}")
+
+    def _move_to_new_page(self, layout: str, moved: list[PanelPlan]) -> None:
+        """One undo step: the page gets ``layout`` and ``moved`` go to a new page after it."""
+        moved_ids = {p.id for p in moved}
+        ci, pi = self.chapter_index, self.page_index
+        if self._need_plan().page_count() >= 20:
+            raise EditRejected("a plan has at most 20 pages: drop the panels or remove a page first")
+
+        def do(plan: ComicPlan) -> None:
+            chapter = plan.chapters[ci]
+            page = chapter.pages[pi]
+            keep = [p for p in page.panels if p.id not in moved_ids]
+            carry = [p for p in page.panels if p.id in moved_ids]
+            page.panels = keep
+            page.layout = template_id(layout)
+            new_page = Page(
+                id=self._fresh_id(plan, f"{chapter.id}-p"),
+                page_number=page.page_number + 1,
+                layout=template_id(layout_for_count(len(carry)) or layout),
+                panels=carry,
+            )
+            pages = list(chapter.pages)
+            pages.insert(pi + 1, new_page)
+            chapter.pages = pages
+            self._renumber(plan)
+
+        self._edit(f"layout {layout} (moved {len(moved)} panel(s) to a new page)", do, event="plan")
+        self._set_status(f"layout is now {layout!r}; moved {len(moved)} panel(s) to a new page after this one")
 
     def add_panel(self) -> None:
         """Add a panel after the selected one; the layout switches to one with one more panel.

@@ -20,17 +20,44 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from storybench.editor.busy import guarded
+from storybench.config import env_settings
+from storybench.editor.issues import issue_words
 from storybench.editor.model import PlanEditorModel
+from storybench.llm.base import get_llm_backend
+from storybench.llm.discovery import BUILTIN_HINT, FoundModel, discover_models
 from storybench.plan.layouts import TEMPLATE_IDS, TEMPLATES
 from storybench.plan.styles import STYLE_IDS
 from storybench.planner.schemas import CAMERA_SHOTS
 from storybench.prompts.dialogue import list_dialogue_presets
 from storybench.prompts.enhance import list_presets
+from storybench.widgets.busy import busy_action, in_background, running_in_kernel
+from storybench.widgets.interrupt import register_stop
+from storybench.widgets.links import file_link
 
 __all__ = ["CSS_CLASSES", "DialogueRow", "PlanEditorView"]
 
 CSS_CLASSES: dict[str, str] = {}
+
+# Rows wrap instead of scrolling; labels are never cut (JupyterLab 4 at 1280×800 with the
+# file browser open leaves about 800 px for the output area).
+_CSS = """<style>
+.sb-editor-root .widget-hbox{flex-wrap:wrap;overflow:visible;gap:2px 4px}
+.sb-editor-root .widget-vbox{overflow:visible}
+.sb-editor-root .widget-button{width:auto;min-width:fit-content;overflow:visible;text-overflow:clip}
+.sb-editor-root .widget-dropdown,.sb-editor-root .widget-text,.sb-editor-root .widget-inline-hbox{
+  width:auto;min-width:12rem;max-width:100%}
+.sb-editor-root .widget-dropdown > select{min-width:6rem}
+.sb-editor-root .widget-textarea{width:100%;max-width:100%}
+.sb-editor-root .sb-editor-line-text{flex:1 1 12rem;min-width:8rem}
+.sb-editor-root .sb-editor-issue{height:auto;white-space:normal;text-align:left;max-width:100%}
+.sb-editor-root .sb-editor-preview img,.sb-editor-root img.sb-editor-preview{max-width:100%;height:auto}
+.sb-editor-root .widget-tab > .p-TabBar .p-TabBar-tab,.sb-editor-root .lm-TabBar-tab{min-width:fit-content}
+.sb-editor-root .sb-editor-pending{background:#fff6e0;padding:4px 8px;border-radius:4px}
+</style>"""
+
+
+def _default_llm() -> str:
+    return env_settings().llm_backend
 
 
 def _cls(widget: widgets.DOMWidget, name: str) -> widgets.DOMWidget:
@@ -82,12 +109,23 @@ class PlanEditorView(widgets.VBox):
         debounce: seconds to wait after an edit before redrawing the preview;
             ``None`` disables the automatic preview (call :meth:`refresh_preview`).
         preview_width: preview page width, pixels.
+        background: generate plans off the kernel's main thread (Stop stays live);
+            default: when running in a Jupyter kernel.
+        models: the LLMs offered in the Generate tab's Model list (default:
+            :func:`~storybench.llm.discovery.discover_models`).
     """
 
     def __init__(
-        self, model: PlanEditorModel | None = None, *, debounce: float | None = 0.3, preview_width: int = 600
+        self,
+        model: PlanEditorModel | None = None,
+        *,
+        debounce: float | None = 0.3,
+        preview_width: int = 600,
+        background: bool | None = None,
+        models: list[FoundModel] | None = None,
     ) -> None:
         self.model = model or PlanEditorModel()
+        self.background = running_in_kernel() if background is None else background
         self.debounce = debounce
         self.preview_width = preview_width
         self._syncing = False
@@ -98,7 +136,10 @@ class PlanEditorView(widgets.VBox):
 
         # top bar
         self.plan_select = _cls(
-            widgets.Dropdown(description="Plan", layout=widgets.Layout(width="340px")), "plan-select"
+            widgets.Dropdown(
+                description="Plan", layout=widgets.Layout(width="auto", flex="1 1 14rem", max_width="24rem")
+            ),
+            "plan-select",
         )
         self.open_button = _button("Open", "open", "folder-open")
         self.save_button = _button("Save", "save", "save")
@@ -120,15 +161,31 @@ class PlanEditorView(widgets.VBox):
             widgets.Text(description="LLM", value="", placeholder="default backend", continuous_update=False), "llm"
         )
         self.generate_button = _button("Generate plan", "generate", "magic")
+        self.generate_stop = _button("Stop", "generate-stop", "stop")
+        self.generate_stop.button_style = "danger"
+        self.generate_stop.disabled = True
         self.progress = _cls(
-            widgets.IntProgress(value=0, min=0, max=1, description="", layout=widgets.Layout(width="300px")), "progress"
+            widgets.IntProgress(value=0, min=0, max=1, description="", layout=widgets.Layout(width="12rem")), "progress"
         )
+        found = models if models is not None else discover_models(timeout=0.3)
+        self.model_picker = _cls(
+            widgets.Dropdown(
+                description="Model",
+                options=[("(backend default)", ""), *((m.label, f"{m.backend}|{m.model}") for m in found)],
+                value="",
+                layout=widgets.Layout(width="auto", max_width="100%"),
+            ),
+            "model",
+        )
+        self.llm_note = _cls(widgets.HTML(), "llm-note")
         generate_box = widgets.VBox(
             [
                 self.prompt,
                 widgets.HBox([self.style, self.max_pages]),
                 widgets.HBox([self.language, self.llm_name]),
-                widgets.HBox([self.generate_button, self.progress]),
+                self.model_picker,
+                self.llm_note,
+                widgets.HBox([self.generate_button, self.generate_stop, self.progress]),
             ]
         )
 
@@ -264,20 +321,40 @@ class PlanEditorView(widgets.VBox):
         for i, title in enumerate(["Panel", "Characters", "Image prompt", "Generate"]):
             tabs.set_title(i, title)
         self.tabs = tabs
-        left = widgets.VBox(
-            [nav_box, tabs, widgets.HTML("<b>Issues</b>"), self.issues_box], layout=widgets.Layout(width="62%")
+        left = _cls(
+            widgets.VBox(
+                [nav_box, tabs, widgets.HTML("<b>Issues</b>"), self.issues_box],
+                layout=widgets.Layout(flex="3 1 30rem", min_width="0"),
+            ),
+            "left",
         )
-        right = widgets.VBox(
-            [self.refresh_preview_button, self.preview_message, self.preview_image], layout=widgets.Layout(width="38%")
+        right = _cls(
+            widgets.VBox(
+                [self.refresh_preview_button, self.preview_message, self.preview_image],
+                layout=widgets.Layout(flex="2 1 16rem", min_width="0"),
+            ),
+            "right",
         )
         top = widgets.HBox(
             [self.plan_select, self.open_button, self.save_button, self.dirty_label, self.undo_button, self.redo_button]
         )
-        super().__init__([top, self.status, self.error, self.pending_box, widgets.HBox([left, right])])
+        super().__init__(
+            [
+                widgets.HTML(_CSS),
+                top,
+                self.status,
+                self.error,
+                self.pending_box,
+                _cls(widgets.HBox([left, right]), "main"),
+            ]
+        )
         _cls(self, "root")
 
         self._wire()
         self.model.observe(self._on_model)
+        self.model.observe(self._show_error, names="error")
+        self.model.observe(lambda _: self.refresh_controls(), names=["busy", "generating"])
+        self._show_llm_note()
         self._sync()
         if self.model.plan is not None and self.debounce is not None:
             self.schedule_preview()
@@ -290,6 +367,9 @@ class PlanEditorView(widgets.VBox):
         self.undo_button.on_click(self._on_undo)
         self.redo_button.on_click(self._on_redo)
         self.generate_button.on_click(self._on_generate)
+        self.generate_stop.on_click(lambda _: self.model.stop())
+        self.llm_name.observe(lambda _: self._show_llm_note(), names="value")
+        self.model_picker.observe(lambda _: self._show_llm_note(), names="value")
         self.character_select.observe(self._on_character_select, names="value")
         for w, key in (
             (self.char_name, "name"),
@@ -334,19 +414,38 @@ class PlanEditorView(widgets.VBox):
         self.refresh_preview_button.on_click(self._on_simple(self.refresh_preview))
 
     def _on_simple(self, action: Any) -> Any:
-        @guarded
+        @busy_action
         def handler(view: PlanEditorView, button: widgets.Button) -> None:
             action()
 
         return lambda b: handler(self, b)
 
-    # -- errors --------------------------------------------------------------------------
+    # -- busy state and errors (storybench.widgets.busy) ----------------------------------
+    def action_widgets(self) -> list[widgets.DOMWidget]:
+        """Buttons disabled while an action runs (Stop is not one: it stays live)."""
+        return [self.open_button, self.save_button, self.generate_button, self.write_dialogue_button]
+
+    def refresh_controls(self) -> None:
+        """Set the enabled state of every button :meth:`action_widgets` lists."""
+        m = self.model
+        busy = m.busy or m.generating
+        self.open_button.disabled = busy
+        self.save_button.disabled = busy or m.plan is None
+        self.generate_button.disabled = busy
+        self.write_dialogue_button.disabled = busy or m.plan is None
+        self.generate_stop.disabled = not m.generating
+
+    def _show_error(self, change: dict[str, Any]) -> None:
+        msg = change["new"]
+        self.error.value = f"<span style='color:#b00020'>⚠ {html.escape(msg)}</span>" if msg else ""
+
     def show_error(self, exc: BaseException) -> None:
-        """Show an error message in the editor (used by :func:`~storybench.editor.busy.guarded`)."""
+        """Show an error message in the editor."""
         self.error.value = f"<span style='color:#b00020'>⚠ {html.escape(str(exc))}</span>"
 
     def clear_error(self) -> None:
         """Clear the error message."""
+        self.model.error = ""
         self.error.value = ""
 
     # -- model → widgets -----------------------------------------------------------------
@@ -367,12 +466,16 @@ class PlanEditorView(widgets.VBox):
             self.plan_select.options = plans
             if m.path is not None:
                 self.plan_select.value = str(m.path)
-            self.dirty_label.value = (
-                "<b style='color:#b35c00'>● unsaved</b>" if m.dirty else "<span style='color:#2e7d32'>saved</span>"
-            )
+            n_issues = len(m.issues())
+            if m.dirty:
+                self.dirty_label.value = "<b style='color:#b35c00'>● unsaved</b>"
+            elif n_issues:
+                self.dirty_label.value = f"<b style='color:#b35c00'>saved, {n_issues} issue(s)</b>"
+            else:
+                self.dirty_label.value = "<span style='color:#2e7d32'>saved</span>"
             self.undo_button.disabled = not m.can_undo
             self.redo_button.disabled = not m.can_redo
-            self.status.value = html.escape(m.status)
+            self._sync_status()
             self._sync_pending()
             has_plan = m.plan is not None
             for w in (
@@ -463,10 +566,43 @@ class PlanEditorView(widgets.VBox):
         self.pending_box.children = (self.pending_message, *self.pending_buttons.values())
         self.pending_box.layout.display = "flex"
 
+    def _sync_status(self) -> None:
+        m = self.model
+        if m.status_level == "warning":
+            items = "".join(f"<li>{html.escape(issue_words(m.plan, i))}</li>" for i in m.issues())
+            self.status.value = (
+                f"<div class='sb-editor-warning' style='color:#8a4b00;background:#fff4e0;padding:4px 8px'>"
+                f"⚠ {html.escape(m.status)}<ul style='margin:2px 0'>{items}</ul></div>"
+            )
+        elif m.path is not None and m.status.startswith("saved ") and str(m.path) in m.status:
+            head, _, tail = m.status.partition(str(m.path))
+            self.status.value = html.escape(head) + file_link(m.path) + html.escape(tail)
+        else:
+            self.status.value = html.escape(m.status)
+
+    def _show_llm_note(self) -> None:
+        picked = self.model_picker.value or ""
+        if picked:
+            backend, _, model = picked.partition("|")
+            builtin = backend == "llamacpp" and not model
+        else:
+            name = self.llm_name.value.strip() or (None if self.model.llm is not None else _default_llm())
+            builtin = name == "llamacpp"
+        note = f"<span style='color:#8a5a00;font-size:12px'><b>Note:</b> {html.escape(BUILTIN_HINT)}</span>"
+        self.llm_note.value = note if builtin else ""
+
+    def _picked_llm(self) -> Any:
+        """The LLM of a generation: the Model list's pick, else the LLM field's backend name."""
+        picked = self.model_picker.value or ""
+        if not picked:
+            return self.llm_name.value.strip() or None
+        backend, _, model = picked.partition("|")
+        return get_llm_backend(backend, **({"model": model} if model else {}))
+
     def _sync_issues(self) -> None:
         buttons = []
         for issue in self.model.issues():
-            b = _button(f"{issue.path}: {issue.message}"[:160], "issue", "exclamation-triangle")
+            b = _button(issue_words(self.model.plan, issue), "issue", "exclamation-triangle")
             b.on_click(lambda btn, path=issue.path: self._on_issue(btn, path))
             b.issue_path = issue.path
             buttons.append(b)
@@ -579,126 +715,137 @@ class PlanEditorView(widgets.VBox):
         super().close()
 
     # -- handlers (widgets → model) ---------------------------------------------------------
-    @guarded
+    @busy_action
     def _on_open(self, button: widgets.Button) -> None:
         if self.plan_select.value:
             self.model.open_plan(Path(self.plan_select.value))
 
-    @guarded
+    @busy_action
     def _on_save(self, button: widgets.Button) -> None:
         self.model.save()
 
-    @guarded
+    @busy_action
     def _on_undo(self, button: widgets.Button) -> None:
         self.model.undo()
 
-    @guarded
+    @busy_action
     def _on_redo(self, button: widgets.Button) -> None:
         self.model.redo()
 
-    @guarded
+    @busy_action
     def _on_pending(self, button: widgets.Button, choice: str) -> None:
         self.model.resolve(choice)
 
-    @guarded
+    @busy_action
     def _on_issue(self, button: widgets.Button, path: str) -> None:
         self.model.goto(path)
 
-    @guarded
-    def _on_generate(self, button: widgets.Button) -> None:
+    @busy_action
+    def _on_generate(self, button: widgets.Button) -> Any:
         self.progress.value = 0
+        m = self.model
 
         def on_progress(event: Any) -> None:
             self.progress.max = max(1, event.total)
             self.progress.value = min(event.done, self.progress.max)
             self.progress.description = event.stage
 
-        self.model.generate(
-            self.prompt.value,
-            style=self.style.value,
-            max_pages=self.max_pages.value,
-            language=self.language.value.strip() or "en",
-            llm=self.llm_name.value.strip() or None,
-            on_progress=on_progress,
-        )
+        unregister = register_stop(m.stop)
 
-    @guarded
+        def run() -> Any:
+            m.generating = True
+            try:
+                return m.generate(
+                    self.prompt.value,
+                    style=self.style.value,
+                    max_pages=self.max_pages.value,
+                    language=self.language.value.strip() or "en",
+                    llm=self._picked_llm(),
+                    on_progress=on_progress,
+                )
+            finally:
+                m.generating = False
+                unregister()
+
+        return in_background(run, name="plan-generate") if self.background else run()
+
+    @busy_action
     def _on_character_select(self, change: dict) -> None:
         self.model.select_character(change["new"])
 
-    @guarded
+    @busy_action
     def _on_character_field(self, key: str, change: dict) -> None:
         if self.model.character_id:
             self.model.update_character(self.model.character_id, **{key: change["new"]})
 
-    @guarded
+    @busy_action
     def _on_new_seed(self, button: widgets.Button) -> None:
         if self.model.character_id:
             self.model.regenerate_seed(self.model.character_id)
 
-    @guarded
+    @busy_action
     def _on_pin_seed(self, button: widgets.Button) -> None:
         if self.model.character_id:
             self.model.pin_seed(self.model.character_id, int(self.char_seed.value))
 
-    @guarded
+    @busy_action
     def _on_add_character(self, button: widgets.Button) -> None:
         self.model.add_character("New character", appearance="describe face, hair, build, age")
 
-    @guarded
+    @busy_action
     def _on_remove_character(self, button: widgets.Button) -> None:
         if self.model.character_id:
             self.model.remove_character(self.model.character_id, on_used="ask")
 
-    @guarded
+    @busy_action
     def _on_chapter_select(self, change: dict) -> None:
         if change["new"] is not None:
             self.model.select(chapter=change["new"])
 
-    @guarded
+    @busy_action
     def _on_chapter_title(self, change: dict) -> None:
         self.model.rename_chapter(change["new"])
 
-    @guarded
+    @busy_action
     def _on_page_select(self, change: dict) -> None:
         if change["new"] is not None:
             self.model.select(page=change["new"])
 
-    @guarded
+    @busy_action
     def _on_layout(self, change: dict) -> None:
         if change["new"]:
-            self.model.set_layout(change["new"])
+            self.model.set_layout(change["new"], on_surplus="ask")
 
-    @guarded
+    @busy_action
     def _on_panel_select(self, change: dict) -> None:
         if change["new"] is not None:
             self.model.select(panel=change["new"])
 
-    @guarded
+    @busy_action
     def _on_panel_field(self, key: str, change: dict) -> None:
         self.model.update_panel(**{key: change["new"]})
 
-    @guarded
+    @busy_action
     def _on_panel_characters(self, change: dict) -> None:
         self.model.update_panel(characters=list(change["new"]))
 
-    @guarded
+    @busy_action
     def _on_line_speaker(self, index: int, change: dict) -> None:
         if change["new"]:
             self.model.update_line(index, speaker=change["new"])
 
-    @guarded
+    @busy_action
     def _on_line_text(self, index: int, change: dict) -> None:
         self.model.update_line(index, text=change["new"])
 
-    @guarded
+    @busy_action
     def _on_line_move(self, button: widgets.Button, index: int, delta: int) -> None:
         self.model.move_line(index, delta)
 
-    @guarded
+    @busy_action
     def _on_line_remove(self, button: widgets.Button, index: int) -> None:
         self.model.remove_line(index)
 
-    @guarded
+    @busy_action
     def _on_write_dialogue(self, button: widgets.Button) -> None:
         self.model.write_panel_dialogue(self.dialogue_type.value, int(self.dialogue_lines.value))

@@ -65,6 +65,18 @@ class ImageBackend(ABC):
         (e.g. a workflow's hash); goes into the cache key. Default: :attr:`version`."""
         return self.version
 
+    def run_identity(self) -> dict[str, Any]:
+        """The backend's non-secret options that shape a run's output (workflow, server URLs,
+        model...): part of the resume key, so a render with other options starts a new run
+        (its panels still come from the cache where their keys match). Default: ``{}``."""
+        return {}
+
+    @property
+    def status_text(self) -> str:
+        """A one-line state to show beside the progress bar (e.g. ``waiting for ComfyUI at
+        URL (down 23 s)``); ``""`` when there is nothing to say."""
+        return ""
+
     def preflight(self, specs: Sequence[RenderSpec]) -> dict[str, Any]:
         """Check, before a batch, that the backend can render these specs (server up,
         models installed). Returns measurements for the run log.

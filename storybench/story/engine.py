@@ -32,13 +32,12 @@ import os
 import re
 import threading
 from collections.abc import Callable, Generator
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
-from storybench.exceptions import BackendError, Cancelled, ConfigError, StorybenchError
-from storybench.io import atomic_write_bytes
-from storybench.llm.base import LLMBackend, get_llm_backend
+from storybench.exceptions import Cancelled, ConfigError, StorybenchError
+from storybench.llm.base import LLMBackend, Message, get_llm_backend
 from storybench.render.base import ImageBackend, get_image_backend
 from storybench.story.choices import (
     MIN_CHOICES,
@@ -47,9 +46,11 @@ from storybench.story.choices import (
     extract_choices,
     finalize_choices,
 )
-from storybench.story.illustration import IllustrationPrompter, illustration_render_spec
+from storybench.story.folders import check_target, copy_images, story_folder_name
+from storybench.story.illustration import IllustrationPrompter
+from storybench.story.images import IllustrationMixin
 from storybench.story.model import GenerationSettings, Segment, Story, StorySettings
-from storybench.story.prompts import SEGMENT_STOP, choices_messages, segment_messages
+from storybench.story.prompts import SEGMENT_STOP, choices_messages, continue_messages, segment_messages
 from storybench.story.repetition import degeneration_cut
 
 __all__ = ["DEFAULT_OUTPUT_ROOT", "ChunkCallback", "SegmentCallback", "StoryEngine", "clean_generated_text"]
@@ -61,6 +62,10 @@ SegmentCallback = Callable[[Segment], None]
 
 _CHAT_MARKERS = re.compile(r"<\|[a-z_]+\|>|</?s>|\[/?INST\]", re.I)
 _ROLE_PREFIX = re.compile(r"^\s*(?:assistant|narrator|рассказчик|оповідач)\s*:\s*", re.I)
+
+
+class _Stopped(Exception):
+    """Internal: the writer pressed Stop (the text so far is kept)."""
 
 
 def clean_generated_text(raw: str) -> str:
@@ -76,14 +81,15 @@ def clean_generated_text(raw: str) -> str:
     return text.strip()
 
 
-class StoryEngine:
+class StoryEngine(IllustrationMixin):
     """Generates and illustrates the segments of one story.
 
     Args:
         story: the story to drive (a :class:`Story`, or :class:`StorySettings` for a new one).
         llm: an LLM backend or its registered name (created on first use).
         image_backend: an image backend, its registered name, or ``None`` for no images.
-        output_root: folder holding story folders; the story's is ``output_root/<story.id>``.
+        output_root: folder holding story folders; the story's is
+            ``output_root/<title slug>-<id start>`` (:func:`~storybench.story.folders.story_folder_name`).
         story_dir: the story folder itself (overrides ``output_root``).
         inline_images: render illustrations in the calling thread (tests, scripts).
         autosave: save ``story.json`` after every change.
@@ -92,6 +98,9 @@ class StoryEngine:
         llm_options: options passed to :func:`get_llm_backend` when ``llm`` is a name.
         image_options: options passed to :func:`get_image_backend` when ``image_backend`` is a name.
         on_image: called (from the render thread) when a segment's image status changes.
+        prefetch_images: illustrate prefetched (unvisited) segments too (default: only with
+            the offline ``storyboard`` renderer, which costs no GPU time).
+        story_file: the story's file name in ``story_dir`` (a loaded ``my-story.json``).
 
     Raises:
         ConfigError: ``max_tokens`` below 16.
@@ -114,6 +123,8 @@ class StoryEngine:
         llm_options: dict[str, Any] | None = None,
         image_options: dict[str, Any] | None = None,
         on_image: SegmentCallback | None = None,
+        prefetch_images: bool | None = None,
+        story_file: str = "story.json",
     ) -> None:
         if max_tokens < 16:
             raise ConfigError(f"max_tokens: {max_tokens} is too small for a segment (at least 16)")
@@ -124,7 +135,8 @@ class StoryEngine:
         self._image: ImageBackend | None = image_backend if isinstance(image_backend, ImageBackend) else None
         self._owns_image = self._image is None
         self.image_backend_name = image_backend.name if isinstance(image_backend, ImageBackend) else image_backend
-        self.story_dir = Path(story_dir) if story_dir is not None else Path(output_root) / self.story.id
+        self.story_dir = Path(story_dir) if story_dir is not None else Path(output_root) / story_folder_name(self.story)
+        self._story_file = story_file
         self.inline_images = inline_images
         self.autosave = autosave
         self.max_tokens = max_tokens
@@ -139,6 +151,10 @@ class StoryEngine:
         self._executor: ThreadPoolExecutor | None = None
         self._futures: dict[str, Future[None]] = {}
         self._cancel = threading.Event()
+        self._stop = threading.Event()
+        self.prefetch_images = (
+            prefetch_images if prefetch_images is not None else self.image_backend_name == "storyboard"
+        )
         self._prompter: IllustrationPrompter | None = None
 
     # ------------------------------------------------------------ backends
@@ -169,24 +185,40 @@ class StoryEngine:
 
     @property
     def story_path(self) -> Path:
-        """``<story_dir>/story.json``."""
-        return self.story_dir / "story.json"
+        """The story's own file, ``<story_dir>/story.json`` (or the file it was saved as)."""
+        return self.story_dir / self._story_file
 
     # ---------------------------------------------------------- generation
     def generate_stream(
-        self, parent_id: str | None = None, choice_index: int | None = None
+        self,
+        parent_id: str | None = None,
+        choice_index: int | None = None,
+        *,
+        make_current: bool = True,
+        visited: bool = True,
+        cancel_event: threading.Event | None = None,
     ) -> Generator[str, None, Segment]:
         """Generate the segment continuing ``parent_id`` after its choice ``choice_index``
         (an opening when ``parent_id`` is ``None``), yielding text chunks as they come.
 
         The generator's return value (``StopIteration.value``, or ``yield from``) is the new
-        segment, already added to the story and current; its image is scheduled.
+        segment, already added to the story (and current, with ``make_current``); its image
+        is scheduled. After :meth:`stop` (or a ``KeyboardInterrupt`` — the kernel's
+        Interrupt — between chunks) the text so far is kept as an *unfinished* segment
+        without choices (:meth:`continue_segment` finishes it); the interrupt is re-raised.
+
+        Args:
+            parent_id, choice_index: where the segment goes.
+            make_current: make the new segment the reader's (``False`` for prefetching).
+            visited: whether the reader has seen it (``False`` for prefetched segments).
+            cancel_event: a private event that cancels this generation (the prefetcher's);
+                by default :meth:`cancel` / :meth:`stop`.
 
         Raises:
             KeyError: unknown ``parent_id``.
             IndexError: ``choice_index`` out of range.
             BackendError: the LLM failed (nothing is added to the story).
-            Cancelled: :meth:`cancel` was called during generation.
+            Cancelled: :meth:`cancel` (or ``cancel_event``) was set: nothing is added.
         """
         story = self.story
         choice_text = ""
@@ -197,8 +229,50 @@ class StoryEngine:
             choice_text = parent.choices[choice_index]
         else:
             choice_index = None
-        self._cancel.clear()
+        own = cancel_event is None
+        event = self._cancel if cancel_event is None else cancel_event
+        if own:
+            self._cancel.clear()
+            self._stop.clear()
         messages = segment_messages(story, parent_id, choice_text or None)
+        pieces: list[str] = []
+        interrupted: BaseException | None = None
+        stopped = False
+        try:
+            cut = yield from self._stream_text(messages, pieces, event, self._stop if own else None)
+        except KeyboardInterrupt as exc:  # the kernel's Interrupt: keep what was written
+            interrupted, cut, stopped = exc, None, True
+        except _Stopped:
+            cut, stopped = None, True
+        raw = "".join(pieces)
+        text = clean_generated_text(raw[:cut] if cut is not None else raw)
+        if stopped:
+            segment = self._add_segment(
+                parent_id, choice_index, choice_text, text, raw, [], "", make_current, visited, unfinished=True
+            )
+            if interrupted is not None:
+                raise interrupted
+            return segment
+        narrative, choices, source = self._finish_choices(text)
+        segment = self._add_segment(
+            parent_id, choice_index, choice_text, narrative, raw, choices, source, make_current, visited
+        )
+        if visited or self.prefetch_images:
+            self.schedule_image(segment.id)
+        return segment
+
+    def _stream_text(
+        self,
+        messages: list[Message],
+        pieces: list[str],
+        cancel: threading.Event,
+        stop: threading.Event | None,
+    ) -> Generator[str, None, int | None]:
+        """Stream one answer into ``pieces`` under the LLM lock; returns the loop-guard cut.
+
+        Raises:
+            Cancelled: ``cancel`` was set. _Stopped: ``stop`` was set (keep the text).
+        """
         opts: dict[str, Any] = {
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
@@ -206,28 +280,33 @@ class StoryEngine:
             "seed": self.seed,
             "stop": SEGMENT_STOP,
         }
-        pieces: list[str] = []
-        cut: int | None = None
         with self._llm_lock:
-            llm = self.llm
-            stream = llm.stream(messages, **opts)
+            if cancel.is_set():
+                raise Cancelled("segment generation cancelled")
+            if stop is not None and stop.is_set():
+                raise _Stopped
+            stream = self.llm.stream(messages, **opts)
             try:
                 for chunk in stream:
-                    if self._cancel.is_set():
+                    if cancel.is_set():
                         raise Cancelled("segment generation cancelled")
+                    if stop is not None and stop.is_set():
+                        raise _Stopped
                     if not chunk:
                         continue
                     pieces.append(chunk)
                     yield chunk
                     cut = degeneration_cut("".join(pieces))
                     if cut is not None:  # the model is looping: stop and keep what came before
-                        break
+                        return cut
             finally:
                 close = getattr(stream, "close", None)
                 if close is not None:
                     close()
-        raw = "".join(pieces)
-        text = clean_generated_text(raw[:cut] if cut is not None else raw)
+        return None
+
+    def _finish_choices(self, text: str) -> tuple[str, list[str], str]:
+        """``(narrative, 2-4 choices, source)`` of a generated text (asking again when needed)."""
         found = extract_choices(text)
         narrative, choices = found.narrative, found.choices
         source: Literal["text", "structured", "default"] = "text"
@@ -237,11 +316,26 @@ class StoryEngine:
                 choices, source = asked, "structured"
             else:
                 source = "default"
-                choices = choices + default_choices(story.settings.language)
-        choices = finalize_choices(choices, story.settings.language)
+                choices = choices + default_choices(self.story.settings.language)
+        return narrative, finalize_choices(choices, self.story.settings.language), source
+
+    def _add_segment(
+        self,
+        parent_id: str | None,
+        choice_index: int | None,
+        choice_text: str,
+        text: str,
+        raw: str,
+        choices: list[str],
+        source: str,
+        make_current: bool,
+        visited: bool,
+        *,
+        unfinished: bool = False,
+    ) -> Segment:
         settings = GenerationSettings(
             llm=self.llm_name or "",
-            model=getattr(llm, "model", None),
+            model=getattr(self._llm, "model", None),
             temperature=self.temperature,
             top_p=self.top_p,
             max_tokens=self.max_tokens,
@@ -249,21 +343,72 @@ class StoryEngine:
         )
         with self._state_lock:
             segment = Segment(
-                id=story.new_segment_id(),
+                id=self.story.new_segment_id(),
                 parent_id=parent_id,
                 choice_index=choice_index,
                 choice_text=choice_text,
-                text=narrative,
+                text=text,
                 raw_text=raw,
                 choices=choices,
-                choices_source=source,
+                choices_source=source,  # type: ignore[arg-type]  # one of the literal values above
                 settings=settings,
+                unfinished=unfinished,
+                visited=visited,
             )
-            story.add(segment)
-            story.current_id = segment.id
+            self.story.add(segment)
+            if make_current:
+                self.story.current_id = segment.id
             self._autosave()
-        self.schedule_image(segment.id)
         return segment
+
+    def continue_stream(self, segment_id: str | None = None) -> Generator[str, None, Segment]:
+        """Finish an unfinished segment (default: the current one): the model continues its
+        text, the new text is appended and the choices extracted; yields the new chunks.
+
+        Raises:
+            ConfigError: the segment is not unfinished.
+            KeyError, BackendError, Cancelled: as :meth:`generate_stream`. A new :meth:`stop`
+                keeps the longer text, still unfinished.
+        """
+        sid = segment_id or self.story.current_id
+        if sid is None:
+            raise ConfigError("story has no segment to continue")
+        seg = self.story.segment(sid)
+        if not seg.unfinished:
+            raise ConfigError(f"segment {sid} is finished: choose, or Regenerate it")
+        self._cancel.clear()
+        self._stop.clear()
+        messages = continue_messages(self.story, seg)
+        pieces: list[str] = []
+        interrupted: BaseException | None = None
+        stopped = False
+        try:
+            cut = yield from self._stream_text(messages, pieces, self._cancel, self._stop)
+        except KeyboardInterrupt as exc:
+            interrupted, cut, stopped = exc, None, True
+        except _Stopped:
+            cut, stopped = None, True
+        raw = "".join(pieces)
+        more = clean_generated_text(raw[:cut] if cut is not None else raw)
+        joined = (seg.text.rstrip() + " " + more.lstrip()).strip() if more else seg.text
+        with self._state_lock:
+            seg.raw_text = seg.raw_text + raw
+            if stopped:
+                seg.text = joined
+            else:
+                narrative, choices, source = self._finish_choices(joined)
+                seg.text, seg.choices, seg.choices_source = narrative, choices, source  # type: ignore[assignment]
+                seg.unfinished = False
+            self._autosave()
+        if interrupted is not None:
+            raise interrupted
+        if not seg.unfinished:
+            self.schedule_image(seg.id)
+        return seg
+
+    def continue_segment(self, segment_id: str | None = None, on_chunk: ChunkCallback | None = None) -> Segment:
+        """Finish an unfinished segment (see :meth:`continue_stream`)."""
+        return self.run_stream(self.continue_stream(segment_id), on_chunk)
 
     def _ask_choices(self, narrative: str) -> list[str]:
         """Three choices from a structured request, ``[]`` when it fails."""
@@ -280,7 +425,10 @@ class StoryEngine:
             return []
         return finalize_choices(answer.choices, self.story.settings.language) if answer.choices else []
 
-    def _run(self, gen: Generator[str, None, Segment], on_chunk: ChunkCallback | None) -> Segment:
+    def run_stream(self, gen: Generator[str, None, Segment], on_chunk: ChunkCallback | None) -> Segment:
+        """Drive a generator of :meth:`generate_stream` / :meth:`continue_stream` to its end,
+        handing each chunk to ``on_chunk``; returns its segment. A ``KeyboardInterrupt`` in
+        ``on_chunk`` is passed into the generator (it keeps the text, then re-raises)."""
         try:
             while True:
                 try:
@@ -288,7 +436,10 @@ class StoryEngine:
                 except StopIteration as stop:
                     return stop.value
                 if on_chunk is not None:
-                    on_chunk(chunk)
+                    try:
+                        on_chunk(chunk)
+                    except KeyboardInterrupt as exc:
+                        gen.throw(exc)  # the generator keeps the text as an unfinished segment, re-raises
         finally:
             gen.close()  # releases the LLM lock and the backend's stream if on_chunk raised
 
@@ -301,13 +452,19 @@ class StoryEngine:
         Raises:
             BackendError, Cancelled: see :meth:`generate_stream`.
         """
-        return self._run(self.generate_stream(None, None), on_chunk)
+        return self.run_stream(self.generate_stream(None, None), on_chunk)
 
     def choose(
-        self, choice_index: int, on_chunk: ChunkCallback | None = None, *, from_id: str | None = None
+        self,
+        choice_index: int,
+        on_chunk: ChunkCallback | None = None,
+        *,
+        from_id: str | None = None,
+        use_prefetched: bool = True,
     ) -> Segment:
         """Follow choice ``choice_index`` of the current segment (or of ``from_id``, an
-        earlier one: a new branch) and make the new segment current.
+        earlier one: a new branch) and make the new segment current. A continuation the
+        prefetcher already wrote (:meth:`prefetched`) is taken at once, without the LLM.
 
         Raises:
             ConfigError: there is no current segment (call :meth:`start`).
@@ -316,7 +473,35 @@ class StoryEngine:
         parent_id = from_id or self.story.current_id
         if parent_id is None:
             raise ConfigError("story has no segment yet: start it first")
-        return self._run(self.generate_stream(parent_id, choice_index), on_chunk)
+        ready = self.prefetched(parent_id, choice_index) if use_prefetched else None
+        if ready is not None:
+            return self.visit(ready.id)
+        return self.run_stream(self.generate_stream(parent_id, choice_index), on_chunk)
+
+    def prefetched(self, parent_id: str, choice_index: int) -> Segment | None:
+        """The newest finished, not yet visited continuation of a choice (written ahead by
+        the prefetcher), ``None`` when there is none."""
+        with self._state_lock:
+            ready = [s for s in self.story.children_for(parent_id, choice_index) if not s.visited and not s.unfinished]
+        return ready[-1] if ready else None
+
+    def visit(self, segment_id: str) -> Segment:
+        """Make a segment current and mark it visited; its illustration is scheduled if it
+        has none yet.
+
+        Raises:
+            KeyError: unknown segment.
+        """
+        with self._state_lock:
+            seg = self.story.segment(segment_id)
+            seg.visited = True
+            self.story.current_id = seg.id
+            self._autosave()
+            fut = self._futures.get(seg.id)
+            needs_image = seg.image_status != "done" and not seg.unfinished and (fut is None or fut.done())
+        if needs_image:
+            self.schedule_image(seg.id)
+        return seg
 
     def regenerate(self, segment_id: str | None = None, on_chunk: ChunkCallback | None = None) -> Segment:
         """Write a new version of ``segment_id`` (default: the current one) for the same
@@ -330,7 +515,7 @@ class StoryEngine:
         if sid is None:
             raise ConfigError("story has no segment to regenerate")
         old = self.story.segment(sid)
-        return self._run(self.generate_stream(old.parent_id, old.choice_index), on_chunk)
+        return self.run_stream(self.generate_stream(old.parent_id, old.choice_index), on_chunk)
 
     def back(self, segment_id: str | None = None) -> Segment:
         """Go back to ``segment_id`` (an ancestor or any segment), default the parent of the
@@ -360,102 +545,59 @@ class StoryEngine:
         return seg
 
     def cancel(self) -> None:
-        """Stop the text generation in progress (it raises :class:`Cancelled`)."""
+        """Abandon the text generation in progress (it raises :class:`Cancelled`; nothing is kept)."""
         self._cancel.set()
 
-    # -------------------------------------------------------------- images
-    def schedule_image(self, segment_id: str) -> Future[None] | None:
-        """Illustrate ``segment_id`` in the background (inline with ``inline_images``).
-
-        Returns:
-            The future of the work, or ``None`` when images are off or it ran inline.
-        """
-        if not self.image_backend_name:
-            return None
-        with self._state_lock:
-            self.story.segment(segment_id).image_status = "pending"
-            self.story.segment(segment_id).image_error = ""
-        if self.inline_images:
-            self._illustrate(segment_id)
-            return None
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"story-{self.story.id}")
-        fut = self._executor.submit(self._illustrate, segment_id)
-        self._futures[segment_id] = fut
-        return fut
-
-    def retry_image(self, segment_id: str) -> Future[None] | None:
-        """Render a segment's illustration again (after a failure, or to refresh it)."""
-        return self.schedule_image(segment_id)
-
-    def _set_image(self, seg: Segment, **fields: Any) -> None:
-        with self._state_lock:
-            for key, value in fields.items():
-                setattr(seg, key, value)
-            self._autosave()
-        if self.on_image is not None:
-            with contextlib.suppress(Exception):  # a broken listener must not break rendering
-                self.on_image(seg)
-
-    def _illustrate(self, segment_id: str) -> None:
-        seg = self.story.segment(segment_id)
-        self._set_image(seg, image_status="rendering", image_error="")
-        try:
-            style = self.story.settings.style
-            prompt = seg.illustration_prompt or self.prompter(seg.text or seg.raw_text, style)
-            self._set_image(seg, illustration_prompt=prompt)
-            backend = self.image_backend
-            if backend is None:
-                raise ConfigError("no image backend")
-            spec = illustration_render_spec(
-                prompt,
-                style=style,
-                story_id=self.story.id,
-                segment_id=seg.id,
-                width=self.story.settings.image_width,
-                height=self.story.settings.image_height,
-            )
-            result = backend.render(spec)
-            ext = "png" if result.mime == "image/png" else result.mime.rsplit("/", 1)[-1]
-            rel = f"images/{seg.id}.{ext}"
-            atomic_write_bytes(self.story_dir / rel, result.image)
-            self._set_image(seg, image_path=rel, image_status="done", image_error="")
-        except Exception as exc:
-            msg = str(exc) if isinstance(exc, (BackendError, StorybenchError)) else f"{type(exc).__name__}: {exc}"
-            self._set_image(seg, image_status="failed", image_error=msg or type(exc).__name__)
-
-    def wait_images(self, timeout: float | None = None) -> bool:
-        """Wait for scheduled illustrations, at most ``timeout`` seconds.
-
-        Returns:
-            Whether every one finished.
-        """
-        pending = [f for f in self._futures.values() if not f.done()]
-        if not pending:
-            return True
-        _, not_done = wait(pending, timeout=timeout)
-        return not not_done
-
-    def image_file(self, segment_id: str) -> Path | None:
-        """The absolute path of a segment's illustration, ``None`` until rendered."""
-        seg = self.story.segment(segment_id)
-        if seg.image_status != "done" or not seg.image_path:
-            return None
-        return self.story_dir / seg.image_path
+    def stop(self) -> None:
+        """Stop the text generation in progress at the next chunk, keeping its text as an
+        unfinished segment, and stop the illustration of the current segment if it has not
+        started rendering (one rendering finishes in its thread; its segment stays as it is).
+        Safe to call from any thread."""
+        self._stop.set()
+        cur = self.story.current
+        if cur is not None:
+            self.cancel_image(cur.id)
 
     # --------------------------------------------------------- persistence
     def _autosave(self) -> None:
         if self.autosave:
             self.save()
 
-    def save(self, path: str | os.PathLike[str] | None = None) -> Path:
-        """Save the story JSON (default ``<story_dir>/story.json``) atomically.
+    def save(self, path: str | os.PathLike[str] | None = None, *, overwrite: bool = False) -> Path:
+        """Save the story JSON atomically to its own file (:attr:`story_path`) or to ``path``
+        (a copy; the story keeps its folder).
+
+        Args:
+            path: where to write a copy (default: the story's own file).
+            overwrite: write even when ``path`` holds another story.
 
         Raises:
+            StoryConflict: the file holds another story (and ``overwrite`` is false).
             OSError: the folder cannot be written.
         """
+        target = Path(path) if path is not None else self.story_path
         with self._state_lock:
-            return self.story.save(path if path is not None else self.story_path)
+            if not overwrite:
+                check_target(self.story, target)
+            return self.story.save(target)
+
+    def save_as(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Save the story to ``path`` and make it the story's file from now on: its
+        illustrations are copied to ``path``'s folder, which becomes :attr:`story_dir`
+        (autosaves go there).
+
+        Raises:
+            StoryConflict: ``path`` holds another story (and ``overwrite`` is false).
+            OSError: the folder cannot be written.
+        """
+        target = Path(path)
+        with self._state_lock:
+            if not overwrite:
+                check_target(self.story, target)
+            copy_images(self.story, self.story_dir, target.parent)
+            written = self.story.save(target)
+            self.story_dir, self._story_file = target.parent, target.name
+        return written
 
     def close(self) -> None:
         """Cancel queued illustrations (one already rendering finishes in its thread) and

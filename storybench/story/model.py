@@ -11,7 +11,8 @@ Persistence: :meth:`Story.save` writes versioned JSON atomically
 (``{"format": "storybench.story", "version": 1, ...}``); :func:`load_story` reads it
 back and says where a broken file is wrong.
 
-Folder layout of a story (``outputs/stories/<story_id>/``)::
+Folder layout of a story (``outputs/stories/<title slug>-<id start>/``, see
+:mod:`storybench.story.folders`)::
 
     story.json
     images/<segment_id>.png
@@ -145,6 +146,9 @@ class Segment(BaseModel):
         image_error: what went wrong when ``image_status`` is ``failed``.
         settings: how the text was generated.
         created_at: ISO 8601 UTC timestamp.
+        unfinished: the writer stopped it before the end: no choices yet (continue or regenerate it).
+        visited: the reader has been here; ``False`` for a continuation written ahead by the
+            prefetcher and not chosen (an unvisited branch).
     """
 
     model_config = ConfigDict(extra="ignore", validate_assignment=True)
@@ -163,6 +167,8 @@ class Segment(BaseModel):
     image_error: str = ""
     settings: GenerationSettings = Field(default_factory=GenerationSettings)
     created_at: str = Field(default_factory=_now)
+    unfinished: bool = False
+    visited: bool = True
 
 
 class Story(BaseModel):
@@ -289,6 +295,14 @@ class Story(BaseModel):
             if seg.id in on_path:
                 return seg
         return versions[-1]
+
+    def version(self, segment_id: str) -> int:
+        """1 for the first segment written for its parent and choice, 2 for the first
+        regenerated one... (``v2``, ``v3`` in the branch tree)."""
+        seg = self.segment(segment_id)
+        parent = seg.parent_id
+        siblings = self.roots() if parent is None else self.children_for(parent, seg.choice_index or 0)
+        return [s.id for s in siblings].index(seg.id) + 1
 
     def walk(self) -> Iterator[tuple[int, Segment]]:
         """Every segment depth-first from the openings, as ``(depth, segment)``."""

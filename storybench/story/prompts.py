@@ -15,13 +15,14 @@ from __future__ import annotations
 import re
 
 from storybench.llm.base import Message
-from storybench.story.model import Story
+from storybench.story.model import Segment, Story
 
 __all__ = [
     "LANGUAGE_NAMES",
     "NARRATIVE_STYLES",
     "SEGMENT_STOP",
     "choices_messages",
+    "continue_messages",
     "first_sentence",
     "language_name",
     "segment_messages",
@@ -135,6 +136,24 @@ def segment_messages(story: Story, parent_id: str | None, choice_text: str | Non
     return [
         Message(role="system", content=system_prompt(s.style, s.language)),
         Message(role="user", content="\n".join(lines)),
+    ]
+
+
+def continue_messages(story: Story, segment: Segment) -> list[Message]:
+    """Messages that finish an unfinished ``segment``: its request, the text written so far
+    as the assistant's turn, and a user turn asking to go on from the last word."""
+    base = segment_messages(story, segment.parent_id, segment.choice_text or None)
+    lang = language_name(story.settings.language)
+    return [
+        *base,
+        Message(role="assistant", content=segment.text[-1500:]),
+        Message(
+            role="user",
+            content=(
+                f"Continue this scene in {lang} exactly where it stops (do not repeat it), "
+                "finish it in a few sentences, then end with numbered choices."
+            ),
+        ),
     ]
 
 

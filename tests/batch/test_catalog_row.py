@@ -40,14 +40,14 @@ def test_arrow_types_follow_the_annotations():
 
 def test_a_new_field_is_a_new_column():
     @dataclasses.dataclass(kw_only=True)
-    class WithServer(CatalogRow):
-        server: str | None = None
-        wait_seconds: float | None = None
+    class WithMore(CatalogRow):
+        gpu_name: str | None = None
+        peak_vram_gib: float | None = None
         warnings: list[str] | None = None
 
-    schema = WithServer.arrow_schema()
-    assert schema.names[-3:] == ["server", "wait_seconds", "warnings"]
-    assert schema.field("wait_seconds").type == pa.float64()
+    schema = WithMore.arrow_schema()
+    assert schema.names[-3:] == ["gpu_name", "peak_vram_gib", "warnings"]
+    assert schema.field("peak_vram_gib").type == pa.float64()
     assert schema.field("warnings").type == pa.list_(pa.string())
 
     @dataclasses.dataclass(kw_only=True)

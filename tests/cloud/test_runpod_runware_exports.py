@@ -16,6 +16,7 @@ def test_runpod_public_names():
             "build_input",
             "parse_output",
             "error_text",
+            "job_error_text",
         ]
     )
     for module in (runpod_pkg, api, backend, payload, workflows):

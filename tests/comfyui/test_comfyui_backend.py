@@ -15,6 +15,7 @@ from PIL import Image
 from storybench.exceptions import (
     BackendUnavailable,
     Cancelled,
+    OutageError,
     OutOfMemoryError,
     TransientBackendError,
     WorkflowError,
@@ -318,12 +319,37 @@ def test_registry_api_prefix_and_origin(server):
 
 def test_server_5xx_is_transient():
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(502, text="bad gateway")
+        return httpx.Response(500, text="internal error")
 
     with (
         ComfyUIBackend(
             url="http://comfy.test", workflow="empty_image", transport=httpx.MockTransport(handler), use_websocket=False
         ) as backend,
-        pytest.raises(TransientBackendError, match="HTTP 502"),
+        pytest.raises(TransientBackendError, match="HTTP 500"),
     ):
         backend.render(spec(0))
+
+
+def test_gateway_502_is_an_outage_waited_out_until_the_budget():
+    """A proxy answering 502/503/504 means the server behind it is down: the render waits
+    (probing /system_stats) instead of failing the attempt, until the outage budget."""
+    probes = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/system_stats":
+            probes.append(request)
+        return httpx.Response(502, text="bad gateway")
+
+    with (
+        ComfyUIBackend(
+            url="http://comfy.test",
+            workflow="empty_image",
+            transport=httpx.MockTransport(handler),
+            use_websocket=False,
+            outage_seconds=1.0,
+            probe_interval=0.1,
+        ) as backend,
+        pytest.raises(OutageError, match=r"ComfyUI at http://comfy.test unreachable since \d\d:\d\d:\d\d \(1 s\)"),
+    ):
+        backend.render(spec(0))
+    assert len(probes) >= 5

@@ -67,6 +67,10 @@ def test_form_edits_reach_the_model_and_dirty_marker(view):
 def test_layout_change_and_undo_through_widgets(view):
     m = view.model
     view.layout_select.value = "big-top"
+    # panel 4 holds dialogue: the editor asks first (issue 11) and keeps the page meanwhile
+    assert m.pending is not None and m.pending.kind == "drop-panels" and m.page.layout == "grid-2x2"
+    assert set(view.pending_buttons) == {"new_page", "drop", "cancel"}
+    view.pending_buttons["drop"].click()
     assert m.page.layout == "big-top" and len(view.panel_select.options) == 3
     assert plan_issues(m.plan) == []
     view.undo_button.click()

@@ -1,24 +1,29 @@
-"""The ComfyUI image backend: one panel = one prompt on a ComfyUI server.
+"""The ComfyUI image backend: one panel = one prompt on one of N ComfyUI servers.
 
-``render(spec)`` fills the workflow template for the spec, submits it with the
-backend's websocket client id, waits for ``executing {node: null}`` of THAT prompt
-id (websocket, or ``/history`` polling when the socket dropped), takes the output
-node's image reference from that prompt's ``executed`` message or history entry
-(so a cached re-run that reports an old file name still yields the right image) and
-downloads it with ``/view``. The batch engine calls ``render`` from
-``default_concurrency`` (= queue depth K) threads, so K prompts stay queued on the
-server while finished images download.
+``render(spec)`` takes a slot on a server of its pool (:mod:`.pool`), fills the
+workflow template for the spec, submits it with that server's websocket client id,
+waits for ``executing {node: null}`` of THAT prompt id (websocket, or ``/history``
+polling when the socket dropped; :mod:`.prompt`), takes the output node's image
+reference from that prompt's ``executed`` message or history entry (so a cached
+re-run that reports an old file name still yields the right image), downloads it with
+``/view`` and deletes the prompt's ``/history`` entry. The batch engine calls
+``render`` from ``default_concurrency`` (= K × servers) threads, so K prompts stay
+queued on every server while finished images download.
+
+Outages are not failures: when a server cannot be reached the render waits for it
+(or moves to another server) and submits the prompt again if the server forgot it;
+only after ``outage_seconds`` without any server does it raise
+:class:`~storybench.exceptions.OutageError`. Attempts count real prompt failures only.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import io
 import json
 import logging
 import os
 import threading
-import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -36,15 +41,17 @@ from storybench.exceptions import (
     OutOfMemoryError,
     PermanentBackendError,
     TransientBackendError,
-    WorkflowError,
 )
 from storybench.io import sha256_bytes
 from storybench.render.base import ImageBackend
 from storybench.render.comfyui.client import ComfyUIClient, PromptWatch
-from storybench.render.comfyui.errors import BACKEND, describe_node_errors, execution_failed
+from storybench.render.comfyui.errors import BACKEND, describe_node_errors, execution_failed, is_outage
 from storybench.render.comfyui.memory import GIB, VramGuard
+from storybench.render.comfyui.pool import ComfyServer, ServerPool, parse_urls
+from storybench.render.comfyui.preflight import Check, distinct_checks, preflight_pool, server_problems
+from storybench.render.comfyui.prompt import PromptLost, collect_prompt, wait_for_prompt
 from storybench.render.comfyui.sheet import VARIATIONS, cell_specs, compose_grid, sheet_grid
-from storybench.render.comfyui.workflow import WorkflowTemplate, check_prompt
+from storybench.render.comfyui.workflow import WorkflowTemplate
 from storybench.render.spec import RenderResult, RenderSpec
 
 __all__ = ["DEFAULT_URL", "DEFAULT_WORKFLOW", "ComfyUIBackend"]
@@ -56,38 +63,13 @@ DEFAULT_WORKFLOW = "sd15_txt2img"
 SHEET_WORKFLOW = "character_sheet"
 
 
-def _history_error(entry: Mapping[str, Any]) -> dict[str, Any] | None:
-    for item in (entry.get("status") or {}).get("messages", []) or []:
-        if (
-            isinstance(item, (list, tuple))
-            and len(item) == 2
-            and item[0] in ("execution_error", "execution_interrupted")
-        ):
-            return {"kind": item[0], **item[1]}
-    return None
-
-
-def _history_seconds(entry: Mapping[str, Any]) -> float | None:
-    """Server execution time from ``status.messages`` timestamps (ms), execution_start → success/error."""
-    start = end = None
-    for item in (entry.get("status") or {}).get("messages", []) or []:
-        if not (isinstance(item, (list, tuple)) and len(item) == 2):
-            continue
-        ts = (item[1] or {}).get("timestamp")
-        if item[0] == "execution_start":
-            start = ts
-        elif item[0] in ("execution_success", "execution_error", "execution_interrupted"):
-            end = ts
-    if start is None or end is None:
-        return None
-    return max(0.0, (end - start) / 1000.0)
-
-
 class ComfyUIBackend(ImageBackend):
-    """Render panels on a ComfyUI server through a workflow template.
+    """Render panels on one or several ComfyUI servers through a workflow template.
 
     Args:
-        url: server base URL; default ``$STORYBENCH_COMFYUI_URL`` or ``http://127.0.0.1:8188``.
+        url: server base URL, or several (a list, or comma-separated) rendering as one
+            backend; default ``$STORYBENCH_COMFYUI_URL`` (comma-separated allowed) or
+            ``http://127.0.0.1:8188``.
         workflow: template name in ``workflows/`` (``sd15_txt2img`` by default: the most
             widely installed checkpoint family), a path to an API-format ``.json`` with a
             ``.slots.json`` sidecar, or a :class:`WorkflowTemplate`.
@@ -95,11 +77,12 @@ class ComfyUIBackend(ImageBackend):
             :mod:`~storybench.render.comfyui.workflow`).
         sheet_workflow: template for character sheet cells; default ``character_sheet``
             when ``workflow`` takes a reference image, else ``workflow`` itself.
-        queue_depth: K, prompts kept queued on the server = :attr:`default_concurrency` (>= 1).
+        queue_depth: K, prompts kept queued on each server (>= 1);
+            :attr:`default_concurrency` is K × servers.
         vram_threshold_bytes: free VRAM wanted before rendering, bytes (default 2 GiB).
         ollama_host: Ollama base URL whose models are unloaded when VRAM is short.
         http: an :class:`httpx.Client` to use for every HTTP call.
-        transport: an httpx transport for the client created here.
+        transport: an httpx transport for the clients created here.
         timeout: HTTP timeout, seconds.
         render_timeout: longest wait for one prompt (queue + execution), seconds.
         history_timeout: how long to wait for ``/history`` after a prompt finished, seconds.
@@ -108,6 +91,11 @@ class ComfyUIBackend(ImageBackend):
         use_websocket: ``False`` polls ``/history`` only.
         on_progress: callback ``(panel_id, value, max)`` for sampler steps.
         ws_connect: websocket factory for tests (default ``websockets.sync.client.connect``).
+        outage_seconds: how long renders wait for unreachable servers before
+            :class:`~storybench.exceptions.OutageError`, seconds; default
+            ``$STORYBENCH_OUTAGE_SECONDS`` or 600.
+        probe_interval: seconds between ``/system_stats`` probes of a server that is down.
+        delete_history: delete each finished prompt's ``/history`` entry once its image is fetched.
 
     Raises:
         ConfigError: bad option values.
@@ -121,7 +109,7 @@ class ComfyUIBackend(ImageBackend):
     def __init__(
         self,
         *,
-        url: str | None = None,
+        url: str | Sequence[str] | None = None,
         workflow: str | os.PathLike[str] | WorkflowTemplate = DEFAULT_WORKFLOW,
         slots: Mapping[str, Any] | None = None,
         sheet_workflow: str | os.PathLike[str] | WorkflowTemplate | None = None,
@@ -138,15 +126,27 @@ class ComfyUIBackend(ImageBackend):
         use_websocket: bool = True,
         on_progress: Callable[[str, int, int], None] | None = None,
         ws_connect: Callable[[str], Any] | None = None,
+        outage_seconds: float | None = None,
+        probe_interval: float = 1.0,
+        delete_history: bool = True,
     ) -> None:
         if int(queue_depth) < 1:
             raise ConfigError(f"queue_depth: {queue_depth!r}; must be at least 1")
-        self.url = (url or env_settings().comfyui_url).rstrip("/")
+        env = env_settings()
+        try:
+            self.urls = parse_urls(url or env.comfyui_url)
+        except ValueError as exc:
+            raise ConfigError(f"url: {url!r}: {exc}") from exc
+        self.url = self.urls[0]
         self.queue_depth = int(queue_depth)
-        self.default_concurrency = self.queue_depth
+        self.default_concurrency = self.queue_depth * len(self.urls)
         self.render_timeout = float(render_timeout)
         self.history_timeout = float(history_timeout)
         self.poll_interval = float(poll_interval)
+        self.delete_history = bool(delete_history)
+        self.outage_seconds = float(env.outage_seconds if outage_seconds is None else outage_seconds)
+        if self.outage_seconds < 0 or probe_interval <= 0:
+            raise ConfigError(f"outage_seconds {outage_seconds!r} / probe_interval {probe_interval!r}: out of range")
         self.on_progress = on_progress
         self._templates: dict[str, WorkflowTemplate] = {}
         self.template = self._load(workflow, slots)
@@ -156,22 +156,55 @@ class ComfyUIBackend(ImageBackend):
             self.sheet_template = self._load(SHEET_WORKFLOW)
         else:
             self.sheet_template = self.template
-        self.client = ComfyUIClient(
-            self.url,
-            http=http,
-            transport=transport,
-            timeout=timeout,
-            use_websocket=use_websocket,
-            ws_connect=ws_connect,
+        servers = []
+        for server_url in self.urls:
+            client = ComfyUIClient(
+                server_url,
+                http=http,
+                transport=transport,
+                timeout=timeout,
+                use_websocket=use_websocket,
+                ws_connect=ws_connect,
+            )
+            memory = VramGuard(
+                client, vram_threshold_bytes, ollama_host=ollama_host, check_interval=vram_check_interval
+            )
+            servers.append(ComfyServer(server_url, client, memory))
+        self.pool = ServerPool(
+            servers,
+            slots=self.queue_depth,
+            outage_seconds=self.outage_seconds,
+            probe_interval=probe_interval,
+            check=self._check_server,
         )
-        self.memory = VramGuard(
-            self.client, vram_threshold_bytes, ollama_host=ollama_host, check_interval=vram_check_interval
-        )
+        # the first server's client and VRAM guard (a one-server backend's only ones)
+        self.client = servers[0].client
+        self.memory = servers[0].memory
+        self._specs: list[RenderSpec] = []
         self._cancel = threading.Event()
         self._lock = threading.Lock()
         self._oom_lock = threading.Lock()
-        self._outstanding: dict[str, PromptWatch] = {}
-        self._uploads: dict[str, str] = {}
+        self._outstanding: dict[str, tuple[ComfyServer, PromptWatch]] = {}
+        self._uploads: dict[tuple[str, str], str] = {}
+
+    @property
+    def servers(self) -> list[ComfyServer]:
+        """The pool's servers, in the order given."""
+        return self.pool.servers
+
+    @property
+    def status_text(self) -> str:
+        """``waiting for ComfyUI at URL (down 23 s)`` during an outage, else ``""``."""
+        return self.pool.status_text()
+
+    def run_identity(self) -> dict[str, Any]:
+        """Non-secret options that shape a run: server URLs, workflow and sheet workflow
+        (name and content hash). Part of the resume key."""
+        return {
+            "urls": list(self.urls),
+            "workflow": [self.template.name, self.template.content_hash],
+            "sheet_workflow": [self.sheet_template.name, self.sheet_template.content_hash],
+        }
 
     # ------------------------------------------------------------- templates
     def _load(self, workflow: Any, slots: Mapping[str, Any] | None = None) -> WorkflowTemplate:
@@ -220,64 +253,34 @@ class ComfyUIBackend(ImageBackend):
         return json.dumps(ident, sort_keys=True, separators=(",", ":"))
 
     # ------------------------------------------------------------- preflight
-    def preflight(self, specs: Sequence[RenderSpec]) -> dict[str, Any]:
-        """Check the server can run every spec before anything is queued, then make VRAM room.
+    def _checks(self, specs: Sequence[RenderSpec]) -> list[Check]:
+        """One spec per distinct template/settings combination of the batch (plus the sheet template)."""
+        sheet = self.sheet_template if self.supports_reference_images else None
+        return distinct_checks(specs, self.template_for, sheet)
 
-        Reads ``/system_stats`` and ``/object_info``, fills each distinct template/params
-        combination and checks node classes, required inputs and model files; frees VRAM
-        only if it is below the threshold; opens the websocket. Also clears a previous
-        :meth:`cancel`.
+    def _check_server(self, server: ComfyServer) -> list[str]:
+        """The pool's check of a server preflight could not reach, once it answers."""
+        return server_problems(server.client, self._checks(self._specs)) if self._specs else []
+
+    def preflight(self, specs: Sequence[RenderSpec]) -> dict[str, Any]:
+        """Check the servers can run every spec before anything is queued, then make VRAM room
+        (see :func:`~storybench.render.comfyui.preflight.preflight_pool`). Also clears a
+        previous :meth:`cancel`.
 
         Returns:
-            ``{"preflight_seconds", "comfyui_version", "devices", "workflows",
-            "vram_free_before", "vram_free_after", "free_calls", "ollama_unloaded", "websocket"}``.
+            The first usable server's ``{"preflight_seconds", "comfyui_version", "devices",
+            "workflows", "vram_free_before", "vram_free_after", "free_calls",
+            "ollama_unloaded", "websocket"}``, plus ``servers`` (URL → its own result)
+            and ``left_out`` (why servers were left out).
 
         Raises:
-            BackendUnavailable: the server cannot be reached.
-            WorkflowError: the server lacks nodes or models; the message names each
-                (e.g. ``checkpoint x.safetensors is not installed ...; installed: ...``).
+            OutageError: no server answered within ``outage_seconds``.
+            WorkflowError: no server can run the batch; the message names every missing
+                node or model (e.g. ``checkpoint x.safetensors is not installed ...; installed: ...``).
         """
-        t0 = time.perf_counter()
         self._cancel.clear()
-        stats = self.client.system_stats()
-        object_info = self.client.object_info()
-        checks: dict[tuple[str, str], tuple[WorkflowTemplate, RenderSpec]] = {}
-        for spec in specs:
-            template = self.template_for(spec)
-            checks.setdefault(
-                (template.name, json.dumps(template.settings(spec.params), sort_keys=True)), (template, spec)
-            )
-        if self.supports_reference_images and specs:
-            first = specs[0]
-            sheet = first.model_copy(update={"params": {**first.params, "kind": "character_sheet"}})
-            checks.setdefault(
-                (self.sheet_template.name, json.dumps(self.sheet_template.settings(sheet.params), sort_keys=True)),
-                (self.sheet_template, sheet),
-            )
-        problems: list[str] = []
-        for template, spec in checks.values():
-            filled = template.fill(spec)
-            for line in check_prompt(
-                filled, object_info, template=template, skip=template.slot_inputs(["reference_image"])
-            ):
-                if f"workflow {template.name}: {line}" not in problems:
-                    problems.append(f"workflow {template.name}: {line}")
-        if problems:
-            raise WorkflowError(
-                BACKEND, f"the ComfyUI server at {self.url} cannot run this batch:\n  " + "\n  ".join(problems)
-            )
-        memory = self.memory.ensure("preflight")
-        connected = self.client.start()
-        return {
-            "preflight_seconds": round(time.perf_counter() - t0, 4),
-            "comfyui_version": (stats.get("system") or {}).get("comfyui_version"),
-            "devices": [
-                {k: d.get(k) for k in ("name", "type", "vram_total", "vram_free")} for d in stats.get("devices", [])
-            ],
-            "workflows": sorted({t.name for t, _ in checks.values()}),
-            "websocket": connected,
-            **memory,
-        }
+        self._specs = list(specs)
+        return preflight_pool(self.pool, self._checks(specs), self._cancel)
 
     # ------------------------------------------------------------- render
     def render(self, spec: RenderSpec) -> RenderResult:
@@ -309,7 +312,9 @@ class ComfyUIBackend(ImageBackend):
         if self._cancel.is_set():
             raise Cancelled("ComfyUI render cancelled")
 
-    def _reference(self, spec: RenderSpec) -> str:
+    def _reference(self, server: ComfyServer, spec: RenderSpec) -> str:
+        """Upload the spec's first reference image to ``server`` (once per content) and
+        return the name to put in its LoadImage node."""
         path = Path(spec.reference_images[0])
         try:
             data = path.read_bytes()
@@ -317,220 +322,190 @@ class ComfyUIBackend(ImageBackend):
             raise PermanentBackendError(BACKEND, f"reference image {path} cannot be read: {exc}") from exc
         digest = sha256_bytes(data)
         with self._lock:
-            name = self._uploads.get(digest)
+            name = self._uploads.get((server.url, digest))
         if name is None:
-            name = self.client.upload_image(data, f"storybench_ref_{digest[:16]}{path.suffix or '.png'}")
+            name = server.client.upload_image(data, f"storybench_ref_{digest[:16]}{path.suffix or '.png'}")
             with self._lock:
-                self._uploads[digest] = name
+                self._uploads[(server.url, digest)] = name
         return name
 
     def _render_one(
         self, spec: RenderSpec, template: WorkflowTemplate, *, use_prompt_template: bool = True
     ) -> RenderResult:
-        self.client.start()
-        memory = self.memory.between_jobs()
-        reference = None
-        if template.supports_reference:
-            if spec.reference_images:
-                reference = self._reference(spec)
-            else:
-                # a panel without a character: Kontext weights as plain text-to-image
-                template, use_prompt_template = self.sheet_template, False
-        workflow = template.fill(spec, reference_image=reference, use_prompt_template=use_prompt_template)
-        image, metrics = self._run(workflow, template, spec.panel_id)
+        if template.supports_reference and not spec.reference_images:
+            # a panel without a character: Kontext weights as plain text-to-image
+            template, use_prompt_template = self.sheet_template, False
+        image, metrics, server = self._run(spec, template, use_prompt_template)
         try:
             with Image.open(io.BytesIO(image)) as img:
                 width, height = img.size
                 mime = Image.MIME.get(img.format or "PNG", "image/png")
         except Exception as exc:
             raise TransientBackendError(
-                BACKEND, f"/view returned something that is not an image ({exc})", url=self.url
+                BACKEND, f"/view returned something that is not an image ({exc})", url=server.url
             ) from exc
-        metrics.update(
-            {
-                "vram_free_before": memory.get("vram_free_before", self.memory.last_reading),
-                "vram_free_after": memory.get("vram_free_after", self.memory.last_reading),
-                "free_calls": memory.get("free_calls", 0),
-                "workflow": template.name,
-            }
-        )
-        if reference:
-            metrics["reference_image"] = reference
+        metrics.update({"workflow": template.name, "server": server.url})
         return RenderResult(image=image, mime=mime, width=width, height=height, metrics=metrics)
 
-    def _run(self, workflow: dict[str, Any], template: WorkflowTemplate, panel_id: str) -> tuple[bytes, dict[str, Any]]:
-        """Submit, wait, fetch: the image bytes and timing metrics of one prompt."""
+    def _run(
+        self, spec: RenderSpec, template: WorkflowTemplate, use_prompt_template: bool
+    ) -> tuple[bytes, dict[str, Any], ComfyServer]:
+        """Submit, wait, fetch on some server of the pool: the image bytes, metrics and the server.
+
+        An unreachable server (:func:`~.errors.is_outage`) is not a failure: the prompt waits
+        for a server (the same one back, or another) and is submitted again unless the server
+        that comes back still has it. A prompt a restarted server forgot (:class:`PromptLost`)
+        is submitted again. Neither spends one of the engine's attempts.
+        """
         progress = None
         if self.on_progress is not None:
-            callback = self.on_progress
+            callback, panel_id = self.on_progress, spec.panel_id
             progress = lambda value, maximum: callback(panel_id, value, maximum)  # noqa: E731
-        watch = self.client.watch(str(uuid.uuid4()), on_progress=progress)
-        with self._lock:
-            self._outstanding[watch.prompt_id] = watch
-        try:
+        parked: tuple[ComfyServer, PromptWatch] | None = None  # a prompt on a server that went down
+        submissions = outages = 0
+        reference: str | None = None
+        while True:
             self._check_cancel()
-            answer = self.client.submit(workflow, watch.prompt_id)
-            if answer.get("node_errors"):
+            server = self.pool.acquire(self._cancel, prefer=parked[0] if parked else None)
+            watch: PromptWatch | None = None
+            finished = False
+            try:
+                recovering = False
+                if parked is not None:
+                    old_server, old_watch = parked
+                    parked = None
+                    if old_server is server:
+                        watch = old_watch
+                        self._track(server, watch)
+                        if server.client.knows(watch.prompt_id):
+                            recovering = True  # it survived the outage: keep waiting for it
+                        else:
+                            self._untrack(watch)
+                            server.client.unwatch(watch)
+                            watch = None
+                    else:
+                        old_server.client.unwatch(old_watch)
+                memory: dict[str, Any] = {}
+                if watch is None:
+                    server.client.start()
+                    memory = server.memory.between_jobs()
+                    reference = self._reference(server, spec) if template.supports_reference else None
+                    workflow = template.fill(spec, reference_image=reference, use_prompt_template=use_prompt_template)
+                    watch = self._submit(server, workflow, progress)
+                    submissions += 1
+                entry = wait_for_prompt(
+                    server.client,
+                    watch,
+                    cancel=self._cancel,
+                    render_timeout=self.render_timeout,
+                    poll_interval=self.poll_interval,
+                    recovering=recovering,
+                )
+                data, metrics = collect_prompt(
+                    server.client,
+                    watch,
+                    entry,
+                    template.output_node,
+                    template.name,
+                    history_timeout=self.history_timeout,
+                    fail=functools.partial(self._fail, server, watch),
+                )
+                finished = True
+            except PromptLost:
                 log.warning(
-                    "prompt %s queued, but some outputs failed validation: %s",
-                    answer.get("prompt_id"),
-                    "; ".join(describe_node_errors(answer["node_errors"])),
+                    "ComfyUI at %s no longer has prompt %s (restarted?): submitting it again",
+                    server.url,
+                    watch.prompt_id if watch is not None else "?",
                 )
-            if answer.get("prompt_id") and answer["prompt_id"] != watch.prompt_id:
-                with self._lock:
-                    self._outstanding.pop(watch.prompt_id, None)
-                    self.client.rekey(watch, answer["prompt_id"])
-                    self._outstanding[watch.prompt_id] = watch
-            entry = self._wait(watch)
-            return self._collect(watch, entry, template)
-        finally:
-            self.client.unwatch(watch)
-            with self._lock:
-                self._outstanding.pop(watch.prompt_id, None)
+                continue
+            except TransientBackendError as exc:
+                if not is_outage(exc):
+                    raise
+                outages += 1  # an outage, not a failed attempt
+                self.pool.mark_down(server, exc)
+                if watch is not None:
+                    parked = (server, watch)
+                continue
+            finally:
+                if watch is not None:
+                    self._untrack(watch)
+                    if parked is None or parked[1] is not watch:
+                        server.client.unwatch(watch)
+                self.pool.release(server, rendered=finished)
+            if reference:
+                metrics["reference_image"] = reference
+            if self.delete_history:
+                self._delete_history(server, watch.prompt_id)
+            metrics.update(
+                {
+                    "vram_free_before": memory.get("vram_free_before", server.memory.last_reading),
+                    "vram_free_after": memory.get("vram_free_after", server.memory.last_reading),
+                    "free_calls": memory.get("free_calls", 0),
+                    "submissions": submissions,
+                    "outages": outages,
+                }
+            )
+            return data, metrics, server
 
-    def _wait(self, watch: PromptWatch) -> dict[str, Any] | None:
-        """Block until the prompt finished; returns its history entry when polling found it."""
-        deadline = time.monotonic() + self.render_timeout
-        last_poll = time.monotonic()
-        seen = (self.client.drops, self.client.reconnects)
-        recovering_until = 0.0
-        while not watch.done:
-            if self._cancel.is_set():
-                raise Cancelled(f"ComfyUI prompt {watch.prompt_id} cancelled")
-            if time.monotonic() > deadline:
-                with contextlib.suppress(BackendError):
-                    self.client.delete_queued([watch.prompt_id])
-                raise TransientBackendError(
-                    BACKEND, f"prompt {watch.prompt_id} did not finish within {self.render_timeout:.0f} s", url=self.url
-                )
-            socket_up = self.client.connected.is_set()
-            watch.wait(self.poll_interval if socket_up else min(self.poll_interval, 0.25))
-            if watch.done:
-                break
-            now = time.monotonic()
-            state = (self.client.drops, self.client.reconnects)
-            if state != seen:
-                # a reconnected socket does not replay what was sent while it was down: keep
-                # polling a while after a drop or reconnect (the prompt may have finished unseen,
-                # its /history entry written a moment later)
-                seen, recovering_until = state, now + max(2.0, 4 * self.poll_interval)
-            # poll when the socket is down or was just re-opened, and every few seconds anyway
-            # in case a message was lost
-            if not socket_up or now < recovering_until or now - last_poll > max(5.0, 10 * self.poll_interval):
-                last_poll = now
-                entry = self.client.history(watch.prompt_id)
-                if entry and ((entry.get("status") or {}).get("completed") is not None or entry.get("outputs")):
-                    watch.mark_finished()
-                    return entry
-        return None
+    def _delete_history(self, server: ComfyServer, prompt_id: str | None = None) -> None:
+        """``POST /history {"delete": [...]}`` for a finished prompt whose image is fetched. The
+        ids deleted last time are sent once more (deleting is idempotent): a server that writes
+        an entry a moment after announcing the prompt finished keeps none of them."""
+        with self._lock:
+            ids = [*server.deleted_last, *([prompt_id] if prompt_id else [])]
+            server.deleted_last = [prompt_id] if prompt_id else []
+        if not ids:
+            return
+        try:
+            server.client.delete_history(ids)
+        except BackendError as exc:
+            log.debug("POST /history delete on %s failed: %s", server.url, exc)
 
-    def _fail(self, watch: PromptWatch, error: Mapping[str, Any]) -> BackendError | Cancelled:
+    def _submit(
+        self, server: ComfyServer, workflow: dict[str, Any], progress: Callable[[int, int], None] | None
+    ) -> PromptWatch:
+        """``POST /prompt`` on ``server`` with a watch registered first (so no message is missed)."""
+        watch = server.client.watch(str(uuid.uuid4()), on_progress=progress)
+        self._track(server, watch)
+        self._check_cancel()
+        answer = server.client.submit(workflow, watch.prompt_id)
+        if answer.get("node_errors"):
+            log.warning(
+                "prompt %s queued, but some outputs failed validation: %s",
+                answer.get("prompt_id"),
+                "; ".join(describe_node_errors(answer["node_errors"])),
+            )
+        if answer.get("prompt_id") and answer["prompt_id"] != watch.prompt_id:
+            self._untrack(watch)
+            server.client.rekey(watch, answer["prompt_id"])
+            self._track(server, watch)
+        return watch
+
+    def _track(self, server: ComfyServer, watch: PromptWatch) -> None:
+        with self._lock:
+            self._outstanding[watch.prompt_id] = (server, watch)
+
+    def _untrack(self, watch: PromptWatch) -> None:
+        with self._lock:
+            self._outstanding.pop(watch.prompt_id, None)
+
+    def _fail(self, server: ComfyServer, watch: PromptWatch, error: Mapping[str, Any]) -> BackendError | Cancelled:
         if error.get("kind") == "execution_interrupted" or watch.interrupted is not None:
             if self._cancel.is_set():
                 return Cancelled(f"ComfyUI prompt {watch.prompt_id} interrupted")
             return TransientBackendError(
-                BACKEND, f"prompt {watch.prompt_id} was interrupted on the server (by another client?)", url=self.url
+                BACKEND, f"prompt {watch.prompt_id} was interrupted on the server (by another client?)", url=server.url
             )
-        exc = execution_failed(error, self.url)
+        exc = execution_failed(error, server.url)
         if isinstance(exc, OutOfMemoryError):
             with self._oom_lock:
                 # one /free per OOM wave: prompts submitted before the last free do not free again
-                if self.memory.last_free_at < watch.submitted_at:
+                if server.memory.last_free_at < watch.submitted_at:
                     try:
-                        self.memory.free("out of memory")
+                        server.memory.free("out of memory")
                     except BackendError as free_exc:
                         log.warning("POST /free after out-of-memory failed: %s", free_exc)
         return exc
-
-    def _collect(
-        self, watch: PromptWatch, entry: dict[str, Any] | None, template: WorkflowTemplate
-    ) -> tuple[bytes, dict[str, Any]]:
-        if watch.error is not None:
-            raise self._fail(watch, watch.error)
-        if watch.interrupted is not None:
-            raise self._fail(watch, {"kind": "execution_interrupted", **watch.interrupted})
-        node = template.output_node
-        images = (watch.outputs.get(node) or {}).get("images")
-        deadline = time.monotonic() + self.history_timeout
-        delay = 0.05
-        while not images:
-            # the websocket did not carry the output: take it from THIS prompt's history entry
-            # (written a moment after the prompt finished)
-            if entry is None or (not entry.get("outputs") and not (entry.get("status") or {}).get("status_str")):
-                entry = self.client.history(watch.prompt_id) or None
-            if entry:
-                error = _history_error(entry)
-                if error is not None:
-                    raise self._fail(watch, error)
-                images = ((entry.get("outputs") or {}).get(node) or {}).get("images")
-                if not images and (entry.get("status") or {}).get("status_str"):
-                    raise PermanentBackendError(
-                        BACKEND,
-                        f"prompt {watch.prompt_id} finished without images from "
-                        f"output node {node} of workflow {template.name}",
-                        url=self.url,
-                    )
-            if images:
-                break
-            if time.monotonic() > deadline:
-                raise TransientBackendError(
-                    BACKEND,
-                    f"prompt {watch.prompt_id} finished but /history had no entry after {self.history_timeout:.0f} s",
-                    url=self.url,
-                )
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
-            entry = None
-        t0 = time.perf_counter()
-        data = self.client.view(images[0])
-        metrics: dict[str, Any] = {
-            "prompt_id": watch.prompt_id,
-            "filename": images[0].get("filename"),
-            "cached": node in watch.cached_nodes,
-            "download_seconds": round(time.perf_counter() - t0, 4),
-            "queue_seconds": None,
-            "execution_seconds": None,
-        }
-        # finished by polling /history (the socket was down): the watch's finish time is when the
-        # poll saw it; started mid-reconnect: no execution_start. Then the execution time comes
-        # from the server's own timestamps instead
-        polled = entry is not None
-        if watch.started_at is not None and watch.start_seen:
-            metrics["queue_seconds"] = round(watch.started_at - watch.submitted_at, 4)
-            if watch.finished_at is not None and not polled:
-                metrics["execution_seconds"] = round(watch.finished_at - watch.started_at, 4)
-        if metrics["execution_seconds"] is None:
-            if entry is None:
-                entry = self._finished_entry(watch.prompt_id)
-            if entry:
-                metrics["execution_seconds"] = _history_seconds(entry)
-                metrics["timing_source"] = "history"
-        if (
-            metrics["queue_seconds"] is None
-            and metrics["execution_seconds"] is not None
-            and watch.finished_at is not None
-        ):
-            # execution_start was sent while the socket was down: submit → seen finished, minus the
-            # server's execution time (an upper bound; no server clock involved)
-            metrics["queue_seconds"] = round(
-                max(0.0, watch.finished_at - watch.submitted_at - metrics["execution_seconds"]), 4
-            )
-        return data, metrics
-
-    def _finished_entry(self, prompt_id: str) -> dict[str, Any] | None:
-        """The prompt's ``/history`` entry once it has its status (written a moment after the
-        prompt finished), waiting at most ``history_timeout`` (at most 5) seconds; ``None`` on failure."""
-        deadline = time.monotonic() + min(self.history_timeout, 5.0)
-        delay = 0.02
-        while True:
-            try:
-                entry = self.client.history(prompt_id)
-            except BackendError:
-                return None
-            if (entry.get("status") or {}).get("status_str") or time.monotonic() > deadline:
-                return entry or None
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
 
     def _render_sheet(self, spec: RenderSpec) -> RenderResult:
         grid = sheet_grid(spec)
@@ -552,30 +527,42 @@ class ComfyUIBackend(ImageBackend):
             "vram_free_after": results[-1].metrics.get("vram_free_after"),
             "free_calls": sum(r.metrics.get("free_calls", 0) for r in results),
             "cached": all(r.metrics.get("cached") for r in results),
+            "server": ", ".join(sorted({str(r.metrics.get("server")) for r in results})),
         }
         return RenderResult(image=image, width=spec.width, height=spec.height, metrics=metrics)
 
     # ------------------------------------------------------------- control
     def cancel(self) -> None:
-        """Stop this backend's work: ``POST /queue {"delete": [queued ids]}``,
+        """Stop this backend's work on every server: ``POST /queue {"delete": [queued ids]}``,
         ``POST /interrupt`` for the running prompt; waiting renders raise
         :class:`Cancelled` (until the next :meth:`preflight`). Best effort: server
         errors are logged."""
         self._cancel.set()
         with self._lock:
-            watches = list(self._outstanding.values())
-        running = [w.prompt_id for w in watches if w.started_at is not None and not w.done]
-        pending = [w.prompt_id for w in watches if w.started_at is None]
-        try:
-            self.client.delete_queued(pending)
-            for prompt_id in running:
-                self.client.interrupt(prompt_id)
-        except BackendError as exc:
-            log.warning("cancel: %s", exc)
-        log.info("cancelled: deleted %d queued prompt(s), interrupted %d", len(pending), len(running))
-        for w in watches:
+            outstanding = list(self._outstanding.values())
+        for server in self.servers:
+            watches = [w for s, w in outstanding if s is server]
+            running = [w.prompt_id for w in watches if w.started_at is not None and not w.done]
+            pending = [w.prompt_id for w in watches if w.started_at is None]
+            if not (running or pending) or not server.up:
+                continue
+            try:
+                server.client.delete_queued(pending)
+                for prompt_id in running:
+                    server.client.interrupt(prompt_id)
+            except BackendError as exc:
+                log.warning("cancel on %s: %s", server.url, exc)
+            log.info(
+                "cancelled on %s: deleted %d queued prompt(s), interrupted %d", server.url, len(pending), len(running)
+            )
+        for _, w in outstanding:
             w.wake()
+        self.pool.wake()
 
     def close(self) -> None:
-        """Close the websocket and HTTP connections."""
-        self.client.close()
+        """Stop the probes; close every server's websocket and HTTP connections."""
+        self.pool.close()
+        for server in self.servers:
+            if self.delete_history and server.up and server.deleted_last:
+                self._delete_history(server)
+            server.client.close()

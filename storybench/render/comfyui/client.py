@@ -2,7 +2,7 @@
 
 :class:`ComfyUIClient` wraps the server's routes (``/prompt``, ``/history/{id}``,
 ``/view``, ``/upload/image``, ``/queue``, ``/interrupt``, ``/object_info``,
-``/system_stats``, ``/free``) over one :class:`httpx.Client` (injectable, so tests
+``/system_stats``, ``/free``, ``POST /history``) over one :class:`httpx.Client` (injectable, so tests
 can pass a transport) and keeps ONE websocket (``/ws?clientId=...``) open in a reader
 thread that dispatches messages by ``prompt_id`` to :class:`PromptWatch` objects.
 
@@ -10,8 +10,11 @@ The server only sends execution messages for prompts submitted with the same
 ``client_id``, so the socket is opened before the first prompt is queued and every
 prompt is submitted with this client's id and a client-chosen ``prompt_id`` (the
 watch is registered first, so no message can be missed). When the socket drops the
-reader reconnects with back-off and watches fall back to polling ``/history/{id}``.
-No ``Origin`` header is ever sent (ComfyUI answers 403 to a foreign origin).
+reader reconnects with back-off and watches fall back to polling ``/history/{id}``;
+:meth:`ComfyUIClient.kick` cuts the back-off short (the server answered again). A
+reconnect may hide a restart: :meth:`ComfyUIClient.knows` tells whether the server still
+has a prompt (in ``/queue`` or ``/history``). No ``Origin`` header is ever sent
+(ComfyUI answers 403 to a foreign origin).
 """
 
 from __future__ import annotations
@@ -183,6 +186,7 @@ class ComfyUIClient:
         self._ws: Any = None
         self._ws_thread: threading.Thread | None = None
         self._closing = threading.Event()
+        self._kick = threading.Event()
         self.connected = threading.Event()
         self.reconnects = 0
         self.drops = 0
@@ -240,12 +244,39 @@ class ComfyUIClient:
                 payload: Any = response.json()
             except ValueError:
                 payload = response.text
-            raise prompt_rejected(response.status_code, payload, url, response.headers)
+            try:
+                response.raise_for_status()
+                cause: Exception = ValueError(f"HTTP {response.status_code}")
+            except httpx.HTTPStatusError as exc:  # kept as the cause: is_outage() reads its status
+                cause = exc
+            raise prompt_rejected(response.status_code, payload, url, response.headers) from cause
         return response.json()
 
     def history(self, prompt_id: str) -> dict[str, Any]:
         """``GET /history/{prompt_id}``: the entry for that prompt, or ``{}`` while unknown."""
         return (self._json("GET", f"/history/{prompt_id}") or {}).get(prompt_id, {})
+
+    def delete_history(self, prompt_ids: list[str]) -> None:
+        """``POST /history {"delete": ids}``: drop finished prompts' entries (ComfyUI keeps up
+        to 10,000 otherwise; the images stay on disk)."""
+        if prompt_ids:
+            self._request("POST", "/history", json={"delete": list(prompt_ids)})
+
+    def knows(self, prompt_id: str) -> bool:
+        """Whether the server still has ``prompt_id``: queued, running, or in ``/history``.
+
+        A restarted ComfyUI starts with an empty queue and history, so a prompt it never
+        finished is simply gone. ``/queue`` is read first: a prompt that finishes between
+        the two reads is in ``/history`` by the second.
+
+        Raises:
+            BackendUnavailable: the server cannot be reached.
+        """
+        queue = self.queue()
+        for item in [*(queue.get("queue_running") or []), *(queue.get("queue_pending") or [])]:
+            if isinstance(item, (list, tuple)) and len(item) > 1 and item[1] == prompt_id:
+                return True
+        return bool(self.history(prompt_id))
 
     def view(self, image: Mapping[str, Any]) -> bytes:
         """``GET /view`` for one image reference ``{"filename", "subfolder", "type"}``: its bytes."""
@@ -325,8 +356,12 @@ class ComfyUIClient:
                     ws = ws.__enter__()
             except Exception as exc:  # refused, timeout, handshake rejected
                 log.debug("websocket connect failed: %s", exc)
-                self._closing.wait(delay)
-                delay = min(delay * 2, 5.0)
+                self._kick.wait(delay)
+                if self._kick.is_set():  # the server answered again: try now, from a short delay
+                    self._kick.clear()
+                    delay = 0.2
+                else:
+                    delay = min(delay * 2, 5.0)
                 continue
             self._ws = ws
             if not first:
@@ -407,6 +442,10 @@ class ComfyUIClient:
         with self._lock:
             return list(self._watches.values())
 
+    def kick(self) -> None:
+        """Reconnect the websocket now instead of after the back-off (the server is back)."""
+        self._kick.set()
+
     def drop_websocket(self) -> None:
         """Close the current websocket (the reader reconnects); for tests and recovery."""
         ws = self._ws
@@ -417,6 +456,7 @@ class ComfyUIClient:
     def close(self) -> None:
         """Stop the reader thread, close the socket and (if created here) the HTTP client."""
         self._closing.set()
+        self._kick.set()
         self.drop_websocket()
         thread = self._ws_thread
         if thread is not None and thread is not threading.current_thread():

@@ -4,7 +4,10 @@ Three kinds of failure come back from a ComfyUI server:
 
 * HTTP-level: connection refused, timeouts, 408/429/5xx → :class:`BackendUnavailable` /
   :class:`TransientBackendError`, other 4xx → :class:`PermanentBackendError`, by the
-  one policy of :mod:`storybench.http_errors` (see :func:`http_error`);
+  one policy of :mod:`storybench.http_errors` (see :func:`http_error`). A failure that
+  means the server is down rather than the request bad (connection refused or dropped,
+  timeouts, 502/503/504 from a gateway) is an outage (:func:`is_outage`): the backend
+  waits for the server instead of spending attempts;
 * validation: ``POST /prompt`` answers 400 with ``{"error": {...}, "node_errors": {...}}``
   → :class:`WorkflowError` naming each node id, class_type, input and value
   (see :func:`prompt_rejected`);
@@ -22,6 +25,7 @@ import httpx
 
 from storybench.exceptions import (
     BackendError,
+    BackendUnavailable,
     OutOfMemoryError,
     PermanentBackendError,
     TransientBackendError,
@@ -29,9 +33,21 @@ from storybench.exceptions import (
 )
 from storybench.http_errors import error_for_response, error_for_status, error_for_transport, is_retryable_status
 
-__all__ = ["BACKEND", "describe_node_errors", "execution_failed", "http_error", "is_out_of_memory", "prompt_rejected"]
+__all__ = [
+    "BACKEND",
+    "GATEWAY_DOWN",
+    "describe_node_errors",
+    "execution_failed",
+    "http_error",
+    "is_out_of_memory",
+    "is_outage",
+    "prompt_rejected",
+]
 
 BACKEND = "comfyui"
+
+#: HTTP statuses a gateway answers while the server behind it is down or restarting.
+GATEWAY_DOWN = frozenset({502, 503, 504})
 
 _OOM_MARKERS = ("outofmemoryerror", "cuda out of memory", "allocation on device", "out of memory")
 _CONNECT_HINT = "is ComfyUI running and is STORYBENCH_COMFYUI_URL right?"
@@ -58,6 +74,22 @@ def http_error(exc: Exception, url: str) -> BackendError:
     if isinstance(exc, httpx.HTTPError):
         return error_for_transport(BACKEND, exc, url=url, hint=_CONNECT_HINT)
     return TransientBackendError(BACKEND, f"unreadable answer ({type(exc).__name__}: {exc})", url=url)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """True when ``exc`` means the ComfyUI server is down or restarting rather than that the
+    request failed: it cannot be reached (:class:`BackendUnavailable`: refused, timed out),
+    its connection dropped without an answer, or a gateway in front of it answered 502,
+    503 or 504. The backend waits out such a failure instead of spending a job's attempt.
+    """
+    if isinstance(exc, BackendUnavailable):
+        return True
+    if not isinstance(exc, TransientBackendError):
+        return False
+    cause = exc.__cause__
+    if isinstance(cause, httpx.HTTPStatusError):
+        return cause.response.status_code in GATEWAY_DOWN
+    return isinstance(cause, (httpx.TransportError, OSError))
 
 
 def describe_node_errors(node_errors: Mapping[str, Any]) -> list[str]:

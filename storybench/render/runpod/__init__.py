@@ -3,7 +3,7 @@ endpoint's job API), :mod:`.payload` (worker-comfyui input/output), :mod:`.workf
 
 from storybench.render.runpod.api import RunPodAPI
 from storybench.render.runpod.backend import RunPodBackend, concurrency_from_health
-from storybench.render.runpod.payload import build_input, error_text, parse_output
+from storybench.render.runpod.payload import build_input, error_text, job_error_text, parse_output
 from storybench.render.runpod.workflows import WorkflowBuilder, template_workflow_builder
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "build_input",
     "concurrency_from_health",
     "error_text",
+    "job_error_text",
     "parse_output",
     "template_workflow_builder",
 ]

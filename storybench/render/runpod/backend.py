@@ -8,9 +8,17 @@ The batch engine calls :meth:`RunPodBackend.render` from several threads; each
 call keeps one job in flight, and ``max_in_flight`` caps them all.
 
 Errors:
-    * FAILED / TIMED_OUT jobs, HTTP 429/5xx, network → :class:`TransientBackendError`
-      (the worker's message, e.g. ``Workflow execution error: Node Type: ...``);
-      ``out of memory`` in the worker's message → :class:`OutOfMemoryError`.
+    * FAILED / TIMED_OUT jobs → :class:`TransientBackendError` with the worker's whole
+      message (top-level ``error``, ``output.error`` and ``output.details``, e.g.
+      ``Job processing failed: Workflow execution error: Node Type: KSampler, Node ID:
+      31, Message: ...``); an out-of-memory text → :class:`OutOfMemoryError`.
+    * A job that failed because the worker's ComfyUI was not up yet (a cold worker:
+      ``ComfyUI server ... not reachable``) → submitted again (up to ``max_resubmits``),
+      without spending one of the engine's attempts.
+    * HTTP 429/5xx and network errors from the RunPod API → an outage: the call is
+      repeated about once a second, without spending attempts, until it answers; past
+      ``outage_seconds`` → :class:`~storybench.exceptions.OutageError` (the job in flight
+      is cancelled).
     * A result that expired (``/status`` 404 for a job we submitted) → submitted again.
     * HTTP 401/403 → :class:`PermanentBackendError` "check RUNPOD_API_KEY".
     * A request over the ``/run`` limit (10 MB) → :class:`PermanentBackendError` before sending.
@@ -20,6 +28,7 @@ Errors:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import logging
@@ -27,15 +36,17 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from PIL import Image, UnidentifiedImageError
 
+from storybench.config import env_settings
 from storybench.exceptions import (
     BackendError,
     Cancelled,
     ConfigError,
+    OutageError,
     OutOfMemoryError,
     PermanentBackendError,
     TransientBackendError,
@@ -47,7 +58,9 @@ from storybench.render.runpod.api import FINAL_STATUSES, RUN_LIMIT_BYTES, RunPod
 from storybench.render.runpod.payload import (
     OutputImage,
     build_input,
-    error_text,
+    is_cold_worker,
+    is_out_of_memory,
+    job_error_text,
     load_reference_images,
     parse_output,
 )
@@ -58,6 +71,7 @@ __all__ = ["RunPodBackend", "concurrency_from_health"]
 
 log = logging.getLogger(__name__)
 BACKEND = "runpod"
+T = TypeVar("T")
 
 
 def concurrency_from_health(health: Mapping[str, Any], minimum: int) -> int:
@@ -106,9 +120,11 @@ class RunPodBackend(ImageBackend):
         reference_url_base: send reference images as ``<base>/<name>`` URLs instead of
             base64 (you upload them there; the worker must accept URLs).
         max_request_bytes: refuse bodies above this many bytes (``/run`` limit, 10 MB).
-        max_resubmits: how often a job whose result expired is submitted again.
-        max_poll_errors: transient ``/status`` failures in a row (5xx, 429, network) tolerated
-            while a job runs; beyond that the job is cancelled and a transient error raised.
+        max_resubmits: how often a job whose result expired, or that failed on a cold
+            worker, is submitted again.
+        outage_seconds: how long API calls failing with 429/5xx or network errors are
+            repeated before :class:`~storybench.exceptions.OutageError`, seconds; default
+            ``$STORYBENCH_OUTAGE_SECONDS`` or 600.
         client: an httpx client for the API (caller keeps ownership).
         transport: an httpx transport for the clients created here (API and downloads).
 
@@ -135,7 +151,7 @@ class RunPodBackend(ImageBackend):
         reference_url_base: str | None = None,
         max_request_bytes: int = RUN_LIMIT_BYTES,
         max_resubmits: int = 2,
-        max_poll_errors: int = 5,
+        outage_seconds: float | None = None,
         client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -162,7 +178,9 @@ class RunPodBackend(ImageBackend):
         self.reference_url_base = reference_url_base
         self.max_request_bytes = max_request_bytes
         self.max_resubmits = max_resubmits
-        self.max_poll_errors = max_poll_errors
+        self.outage_seconds = float(env_settings().outage_seconds if outage_seconds is None else outage_seconds)
+        self._down_since: tuple[float, float] | None = None  # (monotonic, epoch) of a failing API
+        self._expired: float | None = None  # seconds down when the outage ran past the budget
         self._download = httpx.Client(transport=transport, timeout=request_timeout, follow_redirects=True)
         self._lock = threading.Lock()
         self._in_flight: dict[str, _Job] = {}
@@ -188,6 +206,59 @@ class RunPodBackend(ImageBackend):
     def cache_identity(self, spec: RenderSpec) -> str:
         """Backend version plus the workflow template's name, hash and settings."""
         return f"{self.version}:" + hashlib.sha256(self._identity(spec).encode("utf-8")).hexdigest()[:32]
+
+    def run_identity(self) -> dict[str, Any]:
+        """Non-secret options that shape a run (resume key): the endpoint's URL and the workflows."""
+        return {
+            "endpoint": self.api.base_url,
+            "workflow": self._workflow or "custom",
+            "text_workflow": self._text_workflow,
+        }
+
+    @property
+    def status_text(self) -> str:
+        """``waiting for the RunPod API at URL (down 23 s)`` while its calls fail, else ``""``."""
+        down = self._down_since
+        if down is None:
+            return ""
+        return f"waiting for the RunPod API at {self.api.base_url} (down {time.monotonic() - down[0]:.0f} s)"
+
+    def _api_call(self, fn: Callable[[], T], generation: int, job_id: str | None = None) -> T:
+        """``fn()`` (one RunPod API call), repeated about once a second while the API fails with
+        429/5xx or a network error: an outage, not a failed attempt.
+
+        Raises:
+            OutageError: the API kept failing for ``outage_seconds`` (``job_id`` is cancelled).
+            Cancelled: :meth:`cancel` was called meanwhile.
+        """
+        while True:
+            try:
+                result = fn()
+            except TransientBackendError as exc:
+                now = time.monotonic()
+                with self._lock:
+                    if self._down_since is None:
+                        self._down_since = (now, time.time())
+                        log.warning(
+                            "RunPod API unreachable (%s); waiting for it (outage budget %.0f s)",
+                            exc,
+                            self.outage_seconds,
+                        )
+                    since, since_wall = self._down_since
+                    if self._expired is None and now - since > self.outage_seconds:
+                        self._expired = now - since  # every call meeting this outage reports the same text
+                    expired = self._expired
+                if expired is not None:
+                    if job_id is not None:
+                        self._cancel_job(job_id)
+                    raise OutageError(BACKEND, "the RunPod API", [self.api.base_url], since_wall, expired) from exc
+                self._sleep(min(1.0, self.max_poll_interval), generation)
+                continue
+            with self._lock:
+                if self._down_since is not None:
+                    log.warning("RunPod API answers again after %.0f s", time.monotonic() - self._down_since[0])
+                    self._down_since, self._expired = None, None
+            return result
 
     # ------------------------------------------------------------------ payload
     def build_request(self, spec: RenderSpec) -> bytes:
@@ -230,7 +301,7 @@ class RunPodBackend(ImageBackend):
             PermanentBackendError: bad key/endpoint, or a request that cannot be sent.
             BackendUnavailable: the API cannot be reached.
         """
-        health = self.api.health()
+        health = self._api_call(self.api.health, self._generation)
         largest = 0
         for spec in specs:
             if spec.reference_images and not all(Path(p).is_file() for p in spec.reference_images):
@@ -274,7 +345,7 @@ class RunPodBackend(ImageBackend):
 
     def _submit(self, body: bytes, generation: int) -> _Job:
         self._check_cancelled(generation)
-        data = self.api.run(body)
+        data = self._api_call(lambda: self.api.run(body), generation)
         job = _Job(str(data["id"]), generation)
         with self._lock:
             self._in_flight[job.id] = job
@@ -299,7 +370,6 @@ class RunPodBackend(ImageBackend):
     def _run_job(self, spec: RenderSpec, body: bytes, generation: int) -> RenderResult:
         started = time.monotonic()
         submissions = 1
-        poll_errors = 0
         job = self._submit(body, generation)
         submitted = time.monotonic()
         delay = self.poll_interval
@@ -320,18 +390,7 @@ class RunPodBackend(ImageBackend):
                 else:
                     self._sleep(delay, generation)
                     delay = min(delay * 1.5, self.max_poll_interval)
-                try:
-                    status = self.api.status(job.id)
-                except TransientBackendError as exc:  # a blip while polling: the job still runs
-                    poll_errors += 1
-                    if poll_errors > self.max_poll_errors:
-                        self._cancel_job(job.id)
-                        raise TransientBackendError(
-                            BACKEND, f"job {job.id}: {poll_errors} /status errors in a row (last: {exc}); cancelled it"
-                        ) from exc
-                    log.info("RunPod /status for job %s failed (%s); polling again", job.id, exc)
-                    continue
-                poll_errors = 0
+                status = self._api_call(functools.partial(self.api.status, job.id), generation, job.id)
                 if status is None:  # result expired or job unknown: submit again
                     if submissions > self.max_resubmits:
                         raise TransientBackendError(
@@ -347,6 +406,16 @@ class RunPodBackend(ImageBackend):
                 state = str(status.get("status", ""))
                 if state not in FINAL_STATUSES:
                     continue
+                if state == "FAILED" and is_cold_worker(job_error_text(status)) and submissions <= self.max_resubmits:
+                    log.info(
+                        "RunPod job %s failed on a cold worker (%s); submitting again", job.id, job_error_text(status)
+                    )
+                    self._forget(job)
+                    job = self._submit(body, generation)
+                    submitted = time.monotonic()
+                    submissions += 1
+                    delay = self.poll_interval
+                    continue
                 return self._finish(spec, job, status, started, submissions, generation)
         finally:
             self._forget(job)
@@ -361,9 +430,9 @@ class RunPodBackend(ImageBackend):
                 raise Cancelled(f"RunPod {where} cancelled")
             raise TransientBackendError(BACKEND, f"{where} was cancelled on RunPod")
         if state in ("FAILED", "TIMED_OUT"):
-            message = error_text(status.get("error") or status.get("output") or "no error message")
+            message = job_error_text(status)
             text = f"{where} {state}: {message}"
-            if "out of memory" in message.lower() or "outofmemory" in message.lower():
+            if is_out_of_memory(message):
                 raise OutOfMemoryError(BACKEND, text)
             raise TransientBackendError(BACKEND, text)
         try:

@@ -15,9 +15,13 @@ Output::
     {"images": [{"filename": "...png", "type": "base64" | "s3_url", "data": "..."}],
      "errors": ["..."]}                                   # errors: non-fatal, optional
 
-A fatal worker error becomes a FAILED job whose ``error`` is a string (often
-``"Workflow execution error: Node Type: ..., Node ID: ..., Message: ..."``) or a
-JSON object/string ``{"error": ..., "details": [...]}``. Older workers (4.x) answer
+A fatal worker error: worker-comfyui returns ``{"error": "Job processing failed",
+"details": ["Workflow execution error: Node Type: ..., Node ID: ..., Message: ..."]}``;
+the runpod SDK (``rp_job.run_job``) pops ``error`` to the job's top level and leaves the
+rest as ``output``, so ``/status`` shows ``{"status": "FAILED", "error": "Job processing
+failed", "output": {"details": [...]}}``. A handler exception becomes ``error`` = a JSON
+string ``{"error_type", "error_message", "error_traceback", ...}``. :func:`job_error_text`
+reads all of these (and ``output.error``). Older workers (4.x) answer
 ``{"status": "success", "message": "<base64 or URL>"}``; that is read as well.
 """
 
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 from collections.abc import Sequence
@@ -32,7 +37,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OutputImage", "ReferenceImage", "build_input", "error_text", "load_reference_images", "parse_output"]
+__all__ = [
+    "OutputImage",
+    "ReferenceImage",
+    "build_input",
+    "error_text",
+    "is_cold_worker",
+    "is_out_of_memory",
+    "job_error_text",
+    "load_reference_images",
+    "parse_output",
+]
+
+_OOM_MARKERS = ("out of memory", "outofmemory", "allocation on device", "cuda error: out of memory")
+_COLD_MARKERS = ("not reachable after", "comfyui unreachable", "connection refused")
 
 
 @dataclass(frozen=True)
@@ -184,3 +202,53 @@ def error_text(error: Any) -> str:
                 text += " (details: " + "; ".join(str(d) for d in items[:10]) + ")"
             return text
     return json.dumps(error, ensure_ascii=False)[:2000]
+
+
+def job_error_text(status: Any) -> str:
+    """The whole error text of a FAILED or TIMED_OUT job's ``/status`` answer.
+
+    Joins the top-level ``error`` (a string, a JSON string, or the SDK's exception object),
+    ``output.error`` and every entry of ``output.details`` / ``output.errors``, in that order
+    and without repeats, e.g. ``"Job processing failed: Workflow execution error: Node Type:
+    KSampler, Node ID: 31, Message: Allocation on device 0 would exceed allowed memory"``.
+    """
+    if not isinstance(status, dict):
+        return error_text(status)
+    parts: list[str] = []
+
+    def add(value: Any) -> None:
+        if value is None or value == "" or value == []:
+            return
+        for item in value if isinstance(value, list) else [value]:
+            text = error_text(item).strip()
+            if text and text not in parts:
+                parts.append(text)
+
+    add(status.get("error"))
+    output = status.get("output")
+    if isinstance(output, str) and output.strip().startswith("{"):
+        with contextlib.suppress(ValueError):
+            output = json.loads(output)
+    if isinstance(output, dict):
+        add(output.get("error"))
+        add(output.get("details"))
+        add(output.get("errors"))
+    elif output:
+        add(output)
+    if not parts:
+        return "no error message"
+    head, rest = parts[0], parts[1:]
+    return head + (": " + "; ".join(rest) if rest else "")
+
+
+def is_out_of_memory(text: str) -> bool:
+    """True when a worker's error text says the GPU ran out of memory."""
+    low = text.lower()
+    return any(marker in low for marker in _OOM_MARKERS)
+
+
+def is_cold_worker(text: str) -> bool:
+    """True when a worker failed because its own ComfyUI was not up yet (a cold start:
+    worker-comfyui's ``ComfyUI server (...) not reachable after multiple retries``)."""
+    low = text.lower()
+    return "comfyui" in low and any(marker in low for marker in _COLD_MARKERS)

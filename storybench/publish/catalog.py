@@ -1,0 +1,123 @@
+"""Catalog rows of a publish: kinds ``character``, ``media`` and ``post``.
+
+Rows are :class:`~storybench.batch.catalog_row.CatalogRow` records written to
+``<catalog_dir>/catalog.parquet`` through :func:`storybench.batch.catalog.upsert_catalog_rows`,
+keyed like every catalog row by ``(run_id, kind, artifact_id)`` with
+``artifact_id = "<world_id>/<ledger key>"``, so a rerun replaces rows instead of adding
+them. They are rebuilt from the ledger (the source of truth) at the end of each publish.
+
+Columns used: ``run_id`` (the run, or the story id), ``plan_id`` (the plan or story
+id), ``page_number`` (posts and page media of a run), ``artifact_id``, ``kind``,
+``backend`` (the target's name), ``platform_id`` (the platform's id of the character,
+media or post), ``path`` (the published file, relative to the catalog folder),
+``sha256``, ``bytes``, ``status`` (``completed`` when the platform has the object,
+``processing`` for an interrupted step), ``attempts``, ``finished_at``, ``prompt``
+(a character's display name, a post's caption), and ``metrics``: JSON with
+``world_id``, ``target`` and, for characters, the avatar's media id, for media the
+variants, for posts the media id and tags.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+
+from storybench.batch.catalog import upsert_catalog_rows
+from storybench.batch.catalog_row import CatalogRow, metrics_json
+from storybench.publish.ledger import LedgerData
+from storybench.publish.planning import PublishPlan
+
+__all__ = ["catalog_rows", "write_catalog_rows"]
+
+
+def _time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _rel(plan: PublishPlan, path: Path) -> str:
+    try:
+        return Path(os.path.relpath(path, plan.catalog_dir)).as_posix()
+    except ValueError:  # another drive
+        return str(path)
+
+
+def _page(key: str) -> int | None:
+    match = re.search(r"page-(\d+)$", key)
+    return int(match.group(1)) if match else None
+
+
+def catalog_rows(plan: PublishPlan, data: LedgerData, target_name: str) -> list[CatalogRow]:
+    """The catalog rows of everything in the ledger ``data`` of ``plan``'s folder."""
+    where = {"world_id": data.world_id, "target": data.target}
+    files: dict[str, str] = {c.media_key: _rel(plan, c.avatar.out_path) for c in plan.characters}
+    files.update({p.media_key: _rel(plan, p.image) for p in plan.posts})
+
+    def row(kind: str, key: str) -> CatalogRow:
+        return CatalogRow(
+            run_id=plan.run_id,
+            plan_id=plan.source_id,
+            kind=kind,
+            artifact_id=f"{data.world_id}/{key}",
+            backend=target_name,
+        )
+
+    rows: list[CatalogRow] = []
+    for key, ch in data.characters.items():
+        avatar = data.media.get(ch.avatar)
+        rows.append(
+            replace(
+                row("character", key),
+                platform_id=ch.platform_id or None,
+                status="completed" if ch.state == "created" else "processing",
+                prompt=ch.display_name,
+                path=files.get(ch.avatar),
+                sha256=avatar.sha256 if avatar else None,
+                finished_at=_time(ch.updated_at),
+                metrics=metrics_json({**where, "avatar_media_id": avatar.media_id if avatar else ""}),
+            )
+        )
+    for key, m in data.media.items():
+        rows.append(
+            replace(
+                row("media", key),
+                platform_id=m.media_id or None,
+                page_number=_page(key) if plan.kind == "run" else None,
+                status="completed" if m.state == "confirmed" else "processing",
+                path=files.get(key),
+                sha256=m.sha256,
+                bytes=m.bytes,
+                attempts=m.attempts,
+                finished_at=_time(m.updated_at),
+                metrics=metrics_json({**where, "variants": m.variants}),
+            )
+        )
+    for key, post in data.posts.items():
+        media = data.media.get(post.media)
+        rows.append(
+            replace(
+                row("post", key),
+                platform_id=post.post_id or None,
+                page_number=_page(post.media) if plan.kind == "run" else None,
+                status="completed" if post.state == "posted" else "processing",
+                prompt=post.caption,
+                path=files.get(post.media),
+                sha256=media.sha256 if media else None,
+                finished_at=_time(post.updated_at),
+                metrics=metrics_json({**where, "media_id": media.media_id if media else "", "tags": post.tags}),
+            )
+        )
+    return rows
+
+
+def write_catalog_rows(plan: PublishPlan, data: LedgerData, target_name: str) -> int:
+    """Upsert :func:`catalog_rows` into ``plan.catalog_dir``; returns how many rows were written."""
+    rows = catalog_rows(plan, data, target_name)
+    if rows:
+        upsert_catalog_rows(plan.catalog_dir, rows)
+    return len(rows)

@@ -1,0 +1,259 @@
+"""Following one submitted prompt on one ComfyUI server until its image is downloaded.
+
+:func:`wait_for_prompt` blocks until the prompt finished: ``executing {node: null}`` on
+the websocket, or its ``/history/{id}`` entry while the socket is down or was just
+re-opened (a reconnected socket does not replay what was sent meanwhile). After any
+reconnect, and every few seconds anyway, it checks that the server still knows the
+prompt (``/queue`` or ``/history``): a ComfyUI restarted faster than the socket noticed
+has forgotten it, and :class:`PromptLost` tells the caller to submit it again.
+:func:`collect_prompt` takes the output node's image reference from the prompt's
+``executed`` message or history entry, downloads it with ``/view`` and measures the
+server's queue and execution time.
+
+Network failures are raised as they come: the backend decides which are an outage
+(:func:`~storybench.render.comfyui.errors.is_outage`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from storybench.exceptions import BackendError, Cancelled, PermanentBackendError, TransientBackendError
+from storybench.render.comfyui.client import ComfyUIClient, PromptWatch
+from storybench.render.comfyui.errors import BACKEND
+
+__all__ = ["PromptLost", "collect_prompt", "history_error", "history_seconds", "wait_for_prompt"]
+
+
+class PromptLost(Exception):
+    """The server no longer knows a prompt it was given (it restarted): submit it again.
+    Internal to the backend; never reaches the engine."""
+
+
+def history_error(entry: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ``execution_error``/``execution_interrupted`` data in a history entry's
+    ``status.messages`` (with ``kind`` added), or ``None``."""
+    for item in (entry.get("status") or {}).get("messages", []) or []:
+        if (
+            isinstance(item, (list, tuple))
+            and len(item) == 2
+            and item[0] in ("execution_error", "execution_interrupted")
+        ):
+            return {"kind": item[0], **item[1]}
+    return None
+
+
+def history_seconds(entry: Mapping[str, Any]) -> float | None:
+    """Server execution time from ``status.messages`` timestamps (ms), execution_start → success/error."""
+    start = end = None
+    for item in (entry.get("status") or {}).get("messages", []) or []:
+        if not (isinstance(item, (list, tuple)) and len(item) == 2):
+            continue
+        ts = (item[1] or {}).get("timestamp")
+        if item[0] == "execution_start":
+            start = ts
+        elif item[0] in ("execution_success", "execution_error", "execution_interrupted"):
+            end = ts
+    if start is None or end is None:
+        return None
+    return max(0.0, (end - start) / 1000.0)
+
+
+def _finished(entry: Mapping[str, Any]) -> bool:
+    return bool(entry) and ((entry.get("status") or {}).get("completed") is not None or bool(entry.get("outputs")))
+
+
+def wait_for_prompt(
+    client: ComfyUIClient,
+    watch: PromptWatch,
+    *,
+    cancel: threading.Event,
+    render_timeout: float,
+    poll_interval: float,
+    recovering: bool = False,
+) -> dict[str, Any] | None:
+    """Block until ``watch``'s prompt finished on ``client``'s server.
+
+    Args:
+        client: the server's client.
+        watch: the submitted prompt's watch.
+        cancel: set → :class:`Cancelled`.
+        render_timeout: longest wait, seconds (then the prompt is deleted from the queue).
+        poll_interval: ``/history`` polling period while the websocket is down, seconds.
+        recovering: the server was just unreachable: poll and check the prompt at once.
+
+    Returns:
+        The prompt's history entry when polling found it finished, else ``None``.
+
+    Raises:
+        Cancelled: ``cancel`` was set.
+        PromptLost: the server forgot the prompt (restarted): submit it again.
+        TransientBackendError: ``render_timeout`` passed.
+        BackendUnavailable: the server cannot be reached.
+    """
+    deadline = time.monotonic() + render_timeout
+    last_poll = last_check = time.monotonic()
+    seen = (client.drops, client.reconnects)
+    recovering_until = time.monotonic() + 2.0 if recovering else 0.0
+    check_known = recovering
+    check_every = max(10.0, 20 * poll_interval)
+    while not watch.done:
+        if cancel.is_set():
+            raise Cancelled(f"ComfyUI prompt {watch.prompt_id} cancelled")
+        if time.monotonic() > deadline:
+            with contextlib.suppress(BackendError):
+                client.delete_queued([watch.prompt_id])
+            raise TransientBackendError(
+                BACKEND, f"prompt {watch.prompt_id} did not finish within {render_timeout:.0f} s", url=client.url
+            )
+        socket_up = client.connected.is_set()
+        if not check_known:
+            watch.wait(poll_interval if socket_up else min(poll_interval, 0.25))
+            if watch.done:
+                break
+        now = time.monotonic()
+        state = (client.drops, client.reconnects)
+        if state != seen:
+            # a reconnected socket does not replay what was sent while it was down, and may hide
+            # a restart: poll a while, and check the server still has the prompt
+            check_known = check_known or state[1] != seen[1]
+            seen, recovering_until = state, now + max(2.0, 4 * poll_interval)
+        periodic = now - last_poll > max(5.0, 10 * poll_interval)
+        if not socket_up or now < recovering_until or periodic or check_known:
+            last_poll = now
+            entry = client.history(watch.prompt_id)
+            if _finished(entry):
+                watch.mark_finished()
+                return entry
+            if check_known or now - last_check > check_every:
+                last_check, check_known = now, False
+                if not client.knows(watch.prompt_id) and not _finished_soon(client, watch, poll_interval):
+                    raise PromptLost(watch.prompt_id)
+    return None
+
+
+def _finished_soon(client: ComfyUIClient, watch: PromptWatch, poll_interval: float) -> bool:
+    """A prompt neither queued nor in history may have finished a moment ago (its entry is
+    written right after): look once more before calling it lost."""
+    watch.wait(min(0.5, max(0.1, poll_interval)))
+    return watch.done or bool(client.history(watch.prompt_id))
+
+
+def collect_prompt(
+    client: ComfyUIClient,
+    watch: PromptWatch,
+    entry: dict[str, Any] | None,
+    output_node: str,
+    workflow_name: str,
+    *,
+    history_timeout: float,
+    fail: Callable[[Mapping[str, Any]], BaseException],
+) -> tuple[bytes, dict[str, Any]]:
+    """The finished prompt's image bytes and timing metrics.
+
+    Args:
+        client: the server's client.
+        watch: the prompt's watch.
+        entry: its history entry when :func:`wait_for_prompt` found it by polling.
+        output_node: node id whose ``images`` hold the result.
+        workflow_name: the template's name (for messages).
+        history_timeout: how long to wait for ``/history`` after the prompt finished, seconds.
+        fail: turns an ``execution_error``/``execution_interrupted`` into the exception to raise.
+
+    Returns:
+        ``(image bytes, metrics)``: ``prompt_id``, ``filename``, ``cached``,
+        ``download_seconds``, ``queue_seconds`` (submit → execution_start, server queue
+        time), ``execution_seconds`` and, when taken from the server's own timestamps,
+        ``timing_source: "history"``.
+
+    Raises:
+        PermanentBackendError: the prompt finished without images.
+        TransientBackendError: no history entry in time; an unreachable server.
+        Exception: what ``fail`` returns for a failed prompt.
+    """
+    if watch.error is not None:
+        raise fail(watch.error)
+    if watch.interrupted is not None:
+        raise fail({"kind": "execution_interrupted", **watch.interrupted})
+    images = (watch.outputs.get(output_node) or {}).get("images")
+    deadline = time.monotonic() + history_timeout
+    delay = 0.05
+    while not images:
+        # the websocket did not carry the output: take it from THIS prompt's history entry
+        # (written a moment after the prompt finished)
+        if entry is None or (not entry.get("outputs") and not (entry.get("status") or {}).get("status_str")):
+            entry = client.history(watch.prompt_id) or None
+        if entry:
+            error = history_error(entry)
+            if error is not None:
+                raise fail(error)
+            images = ((entry.get("outputs") or {}).get(output_node) or {}).get("images")
+            if not images and (entry.get("status") or {}).get("status_str"):
+                raise PermanentBackendError(
+                    BACKEND,
+                    f"prompt {watch.prompt_id} finished without images from "
+                    f"output node {output_node} of workflow {workflow_name}",
+                    url=client.url,
+                )
+        if images:
+            break
+        if time.monotonic() > deadline:
+            raise TransientBackendError(
+                BACKEND,
+                f"prompt {watch.prompt_id} finished but /history had no entry after {history_timeout:.0f} s",
+                url=client.url,
+            )
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
+        entry = None
+    t0 = time.perf_counter()
+    data = client.view(images[0])
+    metrics: dict[str, Any] = {
+        "prompt_id": watch.prompt_id,
+        "filename": images[0].get("filename"),
+        "cached": output_node in watch.cached_nodes,
+        "download_seconds": round(time.perf_counter() - t0, 4),
+        "queue_seconds": None,
+        "execution_seconds": None,
+    }
+    # finished by polling /history (the socket was down): the watch's finish time is when the
+    # poll saw it; started mid-reconnect: no execution_start. Then the execution time comes
+    # from the server's own timestamps instead
+    polled = entry is not None
+    if watch.started_at is not None and watch.start_seen:
+        metrics["queue_seconds"] = round(watch.started_at - watch.submitted_at, 4)
+        if watch.finished_at is not None and not polled:
+            metrics["execution_seconds"] = round(watch.finished_at - watch.started_at, 4)
+    if metrics["execution_seconds"] is None:
+        if entry is None:
+            entry = _finished_entry(client, watch.prompt_id, history_timeout)
+        if entry:
+            metrics["execution_seconds"] = history_seconds(entry)
+            metrics["timing_source"] = "history"
+    if metrics["queue_seconds"] is None and metrics["execution_seconds"] is not None and watch.finished_at is not None:
+        # execution_start was sent while the socket was down: submit → seen finished, minus the
+        # server's execution time (an upper bound; no server clock involved)
+        metrics["queue_seconds"] = round(
+            max(0.0, watch.finished_at - watch.submitted_at - metrics["execution_seconds"]), 4
+        )
+    return data, metrics
+
+
+def _finished_entry(client: ComfyUIClient, prompt_id: str, history_timeout: float) -> dict[str, Any] | None:
+    """The prompt's ``/history`` entry once it has its status (written a moment after the
+    prompt finished), waiting at most ``history_timeout`` (at most 5) seconds; ``None`` on failure."""
+    deadline = time.monotonic() + min(history_timeout, 5.0)
+    delay = 0.02
+    while True:
+        try:
+            entry = client.history(prompt_id)
+        except BackendError:
+            return None
+        if (entry.get("status") or {}).get("status_str") or time.monotonic() > deadline:
+            return entry or None
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
