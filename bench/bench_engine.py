@@ -52,10 +52,10 @@ def trivial_composer() -> Composer:
         image.save(out, format="PNG")
         return atomic_write_bytes(path, out.getvalue())
 
-    def export_pdf(page_paths, path, *, dpi, title, language):
+    def export_pdf(page_paths, path, *, dpi, title, language, **options):
         return atomic_write_bytes(path, b"%PDF-1.4\n% " + b" ".join(str(p).encode() for p in page_paths))
 
-    def export_cbz(page_paths, path, *, plan):
+    def export_cbz(page_paths, path, *, plan, **options):
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w") as zf:
             for p in page_paths:

@@ -9,13 +9,29 @@ backend reads its own key from the environment when it needs it.
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DEFAULT_COMFYUI_URL", "EnvSettings", "RenderSettings", "env_settings"]
+__all__ = [
+    "DEFAULT_COMFYUI_URL",
+    "DEFAULT_EXPORTS",
+    "EXPORT_KINDS",
+    "EnvSettings",
+    "ExportKind",
+    "RenderSettings",
+    "env_settings",
+]
 
 #: Where ComfyUI listens by default (its ``main.py`` binds 127.0.0.1:8188).
 DEFAULT_COMFYUI_URL = "http://127.0.0.1:8188"
+
+#: What a batch render can export (``RenderSettings.exports``).
+ExportKind = Literal["pdf", "cbz", "epub", "webtoon"]
+EXPORT_KINDS: tuple[str, ...] = ("pdf", "cbz", "epub", "webtoon")
+#: What a batch render exports unless told otherwise.
+DEFAULT_EXPORTS: tuple[ExportKind, ...] = ("pdf", "cbz")
 
 
 class RenderSettings(BaseModel):
@@ -40,6 +56,15 @@ class RenderSettings(BaseModel):
         only_pages: page numbers to render (empty: all).
         force: ignore the cache and render every panel again.
         render_params: extra backend parameters (steps, cfg, workflow...) for every panel.
+        exports: what to export once the pages are there, any of ``"pdf"``, ``"cbz"``,
+            ``"epub"`` (fixed-layout EPUB 3), ``"webtoon"`` (vertical strip and slices);
+            default PDF and CBZ.
+        cover: compose a cover page (title, lettering, the characters' sheets or the first
+            panel) and put it first in every export.
+        author: the author written into the PDF, CBZ and EPUB metadata ("" for none).
+        pdf_quality: 100 keeps the PDF's pages lossless; 1..99 stores them as JPEG of
+            that quality (smaller files).
+        webtoon_width: width of the webtoon strip, pixels.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -59,6 +84,19 @@ class RenderSettings(BaseModel):
     only_pages: list[int] = Field(default_factory=list)
     force: bool = False
     render_params: dict = Field(default_factory=dict)
+    exports: list[ExportKind] = Field(default_factory=lambda: list(DEFAULT_EXPORTS))
+    cover: bool = False
+    author: str = Field("", max_length=200)
+    pdf_quality: int = Field(100, ge=1, le=100)
+    webtoon_width: int = Field(800, ge=100, le=4000)
+
+    @field_validator("exports")
+    @classmethod
+    def _no_duplicate_exports(cls, value: list[ExportKind]) -> list[ExportKind]:
+        seen = [k for i, k in enumerate(value) if k in value[:i]]
+        if seen:
+            raise ValueError(f"exports: {', '.join(seen)} named twice")
+        return value
 
 
 class EnvSettings(BaseSettings):

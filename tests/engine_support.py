@@ -199,14 +199,14 @@ class SimpleComposer:
         image.save(out, format="PNG", dpi=(dpi, dpi))
         return atomic_write_bytes(path, out.getvalue())
 
-    def export_pdf(self, page_paths, path, *, dpi, title, language):
+    def export_pdf(self, page_paths, path, *, dpi, title, language, **options):
         images = [Image.open(p).convert("RGB") for p in page_paths]
         out = io.BytesIO()
         images[0].save(out, format="PDF", save_all=True, append_images=images[1:], resolution=dpi, title=title)
         self.exports.append("pdf")
         return atomic_write_bytes(path, out.getvalue())
 
-    def export_cbz(self, page_paths, path, *, plan):
+    def export_cbz(self, page_paths, path, *, plan, **options):
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w") as zf:
             for p in page_paths:

@@ -50,9 +50,9 @@ class RunCounts:
 
     Attributes:
         panels: panel jobs.
-        pages: page compositions.
+        pages: page compositions (the cover included).
         sheets: character reference sheets.
-        exports: the PDF and the CBZ.
+        exports: the PDF, CBZ, EPUB and webtoon.
     """
 
     panels: Tally = field(default_factory=Tally)
@@ -69,11 +69,11 @@ class RunCounts:
         match kind:
             case JobKind.PANEL:
                 return self.panels
-            case JobKind.PAGE:
+            case JobKind.PAGE | JobKind.COVER:
                 return self.pages
             case JobKind.CHARACTER_SHEET:
                 return self.sheets
-            case JobKind.PDF | JobKind.CBZ:
+            case JobKind.PDF | JobKind.CBZ | JobKind.EPUB | JobKind.WEBTOON:
                 return self.exports
         raise ValueError(f"RunCounts: no tally for job kind {kind.value!r}")
 

@@ -1,4 +1,4 @@
-"""The batch engine: renders a comic plan's panels, composes its pages, exports PDF and CBZ.
+"""The batch engine: renders a comic plan's panels, composes its pages, exports them (PDF, CBZ, EPUB, webtoon).
 
 Order of work in a run (see :mod:`storybench.batch.jobs` for job states), one
 method per phase of :meth:`BatchEngine._execute`:
@@ -8,7 +8,8 @@ method per phase of :meth:`BatchEngine._execute`:
    backend's ``supports_reference_images`` is true;
 3. panels, ``concurrency`` at a time on a thread pool; each page is composed as soon
    as its panels are done, on one composing thread (so a composer need not be thread-safe);
-4. the PDF and the CBZ, once every page is there.
+4. the cover (``settings.cover``), then the exports of ``settings.exports`` (PDF, CBZ,
+   EPUB, webtoon: :mod:`storybench.batch.exporting`), once every page is there.
 
 Every artifact is content-addressed (:mod:`storybench.batch.keys`,
 :mod:`storybench.batch.cache`), and every job goes through one path
@@ -41,6 +42,7 @@ from storybench.batch.catalog import CatalogWriter
 from storybench.batch.composer import Composer
 from storybench.batch.counts import RunCounts
 from storybench.batch.dispatch import Dispatcher, Futures
+from storybench.batch.exporting import Exporter, export_jobs, missing_cover
 from storybench.batch.jobs import Job, JobKind, JobState
 from storybench.batch.keys import RunKeys, reference_of
 from storybench.batch.ledger import ProgressEvent, RunLedger
@@ -220,7 +222,8 @@ class BatchEngine:
         pages = [w for w in work if w.selected]
         sheets = sheet_jobs(self.plan, self.settings, self.folder, pages, self.backend) if self.uses_references else []
         panels = sum(len(w.panel_jobs) for w in pages)
-        self.ledger.start(self.plan_sha256, len(sheets) + panels + len(pages) + 2)
+        exports = len(export_jobs(self.plan.id, self.settings, self.folder))
+        self.ledger.start(self.plan_sha256, len(sheets) + panels + len(pages) + exports)
         self._preflight(sheets, pages)
         workers = self.settings.concurrency or self.backend.default_concurrency or 1
         with self.dispatcher.pools(workers) as (pool, page_pool):
@@ -310,21 +313,43 @@ class BatchEngine:
             w.selected = True
 
     def _export(self, work: list[PageWork], composer: Composer) -> None:
-        """Phase 4: the PDF and the CBZ of the pages composed or reused."""
-        pages = [w.job for w in work if w.selected]
-        self._exported_pages = [w.page.page_number for w in work if w.selected]
-        self._exports = [
-            Job(JobKind.PDF, self.plan.id, self.folder.export_path(".pdf")),
-            Job(JobKind.CBZ, self.plan.id, self.folder.export_path(".cbz")),
-        ]
-        make = self.producer.export_maker([j.path for j in pages], composer)
+        """Phase 4: the cover, then the exports of ``settings.exports`` of the pages composed or reused."""
+        done = [w for w in work if w.selected]
+        pages = [w.job for w in done]
+        self._exported_pages = [w.page.page_number for w in done]
+        self._exports = export_jobs(self.plan.id, self.settings, self.folder)
+        exporter = Exporter(self.plan, self.settings, self.rtl, self.cache, self.folder, composer)
+        cover: Job | None = None
         for job in self._exports:
-            blocker = missing_pages(pages, cancelling=self.cancel_event.is_set())
+            blocker = missing_pages(pages, cancelling=self.cancel_event.is_set()) or missing_cover(cover)
             if blocker is not None:
                 self._skip(job, blocker)
-                continue
-            job.cache_key = self.keys.export(job.kind.value, [j.sha256 for j in pages], composer.version)
-            self._record(self.producer.produce(job, make))
+            elif job.kind is JobKind.COVER:
+                cover = job
+                self._record(self._produce_cover(job, exporter, done))
+            else:
+                shas = ([cover.sha256] if cover is not None else []) + [j.sha256 for j in pages]
+                job.cache_key = self.keys.export(
+                    job.kind.value, shas, composer.version, exporter.options(job.kind, cover)
+                )
+                self.producer.produce(job, exporter.maker(done, cover))
+                if job.kind is JobKind.WEBTOON and job.state is JobState.COMPLETED and job.cache_hit:
+                    try:  # the strip came from the cache: cut its slices again
+                        exporter.webtoon(done, job.path)
+                    except Exception as exc:
+                        job.finish(JobState.FAILED, error_text(exc))
+                self._record(job)
+            if job.kind is JobKind.COVER:
+                cover = job
+
+    def _produce_cover(self, job: Job, exporter: Exporter, pages: list[PageWork]) -> Job:
+        """The cover job, finished (failed when its key cannot be worked out)."""
+        try:
+            job.cache_key, make = exporter.cover(pages)
+        except Exception as exc:
+            job.finish(JobState.FAILED, error_text(exc))
+            return job
+        return self.producer.produce(job, make)
 
     # -- starting jobs --------------------------------------------------------------
     def _compose(self, pool: ThreadPoolExecutor, w: PageWork, composer: Composer) -> Futures:

@@ -1,7 +1,8 @@
 """Jobs of a batch render: their kinds, states and the retry loop.
 
 A render of a plan is a list of jobs: one per character sheet (reference-capable
-backends only), one per panel, one per page composition, then the PDF and the CBZ.
+backends only), one per panel, one per page composition, an optional cover, then the exports
+(PDF, CBZ, EPUB, webtoon: ``RenderSettings.exports``).
 Each job moves ``pending → processing → completed | failed | cancelled``. Only
 errors marked transient (``exc.transient`` is true, e.g.
 :class:`~storybench.exceptions.TransientBackendError`) are retried, with an
@@ -59,6 +60,9 @@ class JobKind(StrEnum):
     PAGE = "page"
     PDF = "pdf"
     CBZ = "cbz"
+    EPUB = "epub"
+    WEBTOON = "webtoon"
+    COVER = "cover"
 
 
 def utcnow() -> datetime:

@@ -162,20 +162,30 @@ def page_key(
     )
 
 
-def export_key(plan: ComicPlan, kind: str, page_sha: Sequence[str], *, composer_version: str, dpi: int) -> str:
-    """Cache key of an export (``kind`` ``"pdf"`` or ``"cbz"``) of the pages whose
-    images have the hex SHA-256 ``page_sha``, in reading order."""
-    return hash_json(
-        {
-            "composer": composer_version,
-            "kind": kind,
-            "dpi": dpi,
-            "plan": plan.id,
-            "title": plan.title,
-            "language": plan.language,
-            "pages": list(page_sha),
-        }
-    )
+def export_key(
+    plan: ComicPlan,
+    kind: str,
+    page_sha: Sequence[str],
+    *,
+    composer_version: str,
+    dpi: int,
+    options: Mapping[str, Any] | None = None,
+) -> str:
+    """Cache key of an export (``kind`` ``"pdf"``, ``"cbz"``, ``"epub"``, ``"webtoon"``) of
+    the pages whose images have the hex SHA-256 ``page_sha``, in reading order (a cover
+    first), made with ``options`` (reading direction, author, quality...)."""
+    data: dict[str, Any] = {
+        "composer": composer_version,
+        "kind": kind,
+        "dpi": dpi,
+        "plan": plan.id,
+        "title": plan.title,
+        "language": plan.language,
+        "pages": list(page_sha),
+    }
+    if options:
+        data["options"] = dict(options)
+    return hash_json(data)
 
 
 @dataclass(frozen=True)
@@ -217,6 +227,10 @@ class RunKeys:
             self.plan, chapter, page, panel_sha, composer_version=composer_version, settings=self.settings, rtl=self.rtl
         )
 
-    def export(self, kind: str, page_sha: Sequence[str], composer_version: str) -> str:
+    def export(
+        self, kind: str, page_sha: Sequence[str], composer_version: str, options: Mapping[str, Any] | None = None
+    ) -> str:
         """:func:`export_key` of the ``kind`` export."""
-        return export_key(self.plan, kind, page_sha, composer_version=composer_version, dpi=self.settings.dpi)
+        return export_key(
+            self.plan, kind, page_sha, composer_version=composer_version, dpi=self.settings.dpi, options=options
+        )

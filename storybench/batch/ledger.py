@@ -196,7 +196,7 @@ class RunLedger:
         Args:
             folder: the run's folder.
             status: the final status (:meth:`status`).
-            exports: the PDF and CBZ jobs (none when the run stopped before them).
+            exports: the cover and export jobs (none when the run stopped before them).
             exported_pages: page numbers the exports hold.
             seconds: wall time of the call, seconds.
         """
@@ -210,8 +210,11 @@ class RunLedger:
             counts=self.counts,
             pdf=made.get(JobKind.PDF),
             cbz=made.get(JobKind.CBZ),
+            epub=made.get(JobKind.EPUB),
+            webtoon=made.get(JobKind.WEBTOON),
+            cover=made.get(JobKind.COVER),
             pages=self._page_paths(),
-            exported_pages=list(exported_pages) if JobKind.PDF in made else [],
+            exported_pages=list(exported_pages) if set(made) - {JobKind.COVER} else [],
             seconds=seconds,
             resumed=folder.resumed,
             errors=list(self.errors),

@@ -6,8 +6,8 @@ artifact is kept from the run being resumed (:meth:`RunFolder.kept
 <storybench.batch.run_folder.RunFolder.kept>`), or linked from the cache
 (:meth:`Producer.cached`; skipped under ``settings.force``), or made by the job's
 maker — render through the backend with retries (:meth:`Producer.render`),
-compose a page (:meth:`Producer.page_maker`), export the PDF or CBZ
-(:meth:`Producer.export_maker`) — and stored in the cache, then placed in the run
+compose a page (:meth:`Producer.page_maker`), make a cover or an export
+(:class:`storybench.batch.exporting.Exporter`) — and stored in the cache, then placed in the run
 folder. An error fails the job with its text; :class:`~storybench.exceptions.Cancelled`
 cancels it.
 """
@@ -19,13 +19,12 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from storybench.batch.cache import ArtifactCache, CacheEntry
 from storybench.batch.catalog_row import metrics_json
 from storybench.batch.composer import Composer
-from storybench.batch.jobs import Job, JobKind, JobState, call_with_retries
+from storybench.batch.jobs import Job, JobState, call_with_retries
 from storybench.batch.run_folder import RunFolder
 from storybench.batch.work import PageWork
 from storybench.config import RenderSettings
@@ -197,7 +196,7 @@ class Producer:
         """
         raise StorybenchError(f"{job.id}: its cache entry {job.cache_key} left the cache during the run")
 
-    # -- composing and exporting -----------------------------------------------------
+    # -- composing -----------------------------------------------------------------------
     def page_maker(self, w: PageWork, composer: Composer) -> Maker:
         """Maker of ``w``'s page: composed from its panels' files, saved as PNG."""
 
@@ -222,21 +221,3 @@ class Producer:
                 job.warnings = [str(x) for x in composer.page_warnings(self.plan, w.page, self.settings)]
 
         return check
-
-    def export_maker(self, pages: Sequence[Path], composer: Composer) -> Maker:
-        """Maker of the PDF or the CBZ (by the job's kind) of the page files ``pages``."""
-
-        def make(job: Job) -> CacheEntry:
-            job.attempts = 1
-            t0 = time.monotonic()
-            target = self.cache.object_path(job.cache_key, "." + job.kind.value)
-            if job.kind is JobKind.PDF:
-                composer.export_pdf(
-                    list(pages), target, dpi=self.settings.dpi, title=self.plan.title, language=self.plan.language
-                )
-            else:
-                composer.export_cbz(list(pages), target, plan=self.plan)
-            job.execution_seconds = time.monotonic() - t0
-            return self.cache.commit(job.cache_key, target, kind=job.kind.value)
-
-        return make

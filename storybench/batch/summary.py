@@ -23,9 +23,11 @@ class RunSummary:
         plan_id: the plan's id.
         status: ``completed``, ``failed`` or ``cancelled``.
         counts: per-kind counts for this call.
-        pdf, cbz: the exported files, ``None`` when not exported.
+        pdf, cbz, epub: the exported files, ``None`` when not exported.
+        webtoon: the long webtoon strip (its slices are in ``run_dir/webtoon/``), or ``None``.
+        cover: the cover page, or ``None``.
         pages: the page PNGs of the run, in page order.
-        exported_pages: page numbers inside the PDF/CBZ.
+        exported_pages: page numbers inside the exports (after the cover, if any).
         seconds: wall time of the call, seconds.
         resumed: this call resumed an interrupted run.
         errors: one line per distinct failure: ``"<job ids>: <error>"`` (a failure shared by
@@ -45,6 +47,9 @@ class RunSummary:
     counts: RunCounts = field(default_factory=RunCounts)
     pdf: Path | None = None
     cbz: Path | None = None
+    epub: Path | None = None
+    webtoon: Path | None = None
+    cover: Path | None = None
     pages: list[Path] = field(default_factory=list)
     exported_pages: list[int] = field(default_factory=list)
     seconds: float = 0.0
@@ -80,6 +85,9 @@ class RunSummary:
             "counts": self.counts.to_dict(),
             "pdf": str(self.pdf) if self.pdf else None,
             "cbz": str(self.cbz) if self.cbz else None,
+            "epub": str(self.epub) if self.epub else None,
+            "webtoon": str(self.webtoon) if self.webtoon else None,
+            "cover": str(self.cover) if self.cover else None,
             "pages": [str(p) for p in self.pages],
             "exported_pages": list(self.exported_pages),
             "seconds": round(self.seconds, 3),
@@ -99,6 +107,9 @@ class RunSummary:
             "exported_pages": list(self.exported_pages),
             "pdf": self.pdf.name if self.pdf else None,
             "cbz": self.cbz.name if self.cbz else None,
+            "epub": self.epub.name if self.epub else None,
+            "webtoon": self.webtoon.relative_to(self.run_dir).as_posix() if self.webtoon else None,
+            "cover": self.cover.relative_to(self.run_dir).as_posix() if self.cover else None,
             "errors": list(self.errors),
             "warnings": list(self.warnings),
         }
@@ -110,11 +121,17 @@ class RunSummary:
             *self._count_lines(),
             f"pdf: {self.pdf or 'not exported'}",
             f"cbz: {self.cbz or 'not exported'}",
+            *(f"{name}: {path}" for name, path in self._extra_exports()),
             f"folder: {self.run_dir}",
         ]
         lines.extend(f"  failed {error}" for error in self.errors)
         lines.extend(f"  lettering warning: {warning}" for warning in self.warnings)
         return "\n".join(lines)
+
+    def _extra_exports(self) -> list[tuple[str, Path]]:
+        """The optional exports this run made, as ``(name, path)``: EPUB, webtoon strip, cover page."""
+        made = {"epub": self.epub, "webtoon": self.webtoon, "cover": self.cover}
+        return [(name, path) for name, path in made.items() if path is not None]
 
     def _count_lines(self) -> list[str]:
         """The summary's count lines: sheets (when any), panels, pages and servers (when known)."""

@@ -1,12 +1,7 @@
-"""Story exports: Twee 3 (Twine), Markdown and a self-contained HTML file.
+"""Story exports: Twee 3 (Twine), Markdown, a self-contained HTML file and EPUB 3.
 
-Twee 3 (https://github.com/iftechfoundation/twine-specs/blob/master/twee-3-specification.md):
-one passage per segment, named by the segment id; its text, its illustration as
-``<img src="images/<id>.png">`` and one ``[[choice text->passage]]`` link per choice
-— to the continuation when that choice was taken (the version on the current path,
-else the newest), else to a passage name derived from the choice
-(``"<id>.<n> <choice words>"``), which Twine shows as a broken link to be written.
-``StoryTitle`` and ``StoryData`` (IFID, story format, start passage) come first.
+Twee 3: see :mod:`storybench.story.twee` (escaping, placeholders, versions).
+EPUB 3: see :mod:`storybench.story.epub`.
 
 HTML: every segment a ``<section>``, images embedded as base64 ``data:`` URIs, choices
 as in-page ``#id`` links; no external files, no scripts needed to read it.
@@ -16,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import mimetypes
 import os
 import re
@@ -24,9 +18,12 @@ from pathlib import Path
 from typing import Literal
 
 from storybench.io import atomic_write_text
+from storybench.story.epub import export_story_epub
 from storybench.story.model import Segment, Story
+from storybench.story.twee import TWINE_FORMATS, choice_passage_name, choice_target, passage_name, to_twee
 
 __all__ = [
+    "EXPORT_KINDS",
     "TWINE_FORMATS",
     "choice_passage_name",
     "choice_target",
@@ -37,86 +34,20 @@ __all__ = [
     "to_twee",
 ]
 
-TWINE_FORMATS: dict[str, str] = {"Harlowe": "3.3.9", "SugarCube": "2.37.3"}
+ExportKind = Literal["twee", "markdown", "html", "epub"]
+_EXTENSIONS = {"twee": ".twee", "markdown": ".md", "html": ".html", "epub": ".epub"}
 
-ExportKind = Literal["twee", "markdown", "html"]
-_EXTENSIONS = {"twee": ".twee", "markdown": ".md", "html": ".html"}
-
-
-def passage_name(segment: Segment) -> str:
-    """The Twine passage name of a segment: its id."""
-    return segment.id
-
-
-def _escape_twee_name(name: str) -> str:
-    return re.sub(r"([\[\]{}\\])", r"\\\1", name)
-
-
-def _link_safe(text: str) -> str:
-    """Text usable inside ``[[...->...]]``: no ``]]``, ``->``, ``<-``, ``|``, brackets."""
-    t = text.replace("->", "→").replace("<-", "←").replace("|", "/")
-    t = re.sub(r"[\[\]{}]", "", t)
-    return re.sub(r"\s+", " ", t).strip()
-
-
-def choice_passage_name(segment: Segment, index: int) -> str:
-    """The passage name an untaken choice links to: ``"<id>.<n> <first words of the choice>"``."""
-    words = _link_safe(segment.choices[index]).split()[:5]
-    return f"{segment.id}.{index + 1} " + " ".join(words) if words else f"{segment.id}.{index + 1}"
-
-
-def choice_target(story: Story, segment: Segment, index: int) -> str | None:
-    """The segment id a choice leads to (see :meth:`Story.shown_child`), ``None`` if untaken."""
-    child = story.shown_child(segment.id, index)
-    return child.id if child is not None else None
+#: What the explorer's Export menu offers: ``(label, kind)``.
+EXPORT_KINDS: tuple[tuple[str, ExportKind], ...] = (
+    ("Twee 3 (Twine)", "twee"),
+    ("Markdown", "markdown"),
+    ("HTML", "html"),
+    ("EPUB 3", "epub"),
+)
 
 
 def _paragraphs(text: str) -> list[str]:
     return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
-
-
-def to_twee(story: Story, story_format: str = "Harlowe") -> str:
-    """The story as Twee 3 source.
-
-    Args:
-        story: the story.
-        story_format: ``"Harlowe"`` or ``"SugarCube"``.
-
-    Raises:
-        ValueError: unknown story format, or a story without segments.
-    """
-    if story_format not in TWINE_FORMATS:
-        raise ValueError(f"story_format: {story_format!r} not one of {', '.join(TWINE_FORMATS)}")
-    start = story.start_id()
-    if start is None:
-        raise ValueError(f"story {story.id}: nothing to export (no segments)")
-    data = {
-        "ifid": story.ifid,
-        "format": story_format,
-        "format-version": TWINE_FORMATS[story_format],
-        "start": start,
-        "zoom": 1,
-    }
-    out = [":: StoryTitle", story.title, "", ":: StoryData", json.dumps(data, indent=2, ensure_ascii=False), ""]
-    positions: dict[int, int] = {}
-    for depth, seg in story.walk():
-        row = positions.get(depth, 0)
-        positions[depth] = row + 1
-        meta = json.dumps({"position": f"{100 + depth * 200},{100 + row * 150}", "size": "100,100"})
-        tags = []
-        if seg.parent_id is not None and story.shown_child(seg.parent_id, seg.choice_index or 0) is not seg:
-            tags.append("alternative")
-        tag_part = f" [{' '.join(tags)}]" if tags else ""
-        out.append(f":: {_escape_twee_name(passage_name(seg))}{tag_part} {meta}")
-        if seg.image_path and seg.image_status == "done":
-            out.append(f'<img src="{html.escape(seg.image_path)}" alt="{html.escape(seg.illustration_prompt)}">')
-            out.append("")
-        out.extend(p + "\n" for p in _paragraphs(seg.text))
-        for i, choice in enumerate(seg.choices):
-            target = choice_target(story, seg, i) or choice_passage_name(seg, i)
-            out.append(f"[[{_link_safe(choice)}->{target}]]")
-        out.append("")
-    return "\n".join(out).rstrip() + "\n"
 
 
 def _dfs_order(story: Story) -> list[Segment]:
@@ -223,21 +154,26 @@ def export_story(
     *,
     story_dir: str | os.PathLike[str] | None = None,
     story_format: str = "Harlowe",
+    epub_mode: str = "tree",
+    author: str = "",
 ) -> Path:
     """Write an export atomically.
 
     Args:
         story: the story.
-        kind: ``"twee"``, ``"markdown"`` or ``"html"``.
-        path: destination (default ``<story_dir>/story.<twee|md|html>``).
-        story_dir: the story folder (images for HTML, default destination).
+        kind: ``"twee"``, ``"markdown"``, ``"html"`` or ``"epub"``.
+        path: destination (default ``<story_dir>/story.<twee|md|html|epub>``).
+        story_dir: the story folder (images for Twee, HTML and EPUB; default destination).
         story_format: Twine story format for Twee.
+        epub_mode: ``"path"`` (the path taken) or ``"tree"`` (every segment, linked) for EPUB.
+        author: the EPUB's author.
 
     Returns:
         The written path.
 
     Raises:
         ValueError: unknown kind, no destination, or see :func:`to_twee`.
+        ImportError: EPUB without ebooklib installed.
     """
     if kind not in _EXTENSIONS:
         raise ValueError(f"kind: {kind!r} not one of {', '.join(_EXTENSIONS)}")
@@ -245,8 +181,10 @@ def export_story(
         if story_dir is None:
             raise ValueError("export_story: give a path or a story_dir")
         path = Path(story_dir) / f"story{_EXTENSIONS[kind]}"
+    if kind == "epub":
+        return export_story_epub(story, path, story_dir=story_dir, mode=epub_mode, author=author)
     if kind == "twee":
-        text = to_twee(story, story_format)
+        text = to_twee(story, story_format, story_dir=story_dir)
     elif kind == "markdown":
         text = to_markdown(story)
     else:

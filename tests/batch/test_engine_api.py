@@ -63,4 +63,13 @@ def test_render_plan_signature():
 
 def test_job_states_and_kinds():
     assert [s.value for s in batch.JobState] == ["pending", "processing", "completed", "failed", "cancelled"]
-    assert {k.value for k in batch.JobKind} == {"panel", "page", "pdf", "cbz", "character_sheet"}
+    assert {k.value for k in batch.JobKind} == {
+        "panel",
+        "page",
+        "pdf",
+        "cbz",
+        "epub",
+        "webtoon",
+        "cover",
+        "character_sheet",
+    }

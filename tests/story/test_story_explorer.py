@@ -159,7 +159,7 @@ def test_save_load_export(view: StoryExplorer, tmp_path: Path) -> None:
     assert view.model.error == "" and "Saved to" in view.status.value
     saved = load_story(target)
     assert saved.segments.keys() == view.model.story.segments.keys()
-    for kind, ext in (("twee", "twee"), ("markdown", "md"), ("html", "html")):
+    for kind, ext in (("twee", "twee"), ("markdown", "md"), ("html", "html"), ("epub", "epub")):
         view.export_kind.value = kind
         view.export.click()
         assert (view.model.engine.story_dir / f"story.{ext}").is_file()

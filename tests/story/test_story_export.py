@@ -41,11 +41,17 @@ def test_twee_has_one_passage_per_segment_and_links_matching_choices(engine: Sto
         r"[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[0-9A-F]{4}-[0-9A-F]{12}", data["ifid"]
     )
     assert data["format"] == "Harlowe" and data["start"] == story.start_id() == "s001"
-    assert set(passages) == set(story.segments)  # one passage per segment
-    for sid, passage in passages.items():
+    placeholders = {name for name, p in passages.items() if "not-written" in p["tags"]}
+    assert set(passages) - placeholders == set(story.segments)  # one passage per segment
+    for name in placeholders:  # ...and one per untaken choice, so every link resolves
+        assert "not written yet" in passages[name]["text"]
+    for sid in story.segments:
+        passage = passages[sid]
         seg = story.segments[sid]
-        assert [text for text, _ in passage["links"]] == seg.choices
-        for i, (_, target) in enumerate(passage["links"]):
+        choice_links = passage["links"][: len(seg.choices)]
+        assert [text for text, _ in choice_links] == seg.choices
+        assert all(target in passages for _, target in passage["links"])
+        for i, (_, target) in enumerate(choice_links):
             child = story.shown_child(sid, i)
             assert target == (child.id if child else choice_passage_name(seg, i))
         assert f'<img src="images/{sid}.png"' in passage["text"]
@@ -54,6 +60,7 @@ def test_twee_has_one_passage_per_segment_and_links_matching_choices(engine: Sto
     # the link from s001's first choice goes to the version on the current path (the regenerated one)
     assert passages["s001"]["links"][0][1] == story.current_id
     assert "alternative" in passages["s002"]["tags"]
+    assert ("other version 2 of 2", story.current_id) in passages["s002"]["links"]  # alternatives reachable
 
 
 def test_twee_sugarcube_and_unknown_format(engine: StoryEngine) -> None:
@@ -105,7 +112,7 @@ def test_html_is_self_contained(engine: StoryEngine, tmp_path: Path) -> None:
 
 
 def test_export_story_writes_files(engine: StoryEngine) -> None:
-    for kind, ext in (("twee", ".twee"), ("markdown", ".md"), ("html", ".html")):
+    for kind, ext in (("twee", ".twee"), ("markdown", ".md"), ("html", ".html"), ("epub", ".epub")):
         path = export_story(engine.story, kind, story_dir=engine.story_dir)
         assert path == engine.story_dir / f"story{ext}" and path.stat().st_size > 100
     with pytest.raises(ValueError, match="kind"):

@@ -392,7 +392,11 @@ class ExplorerModel(t.HasTraits):
         return story
 
     def export(self, kind: ExportKind, path: str | os.PathLike[str] | None = None) -> Path:
-        """Export the story as ``"twee"``, ``"markdown"`` or ``"html"`` into its folder (or ``path``)."""
+        """Export the story as ``"twee"``, ``"markdown"``, ``"html"`` or ``"epub"`` into its folder (or ``path``).
+
+        Raises:
+            ValueError: unknown kind, or a story without segments.
+        """
         engine = self._need_engine()
         written = export_story(engine.story, kind, path, story_dir=engine.story_dir)
         self.status, self.status_path = f"Exported to {written}", str(written)

@@ -29,6 +29,7 @@ from storybench.llm.discovery import BUILTIN_HINT, FoundModel, discover_models
 from storybench.plan.styles import STYLES
 from storybench.render.base import image_backend_names
 from storybench.story.explorer.model import ExplorerModel
+from storybench.story.export import EXPORT_KINDS
 from storybench.story.model import Segment
 from storybench.widgets.busy import busy_action
 from storybench.widgets.links import file_link
@@ -191,7 +192,7 @@ class StoryExplorer(w.VBox):
         )
         self.export_kind = _classed(
             w.Dropdown(
-                options=[("Twee 3 (Twine)", "twee"), ("Markdown", "markdown"), ("HTML", "html")],
+                options=list(EXPORT_KINDS),
                 value="twee",
                 layout=w.Layout(width="10rem"),
             ),

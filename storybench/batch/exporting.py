@@ -1,0 +1,210 @@
+"""The export jobs of a render: the optional cover, then the exports of ``settings.exports``.
+
+On-disk contract (in the run folder): ``pages/cover.png`` (``settings.cover``),
+``<plan_id>.pdf``, ``<plan_id>.cbz``, ``<plan_id>.epub``, and ``<plan_id>-webtoon.png``
+with its slices ``webtoon/001.png``... Every one is a cache object like a page: the
+cover keyed by the composer version, the plan's title, style and names, the page
+settings and its art's SHA-256; an export by :func:`~storybench.batch.keys.export_key`
+with its options (reading direction, cover, author, PDF quality, webtoon width). The
+webtoon's slices are cut again from the strip when it comes from the cache.
+
+The cover's art: the characters' sheets of the run (reference-capable backends), else
+the first panel's image, else that panel cut from the first exported page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from storybench.batch.cache import ArtifactCache, CacheEntry
+from storybench.batch.composer import Composer
+from storybench.batch.jobs import Job, JobKind, JobState
+from storybench.batch.keys import hash_json
+from storybench.batch.produce import Maker
+from storybench.batch.run_folder import RunFolder
+from storybench.batch.work import Blocker, PageWork
+from storybench.config import RenderSettings
+from storybench.exceptions import ConfigError
+from storybench.io import sha256_file
+from storybench.plan.layouts import panel_rects
+from storybench.plan.models import ComicPlan
+
+__all__ = ["EXPORTS_VERSION", "Exporter", "export_jobs", "missing_cover"]
+
+#: Part of every export's and cover's cache key: bump when they change for the same pages.
+EXPORTS_VERSION = "exports-2"
+
+_SUFFIX = {JobKind.PDF: ".pdf", JobKind.CBZ: ".cbz", JobKind.EPUB: ".epub", JobKind.WEBTOON: "-webtoon.png"}
+
+
+def export_jobs(plan_id: str, settings: RenderSettings, folder: RunFolder) -> list[Job]:
+    """The cover job (when ``settings.cover`` and anything is exported), then one job per export."""
+    jobs = [Job(JobKind(kind), plan_id, folder.export_path(_SUFFIX[JobKind(kind)])) for kind in settings.exports]
+    if jobs and settings.cover:
+        jobs.insert(0, Job(JobKind.COVER, "cover", folder.path / "pages" / "cover.png"))
+    return jobs
+
+
+def missing_cover(cover: Job | None) -> Blocker | None:
+    """Why an export cannot be built for want of its cover, ``None`` when it can."""
+    if cover is None or cover.state is JobState.COMPLETED:
+        return None
+    return Blocker(f"not exported: the cover {cover.state.value}: {cover.error}", cover.state is JobState.CANCELLED)
+
+
+class Exporter:
+    """Keys and makers of the cover and export jobs of one render.
+
+    Args:
+        plan: the plan.
+        settings: render settings (page geometry, exports' options).
+        rtl: the pages read right to left.
+        cache: the output folder's cache.
+        folder: the run's folder.
+        composer: composition and export functions.
+    """
+
+    def __init__(
+        self,
+        plan: ComicPlan,
+        settings: RenderSettings,
+        rtl: bool,
+        cache: ArtifactCache,
+        folder: RunFolder,
+        composer: Composer,
+    ) -> None:
+        self.plan = plan
+        self.settings = settings
+        self.rtl = rtl
+        self.cache = cache
+        self.folder = folder
+        self.composer = composer
+
+    # -- the cover ---------------------------------------------------------------------
+    def _cover_art(self, first: PageWork) -> tuple[list[Any], list[str]]:
+        """The cover's art (images or files) and their SHA-256."""
+        sheets = [self.folder.sheet_path(c.id) for c in self.plan.characters]
+        files = [p for p in sheets if p.is_file()]
+        if not files and first.panel_jobs and first.panel_jobs[0].path.is_file():
+            files = [first.panel_jobs[0].path]
+        if files:
+            return [str(p) for p in files], [sha256_file(p) for p in files]
+        s = self.settings
+        rect = panel_rects(
+            first.page.layout, s.page_width, s.page_height, margin=s.margin, gutter=s.gutter, rtl=self.rtl
+        )[0]
+        with Image.open(first.job.path) as im:
+            crop = im.crop((rect.x0, rect.y0, rect.x1, rect.y1))
+        return [crop], [first.job.sha256]
+
+    def cover(self, pages: Sequence[PageWork]) -> tuple[str, Maker]:
+        """The cover's cache key and maker, from the first of the exported ``pages``.
+
+        Raises:
+            ConfigError: the composer cannot compose covers.
+            OSError: the first page cannot be read.
+        """
+        compose_cover = self.composer.compose_cover
+        if compose_cover is None:
+            raise ConfigError("the composer has no compose_cover: no cover page")
+        art, art_sha = self._cover_art(pages[0])
+        s = self.settings
+        key = hash_json(
+            {
+                "composer": self.composer.version,
+                "exports": EXPORTS_VERSION,
+                "kind": "cover",
+                "plan": {"title": self.plan.title, "style": self.plan.style},
+                "names": [c.name for c in self.plan.characters],
+                "settings": [s.page_width, s.page_height, s.dpi, s.margin, s.gutter, s.border],
+                "art": art_sha,
+            }
+        )
+
+        def make(job: Job) -> CacheEntry:
+            job.attempts = 1
+            target = self.cache.object_path(job.cache_key, ".png")
+            self.composer.save_page_png(compose_cover(self.plan, art, s), target, dpi=s.dpi)
+            return self.cache.commit(job.cache_key, target, kind="cover", width=s.page_width, height=s.page_height)
+
+        return key, make
+
+    # -- the exports --------------------------------------------------------------------
+    def options(self, kind: JobKind, cover: Job | None) -> dict[str, Any]:
+        """What shapes the ``kind`` export besides its pages (part of its cache key)."""
+        options: dict[str, Any] = {
+            "exports": EXPORTS_VERSION,
+            "rtl": self.rtl,
+            "cover": cover is not None,
+            "author": self.settings.author,
+        }
+        if kind is JobKind.PDF:
+            options["quality"] = self.settings.pdf_quality
+        if kind is JobKind.WEBTOON:
+            options["width"] = self.settings.webtoon_width
+        return options
+
+    def maker(self, pages: Sequence[PageWork], cover: Job | None) -> Maker:
+        """Maker of the export of ``pages`` (after ``cover``) of the job's kind."""
+
+        def make(job: Job) -> CacheEntry:
+            job.attempts = 1
+            target = self.cache.object_path(job.cache_key, ".png" if job.kind is JobKind.WEBTOON else "." + job.kind)
+            self._write(job.kind, target, pages, cover)
+            return self.cache.commit(job.cache_key, target, kind=job.kind.value)
+
+        return make
+
+    def _write(self, kind: JobKind, target: Path, pages: Sequence[PageWork], cover: Job | None) -> None:
+        c, s, plan = self.composer, self.settings, self.plan
+        paths = ([cover.path] if cover is not None else []) + [w.job.path for w in pages]
+        if kind is JobKind.PDF:
+            lettering = None
+            if c.page_lettering is not None:
+                lettering = [c.page_lettering(plan, w.page, s) for w in pages]
+                if cover is not None:
+                    lettering.insert(0, c.cover_lettering(plan, s) if c.cover_lettering is not None else [])
+            subject = f"{plan.title} — " + ", ".join(ch.title for ch in plan.chapters)
+            c.export_pdf(
+                paths,
+                target,
+                dpi=s.dpi,
+                title=plan.title,
+                language=plan.language,
+                author=s.author,
+                subject=subject,
+                rtl=self.rtl,
+                quality=s.pdf_quality,
+                lettering=lettering,
+            )
+        elif kind is JobKind.CBZ:
+            c.export_cbz(paths, target, plan=plan, rtl=self.rtl, cover=cover is not None, author=s.author)
+        elif kind is JobKind.EPUB:
+            if c.export_epub is None:
+                raise ConfigError("the composer has no export_epub: no EPUB")
+            c.export_epub(paths, target, plan=plan, rtl=self.rtl, author=s.author)
+        else:
+            self.webtoon(pages, target, reuse_strip=False)
+
+    def webtoon(self, pages: Sequence[PageWork], strip: Path, *, reuse_strip: bool = True) -> None:
+        """Write the webtoon's slices into ``webtoon/`` (and the strip to ``strip`` unless ``reuse_strip``).
+
+        Raises:
+            ConfigError: the composer cannot make webtoons.
+        """
+        if self.composer.export_webtoon is None:
+            raise ConfigError("the composer has no export_webtoon: no webtoon")
+        numbered = {w.page.page_number: w.job.path for w in pages}
+        self.composer.export_webtoon(
+            self.plan,
+            numbered,
+            self.folder.path / "webtoon",
+            self.settings,
+            width=self.settings.webtoon_width,
+            strip_path=strip,
+            reuse_strip=reuse_strip,
+        )

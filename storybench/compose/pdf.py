@@ -1,0 +1,179 @@
+"""PDF export: one page per image, lossless by default, with metadata and a text layer.
+
+Built with reportlab (``reportlab.pdfgen.canvas``) because it does everything this
+export needs in one library and without hand-written PDF syntax: lossless images
+(Flate-compressed pixels) or JPEG at a chosen quality, the document information
+(``/Title``, ``/Author``, ``/Subject``, ``/Keywords``), the catalog's ``/Lang`` and
+``/ViewerPreferences /Direction /R2L`` (PDF 1.7, ISO 32000-1 §12.2, table 150), and
+TrueType text with a ``/ToUnicode`` map so Cyrillic is extracted correctly.
+img2pdf is lossless too but cannot add text; pikepdf would only post-process.
+
+The text layer is what scanned books carry as OCR text: every balloon's, caption's
+and SFX's text, line by line, drawn with text render mode 3 (invisible, PDF §9.3.6) at
+the place and size it is lettered on the page, stretched horizontally to the lettered
+line's width, so the PDF can be searched, selected and read aloud. SFX text is laid
+horizontally at the centre of its (rotated) lettering: text extractors such as
+poppler's split slightly rotated lines into single letters. The font is Roboto
+from the ``font-roboto`` package (Latin and Cyrillic), embedded as a subset.
+
+Page geometry: a page of ``w`` x ``h`` pixels is ``w * 72 / dpi`` x ``h * 72 / dpi``
+points; lettering boxes are in page pixels with y down (see
+:class:`~storybench.compose.lettering.LetterItem`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+from PIL import Image, ImageFont
+from reportlab import rl_config
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen import canvas
+
+from storybench.compose.comicinfo import clean_xml_text
+from storybench.compose.fonts import font_path, get_font
+from storybench.compose.lettering import LetterItem
+from storybench.io import atomic_write_bytes
+
+__all__ = ["TEXT_LAYER_FONT", "export_pdf"]
+
+# binary streams: reportlab's default ASCII85 wrapping makes every image 25 % larger
+rl_config.useA85 = 0
+
+#: Name of the embedded font of the invisible text layer.
+TEXT_LAYER_FONT = "SB-Roboto"
+
+
+@lru_cache(maxsize=1)
+def _text_font() -> str:
+    """Register Roboto Regular with reportlab once; its reportlab name."""
+    path = font_path("Roboto") or font_path("Roboto-Medium")
+    if path is None:
+        raise RuntimeError("the PDF text layer needs the Roboto font: pip install font-roboto")
+    pdfmetrics.registerFont(TTFont(TEXT_LAYER_FONT, str(path)))
+    return TEXT_LAYER_FONT
+
+
+def _page_image(path: str | os.PathLike[str], quality: int) -> tuple[ImageReader, int, int]:
+    with Image.open(path) as im:
+        im.load()
+        width, height = im.size
+        if quality >= 100:
+            image = im.convert("RGBA" if im.mode in ("RGBA", "LA", "P") and "transparency" in im.info else "RGB")
+            if image.mode == "RGBA":
+                flat = Image.new("RGB", image.size, (255, 255, 255))
+                flat.paste(image, mask=image.getchannel("A"))
+                image = flat
+            return ImageReader(image), width, height
+        buf = io.BytesIO()
+        im.convert("RGB").save(buf, "JPEG", quality=quality, optimize=True)
+    buf.seek(0)
+    return ImageReader(buf), width, height
+
+
+def _draw_text_layer(c: canvas.Canvas, items: Sequence[LetterItem], page_height: float, k: float) -> None:
+    """Invisible text of ``items`` on the current page; ``k`` is points per pixel."""
+    font = _text_font()
+    for item in items:
+        lines = [clean_xml_text(line) for line in item.lines]
+        if not any(line.strip() for line in lines):
+            continue
+        pil_font = get_font(item.font, item.size)
+        ascent = pil_font.getmetrics()[0] if isinstance(pil_font, ImageFont.FreeTypeFont) else item.size
+        x0, y0, x1, y1 = item.text_box
+        line_h = max(1.0, (y1 - y0) / max(1, len(item.lines)))
+        size_pt = max(1.0, item.size * k)
+        c.saveState()
+        c.translate(0, page_height)
+        if item.kind == "sfx":  # centred in its box, unrotated: text extractors split rotated lines
+            cx, cy = (item.box[0] + item.box[2]) / 2, (item.box[1] + item.box[3]) / 2
+            origin_x, origin_y = cx - (x1 - x0) / 2, cy - (y1 - y0) / 2
+        else:
+            origin_x, origin_y = x0, y0
+        for i, line in enumerate(lines):
+            if not line.strip():
+                continue
+            drawn_w = pil_font.getlength(line)
+            left = origin_x if item.kind == "caption" else origin_x + ((x1 - x0) - drawn_w) / 2
+            baseline = origin_y + i * line_h + ascent
+            natural = pdfmetrics.stringWidth(line, font, size_pt)
+            text = c.beginText()
+            text.setTextRenderMode(3)  # invisible: neither filled nor stroked
+            text.setFont(font, size_pt)
+            if natural > 0 and drawn_w > 0:
+                text.setHorizScale(100.0 * drawn_w * k / natural)
+            text.setTextOrigin(left * k, -baseline * k)
+            text.textOut(line)
+            c.drawText(text)
+        c.restoreState()
+
+
+def export_pdf(
+    page_paths: Sequence[str | os.PathLike[str]],
+    path: str | os.PathLike[str],
+    *,
+    dpi: int = 300,
+    title: str = "",
+    language: str = "en",
+    author: str = "",
+    subject: str = "",
+    keywords: Sequence[str] = (),
+    rtl: bool = False,
+    quality: int = 100,
+    lettering: Sequence[Sequence[LetterItem]] | None = None,
+) -> Path:
+    """One PDF page per image, in order, written atomically.
+
+    Args:
+        page_paths: page images (PNG), in reading order.
+        path: the PDF to write.
+        dpi: page resolution; a page is ``pixels * 72 / dpi`` points.
+        title, author, subject, keywords: document information.
+        language: BCP-47 tag written as the catalog's ``/Lang``.
+        rtl: write ``/ViewerPreferences << /Direction /R2L >>`` (right-to-left comics).
+        quality: 100 embeds the pixels losslessly (Flate); 1..99 as JPEG of that quality.
+        lettering: per page, the lettering items (page pixels) to put in the invisible
+            text layer; ``None`` or a shorter list leaves pages without text.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: no pages, or ``quality`` outside 1..100.
+        OSError: a page cannot be read.
+    """
+    if not page_paths:
+        raise ValueError("a PDF needs at least one page")
+    if not 1 <= quality <= 100:
+        raise ValueError(f"quality: {quality} is not in 1..100")
+    k = 72.0 / dpi
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, lang=language or None, pageCompression=1, invariant=0, pdfVersion=(1, 7))
+    c.setTitle(clean_xml_text(title))
+    if author:
+        c.setAuthor(clean_xml_text(author))
+    if subject:
+        c.setSubject(clean_xml_text(subject))
+    if keywords:
+        c.setKeywords(clean_xml_text(", ".join(keywords)))
+    c.setCreator("storybench")
+    c.setProducer("storybench (reportlab)")
+    c.setViewerPreference("DisplayDocTitle", "true")
+    if rtl:
+        c.setViewerPreference("Direction", "R2L")
+    for index, page_path in enumerate(page_paths):
+        image, width, height = _page_image(page_path, quality)
+        page_w, page_h = width * k, height * k
+        c.setPageSize((page_w, page_h))
+        c.drawImage(image, 0, 0, width=page_w, height=page_h)
+        if lettering is not None and index < len(lettering):
+            _draw_text_layer(c, lettering[index], page_h, k)
+        c.showPage()
+    c.save()
+    return atomic_write_bytes(path, buf.getvalue())
