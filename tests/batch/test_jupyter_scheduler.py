@@ -157,7 +157,7 @@ def test_scheduler_jobs_render_fail_on_a_bad_plan_and_a_nightly_definition_is_ke
 
     assert jobs[bad]["status"] == "FAILED"
     message = ANSI.sub("", jobs[bad]["status_message"] or "")
-    assert "PlanValidationError" in message
+    assert "bad.json" in message  # the notebook words the error (storybench.cli_errors): file, then problems
     assert "chapters[0].pages[1].panels: layout 'grid-2x2' needs 4 panels, got 3" in message
 
     # a nightly job definition (cron schedule) is accepted and kept with its parameters
