@@ -42,9 +42,9 @@ from storybench.batch.catalog import CatalogWriter
 from storybench.batch.composer import Composer
 from storybench.batch.counts import RunCounts
 from storybench.batch.dispatch import Dispatcher, Futures
-from storybench.batch.exporting import Exporter, export_jobs, missing_cover
+from storybench.batch.exporting import Exporter, export_jobs, produce_exports
 from storybench.batch.jobs import Job, JobKind, JobState
-from storybench.batch.keys import RunKeys, reference_of
+from storybench.batch.keys import RunKeys
 from storybench.batch.ledger import ProgressEvent, RunLedger
 from storybench.batch.produce import Producer, error_text
 from storybench.batch.run_folder import ResumeMatch, RunFolder, page_file_name, start_fields
@@ -56,7 +56,7 @@ from storybench.batch.work import (
     PageWork,
     as_plan,
     cached_page_keys,
-    missing_pages,
+    key_panels_after_sheets,
     missing_panels,
     missing_sheet,
     panel_jobs,
@@ -260,17 +260,7 @@ class BatchEngine:
         for job in sheets:
             futures.update(self.dispatcher.submit(pool, job, self.producer.render))
         self.dispatcher.drain(futures)
-        rendered = {j.artifact_id: j.sha256 for j in sheets if j.state is JobState.COMPLETED}
-        failed = {j.artifact_id: j for j in sheets if j.state is not JobState.COMPLETED}
-        blocked: dict[str, Job] = {}
-        for w, job in panel_jobs(pages):
-            panel = w.panel(job.artifact_id)
-            sheet = failed.get(reference_of(panel) or "")
-            if sheet is not None:
-                blocked[job.artifact_id] = sheet
-            else:
-                job.spec, job.cache_key = self.keys.panel(w.specs[job.artifact_id], panel, rendered).known()
-        return blocked
+        return key_panels_after_sheets(pages, sheets, self.keys)
 
     def _render_panels_and_pages(
         self,
@@ -315,41 +305,18 @@ class BatchEngine:
     def _export(self, work: list[PageWork], composer: Composer) -> None:
         """Phase 4: the cover, then the exports of ``settings.exports`` of the pages composed or reused."""
         done = [w for w in work if w.selected]
-        pages = [w.job for w in done]
         self._exported_pages = [w.page.page_number for w in done]
         self._exports = export_jobs(self.plan.id, self.settings, self.folder)
-        exporter = Exporter(self.plan, self.settings, self.rtl, self.cache, self.folder, composer)
-        cover: Job | None = None
-        for job in self._exports:
-            blocker = missing_pages(pages, cancelling=self.cancel_event.is_set()) or missing_cover(cover)
-            if blocker is not None:
-                self._skip(job, blocker)
-            elif job.kind is JobKind.COVER:
-                cover = job
-                self._record(self._produce_cover(job, exporter, done))
-            else:
-                shas = ([cover.sha256] if cover is not None else []) + [j.sha256 for j in pages]
-                job.cache_key = self.keys.export(
-                    job.kind.value, shas, composer.version, exporter.options(job.kind, cover)
-                )
-                self.producer.produce(job, exporter.maker(done, cover))
-                if job.kind is JobKind.WEBTOON and job.state is JobState.COMPLETED and job.cache_hit:
-                    try:  # the strip came from the cache: cut its slices again
-                        exporter.webtoon(done, job.path)
-                    except Exception as exc:
-                        job.finish(JobState.FAILED, error_text(exc))
-                self._record(job)
-            if job.kind is JobKind.COVER:
-                cover = job
-
-    def _produce_cover(self, job: Job, exporter: Exporter, pages: list[PageWork]) -> Job:
-        """The cover job, finished (failed when its key cannot be worked out)."""
-        try:
-            job.cache_key, make = exporter.cover(pages)
-        except Exception as exc:
-            job.finish(JobState.FAILED, error_text(exc))
-            return job
-        return self.producer.produce(job, make)
+        produce_exports(
+            self._exports,
+            done,
+            Exporter(self.plan, self.settings, self.rtl, self.cache, self.folder, composer),
+            self.producer,
+            self.keys,
+            cancelling=self.cancel_event.is_set,
+            record=self._record,
+            skip=self._skip,
+        )
 
     # -- starting jobs --------------------------------------------------------------
     def _compose(self, pool: ThreadPoolExecutor, w: PageWork, composer: Composer) -> Futures:

@@ -14,7 +14,7 @@ the first panel's image, else that panel cut from the first exported page.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +23,17 @@ from PIL import Image
 from storybench.batch.cache import ArtifactCache, CacheEntry
 from storybench.batch.composer import Composer
 from storybench.batch.jobs import Job, JobKind, JobState
-from storybench.batch.keys import hash_json
-from storybench.batch.produce import Maker
+from storybench.batch.keys import RunKeys, hash_json
+from storybench.batch.produce import Maker, Producer, error_text
 from storybench.batch.run_folder import RunFolder
-from storybench.batch.work import Blocker, PageWork
+from storybench.batch.work import Blocker, PageWork, missing_pages
 from storybench.config import RenderSettings
 from storybench.exceptions import ConfigError
 from storybench.io import sha256_file
 from storybench.plan.layouts import panel_rects
 from storybench.plan.models import ComicPlan
 
-__all__ = ["EXPORTS_VERSION", "Exporter", "export_jobs", "missing_cover"]
+__all__ = ["EXPORTS_VERSION", "Exporter", "export_jobs", "missing_cover", "produce_exports"]
 
 #: Part of every export's and cover's cache key: bump when they change for the same pages.
 EXPORTS_VERSION = "exports-2"
@@ -163,24 +163,7 @@ class Exporter:
         c, s, plan = self.composer, self.settings, self.plan
         paths = ([cover.path] if cover is not None else []) + [w.job.path for w in pages]
         if kind is JobKind.PDF:
-            lettering = None
-            if c.page_lettering is not None:
-                lettering = [c.page_lettering(plan, w.page, s) for w in pages]
-                if cover is not None:
-                    lettering.insert(0, c.cover_lettering(plan, s) if c.cover_lettering is not None else [])
-            subject = f"{plan.title} — " + ", ".join(ch.title for ch in plan.chapters)
-            c.export_pdf(
-                paths,
-                target,
-                dpi=s.dpi,
-                title=plan.title,
-                language=plan.language,
-                author=s.author,
-                subject=subject,
-                rtl=self.rtl,
-                quality=s.pdf_quality,
-                lettering=lettering,
-            )
+            self._write_pdf(paths, target, pages, cover)
         elif kind is JobKind.CBZ:
             c.export_cbz(paths, target, plan=plan, rtl=self.rtl, cover=cover is not None, author=s.author)
         elif kind is JobKind.EPUB:
@@ -189,6 +172,32 @@ class Exporter:
             c.export_epub(paths, target, plan=plan, rtl=self.rtl, author=s.author)
         else:
             self.webtoon(pages, target, reuse_strip=False)
+
+    def _write_pdf(self, paths: list[Path], target: Path, pages: Sequence[PageWork], cover: Job | None) -> None:
+        c, s, plan = self.composer, self.settings, self.plan
+        subject = f"{plan.title} — " + ", ".join(ch.title for ch in plan.chapters)
+        c.export_pdf(
+            paths,
+            target,
+            dpi=s.dpi,
+            title=plan.title,
+            language=plan.language,
+            author=s.author,
+            subject=subject,
+            rtl=self.rtl,
+            quality=s.pdf_quality,
+            lettering=self._pdf_lettering(pages, cover),
+        )
+
+    def _pdf_lettering(self, pages: Sequence[PageWork], cover: Job | None) -> list[Any] | None:
+        """The text layer of each PDF page (the cover's first), ``None`` when the composer has none."""
+        c, s, plan = self.composer, self.settings, self.plan
+        if c.page_lettering is None:
+            return None
+        lettering = [c.page_lettering(plan, w.page, s) for w in pages]
+        if cover is not None:
+            lettering.insert(0, c.cover_lettering(plan, s) if c.cover_lettering is not None else [])
+        return lettering
 
     def webtoon(self, pages: Sequence[PageWork], strip: Path, *, reuse_strip: bool = True) -> None:
         """Write the webtoon's slices into ``webtoon/`` (and the strip to ``strip`` unless ``reuse_strip``).
@@ -208,3 +217,65 @@ class Exporter:
             strip_path=strip,
             reuse_strip=reuse_strip,
         )
+
+
+def produce_exports(
+    jobs: Sequence[Job],
+    done: list[PageWork],
+    exporter: Exporter,
+    producer: Producer,
+    keys: RunKeys,
+    *,
+    cancelling: Callable[[], bool],
+    record: Callable[[Job], None],
+    skip: Callable[[Job, Blocker], None],
+) -> None:
+    """Finish the cover and export ``jobs`` (from :func:`export_jobs`) of the pages ``done``, in order.
+
+    Args:
+        jobs: the cover job (if any) first, then the exports.
+        done: the pages composed or reused, in reading order.
+        exporter: keys and makers of the cover and exports.
+        producer: reuses from the cache or produces each job.
+        keys: the run's cache keys.
+        cancelling: whether the run is being cancelled (asked before each job).
+        record: called with each finished job.
+        skip: finishes a job that cannot start (a page, or the cover, is missing).
+    """
+    pages = [w.job for w in done]
+    cover: Job | None = None
+    for job in jobs:
+        blocker = missing_pages(pages, cancelling=cancelling()) or missing_cover(cover)
+        if blocker is not None:
+            skip(job, blocker)
+        elif job.kind is JobKind.COVER:
+            record(_produce_cover(job, exporter, producer, done))
+        else:
+            record(_produce_export(job, exporter, producer, keys, done, cover))
+        if job.kind is JobKind.COVER:
+            cover = job
+
+
+def _produce_cover(job: Job, exporter: Exporter, producer: Producer, pages: list[PageWork]) -> Job:
+    """The cover job, finished (failed when its key cannot be worked out)."""
+    try:
+        job.cache_key, make = exporter.cover(pages)
+    except Exception as exc:
+        job.finish(JobState.FAILED, error_text(exc))
+        return job
+    return producer.produce(job, make)
+
+
+def _produce_export(
+    job: Job, exporter: Exporter, producer: Producer, keys: RunKeys, done: list[PageWork], cover: Job | None
+) -> Job:
+    """An export job, finished; a webtoon strip from the cache has its slices cut again."""
+    shas = ([cover.sha256] if cover is not None else []) + [w.job.sha256 for w in done]
+    job.cache_key = keys.export(job.kind.value, shas, exporter.composer.version, exporter.options(job.kind, cover))
+    producer.produce(job, exporter.maker(done, cover))
+    if job.kind is JobKind.WEBTOON and job.state is JobState.COMPLETED and job.cache_hit:
+        try:  # the strip came from the cache: cut its slices again
+            exporter.webtoon(done, job.path)
+        except Exception as exc:
+            job.finish(JobState.FAILED, error_text(exc))
+    return job

@@ -109,8 +109,57 @@ def execute_plan_notebook(
         plan_path=str(Path(plan_path).resolve()), backend=backend, output_dir=str(out), result_path=str(result_path)
     )
     started = time.monotonic()
-    error = ""
     kernel_log = work / f"{plan_id}-{token}.kernel.log"
+    error = _execute(
+        pm,
+        notebook,
+        executed,
+        result_path,
+        kernel_log,
+        parameters,
+        kernel=kernel,
+        progress_bar=progress_bar,
+        stdout=stdout,
+        stderr=stderr,
+    )
+    if settle_notebook(executed):
+        scrub_notebook(executed, parameters=parameters)
+    if kernel_log.exists():
+        scrub_notebook(kernel_log, parameters=parameters)
+    result = _read_result(result_path)
+    run_dir = Path(result["run_dir"]) if result.get("run_dir") else None
+    kept = _move_into_run(executed, kernel_log, run_dir)
+    return NotebookRun(
+        plan_path=Path(plan_path),
+        run_id=result.get("run_id"),
+        run_dir=run_dir,
+        status=str(result.get("status") or "failed"),
+        summary=str(result.get("summary") or ""),
+        error=error,
+        executed=kept,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _execute(
+    pm: Any,
+    notebook: Path,
+    executed: Path,
+    result_path: Path,
+    kernel_log: Path,
+    parameters: dict[str, Any],
+    *,
+    kernel: str | None,
+    progress_bar: bool,
+    stdout: TextIO | None,
+    stderr: TextIO | None,
+) -> str:
+    """Run papermill; the notebook's error as a sentence (``""`` when it ran to the end).
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C (or a kernel error it caused).
+        OSError: the output folder is unusable.
+    """
     interrupted = {"flag": False}
     try:
         with _guarded(kernel_log, interrupted):
@@ -125,7 +174,7 @@ def execute_plan_notebook(
                 kernel_name=kernel,
             )
     except pm.PapermillExecutionError as exc:
-        error = _sentence(exc)
+        return _sentence(exc)
     except BaseException as exc:  # interrupted, disk full, kernel died: keep no torn or secret-bearing file
         if settle_notebook(executed):
             scrub_notebook(executed, parameters=parameters)
@@ -136,11 +185,12 @@ def execute_plan_notebook(
             raise  # the output folder is unusable (full, read-only): the caller says so
         if not isinstance(exc, Exception):
             raise
-        error = _sentence(exc)  # kernel died, notebook unreadable...: this plan fails, others go on
-    if settle_notebook(executed):
-        scrub_notebook(executed, parameters=parameters)
-    if kernel_log.exists():
-        scrub_notebook(kernel_log, parameters=parameters)
+        return _sentence(exc)  # kernel died, notebook unreadable...: this plan fails, others go on
+    return ""
+
+
+def _read_result(result_path: Path) -> dict[str, Any]:
+    """The run the notebook reported (``{}`` when none or unreadable); the file is deleted."""
     result: dict[str, Any] = {}
     if result_path.exists():
         try:
@@ -148,23 +198,18 @@ def execute_plan_notebook(
         except ValueError:
             result = {}
         result_path.unlink(missing_ok=True)
-    run_dir = Path(result["run_dir"]) if result.get("run_dir") else None
+    return result
+
+
+def _move_into_run(executed: Path, kernel_log: Path, run_dir: Path | None) -> Path:
+    """Move the executed notebook and kernel log into the run folder; where the notebook now is."""
     kept = executed
     if run_dir is not None and executed.exists():
         kept = run_dir / NOTEBOOK_NAME
         os.replace(executed, kept)
     if run_dir is not None and kernel_log.exists():
         os.replace(kernel_log, run_dir / "kernel.log")
-    return NotebookRun(
-        plan_path=Path(plan_path),
-        run_id=result.get("run_id"),
-        run_dir=run_dir,
-        status=str(result.get("status") or "failed"),
-        summary=str(result.get("summary") or ""),
-        error=error,
-        executed=kept,
-        seconds=time.monotonic() - started,
-    )
+    return kept
 
 
 def _sentence(exc: BaseException) -> str:

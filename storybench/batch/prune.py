@@ -155,6 +155,96 @@ class _Ledger:
         return sum(size for key, (size, nlink) in self.info.items() if self.links[key] >= nlink)
 
 
+def _check_limits(keep: int | None, older_than: float | None) -> None:
+    if keep is None and older_than is None:
+        raise ValueError("say what to prune: keep the newest N runs (--keep N) and/or remove older ones (--older-than)")
+    if keep is not None and keep < 0:
+        raise ValueError(f"--keep must be 0 or more, got {keep}")
+
+
+def _select_runs(
+    out: Path, report: PruneReport, keep: int | None, older_than: float | None, now: float
+) -> tuple[list[Path], float | None]:
+    """Sort run folders into removed (on ``report``) and kept; also the start of the oldest busy run."""
+    kept: list[Path] = []
+    busy_since: float | None = None
+    for runs in _runs(out).values():
+        for rank, (run_dir, finished) in enumerate(reversed(runs)):
+            old_enough = older_than is None or now - finished > older_than
+            beyond = keep is None or rank >= keep
+            if _in_progress(run_dir):
+                busy_since = finished if busy_since is None else min(busy_since, finished)
+                kept.append(run_dir)
+            elif old_enough and beyond:
+                report.runs_removed.append(run_dir)
+            else:
+                kept.append(run_dir)
+    return kept, busy_since
+
+
+def _referenced_keys(out: Path, kept: list[Path]) -> set[str]:
+    """Cache keys of the catalog rows of kept runs."""
+    table = read_catalog_table(out)
+    kept_ids = {d.name for d in kept}
+    run_ids = table.column("run_id").to_pylist()
+    keys = table.column("cache_key").to_pylist()
+    return {key for run_id, key in zip(run_ids, keys, strict=True) if key and run_id in kept_ids}
+
+
+def _kept_inodes(kept: list[Path]) -> set[tuple[int, int]]:
+    inodes = set()
+    for run_dir in kept:
+        for path in _files(run_dir):
+            st = path.stat()
+            inodes.add((st.st_dev, st.st_ino))
+    return inodes
+
+
+def _doomed_objects(
+    out: Path, referenced: set[str], kept_inodes: set[tuple[int, int]], busy_since: float | None
+) -> tuple[list[Path], int]:
+    """Cache objects (and their sidecars) no kept run uses, and how many objects that is."""
+    objects = out / "cache" / "objects"
+    doomed: list[Path] = []
+    count = 0
+    for sidecar in sorted(objects.glob("*/*.json")) if objects.is_dir() else []:
+        try:
+            obj = sidecar.parent / json.loads(sidecar.read_text(encoding="utf-8"))["file"]
+            st = obj.stat()
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if sidecar.stem in referenced or (st.st_dev, st.st_ino) in kept_inodes:
+            continue
+        if busy_since is not None and st.st_mtime >= busy_since - 60:
+            continue  # may belong to the render in progress
+        doomed += [obj, sidecar]
+        count += 1
+    return doomed, count
+
+
+def _doomed_blobs(out: Path, ledger: _Ledger) -> list[Path]:
+    """Content blobs whose only remaining link is the blob store's own."""
+    blobs = out / "cache" / "blobs"
+    return [
+        blob
+        for blob in (sorted(blobs.glob("*/*")) if blobs.is_dir() else [])
+        if blob.is_file() and not blob.name.startswith(".") and ledger.remaining(blob) <= 1
+    ]
+
+
+def _remove(out: Path, report: PruneReport, files: list[Path]) -> None:
+    """Delete the removed runs and ``files``, compact the catalog and drop emptied plan folders."""
+    for run_dir in report.runs_removed:
+        shutil.rmtree(run_dir)
+    for path in files:
+        path.unlink(missing_ok=True)
+    if (out / CATALOG_FILE).exists() or (out / CATALOG_RUNS_DIR).exists():
+        compact_catalog(out, drop_runs={d.name for d in report.runs_removed})
+    for plan_dir in {d.parent for d in report.runs_removed}:
+        with contextlib.suppress(OSError):
+            plan_dir.rmdir()  # only when it is now empty
+
+
 def prune_outputs(
     output_dir: str | os.PathLike[str],
     *,
@@ -179,70 +269,23 @@ def prune_outputs(
         ValueError: neither ``keep`` nor ``older_than`` given, or ``keep`` negative.
         OSError: a file cannot be removed.
     """
-    if keep is None and older_than is None:
-        raise ValueError("say what to prune: keep the newest N runs (--keep N) and/or remove older ones (--older-than)")
-    if keep is not None and keep < 0:
-        raise ValueError(f"--keep must be 0 or more, got {keep}")
+    _check_limits(keep, older_than)
     out = Path(output_dir)
     now = time.time() if now is None else now
     report = PruneReport(dry_run=dry_run)
     ledger = _Ledger()
-    kept: list[Path] = []
-    busy_since: float | None = None
-    for runs in _runs(out).values():
-        newest_first = list(reversed(runs))
-        for rank, (run_dir, finished) in enumerate(newest_first):
-            old_enough = older_than is None or now - finished > older_than
-            beyond = keep is None or rank >= keep
-            if _in_progress(run_dir):
-                busy_since = finished if busy_since is None else min(busy_since, finished)
-                kept.append(run_dir)
-            elif old_enough and beyond:
-                report.runs_removed.append(run_dir)
-            else:
-                kept.append(run_dir)
+    kept, busy_since = _select_runs(out, report, keep, older_than, now)
     report.runs_kept = len(kept)
-    removed_ids = {d.name for d in report.runs_removed}
     for run_dir in report.runs_removed:
         for path in _files(run_dir):
             ledger.add(path)
 
-    # what kept runs reference
-    table = read_catalog_table(out)
-    referenced: set[str] = set()
-    kept_ids = {d.name for d in kept}
-    for run_id, key in zip(table.column("run_id").to_pylist(), table.column("cache_key").to_pylist(), strict=True):
-        if key and run_id in kept_ids:
-            referenced.add(key)
-    kept_inodes = set()
-    for run_dir in kept:
-        for path in _files(run_dir):
-            st = path.stat()
-            kept_inodes.add((st.st_dev, st.st_ino))
-
-    objects = out / "cache" / "objects"
-    doomed_objects: list[Path] = []
-    for sidecar in sorted(objects.glob("*/*.json")) if objects.is_dir() else []:
-        key = sidecar.stem
-        try:
-            obj = sidecar.parent / json.loads(sidecar.read_text(encoding="utf-8"))["file"]
-            st = obj.stat()
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if key in referenced or (st.st_dev, st.st_ino) in kept_inodes:
-            continue
-        if busy_since is not None and st.st_mtime >= busy_since - 60:
-            continue  # may belong to the render in progress
-        doomed_objects += [obj, sidecar]
-        report.objects_removed += 1
+    doomed_objects, report.objects_removed = _doomed_objects(
+        out, _referenced_keys(out, kept), _kept_inodes(kept), busy_since
+    )
     for path in doomed_objects:
         ledger.add(path)
-
-    blobs = out / "cache" / "blobs"
-    doomed_blobs = []
-    for blob in sorted(blobs.glob("*/*")) if blobs.is_dir() else []:
-        if blob.is_file() and not blob.name.startswith(".") and ledger.remaining(blob) <= 1:
-            doomed_blobs.append(blob)
+    doomed_blobs = _doomed_blobs(out, ledger)
     for blob in doomed_blobs:
         ledger.add(blob)
     report.blobs_removed = len(doomed_blobs)
@@ -252,16 +295,6 @@ def prune_outputs(
         ledger.add(path)
     report.notebooks_removed = len([p for p in orphans if p.suffix == ".ipynb"])
     report.bytes_freed = ledger.freed()
-    if dry_run:
-        return report
-
-    for run_dir in report.runs_removed:
-        shutil.rmtree(run_dir)
-    for path in [*doomed_objects, *doomed_blobs, *orphans]:
-        path.unlink(missing_ok=True)
-    if (out / CATALOG_FILE).exists() or (out / CATALOG_RUNS_DIR).exists():
-        compact_catalog(out, drop_runs=removed_ids)
-    for plan_dir in {d.parent for d in report.runs_removed}:
-        with contextlib.suppress(OSError):
-            plan_dir.rmdir()  # only when it is now empty
+    if not dry_run:
+        _remove(out, report, [*doomed_objects, *doomed_blobs, *orphans])
     return report

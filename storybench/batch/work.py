@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from storybench.batch.cache import CacheEntry
 from storybench.batch.jobs import Job, JobKind, JobState
-from storybench.batch.keys import RunKeys, render_key
+from storybench.batch.keys import RunKeys, reference_of, render_key
 from storybench.batch.references import character_sheet_spec
 from storybench.batch.run_folder import RunFolder
 from storybench.config import RenderSettings
@@ -38,6 +38,7 @@ __all__ = [
     "PageWork",
     "as_plan",
     "cached_page_keys",
+    "key_panels_after_sheets",
     "missing_pages",
     "missing_panels",
     "missing_sheet",
@@ -270,3 +271,23 @@ def cached_page_keys(
             return None
         found.append(page)
     return found
+
+
+def key_panels_after_sheets(pages: Sequence[PageWork], sheets: Sequence[Job], keys: RunKeys) -> dict[str, Job]:
+    """Once the character ``sheets`` are finished: each panel's spec and cache key with its sheet.
+
+    Returns:
+        Panel id to the failed (or cancelled) sheet of each panel that cannot be rendered;
+        those panels are left unkeyed.
+    """
+    rendered = {j.artifact_id: j.sha256 for j in sheets if j.state is JobState.COMPLETED}
+    failed = {j.artifact_id: j for j in sheets if j.state is not JobState.COMPLETED}
+    blocked: dict[str, Job] = {}
+    for w, job in panel_jobs(pages):
+        panel = w.panel(job.artifact_id)
+        sheet = failed.get(reference_of(panel) or "")
+        if sheet is not None:
+            blocked[job.artifact_id] = sheet
+        else:
+            job.spec, job.cache_key = keys.panel(w.specs[job.artifact_id], panel, rendered).known()
+    return blocked
