@@ -19,7 +19,7 @@ from PIL import Image
 
 from storybench.batch import Composer, read_catalog, render_plan
 from storybench.config import RenderSettings
-from storybench.io import atomic_write_bytes
+from storybench.files import atomic_write_bytes
 from storybench.plan import parse_plan
 from storybench.render.base import ImageBackend
 from storybench.render.spec import RenderResult

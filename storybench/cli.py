@@ -33,7 +33,7 @@ from storybench.batch.runs_cli import add_runs_command, render_many
 from storybench.cli_errors import explain
 from storybench.compose.capacity import lettering_warnings
 from storybench.config import env_settings
-from storybench.io import atomic_write_text
+from storybench.files import atomic_write_text
 from storybench.llm.models_cli import add_models_command
 from storybench.notebook_run import check_parameters, notebook_parameters
 from storybench.plan import ComicPlan, load_plan, load_plan_with_notes, plan_json_schema

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from storybench.io import atomic_write_bytes
+from storybench.files import atomic_write_bytes
 
 __all__ = [
     "MIN_SECRET_CHARS",

@@ -17,7 +17,7 @@ from plan_factory import build_plan
 
 from storybench.batch import Composer
 from storybench.config import RenderSettings
-from storybench.io import atomic_write_bytes
+from storybench.files import atomic_write_bytes
 from storybench.plan import panel_rects, parse_plan
 from storybench.render.base import ImageBackend
 from storybench.render.spec import RenderResult, RenderSpec

@@ -12,7 +12,7 @@ from publish_platform import TestPlatform
 
 from storybench.batch import render_plan
 from storybench.config import RenderSettings
-from storybench.io import atomic_write_json
+from storybench.files import atomic_write_json
 from storybench.plan import load_plan
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -29,7 +29,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from storybench.io import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file, temp_name
+from storybench.files import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file, temp_name
 
 __all__ = ["ArtifactCache", "CacheEntry", "materialize_file"]
 

@@ -60,7 +60,7 @@ import pyarrow.parquet as pq
 from filelock import FileLock
 
 from storybench.batch.catalog_row import FLAT_METRICS, CatalogRow, flat_metrics, metrics_json
-from storybench.io import atomic_write_bytes
+from storybench.files import atomic_write_bytes
 
 __all__ = [
     "CATALOG_COLUMNS",

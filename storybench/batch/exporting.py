@@ -29,7 +29,7 @@ from storybench.batch.run_folder import RunFolder
 from storybench.batch.work import Blocker, PageWork, missing_pages
 from storybench.config import RenderSettings
 from storybench.exceptions import ConfigError
-from storybench.io import sha256_file
+from storybench.files import sha256_file
 from storybench.plan.layouts import panel_rects
 from storybench.plan.models import ComicPlan
 

@@ -39,7 +39,7 @@ from storybench.batch.runs import (
 )
 from storybench.config import RenderSettings
 from storybench.exceptions import ConfigError
-from storybench.io import atomic_write_json, sha256_file
+from storybench.files import atomic_write_json, sha256_file
 from storybench.plan.models import ComicPlan
 from storybench.render.base import ImageBackend
 

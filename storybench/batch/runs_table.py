@@ -26,7 +26,7 @@ from typing import Any
 
 from storybench.batch.catalog import read_catalog_table
 from storybench.batch.runs import RUN_MANIFEST, new_run_id, read_manifest
-from storybench.io import atomic_write_json
+from storybench.files import atomic_write_json
 
 __all__ = [
     "ATTEMPTS_DIR",

@@ -19,7 +19,7 @@ from pathlib import Path
 from PIL import Image
 
 from storybench.compose.comicinfo import PageInfo, PageType, comic_book_info, comic_info_xml
-from storybench.io import atomic_write_bytes
+from storybench.files import atomic_write_bytes
 from storybench.plan.models import ComicPlan
 
 __all__ = ["ZIP_COMMENT_MAX", "export_cbz"]

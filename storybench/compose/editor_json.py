@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from storybench.compose.lettering import LetterItem
 from storybench.compose.page import compose_from_items, page_lettering, page_rects
 from storybench.config import RenderSettings
-from storybench.io import atomic_write_text
+from storybench.files import atomic_write_text
 from storybench.plan.layouts import Rect
 from storybench.plan.models import ComicPlan
 from storybench.plan.styles import get_style

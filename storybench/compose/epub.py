@@ -20,7 +20,7 @@ from pathlib import Path
 from PIL import Image
 
 from storybench.compose.comicinfo import clean_xml_text
-from storybench.io import atomic_write_bytes
+from storybench.files import atomic_write_bytes
 from storybench.plan.models import ComicPlan
 
 __all__ = ["export_comic_epub"]

@@ -1,6 +1,6 @@
 """Export: page PNGs; the PDF (:mod:`.pdf`) and CBZ (:mod:`.cbz`, :mod:`.comicinfo`) exporters re-exported.
 
-Every file is written atomically (``storybench.io``).
+Every file is written atomically (``storybench.files``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from PIL import Image
 from storybench.compose.cbz import export_cbz
 from storybench.compose.comicinfo import comic_info_xml
 from storybench.compose.pdf import export_pdf
-from storybench.io import atomic_write_bytes
+from storybench.files import atomic_write_bytes
 
 __all__ = ["comic_info_xml", "export_cbz", "export_pdf", "save_page_png"]
 

@@ -39,7 +39,7 @@ from reportlab.pdfgen import canvas
 from storybench.compose.comicinfo import clean_xml_text
 from storybench.compose.fonts import font_path, get_font
 from storybench.compose.lettering import LetterItem
-from storybench.io import atomic_write_bytes
+from storybench.files import atomic_write_bytes
 
 __all__ = ["TEXT_LAYER_FONT", "export_pdf"]
 

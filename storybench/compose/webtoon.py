@@ -22,7 +22,7 @@ from PIL import Image
 
 from storybench.compose.page import page_rects
 from storybench.config import RenderSettings
-from storybench.io import atomic_write_bytes
+from storybench.files import atomic_write_bytes
 from storybench.plan.models import ComicPlan
 
 __all__ = [

@@ -36,7 +36,7 @@ from storybench.editor.preview import render_page_preview
 from storybench.editor.stoppable import StoppableLLM
 from storybench.exceptions import PlanIssue, StorybenchError
 from storybench.plan.ids import unique_slug
-from storybench.plan.io import load_plan, save_plan
+from storybench.plan.loading import load_plan, save_plan
 from storybench.plan.layouts import TEMPLATE_IDS, TEMPLATES, layout_for_count, template_id
 from storybench.plan.models import (
     SEED_MAX,
@@ -54,7 +54,7 @@ from storybench.planner.planner import plan_comic, resolve_llm
 from storybench.prompts.dialogue import context_from_panel, speakers_from_plan, write_dialogue
 from storybench.prompts.enhance import enhance_prompt
 from storybench.prompts.panel import panel_prompt
-from storybench.widgets.pending import Pending
+from storybench.ui_kit.pending import Pending
 
 __all__ = ["PANEL_FIELDS", "PLACEHOLDER_ACTION", "EditRejected", "Pending", "PlanEditorModel"]
 
@@ -99,7 +99,7 @@ class PlanEditorModel(t.HasTraits):
         pending: the open question, or ``None``.
         last_result: the :class:`~storybench.planner.PlanResult` of the last generation.
 
-    Traits (for :func:`~storybench.widgets.busy.busy_action` and the view):
+    Traits (for :func:`~storybench.ui_kit.busy.busy_action` and the view):
         busy: an action is running. generating: a plan is being generated (Stop is live).
         error: the last action's error message ("" when it worked).
     """

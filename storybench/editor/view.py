@@ -30,9 +30,9 @@ from storybench.plan.styles import STYLE_IDS
 from storybench.planner.schemas import CAMERA_SHOTS
 from storybench.prompts.dialogue import list_dialogue_presets
 from storybench.prompts.enhance import list_presets
-from storybench.widgets.busy import busy_action, in_background, running_in_kernel
-from storybench.widgets.interrupt import register_stop
-from storybench.widgets.links import file_link
+from storybench.ui_kit.busy import busy_action, in_background, running_in_kernel
+from storybench.ui_kit.interrupt import register_stop
+from storybench.ui_kit.links import file_link
 
 __all__ = ["CSS_CLASSES", "DialogueRow", "PlanEditorView"]
 
@@ -420,7 +420,7 @@ class PlanEditorView(widgets.VBox):
 
         return lambda b: handler(self, b)
 
-    # -- busy state and errors (storybench.widgets.busy) ----------------------------------
+    # -- busy state and errors (storybench.ui_kit.busy) ----------------------------------
     def action_widgets(self) -> list[widgets.DOMWidget]:
         """Buttons disabled while an action runs (Stop is not one: it stays live)."""
         return [self.open_button, self.save_button, self.generate_button, self.write_dialogue_button]

@@ -1,7 +1,7 @@
 """The comic plan: models, rules, layouts and styles."""
 
 from storybench.plan.defaults import DEFAULT_LANGUAGE, Filled, plan_id_from_title
-from storybench.plan.io import (
+from storybench.plan.loading import (
     json_path,
     load_plan,
     load_plan_with_notes,

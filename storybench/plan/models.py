@@ -6,7 +6,7 @@ that share the same interfaces; loading also accepts snake_case (``page_number``
 The models check types and the shape of ids; the rules that span the plan (panel
 counts per layout, positions, references, page numbering) are checked by
 :func:`plan_issues`, so an editor can hold a plan that is momentarily invalid and
-list what is wrong. :func:`storybench.plan.io.parse_plan` applies both and raises
+list what is wrong. :func:`storybench.plan.loading.parse_plan` applies both and raises
 :class:`~storybench.exceptions.PlanValidationError`.
 """
 

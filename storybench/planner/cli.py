@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from storybench.exceptions import StorybenchError
-from storybench.plan.io import save_plan
+from storybench.plan.loading import save_plan
 from storybench.plan.styles import STYLE_IDS
 from storybench.planner.planner import plan_comic
 

@@ -17,7 +17,7 @@ import io
 
 from PIL import Image
 
-from storybench.io import atomic_write_bytes
+from storybench.files import atomic_write_bytes
 from storybench.plan.styles import get_style
 from storybench.publish.planning import AvatarSource
 from storybench.render.base import ImageBackend, get_image_backend

@@ -6,7 +6,7 @@ folder of a comic, or the story folder). It is a JSON document
 (``{"format": "storybench.publish-ledger", "version": 1, ...}``) holding one record
 per character, media object and post, keyed by the publish plan's keys
 (``character:char-1``, ``media:page-003``, ``post:page-003``). It is rewritten
-atomically (:func:`storybench.io.atomic_write_json`) after every step, and a step's
+atomically (:func:`storybench.files.atomic_write_json`) after every step, and a step's
 record is written *before* the call that depends on it returns control:
 
 * a character is recorded ``creating`` with its ``publish_key`` before
@@ -35,7 +35,7 @@ from filelock import FileLock, Timeout
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from storybench.exceptions import ConfigError
-from storybench.io import atomic_write_json
+from storybench.files import atomic_write_json
 
 __all__ = [
     "LEDGER_FORMAT",

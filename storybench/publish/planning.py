@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from storybench.batch.runs import RUN_MANIFEST, read_manifest
 from storybench.exceptions import ConfigError
-from storybench.plan.io import load_plan
+from storybench.plan.loading import load_plan
 from storybench.plan.models import ComicPlan, Page
 from storybench.story.model import load_story
 

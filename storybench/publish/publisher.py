@@ -33,7 +33,7 @@ import httpx
 from tqdm.auto import tqdm
 
 from storybench.exceptions import PublishError
-from storybench.io import sha256_bytes
+from storybench.files import sha256_bytes
 from storybench.llm.base import LLMBackend
 from storybench.publish.avatars import avatar_bytes
 from storybench.publish.captions import write_caption

@@ -26,7 +26,7 @@ from typing import Literal
 
 from storybench.compose.comicinfo import clean_xml_text
 from storybench.compose.cover import title_card
-from storybench.io import atomic_write_bytes
+from storybench.files import atomic_write_bytes
 from storybench.story.model import Segment, Story
 from storybench.story.twee import PLACEHOLDER_TEXT
 

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from storybench.io import atomic_write_text
+from storybench.files import atomic_write_text
 from storybench.story.epub import export_story_epub
 from storybench.story.model import Segment, Story
 from storybench.story.twee import TWINE_FORMATS, choice_passage_name, choice_target, passage_name, to_twee

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from storybench.exceptions import BackendError, ConfigError, StorybenchError
-from storybench.io import atomic_write_bytes
+from storybench.files import atomic_write_bytes
 from storybench.render.base import ImageBackend
 from storybench.story.illustration import IllustrationPrompter, illustration_render_spec
 from storybench.story.model import Segment, Story

@@ -31,7 +31,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from storybench.exceptions import StorybenchError
-from storybench.io import atomic_write_json
+from storybench.files import atomic_write_json
 from storybench.plan.styles import STYLE_IDS
 
 __all__ = [

@@ -115,7 +115,7 @@ def test_page_gate_tracks_pages_by_id(tmp_path):
 
 def test_kept_needs_the_same_key_and_an_intact_file(tmp_path):
     from storybench.batch.catalog import upsert_catalog_rows
-    from storybench.io import atomic_write_bytes, sha256_bytes
+    from storybench.files import atomic_write_bytes, sha256_bytes
 
     folder = RunFolder(tmp_path, "comic")
     folder.open(run_id="r1", match=None)

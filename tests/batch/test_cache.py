@@ -12,7 +12,7 @@ from engine_support import make_plan, small_settings
 from storybench.batch import ArtifactCache, call_with_retries, character_sheet_spec, materialize_file
 from storybench.batch.jobs import is_transient
 from storybench.exceptions import Cancelled, PermanentBackendError, RetryExhausted, TransientBackendError
-from storybench.io import sha256_bytes
+from storybench.files import sha256_bytes
 
 KEY = "ab" + "0" * 62
 

@@ -391,7 +391,7 @@ def test_character_sheets_for_reference_backend(tmp_path):
         spec = panels[pid]
         first = spec.cast[0].id
         assert spec.reference_images == (str(summary.run_dir / "characters" / f"{first}.png"),)
-        from storybench.io import sha256_file
+        from storybench.files import sha256_file
 
         assert spec.params["reference_sha256"] == sha256_file(spec.reference_images[0])
     assert all(not s.reference_images for s in panels.values() if not s.cast)

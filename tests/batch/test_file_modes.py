@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from storybench.batch.cache import ArtifactCache, materialize_file
-from storybench.io import atomic_write_bytes, atomic_write_json
+from storybench.files import atomic_write_bytes, atomic_write_json
 
 
 @pytest.fixture

@@ -86,7 +86,7 @@ def test_an_unreadable_plan(tmp_path, capsys, monkeypatch):
     def denied(p):
         raise PermissionError(errno.EACCES, "Permission denied", str(p))
 
-    monkeypatch.setattr("storybench.plan.io.read_plan_text", denied)  # (tests may run as root)
+    monkeypatch.setattr("storybench.plan.loading.read_plan_text", denied)  # (tests may run as root)
     code, lines = run_main(capsys, "validate", str(path))
     assert code == 1
     assert lines == [f"{path}: permission denied", "check its permissions or choose another path"]

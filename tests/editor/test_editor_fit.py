@@ -126,7 +126,7 @@ def test_models_import_no_widgets():
     from pathlib import Path
 
     code = (
-        "import sys, storybench.editor.model, storybench.story.explorer.model, storybench.widgets; "
+        "import sys, storybench.editor.model, storybench.story.explorer.model, storybench.ui_kit; "
         "print('ipywidgets' in sys.modules)"
     )
     root = Path(__file__).resolve().parents[2]

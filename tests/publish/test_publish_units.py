@@ -17,7 +17,7 @@ from plan_factory import plan_dict  # noqa: E402
 
 from storybench.exceptions import ConfigError, PublishError, PublishRejected, UnknownBackendError  # noqa: E402
 from storybench.llm.base import GenerationOptions, LLMBackend, Message  # noqa: E402
-from storybench.plan.io import parse_plan  # noqa: E402
+from storybench.plan.loading import parse_plan  # noqa: E402
 from storybench.publish import PlatformClient, PublishLedger, RetryPolicy, get_publish_target, parse_target  # noqa: E402
 from storybench.publish.avatars import first_cell  # noqa: E402
 from storybench.publish.captions import MAX_CAPTION, cut, fallback_caption, write_caption  # noqa: E402

@@ -17,7 +17,7 @@ from storybench.llm.base import register_llm_backend
 from storybench.story import load_story, to_twee
 from storybench.story.explorer import ExplorerModel, StoryExplorer
 from storybench.story.folders import StoryConflict, slugify, story_folder_name
-from storybench.widgets import interrupt
+from storybench.ui_kit import interrupt
 
 EN_A = "The lighthouse keeper found a letter.\n\n1. Open it\n2. Burn it\n3. Call the coast guard"
 EN_B = "Sparks fly in the robot's studio.\n\n1. Paint the sky\n2. Sleep\n3. Call the gallery"

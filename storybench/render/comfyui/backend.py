@@ -42,7 +42,7 @@ from storybench.exceptions import (
     PermanentBackendError,
     TransientBackendError,
 )
-from storybench.io import sha256_bytes
+from storybench.files import sha256_bytes
 from storybench.render.base import ImageBackend
 from storybench.render.comfyui.client import ComfyUIClient, PromptWatch
 from storybench.render.comfyui.errors import BACKEND, describe_node_errors, execution_failed, is_outage

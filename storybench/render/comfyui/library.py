@@ -22,7 +22,7 @@ from typing import Any
 
 from storybench.config import env_settings
 from storybench.exceptions import BackendError, WorkflowError
-from storybench.io import atomic_write_json
+from storybench.files import atomic_write_json
 from storybench.render.comfyui.client import ComfyUIClient
 from storybench.render.comfyui.errors import BACKEND
 from storybench.render.comfyui.slots_infer import SLOT_WORDS, SlotInference, infer_slots

@@ -13,7 +13,7 @@ kernel's Interrupt. After every new current segment the prefetcher
 (``prefetch``); every action stops it first.
 
 Saving never writes over another story: :meth:`ExplorerModel.save` to a file holding
-another story returns a :class:`~storybench.widgets.pending.Pending` (Overwrite / Save as
+another story returns a :class:`~storybench.ui_kit.pending.Pending` (Overwrite / Save as
 new / Cancel) answered through :meth:`ExplorerModel.resolve`.
 
 Traits the view observes:
@@ -41,9 +41,9 @@ from storybench.story.export import ExportKind, export_story
 from storybench.story.folders import StoryConflict, new_story_path
 from storybench.story.model import Segment, Story, StorySettings, load_story
 from storybench.story.prefetch import Prefetcher
-from storybench.widgets.busy import in_background, running_in_kernel
-from storybench.widgets.interrupt import register_stop
-from storybench.widgets.pending import Pending
+from storybench.ui_kit.busy import in_background, running_in_kernel
+from storybench.ui_kit.interrupt import register_stop
+from storybench.ui_kit.pending import Pending
 
 __all__ = ["ExplorerModel", "TreeRow"]
 

@@ -11,7 +11,7 @@ on click; its choice buttons — ⚡ marks one already written ahead), the actio
 export kind, Export) with the last file as a link, and the branch tree.
 
 Every widget has a stable CSS class ``sb-story-...``. Actions run through
-:func:`~storybench.widgets.busy.busy_action`: buttons are disabled while they run (Stop
+:func:`~storybench.ui_kit.busy.busy_action`: buttons are disabled while they run (Stop
 stays live) and errors show in the alert area.
 """
 
@@ -31,8 +31,8 @@ from storybench.render.base import image_backend_names
 from storybench.story.explorer.model import ExplorerModel
 from storybench.story.export import EXPORT_KINDS
 from storybench.story.model import Segment
-from storybench.widgets.busy import busy_action
-from storybench.widgets.links import file_link
+from storybench.ui_kit.busy import busy_action
+from storybench.ui_kit.links import file_link
 
 __all__ = ["LANGUAGE_OPTIONS", "StoryExplorer"]
 

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from storybench.exceptions import PlanIssue, PlanValidationError
-from storybench.io import atomic_write_text
+from storybench.files import atomic_write_text
 from storybench.plan.defaults import Filled, fill_defaults, seed_notes
 from storybench.plan.guard import check_plan_object, decode_plan_json, read_plan_text
 from storybench.plan.models import ComicPlan, plan_issues
