@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -39,6 +40,7 @@ __all__ = [
     "RUNSYNC_LIMIT_BYTES",
     "RUN_LIMIT_BYTES",
     "RunPodAPI",
+    "concurrency_from_health",
 ]
 
 BACKEND = "runpod"
@@ -212,3 +214,13 @@ class RunPodAPI:
         """Close the httpx client if it was created here."""
         if self._own_client:
             self._client.close()
+
+
+def concurrency_from_health(health: Mapping[str, Any], minimum: int) -> int:
+    """Jobs worth keeping in flight for an endpoint's ``/health``: its active workers
+    (idle + running + initializing), but at least ``minimum`` (and 1). ``/health`` shows
+    the workers up now, not the endpoint's maximum: keeping a few jobs queued is what
+    makes RunPod's autoscaler start more workers, and queued jobs are not billed."""
+    workers = health.get("workers") or {}
+    active = sum(int(workers.get(k, 0) or 0) for k in ("idle", "running", "initializing"))
+    return max(1, minimum, active)
