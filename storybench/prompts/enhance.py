@@ -116,8 +116,29 @@ def enhance_prompt(
         raise ConfigError("enhance_prompt: base prompt is empty")
     if max_chars < 40:
         raise ConfigError(f"enhance_prompt: max_chars must be at least 40, got {max_chars}")
-    data = _presets()
     chosen = {"style": style, "lighting": lighting, "mood": mood, "quality": quality}
+    parts, negative, applied = _apply_presets(base, chosen)
+    prompt = _join(parts)
+    notes: list[str] = []
+    if len(prompt) > max_chars:
+        cut = prompt[:max_chars]
+        prompt = cut[: cut.rfind(",")] if "," in cut else cut
+        notes.append(f"cut to {max_chars} characters")
+    result = EnhancedPrompt(prompt=prompt, negative=negative, presets=applied, notes=notes)
+    if not rewrite:
+        return result
+
+    _rewrite(result, resolve_llm(llm), max_chars, seed)
+    return result
+
+
+def _apply_presets(base: str, chosen: dict[str, str | None]) -> tuple[list[str], str, dict[str, str]]:
+    """``(prompt parts, negative prompt, applied presets)`` for the chosen preset id per category.
+
+    Raises:
+        ConfigError: an unknown preset id (the message lists the known ones).
+    """
+    data = _presets()
     parts = [base]
     negative = ""
     applied: dict[str, str] = {}
@@ -130,17 +151,11 @@ def enhance_prompt(
         parts.append(data[cat][pid]["prompt"])
         negative = data[cat][pid].get("negative", negative)
         applied[cat] = pid
-    prompt = _join(parts)
-    notes: list[str] = []
-    if len(prompt) > max_chars:
-        cut = prompt[:max_chars]
-        prompt = cut[: cut.rfind(",")] if "," in cut else cut
-        notes.append(f"cut to {max_chars} characters")
-    result = EnhancedPrompt(prompt=prompt, negative=negative, presets=applied, notes=notes)
-    if not rewrite:
-        return result
+    return parts, negative, applied
 
-    backend = resolve_llm(llm)
+
+def _rewrite(result: EnhancedPrompt, backend: LLMBackend, max_chars: int, seed: int | None) -> None:
+    """Ask ``backend`` to rewrite ``result.prompt``; keep the rewrite only if it is usable (notes say why not)."""
     messages = [
         Message(
             role="system",
@@ -149,7 +164,8 @@ def enhance_prompt(
         ),
         Message(
             role="user",
-            content=f"Rewrite this image prompt, keep every visual detail, at most {max_chars} characters:\n{prompt}",
+            content=f"Rewrite this image prompt, keep every visual detail, at most {max_chars} characters:\n"
+            f"{result.prompt}",
         ),
     ]
     options: dict[str, Any] = {"max_tokens": max(32, max_chars // 3), "temperature": 0.4}
@@ -159,7 +175,7 @@ def enhance_prompt(
         text = " ".join(backend.complete(messages, **options).split()).strip().strip('"').strip()
     except BackendError as exc:
         result.notes.append(f"rewrite failed ({exc}); kept the preset prompt")
-        return result
+        return
     if not text:
         result.notes.append("rewrite was empty; kept the preset prompt")
     elif len(text) > max_chars:
@@ -169,4 +185,3 @@ def enhance_prompt(
     else:
         result.prompt = text
         result.rewritten = True
-    return result
