@@ -169,7 +169,10 @@ class Exporter:
         elif kind is JobKind.EPUB:
             if c.export_epub is None:
                 raise ConfigError("the composer has no export_epub: no EPUB")
-            c.export_epub(paths, target, plan=plan, rtl=self.rtl, author=s.author)
+            numbers = [w.page.page_number for w in pages]
+            c.export_epub(
+                paths, target, plan=plan, rtl=self.rtl, author=s.author, cover=cover is not None, page_numbers=numbers
+            )
         else:
             self.webtoon(pages, target, reuse_strip=False)
 

@@ -28,7 +28,8 @@ put after ``$``, ``_`` and ``<`` so they start no variable or macro.
 Every link resolves: a taken choice links to its continuation (the version on the
 current path, else the newest); an untaken one to a short placeholder passage
 (:data:`PLACEHOLDER_TEXT`, tagged ``not-written``). Regenerated versions are reachable:
-each version links to the others ("other version 2 of 3"). Illustrations are
+each version links to the others ("other version 2 of 3"). These words are in the
+story's language (:func:`storybench.story.export_words.export_words`). Illustrations are
 embedded as ``data:`` URIs when the story folder is given, so the compiled HTML shows
 them offline; otherwise they are referenced by their relative path.
 """
@@ -43,6 +44,7 @@ import os
 import re
 from pathlib import Path
 
+from storybench.story.export_words import WORDS, export_words
 from storybench.story.model import Segment, Story
 
 __all__ = [
@@ -60,8 +62,9 @@ __all__ = [
 #: Story formats the export targets, with the version written into StoryData.
 TWINE_FORMATS: dict[str, str] = {"Harlowe": "3.3.9", "SugarCube": "2.37.3"}
 
-#: Text of the passage an untaken choice links to.
-PLACEHOLDER_TEXT = "not written yet — continue this branch in storybench"
+#: Text of the passage an untaken choice links to, in English (see
+#: :mod:`storybench.story.export_words` for the story's language).
+PLACEHOLDER_TEXT = WORDS["en"].placeholder
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _HARLOWE_MARKUP = re.compile(r"[$_?]\w|\(\s*[\w-]+\s*:|[`<>*^~=#&\\]|''|//")
@@ -191,6 +194,7 @@ def to_twee(story: Story, story_format: str = "Harlowe", *, story_dir: str | os.
     if start is None:
         raise ValueError(f"story {story.id}: nothing to export (no segments)")
     base = Path(story_dir) if story_dir is not None else None
+    words = export_words(story.settings.language)
     data = {
         "ifid": story.ifid,
         "format": story_format,
@@ -235,15 +239,15 @@ def to_twee(story: Story, story_format: str = "Harlowe", *, story_dir: str | os.
             out.append("")
             for n, other in enumerate(versions, 1):
                 if other is not seg:
-                    out.append(_link(f"other version {n} of {len(versions)}", passage_name(other)))
+                    out.append(_link(words.version_link(n, len(versions)), passage_name(other)))
         out.append("")
     for name, seg, i, depth, row in placeholders:
         meta = json.dumps({"position": f"{100 + depth * 200},{100 + row * 150}", "size": "100,100"})
         out.append(f":: {escape_twee_name(name)} [not-written] {meta}")
         out.append(verbatim(seg.choices[i], story_format))
         out.append("")
-        out.append(verbatim(PLACEHOLDER_TEXT, story_format))
+        out.append(verbatim(words.placeholder, story_format))
         out.append("")
-        out.append(_link("back", passage_name(seg)))
+        out.append(_link(words.back_short, passage_name(seg)))
         out.append("")
     return "\n".join(out).rstrip() + "\n"
