@@ -83,6 +83,8 @@ class Exporter:
         self.cache = cache
         self.folder = folder
         self.composer = composer
+        #: the exports' author: the plan's, else the ``author`` setting ("" for none)
+        self.author = plan.author or settings.author
 
     # -- the cover ---------------------------------------------------------------------
     def _cover_art(self, first: PageWork) -> tuple[list[Any], list[str]]:
@@ -140,7 +142,7 @@ class Exporter:
             "exports": EXPORTS_VERSION,
             "rtl": self.rtl,
             "cover": cover is not None,
-            "author": self.settings.author,
+            "author": self.author,
         }
         if kind is JobKind.PDF:
             options["quality"] = self.settings.pdf_quality
@@ -165,13 +167,19 @@ class Exporter:
         if kind is JobKind.PDF:
             self._write_pdf(paths, target, pages, cover)
         elif kind is JobKind.CBZ:
-            c.export_cbz(paths, target, plan=plan, rtl=self.rtl, cover=cover is not None, author=s.author)
+            c.export_cbz(paths, target, plan=plan, rtl=self.rtl, cover=cover is not None, author=self.author)
         elif kind is JobKind.EPUB:
             if c.export_epub is None:
                 raise ConfigError("the composer has no export_epub: no EPUB")
             numbers = [w.page.page_number for w in pages]
             c.export_epub(
-                paths, target, plan=plan, rtl=self.rtl, author=s.author, cover=cover is not None, page_numbers=numbers
+                paths,
+                target,
+                plan=plan,
+                rtl=self.rtl,
+                author=self.author,
+                cover=cover is not None,
+                page_numbers=numbers,
             )
         else:
             self.webtoon(pages, target, reuse_strip=False)
@@ -185,7 +193,7 @@ class Exporter:
             dpi=s.dpi,
             title=plan.title,
             language=plan.language,
-            author=s.author,
+            author=self.author,
             subject=subject,
             rtl=self.rtl,
             quality=s.pdf_quality,

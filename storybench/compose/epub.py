@@ -48,10 +48,10 @@ def _cover_jpeg(path: str | os.PathLike[str], height: int = 1600) -> bytes:
 
 
 def _accessibility(language: str) -> Accessibility:
-    """Images whose text alternatives carry all the words: visual, or textual through the alt text."""
+    """Pages of art with lettered text; the alt texts carry the words, not the pictures."""
     return Accessibility(
-        access_modes=("visual", "textual"),
-        sufficient=("visual", "textual"),
+        access_modes=("visual", "textOnVisual"),
+        sufficient=("visual",),
         features=("alternativeText", "readingOrder", "tableOfContents"),
         summary=page_words(language).summary,
     )

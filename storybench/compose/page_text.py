@@ -50,7 +50,8 @@ PAGE_WORDS: dict[str, PageWords] = {
         close="”",
         summary=(
             "A comic of full-page images in fixed layout. Each page's text alternative gives its "
-            "lettering in reading order: captions, dialogue with the speaker's name, and sound effects."
+            "lettering in reading order: captions, dialogue with the speaker's name, and sound effects; "
+            "the artwork itself is not described."
         ),
     ),
     "uk": PageWords(
@@ -64,7 +65,8 @@ PAGE_WORDS: dict[str, PageWords] = {
         close="»",
         summary=(
             "Комікс зі сторінок-зображень у фіксованій верстці. Текстова альтернатива кожної сторінки "
-            "подає її написи в порядку читання: підписи, репліки з іменем мовця та звукові ефекти."
+            "подає її написи в порядку читання: підписи, репліки з іменем мовця та звукові ефекти; "
+            "саме зображення не описано."
         ),
     ),
 }
