@@ -162,7 +162,7 @@ class Exporter:
         return make
 
     def _write(self, kind: JobKind, target: Path, pages: Sequence[PageWork], cover: Job | None) -> None:
-        c, s, plan = self.composer, self.settings, self.plan
+        c, plan = self.composer, self.plan
         paths = ([cover.path] if cover is not None else []) + [w.job.path for w in pages]
         if kind is JobKind.PDF:
             self._write_pdf(paths, target, pages, cover)

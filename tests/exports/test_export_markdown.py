@@ -18,6 +18,7 @@ from storybench.story.model import Segment, Story, StorySettings
 SCRIPT = "<script>alert('xss')</script>"
 TITLE = "<i>Маяк</i> & *зорі*"
 UNCLOSED = "<b>Піти далі"
+BLOCK = "&amp; [x](y) `z` ~~w~~"
 
 
 class _Rendered(HTMLParser):
@@ -52,7 +53,7 @@ def _hostile_story(tmp_path: Path) -> Story:
             parent_id="s002",
             choice_index=0,
             choice_text="Далі",
-            text=f"{SCRIPT}\n\n# not a heading\n1. not a list\n> not a quote\n---\n    not code\n&amp; [x](y) `z` ~~w~~",
+            text=f"{SCRIPT}\n\n# not a heading\n1. not a list\n> not a quote\n---\n    not code\n{BLOCK}",
             choices=[UNCLOSED, "after the unclosed one"],
         )
     )
@@ -68,7 +69,7 @@ def test_hostile_text_shows_verbatim_when_rendered(tmp_path: Path) -> None:
     text = rendered.text
     for piece in (SCRIPT, TITLE, UNCLOSED, "# not a heading", "1. not a list", "> not a quote", "---"):
         assert piece in text, piece
-    assert "&amp; [x](y) `z` ~~w~~" in text and "not code" in text
+    assert BLOCK in text and "not code" in text
     for piece in ("[[x]]", "<<set $gold to 5>>", "``double``", "''bold''", "_temp"):
         assert piece in HOSTILE and piece in text, piece
     # the choice after the unclosed <b> is its own list item, in plain text
