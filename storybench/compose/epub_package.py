@@ -68,7 +68,7 @@ def add_creator(book: Any, author: str) -> None:
         book.add_author(name)
 
 
-class _Writer(epub.EpubWriter):  # type: ignore[misc]
+class _Writer(epub.EpubWriter):
     """ebooklib's writer, with ``xml:lang`` on ``<package>``."""
 
     def _write_opf_file(self, root: Any) -> None:

@@ -61,7 +61,7 @@ def _text_font() -> str:
     return TEXT_LAYER_FONT
 
 
-class _DocumentInfo(PDFInfo):  # type: ignore[misc]
+class _DocumentInfo(PDFInfo):
     """The document information dictionary (PDF §14.3.3) without the fields left empty.
 
     reportlab writes every field, with "anonymous" for an unknown author and

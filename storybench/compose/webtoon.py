@@ -246,7 +246,8 @@ def _part_path(strip_path: Path, n: int) -> Path:
 def _read_parts(strip_path: Path, height: int) -> tuple[Image.Image, list[Path]] | None:
     """The strip stacked back from its files, and the files; ``None`` when they are missing
     or not ``height`` rows in all."""
-    images, paths = [], []
+    images: list[Image.Image] = []
+    paths: list[Path] = []
     total = 0
     while total < height and _part_path(strip_path, len(paths) + 1).is_file():
         paths.append(_part_path(strip_path, len(paths) + 1))
