@@ -73,6 +73,16 @@ class _DocumentInfo(PDFInfo):
     author = ""
     subject = ""
     keywords = ""
+    creator = "storybench"
+    producer = "storybench (reportlab)"
+
+    @classmethod
+    def of(cls, **fields: str) -> _DocumentInfo:
+        """The information with ``fields`` (``title``, ``author``...) cleaned of control characters."""
+        info = cls()
+        for name, value in fields.items():
+            setattr(info, name, clean_xml_text(value))
+        return info
 
     def format(self, document: object) -> bytes:
         entries = {
@@ -188,16 +198,7 @@ def export_pdf(
     k = 72.0 / dpi
     buf = io.BytesIO()
     c = canvas.Canvas(buf, lang=language or None, pageCompression=1, invariant=0, pdfVersion=(1, 7))
-    c._doc.info = _DocumentInfo()  # no "anonymous" author, no "unspecified" subject
-    c.setTitle(clean_xml_text(title))
-    if author:
-        c.setAuthor(clean_xml_text(author))
-    if subject:
-        c.setSubject(clean_xml_text(subject))
-    if keywords:
-        c.setKeywords(clean_xml_text(", ".join(keywords)))
-    c.setCreator("storybench")
-    c.setProducer("storybench (reportlab)")
+    c._doc.info = _DocumentInfo.of(title=title, author=author, subject=subject, keywords=", ".join(keywords))
     c.setViewerPreference("DisplayDocTitle", "true")
     if rtl:
         c.setViewerPreference("Direction", "R2L")
