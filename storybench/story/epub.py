@@ -26,6 +26,7 @@ import mimetypes
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -103,8 +104,9 @@ class _Book:
     book: Any = field(default_factory=epub.EpubBook)
     images: dict[str, str] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def in_book(self) -> set[str]:
+        """The ids of the exported segments."""
         return {seg.id for seg in self.segments}
 
     def metadata(self, author: str) -> None:
