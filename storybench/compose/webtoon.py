@@ -8,8 +8,8 @@ margin at the top and the bottom) are white space.
 
 Files: slices at most ``max_height`` pixels high (1280 px: what webtoon platforms
 accept per image), and the long strip itself in files at most
-:data:`WEBTOON_MAX_FILE_HEIGHT` (32,767 px: the tallest image common decoders and
-canvases accept — libjpeg, WebP, browsers' canvas) — ``strip.png``, then
+:data:`WEBTOON_MAX_FILE_HEIGHT` (32,767 px, 2**15 - 1: the tallest canvas Chromium
+and Firefox draw, and a limit of many image viewers and editors) — ``strip.png``, then
 ``strip-2.png``, ``strip-3.png``... when it is taller. Cuts follow
 :mod:`storybench.compose.webtoon_cuts`: in a gutter when one lies in reach, else
 outside the lettering, and never leaving a piece thinner than a quarter of the
