@@ -5,12 +5,15 @@
 * PDF: ``qpdf --check`` and ``pdftotext`` (Debian qpdf, poppler-utils), pypdf;
 * Twee: ``extwee`` from npm — on PATH (``.ci/run`` installs it), else installed into a
   temporary folder with ``npm install`` when npm is there;
-* EPUB: Debian's ``epubcheck`` (a jar: run with ``java -jar`` when it is not executable).
+* EPUB: Debian's ``epubcheck`` (a jar: run with ``java -jar`` when it is not executable),
+  and DAISY Ace (``ace-puppeteer`` from npm's ``@daisy/ace``, with the system Chromium);
+* Markdown: markdown-it-py (the test extra), a CommonMark renderer.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import shutil
 import subprocess
@@ -116,3 +119,50 @@ def epubcheck_command() -> list[str]:
 def run_epubcheck(path: Path) -> subprocess.CompletedProcess[str]:
     """EPUBCheck's verdict on ``path``."""
     return subprocess.run([*epubcheck_command(), str(path)], capture_output=True, text=True, timeout=300)
+
+
+#: DAISY Ace, the EPUB accessibility checker, as ``.ci/run`` installs it from npm.
+ACE_VERSION = "1.4.6"
+
+
+def ace_command() -> list[str]:
+    """The command that runs DAISY Ace with puppeteer and the system Chromium.
+
+    ``@daisy/ace`` installs ``ace`` (Electron, whose binary comes from GitHub) and
+    ``ace-puppeteer`` (puppeteer, given ``/usr/bin/chromium`` through
+    ``PUPPETEER_EXECUTABLE_PATH``); the second is used.
+    """
+    path = shutil.which("ace-puppeteer")
+    if path is None:
+        missing(
+            "DAISY Ace not installed (PUPPETEER_SKIP_DOWNLOAD=1 ELECTRON_SKIP_BINARY_DOWNLOAD=1 "
+            f"npm install -g @daisy/ace@{ACE_VERSION}; .ci/run installs it)"
+        )
+    if chromium() is None:
+        missing("DAISY Ace needs Chromium (apt-get install chromium; .ci/run installs it)")
+    assert path is not None
+    return [path]
+
+
+def chromium() -> str | None:
+    """The system Chromium (``/usr/bin/chromium``, else ``chromium`` on PATH), ``None`` when absent."""
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").is_file() else shutil.which("chromium")
+
+
+def run_ace(epub: Path, out: Path) -> dict:
+    """DAISY Ace's report (``report.json``, an EARL document) on ``epub``, written into ``out``."""
+    command = [*ace_command(), "--silent", "--force", "--outdir", str(out), str(epub)]
+    env = {**os.environ, "PUPPETEER_EXECUTABLE_PATH": str(chromium())}
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    report = out / "report.json"
+    assert proc.returncode == 0 and report.is_file(), f"ace failed ({proc.returncode}): {proc.stdout}{proc.stderr}"
+    return json.loads(report.read_text(encoding="utf-8"))
+
+
+def ace_findings(report: dict) -> list[tuple[str, str, str]]:
+    """Every violation in an Ace report: ``(impact, rule, document)``."""
+    return [
+        (b["earl:test"]["earl:impact"], b["earl:test"]["dct:title"], a["earl:testSubject"]["url"])
+        for a in report.get("assertions", [])
+        for b in a.get("assertions", [])
+    ]

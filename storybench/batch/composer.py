@@ -35,8 +35,9 @@ class Composer:
             layer; ``None``: PDFs without text.
         compose_cover: ``(plan, art, settings) -> PIL.Image.Image``; ``None``: no cover.
         cover_lettering: ``(plan, settings) -> list[LetterItem]``, the cover's text.
-        export_epub: ``(page_paths, path, *, plan, rtl, author) -> Path``; ``None``: no EPUB.
-        export_webtoon: ``(plan, pages, folder, settings, *, width, strip_path, reuse_strip)``;
+        export_epub: ``(page_paths, path, *, plan, rtl, author, cover, page_numbers) -> Path``;
+            ``None``: no EPUB.
+        export_webtoon: ``(plan, pages, folder, settings, *, width, strip_path, reuse_strip, cover, lettering)``;
             ``None``: no webtoon.
 
     A composer without one of the optional functions fails the export job that needs it

@@ -2,11 +2,14 @@
 
 On-disk contract (in the run folder): ``pages/cover.png`` (``settings.cover``),
 ``<plan_id>.pdf``, ``<plan_id>.cbz``, ``<plan_id>.epub``, and ``<plan_id>-webtoon.png``
-with its slices ``webtoon/001.png``... Every one is a cache object like a page: the
+(with ``<plan_id>-webtoon-2.png``... when the strip is taller than 32,767 px) with its
+slices ``webtoon/001.png``... and ``webtoon/manifest.json``. Every one is a cache
+object like a page (of the webtoon, the strip's first file): the
 cover keyed by the composer version, the plan's title, style and names, the page
 settings and its art's SHA-256; an export by :func:`~storybench.batch.keys.export_key`
 with its options (reading direction, cover, author, PDF quality, webtoon width). The
-webtoon's slices are cut again from the strip when it comes from the cache.
+webtoon's slices are cut again from the strip when it comes from the cache (its
+other files made again when they are not in the run folder).
 
 The cover's art: the characters' sheets of the run (reference-capable backends), else
 the first panel's image, else that panel cut from the first exported page.
@@ -29,14 +32,14 @@ from storybench.batch.run_folder import RunFolder
 from storybench.batch.work import Blocker, PageWork, missing_pages
 from storybench.config import RenderSettings
 from storybench.exceptions import ConfigError
-from storybench.files import sha256_file
+from storybench.files import atomic_write_bytes, sha256_file
 from storybench.plan.layouts import panel_rects
 from storybench.plan.models import ComicPlan
 
 __all__ = ["EXPORTS_VERSION", "Exporter", "export_jobs", "missing_cover", "produce_exports"]
 
 #: Part of every export's and cover's cache key: bump when they change for the same pages.
-EXPORTS_VERSION = "exports-2"
+EXPORTS_VERSION = "exports-3"
 
 _SUFFIX = {JobKind.PDF: ".pdf", JobKind.CBZ: ".cbz", JobKind.EPUB: ".epub", JobKind.WEBTOON: "-webtoon.png"}
 
@@ -83,6 +86,8 @@ class Exporter:
         self.cache = cache
         self.folder = folder
         self.composer = composer
+        #: the exports' author: the plan's, else the ``author`` setting ("" for none)
+        self.author = plan.author or settings.author
 
     # -- the cover ---------------------------------------------------------------------
     def _cover_art(self, first: PageWork) -> tuple[list[Any], list[str]]:
@@ -140,7 +145,7 @@ class Exporter:
             "exports": EXPORTS_VERSION,
             "rtl": self.rtl,
             "cover": cover is not None,
-            "author": self.settings.author,
+            "author": self.author,
         }
         if kind is JobKind.PDF:
             options["quality"] = self.settings.pdf_quality
@@ -154,22 +159,35 @@ class Exporter:
         def make(job: Job) -> CacheEntry:
             job.attempts = 1
             target = self.cache.object_path(job.cache_key, ".png" if job.kind is JobKind.WEBTOON else "." + job.kind)
-            self._write(job.kind, target, pages, cover)
+            if job.kind is JobKind.WEBTOON:  # written into the run (strip files, slices); its first file is cached
+                job.warnings.extend(self.webtoon(pages, job.path, cover=cover, reuse_strip=False))
+                atomic_write_bytes(target, job.path.read_bytes())
+            else:
+                self._write(job.kind, target, pages, cover)
             return self.cache.commit(job.cache_key, target, kind=job.kind.value)
 
         return make
 
     def _write(self, kind: JobKind, target: Path, pages: Sequence[PageWork], cover: Job | None) -> None:
-        c, s, plan = self.composer, self.settings, self.plan
+        c, plan = self.composer, self.plan
         paths = ([cover.path] if cover is not None else []) + [w.job.path for w in pages]
         if kind is JobKind.PDF:
             self._write_pdf(paths, target, pages, cover)
         elif kind is JobKind.CBZ:
-            c.export_cbz(paths, target, plan=plan, rtl=self.rtl, cover=cover is not None, author=s.author)
+            c.export_cbz(paths, target, plan=plan, rtl=self.rtl, cover=cover is not None, author=self.author)
         elif kind is JobKind.EPUB:
             if c.export_epub is None:
                 raise ConfigError("the composer has no export_epub: no EPUB")
-            c.export_epub(paths, target, plan=plan, rtl=self.rtl, author=s.author)
+            numbers = [w.page.page_number for w in pages]
+            c.export_epub(
+                paths,
+                target,
+                plan=plan,
+                rtl=self.rtl,
+                author=self.author,
+                cover=cover is not None,
+                page_numbers=numbers,
+            )
         else:
             self.webtoon(pages, target, reuse_strip=False)
 
@@ -182,7 +200,7 @@ class Exporter:
             dpi=s.dpi,
             title=plan.title,
             language=plan.language,
-            author=s.author,
+            author=self.author,
             subject=subject,
             rtl=self.rtl,
             quality=s.pdf_quality,
@@ -199,24 +217,39 @@ class Exporter:
             lettering.insert(0, c.cover_lettering(plan, s) if c.cover_lettering is not None else [])
         return lettering
 
-    def webtoon(self, pages: Sequence[PageWork], strip: Path, *, reuse_strip: bool = True) -> None:
-        """Write the webtoon's slices into ``webtoon/`` (and the strip to ``strip`` unless ``reuse_strip``).
+    def webtoon(
+        self, pages: Sequence[PageWork], strip: Path, *, cover: Job | None = None, reuse_strip: bool = True
+    ) -> list[str]:
+        """Write the webtoon: the strip's files from ``strip`` on (unless ``reuse_strip`` and
+        they are there), the slices and the manifest into ``webtoon/``; the cover first.
+
+        Returns:
+            Its notes (the strip split into files), each starting ``"webtoon: "``.
 
         Raises:
             ConfigError: the composer cannot make webtoons.
         """
-        if self.composer.export_webtoon is None:
+        c, s, plan = self.composer, self.settings, self.plan
+        if c.export_webtoon is None:
             raise ConfigError("the composer has no export_webtoon: no webtoon")
         numbered = {w.page.page_number: w.job.path for w in pages}
-        self.composer.export_webtoon(
-            self.plan,
+        lettering: dict[int, Any] = {}
+        if c.page_lettering is not None:
+            lettering = {w.page.page_number: c.page_lettering(plan, w.page, s) for w in pages}
+        if cover is not None and c.cover_lettering is not None:
+            lettering[0] = c.cover_lettering(plan, s)
+        made = c.export_webtoon(
+            plan,
             numbered,
             self.folder.path / "webtoon",
-            self.settings,
-            width=self.settings.webtoon_width,
+            s,
+            width=s.webtoon_width,
             strip_path=strip,
             reuse_strip=reuse_strip,
+            cover=cover.path if cover is not None else None,
+            lettering=lettering,
         )
+        return [f"webtoon: {note}" for note in getattr(made, "notes", ())]
 
 
 def produce_exports(
@@ -274,8 +307,8 @@ def _produce_export(
     job.cache_key = keys.export(job.kind.value, shas, exporter.composer.version, exporter.options(job.kind, cover))
     producer.produce(job, exporter.maker(done, cover))
     if job.kind is JobKind.WEBTOON and job.state is JobState.COMPLETED and job.cache_hit:
-        try:  # the strip came from the cache: cut its slices again
-            exporter.webtoon(done, job.path)
+        try:  # the strip came from the cache: cut its slices again (and write its other files)
+            job.warnings.extend(exporter.webtoon(done, job.path, cover=cover))
         except Exception as exc:
             job.finish(JobState.FAILED, error_text(exc))
     return job

@@ -33,6 +33,7 @@ from PIL import Image, ImageFont
 from reportlab import rl_config
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.pdfdoc import PDFDate, PDFDictionary, PDFInfo, PDFName, PDFString
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
@@ -58,6 +59,47 @@ def _text_font() -> str:
         raise RuntimeError("the PDF text layer needs the Roboto font: pip install font-roboto")
     pdfmetrics.registerFont(TTFont(TEXT_LAYER_FONT, str(path)))
     return TEXT_LAYER_FONT
+
+
+class _DocumentInfo(PDFInfo):
+    """The document information dictionary (PDF §14.3.3) without the fields left empty.
+
+    reportlab writes every field, with "anonymous" for an unknown author and
+    "unspecified" for a missing subject; an absent entry is what the format means
+    by "unknown".
+    """
+
+    title = ""
+    author = ""
+    subject = ""
+    keywords = ""
+    creator = "storybench"
+    producer = "storybench (reportlab)"
+
+    @classmethod
+    def of(cls, **fields: str) -> _DocumentInfo:
+        """The information with ``fields`` (``title``, ``author``...) cleaned of control characters."""
+        info = cls()
+        for name, value in fields.items():
+            setattr(info, name, clean_xml_text(value))
+        return info
+
+    def format(self, document: object) -> bytes:
+        entries = {
+            "Title": self.title,
+            "Author": self.author,
+            "Subject": self.subject,
+            "Keywords": self.keywords,
+            "Creator": self.creator,
+            "Producer": self.producer,
+        }
+        info: dict[str, object] = {k: PDFString(v) for k, v in entries.items() if v}
+        info["ModDate"] = info["CreationDate"] = PDFDate(
+            ts=document._timeStamp,  # type: ignore[attr-defined]
+            dateFormatter=self._dateFormatter,
+        )
+        info["Trapped"] = PDFName(self.trapped)
+        return PDFDictionary(info).format(document)
 
 
 def _page_image(path: str | os.PathLike[str], quality: int) -> tuple[ImageReader, int, int]:
@@ -134,7 +176,8 @@ def export_pdf(
         page_paths: page images (PNG), in reading order.
         path: the PDF to write.
         dpi: page resolution; a page is ``pixels * 72 / dpi`` points.
-        title, author, subject, keywords: document information.
+        title, author, subject, keywords: document information; an empty one is left
+            out of the PDF (no placeholder such as reportlab's "anonymous").
         language: BCP-47 tag written as the catalog's ``/Lang``.
         rtl: write ``/ViewerPreferences << /Direction /R2L >>`` (right-to-left comics).
         quality: 100 embeds the pixels losslessly (Flate); 1..99 as JPEG of that quality.
@@ -155,15 +198,7 @@ def export_pdf(
     k = 72.0 / dpi
     buf = io.BytesIO()
     c = canvas.Canvas(buf, lang=language or None, pageCompression=1, invariant=0, pdfVersion=(1, 7))
-    c.setTitle(clean_xml_text(title))
-    if author:
-        c.setAuthor(clean_xml_text(author))
-    if subject:
-        c.setSubject(clean_xml_text(subject))
-    if keywords:
-        c.setKeywords(clean_xml_text(", ".join(keywords)))
-    c.setCreator("storybench")
-    c.setProducer("storybench (reportlab)")
+    c._doc.info = _DocumentInfo.of(title=title, author=author, subject=subject, keywords=", ".join(keywords))
     c.setViewerPreference("DisplayDocTitle", "true")
     if rtl:
         c.setViewerPreference("Direction", "R2L")

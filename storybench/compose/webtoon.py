@@ -1,31 +1,45 @@
 """Webtoon export: a comic as one vertical scroll, and the same scroll cut into slices.
 
-Layout: every panel of the exported pages, in reading order (page by page, then
-``position``), is cut from its composed page — its rectangle holds the panel's art,
-border and lettering, since lettering never leaves its panel — scaled to the strip
-width and stacked in one column; gutters (and a margin at the top and the bottom) are
-white space. Slices are at most ``max_height`` pixels high (1280 px: what webtoon
-platforms accept per image) and are cut in a gutter whenever one lies in reach, so a
-panel is split only when it is taller than a slice. Stacking the slices in order gives
-back the strip exactly.
+Layout: the cover first (when there is one), then every panel of the exported pages,
+in reading order (page by page, then ``position``), each cut from its composed page —
+its rectangle holds the panel's art, border and lettering, since lettering never
+leaves its panel — scaled to the strip width and stacked in one column; gutters (and a
+margin at the top and the bottom) are white space.
+
+Files: slices at most ``max_height`` pixels high (1280 px: what webtoon platforms
+accept per image), and the long strip itself in files at most
+:data:`WEBTOON_MAX_FILE_HEIGHT` (32,767 px, 2**15 - 1: the tallest canvas Chromium
+and Firefox draw, and a limit of many image viewers and editors) — ``strip.png``, then
+``strip-2.png``, ``strip-3.png``... when it is taller. Cuts follow
+:mod:`storybench.compose.webtoon_cuts`: in a gutter when one lies in reach, else
+outside the lettering, and never leaving a piece thinner than a quarter of the
+tallest. Stacking the slices (or the strip's files) in order gives back the strip
+exactly. ``manifest.json`` beside the slices lists every file with its rows, and a
+note when the strip had to be split.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
+import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
 from storybench.compose.page import page_rects
+from storybench.compose.webtoon_cuts import cut_rows
 from storybench.config import RenderSettings
-from storybench.files import atomic_write_bytes
+from storybench.files import atomic_write_bytes, atomic_write_text
 from storybench.plan.models import ComicPlan
 
 __all__ = [
+    "COVER_ID",
+    "WEBTOON_MAX_FILE_HEIGHT",
     "WEBTOON_MAX_HEIGHT",
     "WEBTOON_WIDTH",
     "StripPanel",
@@ -40,16 +54,22 @@ __all__ = [
 WEBTOON_WIDTH = 800
 #: Tallest slice webtoon platforms accept, pixels.
 WEBTOON_MAX_HEIGHT = 1280
+#: Tallest image file common decoders and canvases accept, pixels (2**15 - 1).
+WEBTOON_MAX_FILE_HEIGHT = 32767
+#: ``panel_id`` (and ``page_number`` 0) of the cover in a strip layout.
+COVER_ID = "cover"
 WHITE = (255, 255, 255)
+
+PageSource = str | os.PathLike[str] | Image.Image
 
 
 @dataclass(frozen=True)
 class StripPanel:
-    """Where one panel sits in the strip.
+    """Where one panel (or the cover) sits in the strip.
 
     Attributes:
-        panel_id: the panel.
-        page_number: its page.
+        panel_id: the panel (:data:`COVER_ID` for the cover).
+        page_number: its page (0 for the cover).
         source: its rectangle on the composed page, ``(x0, y0, x1, y1)`` pixels.
         top, bottom: its rows in the strip, pixels (``bottom`` exclusive).
     """
@@ -66,14 +86,34 @@ class Webtoon:
     """A written webtoon export.
 
     Attributes:
-        strip: the long PNG.
+        strip: the long PNG (its first file when it is split).
         slices: the slice PNGs, top to bottom.
         panels: the strip layout.
+        parts: every file of the long strip, top to bottom (``[strip]`` when it fits one).
+        manifest: ``manifest.json`` beside the slices.
+        notes: what the reader should know (the strip split into files), in English.
     """
 
     strip: Path
     slices: list[Path]
     panels: list[StripPanel]
+    parts: list[Path] = field(default_factory=list)
+    manifest: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _open_rgb(source: PageSource) -> Image.Image:
+    if isinstance(source, Image.Image):
+        return source.convert("RGB")
+    with Image.open(source) as im:
+        return im.convert("RGB")
+
+
+def _size(source: PageSource) -> tuple[int, int]:
+    if isinstance(source, Image.Image):
+        return source.size
+    with Image.open(source) as im:
+        return im.size
 
 
 def strip_layout(
@@ -83,6 +123,7 @@ def strip_layout(
     *,
     width: int = WEBTOON_WIDTH,
     gutter: int | None = None,
+    cover_size: tuple[int, int] | None = None,
 ) -> tuple[list[StripPanel], int]:
     """The panels of ``page_numbers`` placed in a strip ``width`` pixels wide.
 
@@ -92,14 +133,20 @@ def strip_layout(
         settings: the settings the pages were composed with (page size, reading direction).
         width: strip width, pixels.
         gutter: white space between panels and at both ends, pixels (default 5 % of ``width``).
+        cover_size: the cover's size in pixels when the strip starts with it.
 
     Returns:
-        ``(panels, height)``: every panel in reading order, and the strip's height in pixels.
+        ``(panels, height)``: the cover and every panel in reading order, and the strip's height in pixels.
     """
     gap = round(width * 0.05) if gutter is None else gutter
     wanted = set(page_numbers)
     placed: list[StripPanel] = []
     y = gap
+    if cover_size is not None:
+        cw, ch = cover_size
+        height = max(1, round(ch * width / cw))
+        placed.append(StripPanel(COVER_ID, 0, (0, 0, cw, ch), y, y + height))
+        y += height + gap
     for _, page in plan.pages():
         if page.page_number not in wanted:
             continue
@@ -113,76 +160,76 @@ def strip_layout(
 
 def webtoon_strip(
     plan: ComicPlan,
-    pages: Mapping[int, str | os.PathLike[str] | Image.Image],
+    pages: Mapping[int, PageSource],
     settings: RenderSettings,
     *,
     width: int = WEBTOON_WIDTH,
     gutter: int | None = None,
+    cover: PageSource | None = None,
 ) -> tuple[Image.Image, list[StripPanel]]:
-    """The long strip of the composed ``pages`` (page number → page image or file).
+    """The long strip of the composed ``pages`` (page number → page image or file), after ``cover``.
 
     Returns:
-        ``(strip, panels)``: the RGB strip and where each panel is in it.
+        ``(strip, panels)``: the RGB strip and where the cover and each panel are in it.
 
     Raises:
         ValueError: no pages.
     """
     if not pages:
         raise ValueError("a webtoon needs at least one page")
-    panels, height = strip_layout(plan, list(pages), settings, width=width, gutter=gutter)
+    cover_size = _size(cover) if cover is not None else None
+    panels, height = strip_layout(plan, list(pages), settings, width=width, gutter=gutter, cover_size=cover_size)
     strip = Image.new("RGB", (width, height), WHITE)
     opened: dict[int, Image.Image] = {}
     for placed in panels:
         page = opened.get(placed.page_number)
         if page is None:
-            source = pages[placed.page_number]
-            if isinstance(source, Image.Image):
-                page = source.convert("RGB")
-            else:
-                with Image.open(source) as im:
-                    page = im.convert("RGB")
+            source = cover if placed.panel_id == COVER_ID and cover is not None else pages[placed.page_number]
+            page = _open_rgb(source)
             opened = {placed.page_number: page}  # one page in memory at a time
         crop = page.crop(placed.source).resize((width, placed.bottom - placed.top), Image.Resampling.LANCZOS)
         strip.paste(crop, (0, placed.top))
     return strip, panels
 
 
+def _lettering_rows(panels: Sequence[StripPanel], lettering: Mapping[int, Sequence[Any]]) -> list[tuple[int, int]]:
+    """The strip rows of the lettering items (``.panel_id``, ``.box`` in page pixels) of each page."""
+    rows = []
+    for placed in panels:
+        _, y0, _, y1 = placed.source
+        scale = (placed.bottom - placed.top) / max(1, y1 - y0)
+        for item in lettering.get(placed.page_number, ()):
+            if item.panel_id != placed.panel_id:
+                continue
+            top = placed.top + (max(item.box[1], y0) - y0) * scale
+            bottom = placed.top + (min(item.box[3], y1) - y0) * scale
+            if bottom > top:
+                rows.append((int(top), int(bottom) + 1))
+    return rows
+
+
 def slice_strip(
-    strip: Image.Image, panels: Sequence[StripPanel] = (), *, max_height: int = WEBTOON_MAX_HEIGHT
+    strip: Image.Image,
+    panels: Sequence[StripPanel] = (),
+    *,
+    max_height: int = WEBTOON_MAX_HEIGHT,
+    avoid: Sequence[tuple[int, int]] = (),
 ) -> list[Image.Image]:
-    """Cut ``strip`` into slices at most ``max_height`` pixels high, in gutters when possible.
+    """Cut ``strip`` into slices at most ``max_height`` pixels high (see
+    :func:`~storybench.compose.webtoon_cuts.cut_rows`).
 
     Args:
         strip: the long strip.
-        panels: its layout (from :func:`webtoon_strip`); without it, slices are cut every ``max_height`` rows.
+        panels: its layout (from :func:`webtoon_strip`); without it, no row is a gutter.
         max_height: tallest slice, pixels.
+        avoid: strip rows ``(top, bottom)`` not to cut through when a panel must be cut (lettering).
 
     Raises:
         ValueError: ``max_height`` below 1.
     """
-    if max_height < 1:
-        raise ValueError(f"max_height: {max_height} is below 1")
-    height = strip.height
-    # rows where a cut touches no panel: the gutters
-    gaps: list[tuple[int, int]] = []
-    previous = 0
-    for p in sorted(panels, key=lambda p: p.top):
-        gaps.append((previous, p.top))
-        previous = p.bottom
-    gaps.append((previous, height))
-    slices = []
-    top = 0
-    while top < height:
-        limit = min(height, top + max_height)
-        cut = limit
-        if limit < height:
-            in_gutter = [min(end, limit) for start, end in gaps if start <= limit and start > top]
-            in_gutter = [c for c in in_gutter if c > top]
-            if in_gutter:
-                cut = max(in_gutter)
-        slices.append(strip.crop((0, top, strip.width, cut)))
-        top = cut
-    return slices
+    rows = [(p.top, p.bottom) for p in panels]
+    edges = [0, *cut_rows(strip.height, max_height, panels=rows, avoid=avoid), strip.height]
+    return [strip.crop((0, a, strip.width, b)) for a, b in itertools.pairwise(edges)]
 
 
 def _png(image: Image.Image) -> bytes:
@@ -191,9 +238,75 @@ def _png(image: Image.Image) -> bytes:
     return buf.getvalue()
 
 
+def _part_path(strip_path: Path, n: int) -> Path:
+    """The ``n``-th file (1-based) of a long strip: ``strip.png``, ``strip-2.png``..."""
+    return strip_path if n == 1 else strip_path.with_name(f"{strip_path.stem}-{n}{strip_path.suffix}")
+
+
+def _read_parts(strip_path: Path, height: int) -> tuple[Image.Image, list[Path]] | None:
+    """The strip stacked back from its files, and the files; ``None`` when they are missing
+    or not ``height`` rows in all."""
+    images: list[Image.Image] = []
+    paths: list[Path] = []
+    total = 0
+    while total < height and _part_path(strip_path, len(paths) + 1).is_file():
+        paths.append(_part_path(strip_path, len(paths) + 1))
+        images.append(_open_rgb(paths[-1]))
+        total += images[-1].height
+    if not images or total != height:
+        return None
+    strip = Image.new("RGB", (images[0].width, total), WHITE)
+    y = 0
+    for im in images:
+        strip.paste(im, (0, y))
+        y += im.height
+    return strip, paths
+
+
+def _write_pieces(pieces: Sequence[Image.Image], paths: Sequence[Path], stale: Sequence[Path]) -> list[Path]:
+    """Write ``pieces`` to ``paths`` atomically and remove the files of ``stale`` not among them."""
+    written = [atomic_write_bytes(path, _png(piece)) for piece, path in zip(pieces, paths, strict=True)]
+    for old in stale:
+        if old not in written:
+            old.unlink(missing_ok=True)
+    return written
+
+
+def _manifest(
+    out: Path, strip_height: int, parts: list[Path], slices: list[Path], cover: bool
+) -> tuple[Path, list[str]]:
+    """Write ``manifest.json`` into ``out``: every file with its rows, and the notes."""
+
+    def rows(paths: list[Path]) -> list[dict[str, Any]]:
+        listed, top = [], 0
+        for path in paths:
+            height = _size(path)[1]
+            listed.append({"file": os.path.relpath(path, out), "top": top, "height": height})
+            top += height
+        return listed
+
+    notes = []
+    if len(parts) > 1:
+        notes.append(
+            f"the webtoon strip is {strip_height:,} px tall, over the {WEBTOON_MAX_FILE_HEIGHT:,} px that common "
+            f"image decoders and canvases accept: written as {len(parts)} files "
+            f"({', '.join(p.name for p in parts)}), to be read one after the other"
+        )
+    manifest = {
+        "height": strip_height,
+        "max_file_height": WEBTOON_MAX_FILE_HEIGHT,
+        "cover": cover,
+        "strip": rows(parts),
+        "slices": rows(slices),
+        "notes": notes,
+    }
+    path = atomic_write_text(out / "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    return path, notes
+
+
 def export_webtoon(
     plan: ComicPlan,
-    pages: Mapping[int, str | os.PathLike[str] | Image.Image],
+    pages: Mapping[int, PageSource],
     folder: str | os.PathLike[str],
     settings: RenderSettings,
     *,
@@ -201,44 +314,55 @@ def export_webtoon(
     max_height: int = WEBTOON_MAX_HEIGHT,
     strip_path: str | os.PathLike[str] | None = None,
     reuse_strip: bool = False,
+    cover: PageSource | None = None,
+    lettering: Mapping[int, Sequence[Any]] | None = None,
 ) -> Webtoon:
-    """Write the long strip and its slices (``001.png``, ``002.png``...) into ``folder``, atomically.
+    """Write the long strip, its slices (``001.png``, ``002.png``...) and ``manifest.json``, atomically.
 
-    Slices left over from an earlier, longer export in ``folder`` are removed.
+    Slices, and files of the strip, left over from an earlier, longer export are removed.
 
     Args:
         plan: the plan.
         pages: page number → composed page (image or file), the pages to include.
-        folder: where the slices go.
+        folder: where the slices and the manifest go.
         settings: the settings the pages were composed with.
         width: strip width, pixels.
         max_height: tallest slice, pixels.
-        strip_path: where the long strip goes (default ``folder/strip.png``).
-        reuse_strip: ``strip_path`` already holds this strip (e.g. from a cache): only
-            cut the slices from it.
+        strip_path: where the long strip goes (default ``folder/strip.png``); when it is
+            taller than :data:`WEBTOON_MAX_FILE_HEIGHT`, its further files go beside it
+            (``strip-2.png``...).
+        reuse_strip: ``strip_path`` (and its further files) already hold this strip
+            (e.g. from a cache): only cut the slices from it; when they do not, the
+            strip is made again.
+        cover: the cover page (image or file), first in the strip; ``None``: no cover.
+        lettering: page number (0: the cover) → its lettering items (``panel_id`` and
+            ``box`` in page pixels, e.g. :class:`~storybench.compose.lettering.LetterItem`),
+            not to be cut through when a panel must be cut.
 
     Returns:
         The :class:`Webtoon` written.
 
     Raises:
         ValueError: no pages.
-        OSError: ``reuse_strip`` and no strip at ``strip_path``.
     """
     out = Path(folder)
     target = Path(strip_path) if strip_path is not None else out / "strip.png"
+    found = None
     if reuse_strip:
-        panels, _ = strip_layout(plan, list(pages), settings, width=width)
-        with Image.open(target) as im:
-            strip = im.convert("RGB")
+        cover_size = _size(cover) if cover is not None else None
+        panels, height = strip_layout(plan, list(pages), settings, width=width, cover_size=cover_size)
+        found = _read_parts(target, height)
+    if found is not None:
+        strip, parts = found
+        avoid = _lettering_rows(panels, lettering or {})
     else:
-        strip, panels = webtoon_strip(plan, pages, settings, width=width)
-        atomic_write_bytes(target, _png(strip))
-    paths = [
-        atomic_write_bytes(out / f"{i:03d}.png", _png(piece))
-        for i, piece in enumerate(slice_strip(strip, panels, max_height=max_height), 1)
-    ]
-    keep = {p.name for p in paths}
-    for stale in out.glob("[0-9][0-9][0-9].png"):
-        if stale.name not in keep:
-            stale.unlink()
-    return Webtoon(target, paths, panels)
+        strip, panels = webtoon_strip(plan, pages, settings, width=width, cover=cover)
+        avoid = _lettering_rows(panels, lettering or {})
+        pieces = slice_strip(strip, panels, max_height=WEBTOON_MAX_FILE_HEIGHT, avoid=avoid)
+        stale = sorted(target.parent.glob(f"{target.stem}-[0-9]*{target.suffix}"))
+        parts = _write_pieces(pieces, [_part_path(target, n) for n in range(1, len(pieces) + 1)], stale)
+    slices = slice_strip(strip, panels, max_height=max_height, avoid=avoid)
+    paths = [out / f"{i:03d}.png" for i in range(1, len(slices) + 1)]
+    written = _write_pieces(slices, paths, sorted(out.glob("[0-9][0-9][0-9].png")))
+    manifest, notes = _manifest(out, strip.height, parts, written, cover is not None)
+    return Webtoon(target, written, panels, parts, manifest, notes)

@@ -167,12 +167,15 @@ class ComicPlan(_Model):
         language: BCP-47 code of the lettering (``"en"``, ``"uk"``); ``"uk"`` (or
             ``STORYBENCH_DEFAULT_LANGUAGE``) when absent, as seed 002's planner defaults.
         style: a style id from :data:`storybench.plan.styles.STYLES`.
+        author: the comic's author for the exports' metadata; ``""`` (left out of the
+            JSON, so older plans keep their SHA-256): the ``author`` setting, else none.
     """
 
     id: Slug
     title: Line = Field(max_length=200)
     style: Line = Field(max_length=80)
     language: Language = DEFAULT_LANGUAGE
+    author: Line = Field(default="", max_length=200, description="the comic's author, or empty")
     characters: list[Character] = Field(default_factory=list)
     chapters: list[Chapter]
 
@@ -219,7 +222,7 @@ class ComicPlan(_Model):
 
     def to_json_dict(self) -> dict:
         """The plan as a JSON-ready dict with camelCase keys."""
-        return self.model_dump(mode="json", by_alias=True)
+        return self.model_dump(mode="json", by_alias=True, exclude=None if self.author else {"author"})
 
     def to_json(self, indent: int = 2) -> str:
         """The plan as camelCase JSON text (UTF-8 characters kept as is)."""

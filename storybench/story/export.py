@@ -1,10 +1,13 @@
 """Story exports: Twee 3 (Twine), Markdown, a self-contained HTML file and EPUB 3.
 
 Twee 3: see :mod:`storybench.story.twee` (escaping, placeholders, versions).
+Markdown: see :mod:`storybench.story.markdown_export` (escaping).
 EPUB 3: see :mod:`storybench.story.epub`.
 
 HTML: every segment a ``<section>``, images embedded as base64 ``data:`` URIs, choices
-as in-page ``#id`` links; no external files, no scripts needed to read it.
+as in-page ``#id`` links; no external files, no scripts needed to read it. Text is
+HTML-escaped. The words the exports add ("← back", "not written yet"...) are in the
+story's language (:mod:`storybench.story.export_words`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from typing import Literal
 
 from storybench.files import atomic_write_text
 from storybench.story.epub import export_story_epub
+from storybench.story.export_words import ExportWords, export_words
+from storybench.story.markdown_export import to_markdown
 from storybench.story.model import Segment, Story
 from storybench.story.twee import TWINE_FORMATS, choice_passage_name, choice_target, passage_name, to_twee
 
@@ -54,27 +59,6 @@ def _dfs_order(story: Story) -> list[Segment]:
     return [seg for _, seg in story.walk()]
 
 
-def to_markdown(story: Story) -> str:
-    """The story as Markdown: a heading per segment (depth-first), its illustration as a
-    relative image link, its text, and its choices as links to the continuations."""
-    s = story.settings
-    out = [f"# {story.title}", "", f"*Premise:* {s.premise}", "", f"*Style:* {s.style} · *Language:* {s.language}", ""]
-    for _depth, seg in story.walk():
-        title = f"{seg.id}" + (f" — {seg.choice_text}" if seg.choice_text else "")
-        out.append(f'<a id="{seg.id}"></a>')
-        out.append(f"## {title}")
-        out.append("")
-        if seg.image_path and seg.image_status == "done":
-            out.append(f"![{seg.illustration_prompt}]({seg.image_path})")
-            out.append("")
-        out.extend(p + "\n" for p in _paragraphs(seg.text))
-        for i, choice in enumerate(seg.choices):
-            target = choice_target(story, seg, i)
-            out.append(f"{i + 1}. [{choice}](#{target})" if target else f"{i + 1}. {choice} *(not written yet)*")
-        out.append("")
-    return "\n".join(out).rstrip() + "\n"
-
-
 def _data_uri(path: Path) -> str | None:
     try:
         data = path.read_bytes()
@@ -92,9 +76,54 @@ section.sb-passage:target{display:block}
 body:not(:has(section.sb-passage:target)) section.sb-start{display:block}
 img{max-width:100%;border-radius:4px}
 ol.sb-choices li{margin:.3rem 0}
-.sb-untaken{color:#888}
+.sb-untaken{color:#595959}
 nav.sb-toc{font-size:.85rem;color:#555}
 """.strip()
+
+
+def _toc(story: Story, words: ExportWords) -> list[str]:
+    """The folded list of every passage, indented by depth."""
+    esc = html.escape
+    toc = [f'<nav class="sb-toc"><details><summary>{esc(words.all_passages)}</summary><ul>']
+    for depth, seg in story.walk():
+        label = seg.choice_text or words.start
+        toc.append(f'<li style="margin-left:{depth}em"><a href="#{seg.id}">{esc(seg.id)} — {esc(label)}</a></li>')
+    toc.append("</ul></details></nav>")
+    return toc
+
+
+def _choices(story: Story, seg: Segment, words: ExportWords) -> list[str]:
+    """The choice list: links to written continuations, marks on the rest."""
+    esc = html.escape
+    items = ['<ol class="sb-choices">']
+    for i, choice in enumerate(seg.choices):
+        target = choice_target(story, seg, i)
+        if target:
+            items.append(f'<li><a class="sb-choice" href="#{esc(target)}">{esc(choice)}</a></li>')
+        else:
+            items.append(f'<li class="sb-untaken">{esc(choice)} — {esc(words.not_written)}</li>')
+    items.append("</ol>")
+    return items
+
+
+def _section(story: Story, seg: Segment, base: Path | None, words: ExportWords) -> list[str]:
+    """One segment's ``<section>``."""
+    esc = html.escape
+    cls = "sb-passage sb-start" if seg.id == story.start_id() else "sb-passage"
+    parts = [f'<section id="{esc(seg.id)}" class="{cls}">']
+    if seg.choice_text:
+        parts.append(f'<p class="sb-took"><small>→ {esc(seg.choice_text)}</small></p>')
+    uri = (
+        _data_uri(base / seg.image_path) if base is not None and seg.image_path and seg.image_status == "done" else None
+    )
+    if uri:
+        parts.append(f'<img src="{uri}" alt="{esc(seg.illustration_prompt)}">')
+    parts.extend(f"<p>{esc(p)}</p>" for p in _paragraphs(seg.text))
+    parts.extend(_choices(story, seg, words))
+    if seg.parent_id:
+        parts.append(f'<p><a class="sb-back" href="#{esc(seg.parent_id)}">{esc(words.back)}</a></p>')
+    parts.append("</section>")
+    return parts
 
 
 def to_html(story: Story, story_dir: str | os.PathLike[str] | None = None) -> str:
@@ -106,7 +135,7 @@ def to_html(story: Story, story_dir: str | os.PathLike[str] | None = None) -> st
             embedded (images that cannot be read are left out).
     """
     base = Path(story_dir) if story_dir is not None else None
-    start = story.start_id()
+    words = export_words(story.settings.language)
     esc = html.escape
     parts = [
         "<!DOCTYPE html>",
@@ -114,35 +143,10 @@ def to_html(story: Story, story_dir: str | os.PathLike[str] | None = None) -> st
         f"<title>{esc(story.title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{esc(story.title)}</h1>",
         f'<p class="sb-premise"><em>{esc(story.settings.premise)}</em></p>',
+        *_toc(story, words),
     ]
-    toc = ['<nav class="sb-toc"><details><summary>All passages</summary><ul>']
-    for depth, seg in story.walk():
-        label = seg.choice_text or "Start"
-        toc.append(f'<li style="margin-left:{depth}em"><a href="#{seg.id}">{esc(seg.id)} — {esc(label)}</a></li>')
-    toc.append("</ul></details></nav>")
-    parts.extend(toc)
     for seg in _dfs_order(story):
-        cls = "sb-passage sb-start" if seg.id == start else "sb-passage"
-        parts.append(f'<section id="{esc(seg.id)}" class="{cls}">')
-        if seg.choice_text:
-            parts.append(f'<p class="sb-took"><small>→ {esc(seg.choice_text)}</small></p>')
-        if base is not None and seg.image_path and seg.image_status == "done":
-            uri = _data_uri(base / seg.image_path)
-            if uri:
-                parts.append(f'<img src="{uri}" alt="{esc(seg.illustration_prompt)}">')
-        for p in _paragraphs(seg.text):
-            parts.append(f"<p>{esc(p)}</p>")
-        parts.append('<ol class="sb-choices">')
-        for i, choice in enumerate(seg.choices):
-            target = choice_target(story, seg, i)
-            if target:
-                parts.append(f'<li><a class="sb-choice" href="#{esc(target)}">{esc(choice)}</a></li>')
-            else:
-                parts.append(f'<li class="sb-untaken">{esc(choice)}</li>')
-        parts.append("</ol>")
-        if seg.parent_id:
-            parts.append(f'<p><a class="sb-back" href="#{esc(seg.parent_id)}">← back</a></p>')
-        parts.append("</section>")
+        parts.extend(_section(story, seg, base, words))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 

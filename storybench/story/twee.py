@@ -28,7 +28,8 @@ put after ``$``, ``_`` and ``<`` so they start no variable or macro.
 Every link resolves: a taken choice links to its continuation (the version on the
 current path, else the newest); an untaken one to a short placeholder passage
 (:data:`PLACEHOLDER_TEXT`, tagged ``not-written``). Regenerated versions are reachable:
-each version links to the others ("other version 2 of 3"). Illustrations are
+each version links to the others ("other version 2 of 3"). These words are in the
+story's language (:func:`storybench.story.export_words.export_words`). Illustrations are
 embedded as ``data:`` URIs when the story folder is given, so the compiled HTML shows
 them offline; otherwise they are referenced by their relative path.
 """
@@ -43,6 +44,7 @@ import os
 import re
 from pathlib import Path
 
+from storybench.story.export_words import WORDS, ExportWords, export_words
 from storybench.story.model import Segment, Story
 
 __all__ = [
@@ -60,8 +62,9 @@ __all__ = [
 #: Story formats the export targets, with the version written into StoryData.
 TWINE_FORMATS: dict[str, str] = {"Harlowe": "3.3.9", "SugarCube": "2.37.3"}
 
-#: Text of the passage an untaken choice links to.
-PLACEHOLDER_TEXT = "not written yet — continue this branch in storybench"
+#: Text of the passage an untaken choice links to, in English (see
+#: :mod:`storybench.story.export_words` for the story's language).
+PLACEHOLDER_TEXT = WORDS["en"].placeholder
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _HARLOWE_MARKUP = re.compile(r"[$_?]\w|\(\s*[\w-]+\s*:|[`<>*^~=#&\\]|''|//")
@@ -171,6 +174,68 @@ def _single_line(text: str) -> str:
     return f" {line}" if line.startswith("::") else line  # extwee trims it back; it starts no passage
 
 
+def _meta(depth: int, row: int) -> str:
+    """A passage's Twine map position and size."""
+    return json.dumps({"position": f"{100 + depth * 200},{100 + row * 150}", "size": "100,100"})
+
+
+def _body(seg: Segment, story_format: str, base: Path | None) -> list[str]:
+    """A segment passage's illustration and text, every line verbatim."""
+    out = []
+    if seg.image_path and seg.image_status == "done":
+        out.append(f'<img src="{html.escape(_image_src(seg, base))}" alt="{_alt(seg.illustration_prompt)}">')
+        out.append("")
+    for paragraph in _paragraphs(seg.text):
+        out.extend(verbatim(line, story_format) for line in paragraph.splitlines() if line.strip())
+        out.append("")
+    return out
+
+
+def _version_links(story: Story, seg: Segment, words: ExportWords) -> list[str]:
+    """Links to the other versions of ``seg`` ("other version 2 of 3"), after a blank line."""
+    versions = _versions(story, seg)
+    if len(versions) < 2:
+        return []
+    total = len(versions)
+    return [
+        "",
+        *(_link(words.version_link(n, total), passage_name(v)) for n, v in enumerate(versions, 1) if v is not seg),
+    ]
+
+
+def _placeholder(name: str, seg: Segment, index: int, meta: str, story_format: str, words: ExportWords) -> list[str]:
+    """The passage an untaken choice links to: the choice, the placeholder text, a link back."""
+    return [
+        f":: {escape_twee_name(name)} [not-written] {meta}",
+        verbatim(seg.choices[index], story_format),
+        "",
+        verbatim(words.placeholder, story_format),
+        "",
+        _link(words.back_short, passage_name(seg)),
+        "",
+    ]
+
+
+def _header(story: Story, story_format: str, start: str) -> list[str]:
+    """``StoryTitle`` and ``StoryData``."""
+    data = {
+        "ifid": story.ifid,
+        "format": story_format,
+        "format-version": TWINE_FORMATS[story_format],
+        "start": start,
+        "tag-colors": {"alternative": "purple", "not-written": "red"},
+        "zoom": 1,
+    }
+    return [
+        ":: StoryTitle",
+        _single_line(story.title),
+        "",
+        ":: StoryData",
+        json.dumps(data, indent=2, ensure_ascii=False),
+        "",
+    ]
+
+
 def to_twee(story: Story, story_format: str = "Harlowe", *, story_dir: str | os.PathLike[str] | None = None) -> str:
     """The story as Twee 3 source.
 
@@ -191,59 +256,25 @@ def to_twee(story: Story, story_format: str = "Harlowe", *, story_dir: str | os.
     if start is None:
         raise ValueError(f"story {story.id}: nothing to export (no segments)")
     base = Path(story_dir) if story_dir is not None else None
-    data = {
-        "ifid": story.ifid,
-        "format": story_format,
-        "format-version": TWINE_FORMATS[story_format],
-        "start": start,
-        "tag-colors": {"alternative": "purple", "not-written": "red"},
-        "zoom": 1,
-    }
-    out = [
-        ":: StoryTitle",
-        _single_line(story.title),
-        "",
-        ":: StoryData",
-        json.dumps(data, indent=2, ensure_ascii=False),
-        "",
-    ]
+    words = export_words(story.settings.language)
+    out = _header(story, story_format, start)
     placeholders: list[tuple[str, Segment, int, int, int]] = []
     positions: dict[int, int] = {}
     for depth, seg in story.walk():
         row = positions.get(depth, 0)
         positions[depth] = row + 1
-        meta = json.dumps({"position": f"{100 + depth * 200},{100 + row * 150}", "size": "100,100"})
-        tags = []
-        if seg.parent_id is not None and story.shown_child(seg.parent_id, seg.choice_index or 0) is not seg:
-            tags.append("alternative")
-        tag_part = f" [{' '.join(tags)}]" if tags else ""
-        out.append(f":: {escape_twee_name(passage_name(seg))}{tag_part} {meta}")
-        if seg.image_path and seg.image_status == "done":
-            out.append(f'<img src="{html.escape(_image_src(seg, base))}" alt="{_alt(seg.illustration_prompt)}">')
-            out.append("")
-        for paragraph in _paragraphs(seg.text):
-            out.extend(verbatim(line, story_format) for line in paragraph.splitlines() if line.strip())
-            out.append("")
+        alternative = seg.parent_id is not None and story.shown_child(seg.parent_id, seg.choice_index or 0) is not seg
+        tag_part = " [alternative]" if alternative else ""
+        out.append(f":: {escape_twee_name(passage_name(seg))}{tag_part} {_meta(depth, row)}")
+        out.extend(_body(seg, story_format, base))
         for i, choice in enumerate(seg.choices):
             target = choice_target(story, seg, i)
             if target is None:
                 target = choice_passage_name(seg, i)
                 placeholders.append((target, seg, i, depth + 1, positions.get(depth + 1, 0) + len(placeholders)))
             out.append(_link(link_text(choice, story_format), target))
-        versions = _versions(story, seg)
-        if len(versions) > 1:
-            out.append("")
-            for n, other in enumerate(versions, 1):
-                if other is not seg:
-                    out.append(_link(f"other version {n} of {len(versions)}", passage_name(other)))
+        out.extend(_version_links(story, seg, words))
         out.append("")
     for name, seg, i, depth, row in placeholders:
-        meta = json.dumps({"position": f"{100 + depth * 200},{100 + row * 150}", "size": "100,100"})
-        out.append(f":: {escape_twee_name(name)} [not-written] {meta}")
-        out.append(verbatim(seg.choices[i], story_format))
-        out.append("")
-        out.append(verbatim(PLACEHOLDER_TEXT, story_format))
-        out.append("")
-        out.append(_link("back", passage_name(seg)))
-        out.append("")
+        out.extend(_placeholder(name, seg, i, _meta(depth, row), story_format, words))
     return "\n".join(out).rstrip() + "\n"

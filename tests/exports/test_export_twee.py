@@ -21,6 +21,7 @@ from export_renders import HOSTILE_PIECES, make_story
 from export_validators import extwee
 
 from storybench.story.export import export_story
+from storybench.story.export_words import export_words
 from storybench.story.twee import PLACEHOLDER_TEXT, TWINE_FORMATS, link_text, to_twee, verbatim
 
 FORMAT_JS = (
@@ -101,8 +102,9 @@ def test_extwee_compiles_without_warning_and_every_link_resolves(story_format: s
         for target in _links(_outside_verbatim(p["text"], story_format))
     ]
     assert links and all(target in names for _, target in links), links
-    for name in placeholders:
-        assert PLACEHOLDER_TEXT in html.passages[name]["text"]
+    for name in placeholders:  # in the story's language (Ukrainian)
+        assert export_words("uk").placeholder in html.passages[name]["text"]
+        assert PLACEHOLDER_TEXT not in html.passages[name]["text"]
     # every passage reachable from the start passage, the alternative included
     start = next(n for n, p in html.passages.items() if p["pid"] == html.story["startnode"])
     seen, todo = {start}, [start]
