@@ -13,6 +13,7 @@ from story_fakes import FakeImageBackend, ScriptedLLM, parse_twee
 
 from storybench.story import StoryEngine, StorySettings, export_story, to_html, to_markdown, to_twee
 from storybench.story.export import choice_passage_name
+from storybench.story.export_words import export_words
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def test_twee_has_one_passage_per_segment_and_links_matching_choices(engine: Sto
     placeholders = {name for name, p in passages.items() if "not-written" in p["tags"]}
     assert set(passages) - placeholders == set(story.segments)  # one passage per segment
     for name in placeholders:  # ...and one per untaken choice, so every link resolves
-        assert "not written yet" in passages[name]["text"]
+        assert export_words("uk").placeholder in passages[name]["text"]
     for sid in story.segments:
         passage = passages[sid]
         seg = story.segments[sid]
@@ -60,7 +61,7 @@ def test_twee_has_one_passage_per_segment_and_links_matching_choices(engine: Sto
     # the link from s001's first choice goes to the version on the current path (the regenerated one)
     assert passages["s001"]["links"][0][1] == story.current_id
     assert "alternative" in passages["s002"]["tags"]
-    assert ("other version 2 of 2", story.current_id) in passages["s002"]["links"]  # alternatives reachable
+    assert (export_words("uk").version_link(2, 2), story.current_id) in passages["s002"]["links"]  # alternatives reachable
 
 
 def test_twee_sugarcube_and_unknown_format(engine: StoryEngine) -> None:
@@ -78,7 +79,7 @@ def test_markdown_links_and_images(engine: StoryEngine) -> None:
         assert f"]({seg.image_path})" in md
     first = engine.story.segments["s001"]
     assert f"1. [{first.choices[0]}](#{engine.story.current_id})" in md
-    assert f"2. {first.choices[1]} *(not written yet)*" in md
+    assert f"2. {first.choices[1]} *({export_words('uk').not_written})*" in md
 
 
 class _Collect(HTMLParser):
