@@ -189,14 +189,7 @@ class OpenAIBackend(HTTPChatBackend):
             answer = self._openai.chat.completions.create(stream=False, **args)
         except openai.OpenAIError as exc:
             raise self._convert(exc, model) from exc
-        try:
-            content = answer.choices[0].message.content
-        except (AttributeError, IndexError, TypeError) as exc:
-            raise PermanentBackendError(
-                self.name, f"answer has no choices[0].message.content: {str(answer)[:200]!r}", url=self._endpoint
-            ) from exc
-        self.last_usage = answer.usage.model_dump() if answer.usage is not None else {}
-        return content or ""
+        return self._content(answer)
 
     def _request_complete(self, model: str, messages: list[Message], options: GenerationOptions) -> str:
         return self._create(model, self._arguments(model, messages, options))
@@ -207,18 +200,7 @@ class OpenAIBackend(HTTPChatBackend):
         modes = SCHEMA_MODES[SCHEMA_MODES.index(self.schema_mode) :]
         for index, mode in enumerate(modes):
             args = self._arguments(model, messages, options)
-            if mode == "json_schema":
-                args["response_format"] = {
-                    "type": "json_schema",
-                    "json_schema": {"name": _schema_name(schema), "schema": schema, "strict": self.strict},
-                }
-            else:
-                args["messages"].insert(0, {"role": "system", "content": schema_instruction(schema)})
-                args["response_format"] = (
-                    {"type": "json_object", "schema": schema}
-                    if mode == "json_object_schema"
-                    else {"type": "json_object"}
-                )
+            _ask_for_json(args, mode, schema, self.strict)
             last = index == len(modes) - 1
             try:
                 answer = self._openai.chat.completions.create(stream=False, **args)
@@ -230,14 +212,18 @@ class OpenAIBackend(HTTPChatBackend):
             except openai.OpenAIError as exc:
                 raise self._convert(exc, model) from exc
             self.schema_mode = mode
-            self.last_usage = answer.usage.model_dump() if answer.usage is not None else {}
-            try:
-                return answer.choices[0].message.content or ""
-            except (AttributeError, IndexError, TypeError) as exc:
-                raise PermanentBackendError(
-                    self.name, f"answer has no choices[0].message.content: {str(answer)[:200]!r}", url=self._endpoint
-                ) from exc
+            return self._content(answer)
         raise AssertionError("unreachable")
+
+    def _content(self, answer: Any) -> str:
+        """The text of a chat completion (records its token usage in ``last_usage``)."""
+        self.last_usage = answer.usage.model_dump() if answer.usage is not None else {}
+        try:
+            return answer.choices[0].message.content or ""
+        except (AttributeError, IndexError, TypeError) as exc:
+            raise PermanentBackendError(
+                self.name, f"answer has no choices[0].message.content: {str(answer)[:200]!r}", url=self._endpoint
+            ) from exc
 
     def _request_stream(self, model: str, messages: list[Message], options: GenerationOptions) -> Iterator[str]:
         finished = False
@@ -255,3 +241,18 @@ class OpenAIBackend(HTTPChatBackend):
             raise TransientBackendError(
                 self.name, "stream ended without [DONE] or finish_reason", url=self._endpoint, hint=self._hint(model)
             )
+
+
+def _ask_for_json(args: dict[str, Any], mode: str, schema: dict[str, Any], strict: bool) -> None:
+    """Add the ``response_format`` of ``mode`` to a request's arguments (and the schema in words
+    as a system message where the server cannot take the schema itself)."""
+    if mode == "json_schema":
+        args["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": _schema_name(schema), "schema": schema, "strict": strict},
+        }
+        return
+    args["messages"].insert(0, {"role": "system", "content": schema_instruction(schema)})
+    args["response_format"] = (
+        {"type": "json_object", "schema": schema} if mode == "json_object_schema" else {"type": "json_object"}
+    )
