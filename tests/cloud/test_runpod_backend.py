@@ -8,10 +8,12 @@ import json
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import pytest
 from PIL import Image
 from runpod_server import RunPodSim, empty_image_builder
+from specs import make_spec
 
 from storybench.exceptions import (
     Cancelled,
@@ -23,15 +25,11 @@ from storybench.exceptions import (
 )
 from storybench.render import get_image_backend
 from storybench.render.runpod import RunPodBackend
-from storybench.render.spec import RenderSpec
 
 KEY = "rp-secret-KEY-0123456789abcdef"
 
 
-def spec(i: int = 0, **kw) -> RenderSpec:
-    base = dict(prompt=f"panel {i}", seed=0x102030 + i, width=128, height=96, panel_id=f"p{i}")
-    base.update(kw)
-    return RenderSpec(**base)
+spec = partial(make_spec, seed_base=0x102030)
 
 
 @pytest.fixture

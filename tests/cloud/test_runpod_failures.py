@@ -9,16 +9,17 @@ from __future__ import annotations
 import json
 import threading
 import time
+from functools import partial
 
 import pytest
 from plan_factory import plan_dict
 from runpod_server import BAD_NODE_ERROR, RunPodSim, sdk_result
+from specs import make_spec
 from test_runpod_batch import KEY, backend, small_settings
 
 from storybench.batch import read_catalog, render_plan
 from storybench.exceptions import OutOfMemoryError
 from storybench.render.runpod import job_error_text
-from storybench.render.spec import RenderSpec
 
 
 @pytest.fixture
@@ -31,8 +32,7 @@ def point(monkeypatch):
     return _point
 
 
-def spec(i: int = 0) -> RenderSpec:
-    return RenderSpec(prompt=f"panel {i}", seed=7 + i, width=96, height=64, panel_id=f"p{i}")
+spec = partial(make_spec, seed_base=7, width=96, height=64)
 
 
 def test_sdk_moves_error_to_the_top_and_keeps_details_in_output():

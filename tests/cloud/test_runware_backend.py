@@ -6,6 +6,7 @@ import io
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import pytest
 from PIL import Image
@@ -13,26 +14,23 @@ from PIL import Image
 pytest.importorskip("runware")
 
 from runware_server import RunwareSim
+from specs import make_spec
 
 from storybench.exceptions import ConfigError, PermanentBackendError, TransientBackendError
 from storybench.render import get_image_backend
 from storybench.render.runware import RunwareBackend, runware_size, validate_air
-from storybench.render.spec import RenderSpec
 
 KEY = "rw-secret-KEY-fedcba9876543210"
 
 
-def spec(i: int = 0, **kw) -> RenderSpec:
-    base = dict(
-        prompt=f"a detective in the rain, panel {i}",
-        negative_prompt="blurry",
-        seed=0x405060 + i,
-        width=512,
-        height=384,
-        panel_id=f"p{i}",
-    )
-    base.update(kw)
-    return RenderSpec(**base)
+spec = partial(
+    make_spec,
+    prompt="a detective in the rain, panel {i}",
+    negative_prompt="blurry",
+    seed_base=0x405060,
+    width=512,
+    height=384,
+)
 
 
 @pytest.fixture
