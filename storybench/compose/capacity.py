@@ -7,9 +7,10 @@ without covering other lettering or a balloon's tail (the layout of
 :func:`storybench.compose.lettering.layout_panel`, the same one pages are drawn
 with), and one when a placed text has characters no installed font has a glyph for
 (they would print as boxes) or needs libraqm's shaping that Pillow lacks
-(:class:`~storybench.compose.lettering.GlyphGap`). :func:`lettering_warnings` checks a whole plan before any render (what
-``storybench validate`` prints); :func:`page_warnings` one page (what the batch
-engine records in the catalog's ``warnings`` column and the run summary).
+(:class:`~storybench.compose.lettering.GlyphGap`). :func:`lettering_warnings` checks a
+whole plan before any render (what ``storybench validate`` prints); :func:`page_warnings`
+one page (what the batch engine records in the catalog's ``warnings`` column and the
+run summary).
 """
 
 from __future__ import annotations

@@ -156,12 +156,13 @@ def _set_weight(font: ImageFont.FreeTypeFont, weight: str | None) -> None:
         axes = font.get_variation_axes()
     except OSError:  # not a variable font
         return
-    values = []
+    values: list[float] = []
     for axis in axes:
-        name = axis["name"]
-        name = name.decode("ascii", "replace") if isinstance(name, bytes) else str(name)
-        wanted = WEIGHTS[weight or "Regular"] if name.lower() == "weight" else axis["default"]
-        values.append(min(max(wanted, axis["minimum"]), axis["maximum"]))
+        raw = axis["name"]
+        name = raw.decode("ascii", "replace") if isinstance(raw, bytes) else str(raw)
+        low, high, default = float(axis["minimum"] or 0), float(axis["maximum"] or 0), float(axis["default"] or 0)
+        wanted = WEIGHTS[weight or "Regular"] if name.lower() == "weight" else default
+        values.append(min(max(wanted, low), high))
     font.set_variation_by_axes(values)
 
 

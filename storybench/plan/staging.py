@@ -34,13 +34,13 @@ class Member(Protocol):
     """A character to stage: what :func:`stage_cast` reads (``render.spec.CastMember`` is one)."""
 
     @property
-    def id(self) -> str: ...  # noqa: D102
+    def id(self) -> str: ...
 
     @property
-    def name(self) -> str: ...  # noqa: D102
+    def name(self) -> str: ...
 
     @property
-    def speaks(self) -> bool: ...  # noqa: D102
+    def speaks(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,9 @@ def panel_cast(plan: ComicPlan, panel: PanelPlan) -> list[PanelMember]:
     """The panel's characters known to the plan, in the panel's order, with who speaks."""
     speakers = {d.character for d in panel.dialogue}
     known = {c.id: c for c in plan.characters}
-    return [PanelMember(id=cid, name=known[cid].name, speaks=cid in speakers) for cid in panel.characters if cid in known]
+    return [
+        PanelMember(id=cid, name=known[cid].name, speaks=cid in speakers) for cid in panel.characters if cid in known
+    ]
 
 
 @dataclass(frozen=True)
@@ -178,4 +180,3 @@ def stage_cast(cast: Sequence[Member], camera: str, aspect: float) -> list[Figur
             )
         )
     return figures
-

@@ -74,8 +74,13 @@ def script_plan(texts: dict, *, language: str, style: str, layouts=("grid-2x2",)
         }
 
     data = build_plan(
-        layouts, panel=panel, characters=CHARACTERS, plan_id=f"script-{language}", title="Script",
-        style=style, language=language,
+        layouts,
+        panel=panel,
+        characters=CHARACTERS,
+        plan_id=f"script-{language}",
+        title="Script",
+        style=style,
+        language=language,
     )
     return parse_plan(data)
 
@@ -151,8 +156,15 @@ def test_an_arabic_page_is_shaped_and_set_right_to_left():
 def test_a_hebrew_line_is_drawn_in_right_to_left_order():
     text = "שלום עולם"
     item = LetterItem(
-        kind="caption", panel_id="p", text=text, lines=(text,), box=(0, 0, 400, 80), text_box=(10, 10, 390, 70),
-        font=choose_family("Roboto-Medium", text).family, size=40, fill="#ffffff",
+        kind="caption",
+        panel_id="p",
+        text=text,
+        lines=(text,),
+        box=(0, 0, 400, 80),
+        text_box=(10, 10, 390, 70),
+        font=choose_family("Roboto-Medium", text).family,
+        size=40,
+        fill="#ffffff",
     )
     assert item.font.startswith("NotoSansHebrew")
     drawn = Image.new("RGB", (400, 80), "white")
@@ -207,8 +219,9 @@ def test_a_script_without_a_font_is_a_lettering_warning_everywhere(tmp_path, cap
 
 
 def test_an_sfx_is_set_smaller_not_split_inside_a_word():
-    plan = script_plan({"narrative": None, "lines": [], "sfx": "KA-CHUNK!"}, language="en", style="noir",
-                       layouts=("single",))
+    plan = script_plan(
+        {"narrative": None, "lines": [], "sfx": "KA-CHUNK!"}, language="en", style="noir", layouts=("single",)
+    )
     panel = plan.chapters[0].pages[0].panels[0].model_copy(update={"sfx": "KA-CHUNK!"})
     style = get_style("noir")
     sizes = []

@@ -9,9 +9,10 @@ forbids it (``breaks=False``: an SFX is set smaller instead, never split).
 
 from __future__ import annotations
 
+import itertools
 import math
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
 from storybench.fonts import Font, get_font
@@ -35,7 +36,9 @@ SIZE_STEP = 0.88
 #: Unicode-name prefixes of scripts written without spaces, which break between characters.
 _NO_SPACE_SCRIPTS = frozenset({"CJK", "HIRAGANA", "KATAKANA", "IDEOGRAPHIC", "FULLWIDTH", "HALFWIDTH", "KANGXI"})
 #: Characters that never start a line (closing punctuation, small kana, prolonged sound mark).
-_NO_START = frozenset("、。，．・：；？！!?)]}）］｝〕〉》」』】〙〗〟’”｠»ーぁぃぅぇぉっゃゅょゎゕゖァィゥェォッャュョヮヵヶ々〻…‥〜")
+_NO_START = frozenset(
+    "、。，．・：；？！!?)]}）］｝〕〉》」』】〙〗〟’”｠»ーぁぃぅぇぉっゃゅょゎゕゖァィゥェォッャュョヮヵヶ々〻…‥〜"
+)
 #: Characters that never end a line (opening brackets).
 _NO_END = frozenset("([{（［｛〔〈《「『【〘〖〝‘“｟«")
 
@@ -89,12 +92,47 @@ def _spaceless(ch: str) -> bool:
 def _units(word: str) -> tuple[str, ...]:
     """``word`` cut where a line may break inside it: between characters of Chinese or Japanese text."""
     units = [word[0]]
-    for prev, ch in zip(word, word[1:], strict=False):
+    for prev, ch in itertools.pairwise(word):
         if (_spaceless(prev) or _spaceless(ch)) and ch not in _NO_START and prev not in _NO_END:
             units.append(ch)
         else:
             units[-1] += ch
     return tuple(units)
+
+
+def _pieces(paragraph: str, breaks: bool) -> Iterator[tuple[str, str]]:
+    """The paragraph's unbreakable pieces, each with what joins it to the one before (``" "`` or ``""``)."""
+    for word in paragraph.split():
+        for j, unit in enumerate(_units(word) if breaks else (word,)):
+            yield unit, (" " if j == 0 else "")
+
+
+def _break_long(unit: str, font: Font, max_width: float) -> tuple[list[str], str]:
+    """Hyphenated heads of a piece longer than a line, and the rest that fits."""
+    heads: list[str] = []
+    while text_width(font, unit) > max_width and len(unit) > 1:
+        head, unit = _break_word(unit, font, max_width)
+        heads.append(head)
+    return heads, unit
+
+
+def _wrap_paragraph(paragraph: str, font: Font, max_width: float, breaks: bool) -> list[str]:
+    space = text_width(font, " ")
+    lines: list[str] = []
+    current, used = "", 0.0
+    for unit, sep in _pieces(paragraph, breaks):
+        step = (space if sep else 0.0) + text_width(font, unit)
+        if current and used + step <= max_width:
+            current, used = current + sep + unit, used + step
+            continue
+        if current:
+            lines.append(current)
+        if breaks:
+            heads, unit = _break_long(unit, font, max_width)
+            lines += heads
+        current, used = unit, text_width(font, unit)
+    lines.append(current)
+    return lines
 
 
 def wrap_text(text: str, font: Font, max_width: float, *, breaks: bool = True) -> list[str]:
@@ -111,26 +149,7 @@ def wrap_text(text: str, font: Font, max_width: float, *, breaks: bool = True) -
         The lines (``[""]`` for an empty text). Chinese and Japanese break between
         characters without a hyphen (see the module doc).
     """
-    space = text_width(font, " ")
-    lines: list[str] = []
-    for paragraph in text.split("\n"):
-        current, used = "", 0.0
-        for word in paragraph.split():
-            for j, unit in enumerate(_units(word) if breaks else (word,)):
-                sep = " " if j == 0 else ""
-                w = text_width(font, unit)
-                step = (space if sep else 0.0) + w
-                if current and used + step <= max_width:
-                    current, used = current + sep + unit, used + step
-                    continue
-                if current:
-                    lines.append(current)
-                while breaks and w > max_width and len(unit) > 1:
-                    head, unit = _break_word(unit, font, max_width)
-                    lines.append(head)
-                    w = text_width(font, unit)
-                current, used = unit, w
-        lines.append(current)
+    lines = [line for paragraph in text.split("\n") for line in _wrap_paragraph(paragraph, font, max_width, breaks)]
     return [line for line in lines if line] or [""]
 
 

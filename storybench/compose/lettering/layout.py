@@ -82,7 +82,9 @@ def layout_panel(
         font = placer.font
         if font.missing or font.unshaped:
             gaps.append(
-                GlyphGap(kind=placer.kind, text=placer.text, font=font.family, chars=font.missing, unshaped=font.unshaped)
+                GlyphGap(
+                    kind=placer.kind, text=placer.text, font=font.family, chars=font.missing, unshaped=font.unshaped
+                )
             )
     return PanelLettering(
         panel_id=panel.id,

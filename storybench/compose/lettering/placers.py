@@ -228,7 +228,6 @@ class CaptionPlacer(Placer):
         )
 
 
-
 def tail_tips(box: Box, rect: Rect, head: tuple[float, float] | None, length: float) -> list[tuple[int, int]]:
     """Candidate tail tips of a balloon ``box``, best first, inside ``rect`` (pixels).
 
@@ -283,7 +282,8 @@ class BalloonPlacer(Placer):
         """See :meth:`Placer.text_widths`."""
         f = self.frame
         return [
-            max(MIN_TEXT_WIDTH, min(f.rect.width * share, f.inner_w) / ELLIPSE_K - 2 * f.gap) for share in BALLOON_SHARES
+            max(MIN_TEXT_WIDTH, min(f.rect.width * share, f.inner_w) / ELLIPSE_K - 2 * f.gap)
+            for share in BALLOON_SHARES
         ]
 
     def outer(self, width: int, height: int) -> tuple[float, float]:
@@ -385,9 +385,7 @@ class SfxPlacer(Placer):
 def _heads(plan: ComicPlan, panel: PanelPlan, rect: Rect) -> dict[str, tuple[float, float]]:
     """Each staged character's head on the page: ``(centre x, top y)`` pixels."""
     figures: list[Figure] = stage_cast(panel_cast(plan, panel), panel.camera, rect.width / rect.height)
-    return {
-        f.id: (rect.x0 + f.head_center[0] * rect.width, rect.y0 + f.head[1] * rect.height) for f in figures
-    }
+    return {f.id: (rect.x0 + f.head_center[0] * rect.width, rect.y0 + f.head[1] * rect.height) for f in figures}
 
 
 def panel_placers(plan: ComicPlan, panel: PanelPlan, frame: Frame, style: Style) -> list[Placer]:
@@ -400,9 +398,7 @@ def panel_placers(plan: ComicPlan, panel: PanelPlan, frame: Frame, style: Style)
     placers: list[Placer] = []
     if panel.narrative:
         font = choose_family(style.font, panel.narrative, language)
-        placers.append(
-            CaptionPlacer(frame, "caption", panel.narrative, font, spec.line_spacing)
-        )
+        placers.append(CaptionPlacer(frame, "caption", panel.narrative, font, spec.line_spacing))
     heads = _heads(plan, panel, frame.rect) if panel.dialogue else {}
     for index, line in enumerate(panel.dialogue):
         placers.append(
