@@ -118,6 +118,38 @@ def _slots(n: int, width: float) -> list[float]:
     return [left + (right - left) * i / (n - 1) for i in range(n)]
 
 
+def _boxes(scale: ShotScale, cx: float, W: float, spacing: float) -> tuple[Box, Box]:
+    """Head and body boxes of a figure centred at ``cx``, in units of the panel height (``W`` wide)."""
+    H = 1.0
+    if scale == "close":
+        d = min(0.48 * H, 0.62 * W)
+        head_top = 0.14
+        body_w = min(2.6 * d, 0.98 * W)
+        return (cx - d / 2, head_top, cx + d / 2, head_top + d), (
+            cx - body_w / 2,
+            head_top + 0.86 * d,
+            cx + body_w / 2,
+            1.02,
+        )
+    if scale == "medium":
+        d = min(0.24 * H, 0.55 * spacing, 0.3 * W)
+        head_top = 0.24
+        body_w = min(2.1 * d, 0.9 * spacing)
+        return (cx - d / 2, head_top, cx + d / 2, head_top + d), (
+            cx - body_w / 2,
+            head_top + 0.9 * d,
+            cx + body_w / 2,
+            1.02,
+        )
+    fig_h = 0.55 * H if scale == "full" else 0.2 * H
+    fig_h = min(fig_h, 2.6 * spacing)
+    feet = 0.9 if scale == "full" else 0.72
+    d = fig_h / 6.2
+    top = feet - fig_h
+    body_w = min(1.5 * d, 0.8 * spacing)
+    return (cx - d / 2, top, cx + d / 2, top + d), (cx - body_w / 2, top + 0.95 * d, cx + body_w / 2, feet)
+
+
 def stage_cast(cast: Sequence[Member], camera: str, aspect: float) -> list[Figure]:
     """Stage ``cast`` for a shot.
 
@@ -136,7 +168,7 @@ def stage_cast(cast: Sequence[Member], camera: str, aspect: float) -> list[Figur
         raise ValueError(f"aspect must be positive, got {aspect}")
     if not cast:
         return []
-    W, H = aspect, 1.0  # work in units of the panel height; convert x by / W at the end
+    W = aspect  # work in units of the panel height; convert x by / W at the end
     scale = shot_scale(camera)
     if scale == "close":
         focus = next((m for m in cast if m.speaks), cast[0])
@@ -149,27 +181,7 @@ def stage_cast(cast: Sequence[Member], camera: str, aspect: float) -> list[Figur
 
     figures = []
     for member, cx in zip(members, xs, strict=True):
-        if scale == "close":
-            d = min(0.48 * H, 0.62 * W)
-            head_top = 0.14
-            head = (cx - d / 2, head_top, cx + d / 2, head_top + d)
-            body_w = min(2.6 * d, 0.98 * W)
-            body = (cx - body_w / 2, head_top + 0.86 * d, cx + body_w / 2, 1.02)
-        elif scale == "medium":
-            d = min(0.24 * H, 0.55 * spacing, 0.3 * W)
-            head_top = 0.24
-            head = (cx - d / 2, head_top, cx + d / 2, head_top + d)
-            body_w = min(2.1 * d, 0.9 * spacing)
-            body = (cx - body_w / 2, head_top + 0.9 * d, cx + body_w / 2, 1.02)
-        else:
-            fig_h = 0.55 * H if scale == "full" else 0.2 * H
-            fig_h = min(fig_h, 2.6 * spacing)
-            feet = 0.9 if scale == "full" else 0.72
-            d = fig_h / 6.2
-            top = feet - fig_h
-            head = (cx - d / 2, top, cx + d / 2, top + d)
-            body_w = min(1.5 * d, 0.8 * spacing)
-            body = (cx - body_w / 2, top + 0.95 * d, cx + body_w / 2, feet)
+        head, body = _boxes(scale, cx, W, spacing)
         figures.append(
             Figure(
                 id=member.id,
