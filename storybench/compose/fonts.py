@@ -1,20 +1,10 @@
-"""Deprecated: the fonts moved to :mod:`storybench.fonts` (a base-layer package below render and compose).
+"""Deprecated: moved to :mod:`storybench.fonts` (a base-layer package below render and compose). Removed in 0.3.
 
-``storybench.compose.fonts`` keeps its names for one release and warns on import;
-import them from ``storybench.fonts`` (or ``storybench.compose``, which re-exports
-``covers``, ``get_font`` and ``missing_chars``).
+``storybench.compose`` itself still re-exports ``covers``, ``get_font`` and ``missing_chars``.
 """
 
-from __future__ import annotations
+import sys
 
-import warnings
+from storybench.deprecation import moved_module
 
-from storybench.fonts import DEFAULT_FAMILY, Font, covers, font_path, get_font, missing_chars
-
-__all__ = ["DEFAULT_FAMILY", "Font", "covers", "font_path", "get_font", "missing_chars"]
-
-warnings.warn(
-    "storybench.compose.fonts is deprecated and goes away in the next release: import from storybench.fonts",
-    DeprecationWarning,
-    stacklevel=2,
-)
+sys.modules[__name__] = moved_module(__name__, "storybench.fonts", removed_in="0.3")

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from storybench.deprecation import StorybenchDeprecationWarning
 from storybench.fonts import (
     choose_family,
     family_missing,
@@ -70,6 +71,6 @@ def test_unknown_families_fall_back_to_roboto_medium():
 
 def test_the_old_import_path_warns_and_still_works():
     sys.modules.pop("storybench.compose.fonts", None)
-    with pytest.warns(DeprecationWarning, match="storybench.fonts"):
+    with pytest.warns(StorybenchDeprecationWarning, match=r"'storybench\.compose\.fonts'.*'storybench\.fonts'"):
         old = importlib.import_module("storybench.compose.fonts")
-    assert old.get_font is get_font and old.missing_chars is missing_chars
+    assert old.get_font is get_font and old.missing_chars is missing_chars and old.font_path is font_path
