@@ -50,16 +50,19 @@ class FontChoice:
 
     Attributes:
         family: the family name (see :mod:`storybench.fonts.families`).
-        missing: characters no installed family has (empty when the text is covered).
+        missing: characters of the text that ``family`` lacks (empty when it covers the text).
         direction: ``"rtl"`` when the text's first strong character is right-to-left.
         unshaped: the text needs libraqm (right-to-left or a shaping script) and
             Pillow has no libraqm: it would be set unshaped, left to right.
+        elsewhere: those of ``missing`` that another installed family has (the text
+            mixes scripts that no one family here covers; a text is set in one family).
     """
 
     family: str
     missing: tuple[str, ...] = ()
     direction: Direction = "ltr"
     unshaped: bool = False
+    elsewhere: tuple[str, ...] = ()
 
 
 def raqm_available() -> bool:
@@ -140,7 +143,7 @@ def choose_family(preferred: str, text: str, language: str = "") -> FontChoice:
         language: BCP-47 code of the plan; picks the regional face of Noto Sans CJK.
 
     Returns:
-        The choice, with the characters that no installed family has.
+        The choice, with the characters its family lacks.
     """
     direction = text_direction(text)
     unshaped = _needs_raqm(text) and not raqm_available()
@@ -148,10 +151,13 @@ def choose_family(preferred: str, text: str, language: str = "") -> FontChoice:
     if not missing:
         return FontChoice(preferred, (), direction, unshaped)
     best, best_missing = preferred, missing
+    absent = set(missing)  # characters no family tried has
     for family in _candidates(preferred, missing, text, language):
         lacking = family_missing(family, text)
         if not lacking:
             return FontChoice(family, (), direction, unshaped)
+        absent &= set(lacking)
         if len(lacking) < len(best_missing):
             best, best_missing = family, lacking
-    return FontChoice(best, tuple(best_missing), direction, unshaped)
+    elsewhere = tuple(ch for ch in best_missing if ch not in absent)
+    return FontChoice(best, tuple(best_missing), direction, unshaped, elsewhere)

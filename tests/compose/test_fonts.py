@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from storybench.compose.lettering import GlyphGap
 from storybench.deprecation import StorybenchDeprecationWarning
 from storybench.fonts import (
     choose_family,
@@ -74,3 +75,16 @@ def test_the_old_import_path_warns_and_still_works():
     with pytest.warns(StorybenchDeprecationWarning, match=r"'storybench\.compose\.fonts'.*'storybench\.fonts'"):
         old = importlib.import_module("storybench.compose.fonts")
     assert old.get_font is get_font and old.missing_chars is missing_chars and old.font_path is font_path
+
+
+def test_a_text_mixing_scripts_no_one_font_covers_says_so():
+    choice = choose_family("Roboto-Medium", "ⵜⴰⵎⴰⵣⵉⵖⵜ 日本 𓀀", "")
+    assert set(choice.missing) == {"日", "本", "𓀀"} and set(choice.elsewhere) == {"日", "本"}
+    gap = GlyphGap(kind="balloon", text="…", font=choice.family, chars=choice.missing, elsewhere=choice.elsewhere)
+    assert gap.problem() == (
+        "no installed font has glyphs for 𓀀 (U+13000) in a balloon: they print as boxes; "
+        "a balloon mixes scripts that no one installed font covers: 日 (U+65E5), 本 (U+672C) "
+        f"print as boxes in {choice.family}"
+    )
+    # a mixed line that one fallback covers is no problem: DejaVu Sans has Hebrew and Latin
+    assert choose_family("Roboto-Medium", "שלום John", "he").missing == ()

@@ -6,6 +6,7 @@ All of it is frozen pydantic data: an editor can move and restyle items (see
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -129,6 +130,12 @@ class DroppedItem(BaseModel):
         return len(self.text.split())
 
 
+def _shown(chars: Sequence[str], limit: int = 8) -> str:
+    """``𓀀 (U+13000), 𓁐 (U+13050)``, at most ``limit`` of them, then how many more."""
+    shown = ", ".join(f"{ch} (U+{ord(ch):04X})" for ch in chars[:limit])
+    return shown + (f" and {len(chars) - limit} more" if len(chars) > limit else "")
+
+
 class GlyphGap(BaseModel):
     """A piece of lettering that cannot be set right with the fonts installed here.
 
@@ -136,7 +143,9 @@ class GlyphGap(BaseModel):
         kind: what it is.
         text: its text.
         font: the family it is set in (the one that lacks the fewest characters).
-        chars: characters no installed family has a glyph for (drawn as boxes).
+        chars: characters ``font`` has no glyph for (drawn as boxes).
+        elsewhere: those of ``chars`` another installed family has: the text mixes
+            scripts that no one family here covers (a text is set in one family).
         unshaped: the text is right-to-left or needs shaping, and Pillow has no libraqm.
     """
 
@@ -146,16 +155,21 @@ class GlyphGap(BaseModel):
     text: str
     font: str
     chars: tuple[str, ...] = ()
+    elsewhere: tuple[str, ...] = ()
     unshaped: bool = False
 
     def problem(self) -> str:
         """What is wrong, in words."""
         what = {"balloon": "a balloon", "caption": "the caption", "sfx": "the SFX"}[self.kind]
         parts = []
-        if self.chars:
-            shown = ", ".join(f"{ch} (U+{ord(ch):04X})" for ch in self.chars[:8])
-            more = f" and {len(self.chars) - 8} more" if len(self.chars) > 8 else ""
-            parts.append(f"no installed font has glyphs for {shown}{more} in {what}: they print as boxes")
+        absent = [ch for ch in self.chars if ch not in self.elsewhere]
+        if absent:
+            parts.append(f"no installed font has glyphs for {_shown(absent)} in {what}: they print as boxes")
+        if self.elsewhere:
+            parts.append(
+                f"{what} mixes scripts that no one installed font covers: {_shown(self.elsewhere)} "
+                f"print as boxes in {self.font}"
+            )
         if self.unshaped:
             parts.append(
                 f"{what} is right-to-left or needs shaping and Pillow has no libraqm "

@@ -83,7 +83,12 @@ def layout_panel(
         if font.missing or font.unshaped:
             gaps.append(
                 GlyphGap(
-                    kind=placer.kind, text=placer.text, font=font.family, chars=font.missing, unshaped=font.unshaped
+                    kind=placer.kind,
+                    text=placer.text,
+                    font=font.family,
+                    chars=font.missing,
+                    elsewhere=font.elsewhere,
+                    unshaped=font.unshaped,
                 )
             )
     return PanelLettering(
