@@ -66,7 +66,11 @@ class FontChoice:
 
 
 def raqm_available() -> bool:
-    """Whether Pillow lays text out with libraqm (bidi and shaping; ``apt-get install libraqm0``)."""
+    """Whether Pillow lays text out with libraqm (bidi and shaping).
+
+    Pillow's wheels carry libraqm and HarfBuzz and load the system's FriBiDi at run time
+    (``apt-get install libfribidi0``); a Pillow built from source needs ``libraqm0``.
+    """
     return bool(features.check("raqm"))
 
 

@@ -17,6 +17,7 @@ from storybench.fonts import (
     installed,
     is_ignorable,
     missing_chars,
+    scripts,
     text_direction,
 )
 
@@ -88,3 +89,20 @@ def test_a_text_mixing_scripts_no_one_font_covers_says_so():
     )
     # a mixed line that one fallback covers is no problem: DejaVu Sans has Hebrew and Latin
     assert choose_family("Roboto-Medium", "שלום John", "he").missing == ()
+
+
+def test_without_libraqm_arabic_is_flagged_not_silently_unshaped(monkeypatch):
+    monkeypatch.setattr(scripts, "raqm_available", lambda: False)
+    choose_family.cache_clear()
+    try:
+        choice = choose_family("Roboto-Medium", "مرحبا", "ar")
+        assert choice.unshaped and choice.family.startswith("NotoSansArabic")
+        assert not choose_family("Roboto-Medium", "Hello", "en").unshaped
+    finally:
+        choose_family.cache_clear()
+    gap = GlyphGap(kind="caption", text="مرحبا", font=choice.family, unshaped=True)
+    assert gap.problem() == (
+        "the caption is right-to-left or needs shaping and Pillow has no libraqm "
+        "(its wheels need FriBiDi: apt-get install libfribidi0): "
+        "it prints unshaped, left to right"
+    )

@@ -173,7 +173,7 @@ class GlyphGap(BaseModel):
         if self.unshaped:
             parts.append(
                 f"{what} is right-to-left or needs shaping and Pillow has no libraqm "
-                "(apt-get install libraqm0): it prints unshaped, left to right"
+                "(its wheels need FriBiDi: apt-get install libfribidi0): it prints unshaped, left to right"
             )
         return "; ".join(parts)
 
