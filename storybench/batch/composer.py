@@ -8,12 +8,22 @@ panels into their rectangles).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from storybench import compose
 from storybench.compose import cover, epub, webtoon
+from storybench.compose.protocols import (
+    CbzExporter,
+    CoverComposer,
+    CoverLettering,
+    EpubExporter,
+    PageComposer,
+    PageLettering,
+    PageSaver,
+    PageWarnings,
+    PdfExporter,
+    WebtoonExporter,
+)
 
 __all__ = ["Composer"]
 
@@ -22,39 +32,36 @@ __all__ = ["Composer"]
 class Composer:
     """Page composition and export functions plus their version.
 
+    Each function's call shape is a Protocol of :mod:`storybench.compose.protocols`.
+
     Attributes:
-        compose_page: ``(plan, page, panel_images, settings) -> PIL.Image.Image``;
-            ``panel_images`` maps panel id to an image path.
-        save_page_png: ``(image, path, *, dpi) -> Path``, atomic.
-        export_pdf: ``(page_paths, path, *, dpi, title, language) -> Path``, atomic.
-        export_cbz: ``(page_paths, path, *, plan, ...) -> Path``, atomic.
+        compose_page: makes a page image.
+        save_page_png: writes it, atomically.
+        export_pdf: the PDF, atomically.
+        export_cbz: the CBZ, atomically.
         version: part of every page/PDF/CBZ cache key; change it when output changes.
-        page_warnings: ``(plan, page, settings) -> list`` of lettering warnings (their
-            ``str`` is recorded), or ``None`` for a composer that does not letter.
-        page_lettering: ``(plan, page, settings) -> list[LetterItem]``, the PDF's text
-            layer; ``None``: PDFs without text.
-        compose_cover: ``(plan, art, settings) -> PIL.Image.Image``; ``None``: no cover.
-        cover_lettering: ``(plan, settings) -> list[LetterItem]``, the cover's text.
-        export_epub: ``(page_paths, path, *, plan, rtl, author, cover, page_numbers) -> Path``;
-            ``None``: no EPUB.
-        export_webtoon: ``(plan, pages, folder, settings, *, width, strip_path, reuse_strip, cover, lettering)``;
-            ``None``: no webtoon.
+        page_warnings: lettering warnings of a page, or ``None`` for a composer that does not letter.
+        page_lettering: the PDF's text layer; ``None``: PDFs without text.
+        compose_cover: ``None``: no cover.
+        cover_lettering: the cover's text.
+        export_epub: ``None``: no EPUB.
+        export_webtoon: ``None``: no webtoon.
 
     A composer without one of the optional functions fails the export job that needs it
     with a message naming the function.
     """
 
-    compose_page: Callable[..., Any]
-    save_page_png: Callable[..., Any]
-    export_pdf: Callable[..., Any]
-    export_cbz: Callable[..., Any]
+    compose_page: PageComposer
+    save_page_png: PageSaver
+    export_pdf: PdfExporter
+    export_cbz: CbzExporter
     version: str
-    page_warnings: Callable[..., Any] | None = None
-    page_lettering: Callable[..., Any] | None = None
-    compose_cover: Callable[..., Any] | None = None
-    cover_lettering: Callable[..., Any] | None = None
-    export_epub: Callable[..., Any] | None = None
-    export_webtoon: Callable[..., Any] | None = None
+    page_warnings: PageWarnings | None = None
+    page_lettering: PageLettering | None = None
+    compose_cover: CoverComposer | None = None
+    cover_lettering: CoverLettering | None = None
+    export_epub: EpubExporter | None = None
+    export_webtoon: WebtoonExporter | None = None
 
     @classmethod
     def resolve(cls, composer: Composer | None) -> Composer:

@@ -2,7 +2,6 @@
 
 from storybench.compose.capacity import LetteringWarning, lettering_warnings, page_warnings
 from storybench.compose.export import comic_info_xml, export_cbz, export_pdf, save_page_png
-from storybench.compose.fonts import covers, get_font, missing_chars
 from storybench.compose.lettering import (
     LetteringSpec,
     LetterItem,
@@ -23,6 +22,7 @@ from storybench.compose.page import (
     page_rects,
     page_rtl,
 )
+from storybench.fonts import covers, get_font, missing_chars
 
 __all__ = [
     "COMPOSER_VERSION",

@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from PIL import Image, ImageDraw
 
 from storybench.compose.comicinfo import clean_xml_text
-from storybench.compose.fonts import get_font
 from storybench.compose.lettering import LetteringSpec, LetterItem, fit_text
 from storybench.compose.page import PanelImage, cover_crop
 from storybench.config import RenderSettings
+from storybench.fonts import get_font
 from storybench.plan.models import ComicPlan
 from storybench.plan.styles import Style, get_style
 

@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 #: Bump when composed pages change for the same inputs: it is part of every page cache key.
-COMPOSER_VERSION = "compose-2"
+COMPOSER_VERSION = "compose-3"  # 3: SFX never split in a word; per-script fonts; right-to-left lines
 
 PanelImage = str | os.PathLike[str] | Image.Image
 

@@ -38,9 +38,9 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 
 from storybench.compose.comicinfo import clean_xml_text
-from storybench.compose.fonts import font_path, get_font
 from storybench.compose.lettering import LetterItem
 from storybench.files import atomic_write_bytes
+from storybench.fonts import font_path, get_font
 
 __all__ = ["TEXT_LAYER_FONT", "export_pdf"]
 

@@ -40,7 +40,7 @@ class Style(BaseModel):
         name: a display name.
         prompt_prefix: put first in every panel's positive prompt.
         negative_prompt: what image models should avoid.
-        font: lettering font family (see ``storybench.compose.fonts``).
+        font: lettering font family (see ``storybench.fonts``).
         sfx_font: font family for sound effects.
         palette: colours for the storyboard and lettering.
         reading_direction: ``"ltr"`` or ``"rtl"`` (manga reads right to left).

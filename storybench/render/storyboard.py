@@ -20,7 +20,7 @@ from typing import ClassVar
 
 from PIL import Image, ImageDraw
 
-from storybench.compose.fonts import get_font
+from storybench.fonts import get_font
 from storybench.plan.styles import STYLES, Style, get_style
 from storybench.render.base import ImageBackend
 from storybench.render.spec import RenderResult, RenderSpec
