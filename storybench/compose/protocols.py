@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from PIL import Image
 
@@ -87,10 +87,23 @@ class CbzExporter(Protocol):
 
 
 class EpubExporter(Protocol):
-    """``(page_paths, path, *, plan, rtl, author) -> path``: a fixed-layout EPUB 3."""
+    """``(page_paths, path, *, plan, rtl, author, cover, page_numbers) -> path``: a fixed-layout EPUB 3.
+
+    ``cover``: the first page path is a cover; ``page_numbers``: the plan's page number of each
+    other path (``None``: 1, 2, ...), for the alt text and the nav.
+    """
 
     def __call__(
-        self, page_paths: Sequence[StrPath], path: StrPath, /, *, plan: ComicPlan, rtl: bool, author: str
+        self,
+        page_paths: Sequence[StrPath],
+        path: StrPath,
+        /,
+        *,
+        plan: ComicPlan,
+        rtl: bool,
+        author: str,
+        cover: bool,
+        page_numbers: Sequence[int] | None,
     ) -> Path: ...
 
 
@@ -119,9 +132,11 @@ class CoverLettering(Protocol):
 
 
 class WebtoonExporter(Protocol):
-    """``(plan, pages, folder, settings, *, width, strip_path, reuse_strip)``: the long strip and its slices.
+    """``(plan, pages, folder, settings, *, width, strip_path, reuse_strip, cover, lettering)``: the long
+    strip (in files of at most 32,767 px) and its slices.
 
-    ``pages`` maps page number to the page image or file; ``width`` is the strip width, pixels.
+    ``pages`` maps page number to the page image or file; ``width`` is the strip width, pixels;
+    ``cover`` the cover image or file (first), ``lettering`` each page's lettering (cuts avoid it).
     """
 
     def __call__(
@@ -135,4 +150,6 @@ class WebtoonExporter(Protocol):
         width: int,
         strip_path: StrPath | None,
         reuse_strip: bool,
+        cover: StrPath | Image.Image | None,
+        lettering: Mapping[int, Sequence[Any]] | None,
     ) -> object: ...
