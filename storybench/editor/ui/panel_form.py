@@ -1,0 +1,78 @@
+"""The Panel tab's form: action, location, mood, camera, characters, caption and SFX of the
+selected panel, with the dialogue editor between characters and caption."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+
+from storybench.editor.model import PlanEditorModel
+from storybench.editor.ui.base import EditorSection, cls, text
+from storybench.editor.ui.dialogue import DialogueEditor
+from storybench.planner.schemas import CAMERA_SHOTS
+
+__all__ = ["PanelForm"]
+
+
+class PanelForm(EditorSection):
+    """The selected panel's fields (``fields``: by plan field name) and its :class:`DialogueEditor`."""
+
+    depends_on = ("revision", "selection")
+
+    def __init__(self, model: PlanEditorModel) -> None:
+        self.action = text("Action", "panel-action", area=True)
+        self.location = text("Location", "panel-location")
+        self.mood = text("Mood", "panel-mood")
+        self.camera = cls(widgets.Dropdown(description="Camera", options=list(CAMERA_SHOTS)), "panel-camera")
+        self.panel_characters = cls(widgets.SelectMultiple(description="Characters", rows=4), "panel-characters")
+        self.narrative = text("Caption", "panel-narrative", area=True)
+        self.sfx = text("SFX", "panel-sfx")
+        self.dialogue = DialogueEditor(model)
+        self.fields: dict[str, widgets.DOMWidget] = {
+            "action": self.action,
+            "location": self.location,
+            "mood": self.mood,
+            "camera": self.camera,
+            "narrative": self.narrative,
+            "sfx": self.sfx,
+            "characters": self.panel_characters,
+        }
+        super().__init__(
+            model,
+            [
+                self.action,
+                self.location,
+                widgets.HBox([self.mood, self.camera]),
+                self.panel_characters,
+                self.dialogue,
+                self.narrative,
+                self.sfx,
+            ],
+            name="panel-form",
+        )
+        for key, w in self.fields.items():
+            if key == "characters":
+                self.on_value(w, lambda ch: self.commit(lambda: self.model.update_panel(characters=list(ch["new"]))))
+            else:
+                self.on_value(w, lambda ch, key=key: self.commit(lambda: self.model.update_panel(**{key: ch["new"]})))
+        self.update()
+
+    def update(self) -> None:
+        """Redraw the fields from the selected panel."""
+        m = self.model
+        if m.plan is None:
+            return
+        pan = m.panel
+        speakers = [(c.name, c.id) for c in m.plan.characters]
+        with self.writing():
+            self.action.value = pan.action
+            self.location.value = pan.location
+            self.mood.value = pan.mood
+            cams = [*CAMERA_SHOTS, *([pan.camera] if pan.camera not in CAMERA_SHOTS else [])]
+            if tuple(self.camera.options) != tuple(cams):
+                self.camera.options = cams
+            self.camera.value = pan.camera
+            self.narrative.value = pan.narrative or ""
+            self.sfx.value = pan.sfx or ""
+            if tuple(self.panel_characters.options) != tuple(speakers):
+                self.panel_characters.options = speakers
+            self.panel_characters.value = tuple(x for x in pan.characters if x in {i for _, i in speakers})
