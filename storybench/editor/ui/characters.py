@@ -54,7 +54,9 @@ class CharactersForm(EditorSection):
             self.clicked(lambda: self._with_character(lambda cid: self.model.pin_seed(cid, int(self.char_seed.value))))
         )
         self.add_character_button.on_click(
-            self.clicked(lambda: self.model.add_character("New character", appearance="describe face, hair, build, age"))
+            self.clicked(
+                lambda: self.model.add_character("New character", appearance="describe face, hair, build, age")
+            )
         )
         self.remove_character_button.on_click(
             self.clicked(lambda: self._with_character(lambda cid: self.model.remove_character(cid, on_used="ask")))

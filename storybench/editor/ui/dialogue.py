@@ -66,11 +66,13 @@ class DialogueEditor(EditorSection):
         self.update()
 
     def _row(self, index: int) -> DialogueRow:
+        m = self.model
         while len(self.line_rows) <= index:
             row = DialogueRow(len(self.line_rows))
             i = row.index
-            m = self.model
-            self.on_value(row.speaker, lambda ch, i=i: ch["new"] and self.commit(lambda: m.update_line(i, speaker=ch["new"])))
+            self.on_value(
+                row.speaker, lambda ch, i=i: ch["new"] and self.commit(lambda: m.update_line(i, speaker=ch["new"]))
+            )
             self.on_value(row.text, lambda ch, i=i: self.commit(lambda: m.update_line(i, text=ch["new"])))
             row.up.on_click(self.clicked(lambda i=i: m.move_line(i, -1)))
             row.down.on_click(self.clicked(lambda i=i: m.move_line(i, +1)))

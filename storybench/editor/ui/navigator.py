@@ -108,7 +108,11 @@ class Navigator(EditorSection):
             return
         plan = m.plan
         with self.writing():
-            _choose(self.chapter_select, [(f"{i + 1}. {ch.title}", i) for i, ch in enumerate(plan.chapters)], m.chapter_index)
+            _choose(
+                self.chapter_select,
+                [(f"{i + 1}. {ch.title}", i) for i, ch in enumerate(plan.chapters)],
+                m.chapter_index,
+            )
             self.chapter_title.value = m.chapter.title
             pages = [(f"page {pg.page_number} ({pg.layout})", i) for i, pg in enumerate(m.chapter.pages)]
             _choose(self.page_select, pages, m.page_index)

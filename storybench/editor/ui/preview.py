@@ -53,7 +53,11 @@ class PreviewPane(EditorSection):
         self.full_view.layout.display = "none"
         super().__init__(
             model,
-            [widgets.HBox([self.refresh_preview_button, self.enlarge_button]), self.preview_message, self.preview_image],
+            [
+                widgets.HBox([self.refresh_preview_button, self.enlarge_button]),
+                self.preview_message,
+                self.preview_image,
+            ],
             name="preview-pane",
             layout=widgets.Layout(flex="2 1 16rem", min_width="0"),
         )

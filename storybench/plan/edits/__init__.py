@@ -18,7 +18,7 @@ Modules: :mod:`.base` (result, refusal, runner), :mod:`.pages` (layouts, panels,
 chapters), :mod:`.content` (panel fields, dialogue lines), :mod:`.cast` (characters).
 """
 
-from storybench.plan.edits.base import PLACEHOLDER_ACTION, EditRejected, Edited, fresh_ids, has_text, renumber
+from storybench.plan.edits.base import PLACEHOLDER_ACTION, Edited, EditRejected, fresh_ids, has_text, renumber
 from storybench.plan.edits.cast import (
     CHARACTER_FIELDS,
     add_character,

@@ -88,13 +88,9 @@ def fresh_ids(plan: ComicPlan, prefix: str, count: int = 1) -> list[str]:
 
 def new_panel(plan: ComicPlan, page_id: str, location: str = "") -> PanelPlan:
     """A placeholder panel with a fresh id on page ``page_id``."""
-    return PanelPlan(
-        id=fresh_ids(plan, f"{page_id}-pan")[0], position=1, action=PLACEHOLDER_ACTION, location=location
-    )
+    return PanelPlan(id=fresh_ids(plan, f"{page_id}-pan")[0], position=1, action=PLACEHOLDER_ACTION, location=location)
 
 
 def has_text(panel: PanelPlan) -> bool:
     """The panel holds something a writer wrote (dialogue, caption, SFX or a real action)."""
-    return bool(
-        panel.dialogue or panel.narrative or panel.sfx or (panel.action and panel.action != PLACEHOLDER_ACTION)
-    )
+    return bool(panel.dialogue or panel.narrative or panel.sfx or (panel.action and panel.action != PLACEHOLDER_ACTION))

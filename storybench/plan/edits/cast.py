@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from storybench.plan.edits.base import EditRejected, Edited, run_edit
+from storybench.plan.edits.base import Edited, EditRejected, run_edit
 from storybench.plan.models import Character, ComicPlan, Dialogue, derive_seed
 from storybench.plan.paths import PlanPath
 
@@ -47,7 +47,9 @@ def character_usage(plan: ComicPlan, character_id: str) -> list[PlanPath]:
             for ki, pan in enumerate(pg.panels):
                 base = PlanPath.of_panel(ci, pi, ki)
                 out += [base.at(f"characters[{i}]") for i, c in enumerate(pan.characters) if c == character_id]
-                out += [base.dialogue(i).at("character") for i, d in enumerate(pan.dialogue) if d.character == character_id]
+                out += [
+                    base.dialogue(i).at("character") for i, d in enumerate(pan.dialogue) if d.character == character_id
+                ]
     return out
 
 

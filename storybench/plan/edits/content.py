@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from storybench.plan.edits.base import EditRejected, Edited, run_edit
+from storybench.plan.edits.base import Edited, EditRejected, run_edit
 from storybench.plan.models import ComicPlan, Dialogue, PanelPlan
 from storybench.plan.paths import PlanPath
 
@@ -71,9 +71,15 @@ def add_line(plan: ComicPlan, at: PlanPath, speaker: str | None = None, text: st
     edited, _ = run_edit(
         "add dialogue line",
         plan,
-        lambda copy: setattr(_panel(copy, at), "dialogue", [*_panel(copy, at).dialogue, Dialogue(character=speaker, text=text)]),
+        lambda copy: setattr(
+            _panel(copy, at), "dialogue", [*_panel(copy, at).dialogue, Dialogue(character=speaker, text=text)]
+        ),
     )
-    return Edited(edited, "add dialogue line", PlanPath.of_panel(at.chapter or 0, at.page or 0, at.panel or 0).dialogue(len(pan.dialogue)))
+    return Edited(
+        edited,
+        "add dialogue line",
+        PlanPath.of_panel(at.chapter or 0, at.page or 0, at.panel or 0).dialogue(len(pan.dialogue)),
+    )
 
 
 def add_lines(plan: ComicPlan, at: PlanPath, lines: list[Dialogue], label: str) -> Edited:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from storybench.plan.edits.base import PLACEHOLDER_ACTION, EditRejected, Edited, fresh_ids, has_text, new_panel, run_edit
+from storybench.plan.edits.base import (
+    PLACEHOLDER_ACTION,
+    Edited,
+    EditRejected,
+    fresh_ids,
+    has_text,
+    new_panel,
+    run_edit,
+)
 from storybench.plan.layouts import TEMPLATE_IDS, TEMPLATES, layout_for_count, template_id
 from storybench.plan.models import MAX_PAGES, Chapter, ComicPlan, Page, PanelPlan
 from storybench.plan.paths import PlanPath
@@ -127,7 +135,9 @@ def add_panel(plan: ComicPlan, at: PlanPath) -> Edited:
         page.layout = layout
 
     edited, _ = run_edit("add panel", plan, change)
-    return Edited(edited, f"added a panel; layout is now {layout!r}", PlanPath.of_panel(at.chapter or 0, at.page or 0, k + 1))
+    return Edited(
+        edited, f"added a panel; layout is now {layout!r}", PlanPath.of_panel(at.chapter or 0, at.page or 0, k + 1)
+    )
 
 
 def remove_panel(plan: ComicPlan, at: PlanPath) -> Edited:
