@@ -217,7 +217,8 @@ class EditorState(t.HasTraits):
 
         def answer(choice: str) -> None:
             if choice == "save":
-                self.save()
+                self.session.save(self._need_plan())
+                self._changed()
             proceed()
 
         return self._ask(

@@ -3,6 +3,9 @@ add or remove characters."""
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 import ipywidgets as widgets
 
 from storybench.editor.model import PlanEditorModel
@@ -48,7 +51,7 @@ class CharactersForm(EditorSection):
         )
         self.on_value(self.character_select, lambda ch: self.commit(lambda: self._select(ch["new"])))
         for key, w in self.fields.items():
-            self.on_value(w, lambda ch, key=key: self.commit(lambda: self._set(key, ch["new"])))
+            self.on_value(w, partial(self._on_field, key))
         self.new_seed_button.on_click(self.clicked(lambda: self._with_character(self.model.regenerate_seed)))
         self.pin_seed_button.on_click(
             self.clicked(lambda: self._with_character(lambda cid: self.model.pin_seed(cid, int(self.char_seed.value))))
@@ -62,6 +65,9 @@ class CharactersForm(EditorSection):
             self.clicked(lambda: self._with_character(lambda cid: self.model.remove_character(cid, on_used="ask")))
         )
         self.update()
+
+    def _on_field(self, key: str, change: dict[str, Any]) -> None:
+        self.commit(lambda: self._set(key, change["new"]))
 
     def _select(self, character_id: str | None) -> None:
         if character_id != self.model.character_id:

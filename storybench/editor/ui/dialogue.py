@@ -3,6 +3,9 @@ line, and the LLM's Write dialogue."""
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 import ipywidgets as widgets
 
 from storybench.editor.model import PlanEditorModel
@@ -70,15 +73,20 @@ class DialogueEditor(EditorSection):
         while len(self.line_rows) <= index:
             row = DialogueRow(len(self.line_rows))
             i = row.index
-            self.on_value(
-                row.speaker, lambda ch, i=i: ch["new"] and self.commit(lambda: m.update_line(i, speaker=ch["new"]))
-            )
-            self.on_value(row.text, lambda ch, i=i: self.commit(lambda: m.update_line(i, text=ch["new"])))
-            row.up.on_click(self.clicked(lambda i=i: m.move_line(i, -1)))
-            row.down.on_click(self.clicked(lambda i=i: m.move_line(i, +1)))
-            row.remove.on_click(self.clicked(lambda i=i: m.remove_line(i)))
+            self.on_value(row.speaker, partial(self._on_speaker, i))
+            self.on_value(row.text, partial(self._on_text, i))
+            row.up.on_click(self.clicked(partial(m.move_line, i, -1)))
+            row.down.on_click(self.clicked(partial(m.move_line, i, +1)))
+            row.remove.on_click(self.clicked(partial(m.remove_line, i)))
             self.line_rows.append(row)
         return self.line_rows[index]
+
+    def _on_speaker(self, index: int, change: dict[str, Any]) -> None:
+        if change["new"]:
+            self.commit(lambda: self.model.update_line(index, speaker=change["new"]))
+
+    def _on_text(self, index: int, change: dict[str, Any]) -> None:
+        self.commit(lambda: self.model.update_line(index, text=change["new"]))
 
     def update(self) -> None:
         """Redraw one row per dialogue line of the selected panel."""

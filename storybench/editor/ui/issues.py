@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import ipywidgets as widgets
 
 from storybench.editor.issues import issue_words
@@ -29,7 +31,7 @@ class IssueList(EditorSection):
         buttons = []
         for issue in [*m.issues(), *m.lettering_warnings()]:
             b = button(issue_words(m.plan, issue), "issue", "exclamation-triangle")
-            b.on_click(self.clicked(lambda path=issue.path: m.goto(path)))
+            b.on_click(self.clicked(partial(m.goto, issue.path)))
             b.issue_path = issue.path
             buttons.append(b)
         for old in self.issue_buttons:

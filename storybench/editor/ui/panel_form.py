@@ -3,6 +3,9 @@ selected panel, with the dialogue editor between characters and caption."""
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 import ipywidgets as widgets
 
 from storybench.editor.model import PlanEditorModel
@@ -53,8 +56,11 @@ class PanelForm(EditorSection):
             if key == "characters":
                 self.on_value(w, lambda ch: self.commit(lambda: self.model.update_panel(characters=list(ch["new"]))))
             else:
-                self.on_value(w, lambda ch, key=key: self.commit(lambda: self.model.update_panel(**{key: ch["new"]})))
+                self.on_value(w, partial(self._on_field, key))
         self.update()
+
+    def _on_field(self, key: str, change: dict[str, Any]) -> None:
+        self.commit(lambda: self.model.update_panel(**{key: change["new"]}))
 
     def update(self) -> None:
         """Redraw the fields from the selected panel."""
