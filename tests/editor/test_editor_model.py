@@ -272,4 +272,7 @@ def test_write_panel_dialogue_and_enhanced_prompt(model):
 
 def test_page_preview_never_raises(model):
     image, message = model.page_preview(300)
-    assert (image is not None) or message
+    assert message == "" and image.size[0] == 300  # composition and the storyboard renderer are installed
+    model.plan = model.plan.model_copy(update={"style": "no-such-style"})
+    image, message = model.page_preview(300)
+    assert image is None and message.startswith("page preview failed")

@@ -171,4 +171,4 @@ def test_generate_and_write_dialogue_buttons(view):
 
 def test_refresh_preview_shows_image_or_message(view):
     view.refresh_preview()
-    assert view.preview_image.value or view.preview_message.value
+    assert view.preview_image.value[:8] == b"\x89PNG\r\n\x1a\n" and view.preview_message.value == ""
