@@ -10,14 +10,26 @@ import threading
 from typing import Any
 
 import ipywidgets as widgets
+import traitlets as t
 
 from storybench.editor.model import PlanEditorModel
 from storybench.editor.ui.base import EditorSection, button, cls
 
-__all__ = ["PreviewPane"]
+__all__ = ["PageImage", "PreviewPane"]
 
 #: Width of the full-size page view, pixels.
 FULL_WIDTH = 1200
+
+
+class PageImage(widgets.Image):
+    """An image whose ``tooltip`` reaches the page as its ``title`` (its text alternative).
+
+    ipywidgets 8 writes a widget's tooltip as ``title`` only when the widget's
+    ``description`` is empty, and an ``Image`` has no ``description`` at all (so its
+    tooltip never reaches the page); this one syncs an empty one.
+    """
+
+    description = t.Unicode("").tag(sync=True)
 
 
 def _png(image: Any) -> bytes:
@@ -43,11 +55,11 @@ class PreviewPane(EditorSection):
         self.width = width
         self.debounce = debounce
         self._timer: threading.Timer | None = None
-        self.preview_image = cls(widgets.Image(format="png", layout=widgets.Layout(max_width=f"{width}px")), "preview")
+        self.preview_image = cls(PageImage(format="png", layout=widgets.Layout(max_width=f"{width}px")), "preview")
         self.preview_message = cls(widgets.HTML(), "preview-message")
         self.refresh_preview_button = button("Redraw", "preview-refresh", "refresh")
         self.enlarge_button = button("Full size", "preview-enlarge", "search-plus")
-        self.full_image = cls(widgets.Image(format="png", layout=widgets.Layout(width="100%")), "preview-full")
+        self.full_image = cls(PageImage(format="png", layout=widgets.Layout(width="100%")), "preview-full")
         self.close_full_button = button("Close full size", "preview-close", "times")
         self.full_view = cls(widgets.VBox([self.close_full_button, self.full_image]), "preview-full-view")
         self.full_view.layout.display = "none"
