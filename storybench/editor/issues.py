@@ -31,21 +31,24 @@ def issue_place(plan: ComicPlan | None, path: str | PlanPath) -> str:
         return _character_place(plan, where.character)
     if where.chapter is None:
         return ""
-    c = where.chapter
-    parts: list[str] = []
+    parts = _page_parts(plan, where)
+    if where.line is not None:
+        parts.append(f"line {where.line + 1}")
+    text = ", ".join(parts)
+    return text[:1].upper() + text[1:]
+
+
+def _page_parts(plan: ComicPlan | None, where: PlanPath) -> list[str]:
+    c = where.chapter or 0
     chapters = plan.chapters if plan is not None else []
-    if len(chapters) > 1 or where.page is None:
-        parts.append(f"Chapter {c + 1}")
+    parts = [f"Chapter {c + 1}"] if len(chapters) > 1 or where.page is None else []
     if where.page is not None:
         p = where.page
         pages = chapters[c].pages if c < len(chapters) else []
         parts.append(f"Page {pages[p].page_number if p < len(pages) else p + 1}")
         if where.panel is not None:
             parts.append(f"panel {where.panel + 1}")
-    if where.line is not None:
-        parts.append(f"line {where.line + 1}")
-    text = ", ".join(parts)
-    return text[:1].upper() + text[1:]
+    return parts
 
 
 def issue_words(plan: ComicPlan | None, issue: PlanIssue, *, with_path: bool = True) -> str:

@@ -23,6 +23,7 @@ Traits and events: see :mod:`storybench.editor.state`.
 from __future__ import annotations
 
 import random
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +209,18 @@ class PlanEditorModel(EditorState):
         """
         self._apply(edits.set_seed(self._need_plan(), character_id, seed))
 
+    def _ask_character_in_use(self, character_id: str, uses: int) -> Pending:
+        plan = self._need_plan()
+        others = [o for o in plan.characters if o.id != character_id]
+        labels = {"remove_references": "Remove from panels (and delete their lines)", "cancel": "Cancel"}
+        labels.update({f"replace_with:{o.id}": f"Replace with {o.name}" for o in others})
+        name = plan.character(character_id).name
+        message = f"{name} appears in {uses} place(s). Remove them from the panels or replace them?"
+        choices = ("remove_references", *(f"replace_with:{o.id}" for o in others), "cancel")
+        return self._ask(
+            Pending("character-in-use", message, choices, labels, partial(self.remove_character, character_id))
+        )
+
     def remove_character(self, character_id: str, on_used: str = "ask") -> Pending | None:
         """Remove a character without leaving dangling references.
 
@@ -222,21 +235,10 @@ class PlanEditorModel(EditorState):
             EditRejected: unknown character, unknown ``on_used``, or replacing with itself or an unknown id.
         """
         plan = self._need_plan()
-        c = edits.find_character(plan, character_id)
+        edits.find_character(plan, character_id)
         used = edits.character_usage(plan, character_id)
         if used and on_used == "ask":
-            others = [o for o in plan.characters if o.id != character_id]
-            labels = {"remove_references": "Remove from panels (and delete their lines)", "cancel": "Cancel"}
-            labels.update({f"replace_with:{o.id}": f"Replace with {o.name}" for o in others})
-            return self._ask(
-                Pending(
-                    kind="character-in-use",
-                    message=f"{c.name} appears in {len(used)} place(s). Remove them from the panels or replace them?",
-                    choices=("remove_references", *(f"replace_with:{o.id}" for o in others), "cancel"),
-                    labels=labels,
-                    action=lambda choice: self.remove_character(character_id, on_used=choice),
-                )
-            )
+            return self._ask_character_in_use(character_id, len(used))
         replacement = on_used.split(":", 1)[1] if used and on_used.startswith("replace_with:") else None
         if used and replacement is None and on_used != "remove_references":
             raise EditRejected(f"on_used must be 'ask', 'remove_references' or 'replace_with:<id>', got {on_used!r}")

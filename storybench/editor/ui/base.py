@@ -21,7 +21,7 @@ from storybench.ui_kit.a11y import focus_css
 from storybench.ui_kit.busy import busy_action
 from storybench.ui_kit.question_view import QUESTION_CSS
 
-__all__ = ["CSS", "CSS_CLASSES", "EditorSection", "button", "cls", "text"]
+__all__ = ["CSS", "CSS_CLASSES", "EditorSection", "button", "cls", "set_options", "text"]
 
 #: Every ``sb-editor-...`` class given so far, by short name (``"save"`` → ``"sb-editor-save"``).
 CSS_CLASSES: dict[str, str] = {}
@@ -69,6 +69,13 @@ def button(description: str, name: str, icon: str = "", label: str = "") -> widg
         widgets.Button(description=description, icon=icon, tooltip=label or None, layout=widgets.Layout(width="auto")),
         name,
     )
+
+
+def set_options(widget: Any, options: Any, value: Any) -> None:
+    """Give a selection widget ``options`` (only when they differ) and select ``value``."""
+    if tuple(widget.options) != tuple(options):
+        widget.options = options
+    widget.value = value
 
 
 def text(description: str, name: str, area: bool = False) -> widgets.Text:

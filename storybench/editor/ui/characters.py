@@ -9,7 +9,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from storybench.editor.model import PlanEditorModel
-from storybench.editor.ui.base import EditorSection, button, cls, text
+from storybench.editor.ui.base import EditorSection, button, cls, set_options, text
 
 __all__ = ["CharactersForm"]
 
@@ -90,11 +90,8 @@ class CharactersForm(EditorSection):
         cid = self.model.character_id
         c = next((x for x in plan.characters if x.id == cid), None)
         with self.writing():
-            options = [(x.name, x.id) for x in plan.characters]
-            if tuple(self.character_select.options) != tuple(options):
-                self.character_select.options = options
-            self.character_select.value = c.id if c else None
+            set_options(self.character_select, [(x.name, x.id) for x in plan.characters], c.id if c else None)
             for key, w in self.fields.items():
-                w.value = getattr(c, key) if c else ""
+                w.value = getattr(c, key, "")
                 w.disabled = c is None
-            self.char_seed.value = (c.seed or 0) if c else 0
+            self.char_seed.value = getattr(c, "seed", 0) or 0

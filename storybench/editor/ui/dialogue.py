@@ -9,7 +9,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from storybench.editor.model import PlanEditorModel
-from storybench.editor.ui.base import EditorSection, button, cls
+from storybench.editor.ui.base import EditorSection, button, cls, set_options
 from storybench.prompts.dialogue import list_dialogue_presets
 
 __all__ = ["DialogueEditor", "DialogueRow"]
@@ -101,9 +101,7 @@ class DialogueEditor(EditorSection):
         with self.writing():
             for row, line in zip(rows, lines, strict=True):
                 options = speakers + ([(f"? {line.character}", line.character)] if line.character not in known else [])
-                if tuple(row.speaker.options) != tuple(options):
-                    row.speaker.options = options
-                row.speaker.value = line.character
+                set_options(row.speaker, options, line.character)
                 row.text.value = line.text
                 row.up.disabled = row.index == 0
                 row.down.disabled = row.index == len(lines) - 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipywidgets as widgets
 
 from storybench.editor.model import PlanEditorModel
-from storybench.editor.ui.base import EditorSection, button, cls
+from storybench.editor.ui.base import EditorSection, button, cls, set_options
 from storybench.plan.layouts import TEMPLATE_IDS, TEMPLATES
 
 __all__ = ["Navigator"]
@@ -108,20 +108,14 @@ class Navigator(EditorSection):
             return
         plan = m.plan
         with self.writing():
-            _choose(
+            set_options(
                 self.chapter_select,
                 [(f"{i + 1}. {ch.title}", i) for i, ch in enumerate(plan.chapters)],
                 m.chapter_index,
             )
             self.chapter_title.value = m.chapter.title
             pages = [(f"page {pg.page_number} ({pg.layout})", i) for i, pg in enumerate(m.chapter.pages)]
-            _choose(self.page_select, pages, m.page_index)
+            set_options(self.page_select, pages, m.page_index)
             self.layout_select.value = m.page.layout
             panels = [(f"{p.position}: {p.action[:40]}", i) for i, p in enumerate(m.page.panels)]
-            _choose(self.panel_select, panels, m.panel_index)
-
-
-def _choose(dropdown: widgets.Dropdown, options: list[tuple[str, int]], value: int) -> None:
-    if tuple(dropdown.options) != tuple(options):
-        dropdown.options = options
-    dropdown.value = value
+            set_options(self.panel_select, panels, m.panel_index)

@@ -9,7 +9,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from storybench.editor.model import PlanEditorModel
-from storybench.editor.ui.base import EditorSection, cls, text
+from storybench.editor.ui.base import EditorSection, cls, set_options, text
 from storybench.editor.ui.dialogue import DialogueEditor
 from storybench.planner.schemas import CAMERA_SHOTS
 
@@ -74,11 +74,8 @@ class PanelForm(EditorSection):
             self.location.value = pan.location
             self.mood.value = pan.mood
             cams = [*CAMERA_SHOTS, *([pan.camera] if pan.camera not in CAMERA_SHOTS else [])]
-            if tuple(self.camera.options) != tuple(cams):
-                self.camera.options = cams
-            self.camera.value = pan.camera
+            set_options(self.camera, cams, pan.camera)
             self.narrative.value = pan.narrative or ""
             self.sfx.value = pan.sfx or ""
-            if tuple(self.panel_characters.options) != tuple(speakers):
-                self.panel_characters.options = speakers
-            self.panel_characters.value = tuple(x for x in pan.characters if x in {i for _, i in speakers})
+            known = {i for _, i in speakers}
+            set_options(self.panel_characters, speakers, tuple(x for x in pan.characters if x in known))

@@ -8,7 +8,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from storybench.editor.model import PlanEditorModel
-from storybench.editor.ui.base import EditorSection, button, cls
+from storybench.editor.ui.base import EditorSection, button, cls, set_options
 
 __all__ = ["Toolbar"]
 
@@ -58,11 +58,16 @@ class Toolbar(EditorSection):
         if m.path is not None and str(m.path) not in {v for _, v in plans}:
             plans.append((f"{m.path.name} (new)", str(m.path)))
         with self.writing():
-            if tuple(self.plan_select.options) != tuple(plans):
-                self.plan_select.options = plans
-            if m.path is not None and (m.path != self._shown_path or self.plan_select.value is None):
-                self.plan_select.value = str(m.path)  # the writer's pick stays until another plan opens
+            pick = self.plan_select.value
+            if m.path is not None and (m.path != self._shown_path or pick is None):
+                pick = str(m.path)  # the writer's pick stays until another plan opens
                 self._shown_path = m.path
+            set_options(self.plan_select, plans, pick if pick in {v for _, v in plans} else None)
+        self._mark_dirty()
+        self.refresh_controls()
+
+    def _mark_dirty(self) -> None:
+        m = self.model
         n_issues = len(m.issues())
         if m.dirty:
             self.dirty_label.value = "<b style='color:#8a4500'>● unsaved</b>"
@@ -70,7 +75,6 @@ class Toolbar(EditorSection):
             self.dirty_label.value = f"<b style='color:#8a4500'>saved, {n_issues} issue(s)</b>"
         else:
             self.dirty_label.value = "<span style='color:#1b5e20'>saved</span>"
-        self.refresh_controls()
 
     def action_widgets(self) -> list[widgets.DOMWidget]:
         """Open and Save (disabled while an action runs)."""

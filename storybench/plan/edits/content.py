@@ -18,6 +18,24 @@ def _panel(plan: ComicPlan, at: PlanPath) -> PanelPlan:
     return plan.chapters[at.chapter or 0].pages[at.page or 0].panels[at.panel or 0]
 
 
+def _panel_fields(plan: ComicPlan, fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` checked: known names, known character ids (deduplicated), blank caption/SFX as ``None``."""
+    bad = set(fields) - set(PANEL_FIELDS)
+    if bad:
+        raise EditRejected(f"cannot edit {', '.join(sorted(bad))}; editable: {', '.join(PANEL_FIELDS)}")
+    out = dict(fields)
+    if "characters" in out:
+        known = {c.id for c in plan.characters}
+        unknown = [c for c in out["characters"] if c not in known]
+        if unknown:
+            raise EditRejected(f"unknown character(s) {', '.join(unknown)}")
+        out["characters"] = list(dict.fromkeys(out["characters"]))
+    for key in ("narrative", "sfx"):
+        if key in out and not (out[key] or "").strip():
+            out[key] = None
+    return out
+
+
 def update_panel(plan: ComicPlan, at: PlanPath, **fields: Any) -> Edited:
     """Set fields of the panel at ``at``: ``action``, ``location``, ``mood``, ``camera``,
     ``narrative``, ``sfx`` (``""`` or blanks clear the last two), ``characters`` (ids, duplicates dropped).
@@ -25,18 +43,7 @@ def update_panel(plan: ComicPlan, at: PlanPath, **fields: Any) -> Edited:
     Raises:
         EditRejected: unknown field, unknown character id, value too long.
     """
-    bad = set(fields) - set(PANEL_FIELDS)
-    if bad:
-        raise EditRejected(f"cannot edit {', '.join(sorted(bad))}; editable: {', '.join(PANEL_FIELDS)}")
-    if "characters" in fields:
-        known = {c.id for c in plan.characters}
-        unknown = [c for c in fields["characters"] if c not in known]
-        if unknown:
-            raise EditRejected(f"unknown character(s) {', '.join(unknown)}")
-        fields["characters"] = list(dict.fromkeys(fields["characters"]))
-    for key in ("narrative", "sfx"):
-        if key in fields and not (fields[key] or "").strip():
-            fields[key] = None
+    fields = _panel_fields(plan, fields)
     page = plan.chapters[at.chapter or 0].pages[at.page or 0]
     label = f"edit {', '.join(fields)} of page {page.page_number}, panel {_panel(plan, at).position}"
 

@@ -275,6 +275,19 @@ def remove_page(plan: ComicPlan, at: PlanPath) -> Edited:
     return Edited(edited, note, PlanPath.of_panel(ci, pi, 0))
 
 
+def _page_destination(plan: ComicPlan, ci: int, pi: int, delta: int) -> tuple[int, int]:
+    """Where a page moved ``delta`` places lands: ``(chapter, index)`` after the move."""
+    pages = plan.chapters[ci].pages
+    if 0 <= pi + delta < len(pages):
+        return ci, pi + delta
+    if len(pages) == 1:
+        raise EditRejected(
+            f"move page {pages[pi].page_number}: moving the only page of a chapter out would leave the chapter empty"
+        )
+    step = 1 if delta > 0 else -1
+    return ci + step, 0 if step > 0 else len(plan.chapters[ci + step].pages)
+
+
 def move_page(plan: ComicPlan, at: PlanPath, delta: int) -> Edited:
     """Move the page at ``at`` ``delta`` places (``-1`` earlier, ``+1`` later) within its
     chapter, or into the neighbouring chapter at an edge.
@@ -288,16 +301,7 @@ def move_page(plan: ComicPlan, at: PlanPath, delta: int) -> Edited:
     if delta == 0 or not 0 <= index + delta < len(flat):
         raise EditRejected("the page cannot move further")
     pg = plan.chapters[ci].pages[pi]
-    new_pi = pi + delta
-    if 0 <= new_pi < len(plan.chapters[ci].pages):
-        where = (ci, new_pi)
-    elif len(plan.chapters[ci].pages) == 1:
-        raise EditRejected(
-            f"move page {pg.page_number}: moving the only page of a chapter out would leave the chapter empty"
-        )
-    else:
-        step = 1 if delta > 0 else -1
-        where = (ci + step, 0 if step > 0 else len(plan.chapters[ci + step].pages))
+    where = _page_destination(plan, ci, pi, delta)
 
     def change(copy: ComicPlan) -> None:
         ch = copy.chapters[ci]
