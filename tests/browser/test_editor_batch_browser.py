@@ -201,6 +201,20 @@ def test_plan_editor_scenario(lab: Lab, page, axe_script: Path) -> None:
     )
     shots("undone")
 
+    # issue 24: a refused edit restores the field (a character needs a name) and the error is an alert
+    pg.locator(".sb-editor-tabs .lm-TabBar-tab", has_text="Characters").click()
+    name = pg.locator(".sb-editor-character-name input")
+    old_name = name.input_value()
+    name.fill("")
+    name.press("Enter")
+    pg.wait_for_selector(".sb-editor-error [role=alert]", timeout=waits.ms())
+    pg.wait_for_function(
+        "(t) => document.querySelector('.sb-editor-character-name input').value === t", arg=old_name, timeout=waits.ms()
+    )
+    assert "name" in pg.locator(".sb-editor-error").inner_text()
+    shots("refused-edit-restored")
+    pg.locator(".sb-editor-tabs .lm-TabBar-tab", has_text="Panel").first.click()
+
     # Save with an issue: the warning colour and the list, words first
     action = pg.locator(".sb-editor-panel-action textarea")
     action.fill("")
