@@ -72,7 +72,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--rows", type=int, default=46, help="catalog rows per run")
     parser.add_argument("--sample", type=int, default=10, help="appends timed at each size")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds: CI runs every bench so")
     args = parser.parse_args()
+    if args.smoke:
+        args.runs, args.rows, args.sample = 12, 4, 2
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         small, large = [], []

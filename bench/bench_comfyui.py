@@ -58,7 +58,10 @@ def main() -> None:
         help="panel WIDTHxHEIGHT in pixels (default 256x384; live: 1536x2048 so "
         "that a prompt's execution is not dwarfed by per-prompt overhead)",
     )
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds: CI runs every bench so")
     args = ap.parse_args()
+    if args.smoke:
+        args.panels, args.seconds = 4, 0.05
     live = os.environ.get("STORYBENCH_COMFYUI_URL")
     text = args.size or ("1536x2048" if live else "256x384")
     size = tuple(int(v) for v in text.lower().split("x"))

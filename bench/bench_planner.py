@@ -73,7 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--language", default="en")
     p.add_argument("--max-tokens-scale", type=float, default=1.0)
     p.add_argument("--verbose", "-v", action="store_true", help="print every repair")
+    p.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds: CI runs every bench so")
     args = p.parse_args(argv)
+    if args.smoke:
+        args.backend, args.pages, args.runs = "scripted-planner", "1", 1
 
     if args.backend == "scripted-planner":
         sys.path.insert(0, str(ROOT / "tests"))

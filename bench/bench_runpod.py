@@ -21,8 +21,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from runpod_server import RunPodSim  # noqa: E402
-from test_runpod_backend import empty_image_builder  # noqa: E402
+from runpod_server import RunPodSim, empty_image_builder  # noqa: E402
 
 from storybench.render.runpod import RunPodBackend  # noqa: E402
 from storybench.render.spec import RenderSpec  # noqa: E402
@@ -73,7 +72,10 @@ def main() -> None:
     ap.add_argument("--job-seconds", type=float, default=0.2)
     ap.add_argument("--poll", type=float, default=0.02, help="first /status poll interval, seconds")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8])
+    ap.add_argument("--smoke", action="store_true", help="tiny sizes, a few seconds: CI runs every bench so")
     args = ap.parse_args()
+    if args.smoke:
+        args.panels, args.job_seconds, args.workers = 4, 0.05, [1, 2]
     print(f"{args.panels} panels, {args.job_seconds:.2f} s per job; speed-up is over W = {args.workers[0]}")
     print("best = panels / ceil(panels / W): the most W workers can do when each job takes the same time")
     print(

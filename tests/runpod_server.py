@@ -36,9 +36,12 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from worker_handler import handle_input
+
+if TYPE_CHECKING:
+    from storybench.render.spec import RenderSpec
 
 RUN_LIMIT = 10 * 1024 * 1024
 NODE_ERROR = (
@@ -331,3 +334,17 @@ class RunPodSim:
                 self._dispatch("POST")
 
         return Handler
+
+
+def empty_image_builder(spec: RenderSpec, reference_name: str | None) -> dict:
+    """An inline API-format workflow: EmptyImage -> SaveImage (+ LoadImage with a reference)."""
+    wf = {
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": spec.width, "height": spec.height, "batch_size": 1, "color": spec.seed & 0xFFFFFF},
+        },
+        "2": {"class_type": "SaveImage", "inputs": {"filename_prefix": f"sb/{spec.panel_id}", "images": ["1", 0]}},
+    }
+    if reference_name:
+        wf["3"] = {"class_type": "LoadImage", "inputs": {"image": reference_name}}
+    return wf

@@ -34,30 +34,46 @@ def extract_json(text: str | None) -> Any:
     return None
 
 
-def _salvage_truncated(text: str) -> Any:
-    """The longest prefix of ``text`` ending at a closed ``}`` made valid by closing its open brackets."""
+def _string_step(ch: str, escaped: bool, in_string: bool) -> tuple[bool, bool]:
+    """``(escaped, in_string)`` after ``ch`` when in a JSON string, or at its opening quote."""
+    if not in_string:
+        return False, True  # the opening quote
+    if escaped:
+        return False, True
+    return ch == "\\", ch != '"'
+
+
+def _closes(stack: list[str], closer: str) -> bool:
+    """Pop the innermost open bracket if ``closer`` closes it; False when it does not."""
+    return bool(stack) and stack.pop() == closer
+
+
+def _closing_cuts(text: str) -> list[tuple[int, str]] | None:
+    """Each index of a ``}`` that closes a nested object, with the closers its open brackets need.
+
+    Brackets inside JSON strings are ignored. ``None`` when a closer does not match (not JSON).
+    """
     stack: list[str] = []
     cuts: list[tuple[int, str]] = []
     in_string = escaped = False
     for i, ch in enumerate(text):
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-            continue
-        if ch == '"':
-            in_string = True
+        if in_string or ch == '"':
+            escaped, in_string = _string_step(ch, escaped, in_string)
         elif ch in "{[":
             stack.append("}" if ch == "{" else "]")
         elif ch in "}]":
-            if not stack or stack[-1] != ch:
+            if not _closes(stack, ch):
                 return None
-            stack.pop()
             if ch == "}" and stack:
                 cuts.append((i, "".join(reversed(stack))))
+    return cuts
+
+
+def _salvage_truncated(text: str) -> Any:
+    """The longest prefix of ``text`` ending at a closed ``}`` made valid by closing its open brackets."""
+    cuts = _closing_cuts(text)
+    if cuts is None:
+        return None
     for i, closers in reversed(cuts):
         try:
             return json.loads(text[: i + 1] + closers)

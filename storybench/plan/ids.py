@@ -37,6 +37,24 @@ def unique_slug(slug: str, taken: set[str]) -> str:
     return f"{slug}-{n}"
 
 
+def _reference_key(ref: Any) -> str | None:
+    """The lower-case text a reference names (a string, or an object's ``id`` or ``name``)."""
+    if not isinstance(ref, str):
+        d = ref if isinstance(ref, dict) else {}
+        ref = d.get("id") or d.get("name")
+    return ref.strip().lower() if isinstance(ref, str) else None
+
+
+def _match_rank(key: str, cid: str, name: str) -> int:
+    """How ``key`` names a character: 0 its id, 1 its full name, 2 its first name, -1 not at all."""
+    if key == cid.lower():
+        return 0
+    if key == name.lower():
+        return 1
+    first = name.lower().split()[0] if name.split() else ""
+    return 2 if first and (key == first or key.split()[0:1] == [first]) else -1
+
+
 def resolve_character(ref: Any, characters: Sequence[tuple[str, str]]) -> str | None:
     """The id of the character ``ref`` names, or ``None``.
 
@@ -45,20 +63,8 @@ def resolve_character(ref: Any, characters: Sequence[tuple[str, str]]) -> str | 
             an ``id`` or ``name`` key (as a model may answer).
         characters: ``(id, name)`` of every character.
     """
-    if not isinstance(ref, str):
-        d = ref if isinstance(ref, dict) else {}
-        ref = d.get("id") or d.get("name")
-        if not isinstance(ref, str):
-            return None
-    key = ref.strip().lower()
-    for cid, _name in characters:
-        if key == cid.lower():
-            return cid
-    for cid, name in characters:
-        if key == name.lower():
-            return cid
-    for cid, name in characters:
-        first = name.lower().split()[0] if name.split() else ""
-        if first and (key == first or key.split()[0:1] == [first]):
-            return cid
-    return None
+    key = _reference_key(ref)
+    if key is None:
+        return None
+    hits = [(rank, i, cid) for i, (cid, name) in enumerate(characters) if (rank := _match_rank(key, cid, name)) >= 0]
+    return min(hits)[2] if hits else None

@@ -16,11 +16,12 @@ import hashlib
 import json
 import re
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from storybench.deprecation import rename_keys
 from storybench.exceptions import PlanIssue
 from storybench.plan.defaults import DEFAULT_LANGUAGE, fill_defaults
 from storybench.plan.layouts import TEMPLATES, TemplateId
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 MAX_PAGES = 20
+#: The release that stops accepting the plan fields listed in ``renamed_fields``.
+RENAMED_REMOVED_IN = "0.3"
 SEED_MAX = 2**31 - 1
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
@@ -88,6 +91,19 @@ class _Model(BaseModel):
         extra="forbid",
         str_strip_whitespace=True,
     )
+
+    #: JSON fields of this model that were renamed, ``{old: new}``: a plan written with the old
+    #: name still loads, with a :class:`~storybench.deprecation.StorybenchDeprecationWarning`
+    #: naming the new one, until :data:`RENAMED_REMOVED_IN` (CHANGELOG.md lists them).
+    renamed_fields: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_renamed_fields(cls, data: Any) -> Any:
+        """Rename deprecated JSON keys to their new names before validation (warns once per key)."""
+        if not cls.renamed_fields:
+            return data
+        return rename_keys(data, cls.renamed_fields, removed_in=RENAMED_REMOVED_IN)
 
 
 class Dialogue(_Model):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from storybench.exceptions import ConfigError, PlanValidationError
 from storybench.llm.base import LLMBackend, resolve_llm
@@ -29,7 +30,7 @@ from storybench.plan.models import (
 )
 from storybench.plan.styles import STYLE_IDS
 from storybench.planner.progress import PlanProgress, ProgressCallback
-from storybench.planner.schemas import page_count_rule
+from storybench.planner.schemas import PageCountRule, page_count_rule
 from storybench.planner.stages import StageOptions, run_characters, run_panels, run_structure
 
 __all__ = ["PlanResult", "plan_comic", "resolve_llm"]
@@ -94,79 +95,18 @@ def plan_comic(
         BackendError: the LLM backend failed for another reason than an invalid answer.
         UnknownBackendError, MissingDependencyError: ``llm`` names no usable backend.
     """
-    if not prompt or not prompt.strip():
-        raise ConfigError("plan_comic: prompt is empty")
-    if style not in STYLE_IDS:
-        raise ConfigError(f"plan_comic: unknown style {style!r}; known: {', '.join(STYLE_IDS)}")
-    if not _BCP47.match(language):
-        raise ConfigError(f"plan_comic: language {language!r} is not a BCP-47 code such as 'en' or 'uk'")
-    if not isinstance(max_pages, int) or not 1 <= max_pages <= 20:
-        raise ConfigError(f"plan_comic: max_pages must be 1..20, got {max_pages!r}")
+    _check_arguments(prompt, style, language, max_pages)
     prompt = prompt.strip()
     backend = resolve_llm(llm)
     rule = page_count_rule(max_pages)
     so = StageOptions(attempts=attempts, temperature=temperature, seed=seed, max_tokens_scale=max_tokens_scale)
     clock = time.perf_counter
     start = clock()
-    bar = PlanProgress(progress, on_progress, clock)
-    repairs: list[str] = []
-    requests = 0
+    run = _Run(backend, prompt, style, language, rule, so, PlanProgress(progress, on_progress, clock))
     try:
-        drafts, notes = run_characters(backend, prompt, style, so, rule.max_characters)
-        requests += 1
-        repairs += notes
-        characters = [Character.model_validate({"id": f"char-{i}", **d}) for i, d in enumerate(drafts, start=1)]
-        cast = [(c.id, c.name, c.role) for c in characters]
-        bar.step("characters", f"{len(characters)} character(s)")
-
-        structure, notes = run_structure(backend, prompt, style, cast, rule, so)
-        requests += 1
-        repairs += notes
-        page_total = sum(len(c["pages"]) for c in structure["chapters"])
-        bar.set_total(2 + page_total)
-        bar.step("structure", f"{len(structure['chapters'])} chapter(s), {page_total} page(s)")
-
-        chapters: list[Chapter] = []
-        page_number = 0
-        previous_summary: str | None = None
-        last_location = ""
-        for ci, ch in enumerate(structure["chapters"], start=1):
-            pages: list[Page] = []
-            for pi, pg in enumerate(ch["pages"], start=1):
-                page_number += 1
-                path = f"chapters[{ci - 1}].pages[{pi - 1}]"
-                layout, panel_dicts, notes = run_panels(
-                    backend,
-                    prompt=prompt,
-                    style=style,
-                    language=language,
-                    cast=cast,
-                    chapter_title=ch["title"],
-                    page_number=page_number,
-                    page_summary=pg["summary"],
-                    layout=pg["layout"],
-                    allowed_layouts=rule.layouts,
-                    path=path,
-                    previous_summary=previous_summary,
-                    last_location=last_location,
-                    so=so,
-                )
-                requests += 1
-                repairs += notes
-                page_id = f"ch{ci}-p{pi}"
-                panels = [
-                    PanelPlan(
-                        id=f"{page_id}-pan{k}",
-                        position=k,
-                        **{**p, "dialogue": [Dialogue(**line) for line in p["dialogue"]]},
-                    )
-                    for k, p in enumerate(panel_dicts, start=1)
-                ]
-                pages.append(Page(id=page_id, page_number=page_number, layout=template_id(layout), panels=panels))
-                previous_summary = pg["summary"]
-                last_location = panels[-1].location
-                bar.step("panels", f"page {page_number}/{page_total} planned")
-            chapters.append(Chapter(id=f"ch{ci}", title=ch["title"], pages=pages))
+        characters = run.characters()
+        structure = run.structure([(c.id, c.name, c.role) for c in characters])
+        chapters = [run.chapter(ci, ch) for ci, ch in enumerate(structure["chapters"], start=1)]
         plan = ComicPlan(
             # the writer's own words name the plan; a small model's title is a poor file name
             id=plan_id or slugify(prompt, fallback=slugify(structure["title"]), limit=48),
@@ -177,12 +117,104 @@ def plan_comic(
             chapters=chapters,
         )
     except BaseException:
-        bar.close("")
+        run.bar.close("")
         raise
     issues = plan_issues(plan)
     if issues:  # a bug in the repairs, never the model's fault: say so loudly
-        bar.close("")
+        run.bar.close("")
         raise PlanValidationError(issues, source="plan_comic (internal repair gap)")
     seconds = clock() - start
-    bar.close(f"planned {plan.page_count()} page(s) in {seconds:.1f} s")
-    return PlanResult(plan=plan, repairs=repairs, seconds=seconds, requests=requests)
+    run.bar.close(f"planned {plan.page_count()} page(s) in {seconds:.1f} s")
+    return PlanResult(plan=plan, repairs=run.repairs, seconds=seconds, requests=run.requests)
+
+
+def _check_arguments(prompt: str, style: str, language: str, max_pages: int) -> None:
+    if not prompt or not prompt.strip():
+        raise ConfigError("plan_comic: prompt is empty")
+    if style not in STYLE_IDS:
+        raise ConfigError(f"plan_comic: unknown style {style!r}; known: {', '.join(STYLE_IDS)}")
+    if not _BCP47.match(language):
+        raise ConfigError(f"plan_comic: language {language!r} is not a BCP-47 code such as 'en' or 'uk'")
+    if not isinstance(max_pages, int) or not 1 <= max_pages <= 20:
+        raise ConfigError(f"plan_comic: max_pages must be 1..20, got {max_pages!r}")
+
+
+@dataclass
+class _Run:
+    """One planning run: the three stages in order, with their repair notes, request count and progress."""
+
+    backend: LLMBackend
+    prompt: str
+    style: str
+    language: str
+    rule: PageCountRule
+    so: StageOptions
+    bar: PlanProgress
+    repairs: list[str] = field(default_factory=list)
+    requests: int = 0
+    cast: list[tuple[str, str, str]] = field(default_factory=list)
+    page_total: int = 0
+    page_number: int = 0
+    previous_summary: str | None = None
+    last_location: str = ""
+
+    def _noted(self, notes: list[str]) -> None:
+        self.requests += 1
+        self.repairs += notes
+
+    def characters(self) -> list[Character]:
+        """Stage 1: the plan's characters (``char-1``, ``char-2``, ...)."""
+        drafts, notes = run_characters(self.backend, self.prompt, self.style, self.so, self.rule.max_characters)
+        self._noted(notes)
+        characters = [Character.model_validate({"id": f"char-{i}", **d}) for i, d in enumerate(drafts, start=1)]
+        self.bar.step("characters", f"{len(characters)} character(s)")
+        return characters
+
+    def structure(self, cast: list[tuple[str, str, str]]) -> dict[str, Any]:
+        """Stage 2: the title and chapters of page summaries and layouts."""
+        self.cast = cast
+        structure, notes = run_structure(self.backend, self.prompt, self.style, cast, self.rule, self.so)
+        self._noted(notes)
+        self.page_total = sum(len(c["pages"]) for c in structure["chapters"])
+        self.bar.set_total(2 + self.page_total)
+        self.bar.step("structure", f"{len(structure['chapters'])} chapter(s), {self.page_total} page(s)")
+        return structure
+
+    def chapter(self, ci: int, ch: dict[str, Any]) -> Chapter:
+        """Stage 3 for every page of chapter ``ci`` (from 1)."""
+        pages = [self.page(ci, pi, ch["title"], pg) for pi, pg in enumerate(ch["pages"], start=1)]
+        return Chapter(id=f"ch{ci}", title=ch["title"], pages=pages)
+
+    def page(self, ci: int, pi: int, chapter_title: str, pg: dict[str, Any]) -> Page:
+        """Stage 3 for one page: its panels, ids and positions assigned here."""
+        self.page_number += 1
+        layout, panel_dicts, notes = run_panels(
+            self.backend,
+            prompt=self.prompt,
+            style=self.style,
+            language=self.language,
+            cast=self.cast,
+            chapter_title=chapter_title,
+            page_number=self.page_number,
+            page_summary=pg["summary"],
+            layout=pg["layout"],
+            allowed_layouts=self.rule.layouts,
+            path=f"chapters[{ci - 1}].pages[{pi - 1}]",
+            previous_summary=self.previous_summary,
+            last_location=self.last_location,
+            so=self.so,
+        )
+        self._noted(notes)
+        page_id = f"ch{ci}-p{pi}"
+        panels = [
+            PanelPlan(
+                id=f"{page_id}-pan{k}",
+                position=k,
+                **{**p, "dialogue": [Dialogue(**line) for line in p["dialogue"]]},
+            )
+            for k, p in enumerate(panel_dicts, start=1)
+        ]
+        self.previous_summary = pg["summary"]
+        self.last_location = panels[-1].location
+        self.bar.step("panels", f"page {self.page_number}/{self.page_total} planned")
+        return Page(id=page_id, page_number=self.page_number, layout=template_id(layout), panels=panels)

@@ -19,7 +19,7 @@ from storybench.exceptions import StructuredOutputError
 from storybench.llm.base import LLMBackend, Message
 from storybench.llm.salvage import extract_json
 from storybench.plan.layouts import TEMPLATES
-from storybench.planner.prompts import characters_messages, panels_messages, structure_messages
+from storybench.planner.messages import characters_messages, panels_messages, structure_messages
 from storybench.planner.repair import repair_characters, repair_panels, repair_structure
 from storybench.planner.schemas import (
     LIMITS,

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from PIL import Image
-from runpod_server import RunPodSim
+from runpod_server import RunPodSim, empty_image_builder
 
 from storybench.exceptions import (
     Cancelled,
@@ -26,20 +26,6 @@ from storybench.render.runpod import RunPodBackend
 from storybench.render.spec import RenderSpec
 
 KEY = "rp-secret-KEY-0123456789abcdef"
-
-
-def empty_image_builder(spec: RenderSpec, reference_name: str | None) -> dict:
-    """An inline API-format workflow: EmptyImage -> SaveImage (+ LoadImage with a reference)."""
-    wf = {
-        "1": {
-            "class_type": "EmptyImage",
-            "inputs": {"width": spec.width, "height": spec.height, "batch_size": 1, "color": spec.seed & 0xFFFFFF},
-        },
-        "2": {"class_type": "SaveImage", "inputs": {"filename_prefix": f"sb/{spec.panel_id}", "images": ["1", 0]}},
-    }
-    if reference_name:
-        wf["3"] = {"class_type": "LoadImage", "inputs": {"image": reference_name}}
-    return wf
 
 
 def spec(i: int = 0, **kw) -> RenderSpec:

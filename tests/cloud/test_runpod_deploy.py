@@ -27,8 +27,14 @@ def run(*args: str, env: dict | None = None, check: bool = True) -> subprocess.C
     )
 
 
-def test_script_parses():
+def test_script_parses_and_refuses_what_it_does_not_know():
+    """Valid bash; --help prints the usage; an unknown argument or a flag without its value exits 2."""
     subprocess.run(["bash", "-n", str(SCRIPT)], check=True, timeout=30)
+    assert "Usage: download_models.sh [--set NAME]" in run("--help").stdout
+    bad = run("--bogus", check=False)
+    assert bad.returncode == 2 and "unknown argument: --bogus (see --help)" in bad.stderr
+    missing = run("--dest", check=False)
+    assert missing.returncode != 0 and "--dest needs a folder" in missing.stderr
 
 
 def test_sets_list_the_template_model_files():

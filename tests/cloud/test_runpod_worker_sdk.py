@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
-from test_runpod_backend import empty_image_builder
+from runpod_server import empty_image_builder
 
 from storybench.render.runpod import RunPodBackend, parse_output
 from storybench.render.spec import RenderSpec

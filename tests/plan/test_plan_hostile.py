@@ -212,6 +212,7 @@ def test_non_utf8_files_name_the_byte_and_offset(tmp_path):
 
 
 # -- fuzz --------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_fuzz_every_outcome_is_a_plan_or_a_clean_error(tmp_path):
     report = run_cases(0, 1000, tmp_path)
     print(report.summary())  # more cases: python bench/bench_fuzz.py

@@ -205,9 +205,13 @@ def test_progress_callback_reports_each_stage_and_page():
 
 
 def test_progress_bar_runs(capsys):
+    """The bar on stderr counts the steps (characters, structure, one page) and ends full."""
     llm = ScriptedLLM([CAST, structure("single"), panels(1)])
     plan_comic("idea", max_pages=1, llm=llm, progress=True)
-    assert "planning" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "planning" in err
+    assert "0/3" in err and "2 character(s)" in err, err
+    assert "3/3" in err and "page 1/1 planned" in err, err
 
 
 def test_bad_arguments_raise_config_error():

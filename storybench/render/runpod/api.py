@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -39,6 +40,7 @@ __all__ = [
     "RUNSYNC_LIMIT_BYTES",
     "RUN_LIMIT_BYTES",
     "RunPodAPI",
+    "concurrency_from_health",
 ]
 
 BACKEND = "runpod"
@@ -125,41 +127,10 @@ class RunPodAPI:
         except httpx.HTTPError as exc:
             hint = f"network, {ENV_BASE_URL}, or the RunPod API status page"
             raise error_for_transport(BACKEND, exc, url=url, hint=hint, detail=f"{method} {path}") from exc
-        status = resp.status_code
-        if status in (401, 403):
-            raise PermanentBackendError(
-                BACKEND,
-                f"{method} {path}: HTTP {status}, the API key was refused",
-                url=url,
-                hint=f"check {ENV_API_KEY} (and that it may use this endpoint)",
-            )
-        if status == 404 and allow_404:
+        if resp.status_code == 404 and allow_404:
             return None
-        if status == 404:
-            raise PermanentBackendError(
-                BACKEND, f"{method} {path}: HTTP 404, no such endpoint or job", url=url, hint=f"check {ENV_ENDPOINT_ID}"
-            )
-        if status == 413:
-            raise PermanentBackendError(
-                BACKEND,
-                f"{method} {path}: HTTP 413, request body too large ({len(body or b'')} bytes)",
-                url=url,
-                hint="smaller reference images, or reference_url_base",
-            )
-        if status >= 400:
-            message = f"{method} {path}: HTTP {status}: {_short(resp.text)}"
-            raise error_for_status(BACKEND, status, message, url=url, headers=resp.headers)
-        try:
-            data = resp.json()
-        except ValueError as exc:
-            raise TransientBackendError(
-                BACKEND, f"{method} {path}: answer is not JSON: {_short(resp.text)}", url=url
-            ) from exc
-        if not isinstance(data, dict):
-            raise TransientBackendError(
-                BACKEND, f"{method} {path}: expected a JSON object, got {type(data).__name__}", url=url
-            )
-        return data
+        _raise_for_status(resp, f"{method} {path}", url, body)
+        return _json_object(resp, f"{method} {path}", url)
 
     # ----------------------------------------------------------------- operations
     @staticmethod
@@ -212,3 +183,54 @@ class RunPodAPI:
         """Close the httpx client if it was created here."""
         if self._own_client:
             self._client.close()
+
+
+def concurrency_from_health(health: Mapping[str, Any], minimum: int) -> int:
+    """Jobs worth keeping in flight for an endpoint's ``/health``: its active workers
+    (idle + running + initializing), but at least ``minimum`` (and 1). ``/health`` shows
+    the workers up now, not the endpoint's maximum: keeping a few jobs queued is what
+    makes RunPod's autoscaler start more workers, and queued jobs are not billed."""
+    workers = health.get("workers") or {}
+    active = sum(int(workers.get(k, 0) or 0) for k in ("idle", "running", "initializing"))
+    return max(1, minimum, active)
+
+
+def _raise_for_status(resp: httpx.Response, what: str, url: str, body: bytes | None) -> None:
+    """Raise the storybench error for an HTTP error answer of the RunPod API (``what``: ``"POST /run"``)."""
+    status = resp.status_code
+    if status in (401, 403):
+        raise PermanentBackendError(
+            BACKEND,
+            f"{what}: HTTP {status}, the API key was refused",
+            url=url,
+            hint=f"check {ENV_API_KEY} (and that it may use this endpoint)",
+        )
+    if status == 404:
+        raise PermanentBackendError(
+            BACKEND, f"{what}: HTTP 404, no such endpoint or job", url=url, hint=f"check {ENV_ENDPOINT_ID}"
+        )
+    if status == 413:
+        raise PermanentBackendError(
+            BACKEND,
+            f"{what}: HTTP 413, request body too large ({len(body or b'')} bytes)",
+            url=url,
+            hint="smaller reference images, or reference_url_base",
+        )
+    if status >= 400:
+        message = f"{what}: HTTP {status}: {_short(resp.text)}"
+        raise error_for_status(BACKEND, status, message, url=url, headers=resp.headers)
+
+
+def _json_object(resp: httpx.Response, what: str, url: str) -> dict[str, Any]:
+    """The answer's JSON object.
+
+    Raises:
+        TransientBackendError: the answer is not JSON, or not an object.
+    """
+    try:
+        data = resp.json()
+    except ValueError as exc:
+        raise TransientBackendError(BACKEND, f"{what}: answer is not JSON: {_short(resp.text)}", url=url) from exc
+    if not isinstance(data, dict):
+        raise TransientBackendError(BACKEND, f"{what}: expected a JSON object, got {type(data).__name__}", url=url)
+    return data

@@ -30,16 +30,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import io
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from PIL import Image, UnidentifiedImageError
 
 from storybench.config import env_settings
 from storybench.exceptions import (
@@ -47,23 +46,16 @@ from storybench.exceptions import (
     Cancelled,
     ConfigError,
     OutageError,
-    OutOfMemoryError,
-    PermanentBackendError,
     TransientBackendError,
 )
 from storybench.render.base import ImageBackend
 from storybench.render.comfyui.workflow import WorkflowTemplate
 from storybench.render.download import download_image
-from storybench.render.runpod.api import FINAL_STATUSES, RUN_LIMIT_BYTES, RunPodAPI
-from storybench.render.runpod.payload import (
-    OutputImage,
-    build_input,
-    is_cold_worker,
-    is_out_of_memory,
-    job_error_text,
-    load_reference_images,
-    parse_output,
-)
+from storybench.render.runpod.api import FINAL_STATUSES, RUN_LIMIT_BYTES, RunPodAPI, concurrency_from_health
+from storybench.render.runpod.outage import ApiOutage
+from storybench.render.runpod.payload import OutputImage, is_cold_worker, job_error_text
+from storybench.render.runpod.request import request_body
+from storybench.render.runpod.result import FinishedJob, job_result
 from storybench.render.runpod.workflows import WorkflowBuilder, template_workflow_builder
 from storybench.render.spec import RenderResult, RenderSpec
 
@@ -74,22 +66,29 @@ BACKEND = "runpod"
 T = TypeVar("T")
 
 
-def concurrency_from_health(health: Mapping[str, Any], minimum: int) -> int:
-    """Jobs worth keeping in flight for an endpoint's ``/health``: its active workers
-    (idle + running + initializing), but at least ``minimum`` (and 1). ``/health`` shows
-    the workers up now, not the endpoint's maximum: keeping a few jobs queued is what
-    makes RunPod's autoscaler start more workers, and queued jobs are not billed."""
-    workers = health.get("workers") or {}
-    active = sum(int(workers.get(k, 0) or 0) for k in ("idle", "running", "initializing"))
-    return max(1, minimum, active)
-
-
 class _Job:
     __slots__ = ("generation", "id")
 
     def __init__(self, job_id: str, generation: int) -> None:
         self.id = job_id
         self.generation = generation
+
+
+@dataclass
+class _Submission:
+    """The job a panel is waiting for now, and how its polling goes (one panel's render)."""
+
+    job: _Job
+    submitted: float  # time.monotonic() of the latest /run
+    count: int  # submissions so far (1 + resubmissions)
+    delay: float  # the next poll's delay, seconds
+
+
+def _check_options(max_in_flight: int | None, poll_interval: float, max_poll_interval: float) -> None:
+    if max_in_flight is not None and max_in_flight < 1:
+        raise ConfigError(f"max_in_flight: must be at least 1, got {max_in_flight}")
+    if poll_interval <= 0 or max_poll_interval < poll_interval:
+        raise ConfigError(f"poll_interval/max_poll_interval: need 0 < {poll_interval} <= {max_poll_interval}")
 
 
 class RunPodBackend(ImageBackend):
@@ -155,10 +154,7 @@ class RunPodBackend(ImageBackend):
         client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        if max_in_flight is not None and max_in_flight < 1:
-            raise ConfigError(f"max_in_flight: must be at least 1, got {max_in_flight}")
-        if poll_interval <= 0 or max_poll_interval < poll_interval:
-            raise ConfigError(f"poll_interval/max_poll_interval: need 0 < {poll_interval} <= {max_poll_interval}")
+        _check_options(max_in_flight, poll_interval, max_poll_interval)
         self.api = RunPodAPI(client=client, transport=transport, timeout=request_timeout)
         if workflow_builder is not None:
             self._build = workflow_builder
@@ -168,8 +164,7 @@ class RunPodBackend(ImageBackend):
         self._workflow: str | None = None if workflow_builder is not None else workflow
         self._text_workflow: str | None = None if workflow_builder is not None else text_workflow
         self.max_in_flight = max_in_flight
-        if max_in_flight is not None:
-            self.default_concurrency = max_in_flight
+        self.default_concurrency = max_in_flight or type(self).default_concurrency
         self._slots = threading.BoundedSemaphore(max_in_flight) if max_in_flight else None
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
@@ -179,14 +174,13 @@ class RunPodBackend(ImageBackend):
         self.max_request_bytes = max_request_bytes
         self.max_resubmits = max_resubmits
         self.outage_seconds = float(env_settings().outage_seconds if outage_seconds is None else outage_seconds)
-        self._down_since: tuple[float, float] | None = None  # (monotonic, epoch) of a failing API
-        self._expired: float | None = None  # seconds down when the outage ran past the budget
         self._download = httpx.Client(transport=transport, timeout=request_timeout, follow_redirects=True)
         self._lock = threading.Lock()
         self._in_flight: dict[str, _Job] = {}
         self._generation = 0
         self._expected_seconds: float | None = None
         self._wake = threading.Condition(self._lock)
+        self._outage = ApiOutage(self.outage_seconds, self._lock)
 
     @property
     def supports_reference_images(self) -> bool:
@@ -218,10 +212,10 @@ class RunPodBackend(ImageBackend):
     @property
     def status_text(self) -> str:
         """``waiting for the RunPod API at URL (down 23 s)`` while its calls fail, else ``""``."""
-        down = self._down_since
+        down = self._outage.down_seconds()
         if down is None:
             return ""
-        return f"waiting for the RunPod API at {self.api.base_url} (down {time.monotonic() - down[0]:.0f} s)"
+        return f"waiting for the RunPod API at {self.api.base_url} (down {down:.0f} s)"
 
     def _api_call(self, fn: Callable[[], T], generation: int, job_id: str | None = None) -> T:
         """``fn()`` (one RunPod API call), repeated about once a second while the API fails with
@@ -235,29 +229,14 @@ class RunPodBackend(ImageBackend):
             try:
                 result = fn()
             except TransientBackendError as exc:
-                now = time.monotonic()
-                with self._lock:
-                    if self._down_since is None:
-                        self._down_since = (now, time.time())
-                        log.warning(
-                            "RunPod API unreachable (%s); waiting for it (outage budget %.0f s)",
-                            exc,
-                            self.outage_seconds,
-                        )
-                    since, since_wall = self._down_since
-                    if self._expired is None and now - since > self.outage_seconds:
-                        self._expired = now - since  # every call meeting this outage reports the same text
-                    expired = self._expired
+                since_wall, expired = self._outage.failed(exc)
                 if expired is not None:
                     if job_id is not None:
                         self._cancel_job(job_id)
                     raise OutageError(BACKEND, "the RunPod API", [self.api.base_url], since_wall, expired) from exc
                 self._sleep(min(1.0, self.max_poll_interval), generation)
                 continue
-            with self._lock:
-                if self._down_since is not None:
-                    log.warning("RunPod API answers again after %.0f s", time.monotonic() - self._down_since[0])
-                    self._down_since, self._expired = None, None
+            self._outage.answered()
             return result
 
     # ------------------------------------------------------------------ payload
@@ -269,21 +248,7 @@ class RunPodBackend(ImageBackend):
                 ``max_request_bytes`` (the message names both sizes).
             WorkflowError: the workflow cannot be built for this spec.
         """
-        try:
-            refs = load_reference_images(spec.reference_images)
-        except FileNotFoundError as exc:
-            raise PermanentBackendError(BACKEND, f"panel {spec.panel_id or '?'}: {exc}") from exc
-        workflow = self._build(spec, refs[0].name if refs else None)
-        body = RunPodAPI.encode(build_input(workflow, refs, reference_url_base=self.reference_url_base))
-        if len(body) > self.max_request_bytes:
-            raise PermanentBackendError(
-                BACKEND,
-                f"panel {spec.panel_id or '?'}: request is {len(body):,} bytes, over the /run limit of "
-                f"{self.max_request_bytes:,} bytes ({len(refs)} reference image(s), "
-                f"{sum(len(r.data) for r in refs):,} bytes before base64)",
-                hint="use smaller reference images, or set reference_url_base to send them by URL",
-            )
-        return body
+        return request_body(spec, self._build, self.reference_url_base, self.max_request_bytes)
 
     # ------------------------------------------------------------------ lifecycle
     def preflight(self, specs: Sequence[RenderSpec]) -> dict[str, Any]:
@@ -369,105 +334,72 @@ class RunPodBackend(ImageBackend):
 
     def _run_job(self, spec: RenderSpec, body: bytes, generation: int) -> RenderResult:
         started = time.monotonic()
-        submissions = 1
-        job = self._submit(body, generation)
-        submitted = time.monotonic()
-        delay = self.poll_interval
+        run = _Submission(self._submit(body, generation), time.monotonic(), 1, self.poll_interval)
         try:
             while True:
-                if time.monotonic() - started > self.job_timeout:
-                    self._cancel_job(job.id)
-                    raise TransientBackendError(
-                        BACKEND,
-                        f"job {job.id} (panel {spec.panel_id or '?'}) did not "
-                        f"finish within job_timeout={self.job_timeout:g} s; cancelled it",
-                    )
-                expected = self._expected_seconds
-                elapsed = time.monotonic() - submitted
-                if expected is not None and elapsed < 0.85 * expected:
-                    # jobs have been taking ``expected`` s: sleep through most of it, then poll finely
-                    self._sleep(max(self.poll_interval, 0.85 * expected - elapsed), generation)
-                else:
-                    self._sleep(delay, generation)
-                    delay = min(delay * 1.5, self.max_poll_interval)
-                status = self._api_call(functools.partial(self.api.status, job.id), generation, job.id)
+                self._check_job_timeout(spec, run.job, started)
+                self._wait_before_poll(run, generation)
+                status = self._api_call(functools.partial(self.api.status, run.job.id), generation, run.job.id)
                 if status is None:  # result expired or job unknown: submit again
-                    if submissions > self.max_resubmits:
+                    if run.count > self.max_resubmits:
                         raise TransientBackendError(
-                            BACKEND, f"job {job.id}: /status keeps answering 404 after {submissions} submission(s)"
+                            BACKEND, f"job {run.job.id}: /status keeps answering 404 after {run.count} submission(s)"
                         )
-                    log.info("RunPod job %s is unknown to /status (result expired?); submitting again", job.id)
-                    self._forget(job)
-                    job = self._submit(body, generation)
-                    submitted = time.monotonic()
-                    submissions += 1
-                    delay = self.poll_interval
+                    log.info("RunPod job %s is unknown to /status (result expired?); submitting again", run.job.id)
+                    self._resubmit(run, body, generation)
                     continue
                 state = str(status.get("status", ""))
                 if state not in FINAL_STATUSES:
                     continue
-                if state == "FAILED" and is_cold_worker(job_error_text(status)) and submissions <= self.max_resubmits:
+                if state == "FAILED" and is_cold_worker(job_error_text(status)) and run.count <= self.max_resubmits:
                     log.info(
-                        "RunPod job %s failed on a cold worker (%s); submitting again", job.id, job_error_text(status)
+                        "RunPod job %s failed on a cold worker (%s); submitting again",
+                        run.job.id,
+                        job_error_text(status),
                     )
-                    self._forget(job)
-                    job = self._submit(body, generation)
-                    submitted = time.monotonic()
-                    submissions += 1
-                    delay = self.poll_interval
+                    self._resubmit(run, body, generation)
                     continue
-                return self._finish(spec, job, status, started, submissions, generation)
+                return self._finish(spec, run, status, started, generation)
         finally:
-            self._forget(job)
+            self._forget(run.job)
+
+    def _check_job_timeout(self, spec: RenderSpec, job: _Job, started: float) -> None:
+        if time.monotonic() - started > self.job_timeout:
+            self._cancel_job(job.id)
+            raise TransientBackendError(
+                BACKEND,
+                f"job {job.id} (panel {spec.panel_id or '?'}) did not "
+                f"finish within job_timeout={self.job_timeout:g} s; cancelled it",
+            )
+
+    def _wait_before_poll(self, run: _Submission, generation: int) -> None:
+        """Sleep before the next ``/status``: through most of the learnt job time, else with backoff."""
+        expected = self._expected_seconds
+        elapsed = time.monotonic() - run.submitted
+        if expected is not None and elapsed < 0.85 * expected:
+            # jobs have been taking ``expected`` s: sleep through most of it, then poll finely
+            self._sleep(max(self.poll_interval, 0.85 * expected - elapsed), generation)
+        else:
+            self._sleep(run.delay, generation)
+            run.delay = min(run.delay * 1.5, self.max_poll_interval)
+
+    def _resubmit(self, run: _Submission, body: bytes, generation: int) -> None:
+        self._forget(run.job)
+        run.job = self._submit(body, generation)
+        run.submitted = time.monotonic()
+        run.count += 1
+        run.delay = self.poll_interval
 
     def _finish(
-        self, spec: RenderSpec, job: _Job, status: Mapping[str, Any], started: float, submissions: int, generation: int
+        self, spec: RenderSpec, run: _Submission, status: Mapping[str, Any], started: float, generation: int
     ) -> RenderResult:
-        state = status["status"]
-        where = f"job {job.id} (panel {spec.panel_id or '?'})"
-        if state == "CANCELLED":
-            if self._generation != generation:
-                raise Cancelled(f"RunPod {where} cancelled")
-            raise TransientBackendError(BACKEND, f"{where} was cancelled on RunPod")
-        if state in ("FAILED", "TIMED_OUT"):
-            message = job_error_text(status)
-            text = f"{where} {state}: {message}"
-            if is_out_of_memory(message):
-                raise OutOfMemoryError(BACKEND, text)
-            raise TransientBackendError(BACKEND, text)
-        try:
-            images, errors = parse_output(status.get("output"))
-        except ValueError as exc:
-            raise TransientBackendError(BACKEND, f"{where}: unexpected output: {exc}") from exc
-        if not images:
-            raise TransientBackendError(
-                BACKEND, f"{where} COMPLETED without images" + (f": {'; '.join(errors)}" if errors else "")
-            )
-        data = self._fetch(images[0], where)
-        png, width, height = _as_png(data, where)
-        delay_ms = status.get("delayTime")
-        exec_ms = status.get("executionTime")
+        where = f"job {run.job.id} (panel {spec.panel_id or '?'})"
+        job = FinishedJob(run.job.id, where, status, started, run.count, self._generation != generation)
+        result = job_result(job, self._fetch, self.price_per_second)
+        delay_ms, exec_ms = status.get("delayTime"), status.get("executionTime")
         if isinstance(delay_ms, (int, float)) and isinstance(exec_ms, (int, float)):
             self._learn((delay_ms + exec_ms) / 1000)
-        metrics: dict[str, Any] = {
-            "runpod_job_id": job.id,
-            "submissions": submissions,
-            "round_trip_seconds": round(time.monotonic() - started, 4),
-            "output_filename": images[0].filename,
-        }
-        if isinstance(delay_ms, (int, float)):
-            metrics["delay_time_ms"] = delay_ms
-            metrics["queue_seconds"] = delay_ms / 1000
-        if isinstance(exec_ms, (int, float)):
-            metrics["execution_time_ms"] = exec_ms
-            metrics["execution_seconds"] = exec_ms / 1000
-            if self.price_per_second is not None:
-                metrics["cost"] = round(exec_ms / 1000 * self.price_per_second, 10)
-        if status.get("workerId"):
-            metrics["worker_id"] = status["workerId"]
-        if errors:
-            metrics["worker_errors"] = errors
-        return RenderResult(image=png, width=width, height=height, metrics=metrics)
+        return result
 
     def _learn(self, seconds: float) -> None:
         """Fold one job's queue + execution time into the expected job time (EMA, α = 0.3)."""
@@ -512,17 +444,3 @@ class RunPodBackend(ImageBackend):
 
     def __repr__(self) -> str:
         return f"RunPodBackend(endpoint={self.api.endpoint_id!r}, max_in_flight={self.max_in_flight})"
-
-
-def _as_png(data: bytes, where: str) -> tuple[bytes, int, int]:
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            width, height = img.size
-            if img.format == "PNG":
-                img.verify()
-                return data, width, height
-            out = io.BytesIO()
-            img.save(out, format="PNG")
-            return out.getvalue(), width, height
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise TransientBackendError(BACKEND, f"{where}: the worker's image cannot be decoded ({exc})") from exc

@@ -129,6 +129,45 @@ def _b64(text: str, where: str) -> bytes:
         raise ValueError(f"{where}: not valid base64 ({exc})") from exc
 
 
+def _output_object(output: Any) -> dict[str, Any]:
+    """The job's ``output`` as an object (a JSON string is decoded)."""
+    if isinstance(output, str):
+        try:
+            output = json.loads(output)
+        except ValueError:
+            raise ValueError(f"output: expected an object, got text {output[:200]!r}") from None
+    if not isinstance(output, dict):
+        raise ValueError(f"output: expected an object, got {type(output).__name__}")
+    return output
+
+
+def _listed_image(item: Any, i: int) -> OutputImage:
+    """One entry of worker-comfyui 5.x's ``output.images`` (``{"filename", "type", "data"}``)."""
+    where = f"output.images[{i}]"
+    if not isinstance(item, dict) or "data" not in item:
+        raise ValueError(f"{where}: expected {{'filename', 'type', 'data'}}, got {str(item)[:200]}")
+    kind = item.get("type", "base64")
+    name = str(item.get("filename", f"image_{i}.png"))
+    if kind == "base64":
+        return OutputImage(name, data=_b64(str(item["data"]), where + ".data"))
+    if kind in ("s3_url", "url"):
+        return OutputImage(name, url=str(item["data"]))
+    raise ValueError(f"{where}.type: unknown type {kind!r} (expected 'base64' or 's3_url')")
+
+
+def _message_image(message: str) -> OutputImage:
+    """worker-comfyui 4.x's single ``output.message``: an URL or base64 data."""
+    if message.startswith(("http://", "https://")):
+        return OutputImage("image.png", url=message)
+    return OutputImage("image.png", data=_b64(message, "output.message"))
+
+
+def _output_errors(output: dict[str, Any]) -> list[str]:
+    """The job's error texts: ``output.error`` first, then ``output.errors``."""
+    errors = [str(e) for e in output.get("errors") or []]
+    return [error_text(output), *errors] if "error" in output else errors
+
+
 def parse_output(output: Any) -> tuple[list[OutputImage], list[str]]:
     """Images and non-fatal errors of a COMPLETED job's ``output``.
 
@@ -138,42 +177,32 @@ def parse_output(output: Any) -> tuple[list[OutputImage], list[str]]:
     Raises:
         ValueError: the output has an unknown shape or bad base64; the message says where.
     """
-    if isinstance(output, str):
-        try:
-            output = json.loads(output)
-        except ValueError:
-            raise ValueError(f"output: expected an object, got text {output[:200]!r}") from None
-    if not isinstance(output, dict):
-        raise ValueError(f"output: expected an object, got {type(output).__name__}")
-    errors = [str(e) for e in output.get("errors") or []]
-    if "error" in output:
-        errors.insert(0, error_text(output))
-    images: list[OutputImage] = []
+    output = _output_object(output)
+    errors = _output_errors(output)
     if "images" in output:
-        raw = output["images"]
-        if not isinstance(raw, list):
+        if not isinstance(output["images"], list):
             raise ValueError("output.images: expected a list")
-        for i, item in enumerate(raw):
-            where = f"output.images[{i}]"
-            if not isinstance(item, dict) or "data" not in item:
-                raise ValueError(f"{where}: expected {{'filename', 'type', 'data'}}, got {str(item)[:200]}")
-            kind = item.get("type", "base64")
-            name = str(item.get("filename", f"image_{i}.png"))
-            if kind == "base64":
-                images.append(OutputImage(name, data=_b64(str(item["data"]), where + ".data")))
-            elif kind in ("s3_url", "url"):
-                images.append(OutputImage(name, url=str(item["data"])))
-            else:
-                raise ValueError(f"{where}.type: unknown type {kind!r} (expected 'base64' or 's3_url')")
-    elif "message" in output and output.get("status", "success") == "success":  # worker-comfyui 4.x
-        message = str(output["message"])
-        if message.startswith(("http://", "https://")):
-            images.append(OutputImage("image.png", url=message))
-        else:
-            images.append(OutputImage("image.png", data=_b64(message, "output.message")))
-    elif not errors:
+        return [_listed_image(item, i) for i, item in enumerate(output["images"])], errors
+    if "message" in output and output.get("status", "success") == "success":  # worker-comfyui 4.x
+        return [_message_image(str(output["message"]))], errors
+    if not errors:
         raise ValueError(f"output: no 'images' (keys: {', '.join(map(str, output)) or 'none'})")
-    return images, errors
+    return [], errors
+
+
+def _error_object_text(error: dict[str, Any]) -> str | None:
+    """The text of an error object: the SDK's ``{"error_type", "error_message"}`` or ``{"error", "details"}``."""
+    if "error_message" in error:
+        kind = error.get("error_type", "")
+        return f"{kind}: {error['error_message']}".strip(": ") if kind else str(error["error_message"])
+    if "error" not in error:
+        return None
+    text = error_text(error["error"])
+    details = error.get("details")
+    if details:
+        items = details if isinstance(details, list) else [details]
+        text += " (details: " + "; ".join(str(d) for d in items[:10]) + ")"
+    return text
 
 
 def error_text(error: Any) -> str:
@@ -190,17 +219,9 @@ def error_text(error: Any) -> str:
             except ValueError:
                 pass
         return text
-    if isinstance(error, dict):
-        if "error_message" in error:
-            kind = error.get("error_type", "")
-            return f"{kind}: {error['error_message']}".strip(": ") if kind else str(error["error_message"])
-        if "error" in error:
-            text = error_text(error["error"])
-            details = error.get("details")
-            if details:
-                items = details if isinstance(details, list) else [details]
-                text += " (details: " + "; ".join(str(d) for d in items[:10]) + ")"
-            return text
+    found = _error_object_text(error) if isinstance(error, dict) else None
+    if found is not None:
+        return found
     return json.dumps(error, ensure_ascii=False)[:2000]
 
 

@@ -1,28 +1,6 @@
-"""Runware image backend (hosted inference over the ``runware`` SDK's websocket).
+"""The Runware backend: one ``imageInference`` task per panel over the SDK's websocket.
 
-:class:`RunwareBackend` renders each panel with one ``imageInference`` task on a
-configurable model given by its AIR id (``runware:101@1`` FLUX.1 dev, CivitAI models
-as ``civitai:<model id>@<version id>``), optionally after an automatic
-``promptEnhance`` (off by default). The SDK is async; the backend runs it on one
-event loop in a dedicated thread, so the synchronous :meth:`RunwareBackend.render`
-can be called from many threads at once (the SDK multiplexes tasks over one socket).
-
-Sizes: Runware wants width and height as multiples of 64 within 128..2048 pixels.
-A spec's size is scaled (aspect kept) so its longer side fits 2048 and its shorter
-side reaches 128, then each side is rounded to the nearest multiple of 64
-(:func:`runware_size`); the image is then cover-resized back to the spec's exact
-size (``fit_to_spec=True``, default) or returned as rendered.
-
-Errors: a Runware error whose code says the request is wrong (``invalid...``,
-``missing...``, ``unsupported...``, ``...NotFound``, credits) →
-:class:`PermanentBackendError`; a refused API key → :class:`PermanentBackendError`
-"check RUNWARE_API_KEY"; connection problems → :class:`BackendUnavailable`; other
-errors and timeouts → :class:`TransientBackendError`.
-
-The API key comes from ``RUNWARE_API_KEY`` only; the websocket URL from the ``url``
-option or ``STORYBENCH_RUNWARE_URL`` (default: the SDK's production URL). Note: the
-SDK sets the ``asyncio`` and ``websockets`` loggers to CRITICAL when created; the
-backend also redacts the key from any record of the ``runware`` and ``websockets`` loggers.
+See :mod:`storybench.render.runware` for sizes, errors and where the key comes from.
 """
 
 from __future__ import annotations
@@ -34,7 +12,6 @@ import contextlib
 import io
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Sequence
@@ -52,100 +29,40 @@ from storybench.exceptions import (
     PermanentBackendError,
     TransientBackendError,
 )
-from storybench.http_errors import error_for_transport, is_websocket_error
+from storybench.http_errors import error_for_transport
 from storybench.render.base import ImageBackend
 from storybench.render.download import download_image
+from storybench.render.runware.errors import (
+    BACKEND,
+    ENV_API_KEY,
+    ENV_URL,
+    REDACTED_LOGGERS,
+    RedactKey,
+    auth_errors,
+    convert_error,
+)
+from storybench.render.runware.sizes import runware_size, validate_air
 from storybench.render.spec import RenderResult, RenderSpec
 
-__all__ = ["ENV_API_KEY", "ENV_URL", "MAX_SIDE", "MIN_SIDE", "RunwareBackend", "runware_size", "validate_air"]
+__all__ = ["RunwareBackend", "image_metrics"]
 
 log = logging.getLogger(__name__)
-BACKEND = "runware"
-ENV_API_KEY = "RUNWARE_API_KEY"
-ENV_URL = "STORYBENCH_RUNWARE_URL"
-MIN_SIDE = 128
-MAX_SIDE = 2048
-STEP = 64
-_AIR = re.compile(r"^[a-z][a-z0-9_-]*:[0-9]+@[0-9]+$", re.IGNORECASE)
-_PERMANENT_CODES = re.compile(
-    r"^(invalid|missing|unsupported|unknown|forbidden|insufficient|notAllowed)|NotFound$"
-    r"|credits|unauthorized",
-    re.IGNORECASE,
-)
 
 
-def _auth_errors(message: Any) -> list[str]:
-    """The server's messages refusing our ``authentication`` task in one websocket message
-    (``{"errors": [{"taskType": "authentication", "message": ...}]}``), else ``[]``."""
-    errors = message.get("errors") if isinstance(message, dict) else None
-    return [
-        str(e.get("message") or "authentication failed")
-        for e in errors or []
-        if isinstance(e, dict) and e.get("taskType") == "authentication"
-    ]
-
-
-def validate_air(model: str, *, where: str = "model") -> str:
-    """Check a Runware model identifier (AIR): ``<source>:<model id>@<version id>``,
-    e.g. ``civitai:101055@128078``, ``runware:101@1``. Returns it stripped.
-
-    Raises:
-        ConfigError: not of that form (the message names ``where`` and the value).
-    """
-    text = str(model).strip()
-    if not _AIR.match(text):
-        raise ConfigError(
-            f"{where}: {model!r} is not a Runware model AIR id; expected "
-            "'<source>:<model id>@<version id>', e.g. 'civitai:101055@128078' or 'runware:101@1'"
-        )
-    return text
-
-
-def _round64(value: float) -> int:
-    return int(min(MAX_SIDE, max(MIN_SIDE, round(value / STEP) * STEP)))
-
-
-def runware_size(width: int, height: int) -> tuple[int, int]:
-    """The size Runware will render for a requested ``width`` × ``height`` (pixels):
-    scaled so the longer side is at most 2048 and the shorter at least 128 (aspect
-    kept as far as both limits allow), then each side rounded to the nearest multiple of 64.
-
-    >>> runware_size(1000, 700)
-    (1024, 704)
-    """
-    scale = 1.0
-    if max(width, height) > MAX_SIDE:
-        scale = MAX_SIDE / max(width, height)
-    if min(width, height) * scale < MIN_SIDE:
-        scale = MIN_SIDE / min(width, height)
-    return _round64(width * scale), _round64(height * scale)
-
-
-class _RedactKey(logging.Filter):
-    def __init__(self, secret: str) -> None:
-        super().__init__()
-        self.secret = secret
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            text = record.getMessage()
-        except Exception:
-            return True
-        if self.secret and self.secret in text:
-            record.msg, record.args = text.replace(self.secret, "***"), None
-        return True
-
-
-_REDACTED_LOGGERS = (
-    "runware",
-    "runware.base",
-    "runware.server",
-    "runware.utils",
-    "runware.reconnection",
-    "websockets",
-    "websockets.client",
-    "asyncio",
-)
+def image_metrics(image: Any, costs: list[float]) -> dict[str, Any]:
+    """The catalog metrics of one ``IImage`` answer; its cost is added to ``costs`` (USD),
+    and ``cost`` is their sum (image + prompt enhancement)."""
+    metrics: dict[str, Any] = {"runware_task_uuid": image.taskUUID, "runware_image_uuid": image.imageUUID}
+    if getattr(image, "seed", None) is not None:
+        metrics["runware_seed"] = image.seed
+    if getattr(image, "NSFWContent", None) is not None:
+        metrics["nsfw"] = image.NSFWContent
+    if image.cost is not None:
+        metrics["image_cost"] = image.cost
+        costs.append(image.cost)
+    if costs:
+        metrics["cost"] = round(sum(costs), 8)
+    return metrics
 
 
 class RunwareBackend(ImageBackend):
@@ -215,8 +132,8 @@ class RunwareBackend(ImageBackend):
         self.timeout = timeout
         self.default_concurrency = concurrency
         self._download = httpx.Client(transport=transport, timeout=60.0, follow_redirects=True)
-        self._redact = _RedactKey(api_key)
-        for name in _REDACTED_LOGGERS:
+        self._redact = RedactKey(api_key)
+        for name in REDACTED_LOGGERS:
             logging.getLogger(name).addFilter(self._redact)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="storybench-runware", daemon=True)
@@ -262,7 +179,7 @@ class RunwareBackend(ImageBackend):
                 kwargs["url"] = self.url
             client = Runware(**kwargs)
             refusals: list[str] = []  # the server's answers to our authentication task
-            client.addListener(lis=lambda m: refusals.extend(_auth_errors(m)), check=_auth_errors)
+            client.addListener(lis=lambda m: refusals.extend(auth_errors(m)), check=auth_errors)
             try:
                 await asyncio.wait_for(client.connect(), timeout=min(self.timeout, 30.0))
             except (TimeoutError, OSError) as exc:
@@ -340,26 +257,18 @@ class RunwareBackend(ImageBackend):
         if not images:
             raise TransientBackendError(BACKEND, f"imageInference returned no image for panel {spec.panel_id or '?'}")
         image = images[0]
-        metrics["runware_task_uuid"] = image.taskUUID
-        metrics["runware_image_uuid"] = image.imageUUID
-        if getattr(image, "seed", None) is not None:
-            metrics["runware_seed"] = image.seed
-        if getattr(image, "NSFWContent", None) is not None:
-            metrics["nsfw"] = image.NSFWContent
-        if image.cost is not None:
-            metrics["image_cost"] = image.cost
-            costs.append(image.cost)
-        if costs:
-            metrics["cost"] = round(sum(costs), 8)
+        metrics.update(image_metrics(image, costs))
+        return await self._image_bytes(image), metrics
+
+    async def _image_bytes(self, image: Any) -> bytes:
+        """The bytes of one ``IImage`` answer: inline base64, a data URI, or downloaded from its URL."""
         if image.imageBase64Data:
-            data = base64.b64decode(image.imageBase64Data)
-        elif image.imageDataURI:
-            data = base64.b64decode(image.imageDataURI.split(",", 1)[-1])
-        elif image.imageURL:
-            data = await asyncio.get_running_loop().run_in_executor(None, self._fetch, image.imageURL)
-        else:
-            raise TransientBackendError(BACKEND, f"image {image.imageUUID} has neither data nor URL")
-        return data, metrics
+            return base64.b64decode(image.imageBase64Data)
+        if image.imageDataURI:
+            return base64.b64decode(image.imageDataURI.split(",", 1)[-1])
+        if image.imageURL:
+            return await asyncio.get_running_loop().run_in_executor(None, self._fetch, image.imageURL)
+        raise TransientBackendError(BACKEND, f"image {image.imageUUID} has neither data nor URL")
 
     def _fetch(self, url: str) -> bytes:
         return download_image(self._download, url, backend=BACKEND)
@@ -369,28 +278,7 @@ class RunwareBackend(ImageBackend):
         return text.replace(self._api_key, "***") if self._api_key else text
 
     def _convert(self, exc: BaseException, where: str) -> BaseException:
-        from runware.utils import RunwareAPIError  # lazy: optional extra storybench[runware]
-
-        if isinstance(exc, RunwareAPIError):
-            data = exc.error_data if isinstance(exc.error_data, dict) else {}
-            code = str(data.get("code") or "")
-            message = self._scrub(str(data.get("message") or data))
-            param = f" (parameter {data['parameter']})" if data.get("parameter") else ""
-            text = f"{where}: Runware error {code or '?'}{param}: {message}"
-            if code and _PERMANENT_CODES.search(code):
-                hint = f"check {ENV_API_KEY}" if "key" in code.lower() or "auth" in code.lower() else None
-                return PermanentBackendError(BACKEND, text, hint=hint)
-            return TransientBackendError(BACKEND, text)
-        if isinstance(exc, (asyncio.TimeoutError, concurrent.futures.TimeoutError)):
-            return TransientBackendError(BACKEND, f"{where}: no answer within {self.timeout:g} s")
-        if isinstance(exc, (OSError, EOFError)) or is_websocket_error(exc):
-            return error_for_transport(
-                BACKEND, exc, url=self.url, hint=f"network, or {ENV_URL}", detail=where, secret=self._api_key
-            )
-        text = self._scrub(str(exc))
-        if "timeout" in text.lower():
-            return TransientBackendError(BACKEND, f"{where}: {text}")
-        return PermanentBackendError(BACKEND, f"{where}: {type(exc).__name__}: {text}")
+        return convert_error(exc, where, timeout=self.timeout, url=self.url, api_key=self._api_key)
 
     def preflight(self, specs: Sequence[RenderSpec]) -> dict[str, Any]:
         """Connect and authenticate; check every spec's model id. Returns
@@ -481,5 +369,5 @@ class RunwareBackend(ImageBackend):
         if not self._thread.is_alive():
             self._loop.close()
         self._download.close()
-        for name in _REDACTED_LOGGERS:
+        for name in REDACTED_LOGGERS:
             logging.getLogger(name).removeFilter(self._redact)
