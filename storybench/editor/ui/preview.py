@@ -101,9 +101,9 @@ class PreviewPane(EditorSection):
         if image is None:
             self.preview_message.value = html.escape(message)
             return
-        lettering = self.model.page_lettering()
-        self.preview_image.tooltip = lettering
-        self.preview_image.value = _png(image)
+        with self.preview_image.hold_sync():  # one message: the browser redraws the image once
+            self.preview_image.value = _png(image)
+            self.preview_image.tooltip = self.model.page_lettering()
         self.preview_message.value = ""
         if self.full_view.layout.display != "none":
             self.show_full()
@@ -114,8 +114,9 @@ class PreviewPane(EditorSection):
         if image is None:
             self.preview_message.value = html.escape(message)
             return
-        self.full_image.tooltip = self.model.page_lettering()
-        self.full_image.value = _png(image)
+        with self.full_image.hold_sync():
+            self.full_image.value = _png(image)
+            self.full_image.tooltip = self.model.page_lettering()
         self.full_view.layout.display = "flex"
         self.close_full_button.focus()
 
