@@ -17,7 +17,7 @@ from storybench.plan.models import ComicPlan, Page
 from storybench.plan.styles import get_style
 from storybench.prompts.panel import panel_render_spec, render_size
 
-__all__ = ["preview_settings", "render_page_preview"]
+__all__ = ["page_lettering", "preview_settings", "render_page_preview", "safe_page_preview"]
 
 _US_PAGE = (1988, 3075)
 
@@ -74,3 +74,30 @@ def render_page_preview(plan: ComicPlan, page: Page, page_width: int = 600) -> A
         result = backend.render(panel_render_spec(plan, panel, w, h))
         images[panel.id] = Image.open(io.BytesIO(result.image))
     return compose_page(plan, page, images, settings)
+
+
+def safe_page_preview(plan: ComicPlan, page: Page, page_width: int = 600) -> tuple[Any, str]:
+    """:func:`render_page_preview` that never raises: ``(PIL.Image, "")`` or ``(None, message)``."""
+    try:
+        return render_page_preview(plan, page, page_width), ""
+    except ImportError as exc:
+        return None, f"page preview unavailable: {exc}"
+    except Exception as exc:
+        return None, f"page preview failed: {exc}"
+
+
+def page_lettering(plan: ComicPlan, page: Page) -> str:
+    """The page's lettering in reading order, as one text (the preview's text alternative):
+    ``"Page 1. Panel 1: caption “Rain.” Panel 4: Mara: “Slow down.” ..."``; panels without
+    lettering are named by their action."""
+    names = {c.id: c.name for c in plan.characters}
+    parts = [f"Page {page.page_number}."]
+    for panel in sorted(page.panels, key=lambda p: p.position):
+        bits = []
+        if panel.narrative:
+            bits.append(f"caption “{panel.narrative}”")
+        bits += [f"{names.get(d.character, d.character)}: “{d.text}”" for d in panel.dialogue]
+        if panel.sfx:
+            bits.append(f"sound “{panel.sfx}”")
+        parts.append(f"Panel {panel.position}: " + ("; ".join(bits) if bits else f"({panel.action})"))
+    return " ".join(parts)

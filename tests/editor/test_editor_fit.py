@@ -74,7 +74,15 @@ def test_save_with_issues_warns_and_lists_them_and_status_shows_the_latest_actio
     view.page_select.value = 1
     view.panel_select.value = 0
     view.action.value = ""
+    before = m.path.read_text(encoding="utf-8")
     view.save_button.click()
+    # issue 24: Save on a plan with problems asks first, the problems in words and places
+    assert m.pending.kind == "save-problems" and set(view.pending_buttons) == {"save_anyway", "cancel"}
+    assert "Page 2, panel 1: a panel needs an action" in view.pending_message.value
+    assert "chapters[" not in view.pending_message.value and "ch1-p2" not in view.pending_message.value
+    assert "answer is needed" in view.status.value
+    assert m.path.read_text(encoding="utf-8") == before  # nothing written yet
+    view.pending_buttons["save_anyway"].click()
     assert "sb-editor-warning" in view.status.value and "issue(s) left" in view.status.value
     assert "Page 2, panel 1" in view.status.value
     saved = json.loads(m.path.read_text(encoding="utf-8"))

@@ -123,7 +123,7 @@ def test_removing_a_used_character_shows_the_question(view):
 def test_switching_plans_with_unsaved_changes_offers_save_discard_cancel(view, tmp_path):
     other = save_plan(example_plan().model_copy(update={"id": "other", "title": "Other"}), tmp_path / "other.json")
     view.mood.value = "hopeless"
-    view._sync()  # the plan list now includes other.json
+    view.refresh()  # the plan list now includes other.json
     view.plan_select.value = str(other)
     view.open_button.click()
     assert set(view.pending_buttons) == {"save", "discard", "cancel"}
@@ -171,4 +171,4 @@ def test_generate_and_write_dialogue_buttons(view):
 
 def test_refresh_preview_shows_image_or_message(view):
     view.refresh_preview()
-    assert view.preview_image.value or view.preview_message.value
+    assert view.preview_image.value[:8] == b"\x89PNG\r\n\x1a\n" and view.preview_message.value == ""
