@@ -32,13 +32,18 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
-from storybench.config import env_settings
 from storybench.exceptions import ConfigError, WorkflowError
 from storybench.render.comfyui.errors import BACKEND
+from storybench.render.comfyui.prompt_check import check_prompt
+from storybench.render.comfyui.template_dirs import (
+    shipped_workflows_dir,
+    template_names,
+    user_workflows_dir,
+    workflow_dirs,
+)
 from storybench.render.spec import RenderSpec
 
 __all__ = [
@@ -70,13 +75,15 @@ SLOT_NAMES = (
     "unet",
     "clip_l",
     "t5",
+    "text_encoder",
+    "clip_vision",
     "vae",
     "lora",
     "reference_image",
     "filename_prefix",
     "output",
 )
-MODEL_SLOTS = ("checkpoint", "unet", "clip_l", "t5", "vae", "lora")
+MODEL_SLOTS = ("checkpoint", "unet", "clip_l", "t5", "text_encoder", "clip_vision", "vae", "lora")
 _META_KEYS = ("presets", "prompt_template", "description")
 _PARAM_SLOTS: dict[str, type] = {
     "steps": int,
@@ -89,11 +96,12 @@ _PARAM_SLOTS: dict[str, type] = {
     "unet": str,
     "clip_l": str,
     "t5": str,
+    "text_encoder": str,
+    "clip_vision": str,
     "vae": str,
     "lora": str,
     "color": int,
 }
-_MODEL_FILE = re.compile(r"\.(safetensors|ckpt|pt|pth|bin|gguf|sft|onnx)$", re.IGNORECASE)
 _SAVE_NODES = ("SaveImage", "PreviewImage")
 
 
@@ -116,50 +124,8 @@ class Slot:
         return f"Slot({self.name!r} -> node {self.node_id}.{self.input})"
 
 
-def shipped_workflows_dir() -> Path:
-    """The ``workflows/`` folder of the storybench checkout (the templates storybench ships)."""
-    return Path(__file__).resolve().parents[3] / "workflows"
-
-
-def user_workflows_dir() -> Path:
-    """Where ``storybench workflow add`` writes: the first ``$STORYBENCH_COMFYUI_WORKFLOWS``
-    folder, else a ``workflows/`` folder next to the outputs folder (``$STORYBENCH_OUTPUT_DIR``,
-    default ``outputs``)."""
-    env = env_settings()
-    dirs = [p for p in env.comfyui_workflows.split(os.pathsep) if p]
-    if dirs:
-        return Path(dirs[0])
-    return Path(env.output_dir or "outputs").resolve().parent / "workflows"
-
-
-def workflow_dirs() -> list[Path]:
-    """Folders searched for templates by name, first match wins: ``$STORYBENCH_COMFYUI_WORKFLOWS``
-    (``os.pathsep``-separated) or else :func:`user_workflows_dir`, then the shipped ``workflows/``."""
-    dirs = [Path(p) for p in env_settings().comfyui_workflows.split(os.pathsep) if p]
-    if not dirs:
-        dirs.append(user_workflows_dir())
-    dirs.append(shipped_workflows_dir())
-    unique: dict[Path, Path] = {}
-    for d in dirs:
-        unique.setdefault(d.resolve(), d)
-    return list(unique.values())
-
-
-def template_names() -> list[str]:
-    """Names of the templates found in :func:`workflow_dirs`, sorted."""
-    names: set[str] = set()
-    for d in workflow_dirs():
-        if d.is_dir():
-            names.update(p.name[: -len(".slots.json")] for p in d.glob("*.slots.json"))
-    return sorted(names)
-
-
 def _canonical(data: Any) -> str:
     return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def _is_link(value: Any) -> bool:
-    return isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], int)
 
 
 class WorkflowTemplate:
@@ -372,6 +338,8 @@ class WorkflowTemplate:
             if key not in self.slots:
                 continue
             typ = _PARAM_SLOTS.get(key, type(value))
+            if typ in (int, float) and isinstance(value, bool):  # int(True) would quietly give 1
+                raise ConfigError(f"params.{key}: {value!r} is not a valid {typ.__name__}")
             try:
                 out[key] = typ(value) if not (typ is int and isinstance(value, str)) else int(value, 0)
             except (TypeError, ValueError) as exc:
@@ -450,84 +418,3 @@ class WorkflowTemplate:
             if s.node_id == node_id and s.input == input_name:
                 return s.name
         return None
-
-
-def _combo_options(spec: Any) -> list[Any] | None:
-    """Options of a combo input spec from ``/object_info`` (``[[...], {...}]`` or
-    ``["COMBO", {"options": [...]}]``), else ``None``."""
-    if not isinstance(spec, (list, tuple)) or not spec:
-        return None
-    if isinstance(spec[0], list):
-        return spec[0]
-    if spec[0] == "COMBO" and len(spec) > 1 and isinstance(spec[1], Mapping):
-        return list(spec[1].get("options", []))
-    return None
-
-
-def check_prompt(
-    prompt: Mapping[str, Any],
-    object_info: Mapping[str, Any],
-    *,
-    template: WorkflowTemplate | None = None,
-    skip: AbstractSet[tuple[str, str]] = frozenset(),
-) -> list[str]:
-    """What a server (described by its ``/object_info``) lacks to run ``prompt``.
-
-    Checks each node's class_type exists (custom nodes), required inputs are present, and
-    every literal value of a list input (model files, sampler names) is offered. Model
-    files are named with their slot (``checkpoint``, ``unet``, ``vae``...) and the
-    installed alternatives.
-
-    Args:
-        prompt: a filled API-format workflow.
-        object_info: the server's ``GET /object_info`` answer.
-        template: the template it was filled from (names slots in messages).
-        skip: ``(node_id, input)`` pairs not to check (e.g. the reference image, uploaded later).
-
-    Returns:
-        Plain-language problems, empty when the server can run the prompt.
-    """
-    problems: list[str] = []
-    for node_id, node in prompt.items():
-        class_type = node["class_type"]
-        title = (node.get("_meta") or {}).get("title", class_type)
-        info = object_info.get(class_type)
-        if info is None:
-            problems.append(
-                f"node {node_id} ({title!r}) uses class_type {class_type}, which this server does not have "
-                "(a custom node that is not installed?)"
-            )
-            continue
-        declared = info.get("input", {}) or {}
-        inputs = node.get("inputs", {})
-        for input_name in declared.get("required") or {}:
-            if input_name not in inputs:
-                problems.append(f"node {node_id} ({class_type}) lacks required input {input_name!r}")
-        for section in ("required", "optional"):
-            for input_name, spec in (declared.get(section) or {}).items():
-                if input_name not in inputs or (node_id, input_name) in skip:
-                    continue
-                value = inputs[input_name]
-                options = _combo_options(spec)
-                if options is None or _is_link(value) or value in options:
-                    continue
-                slot = template.slot_of(node_id, input_name) if template else None
-                if isinstance(value, str) and _MODEL_FILE.search(value):
-                    kind = slot or {
-                        "ckpt_name": "checkpoint",
-                        "unet_name": "diffusion model",
-                        "vae_name": "vae",
-                        "lora_name": "lora",
-                    }.get(input_name, "model file")
-                    shown = ", ".join(map(str, options[:20])) or "none"
-                    if len(options) > 20:
-                        shown += f", ... ({len(options)} in all)"
-                    problems.append(
-                        f"{kind} {value} is not installed (node {node_id} {class_type}.{input_name}); "
-                        f"installed: {shown}"
-                    )
-                else:
-                    problems.append(
-                        f"node {node_id} ({class_type}) input {input_name}: {value!r} is not one of {options[:20]}"
-                    )
-    return problems
