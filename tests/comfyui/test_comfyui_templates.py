@@ -100,3 +100,76 @@ def test_subgraph_nodes_are_expanded_with_their_widget_values() -> None:
     assert inner == ["48:199", "48:251", "48:252", "48:253"]
     assert api["48:199"]["inputs"]["expand"] == 0 and api["48:252"]["inputs"]["blur_radius"] == 31
     assert "48" not in api
+
+
+# ---------------------------------------------------------------- workflow add of official templates
+
+
+def _add(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], *flags: str) -> tuple[int, str]:
+    from storybench.cli import main
+
+    info = tmp_path / "object_info.json"
+    if not info.exists():
+        info.write_text(json.dumps(_gz("object_info.json.gz")), encoding="utf-8")
+    path = Path(templates.get_templates_path()) / name
+    code = main(["workflow", "add", str(path), "--object-info", str(info), *flags])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+@pytest.fixture
+def user_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "workflows"
+    monkeypatch.setenv("STORYBENCH_COMFYUI_WORKFLOWS", str(folder))
+    return folder
+
+
+def test_omnigen2_prompt_enters_through_the_dual_cfg_guider(user_folder, tmp_path, capsys) -> None:
+    code, out = _add("image_omnigen2_t2i.json", tmp_path, capsys)
+    assert code == 0, out
+    assert "positive prompt [positive]: node 6 CLIPTextEncode" in out
+    assert "negative prompt [negative]: node 7 CLIPTextEncode" in out
+    assert "Qwen2.5-VL text encoder [text_encoder]: node 10 CLIPLoader" in out
+    assert "CLIP-L" not in out
+
+
+def test_qwen_image_edit_prompt_is_the_edit_encoders_and_its_image_a_reference(user_folder, tmp_path, capsys) -> None:
+    code, out = _add("image_qwen_image_edit.json", tmp_path, capsys)
+    assert code == 0, out
+    assert "positive prompt [positive]: node 76 TextEncodeQwenImageEdit" in out
+    assert "reference image [reference_image]: node 78 LoadImage" in out
+    assert "image input: node 78 LoadImage = 'Qwen-Image_00043_.png', reference" in out
+
+
+def test_api_template_names_its_paid_nodes_and_needs_the_flag(user_folder, tmp_path, capsys) -> None:
+    code, out = _add("api_openai_image_1_t2i.json", tmp_path, capsys)
+    assert code == 1
+    assert "10 OpenAIGPTImage1 ('OpenAI GPT Image 1')" in out and "--allow-api-nodes" in out
+    assert not user_folder.exists() or not any(user_folder.iterdir())
+    code, out = _add("api_openai_image_1_t2i.json", tmp_path, capsys, "--allow-api-nodes")
+    assert code == 0, out
+    assert "positive prompt [positive]: node 10 OpenAIGPTImage1" in out and "paid API nodes" in out
+
+
+def test_depth_controlnet_map_is_a_control_image_not_a_reference(user_folder, tmp_path, capsys) -> None:
+    code, out = _add("depth_controlnet.json", tmp_path, capsys)
+    assert code == 0, out
+    assert "[reference_image]" not in out
+    assert "image input: node 20 LoadImage = 'depth_input (1).png', control image" in out
+    assert "negative prompt [negative]: node 7 CLIPTextEncode" in out  # output 1 of ControlNetApplyAdvanced
+
+
+def test_kontext_load_image_output_is_the_reference(user_folder, tmp_path, capsys) -> None:
+    code, out = _add("flux_kontext_dev_basic.json", tmp_path, capsys)
+    assert code == 0, out
+    assert "reference image [reference_image]: node 142 LoadImageOutput" in out
+    assert "takes the reference image's size" in out
+
+
+def test_a_workflow_the_prompt_cannot_reach_is_refused_unless_no_prompt(user_folder, tmp_path, capsys) -> None:
+    code, out = _add("image_lotus_depth_v1_1.json", tmp_path, capsys)
+    assert code == 1
+    assert "no prompt binding reaches the output" in out and "68 LotusConditioning" in out and "--no-prompt" in out
+    code, out = _add("image_lotus_depth_v1_1.json", tmp_path, capsys, "--no-prompt")
+    assert code == 0, out
+    assert json.loads((user_folder / "image_lotus_depth_v1_1.slots.json").read_text())["_added"]["no_prompt"] is True
