@@ -111,23 +111,31 @@ def read_workflow_file(path: str | os.PathLike[str]) -> tuple[Any, str]:
     if not p.is_file():
         raise WorkflowError(BACKEND, f"{p}: no such file")
     if p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n":
-        chunks = _png_chunks(p)
-        for key in ("prompt", "workflow"):
-            if key in chunks:
-                try:
-                    data = json.loads(chunks[key])
-                except json.JSONDecodeError as exc:
-                    raise WorkflowError(BACKEND, f"{p}: the PNG's {key!r} chunk is not JSON: {exc.msg}") from exc
-                return data, ("api" if key == "prompt" else "ui")
-        raise WorkflowError(
-            BACKEND, f"{p}: the PNG has no 'prompt' or 'workflow' text chunk (not saved by ComfyUI, or stripped)"
-        )
+        return _from_png(p)
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise WorkflowError(BACKEND, f"{p}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise WorkflowError(BACKEND, f"{p}: cannot read: {exc}") from exc
+    return _either_format(p, data)
+
+
+def _from_png(p: Path) -> tuple[Any, str]:
+    chunks = _png_chunks(p)
+    for key in ("prompt", "workflow"):
+        if key in chunks:
+            try:
+                data = json.loads(chunks[key])
+            except json.JSONDecodeError as exc:
+                raise WorkflowError(BACKEND, f"{p}: the PNG's {key!r} chunk is not JSON: {exc.msg}") from exc
+            return data, ("api" if key == "prompt" else "ui")
+    raise WorkflowError(
+        BACKEND, f"{p}: the PNG has no 'prompt' or 'workflow' text chunk (not saved by ComfyUI, or stripped)"
+    )
+
+
+def _either_format(p: Path, data: Any) -> tuple[Any, str]:
     if is_ui_format(data):
         return data, "ui"
     if isinstance(data, Mapping) and isinstance(data.get("prompt"), Mapping) and not data.get("class_type"):
@@ -247,26 +255,11 @@ def add_workflow(
             :mod:`~storybench.render.comfyui.admission`), or an existing template without ``overwrite``.
     """
     src = Path(path)
-    workflow, kind = read_workflow_file(src)
-    info = object_info() if callable(object_info) else object_info
-    if info is None and (kind == "ui" or url):
-        info = _server_object_info(url)
-    if kind == "ui":
-        workflow = ui_to_api(workflow, info or {}, source=str(src))
+    workflow, kind, info = _api_workflow(src, object_info, url)
     name = name or re.sub(r"\.(json|png)$", "", src.name, flags=re.IGNORECASE)
     if not _NAME.match(name):
         raise WorkflowError(BACKEND, f"template name {name!r}: use letters, digits, '_', '-' and '.' (at most 80)")
-    inference = infer_slots(workflow, choices)
-    if inference.ambiguities:
-        raise WorkflowError(
-            BACKEND,
-            f"{src}: the graph does not settle every slot:\n  "
-            + "\n  ".join(map(str, inference.ambiguities))
-            + "\n  found so far:\n    "
-            + "\n    ".join(describe_slots(inference, workflow)),
-        )
-    if "output" not in inference.slots:
-        raise WorkflowError(BACKEND, f"{src}: no SaveImage or PreviewImage node, so no image would come back")
+    inference = _settled(src, workflow, choices)
     paid = check_admission(str(src), workflow, inference, info, no_prompt=no_prompt, allow_api_nodes=allow_api_nodes)
     slots: dict[str, Any] = dict(inference.slots)
     slots["_added"] = {
@@ -278,15 +271,51 @@ def add_workflow(
         **({"no_prompt": True} if no_prompt and "positive" not in inference.slots else {}),
     }
     WorkflowTemplate(workflow, slots, name=name, source=str(src))  # resolves every slot or raises
+    out, out_slots = _targets(name, folder, overwrite)
+    atomic_write_json(out, workflow)
+    atomic_write_json(out_slots, slots)
+    return AddedWorkflow(name, out, out_slots, inference, kind == "ui", WorkflowTemplate.load(out), paid)
+
+
+def _api_workflow(
+    src: Path, object_info: Mapping[str, Any] | ObjectInfoSource | None, url: str | None
+) -> tuple[dict[str, Any], str, Mapping[str, Any] | None]:
+    """The workflow in the API format, its original format and the ``/object_info`` used (asked
+    from the server for a UI-format file, or when ``url`` is given)."""
+    workflow, kind = read_workflow_file(src)
+    info = object_info() if callable(object_info) else object_info
+    if info is None and (kind == "ui" or url):
+        info = _server_object_info(url)
+    if kind == "ui":
+        workflow = ui_to_api(workflow, info or {}, source=str(src))
+    return workflow, kind, info
+
+
+def _settled(src: Path, workflow: Mapping[str, Any], choices: Mapping[str, str] | None) -> SlotInference:
+    """The inferred bindings; refused when ambiguous or without an output node."""
+    inference = infer_slots(workflow, choices)
+    if inference.ambiguities:
+        raise WorkflowError(
+            BACKEND,
+            f"{src}: the graph does not settle every slot:\n  "
+            + "\n  ".join(map(str, inference.ambiguities))
+            + "\n  found so far:\n    "
+            + "\n    ".join(describe_slots(inference, workflow)),
+        )
+    if "output" not in inference.slots:
+        raise WorkflowError(BACKEND, f"{src}: no SaveImage or PreviewImage node, so no image would come back")
+    return inference
+
+
+def _targets(name: str, folder: str | os.PathLike[str] | None, overwrite: bool) -> tuple[Path, Path]:
+    """The template's two files, refused when they exist (without ``overwrite``)."""
     target = Path(folder) if folder is not None else user_workflows_dir()
     out, out_slots = target / f"{name}.json", target / f"{name}.slots.json"
     if not overwrite and (out.exists() or out_slots.exists()):
         raise WorkflowError(BACKEND, f"a template named {name!r} exists in {target}; pass --force or another --name")
     if not overwrite and target.resolve() == shipped_workflows_dir().resolve() and out.exists():
         raise WorkflowError(BACKEND, f"{name!r} is a shipped template; choose another --name")
-    atomic_write_json(out, workflow)
-    atomic_write_json(out_slots, slots)
-    return AddedWorkflow(name, out, out_slots, inference, kind == "ui", WorkflowTemplate.load(out), paid)
+    return out, out_slots
 
 
 def _source(slots_path: Path) -> str:

@@ -71,14 +71,11 @@ def value_problem(spec: Any, value: Any) -> str | None:
     if is_link(value) or isinstance(value, Mapping) or not isinstance(spec, (list, tuple)) or not spec:
         return None
     kind = spec[0]
-    options = spec[1] if len(spec) > 1 and isinstance(spec[1], Mapping) else {}
     if kind in ("INT", "FLOAT"):
+        options = spec[1] if len(spec) > 1 and isinstance(spec[1], Mapping) else {}
         return _number_problem(kind, value, options)
-    if kind == "BOOLEAN" and not isinstance(value, bool):
-        return "expected true or false"
-    if kind == "STRING" and not isinstance(value, str):
-        return "expected text"
-    return None
+    wanted = {"BOOLEAN": (bool, "expected true or false"), "STRING": (str, "expected text")}.get(kind)
+    return wanted[1] if wanted and not isinstance(value, wanted[0]) else None
 
 
 def _combo_problem(
@@ -94,6 +91,22 @@ def _combo_problem(
     return f"node {node_id} ({class_type}) input {input_name}: {value!r} is not one of {options[:20]}"
 
 
+def _input_problem(
+    node_id: str, node: Mapping[str, Any], input_name: str, spec: Any, template: WorkflowTemplate | None
+) -> str | None:
+    value = node["inputs"][input_name]
+    slot = template.slot_of(node_id, input_name) if template else None
+    options = combo_options(spec)
+    if options is not None:
+        ok = is_link(value) or value in options
+        return None if ok else _combo_problem(node_id, node, input_name, value, options, slot)
+    wrong = value_problem(spec, value)
+    if wrong is None:
+        return None
+    bound = f" (binding {slot})" if slot else ""
+    return f"node {node_id} ({node['class_type']}) input {input_name} = {value!r}{bound}: {wrong}"
+
+
 def _node_problems(
     node_id: str,
     node: Mapping[str, Any],
@@ -101,29 +114,19 @@ def _node_problems(
     template: WorkflowTemplate | None,
     skip: AbstractSet[tuple[str, str]],
 ) -> list[str]:
-    class_type = node["class_type"]
     declared = info.get("input", {}) or {}
     inputs = node.get("inputs", {})
     problems = [
-        f"node {node_id} ({class_type}) lacks required input {name!r}"
+        f"node {node_id} ({node['class_type']}) lacks required input {name!r}"
         for name in declared.get("required") or {}
         if name not in inputs
     ]
-    for section in ("required", "optional"):
-        for input_name, spec in (declared.get(section) or {}).items():
-            if input_name not in inputs or (node_id, input_name) in skip:
-                continue
-            value = inputs[input_name]
-            slot = template.slot_of(node_id, input_name) if template else None
-            options = combo_options(spec)
-            if options is not None:
-                if not is_link(value) and value not in options:
-                    problems.append(_combo_problem(node_id, node, input_name, value, options, slot))
-                continue
-            wrong = value_problem(spec, value)
-            if wrong:
-                bound = f" (binding {slot})" if slot else ""
-                problems.append(f"node {node_id} ({class_type}) input {input_name} = {value!r}{bound}: {wrong}")
+    specs = {**(declared.get("required") or {}), **(declared.get("optional") or {})}
+    for input_name, spec in specs.items():
+        if input_name in inputs and (node_id, input_name) not in skip:
+            problem = _input_problem(node_id, node, input_name, spec, template)
+            if problem:
+                problems.append(problem)
     return problems
 
 

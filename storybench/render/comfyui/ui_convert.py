@@ -51,6 +51,7 @@ FRONTEND_ONLY = ("Reroute", "PrimitiveNode", "Note", "MarkdownNote")
 CONTROL_VALUES = ("fixed", "increment", "decrement", "randomize")
 _MUTED, _BYPASSED = 2, 4
 _SUBGRAPH_IN, _SUBGRAPH_OUT = -10, -20
+_LINK_KEYS = ("origin_id", "origin_slot", "target_id", "target_slot")
 
 
 def is_ui_format(data: Any) -> bool:
@@ -91,9 +92,8 @@ def _links(links: Any, where: str) -> dict[int, _Link]:
     for i, link in enumerate(links or []):
         if isinstance(link, (list, tuple)) and len(link) >= 6:
             out[int(link[0])] = _Link(int(link[1]), int(link[2]), int(link[3]), int(link[4]))
-        elif isinstance(link, Mapping) and "id" in link:
-            ids = (link.get("origin_id"), link.get("origin_slot"), link.get("target_id"), link.get("target_slot"))
-            out[int(link["id"])] = _Link(*(int(x) for x in ids))
+        elif isinstance(link, Mapping) and all(k in link for k in ("id", *_LINK_KEYS)):
+            out[int(link["id"])] = _Link(*(int(link[k]) for k in _LINK_KEYS))
         else:
             raise WorkflowError(
                 BACKEND, f"UI workflow: {where}links[{i}] is not [id, origin, slot, target, slot, type]"
@@ -152,6 +152,12 @@ def _definitions(ui: Mapping[str, Any], source: str) -> dict[str, Mapping[str, A
     return found
 
 
+def _feeds_widget(inner: Mapping[int, Mapping[str, Any]], targets: set[int], link_ids: set[Any]) -> bool:
+    """True when one of ``link_ids`` enters an inner node's widget input."""
+    entries = [e for node_id in targets for e in inner.get(node_id, {}).get("inputs") or []]
+    return any(e.get("widget") and e.get("link") in link_ids for e in entries)
+
+
 def _promoted(definition: Mapping[str, Any], instance: Mapping[str, Any]) -> dict[int, Any]:
     """Subgraph input index → the subgraph node's widget value for it. A subgraph input that
     feeds an inner widget input is a widget of the subgraph node, in input order (no control)."""
@@ -159,18 +165,29 @@ def _promoted(definition: Mapping[str, Any], instance: Mapping[str, Any]) -> dic
     for link in _links(definition.get("links"), "subgraph ").values():
         if link.origin == _SUBGRAPH_IN:
             targets.setdefault(link.slot, set()).add(link.target)
-    widget_inputs: list[int] = []
     inner = _nodes(definition, "subgraph ")
-    for index, sub_input in enumerate(definition.get("inputs") or []):
-        ids = set(sub_input.get("linkIds") or [])
-        for node_id in targets.get(index, set()):
-            entries = inner.get(node_id, {}).get("inputs") or []
-            if any(e.get("widget") and e.get("link") in ids for e in entries):
-                widget_inputs.append(index)
-                break
+    widget_inputs = [
+        index
+        for index, sub_input in enumerate(definition.get("inputs") or [])
+        if _feeds_widget(inner, targets.get(index, set()), set(sub_input.get("linkIds") or []))
+    ]
     values = instance.get("widgets_values")
-    values = list(values) if isinstance(values, list) else []
-    return dict(zip(widget_inputs, values, strict=False))
+    return dict(zip(widget_inputs, values if isinstance(values, list) else [], strict=False))
+
+
+def _input_name(entry: Mapping[str, Any]) -> str:
+    """The prompt input a UI input entry feeds (a widget's name for a widget turned input)."""
+    return str((entry.get("widget") or {}).get("name") or entry.get("name"))
+
+
+def _put(inputs: dict[str, Any], name: str, value: Any) -> None:
+    """Set input ``name`` to what its link resolved to (see :meth:`_Converter.resolve`)."""
+    if value is None:  # the link leads nowhere the server sees: ComfyUI drops the input
+        inputs.pop(name, None)
+    elif isinstance(value, _Literal):
+        inputs[name] = {"__value__": value.value} if isinstance(value.value, list) else value.value
+    elif value is not _KEEP:
+        inputs[name] = value
 
 
 class _Converter:
@@ -236,21 +253,26 @@ class _Converter:
         origin = g.nodes.get(link.origin)
         if origin is None:
             return g, None, None
-        kind, mode = origin["type"], origin.get("mode", 0)
-        inputs = origin.get("inputs") or []
-        if kind == "Reroute":
-            return g, (inputs[0].get("link") if inputs else None), None
-        if kind == "PrimitiveNode":
-            values = origin.get("widgets_values") or []
-            return g, None, (_Literal(values[0]) if values else None)
+        kind, mode = str(origin["type"]), origin.get("mode", 0)
+        if kind in ("Reroute", "PrimitiveNode"):
+            return self._frontend_node(g, origin)
         if mode == _BYPASSED:
             return g, self._bypassed(origin, link.slot, want_type), None
         if mode == _MUTED or kind in FRONTEND_ONLY:
             return g, None, None
-        if str(kind) in self.definitions:
+        if kind in self.definitions:
             inner = self.child(g, link.origin)
             return inner, inner.output_link(link.slot), None
         return g, None, [f"{g.prefix}{link.origin}", link.slot]
+
+    @staticmethod
+    def _frontend_node(g: _Graph, origin: Mapping[str, Any]) -> tuple[_Graph, int | None, Any]:
+        """A ``Reroute`` passes its input's link on; a ``PrimitiveNode`` gives its value."""
+        if origin["type"] == "Reroute":
+            inputs = origin.get("inputs") or []
+            return g, (inputs[0].get("link") if inputs else None), None
+        values = origin.get("widgets_values") or []
+        return g, None, (_Literal(values[0]) if values else None)
 
     def resolve(self, g: _Graph, link_id: int | None, want_type: str) -> Any:
         """What an input linked by ``link_id`` becomes: ``[id, index]``, a :class:`_Literal`,
@@ -276,17 +298,10 @@ class _Converter:
                 "which the server's /object_info does not list (a custom node that is not installed?)",
             )
         entries = [e for e in node.get("inputs") or [] if e.get("link") is not None]
-        linked = frozenset(str((e.get("widget") or {}).get("name") or e.get("name")) for e in entries)
+        linked = frozenset(_input_name(e) for e in entries)
         inputs = widget_values(class_type, info, node.get("widgets_values"), linked)
         for entry in entries:
-            name = str((entry.get("widget") or {}).get("name") or entry.get("name"))
-            value = self.resolve(g, int(entry["link"]), str(entry.get("type", "*")))
-            if value is None:  # the link leads nowhere the server sees: ComfyUI drops the input
-                inputs.pop(name, None)
-            elif isinstance(value, _Literal):
-                inputs[name] = {"__value__": value.value} if isinstance(value.value, list) else value.value
-            elif value is not _KEEP:
-                inputs[name] = value
+            _put(inputs, _input_name(entry), self.resolve(g, int(entry["link"]), str(entry.get("type", "*"))))
         title = node.get("title") or frontend_title(class_type, info)
         return {"inputs": inputs, "class_type": class_type, "_meta": {"title": str(title)}}
 

@@ -41,6 +41,7 @@ __all__ = [
 _WIDGET_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")
 _UPLOAD_OPTIONS = ("image_upload", "video_upload", "audio_upload", "animated_image_upload")
 _EMPTY: dict[str, Any] = {}
+_SEEDS = ("seed", "noise_seed")
 
 #: widgets frontend extensions add to a class (after its required inputs): name → (the value the
 #: prompt gets, takes a place in ``widgets_values``). ``Comfy.AudioWidget`` (``audioUI``, a DOM
@@ -131,7 +132,7 @@ def _controls(name: str, kind: str, spec: Any) -> list[WidgetSlot]:
         ]
     control = options.get("control_after_generate")
     if control is None and kind == "INT":
-        control = name in ("seed", "noise_seed")
+        control = name in _SEEDS
     if control and kind in ("INT", "COMBO"):
         extra.append(WidgetSlot("control_after_generate", "randomize", in_prompt=False, owner=name))
     return extra
@@ -169,25 +170,36 @@ def node_widgets(class_type: str, info: Mapping[str, Any]) -> list[WidgetSlot]:
     return slots
 
 
+def _forced(spec: Any) -> bool:
+    return bool(_options(spec).get("forceInput"))
+
+
+def _places(name: str, spec: Any) -> int:
+    """Places an input took in old ``widgets_values``: 2 with a control, else 1."""
+    return 2 if _options(spec).get("control_after_generate") or name in _SEEDS else 1
+
+
 def _migrate(info: Mapping[str, Any], slots: Sequence[WidgetSlot], values: list[Any]) -> list[Any]:
     """The frontend's ``migrateWidgetsValues``: values saved when ``forceInput`` inputs still had
-    widgets lose those places."""
+    widgets lose those places (a seed counted with its control)."""
     names = {s.name for s in slots}
-    original = [
-        (name, spec)
-        for section in ("required", "optional")
-        for name, spec in _section(info, section)
-        if name in names or _options(spec).get("forceInput")
-    ]
-    if not any(_options(spec).get("forceInput") for _, spec in original):
+    sections = [*_section(info, "required"), *_section(info, "optional")]
+    original = [(name, spec) for name, spec in sections if name in names or _forced(spec)]
+    if not any(_forced(spec) for _, spec in original):
         return values
-    sizes = [
-        2 if _options(spec).get("control_after_generate") or name in ("seed", "noise_seed") else 1
-        for name, spec in original
-    ]
-    if sum(sizes) != len(values):
+    if sum(_places(name, spec) for name, spec in original) != len(values):
         return values
-    return [v for (_, spec), v in zip(original, values, strict=False) if not _options(spec).get("forceInput")]
+    return [v for (_, spec), v in zip(original, values, strict=False) if not _forced(spec)]
+
+
+def _stored(slots: list[WidgetSlot], values: list[Any], linked: frozenset[str]) -> list[WidgetSlot]:
+    """The widgets ``widgets_values`` fills, in order; without the link-fed ones (and their
+    controls) when the file left exactly those out."""
+    stored = [s for s in slots if s.saved]
+    without_linked = [s for s in stored if (s.owner or s.name) not in linked]
+    if linked and len(values) == len(without_linked) < len(stored):
+        return without_linked
+    return stored
 
 
 def widget_values(
@@ -209,17 +221,12 @@ def widget_values(
     if isinstance(saved, Mapping):
         return {s.name: saved.get(s.name, s.default) for s in slots if s.in_prompt}
     values = list(saved or [])
-    stored = [s for s in slots if s.saved]
-    without_linked = [s for s in stored if (s.owner or s.name) not in linked]
-    if linked and len(values) == len(without_linked) < len(stored):
-        stored = without_linked
-    values = _migrate(info, stored, values)
-    given = {id(s): v for s, v in zip(stored, values, strict=False)}
+    stored = _stored(slots, values, linked)
+    given = {id(s): v for s, v in zip(stored, _migrate(info, stored, values), strict=False)}
     out: dict[str, Any] = {}
-    for s in slots:
-        if s.in_prompt:
-            value = given.get(id(s), s.default)
-            out[s.name] = {"__value__": value} if isinstance(value, list) else value
+    for s in (s for s in slots if s.in_prompt):
+        value = given.get(id(s), s.default)
+        out[s.name] = {"__value__": value} if isinstance(value, list) else value
     return out
 
 
