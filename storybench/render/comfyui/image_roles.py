@@ -70,14 +70,18 @@ def _control_models(g: WorkflowGraph) -> bool:
     return any(w in f for f in files for w in _CONTROL_FILE_WORDS)
 
 
+def _is_control(g: WorkflowGraph, cls: str, name: str) -> bool:
+    """An edge into input ``name`` of a ``cls`` node makes the image a control map."""
+    if name in _CONTROL_INPUTS or (any(w in cls for w in _CONTROL_WORDS) and name in ("image", "images", "pixels")):
+        return True
+    if any(w in cls for w in _PREPROCESSOR_WORDS) and "Encode" not in cls:
+        return True
+    return cls == "InstructPixToPixConditioning" and _control_models(g)
+
+
 def _edge_role(g: WorkflowGraph, loader: str, edge: tuple[str, str, int], source: str) -> str | None:
     target, name, index = edge
-    cls = g.cls(target)
-    if name in _CONTROL_INPUTS or (any(w in cls for w in _CONTROL_WORDS) and name in ("image", "images", "pixels")):
-        return "control image"
-    if any(w in cls for w in _PREPROCESSOR_WORDS) and "Encode" not in cls:
-        return "control image"
-    if cls == "InstructPixToPixConditioning" and _control_models(g):
+    if _is_control(g, g.cls(target), name):
         return "control image"
     if "mask" in name.lower() or (source == loader and index == 1):
         return "mask"

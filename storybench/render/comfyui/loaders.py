@@ -84,15 +84,18 @@ def loader_binding(class_type: str, inputs: Mapping[str, Any]) -> list[tuple[str
     if class_type == "CLIPVisionLoader":
         return [("clip_vision", "clip_name")]
     if "clip_name1" in inputs and "clip_name2" in inputs:
-        first = encoder_family(str(inputs["clip_name1"])) or ""
-        second = encoder_family(str(inputs["clip_name2"])) or ""
-        t5_first = first.endswith("T5") and not second.endswith("T5")
-        found += [
-            ("clip_l", "clip_name2" if t5_first else "clip_name1"),
-            ("t5", "clip_name1" if t5_first else "clip_name2"),
-        ]
+        found += _dual_clip(inputs)
     elif isinstance(inputs.get("clip_name"), str):
         family = encoder_family(inputs["clip_name"])
         binding = {"T5": "t5", "UMT5": "t5", "CLIP-L": "clip_l"}.get(family or "", "text_encoder")
         found.append((binding, "clip_name"))
     return found
+
+
+def _dual_clip(inputs: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A ``DualCLIPLoader``'s ``clip_l`` and ``t5`` inputs (by file name, CLIP-L first when neither says)."""
+    first = encoder_family(str(inputs["clip_name1"])) or ""
+    second = encoder_family(str(inputs["clip_name2"])) or ""
+    t5_first = first.endswith("T5") and not second.endswith("T5")
+    clip_l, t5 = ("clip_name2", "clip_name1") if t5_first else ("clip_name1", "clip_name2")
+    return [("clip_l", clip_l), ("t5", t5)]

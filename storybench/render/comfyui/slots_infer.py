@@ -75,6 +75,14 @@ __all__ = ["SLOT_WORDS", "Ambiguity", "Candidate", "SlotInference", "infer_bindi
 _GRAPH_BOUND = ("positive", "negative", *SAMPLER_SLOTS, "guidance", "width", "height", "reference_image")
 
 
+def _model_files(g: WorkflowGraph) -> list[tuple[str, str, str]]:
+    """Every model file input of the workflow: ``(node id, input, file)``."""
+    found = []
+    for nid in g.nodes:
+        found += [(nid, k, v) for k, v in g.inputs(nid).items() if k in MODEL_INPUTS and isinstance(v, str)]
+    return found
+
+
 class _Inferrer:
     def __init__(self, workflow: Mapping[str, Any], choices: Mapping[str, str]) -> None:
         if not isinstance(workflow, Mapping) or not workflow:
@@ -189,15 +197,11 @@ class _Inferrer:
         g = self.g
         pos_link, neg_link, taker = conditioning_starts(g, sampler)
         pos = follow_text(g, pos_link)
-        walked = " → ".join(f"{n} {g.cls(n)}" for n in [taker, *pos.visited] if n)
-        self.result.prompt_trace = f"followed the positive conditioning from {walked or sampler}"
+        walked = " → ".join(f"{n} {g.cls(n)}" for n in [taker, *pos.visited])
+        self.result.prompt_trace = f"followed the positive conditioning from {walked}"
         if pos.text_node is not None:
             self.put("positive", g.literal_input(pos.text_node, TEXT_INPUTS))
-        guidance = pos.guidance
-        if guidance is None and pos.text_node is not None and "guidance" in g.inputs(pos.text_node):
-            guidance = pos.text_node
-        if guidance is not None:
-            self.put("guidance", g.literal_input(guidance, ("guidance",)))
+        self.guidance(pos.guidance, pos.text_node)
         neg = follow_text(g, neg_link)
         if neg.text_node is not None and not neg.zeroed and neg.text_node != pos.text_node:
             self.put("negative", g.literal_input(neg.text_node, TEXT_INPUTS))
@@ -205,6 +209,13 @@ class _Inferrer:
             self.result.notes.append(
                 "the negative conditioning is zeroed or shared with the positive: no negative slot"
             )
+
+    def guidance(self, met: str | None, text_node: str | None) -> None:
+        """FLUX guidance: met on the positive's way, else on the text node (``CLIPTextEncodeFlux``)."""
+        if met is None and text_node is not None and "guidance" in self.g.inputs(text_node):
+            met = text_node
+        if met is not None:
+            self.put("guidance", self.g.literal_input(met, ("guidance",)))
 
     def prompt_from_output(self, output: str) -> None:
         """Without a sampler (an API node makes the picture): the first node upstream of the
@@ -263,21 +274,12 @@ class _Inferrer:
         g = self.g
         if sampler is None and any(a.slot == "seed" for a in self.result.ambiguities):
             output = None  # which loaders matter depends on the sampler still to be chosen
-        self.result.models = [
-            (nid, name, value)
-            for nid in g.nodes
-            for name, value in g.inputs(nid).items()
-            if name in MODEL_INPUTS and isinstance(value, str)
-        ]
-        used: list[str] = []
-        for start in (sampler, output, self.result.slots.get("positive", {}).get("node")):
-            if start is not None:
-                used += [start, *g.upstream(start)]
+        self.result.models = _model_files(g)
+        starts = (sampler, output, self.result.slots.get("positive", {}).get("node"))
+        used = [n for start in starts if start is not None for n in (start, *g.upstream(start))]
         for nid in dict.fromkeys(used):
             for binding, name in loader_binding(g.cls(nid), g.inputs(nid)):
-                if binding == "lora" and "lora" in self.result.slots:
-                    continue
-                self.put(binding, g.literal_input(nid, (name,)), keep=binding != "lora")
+                self.put(binding, g.literal_input(nid, (name,)), keep=True)
 
     # ---------------------------------------------------------------- titles and choices
     def _place(self, slot: str, nid: str) -> tuple[str, str] | None:
@@ -290,7 +292,8 @@ class _Inferrer:
             where = (nid, literals[0]) if len(literals) == 1 else None
         return where
 
-    def titled(self) -> None:
+    def _titled_places(self) -> dict[str, list[tuple[str, str]]]:
+        """Binding → the places of the nodes titled for it (``positive``, ``Negative Prompt``...)."""
         g = self.g
         titled: dict[str, list[tuple[str, str]]] = {}
         for nid in g.nodes:
@@ -300,20 +303,22 @@ class _Inferrer:
             where = self._place(slot, nid)
             if where is None:
                 self.result.notes.append(f"node {nid} is titled {g.title(nid)!r} but has no input for slot {slot}")
-                continue
-            titled.setdefault(slot, []).append(where)
+            else:
+                titled.setdefault(slot, []).append(where)
+        return titled
+
+    def titled(self) -> None:
+        g = self.g
         feeding = [*g.upstream(self.sampler), self.sampler] if self.sampler is not None else []
-        for slot, places in titled.items():
+        for slot, places in self._titled_places().items():
             if len(places) > 1 and feeding:
                 places = [p for p in places if p[0] in feeding] or places
+            current = self.result.slots.get(slot, {})
             if len(places) > 1:
                 self.result.ambiguities.append(
                     Ambiguity(slot, f"{len(places)} nodes are titled for it", [g.candidate(p[0]) for p in places])
                 )
-            elif (
-                self.result.slots.get(slot, {}).get("node"),
-                self.result.slots.get(slot, {}).get("input", ""),
-            ) != places[0]:
+            elif (current.get("node"), current.get("input", "")) != places[0]:
                 self.put(slot, places[0], "title")
 
     def chosen(self) -> None:
@@ -330,19 +335,22 @@ class _Inferrer:
         settled = {a.slot for a in self.result.ambiguities if a.slot in self.result.slots}
         self.result.ambiguities = [a for a in self.result.ambiguities if a.slot not in settled]
 
+    def from_sampler(self, sampler: str) -> None:
+        self.sampler_settings(sampler)
+        self.prompts(sampler)
+        self.size(self.g.source(sampler, "latent_image"), from_output=False)
+        self.images(sampler)
+        self.denoise(sampler)
+        if "width" not in self.result.slots and "reference_image" in self.result.slots:
+            self.result.notes.append(
+                "no width/height input: the picture takes the reference image's size (the character sheet's)"
+            )
+
     def run(self) -> SlotInference:
         sampler = self.sampler = self.pick_sampler()
         output = self.pick_output(sampler)
         if sampler is not None:
-            self.sampler_settings(sampler)
-            self.prompts(sampler)
-            self.size(self.g.source(sampler, "latent_image"), from_output=False)
-            self.images(sampler)
-            self.denoise(sampler)
-            if "width" not in self.result.slots and "reference_image" in self.result.slots:
-                self.result.notes.append(
-                    "no width/height input: the picture takes the reference image's size (the character sheet's)"
-                )
+            self.from_sampler(sampler)
         elif output is not None and not self.result.ambiguities:
             self.prompt_from_output(output)
             self.size(output, from_output=True)
@@ -357,10 +365,9 @@ class _Inferrer:
             self.put("filename_prefix", self.g.literal_input(final, ("filename_prefix",)))
         if any(a.slot == "seed" for a in self.result.ambiguities):
             # prompts and settings depend on the sampler: without one, keep only what is unambiguous
-            for slot in _GRAPH_BOUND:
-                if self.result.how.get(slot) == "graph":
-                    self.result.slots.pop(slot, None)
-                    self.result.how.pop(slot, None)
+            for slot in [s for s in _GRAPH_BOUND if self.result.how.get(s) == "graph"]:
+                self.result.slots.pop(slot, None)
+                self.result.how.pop(slot, None)
         return self.result
 
 

@@ -105,6 +105,35 @@ _PARAM_SLOTS: dict[str, type] = {
 _SAVE_NODES = ("SaveImage", "PreviewImage")
 
 
+def _check_api_format(workflow: Any, source: str) -> None:
+    """Refuse anything but an API-format workflow, saying what it is instead."""
+    if not isinstance(workflow, Mapping) or not workflow:
+        raise WorkflowError(BACKEND, f"workflow {source}: empty or not a JSON object")
+    if "nodes" in workflow and "links" in workflow:
+        raise WorkflowError(
+            BACKEND,
+            f"workflow {source}: this is the UI format; export it with "
+            "'Export (API)' in ComfyUI (Settings: enable dev mode options)",
+        )
+    for node_id, node in workflow.items():
+        if not isinstance(node, Mapping) or "class_type" not in node or not isinstance(node.get("inputs", {}), Mapping):
+            raise WorkflowError(
+                BACKEND,
+                f"workflow {source}: node {node_id!r} has no class_type/inputs; is this an API-format export?",
+            )
+
+
+def _typed(key: str, value: Any) -> Any:
+    """``params[key]`` as the type its binding takes; a boolean is no number (``int(True)`` is 1)."""
+    typ = _PARAM_SLOTS.get(key, type(value))
+    if typ in (int, float) and isinstance(value, bool):
+        raise ConfigError(f"params.{key}: {value!r} is not a valid {typ.__name__}")
+    try:
+        return typ(value) if not (typ is int and isinstance(value, str)) else int(value, 0)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"params.{key}: {value!r} is not a valid {typ.__name__}") from exc
+
+
 class Slot:
     """Where a named slot lives once resolved.
 
@@ -149,24 +178,7 @@ class WorkflowTemplate:
     ) -> None:
         self.name = name
         self.source = source or name
-        if not isinstance(workflow, Mapping) or not workflow:
-            raise WorkflowError(BACKEND, f"workflow {self.source}: empty or not a JSON object")
-        if "nodes" in workflow and "links" in workflow:
-            raise WorkflowError(
-                BACKEND,
-                f"workflow {self.source}: this is the UI format; export it with "
-                "'Export (API)' in ComfyUI (Settings: enable dev mode options)",
-            )
-        for node_id, node in workflow.items():
-            if (
-                not isinstance(node, Mapping)
-                or "class_type" not in node
-                or not isinstance(node.get("inputs", {}), Mapping)
-            ):
-                raise WorkflowError(
-                    BACKEND,
-                    f"workflow {self.source}: node {node_id!r} has no class_type/inputs; is this an API-format export?",
-                )
+        _check_api_format(workflow, self.source)
         self.workflow: dict[str, Any] = json.loads(json.dumps(workflow))
         raw = {k: v for k, v in slots.items() if not str(k).startswith("_")}
         self.presets: dict[str, dict[str, Any]] = dict(raw.pop("presets", {}) or {})
@@ -237,41 +249,44 @@ class WorkflowTemplate:
             f"{nid} {n['class_type']} {(n.get('_meta') or {}).get('title', '')!r}" for nid, n in self.workflow.items()
         )
 
+    def _resolve_one(self, name: str, spec: Any) -> Slot | str:
+        """Binding ``name`` declared as ``spec`` resolved to a :class:`Slot`, or the problem."""
+        if name not in SLOT_NAMES:
+            return f"unknown slot {name!r} (known: {', '.join(SLOT_NAMES)})"
+        if isinstance(spec, Mapping):
+            wanted, input_name = spec.get("node"), spec.get("input")
+        elif isinstance(spec, (list, tuple)) and len(spec) in (1, 2):
+            wanted, input_name = spec[0], (spec[1] if len(spec) == 2 else None)
+        else:
+            return f"slot {name!r}: expected {{'node': id-or-title, 'input': name}}, got {spec!r}"
+        wanted = str(wanted)
+        found = self._find_node(wanted)
+        if len(found) != 1:
+            if found:
+                return f"slot {name!r}: title {wanted!r} is used by nodes {', '.join(found)}; use a node id"
+            return f"slot {name!r} looks for node id or title {wanted!r}: no such node"
+        node_id = found[0]
+        if name == "output":
+            return Slot(name, node_id, None, wanted)
+        inputs = self.workflow[node_id].get("inputs", {})
+        if not input_name:
+            return f"slot {name!r}: no input name given for node {node_id}"
+        if input_name not in inputs:
+            return (
+                f"slot {name!r}: node {node_id} ({self.workflow[node_id]['class_type']}, title "
+                f"{wanted!r}) has no input {input_name!r}; inputs: {', '.join(inputs)}"
+            )
+        return Slot(name, node_id, input_name, wanted)
+
     def _resolve(self, decl: Mapping[str, Any]) -> dict[str, Slot]:
         resolved: dict[str, Slot] = {}
         problems: list[str] = []
         for name, spec in decl.items():
-            if name not in SLOT_NAMES:
-                problems.append(f"unknown slot {name!r} (known: {', '.join(SLOT_NAMES)})")
-                continue
-            if isinstance(spec, Mapping):
-                wanted, input_name = spec.get("node"), spec.get("input")
-            elif isinstance(spec, (list, tuple)) and len(spec) in (1, 2):
-                wanted, input_name = spec[0], (spec[1] if len(spec) == 2 else None)
+            slot = self._resolve_one(name, spec)
+            if isinstance(slot, Slot):
+                resolved[name] = slot
             else:
-                problems.append(f"slot {name!r}: expected {{'node': id-or-title, 'input': name}}, got {spec!r}")
-                continue
-            wanted = str(wanted)
-            found = self._find_node(wanted)
-            if not found:
-                problems.append(f"slot {name!r} looks for node id or title {wanted!r}: no such node")
-                continue
-            if len(found) > 1:
-                problems.append(f"slot {name!r}: title {wanted!r} is used by nodes {', '.join(found)}; use a node id")
-                continue
-            node_id = found[0]
-            if name != "output":
-                if not input_name:
-                    problems.append(f"slot {name!r}: no input name given for node {node_id}")
-                    continue
-                if input_name not in self.workflow[node_id].get("inputs", {}):
-                    problems.append(
-                        f"slot {name!r}: node {node_id} ({self.workflow[node_id]['class_type']}, title "
-                        f"{wanted!r}) has no input {input_name!r}; inputs: "
-                        f"{', '.join(self.workflow[node_id].get('inputs', {}))}"
-                    )
-                    continue
-            resolved[name] = Slot(name, node_id, input_name if name != "output" else None, wanted)
+                problems.append(slot)
         if "output" not in resolved and not any("output" in p for p in problems):
             savers = [nid for nid, n in self.workflow.items() if n["class_type"] in _SAVE_NODES]
             if len(savers) == 1:
@@ -309,6 +324,17 @@ class WorkflowTemplate:
         return None if s is None or s.input is None else self.workflow[s.node_id]["inputs"].get(s.input)
 
     # ---------------------------------------------------------------- filling
+    def _preset(self, quality: Any) -> Mapping[str, Any]:
+        """The values of preset ``quality`` (``{}`` for none, or when the template has no presets)."""
+        if quality is None or (quality not in self.presets and not self.presets):
+            return {}
+        if quality not in self.presets:
+            raise ConfigError(
+                f"params.quality: {quality!r} is not a preset of workflow {self.name} "
+                f"(presets: {', '.join(self.presets)})"
+            )
+        return self.presets[quality]
+
     def settings(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The slot values set from ``params`` (after applying the ``quality`` preset):
         steps, cfg, sampler, scheduler, guidance, denoise, color and model names.
@@ -319,32 +345,11 @@ class WorkflowTemplate:
         Raises:
             ConfigError: unknown preset or a value of the wrong type.
         """
-        values: dict[str, Any] = {}
-        quality = params.get("quality")
-        if quality is not None:
-            if quality not in self.presets:
-                if self.presets:
-                    raise ConfigError(
-                        f"params.quality: {quality!r} is not a preset of workflow {self.name} "
-                        f"(presets: {', '.join(self.presets)})"
-                    )
-            else:
-                values.update(self.presets[quality])
+        values: dict[str, Any] = dict(self._preset(params.get("quality")))
         for key in _PARAM_SLOTS:
             if key in params and params[key] is not None:
                 values[key] = params[key]
-        out: dict[str, Any] = {}
-        for key, value in values.items():
-            if key not in self.slots:
-                continue
-            typ = _PARAM_SLOTS.get(key, type(value))
-            if typ in (int, float) and isinstance(value, bool):  # int(True) would quietly give 1
-                raise ConfigError(f"params.{key}: {value!r} is not a valid {typ.__name__}")
-            try:
-                out[key] = typ(value) if not (typ is int and isinstance(value, str)) else int(value, 0)
-            except (TypeError, ValueError) as exc:
-                raise ConfigError(f"params.{key}: {value!r} is not a valid {typ.__name__}") from exc
-        return out
+        return {key: _typed(key, value) for key, value in values.items() if key in self.slots}
 
     def fill(
         self,
