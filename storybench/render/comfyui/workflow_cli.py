@@ -81,7 +81,8 @@ def _template_inference(template: WorkflowTemplate) -> SlotInference:
         },
         how=found_by,
     )
-    inference.models = infer_slots(template.workflow).models
+    inferred = infer_slots(template.workflow)
+    inference.models, inference.images = inferred.models, inferred.images
     return inference
 
 
