@@ -155,7 +155,10 @@ def test_depth_controlnet_map_is_a_control_image_not_a_reference(user_folder, tm
     code, out = _add("depth_controlnet.json", tmp_path, capsys)
     assert code == 0, out
     assert "[reference_image]" not in out
-    assert "image input: node 20 LoadImage = 'depth_input (1).png', control image" in out
+    assert (
+        "image input: node 20 LoadImage = 'depth_input (1).png', control image: kept as the workflow has it "
+        "(feeds 42 ControlNetApplyAdvanced.image)"
+    ) in out
     assert "negative prompt [negative]: node 7 CLIPTextEncode" in out  # output 1 of ControlNetApplyAdvanced
 
 

@@ -45,7 +45,8 @@ class ImageInput:
     Attributes:
         node_id: the loader's id.
         role: ``"control image"``, ``"mask"``, ``"reference"`` or ``"unused"``.
-        via: the node it was classified by (``"42 ControlNetApplyAdvanced.image"``), ``""``.
+        via: how it was classified (``"feeds 42 ControlNetApplyAdvanced.image"``,
+            ``"reaches 3 KSampler"``), ``""`` for an unused loader.
     """
 
     node_id: str
@@ -97,10 +98,10 @@ def _classify(g: WorkflowGraph, loader: str, goals: set[str]) -> ImageInput:
             target = edge[0]
             role = _edge_role(g, loader, edge, nid)
             if role is not None:
-                found.setdefault(role, f"{target} {g.cls(target)}.{edge[1]}")
+                found.setdefault(role, f"feeds {target} {g.cls(target)}.{edge[1]}")
                 continue
             if target in goals:
-                found.setdefault("reference", f"{target} {g.cls(target)}.{edge[1]}")
+                found.setdefault("reference", f"reaches {target} {g.cls(target)}")
             if target not in seen:
                 seen.add(target)
                 todo.append(target)

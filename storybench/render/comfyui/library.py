@@ -189,7 +189,7 @@ def _image_lines(inference: SlotInference, workflow: Mapping[str, Any]) -> list[
             "control image": "control image: kept as the workflow has it",
             "mask": "mask source: kept as the workflow has it",
         }.get(image.role, "unused: reaches neither the sampler nor the output")
-        via = f" (feeds {image.via})" if image.via else ""
+        via = f" ({image.via})" if image.via else ""
         lines.append(f"image input: node {image.node_id} {node.get('class_type', '?')} = {value!r}, {what}{via}")
     return lines
 
