@@ -14,7 +14,9 @@ It writes, into ``--out`` (default ``tests/data/comfy_templates``):
 - ``object_info.json.gz``: the server's ``GET /object_info``, only the node classes the templates
   use (what the test converts with);
 - ``expected.json.gz``: ``{"versions": {...}, "templates": {file name: API JSON, or
-  {"error": message} when the frontend could not queue it}}``.
+  {"error": message} when the frontend could not queue it}, "cases": {name: {"ui": UI workflow,
+  "api": API JSON}}}``; the cases (:data:`CASES`) are small workflows for what the templates do not
+  show (text comments and escapes, a ``false`` seed control, a node saved without widget values).
 
 Regenerate them for a new ComfyUI (the test names the versions it was made with):
 
@@ -54,6 +56,35 @@ _CONVERT_JS = """async (wf) => {
   const result = await app.graphToPrompt();
   return result.output;
 }"""
+
+
+def _node(node_id: int, cls: str, values: Any = None, **extra: Any) -> dict[str, Any]:
+    node = {"id": node_id, "type": cls, "pos": [0, node_id * 100], "size": [300, 100], "mode": 0, **extra}
+    if values is not None:
+        node["widgets_values"] = values
+    return node
+
+
+#: small UI workflows for the rules the official templates do not exercise.
+CASES: dict[str, dict[str, Any]] = {
+    "widget_values": {
+        "nodes": [
+            _node(1, "CLIPTextEncode", ["a cat // a note\nwith \\{braces\\} and a /* gone */ hat"]),
+            _node(2, "KSampler", [5, False, 30, 6.5, "heun", "karras", 0.5]),
+            _node(3, "KSampler", [7, "increment", 25, 4.0, "euler", "normal", 1.0]),
+            _node(4, "KSampler"),
+            _node(5, "SaveImage", []),
+            _node(6, "EmptyLatentImage", [640]),
+        ],
+        "links": [],
+        "version": 0.4,
+    },
+}
+
+
+def convert_cases(page: Any) -> dict[str, Any]:
+    """``{name: {"ui", "api"}}`` for :data:`CASES`, converted by the frontend on ``page``."""
+    return {name: {"ui": ui, "api": page.evaluate(_CONVERT_JS, ui)} for name, ui in CASES.items()}
 
 
 def _get_json(url: str, timeout: float = 10.0) -> Any:
@@ -104,8 +135,9 @@ def used_classes(workflow: dict[str, Any]) -> set[str]:
     return {str(n.get("type")) for g in graphs for n in g.get("nodes") or [] if isinstance(n, dict)}
 
 
-def convert_all(url: str, files: list[Path]) -> dict[str, Any]:
-    """``{file name: graphToPrompt().output or {"error": ...}}`` from the frontend at ``url``."""
+def convert_all(url: str, files: list[Path]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``{file name: graphToPrompt().output or {"error": ...}}`` from the frontend at ``url``,
+    and the :data:`CASES` converted."""
     from playwright.sync_api import sync_playwright
 
     results: dict[str, Any] = {}
@@ -124,8 +156,9 @@ def convert_all(url: str, files: list[Path]) -> dict[str, Any]:
             except Exception as exc:
                 results[path.name] = {"error": str(exc).splitlines()[0][:300]}
             print(f"{path.name}: {len(results[path.name])} nodes", file=sys.stderr)
+        cases = convert_cases(page)
         browser.close()
-    return results
+    return results, cases
 
 
 def _write_gz(path: Path, data: Any, *, sort_keys: bool = True) -> None:
@@ -157,8 +190,8 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.templates or _templates_dir(python)
         files = template_files(folder)
         info = _get_json(f"{url}/object_info", timeout=60)
-        outputs = convert_all(url, files)
-        used: set[str] = set()
+        outputs, cases = convert_all(url, files)
+        used = {str(n["type"]) for case in CASES.values() for n in case["nodes"]}
         for path in files:
             used |= used_classes(json.loads(path.read_text(encoding="utf-8")))
         stats = _get_json(f"{url}/system_stats")
@@ -168,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             "comfyui-workflow-templates": _package_version(python, "comfyui-workflow-templates"),
         }
         _write_gz(args.out / "object_info.json.gz", {k: v for k, v in info.items() if k in used}, sort_keys=False)
-        _write_gz(args.out / "expected.json.gz", {"versions": versions, "templates": outputs})
+        _write_gz(args.out / "expected.json.gz", {"versions": versions, "templates": outputs, "cases": cases})
         print(f"{len(outputs)} templates, versions {versions}; wrote {args.out}")
     finally:
         if server is not None:

@@ -75,6 +75,17 @@ def test_every_template_converts_like_the_frontend() -> None:
     assert set(refused) == set(CUSTOM_NODES)
 
 
+def test_small_cases_convert_like_the_frontend() -> None:
+    """Comments and escapes in a dynamic-prompts text, a ``false`` seed control, a node saved
+    without widget values, one saved with fewer values than widgets."""
+    object_info = _gz("object_info.json.gz")
+    cases = _gz("expected.json.gz")["cases"]
+    assert set(cases) == {"widget_values"}
+    for name, case in cases.items():
+        assert ui_to_api(case["ui"], object_info, source=name) == case["api"], name
+    assert cases["widget_values"]["api"]["1"]["inputs"]["text"] == "a cat \nwith {braces} and a  hat"
+
+
 def test_default_template_reads_the_saved_true_as_the_seed_control() -> None:
     """``default.json`` saves the KSampler's control as ``true`` (an old frontend's toggle) and
     the SaveImage without widget values: cfg is 8, not 20, and the prefix is the default."""

@@ -279,3 +279,14 @@ def test_bind_is_the_new_name_of_slot(object_info, tmp_path, monkeypatch, capsys
         "node": "10",
         "input": "noise_seed",
     }
+
+
+def test_dynamic_prompt_choices_are_made_once_and_the_same_each_time() -> None:
+    from storybench.render.comfyui.dynamic_prompts import process_dynamic_prompt
+
+    text = "a {red|blue|{dark|light} green} cat // note"
+    first = process_dynamic_prompt(text)
+    assert first == process_dynamic_prompt(text)
+    assert first in {"a red cat ", "a blue cat ", "a dark green cat ", "a light green cat "}
+    assert process_dynamic_prompt(r"keep \{this\|that\}") == "keep {this|that}"
+    assert process_dynamic_prompt("no braces, no comments") == "no braces, no comments"

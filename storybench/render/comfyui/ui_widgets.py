@@ -20,7 +20,8 @@ ComfyUI 0.3.64 pins; checked against it for every official workflow template by
   widgets of their own (:data:`EXTENSION_WIDGETS`);
 - ``widgets_values`` fill the widgets in order; a widget left without a value keeps its default:
   the input's ``default``, else ``0`` (numbers), ``""``, ``false``, or a combo's first option;
-- a list value is sent as ``{"__value__": [...]}``.
+- a list value is sent as ``{"__value__": [...]}``; a ``dynamicPrompts`` text widget's value goes
+  through :func:`~storybench.render.comfyui.dynamic_prompts.process_dynamic_prompt`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from storybench.render.comfyui.dynamic_prompts import process_dynamic_prompt
 
 __all__ = [
     "EXTENSION_WIDGETS",
@@ -79,6 +82,7 @@ class WidgetSlot:
         in_prompt: the prompt carries it (``False`` for controls, toggles, upload buttons).
         saved: it takes a place in ``widgets_values``.
         owner: the input whose widget it follows (a control's seed), else its own name.
+        dynamic: a text widget with ``dynamicPrompts`` (comments stripped, ``{a|b}`` chosen).
     """
 
     name: str
@@ -86,6 +90,7 @@ class WidgetSlot:
     in_prompt: bool = True
     saved: bool = True
     owner: str = ""
+    dynamic: bool = False
 
 
 def _options(spec: Any) -> Mapping[str, Any]:
@@ -159,7 +164,8 @@ def node_widgets(class_type: str, info: Mapping[str, Any]) -> list[WidgetSlot]:
         for name, spec in _section(info, section):
             kind = _kind(spec)
             if kind is not None:
-                slots.append(WidgetSlot(name, _default(kind, spec), owner=name))
+                dynamic = kind == "STRING" and bool(_options(spec).get("dynamicPrompts"))
+                slots.append(WidgetSlot(name, _default(kind, spec), owner=name, dynamic=dynamic))
                 slots += _controls(name, kind, spec)
         if section == "required":
             required = _section(info, "required")
@@ -226,6 +232,8 @@ def widget_values(
     out: dict[str, Any] = {}
     for s in (s for s in slots if s.in_prompt):
         value = given.get(id(s), s.default)
+        if s.dynamic and isinstance(value, str):
+            value = process_dynamic_prompt(value)
         out[s.name] = {"__value__": value} if isinstance(value, list) else value
     return out
 
