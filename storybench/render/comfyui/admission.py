@@ -91,6 +91,8 @@ def check_admission(
         WorkflowError: one sentence per reason, naming the nodes and the flag that accepts them.
     """
     problems: list[str] = []
+    if object_info is None:
+        inference.notes.append("no /object_info (pass --url or --object-info): paid API nodes were not looked for")
     paid = api_nodes(workflow, object_info)
     if paid and not allow_api_nodes:
         problems.append(

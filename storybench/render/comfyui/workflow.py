@@ -1,4 +1,8 @@
-"""ComfyUI workflow templates with named slots.
+"""ComfyUI workflow templates with named bindings ("slots").
+
+A binding says which node input a role lives in (the positive prompt, the seed...); storybench's
+older word for it, kept in ``.slots.json``, ``--slot`` and :class:`Slot`, is "slot", which in
+ComfyUI means a node's socket instead.
 
 A template is an API-format workflow (what ComfyUI's "Export (API)" writes:
 ``{node_id: {"class_type": ..., "inputs": {...}, "_meta": {"title": ...}}}``) plus a
@@ -14,7 +18,8 @@ sidecar ``<name>.slots.json`` mapping named slots to node inputs::
 
 Known slots: ``positive``, ``negative``, ``seed``, ``width``, ``height``, ``steps``,
 ``cfg``, ``sampler``, ``scheduler``, ``guidance``, ``denoise``, ``color``,
-``checkpoint``, ``unet``, ``clip_l``, ``t5``, ``vae``, ``lora``, ``reference_image``,
+``checkpoint``, ``unet``, ``clip_l``, ``t5``, ``text_encoder``, ``clip_vision``, ``vae``,
+``lora``, ``reference_image``,
 ``filename_prefix`` and ``output`` (the image-saving node; found automatically when
 the workflow has exactly one SaveImage). Every slot is optional except that an output
 node must be found. :meth:`WorkflowTemplate.fill` is the only code that writes node
