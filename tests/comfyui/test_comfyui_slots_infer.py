@@ -189,3 +189,115 @@ def test_sampler_custom_with_cfg_guider_and_single_clip_loader() -> None:
         "vae": ("12", "vae_name"),
         "output": ("13", None),
     }
+
+
+def _node(cls: str, **inputs) -> dict:
+    return {"class_type": cls, "inputs": inputs, "_meta": {"title": cls}}
+
+
+def _controlnet_inpaint() -> dict:
+    """SD1.5 with a ControlNet fed by a Canny map and an inpainting source (image + mask)."""
+    return {
+        "1": _node("CheckpointLoaderSimple", ckpt_name="v1-5.safetensors"),
+        "2": _node("CLIPTextEncode", text="a", clip=["1", 1]),
+        "3": _node("CLIPTextEncode", text="b", clip=["1", 1]),
+        "4": _node("LoadImage", image="pose.png"),
+        "5": _node("Canny", image=["4", 0], low_threshold=0.4, high_threshold=0.8),
+        "6": _node("ControlNetLoader", control_net_name="canny.safetensors"),
+        "7": _node(
+            "ControlNetApplyAdvanced",
+            positive=["2", 0],
+            negative=["3", 0],
+            control_net=["6", 0],
+            image=["5", 0],
+            strength=1.0,
+        ),
+        "8": _node("LoadImage", image="room.png"),
+        "9": _node("VAEEncodeForInpaint", pixels=["8", 0], mask=["8", 1], vae=["1", 2], grow_mask_by=6),
+        "10": _node(
+            "KSampler",
+            model=["1", 0],
+            positive=["7", 0],
+            negative=["7", 1],
+            latent_image=["9", 0],
+            seed=1,
+            steps=20,
+            cfg=7.0,
+            sampler_name="euler",
+            scheduler="normal",
+            denoise=1.0,
+        ),
+        "11": _node("VAEDecode", samples=["10", 0], vae=["1", 2]),
+        "12": _node("SaveImage", images=["11", 0], filename_prefix="x"),
+        "13": _node("CLIPVisionLoader", clip_name="clip_vision_h.safetensors"),
+    }
+
+
+def test_image_loaders_are_classified_by_what_they_feed() -> None:
+    found = infer_slots(_controlnet_inpaint())
+    assert {(i.node_id, i.role) for i in found.images} == {("4", "control image"), ("8", "mask")}
+    assert "reference_image" not in found.slots
+    assert found.slots["positive"] == {"node": "2", "input": "text"}
+    assert found.slots["negative"] == {"node": "3", "input": "text"}  # output 1 of the ControlNet node
+    # a LoadImage reaching the sampler through VAEEncode only is a reference (img2img)
+    wf = _controlnet_inpaint()
+    wf["9"] = _node("VAEEncode", pixels=["8", 0], vae=["1", 2])
+    assert infer_slots(wf).slots["reference_image"] == {"node": "8", "input": "image"}
+
+
+def test_guider_cond1_and_any_text_encoder_carry_the_prompt() -> None:
+    wf = {
+        "1": _node("UNETLoader", unet_name="omnigen2.safetensors", weight_dtype="default"),
+        "2": _node("CLIPLoader", clip_name="qwen_2.5_vl_fp16.safetensors", type="omnigen2"),
+        "3": _node("TextEncodeQwenImageEdit", prompt="a", clip=["2", 0]),
+        "4": _node("CLIPTextEncode", text="b", clip=["2", 0]),
+        "5": _node("DualCFGGuider", model=["1", 0], cond1=["3", 0], cond2=["4", 0], negative=["4", 0], cfg_conds=5),
+        "6": _node("RandomNoise", noise_seed=1),
+        "7": _node("KSamplerSelect", sampler_name="euler"),
+        "8": _node("BasicScheduler", model=["1", 0], scheduler="simple", steps=20, denoise=1.0),
+        "9": _node("EmptySD3LatentImage", width=1024, height=1024, batch_size=1),
+        "10": _node(
+            "SamplerCustomAdvanced",
+            noise=["6", 0],
+            guider=["5", 0],
+            sampler=["7", 0],
+            sigmas=["8", 0],
+            latent_image=["9", 0],
+        ),
+        "11": _node("SaveImage", images=["10", 0], filename_prefix="x"),
+    }
+    found = infer_slots(wf)
+    assert found.slots["positive"] == {"node": "3", "input": "prompt"}
+    assert found.slots["negative"] == {"node": "4", "input": "text"}
+    assert found.slots["text_encoder"] == {"node": "2", "input": "clip_name"}
+    assert "clip_l" not in found.slots and "t5" not in found.slots
+
+
+def test_loader_labels_say_what_is_loaded() -> None:
+    from storybench.render.comfyui.loaders import loader_binding, loader_label
+
+    assert loader_label("CLIPLoader", {"clip_name": "qwen_2.5_vl_7b_fp8_scaled.safetensors", "type": "qwen_image"}) == (
+        "Qwen2.5-VL text encoder"
+    )
+    assert loader_label("CLIPLoader", {"clip_name": "mystery.safetensors", "type": "hidream"}) == (
+        "text encoder (CLIPLoader, type hidream)"
+    )
+    assert loader_label("CLIPVisionLoader", {"clip_name": "clip_vision_h.safetensors"}) == "CLIP vision (image) encoder"
+    assert loader_label("DualCLIPLoader", {"clip_name1": "clip_l.safetensors"}, "clip_name1") == "CLIP-L text encoder"
+    assert loader_binding("CLIPVisionLoader", {"clip_name": "clip_vision_h.safetensors"}) == [
+        ("clip_vision", "clip_name")
+    ]
+    wf = _controlnet_inpaint()
+    wf["10"]["inputs"]["clip_vision"] = ["13", 0]  # a vision encoder is never the CLIP-L binding
+    assert "clip_l" not in infer_slots(wf).slots
+
+
+def test_a_bound_prompt_that_does_not_reach_the_output_is_refused() -> None:
+    from storybench.render.comfyui.admission import check_admission
+
+    wf = _controlnet_inpaint()
+    wf["20"] = _node("CLIPTextEncode", text="stray", clip=["1", 1])
+    found = infer_slots(wf, {"positive": "20"})
+    with pytest.raises(WorkflowError, match=r"node 20 CLIPTextEncode.text, which does not reach the output node 12"):
+        check_admission("wf.json", wf, found, None)
+    assert check_admission("wf.json", wf, found, None, no_prompt=True) == []

@@ -265,3 +265,28 @@ def test_cli_add_reports_ambiguity_then_takes_a_slot_choice(object_info, tmp_pat
     }
     assert main(["workflow", "add", ui, "--slot", "positive"]) == 1
     assert "expected SLOT=NODE" in capsys.readouterr().err
+
+
+def test_bind_is_the_new_name_of_slot(object_info, tmp_path, monkeypatch, capsys) -> None:
+    folder = tmp_path / "wf"
+    monkeypatch.setenv("STORYBENCH_COMFYUI_WORKFLOWS", str(folder))
+    info_file = tmp_path / "object_info.json"
+    info_file.write_text(json.dumps(object_info), encoding="utf-8")
+    ui = str(DATA / "sdxl_refiner.ui.json")
+    assert main(["workflow", "add", ui, "--name", "refiner", "--object-info", str(info_file), "--bind", "seed=10"]) == 0
+    assert "seed [seed]: node 10 KSamplerAdvanced" in capsys.readouterr().out
+    assert json.loads((folder / "refiner.slots.json").read_text(encoding="utf-8"))["seed"] == {
+        "node": "10",
+        "input": "noise_seed",
+    }
+
+
+def test_dynamic_prompt_choices_are_made_once_and_the_same_each_time() -> None:
+    from storybench.render.comfyui.dynamic_prompts import process_dynamic_prompt
+
+    text = "a {red|blue|{dark|light} green} cat // note"
+    first = process_dynamic_prompt(text)
+    assert first == process_dynamic_prompt(text)
+    assert first in {"a red cat ", "a blue cat ", "a dark green cat ", "a light green cat "}
+    assert process_dynamic_prompt(r"keep \{this\|that\}") == "keep {this|that}"
+    assert process_dynamic_prompt("no braces, no comments") == "no braces, no comments"

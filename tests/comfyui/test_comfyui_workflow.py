@@ -171,3 +171,59 @@ def test_character_sheet_cells_and_grid():
         assert img.getpixel((500, 800)) == (160, 0, 0) and img.getpixel((10, 10)) == (0, 0, 0)
     with pytest.raises(ConfigError, match=r"params.grid"):
         sheet_grid(spec(params={"kind": "character_sheet", "grid": 5}))
+
+
+KSAMPLER_INFO = {
+    "KSampler": {
+        "input": {
+            "required": {
+                "seed": ["INT", {"default": 0, "min": 0, "max": 18446744073709551615, "control_after_generate": True}],
+                "steps": ["INT", {"default": 20, "min": 1, "max": 10000}],
+                "cfg": ["FLOAT", {"default": 8.0, "min": 0.0, "max": 100.0}],
+                "sampler_name": [["euler", "dpmpp_2m"], {}],
+                "scheduler": [["normal", "karras"], {}],
+                "denoise": ["FLOAT", {"default": 1.0, "min": 0.0, "max": 1.0}],
+            }
+        }
+    }
+}
+
+
+def _ksampler(**inputs):
+    values = {"seed": 1, "steps": 20, "cfg": 7.0, "sampler_name": "euler", "scheduler": "normal", "denoise": 1.0}
+    return {"3": {"class_type": "KSampler", "inputs": {**values, **inputs}}}
+
+
+def test_check_prompt_checks_every_value_against_object_info():
+    assert check_prompt(_ksampler(), KSAMPLER_INFO) == []
+    assert check_prompt(_ksampler(denoise="normal"), KSAMPLER_INFO) == [
+        "node 3 (KSampler) input denoise = 'normal': expected a number from 0.0 to 1.0"
+    ]
+    assert check_prompt(_ksampler(steps=True), KSAMPLER_INFO) == [
+        "node 3 (KSampler) input steps = True: expected a whole number from 1 to 10000"
+    ]
+    assert check_prompt(_ksampler(steps=2.5, cfg=101), KSAMPLER_INFO) == [
+        "node 3 (KSampler) input steps = 2.5: expected a whole number from 1 to 10000",
+        "node 3 (KSampler) input cfg = 101: expected a number from 0.0 to 100.0",
+    ]
+    assert check_prompt(_ksampler(scheduler="euler"), KSAMPLER_INFO) == [
+        "node 3 (KSampler) input scheduler: 'euler' is not one of ['normal', 'karras']"
+    ]
+    assert check_prompt(_ksampler(steps=["9", 0]), KSAMPLER_INFO) == []  # a link is not a value
+
+
+def test_check_prompt_names_the_binding_of_a_filled_value():
+    t = WorkflowTemplate(_ksampler(), {"steps": ("3", "steps"), "output": ("3",)})
+    assert check_prompt(_ksampler(steps=0), KSAMPLER_INFO, template=t) == [
+        "node 3 (KSampler) input steps = 0 (binding steps): expected a whole number from 1 to 10000"
+    ]
+
+
+def test_boolean_params_are_not_numbers():
+    t = WorkflowTemplate.load("sd15_txt2img")
+    with pytest.raises(ConfigError, match=r"params.steps: True is not a valid int"):
+        t.settings({"steps": True})
+    with pytest.raises(ConfigError, match=r"params.cfg: False is not a valid float"):
+        t.settings({"cfg": False})
+    with pytest.raises(ConfigError, match=r"params.cfg: 'normal' is not a valid float"):
+        t.settings({"cfg": "normal"})

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # image_roles walks a WorkflowGraph, which uses Candidate from here
+    from storybench.render.comfyui.image_roles import ImageInput
 
 __all__ = [
     "COND_INPUTS",
@@ -50,6 +54,8 @@ SLOT_WORDS = {
     "unet": "diffusion model (UNet)",
     "clip_l": "CLIP-L text encoder",
     "t5": "T5 text encoder",
+    "text_encoder": "text encoder",
+    "clip_vision": "CLIP vision (image) encoder",
     "vae": "VAE",
     "lora": "LoRA",
     "reference_image": "reference image",
@@ -90,6 +96,8 @@ SLOT_INPUTS: dict[str, tuple[str, ...]] = {
     "unet": ("unet_name",),
     "clip_l": ("clip_name1", "clip_name"),
     "t5": ("clip_name2", "clip_name"),
+    "text_encoder": ("clip_name",),
+    "clip_vision": ("clip_name",),
     "vae": ("vae_name",),
     "lora": ("lora_name",),
     "reference_image": ("image",),
@@ -139,6 +147,8 @@ class SlotInference:
         models: every model loader input in the workflow (``(node_id, input, file)``),
             LoRAs included, for preflight and ``workflow show``.
         notes: plain-language remarks (e.g. a zeroed negative).
+        images: every image loader and what it is for (reference, control image, mask).
+        prompt_trace: how the positive prompt was looked for (nodes walked), for messages.
     """
 
     slots: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -146,6 +156,8 @@ class SlotInference:
     ambiguities: list[Ambiguity] = field(default_factory=list)
     models: list[tuple[str, str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    images: list[ImageInput] = field(default_factory=list)
+    prompt_trace: str = ""
 
     @property
     def ok(self) -> bool:

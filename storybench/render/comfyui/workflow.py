@@ -1,4 +1,8 @@
-"""ComfyUI workflow templates with named slots.
+"""ComfyUI workflow templates with named bindings ("slots").
+
+A binding says which node input a role lives in (the positive prompt, the seed...); storybench's
+older word for it, kept in ``.slots.json``, ``--slot`` and :class:`Slot`, is "slot", which in
+ComfyUI means a node's socket instead.
 
 A template is an API-format workflow (what ComfyUI's "Export (API)" writes:
 ``{node_id: {"class_type": ..., "inputs": {...}, "_meta": {"title": ...}}}``) plus a
@@ -14,7 +18,8 @@ sidecar ``<name>.slots.json`` mapping named slots to node inputs::
 
 Known slots: ``positive``, ``negative``, ``seed``, ``width``, ``height``, ``steps``,
 ``cfg``, ``sampler``, ``scheduler``, ``guidance``, ``denoise``, ``color``,
-``checkpoint``, ``unet``, ``clip_l``, ``t5``, ``vae``, ``lora``, ``reference_image``,
+``checkpoint``, ``unet``, ``clip_l``, ``t5``, ``text_encoder``, ``clip_vision``, ``vae``,
+``lora``, ``reference_image``,
 ``filename_prefix`` and ``output`` (the image-saving node; found automatically when
 the workflow has exactly one SaveImage). Every slot is optional except that an output
 node must be found. :meth:`WorkflowTemplate.fill` is the only code that writes node
@@ -32,13 +37,18 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
-from storybench.config import env_settings
 from storybench.exceptions import ConfigError, WorkflowError
 from storybench.render.comfyui.errors import BACKEND
+from storybench.render.comfyui.prompt_check import check_prompt
+from storybench.render.comfyui.template_dirs import (
+    shipped_workflows_dir,
+    template_names,
+    user_workflows_dir,
+    workflow_dirs,
+)
 from storybench.render.spec import RenderSpec
 
 __all__ = [
@@ -70,13 +80,15 @@ SLOT_NAMES = (
     "unet",
     "clip_l",
     "t5",
+    "text_encoder",
+    "clip_vision",
     "vae",
     "lora",
     "reference_image",
     "filename_prefix",
     "output",
 )
-MODEL_SLOTS = ("checkpoint", "unet", "clip_l", "t5", "vae", "lora")
+MODEL_SLOTS = ("checkpoint", "unet", "clip_l", "t5", "text_encoder", "clip_vision", "vae", "lora")
 _META_KEYS = ("presets", "prompt_template", "description")
 _PARAM_SLOTS: dict[str, type] = {
     "steps": int,
@@ -89,12 +101,42 @@ _PARAM_SLOTS: dict[str, type] = {
     "unet": str,
     "clip_l": str,
     "t5": str,
+    "text_encoder": str,
+    "clip_vision": str,
     "vae": str,
     "lora": str,
     "color": int,
 }
-_MODEL_FILE = re.compile(r"\.(safetensors|ckpt|pt|pth|bin|gguf|sft|onnx)$", re.IGNORECASE)
 _SAVE_NODES = ("SaveImage", "PreviewImage")
+
+
+def _check_api_format(workflow: Any, source: str) -> None:
+    """Refuse anything but an API-format workflow, saying what it is instead."""
+    if not isinstance(workflow, Mapping) or not workflow:
+        raise WorkflowError(BACKEND, f"workflow {source}: empty or not a JSON object")
+    if "nodes" in workflow and "links" in workflow:
+        raise WorkflowError(
+            BACKEND,
+            f"workflow {source}: this is the UI format; export it with "
+            "'Export (API)' in ComfyUI (Settings: enable dev mode options)",
+        )
+    for node_id, node in workflow.items():
+        if not isinstance(node, Mapping) or "class_type" not in node or not isinstance(node.get("inputs", {}), Mapping):
+            raise WorkflowError(
+                BACKEND,
+                f"workflow {source}: node {node_id!r} has no class_type/inputs; is this an API-format export?",
+            )
+
+
+def _typed(key: str, value: Any) -> Any:
+    """``params[key]`` as the type its binding takes; a boolean is no number (``int(True)`` is 1)."""
+    typ = _PARAM_SLOTS.get(key, type(value))
+    if typ in (int, float) and isinstance(value, bool):
+        raise ConfigError(f"params.{key}: {value!r} is not a valid {typ.__name__}")
+    try:
+        return typ(value) if not (typ is int and isinstance(value, str)) else int(value, 0)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"params.{key}: {value!r} is not a valid {typ.__name__}") from exc
 
 
 class Slot:
@@ -116,50 +158,8 @@ class Slot:
         return f"Slot({self.name!r} -> node {self.node_id}.{self.input})"
 
 
-def shipped_workflows_dir() -> Path:
-    """The ``workflows/`` folder of the storybench checkout (the templates storybench ships)."""
-    return Path(__file__).resolve().parents[3] / "workflows"
-
-
-def user_workflows_dir() -> Path:
-    """Where ``storybench workflow add`` writes: the first ``$STORYBENCH_COMFYUI_WORKFLOWS``
-    folder, else a ``workflows/`` folder next to the outputs folder (``$STORYBENCH_OUTPUT_DIR``,
-    default ``outputs``)."""
-    env = env_settings()
-    dirs = [p for p in env.comfyui_workflows.split(os.pathsep) if p]
-    if dirs:
-        return Path(dirs[0])
-    return Path(env.output_dir or "outputs").resolve().parent / "workflows"
-
-
-def workflow_dirs() -> list[Path]:
-    """Folders searched for templates by name, first match wins: ``$STORYBENCH_COMFYUI_WORKFLOWS``
-    (``os.pathsep``-separated) or else :func:`user_workflows_dir`, then the shipped ``workflows/``."""
-    dirs = [Path(p) for p in env_settings().comfyui_workflows.split(os.pathsep) if p]
-    if not dirs:
-        dirs.append(user_workflows_dir())
-    dirs.append(shipped_workflows_dir())
-    unique: dict[Path, Path] = {}
-    for d in dirs:
-        unique.setdefault(d.resolve(), d)
-    return list(unique.values())
-
-
-def template_names() -> list[str]:
-    """Names of the templates found in :func:`workflow_dirs`, sorted."""
-    names: set[str] = set()
-    for d in workflow_dirs():
-        if d.is_dir():
-            names.update(p.name[: -len(".slots.json")] for p in d.glob("*.slots.json"))
-    return sorted(names)
-
-
 def _canonical(data: Any) -> str:
     return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def _is_link(value: Any) -> bool:
-    return isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], int)
 
 
 class WorkflowTemplate:
@@ -183,24 +183,7 @@ class WorkflowTemplate:
     ) -> None:
         self.name = name
         self.source = source or name
-        if not isinstance(workflow, Mapping) or not workflow:
-            raise WorkflowError(BACKEND, f"workflow {self.source}: empty or not a JSON object")
-        if "nodes" in workflow and "links" in workflow:
-            raise WorkflowError(
-                BACKEND,
-                f"workflow {self.source}: this is the UI format; export it with "
-                "'Export (API)' in ComfyUI (Settings: enable dev mode options)",
-            )
-        for node_id, node in workflow.items():
-            if (
-                not isinstance(node, Mapping)
-                or "class_type" not in node
-                or not isinstance(node.get("inputs", {}), Mapping)
-            ):
-                raise WorkflowError(
-                    BACKEND,
-                    f"workflow {self.source}: node {node_id!r} has no class_type/inputs; is this an API-format export?",
-                )
+        _check_api_format(workflow, self.source)
         self.workflow: dict[str, Any] = json.loads(json.dumps(workflow))
         raw = {k: v for k, v in slots.items() if not str(k).startswith("_")}
         self.presets: dict[str, dict[str, Any]] = dict(raw.pop("presets", {}) or {})
@@ -271,41 +254,44 @@ class WorkflowTemplate:
             f"{nid} {n['class_type']} {(n.get('_meta') or {}).get('title', '')!r}" for nid, n in self.workflow.items()
         )
 
+    def _resolve_one(self, name: str, spec: Any) -> Slot | str:
+        """Binding ``name`` declared as ``spec`` resolved to a :class:`Slot`, or the problem."""
+        if name not in SLOT_NAMES:
+            return f"unknown slot {name!r} (known: {', '.join(SLOT_NAMES)})"
+        if isinstance(spec, Mapping):
+            wanted, input_name = spec.get("node"), spec.get("input")
+        elif isinstance(spec, (list, tuple)) and len(spec) in (1, 2):
+            wanted, input_name = spec[0], (spec[1] if len(spec) == 2 else None)
+        else:
+            return f"slot {name!r}: expected {{'node': id-or-title, 'input': name}}, got {spec!r}"
+        wanted = str(wanted)
+        found = self._find_node(wanted)
+        if len(found) != 1:
+            if found:
+                return f"slot {name!r}: title {wanted!r} is used by nodes {', '.join(found)}; use a node id"
+            return f"slot {name!r} looks for node id or title {wanted!r}: no such node"
+        node_id = found[0]
+        if name == "output":
+            return Slot(name, node_id, None, wanted)
+        inputs = self.workflow[node_id].get("inputs", {})
+        if not input_name:
+            return f"slot {name!r}: no input name given for node {node_id}"
+        if input_name not in inputs:
+            return (
+                f"slot {name!r}: node {node_id} ({self.workflow[node_id]['class_type']}, title "
+                f"{wanted!r}) has no input {input_name!r}; inputs: {', '.join(inputs)}"
+            )
+        return Slot(name, node_id, input_name, wanted)
+
     def _resolve(self, decl: Mapping[str, Any]) -> dict[str, Slot]:
         resolved: dict[str, Slot] = {}
         problems: list[str] = []
         for name, spec in decl.items():
-            if name not in SLOT_NAMES:
-                problems.append(f"unknown slot {name!r} (known: {', '.join(SLOT_NAMES)})")
-                continue
-            if isinstance(spec, Mapping):
-                wanted, input_name = spec.get("node"), spec.get("input")
-            elif isinstance(spec, (list, tuple)) and len(spec) in (1, 2):
-                wanted, input_name = spec[0], (spec[1] if len(spec) == 2 else None)
+            slot = self._resolve_one(name, spec)
+            if isinstance(slot, Slot):
+                resolved[name] = slot
             else:
-                problems.append(f"slot {name!r}: expected {{'node': id-or-title, 'input': name}}, got {spec!r}")
-                continue
-            wanted = str(wanted)
-            found = self._find_node(wanted)
-            if not found:
-                problems.append(f"slot {name!r} looks for node id or title {wanted!r}: no such node")
-                continue
-            if len(found) > 1:
-                problems.append(f"slot {name!r}: title {wanted!r} is used by nodes {', '.join(found)}; use a node id")
-                continue
-            node_id = found[0]
-            if name != "output":
-                if not input_name:
-                    problems.append(f"slot {name!r}: no input name given for node {node_id}")
-                    continue
-                if input_name not in self.workflow[node_id].get("inputs", {}):
-                    problems.append(
-                        f"slot {name!r}: node {node_id} ({self.workflow[node_id]['class_type']}, title "
-                        f"{wanted!r}) has no input {input_name!r}; inputs: "
-                        f"{', '.join(self.workflow[node_id].get('inputs', {}))}"
-                    )
-                    continue
-            resolved[name] = Slot(name, node_id, input_name if name != "output" else None, wanted)
+                problems.append(slot)
         if "output" not in resolved and not any("output" in p for p in problems):
             savers = [nid for nid, n in self.workflow.items() if n["class_type"] in _SAVE_NODES]
             if len(savers) == 1:
@@ -343,6 +329,17 @@ class WorkflowTemplate:
         return None if s is None or s.input is None else self.workflow[s.node_id]["inputs"].get(s.input)
 
     # ---------------------------------------------------------------- filling
+    def _preset(self, quality: Any) -> Mapping[str, Any]:
+        """The values of preset ``quality`` (``{}`` for none, or when the template has no presets)."""
+        if quality is None or (quality not in self.presets and not self.presets):
+            return {}
+        if quality not in self.presets:
+            raise ConfigError(
+                f"params.quality: {quality!r} is not a preset of workflow {self.name} "
+                f"(presets: {', '.join(self.presets)})"
+            )
+        return self.presets[quality]
+
     def settings(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """The slot values set from ``params`` (after applying the ``quality`` preset):
         steps, cfg, sampler, scheduler, guidance, denoise, color and model names.
@@ -353,30 +350,11 @@ class WorkflowTemplate:
         Raises:
             ConfigError: unknown preset or a value of the wrong type.
         """
-        values: dict[str, Any] = {}
-        quality = params.get("quality")
-        if quality is not None:
-            if quality not in self.presets:
-                if self.presets:
-                    raise ConfigError(
-                        f"params.quality: {quality!r} is not a preset of workflow {self.name} "
-                        f"(presets: {', '.join(self.presets)})"
-                    )
-            else:
-                values.update(self.presets[quality])
+        values: dict[str, Any] = dict(self._preset(params.get("quality")))
         for key in _PARAM_SLOTS:
             if key in params and params[key] is not None:
                 values[key] = params[key]
-        out: dict[str, Any] = {}
-        for key, value in values.items():
-            if key not in self.slots:
-                continue
-            typ = _PARAM_SLOTS.get(key, type(value))
-            try:
-                out[key] = typ(value) if not (typ is int and isinstance(value, str)) else int(value, 0)
-            except (TypeError, ValueError) as exc:
-                raise ConfigError(f"params.{key}: {value!r} is not a valid {typ.__name__}") from exc
-        return out
+        return {key: _typed(key, value) for key, value in values.items() if key in self.slots}
 
     def fill(
         self,
@@ -450,84 +428,3 @@ class WorkflowTemplate:
             if s.node_id == node_id and s.input == input_name:
                 return s.name
         return None
-
-
-def _combo_options(spec: Any) -> list[Any] | None:
-    """Options of a combo input spec from ``/object_info`` (``[[...], {...}]`` or
-    ``["COMBO", {"options": [...]}]``), else ``None``."""
-    if not isinstance(spec, (list, tuple)) or not spec:
-        return None
-    if isinstance(spec[0], list):
-        return spec[0]
-    if spec[0] == "COMBO" and len(spec) > 1 and isinstance(spec[1], Mapping):
-        return list(spec[1].get("options", []))
-    return None
-
-
-def check_prompt(
-    prompt: Mapping[str, Any],
-    object_info: Mapping[str, Any],
-    *,
-    template: WorkflowTemplate | None = None,
-    skip: AbstractSet[tuple[str, str]] = frozenset(),
-) -> list[str]:
-    """What a server (described by its ``/object_info``) lacks to run ``prompt``.
-
-    Checks each node's class_type exists (custom nodes), required inputs are present, and
-    every literal value of a list input (model files, sampler names) is offered. Model
-    files are named with their slot (``checkpoint``, ``unet``, ``vae``...) and the
-    installed alternatives.
-
-    Args:
-        prompt: a filled API-format workflow.
-        object_info: the server's ``GET /object_info`` answer.
-        template: the template it was filled from (names slots in messages).
-        skip: ``(node_id, input)`` pairs not to check (e.g. the reference image, uploaded later).
-
-    Returns:
-        Plain-language problems, empty when the server can run the prompt.
-    """
-    problems: list[str] = []
-    for node_id, node in prompt.items():
-        class_type = node["class_type"]
-        title = (node.get("_meta") or {}).get("title", class_type)
-        info = object_info.get(class_type)
-        if info is None:
-            problems.append(
-                f"node {node_id} ({title!r}) uses class_type {class_type}, which this server does not have "
-                "(a custom node that is not installed?)"
-            )
-            continue
-        declared = info.get("input", {}) or {}
-        inputs = node.get("inputs", {})
-        for input_name in declared.get("required") or {}:
-            if input_name not in inputs:
-                problems.append(f"node {node_id} ({class_type}) lacks required input {input_name!r}")
-        for section in ("required", "optional"):
-            for input_name, spec in (declared.get(section) or {}).items():
-                if input_name not in inputs or (node_id, input_name) in skip:
-                    continue
-                value = inputs[input_name]
-                options = _combo_options(spec)
-                if options is None or _is_link(value) or value in options:
-                    continue
-                slot = template.slot_of(node_id, input_name) if template else None
-                if isinstance(value, str) and _MODEL_FILE.search(value):
-                    kind = slot or {
-                        "ckpt_name": "checkpoint",
-                        "unet_name": "diffusion model",
-                        "vae_name": "vae",
-                        "lora_name": "lora",
-                    }.get(input_name, "model file")
-                    shown = ", ".join(map(str, options[:20])) or "none"
-                    if len(options) > 20:
-                        shown += f", ... ({len(options)} in all)"
-                    problems.append(
-                        f"{kind} {value} is not installed (node {node_id} {class_type}.{input_name}); "
-                        f"installed: {shown}"
-                    )
-                else:
-                    problems.append(
-                        f"node {node_id} ({class_type}) input {input_name}: {value!r} is not one of {options[:20]}"
-                    )
-    return problems

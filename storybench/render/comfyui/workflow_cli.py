@@ -49,12 +49,16 @@ def _cmd_add(args: argparse.Namespace) -> int:
         object_info=info,
         url=args.url,
         overwrite=args.force,
+        no_prompt=args.no_prompt,
+        allow_api_nodes=args.allow_api_nodes,
     )
     print(f"added workflow {added.name!r}{' (converted from the UI format)' if added.converted else ''}")
     print(f"  {added.path}\n  {added.slots_path}")
     print("slots found:")
     for line in describe_slots(added.inference, added.template.workflow):
         print(f"  {line}")
+    if added.api_nodes:
+        print(f"paid API nodes (--allow-api-nodes): {'; '.join(added.api_nodes)}: every panel is a paid call")
     print(
         f'use it with: storybench render PLAN --backend comfyui -p backend_options \'{{"workflow": "{added.name}"}}\''
     )
@@ -77,7 +81,8 @@ def _template_inference(template: WorkflowTemplate) -> SlotInference:
         },
         how=found_by,
     )
-    inference.models = infer_slots(template.workflow).models
+    inferred = infer_slots(template.workflow)
+    inference.models, inference.images = inferred.models, inferred.images
     return inference
 
 
@@ -132,10 +137,23 @@ def add_workflow_command(sub: Any) -> None:
     a.add_argument("file", help="workflow .json (Export (API) or Save) or a PNG saved by ComfyUI")
     a.add_argument("--name", help="template name (default: the file name)")
     a.add_argument(
+        "--bind",
         "--slot",
+        dest="slot",
         action="append",
-        metavar="SLOT=NODE",
-        help="settle an ambiguity or override the graph: node id or title, e.g. --slot positive=12 (repeatable)",
+        metavar="ROLE=NODE",
+        help="bind a role (positive, seed, reference_image...) to a node id or title, settling an ambiguity or "
+        "overriding the graph, e.g. --bind positive=12 (repeatable; --slot is the older name)",
+    )
+    a.add_argument(
+        "--no-prompt",
+        action="store_true",
+        help="accept a workflow in which no prompt input reaches the output (every panel renders the same text)",
+    )
+    a.add_argument(
+        "--allow-api-nodes",
+        action="store_true",
+        help="accept paid API nodes (each panel is then a paid call through your Comfy account)",
     )
     a.add_argument("--url", help="ComfyUI URL for /object_info (UI format; default $STORYBENCH_COMFYUI_URL)")
     a.add_argument("--object-info", help="a saved /object_info JSON to convert a UI-format workflow with, offline")
