@@ -48,13 +48,16 @@ def _rel(plan: PublishPlan, path: Path) -> str:
 
 
 def _page(key: str) -> int | None:
-    match = re.search(r"page-(\d+)$", key)
+    match = re.search(r"page-(\d+)(#|$)", key)
     return int(match.group(1)) if match else None
 
 
 def catalog_rows(plan: PublishPlan, data: LedgerData, target_name: str) -> list[CatalogRow]:
-    """The catalog rows of everything in the ledger ``data`` of ``plan``'s folder."""
+    """The catalog rows of what the ledger ``data`` holds of ``plan`` (its characters, and its
+    posts and images as they are now: the ledger may also hold earlier versions of a page)."""
     where = {"world_id": data.world_id, "target": data.target}
+    keys = {c.key for c in plan.characters} | {p.record_key for p in plan.posts}
+    keys |= {c.media_key for c in plan.characters} | {p.media_key for p in plan.posts}
     files: dict[str, str] = {c.media_key: _rel(plan, c.avatar.out_path) for c in plan.characters}
     files.update({p.media_key: _rel(plan, p.image) for p in plan.posts})
 
@@ -69,6 +72,8 @@ def catalog_rows(plan: PublishPlan, data: LedgerData, target_name: str) -> list[
 
     rows: list[CatalogRow] = []
     for key, ch in data.characters.items():
+        if key not in keys:
+            continue
         avatar = data.media.get(ch.avatar)
         rows.append(
             replace(
@@ -83,6 +88,8 @@ def catalog_rows(plan: PublishPlan, data: LedgerData, target_name: str) -> list[
             )
         )
     for key, m in data.media.items():
+        if key not in keys:
+            continue
         rows.append(
             replace(
                 row("media", key),
@@ -98,6 +105,8 @@ def catalog_rows(plan: PublishPlan, data: LedgerData, target_name: str) -> list[
             )
         )
     for key, post in data.posts.items():
+        if key not in keys:
+            continue
         media = data.media.get(post.media)
         rows.append(
             replace(

@@ -77,7 +77,7 @@ def dry_run(plan: PublishPlan, ledger: LedgerData | None = None) -> DryRun:
                 out.upload_bytes += size
                 out.lines.append(f"  upload avatar-{c.source_id}.png image/png {size:,} bytes ({how})")
     for p in plan.posts:
-        if p.key in done_posts:
+        if p.record_key in done_posts:
             out.lines.append(f"  keep   post of {p.label}: already on the platform")
             continue
         if p.media_key not in done_media:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("grpc")
+grpc = pytest.importorskip("grpc")
 pytest.importorskip("moto")
 from publish_support import MAVKA, WORLD, mavka_run, platform, render_run, token  # noqa: F401
 
@@ -155,8 +155,8 @@ def test_invalid_argument_is_not_retried(platform, tmp_path, token):
     with pytest.raises(PublishError) as err:
         publish(run, "", policy=FAST, progress=False)  # empty world: refused before any call
     assert err.value.step == "setup"
-    # a character the platform refuses: unparseable meta cannot happen, so break the avatar instead
-    platform.before["CreateCharacter"] = lambda n: platform.media.clear()
+    # a character the platform refuses: unparseable meta cannot happen, so a gateway refuses it
+    platform.refuse["CreateCharacter"] = grpc.StatusCode.INVALID_ARGUMENT  # the real service checks nothing
     with pytest.raises(PublishRejected) as err2:
         _publish(run)
     assert (err2.value.step, err2.value.code) == ("CreateCharacter", "INVALID_ARGUMENT")
@@ -186,7 +186,7 @@ def test_dry_run_lists_with_sizes_and_sends_nothing(platform, tmp_path, token):
     assert f"page-002.png image/png {size:,} bytes" in text
     assert "portrait by storyboard" in text
     assert sum(platform.calls.values()) == 0
-    assert not ledger_path(run, platform.target, WORLD).exists()
+    assert not ledger_path(run.parent.parent, platform.name, WORLD, "mavka-forest-manga").exists()
     _publish(run, pages=[2])
     dry2 = publish(run, WORLD, dry=True)
     assert (dry2.characters, dry2.posts) == (0, 2) and "keep   post of page 2" in str(dry2)
