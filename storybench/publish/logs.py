@@ -18,8 +18,8 @@ __all__ = ["REDACTED_QUERY", "RedactQueries", "redact_presigned_urls", "redact_t
 
 REDACTED_QUERY = "?<redacted>"
 
-_URL_QUERY = re.compile(r"(https?://[^\s?#\"'<>]+)\?[^\s#\"'<>]*", re.IGNORECASE)
-_AMZ = re.compile(r"(X-Amz-(?:Signature|Credential|Security-Token))=[^&\s\"'<>]*", re.IGNORECASE)
+_URL_QUERY = re.compile(r"(https?://[^\s?#\"'<>]+)\?(?!<redacted>)[^\s#\"'<>]*", re.IGNORECASE)
+_AMZ = re.compile(r"(X-Amz-(?:Signature|Credential|Security-Token))=(?!<redacted>)[^&\s\"'<>]*", re.IGNORECASE)
 
 #: Loggers that may see an upload URL: httpx (INFO), httpcore and its children (DEBUG), ours.
 LOGGERS = (
