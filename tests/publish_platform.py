@@ -79,7 +79,10 @@ PROTO_DIR = Path(__file__).resolve().parent / "data" / "generia_proto"
 PROTO_FILES = ("character.proto", "media.proto", "post.proto")
 _S3_ERROR = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>'
 
-logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log would show presigned URLs
+# the platform's own logs (moto's requests, botocore signing URLs) would show presigned URLs: they are
+# the server's, not the client's, and stay quiet here
+for _name in ("werkzeug", "botocore", "boto3", "moto", "urllib3", "s3transfer"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
 
 
 @cache
