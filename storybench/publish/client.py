@@ -301,7 +301,7 @@ class PlatformClient:
             filename=filename,
             content_type=content_type,
             size=size,
-            media_type=media_type,
+            media_type=media_pb2.MediaType.Name(media_type),
         )
         return self._call(
             "media", "GetPresignedUploadURL", obj or filename, request, media_pb2.GetPresignedUploadURLResponse
@@ -325,9 +325,7 @@ class PlatformClient:
         request = post_pb2.CreateAIPostRequest(
             character_id=character_id, caption=caption, media_id=media_id, world_id=world_id, tags=tags
         )
-        return self._call(
-            "post", "CreateAIPost", obj or media_id, request, post_pb2.CreatePostResponse, creates=True
-        )
+        return self._call("post", "CreateAIPost", obj or media_id, request, post_pb2.CreatePostResponse, creates=True)
 
     def find_post(self, *, world_id: str, character_id: str, media_id: str, obj: str = "") -> str:
         """The id of the character's post showing ``media_id``, or ``""``.

@@ -302,7 +302,12 @@ class Publisher:
         )
 
     def _adopt(
-        self, ledger: PublishLedger, item: CharacterItem, record: CharacterRecord, platform_id: str, report: PublishReport
+        self,
+        ledger: PublishLedger,
+        item: CharacterItem,
+        record: CharacterRecord,
+        platform_id: str,
+        report: PublishReport,
     ) -> None:
         """``--resolve char-1=<id>``: check the character is the one this publish made, then record it."""
         where = f"--resolve {item.source_id}={platform_id}"

@@ -120,7 +120,7 @@ _CREATED = re.compile(r"created (\d+) character\(s\)")
 
 
 @pytest.mark.slow
-def test_fault_table(mavka_run, capsys):  # noqa: F811
+def test_fault_table(mavka_run, capsys):
     for row in ROWS:
         _play_row(row, mavka_run)
     lines = [

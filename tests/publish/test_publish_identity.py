@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-grpc = pytest.importorskip("grpc")
+pytest.importorskip("grpc")
 pytest.importorskip("moto")
+from PIL import Image
 from publish_platform import TestPlatform
 from publish_support import MAVKA, WORLD, new_token, platform, render_run, token  # noqa: F401
-from PIL import Image
 
 from storybench.exceptions import ConfigError, PublishError
 from storybench.publish import PlatformClient, PublishReport, RetryPolicy, publish

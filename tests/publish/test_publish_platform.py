@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-grpc = pytest.importorskip("grpc")
+pytest.importorskip("grpc")
 pytest.importorskip("moto")
 from publish_support import MAVKA, WORLD, mavka_run, platform, render_run, token  # noqa: F401
 
@@ -156,7 +156,9 @@ def test_invalid_argument_is_not_retried(platform, tmp_path, token):
         publish(run, "", policy=FAST, progress=False)  # empty world: refused before any call
     assert err.value.step == "setup"
     # a character the platform refuses: unparseable meta cannot happen, so a gateway refuses it
-    platform.refuse["CreateCharacter"] = grpc.StatusCode.INVALID_ARGUMENT  # the real service checks nothing
+    platform.refuse["CreateCharacter"] = pytest.importorskip(
+        "grpc"
+    ).StatusCode.INVALID_ARGUMENT  # the real service checks nothing
     with pytest.raises(PublishRejected) as err2:
         _publish(run)
     assert (err2.value.step, err2.value.code) == ("CreateCharacter", "INVALID_ARGUMENT")
