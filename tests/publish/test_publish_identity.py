@@ -149,3 +149,33 @@ def test_copied_run_folder_keeps_its_ledger(platform, tmp_path, token):
     copy = run.parent / (run.name + "-copy")
     shutil.copytree(run, copy)
     assert _publish(copy).created.posts == 0
+
+
+def test_resolve_new_when_the_platform_did_not_make_it(platform, tmp_path, token):
+    from storybench.exceptions import PublishUncertain
+
+    run = render_run(MAVKA, tmp_path / "outputs")
+    platform.unavailable_first.clear()
+    platform.before["CreateCharacter"] = lambda n: n == 2  # dropped before anything is made
+    with pytest.raises(PublishUncertain) as err:
+        _publish(run)
+    (line,) = [x for x in err.value.lines if x.startswith("uncertain")]
+    assert line.startswith("uncertain: character char-2 (Лісовик): CreateCharacter was sent and its answer lost")
+    assert "--resolve char-2=<character id>" in line and "--resolve char-2=new" in line
+    report = err.value.report
+    assert report.created.characters == 1 and len(platform.ai_characters(WORLD)) == 1
+    # the rerun alone does not guess
+    with pytest.raises(PublishUncertain):
+        _publish(run)
+    assert platform.calls["CreateCharacter"] == 2
+    # an id that is not the character this publish made is refused
+    other = next(iter(platform.characters))
+    with pytest.raises(ConfigError, match="is not the one this publish made"):
+        _publish(run, resolve={"char-2": other})
+    with pytest.raises(ConfigError, match="the platform has no character nope"):
+        _publish(run, resolve={"char-2": "nope"})
+    with pytest.raises(ConfigError, match="no character char-9"):
+        _publish(run, resolve={"char-9": "new"})
+    done = _publish(run, resolve={"char-2": "new"})
+    assert done.created.characters == 1 and not done.uncertain
+    assert platform.counts(WORLD) == {"characters": 2, "confirmed_media": 5, "posts": 3, "s3_objects": 5}
