@@ -45,6 +45,7 @@ from storybench.publish.captions import write_caption
 from storybench.publish.catalog import write_catalog_rows
 from storybench.publish.ledger import CharacterRecord, MediaRecord, PostRecord, PublishLedger, ledger_path
 from storybench.publish.media import MediaUpload, MediaUploader
+from storybench.publish.migrate import import_v1_ledger
 from storybench.publish.planning import CharacterItem, PostItem, PublishPlan, publish_key
 from storybench.publish.proto import media_pb2
 from storybench.publish.retry import OutcomeUnknown, RetryPolicy
@@ -184,6 +185,8 @@ class Publisher:
         path = ledger_path(plan.catalog_dir, self.platform, self.world_id, plan.source_id)
         report = PublishReport(plan, f"{self.platform} ({self.target.label})", self.world_id, str(path))
         with PublishLedger(path, target=self.platform, world_id=self.world_id, source=plan.source_id) as ledger:
+            if import_v1_ledger(ledger, plan):
+                self.on_step(f"took over the earlier ledger of {plan.folder} (version 1)")
             uploader = MediaUploader(self.target, self.world_id, ledger, self.http, self.policy, self._uploaded(report))
             todo, work = self._todo(plan, ledger)
             if work or (ledger.data.addresses and self.target.label not in ledger.data.addresses):

@@ -179,3 +179,41 @@ def test_resolve_new_when_the_platform_did_not_make_it(platform, tmp_path, token
     done = _publish(run, resolve={"char-2": "new"})
     assert done.created.characters == 1 and not done.uncertain
     assert platform.counts(WORLD) == {"characters": 2, "confirmed_media": 5, "posts": 3, "s3_objects": 5}
+
+
+def test_a_version_1_ledger_in_the_run_folder_is_taken_over(platform, tmp_path, token):
+    import json
+    import re
+
+    from storybench.publish import ledger_path
+
+    run = render_run(MAVKA, tmp_path / "outputs")
+    _publish(run)
+    new = ledger_path(run.parent.parent, platform.name, WORLD, "mavka-forest-manga")
+    data = json.loads(new.read_text(encoding="utf-8"))
+    # what version 1 wrote: keys without content, the address as the target, in the run folder
+    plain = lambda key: re.sub(r"#\w+$", "", key)  # noqa: E731
+    old = {
+        "format": data["format"],
+        "version": 1,
+        "target": platform.target,
+        "world_id": WORLD,
+        "source": str(run),
+        "characters": data["characters"],
+        "media": {plain(k): v for k, v in data["media"].items()},
+        "posts": {
+            plain(k): {
+                x: y for x, y in {**v, "media": plain(v["media"])}.items() if x not in ("media_id", "character_id")
+            }
+            for k, v in data["posts"].items()
+        },
+        "captions": data["captions"],
+    }
+    new.unlink()
+    (run / "publish").mkdir(exist_ok=True)
+    (run / "publish" / f"grpc_127.0.0.1_{platform.port}__{WORLD}.ledger.json").write_text(json.dumps(old), "utf-8")
+    creates = platform.creates()
+    again = _publish(run)
+    assert (again.created.characters, again.created.media, again.created.posts) == (0, 0, 0)
+    assert (again.existing.characters, again.existing.posts) == (2, 3)
+    assert platform.creates() == creates and new.is_file()

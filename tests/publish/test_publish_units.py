@@ -282,3 +282,17 @@ def test_redact_text_cuts_every_query():
     assert redact_text(line) == 'HTTP Request: PUT https://s3.example/b/k.png?<redacted> "HTTP/1.1 200 OK"'
     assert redact_text(redact_text(line)) == redact_text(line)
     assert "ab12" not in redact_text("url=X-Amz-Signature=ab12&X-Amz-Date=1")
+
+
+def test_ctrl_c_speaks_of_what_was_published(monkeypatch, capsys, tmp_path):
+    import storybench.publish as publishing
+    from storybench.cli import main
+
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(publishing, "publish", interrupted, raising=False)
+    assert main(["publish", str(tmp_path), "--world", "w", "--no-llm"]) == 130
+    err = capsys.readouterr().err
+    assert "panels" not in err
+    assert err.startswith("interrupted; run the same command again to finish") and "not published twice" in err
