@@ -73,12 +73,12 @@ def import_v1_ledger(ledger: PublishLedger, plan: PublishPlan) -> str:
         data.media[item.media_key if item is not None and media.sha256 == item.content else key] = media
     for key, post in old.posts.items():
         item = items.get(key)
-        media = old.media.get(post.media)
+        image = old.media.get(post.media)
         poster = old.characters.get(post.character)
-        if item is None or media is None or media.sha256 != item.content:
+        if item is None or image is None or image.sha256 != item.content:
             data.posts[key] = post
             continue
-        post.media, post.media_id = item.media_key, media.media_id
+        post.media, post.media_id = item.media_key, image.media_id
         post.character_id = poster.platform_id if poster is not None else ""
         data.posts[item.record_key] = post
     data.captions.update(old.captions)

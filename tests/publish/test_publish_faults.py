@@ -125,7 +125,7 @@ def test_fault_table(mavka_run, capsys):
         _play_row(row, mavka_run)
     lines = [
         f"{'fault':<48} {'exit codes':<10} {'chars':>5} {'dup':>3} {'media':>5} {'posts':>5} {'dup':>3}"
-        f" {'counted created':<16} uncertain (resolved)",
+        f" {'chars created':<16} uncertain (resolved)",
     ]
     for r in ROWS:
         exits = ",".join(map(str, r.exits))
