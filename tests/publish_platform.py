@@ -37,6 +37,7 @@ Faults, set as attributes at any time:
     expire_next_urls: the next N URLs are issued already expired (``expires_at`` in the past).
     s3_reject_next: the next N ``PUT`` requests get S3's 403 ``SignatureDoesNotMatch``.
     s3_expired_next: the next N ``PUT`` requests get S3's 403 ``Request has expired``.
+    s3_drop_answer_next: the next N ``PUT`` requests are stored, and the connection closes unanswered.
     confirm_false_next: the next N ``ConfirmUpload`` calls answer ``success=false``.
     refuse: ``{method: status code}``: the call is refused with that code (a gateway's refusal).
     before: ``{method: callable(n)}`` run at the start of call number ``n`` of a method
@@ -152,6 +153,12 @@ class _Proxy(BaseHTTPRequestHandler):
         r = httpx.request(self.command, f"{p.moto_url}{self.path}", headers=headers, content=body, timeout=30)
         if self.command == "PUT" and r.status_code == 200:
             p.count("s3:PUT")
+            with p._lock:
+                drop = p.s3_drop_answer_next > 0
+                p.s3_drop_answer_next -= int(drop)
+            if drop:  # stored, but the uploader never hears back
+                self.close_connection = True
+                return
         self.send_response(r.status_code)
         for k, v in r.headers.items():
             if k.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
@@ -196,6 +203,7 @@ class TestPlatform:
         self.expire_next_urls = 0
         self.s3_reject_next = 0
         self.s3_expired_next = 0
+        self.s3_drop_answer_next = 0
         self.confirm_false_next = 0
         self.refuse: dict[str, grpc.StatusCode] = {}
         self.before: dict[str, Callable[[int], bool | None]] = {}

@@ -177,6 +177,7 @@ class MediaUploader:
                 attempts += 1
                 reason = str(exc)
                 if exc.status == 0:  # no answer: the object may be there; confirm before sending again
+                    log.info("%s: %s; asking the platform whether it arrived", item.obj, reason)
                     answer = self._confirm(item, record)
                     if answer is not None and answer.success:
                         return self._confirmed(item.key, record, answer)

@@ -289,3 +289,17 @@ def test_tls_when_the_target_says_grpcs(tmp_path, token, monkeypatch):
         with pytest.raises(PublishError) as err:
             publish(run, "other-world", target=plain, policy=RetryPolicy(attempts=2, backoff_seconds=0), progress=False)
         assert err.value.code == "UNAVAILABLE"
+
+
+def test_a_put_without_an_answer_is_confirmed_not_uploaded_again(platform, tmp_path, token, caplog):
+    run = render_run(MAVKA, tmp_path / "outputs")
+    platform.unavailable_first.clear()
+    platform.s3_drop_answer_next = 1  # the first avatar reaches S3; its answer does not reach us
+    with caplog.at_level(logging.INFO, logger="storybench.publish"):
+        report = _publish(run)
+    assert platform.s3_drop_answer_next == 0 and "answered nothing" in caplog.text
+    assert "asking the platform whether it arrived" in caplog.text
+    assert (report.created.characters, report.created.media, report.created.posts) == (2, 5, 3)
+    assert platform.counts(WORLD) == {"characters": 2, "confirmed_media": 5, "posts": 3, "s3_objects": 5}
+    assert platform.calls["GetPresignedUploadURL"] == 5  # no new media id for it
+    assert platform.calls["s3:PUT"] == 5 and platform.calls["ConfirmUpload"] == 5
