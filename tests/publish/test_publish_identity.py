@@ -164,6 +164,8 @@ def test_resolve_new_when_the_platform_did_not_make_it(platform, tmp_path, token
     assert "--resolve char-2=<character id>" in line and "--resolve char-2=new" in line
     report = err.value.report
     assert report.created.characters == 1 and len(platform.ai_characters(WORLD)) == 1
+    dry = str(publish(run, WORLD, dry=True))
+    assert "?      character 'Лісовик' (char-2): uncertain" in dry and "create character" not in dry
     # the rerun alone does not guess
     with pytest.raises(PublishUncertain):
         _publish(run)
