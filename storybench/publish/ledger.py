@@ -167,9 +167,7 @@ class PublishLedger:
             try:
                 self._lock.acquire(timeout=0)
             except Timeout:
-                raise ConfigError(
-                    f"{self.path}: another publish of this plan (or story) to this world is running"
-                ) from None
+                raise ConfigError(f"{self.path}: another publish of this plan to this world is running") from None
         self.data = self._load() or LedgerData(target=target, world_id=world_id, source=source)
 
     def _load(self) -> LedgerData | None:
