@@ -219,3 +219,23 @@ def test_a_version_1_ledger_in_the_run_folder_is_taken_over(platform, tmp_path, 
     assert (again.created.characters, again.created.media, again.created.posts) == (0, 0, 0)
     assert (again.existing.characters, again.existing.posts) == (2, 3)
     assert platform.creates() == creates and new.is_file()
+
+
+def test_the_platform_lists_no_ai_character_by_user(platform, tmp_path, token):
+    """Why a lost CreateCharacter cannot be looked up: ``WHERE real_user_id = $1 AND world_id = $2``."""
+    import grpc
+    from publish_platform import message
+
+    run = render_run(MAVKA, tmp_path / "outputs")
+    _publish(run)
+    assert len(platform.ai_characters(WORLD)) == 2
+    with grpc.insecure_channel(platform.target.removeprefix("grpc://")) as channel:
+        lookup = channel.unary_unary(
+            "/generia.character.CharacterService/GetUserCharactersInWorld",
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=message("generia.character.CharacterList").FromString,
+        )
+        request = message("generia.character.GetUserCharactersInWorldRequest")(user_id="", world_id=WORLD)
+        answer = lookup(request, metadata=(("authorization", f"Bearer {token}"),), timeout=10)
+    assert list(answer.characters) == []
+    assert platform.calls["GetUserCharactersInWorld"] == 1  # storybench itself never asks
