@@ -19,7 +19,8 @@ mapping in :mod:`storybench.http_errors`) so callers only ever catch these::
     │       ├── WorkflowError      a workflow template or its slots do not fit the server
     │       └── StructuredOutputError  an LLM answer never matched its JSON Schema
     ├── PublishError               publishing to a platform failed at one step (names step and object)
-    │   └── PublishRejected        the platform refused: invalid argument, permission, authentication
+    │   ├── PublishRejected        the platform refused: invalid argument, permission, authentication
+    │   └── PublishUncertain       items left undone rather than risk creating them twice
     ├── RetryExhausted             every attempt of a job failed; keeps the last error
     └── Cancelled                  the user cancelled a batch or a generation
 """
@@ -43,6 +44,7 @@ __all__ = [
     "PlanValidationError",
     "PublishError",
     "PublishRejected",
+    "PublishUncertain",
     "RetryExhausted",
     "StorybenchError",
     "StructuredOutputError",
@@ -262,6 +264,22 @@ class PublishError(StorybenchError):
 class PublishRejected(PublishError):
     """The platform refused a request (``INVALID_ARGUMENT``, ``PERMISSION_DENIED``,
     ``UNAUTHENTICATED``): sending it again cannot help."""
+
+
+class PublishUncertain(PublishError):
+    """A publish left items undone rather than risk creating them twice (a create call's
+    answer was lost and the platform cannot tell whether it was made).
+
+    Attributes:
+        lines: one sentence per item, saying what to check and what to run.
+        report: what the publish did otherwise (a ``PublishReport``).
+    """
+
+    def __init__(self, lines: list[str], report: object = None) -> None:
+        self.lines = list(lines)
+        self.report = report
+        self.step, self.obj, self.code, self.hint = "resolve", "", "", ""
+        StorybenchError.__init__(self, "\n".join(self.lines))
 
 
 class RetryExhausted(StorybenchError):

@@ -57,6 +57,7 @@ def token(monkeypatch: pytest.MonkeyPatch) -> str:
 def platform(token: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestPlatform]:
     with TestPlatform(token) as p:
         monkeypatch.setenv("STORYBENCH_PUBLISH_TARGET", p.target)
+        monkeypatch.setenv("STORYBENCH_PUBLISH_PLATFORM", p.name)  # each test platform is its own deployment
         yield p
 
 

@@ -1,19 +1,25 @@
-"""Publishing to a social platform (seed 003): AI characters, presigned media uploads, posts, over gRPC.
+"""Publishing to a social platform (seed 003, Generia): AI characters, presigned media uploads, posts, over gRPC.
 
 :func:`publish` takes a rendered comic run or a played story and a world id, and
 makes the characters (with avatars), the uploads and the posts exist on the
-platform, idempotently and resumably (a ledger next to the source records every
-step). ``storybench publish`` and ``notebooks/publish.ipynb`` call it.
+platform at most once, resumably: a ledger beside the output folder's catalog,
+keyed by the platform's name, the world, the plan and the pages' content, records
+every step, and a create call whose answer was lost is looked up on the platform
+(or reported uncertain) instead of being sent again. ``storybench publish`` and
+``notebooks/publish.ipynb`` call it. The protocol is the platform's own source
+(sdshorin/generia ``api/proto``); where seed 003 differs, the source wins.
 
-Modules: :mod:`~storybench.publish.proto` (the ``.proto`` files and stubs),
-:mod:`~storybench.publish.client` (gRPC channel, token, TLS),
-:mod:`~storybench.publish.retry` (which faults are retried),
-:mod:`~storybench.publish.upload` (the presigned ``PUT``),
-:mod:`~storybench.publish.ledger`, :mod:`~storybench.publish.planning` (what to
-publish), :mod:`~storybench.publish.avatars`, :mod:`~storybench.publish.captions`,
-:mod:`~storybench.publish.publisher` (the order of work), :mod:`~storybench.publish.catalog`,
-:mod:`~storybench.publish.dryrun`, :mod:`~storybench.publish.targets` (the registry),
-:mod:`~storybench.publish.cli`.
+Modules: :mod:`~storybench.publish.proto` (the upstream ``.proto`` files and message stubs),
+:mod:`~storybench.publish.settings` (the platform's name and service names),
+:mod:`~storybench.publish.client` (gRPC channel, token, TLS, health checks, look-ups),
+:mod:`~storybench.publish.retry` (which faults are retried; lost answers of create calls),
+:mod:`~storybench.publish.upload` (the presigned ``PUT``), :mod:`~storybench.publish.media`
+(one image: URL, ``PUT``, confirm, re-confirm), :mod:`~storybench.publish.logs` (no
+presigned URL in any log line), :mod:`~storybench.publish.ledger`,
+:mod:`~storybench.publish.planning` (what to publish), :mod:`~storybench.publish.avatars`,
+:mod:`~storybench.publish.captions`, :mod:`~storybench.publish.publisher` (the order of
+work and the recovery), :mod:`~storybench.publish.catalog`, :mod:`~storybench.publish.dryrun`,
+:mod:`~storybench.publish.targets` (the registry), :mod:`~storybench.publish.cli`.
 
 Needs the ``publish`` extra (grpcio, protobuf): ``pip install 'storybench[publish]'``.
 The package itself imports without it (``storybench publish`` is always listed): its

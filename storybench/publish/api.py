@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import httpx
 
-from storybench.config import env_settings
-from storybench.exceptions import ConfigError, StorybenchError
+from storybench.exceptions import StorybenchError
 from storybench.llm.base import LLMBackend, get_llm_backend
 from storybench.plan.models import ComicPlan
-from storybench.publish.client import parse_target
 from storybench.publish.dryrun import DryRun, dry_run
 from storybench.publish.ledger import PublishLedger, ledger_path
-from storybench.publish.planning import plan_publication
+from storybench.publish.logs import redact_presigned_urls
+from storybench.publish.planning import PublishPlan, plan_publication
 from storybench.publish.publisher import Publisher, PublishReport
 from storybench.publish.retry import RetryPolicy
+from storybench.publish.settings import publish_settings
 from storybench.publish.targets import PublishTarget, get_publish_target
 from storybench.render.base import ImageBackend, get_image_backend
 
@@ -36,6 +36,15 @@ def _llm(llm: LLMBackend | str | None) -> LLMBackend | None:
         return None
 
 
+def _dry(plan: PublishPlan, world_id: str, target: PublishTarget | str | None) -> DryRun:
+    platform = target.platform if isinstance(target, PublishTarget) else publish_settings().platform
+    path = ledger_path(plan.catalog_dir, platform, world_id, plan.source_id)
+    ledger = None
+    if path.is_file():
+        ledger = PublishLedger(path, target=platform, world_id=world_id, lock=False).data
+    return dry_run(plan, ledger)
+
+
 def publish(
     source: str | os.PathLike[str],
     world_id: str,
@@ -51,6 +60,7 @@ def publish(
     http: httpx.Client | None = None,
     policy: RetryPolicy | None = None,
     on_step: Callable[[str], None] | None = None,
+    resolve: Mapping[str, str] | None = None,
 ) -> PublishReport | DryRun:
     """Publish a rendered comic run or a played story to a platform world.
 
@@ -69,33 +79,25 @@ def publish(
         http: httpx client for the uploads.
         policy: the retry policy.
         on_step: called with a line per step done.
+        resolve: ``{plan character id: platform character id, or "new"}`` for characters
+            an earlier publish left uncertain (``--resolve char-1=ID``).
 
     Returns:
         A :class:`PublishReport`, or a :class:`DryRun` when ``dry``.
 
     Raises:
-        ConfigError: bad source, pages, settings or target address.
+        ConfigError: bad source, pages, settings, target address or ``resolve``.
+        PublishUncertain: items left undone rather than risk a duplicate (its ``report``
+            and its lines say what was done and what to check).
         PublishRejected: the platform refused a request (names the step and the object).
-        PublishError: a step failed after its retries.
+        PublishError: a step failed after its retries, or a service is missing.
     """
+    redact_presigned_urls()
     backend_name = image_backend if isinstance(image_backend, str) else None
     plan_ = plan_publication(source, pages=pages, plan=plan, image_backend=backend_name or "storyboard")
     if dry:
-        ledger = None
-        label: str | None = None
-        if isinstance(target, PublishTarget):
-            label = target.label
-        else:
-            settings = env_settings()
-            try:
-                label = parse_target(target or settings.publish_target, tls=settings.publish_tls).label
-            except ConfigError:  # no address: list everything as to be created
-                label = None
-        if label is not None:
-            path = ledger_path(plan_.folder, label, world_id)
-            if path.is_file():
-                ledger = PublishLedger(path, target=label, world_id=world_id, lock=False).data
-        return dry_run(plan_, ledger)
+        return _dry(plan_, world_id, target)
+    settings = publish_settings()
     own_target = not isinstance(target, PublishTarget)
     client: PublishTarget = (
         target if isinstance(target, PublishTarget) else get_publish_target(target_name, target=target, policy=policy)
@@ -112,9 +114,10 @@ def publish(
         policy=policy,
         progress=progress,
         on_step=on_step,
+        settle_seconds=settings.settle_seconds,
     )
     try:
-        return publisher.publish(plan_)
+        return publisher.publish(plan_, resolve=resolve)
     finally:
         publisher.close()
         if own_target:

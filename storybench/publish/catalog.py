@@ -24,6 +24,7 @@ import re
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from storybench.batch.catalog import upsert_catalog_rows
 from storybench.batch.catalog_row import CatalogRow, metrics_json
@@ -31,6 +32,8 @@ from storybench.publish.ledger import LedgerData
 from storybench.publish.planning import PublishPlan
 
 __all__ = ["catalog_rows", "write_catalog_rows"]
+
+R = TypeVar("R")
 
 
 def _time(text: str) -> datetime | None:
@@ -48,31 +51,44 @@ def _rel(plan: PublishPlan, path: Path) -> str:
 
 
 def _page(key: str) -> int | None:
-    match = re.search(r"page-(\d+)$", key)
+    match = re.search(r"page-(\d+)(#|$)", key)
     return int(match.group(1)) if match else None
 
 
+def _row(plan: PublishPlan, data: LedgerData, target_name: str, kind: str, key: str) -> CatalogRow:
+    return CatalogRow(
+        run_id=plan.run_id,
+        plan_id=plan.source_id,
+        kind=kind,
+        artifact_id=f"{data.world_id}/{key}",
+        backend=target_name,
+    )
+
+
+def _plan_keys(plan: PublishPlan) -> set[str]:
+    """The ledger keys of ``plan`` as it is now (the ledger may hold earlier versions of a page)."""
+    keys = {c.key for c in plan.characters} | {p.record_key for p in plan.posts}
+    return keys | {c.media_key for c in plan.characters} | {p.media_key for p in plan.posts}
+
+
+def _only(records: dict[str, R], keys: set[str]) -> dict[str, R]:
+    return {k: v for k, v in records.items() if k in keys}
+
+
 def catalog_rows(plan: PublishPlan, data: LedgerData, target_name: str) -> list[CatalogRow]:
-    """The catalog rows of everything in the ledger ``data`` of ``plan``'s folder."""
+    """The catalog rows of what the ledger ``data`` holds of ``plan`` (its characters, and its
+    posts and images as they are now)."""
     where = {"world_id": data.world_id, "target": data.target}
     files: dict[str, str] = {c.media_key: _rel(plan, c.avatar.out_path) for c in plan.characters}
     files.update({p.media_key: _rel(plan, p.image) for p in plan.posts})
-
-    def row(kind: str, key: str) -> CatalogRow:
-        return CatalogRow(
-            run_id=plan.run_id,
-            plan_id=plan.source_id,
-            kind=kind,
-            artifact_id=f"{data.world_id}/{key}",
-            backend=target_name,
-        )
-
+    keys = _plan_keys(plan)
+    run = plan.kind == "run"
     rows: list[CatalogRow] = []
-    for key, ch in data.characters.items():
+    for key, ch in _only(data.characters, keys).items():
         avatar = data.media.get(ch.avatar)
         rows.append(
             replace(
-                row("character", key),
+                _row(plan, data, target_name, "character", key),
                 platform_id=ch.platform_id or None,
                 status="completed" if ch.state == "created" else "processing",
                 prompt=ch.display_name,
@@ -82,12 +98,12 @@ def catalog_rows(plan: PublishPlan, data: LedgerData, target_name: str) -> list[
                 metrics=metrics_json({**where, "avatar_media_id": avatar.media_id if avatar else ""}),
             )
         )
-    for key, m in data.media.items():
+    for key, m in _only(data.media, keys).items():
         rows.append(
             replace(
-                row("media", key),
+                _row(plan, data, target_name, "media", key),
                 platform_id=m.media_id or None,
-                page_number=_page(key) if plan.kind == "run" else None,
+                page_number=_page(key) if run else None,
                 status="completed" if m.state == "confirmed" else "processing",
                 path=files.get(key),
                 sha256=m.sha256,
@@ -97,13 +113,13 @@ def catalog_rows(plan: PublishPlan, data: LedgerData, target_name: str) -> list[
                 metrics=metrics_json({**where, "variants": m.variants}),
             )
         )
-    for key, post in data.posts.items():
+    for key, post in _only(data.posts, keys).items():
         media = data.media.get(post.media)
         rows.append(
             replace(
-                row("post", key),
+                _row(plan, data, target_name, "post", key),
                 platform_id=post.post_id or None,
-                page_number=_page(post.media) if plan.kind == "run" else None,
+                page_number=_page(post.media) if run else None,
                 status="completed" if post.state == "posted" else "processing",
                 prompt=post.caption,
                 path=files.get(post.media),

@@ -1,7 +1,9 @@
-"""``storybench publish RUN_DIR_OR_STORY --world WORLD_ID [--pages 1,3] [--dry-run]``.
+"""``storybench publish RUN_DIR_OR_STORY --world WORLD_ID [--pages 1,3] [--dry-run] [--resolve char-1=ID]``.
 
 Exit codes: 0 done, 1 a failed or refused step (the message names the step and the
-object; run the same command again to resume), 2 usage errors.
+object; run the same command again to resume) or items left *uncertain* (a create
+call lost its answer: the message says what to check and which ``--resolve`` to run),
+2 usage errors, 130 interrupted (what was published is kept; run it again to finish).
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ from typing import Any
 
 import storybench.publish as publishing
 from storybench.config import env_settings
-from storybench.exceptions import ConfigError
+from storybench.exceptions import ConfigError, PublishUncertain
+from storybench.publish.logs import RedactQueries
 
-__all__ = ["add_publish_command", "parse_pages"]
+__all__ = ["add_publish_command", "parse_pages", "parse_resolve"]
+
+EXIT_INTERRUPTED = 130
 
 
 def parse_pages(text: str) -> list[int]:
@@ -40,8 +45,27 @@ def parse_pages(text: str) -> list[int]:
     return out
 
 
+def parse_resolve(text: str) -> tuple[str, str]:
+    """``"char-1=5f3c…"`` as ``("char-1", "5f3c…")`` (``"char-1=new"``: create it again).
+
+    Raises:
+        argparse.ArgumentTypeError: not ``CHARACTER=ID``.
+    """
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip() or not value.strip():
+        raise argparse.ArgumentTypeError(f"--resolve: {text!r} is not CHARACTER=ID (or CHARACTER=new)")
+    return name.strip().removeprefix("character:"), value.strip()
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    for handler in logging.getLogger().handlers:  # every record shown here, whichever logger made it
+        if not any(isinstance(f, RedactQueries) for f in handler.filters):
+            handler.addFilter(RedactQueries())
+
+
 def _cmd_publish(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    _logging(args.verbose)
     options: dict[str, Any] = {
         "pages": args.pages,
         "dry": args.dry_run,
@@ -53,11 +77,26 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     }
     if args.image_backend:
         options["image_backend"] = args.image_backend
+    if args.resolve:
+        options["resolve"] = dict(args.resolve)
     try:
         result = publishing.publish(args.source, args.world, **options)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except PublishUncertain as exc:
+        if exc.report is not None:
+            print(exc.report)
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            "interrupted; run the same command again to finish: the characters, media and posts "
+            "already published are in the ledger and are not published twice",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     print(result)
     return 0
 
@@ -85,6 +124,14 @@ def add_publish_command(sub: Any) -> None:
     p.add_argument("--llm", default=env.llm_backend, help="LLM backend writing captions (default: %(default)s)")
     p.add_argument("--no-llm", action="store_true", help="captions are the plain narrative text")
     p.add_argument("--image-backend", default=None, help="backend for avatar portraits (default: the run's)")
+    p.add_argument(
+        "--resolve",
+        type=parse_resolve,
+        action="append",
+        metavar="CHARACTER=ID",
+        help="say what became of a character reported uncertain: its id on the platform, or 'new' "
+        "if it is not there (repeatable)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="print each step")
     p.set_defaults(func=_cmd_publish)

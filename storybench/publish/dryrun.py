@@ -8,13 +8,15 @@ in memory to give its size. Objects the ledger already has are listed as kept.
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from PIL import Image
 
 from storybench.publish.avatars import first_cell
 from storybench.publish.ledger import LedgerData
-from storybench.publish.planning import AvatarSource, PublishPlan
+from storybench.publish.planning import AvatarSource, CharacterItem, PublishPlan
 
 __all__ = ["DryRun", "dry_run"]
 
@@ -55,29 +57,43 @@ def _avatar_size(source: AvatarSource) -> int | None:
     return None
 
 
+def _states(records: Mapping[str, Any], state: str) -> set[str]:
+    return {key for key, record in records.items() if record.state == state}
+
+
+def _avatar_line(out: DryRun, c: CharacterItem) -> None:
+    size = _avatar_size(c.avatar)
+    how = "sheet's first cell" if c.avatar.sheet else f"portrait by {c.avatar.backend}"
+    out.uploads += 1
+    if size is None:
+        out.lines.append(f"  upload avatar-{c.source_id}.png image/png ({how}, rendered when publishing)")
+    else:
+        out.upload_bytes += size
+        out.lines.append(f"  upload avatar-{c.source_id}.png image/png {size:,} bytes ({how})")
+
+
 def dry_run(plan: PublishPlan, ledger: LedgerData | None = None) -> DryRun:
     """List what publishing ``plan`` would do, given what ``ledger`` already holds."""
     out = DryRun(plan)
-    done_media = {k for k, m in (ledger.media if ledger else {}).items() if m.state == "confirmed"}
-    done_chars = {k for k, c in (ledger.characters if ledger else {}).items() if c.state == "created"}
-    done_posts = {k for k, p in (ledger.posts if ledger else {}).items() if p.state == "posted"}
+    data = ledger or LedgerData(target="", world_id="")
+    done_media = _states(data.media, "confirmed")
+    done_chars, unsure = _states(data.characters, "created"), _states(data.characters, "creating")
+    done_posts = _states(data.posts, "posted")
     for c in plan.characters:
         if c.key in done_chars:
             out.lines.append(f"  keep   character {c.display_name!r} ({c.source_id}): already on the platform")
-            continue
-        out.characters += 1
-        out.lines.append(f"  create character {c.display_name!r} ({c.source_id})")
-        if c.media_key not in done_media:
-            size = _avatar_size(c.avatar)
-            how = "sheet's first cell" if c.avatar.sheet else f"portrait by {c.avatar.backend}"
-            out.uploads += 1
-            if size is None:
-                out.lines.append(f"  upload avatar-{c.source_id}.png image/png ({how}, rendered when publishing)")
-            else:
-                out.upload_bytes += size
-                out.lines.append(f"  upload avatar-{c.source_id}.png image/png {size:,} bytes ({how})")
+        elif c.key in unsure:
+            out.lines.append(
+                f"  ?      character {c.display_name!r} ({c.source_id}): uncertain (an earlier CreateCharacter "
+                f"lost its answer); say which with --resolve {c.source_id}=ID or {c.source_id}=new"
+            )
+        else:
+            out.characters += 1
+            out.lines.append(f"  create character {c.display_name!r} ({c.source_id})")
+            if c.media_key not in done_media:
+                _avatar_line(out, c)
     for p in plan.posts:
-        if p.key in done_posts:
+        if p.record_key in done_posts:
             out.lines.append(f"  keep   post of {p.label}: already on the platform")
             continue
         if p.media_key not in done_media:

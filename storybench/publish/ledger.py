@@ -1,25 +1,35 @@
-"""The publish ledger: what a publish has done on the platform, step by step.
+"""The publish ledger: what has been published, where, step by step.
 
-One ledger per source folder, platform and world:
-``<folder>/publish/<host>_<port>__<world_id>.ledger.json`` (``<folder>`` is the run
-folder of a comic, or the story folder). It is a JSON document
-(``{"format": "storybench.publish-ledger", "version": 1, ...}``) holding one record
-per character, media object and post, keyed by the publish plan's keys
-(``character:char-1``, ``media:page-003``, ``post:page-003``). It is rewritten
-atomically (:func:`storybench.files.atomic_write_json`) after every step, and a step's
-record is written *before* the call that depends on it returns control:
+One ledger per platform deployment, world and source (a comic plan or a story):
+``<catalog dir>/publish/<platform>__<world_id>__<plan or story id>.ledger.json``.
+The platform is its name (``STORYBENCH_PUBLISH_PLATFORM``, default ``generia``), not
+its address, so publishing through another address of the same deployment finds
+everything done; the catalog folder is the one every run of the plan lands in, so a
+re-render of the same plan finds it too. Posts and their images are keyed by content
+(``post:page-003#<sha256 of the page image, 16 hex>``): a re-render with identical pages
+publishes nothing, a changed page publishes as a new post (the platform has no call to
+edit a post).
 
-* a character is recorded ``creating`` with its ``publish_key`` before
-  ``CreateCharacter``; a rerun finding ``creating`` looks the key up among the
-  world's AI characters (their ``meta``) before creating it again;
+It is a JSON document (``{"format": "storybench.publish-ledger", "version": 2, ...}``)
+rewritten atomically (:func:`storybench.files.atomic_write_json`) after every step, and a
+step's record is written *before* the call it describes:
+
+* a character is recorded ``creating`` before ``CreateCharacter`` and ``created`` with
+  its id the moment the answer arrives. A ``creating`` record without an id is
+  *uncertain*: the platform may hold the character, and its API finds an AI character
+  by id only (``GetUserCharactersInWorld`` filters on ``real_user_id``, which AI
+  characters do not have), so it is not created again until the user says which it
+  is (``storybench publish --resolve char-1=<id>`` or ``char-1=new``);
 * a media object is recorded with its ``media_id`` as soon as the platform issues the
   URL, ``uploaded`` after the S3 ``PUT``, ``confirmed`` after ``ConfirmUpload``; a
-  rerun confirms an ``uploaded`` object instead of uploading it again. The presigned
-  URL itself is never written (it is a credential for the object);
-* a post is recorded ``posting`` before ``CreateAIPost`` and ``posted`` with its id after.
+  rerun confirms that same media id first and uploads only when the platform says the
+  object is not there. The presigned URL itself is never written (it is a credential);
+* a post is recorded ``posting`` with the media id and the character id before
+  ``CreateAIPost``, ``posted`` with its id after; a rerun finding ``posting`` looks the
+  post up with ``GetCharacterPosts`` before posting.
 
-The ledger holds ``<folder>/publish/<name>.lock`` while a publish runs, so two
-publishes of one folder to one world cannot interleave.
+The ledger holds ``<name>.lock`` while a publish runs, so two publishes of one source to
+one world cannot interleave.
 """
 
 from __future__ import annotations
@@ -48,7 +58,7 @@ __all__ = [
 ]
 
 LEDGER_FORMAT = "storybench.publish-ledger"
-LEDGER_VERSION = 1
+LEDGER_VERSION = 2
 
 
 def _now() -> str:
@@ -62,13 +72,17 @@ class _Record(BaseModel):
 
 
 class CharacterRecord(_Record):
-    """One AI character: ``platform_id`` once created; ``avatar`` is its media key."""
+    """One AI character: ``platform_id`` once known; ``avatar`` is its media key;
+    ``found`` when it was recovered from the platform rather than created by a call
+    whose answer arrived; ``note`` says why a ``creating`` record is uncertain."""
 
     state: Literal["creating", "created"] = "creating"
     display_name: str
     publish_key: str
     avatar: str = ""
     platform_id: str = ""
+    found: bool = False
+    note: str = ""
 
 
 class MediaRecord(_Record):
@@ -94,10 +108,14 @@ class PostRecord(_Record):
     caption: str
     tags: list[str] = Field(default_factory=list)
     post_id: str = ""
+    media_id: str = ""
+    character_id: str = ""
+    found: bool = False
 
 
 class LedgerData(BaseModel):
-    """The ledger document."""
+    """The ledger document: ``target`` is the platform's name, ``addresses`` every address
+    it was reached at, ``source`` the source id (plan or story id)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -106,6 +124,7 @@ class LedgerData(BaseModel):
     target: str
     world_id: str
     source: str = ""
+    addresses: list[str] = Field(default_factory=list)
     characters: dict[str, CharacterRecord] = Field(default_factory=dict)
     media: dict[str, MediaRecord] = Field(default_factory=dict)
     posts: dict[str, PostRecord] = Field(default_factory=dict)
@@ -116,9 +135,11 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "_"
 
 
-def ledger_path(folder: str | os.PathLike[str], target_address: str, world_id: str) -> Path:
-    """Where the ledger of ``folder`` for one platform address and world is."""
-    return Path(folder) / "publish" / f"{_slug(target_address)}__{_slug(world_id)}.ledger.json"
+def ledger_path(folder: str | os.PathLike[str], platform: str, world_id: str, source_id: str) -> Path:
+    """Where the ledger of ``source_id`` (a plan or story id) on one platform and world is,
+    under the catalog folder ``folder``."""
+    name = f"{_slug(platform)}__{_slug(world_id)}__{_slug(source_id)}.ledger.json"
+    return Path(folder) / "publish" / name
 
 
 class PublishLedger:
@@ -126,9 +147,9 @@ class PublishLedger:
 
     Args:
         path: the ledger file (see :func:`ledger_path`).
-        target: the platform label (``grpc://host:port``), recorded.
+        target: the platform's name (``STORYBENCH_PUBLISH_PLATFORM``), recorded.
         world_id: the world, recorded.
-        source: the source folder, recorded.
+        source: the plan or story id, recorded.
         lock: take the ledger's lock (``False`` for read-only use such as a dry run).
 
     Raises:
@@ -146,7 +167,7 @@ class PublishLedger:
             try:
                 self._lock.acquire(timeout=0)
             except Timeout:
-                raise ConfigError(f"{self.path}: another publish of this folder to this world is running") from None
+                raise ConfigError(f"{self.path}: another publish of this plan to this world is running") from None
         self.data = self._load() or LedgerData(target=target, world_id=world_id, source=source)
 
     def _load(self) -> LedgerData | None:
@@ -185,6 +206,12 @@ class PublishLedger:
         record.updated_at = _now()
         self.data.posts[key] = record
         self.save()
+
+    def add_address(self, label: str) -> None:
+        """Record an address the platform was reached at and save."""
+        if label not in self.data.addresses:
+            self.data.addresses.append(label)
+            self.save()
 
     def put_caption(self, key: str, caption: str) -> None:
         """Keep a post's caption (written once, so a rerun posts the same text) and save."""

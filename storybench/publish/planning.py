@@ -16,8 +16,10 @@ data: nothing is rendered, uploaded or asked of an LLM here, so a dry run prints
   one character (display name: the story's title) and every illustrated segment, in
   reading order of the graph (depth first), becomes a post; ``pages=`` counts them from 1.
 
-Keys: ``character:<id>``, ``media:avatar-<id>``, ``media:page-003`` /
-``media:segment-s004``, ``post:page-003`` / ``post:segment-s004``.
+Keys: ``character:<id>``, ``media:avatar-<id>``, ``post:page-003`` /
+``post:segment-s004``; in the ledger a post and its image are keyed by content too
+(``post:page-003#<16 hex of the image's sha256>``, ``media:page-003#...``), so a
+re-render with the same pages maps onto what was published and a changed page does not.
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ class PostItem:
         narrative: the plain narrative text (the caption fallback).
         dialogue: ``"Name: line"`` strings, in reading order.
         tags: style, title, language, chapter.
+        content: the sha256 (hex) of the image file, ``""`` when not known.
     """
 
     key: str
@@ -106,11 +109,17 @@ class PostItem:
     narrative: str
     dialogue: tuple[str, ...]
     tags: tuple[str, ...]
+    content: str = ""
+
+    @property
+    def record_key(self) -> str:
+        """The ledger key of the post: its key and its image's content."""
+        return f"{self.key}#{self.content[:16]}" if self.content else self.key
 
     @property
     def media_key(self) -> str:
-        """The ledger key of the post's image."""
-        return "media:" + self.key.split(":", 1)[1]
+        """The ledger key of the post's image (by content, like :attr:`record_key`)."""
+        return "media:" + self.record_key.split(":", 1)[1]
 
 
 @dataclass
@@ -206,24 +215,16 @@ def _plan_for_run(run_dir: Path, manifest: dict[str, Any], plan: ComicPlan | str
     return loaded
 
 
-def _run_plan(run_dir: Path, pages: Sequence[int] | None, plan: ComicPlan | str | None) -> PublishPlan:
-    manifest = read_manifest(run_dir) or {}
-    comic = _plan_for_run(run_dir, manifest, plan)
-    backend = str(manifest.get("backend") or "storyboard")
-    out = PublishPlan(
-        kind="run",
-        folder=run_dir,
-        catalog_dir=run_dir.parent.parent,
-        source_id=comic.id,
-        run_id=str(manifest.get("run_id") or run_dir.name),
-        title=comic.title,
-        style=comic.style,
-        language=comic.language,
-    )
-    narrator = next(
+def _narrator(comic: ComicPlan) -> str:
+    """The character posting pages nobody speaks on: a narrator by role, else the first character."""
+    return next(
         (c.id for c in comic.characters if any(r in c.role.lower() for r in _NARRATOR_ROLES)),
         comic.characters[0].id if comic.characters else "",
     )
+
+
+def _run_characters(run_dir: Path, comic: ComicPlan, backend: str) -> list[CharacterItem]:
+    out: list[CharacterItem] = []
     for c in comic.characters:
         sheet = run_dir / "characters" / f"{c.id}.png"
         avatar = AvatarSource(
@@ -246,35 +247,58 @@ def _run_plan(run_dir: Path, pages: Sequence[int] | None, plan: ComicPlan | str 
             "style": comic.style,
             "source": "storybench",
         }
-        out.characters.append(CharacterItem(f"character:{c.id}", c.id, c.name, meta, avatar))
+        out.append(CharacterItem(f"character:{c.id}", c.id, c.name, meta, avatar))
+    return out
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _page_post(run_dir: Path, comic: ComicPlan, chapter_title: str, page: Page, narrator: str) -> PostItem:
+    image = run_dir / "pages" / f"page-{page.page_number:03d}.png"
+    if not image.is_file():
+        raise ConfigError(f"{run_dir}: page {page.page_number} has no image ({image.name}); finish the render first")
     names = {c.id: c.name for c in comic.characters}
-    numbers = [p.page_number for _, p in comic.pages()]
-    chosen = _pick_pages(numbers, pages, "page")
-    for chapter, page in comic.pages():
-        if page.page_number not in chosen:
-            continue
-        image = run_dir / "pages" / f"page-{page.page_number:03d}.png"
-        if not image.is_file():
-            raise ConfigError(
-                f"{run_dir}: page {page.page_number} has no image ({image.name}); finish the render first"
-            )
-        panels = sorted(page.panels, key=lambda p: p.position)
-        narrative = " ".join(p.narrative.strip() for p in panels if p.narrative and p.narrative.strip())
-        dialogue = tuple(f"{names.get(d.character, d.character)}: {d.text}" for p in panels for d in p.dialogue)
-        speaker = _speaker(comic, page, narrator)
-        out.posts.append(
-            PostItem(
-                key=f"post:page-{page.page_number:03d}",
-                label=f"page {page.page_number}",
-                number=page.page_number,
-                image=image,
-                content_type=_content_type(image),
-                character=f"character:{speaker}",
-                narrative=narrative,
-                dialogue=dialogue,
-                tags=_tags(comic.style, comic.title, comic.language, chapter.title),
-            )
-        )
+    panels = sorted(page.panels, key=lambda p: p.position)
+    narrative = " ".join(p.narrative.strip() for p in panels if p.narrative and p.narrative.strip())
+    dialogue = tuple(f"{names.get(d.character, d.character)}: {d.text}" for p in panels for d in p.dialogue)
+    return PostItem(
+        key=f"post:page-{page.page_number:03d}",
+        label=f"page {page.page_number}",
+        number=page.page_number,
+        image=image,
+        content_type=_content_type(image),
+        character=f"character:{_speaker(comic, page, narrator)}",
+        narrative=narrative,
+        dialogue=dialogue,
+        tags=_tags(comic.style, comic.title, comic.language, chapter_title),
+        content=_file_sha256(image),
+    )
+
+
+def _run_plan(run_dir: Path, pages: Sequence[int] | None, plan: ComicPlan | str | None) -> PublishPlan:
+    manifest = read_manifest(run_dir) or {}
+    comic = _plan_for_run(run_dir, manifest, plan)
+    backend = str(manifest.get("backend") or "storyboard")
+    out = PublishPlan(
+        kind="run",
+        folder=run_dir,
+        catalog_dir=run_dir.parent.parent,
+        source_id=comic.id,
+        run_id=str(manifest.get("run_id") or run_dir.name),
+        title=comic.title,
+        style=comic.style,
+        language=comic.language,
+        characters=_run_characters(run_dir, comic, backend),
+    )
+    narrator = _narrator(comic)
+    chosen = _pick_pages([p.page_number for _, p in comic.pages()], pages, "page")
+    out.posts = [
+        _page_post(run_dir, comic, chapter.title, page, narrator)
+        for chapter, page in comic.pages()
+        if page.page_number in chosen
+    ]
     return out
 
 
@@ -336,6 +360,7 @@ def _story_plan(story_file: Path, pages: Sequence[int] | None, image_backend: st
                 tags=_tags(
                     story.settings.style, story.title, story.settings.language, f"chapter {story.chapter(seg.id)}"
                 ),
+                content=_file_sha256(image),
             )
         )
     return out

@@ -2,7 +2,7 @@
 
 A target implements :class:`PublishTarget` (the calls the publisher makes); the
 built-in ``generia`` target is :class:`storybench.publish.client.PlatformClient`
-(the seed-003 gRPC services). Others register with :func:`register_publish_target`
+(the platform's gRPC services). Others register with :func:`register_publish_target`
 or through the ``storybench.publish_targets`` entry-point group
 (``name = "package.module:Class"``); the registry is a :class:`storybench.registry.Registry`
 like the image and LLM backends'.
@@ -36,24 +36,41 @@ class PublishTarget(Protocol):
 
     @property
     def label(self) -> str:
-        """The address for messages and the ledger, without credentials."""
+        """The address for messages, without credentials."""
         ...
+
+    @property
+    def platform(self) -> str:
+        """The deployment's name the ledger is kept for (not its address)."""
+        ...
+
+    def health(self) -> dict[str, str]: ...
 
     def create_character(
         self, world_id: str, display_name: str, *, avatar_media_id: str = "", meta: str = "", obj: str = ""
     ) -> Any: ...
 
-    def ai_characters(self, world_id: str, *, obj: str = "") -> list[Any]: ...
+    def get_character(self, character_id: str, *, obj: str = "") -> Any | None: ...
 
     def presigned_upload_url(
-        self, *, world_id: str, character_id: str, filename: str, content_type: str, size: int, obj: str = ""
+        self,
+        *,
+        world_id: str,
+        character_id: str,
+        filename: str,
+        content_type: str,
+        size: int,
+        media_type: int = ...,
+        obj: str = "",
     ) -> Any: ...
 
-    def confirm_upload(self, media_id: str, character_id: str, *, obj: str = "") -> Any: ...
+    def confirm_upload(self, media_id: str, *, obj: str = "") -> Any: ...
 
     def create_ai_post(
         self, *, world_id: str, character_id: str, media_id: str, caption: str, tags: list[str], obj: str = ""
     ) -> Any: ...
+
+    def find_post(self, *, world_id: str, character_id: str, media_id: str, obj: str = "") -> str: ...
 
     def close(self) -> None: ...
 

@@ -1,5 +1,9 @@
 """A publish SIGKILLed in the middle (a subprocess running ``storybench publish``), then run again:
-every count equals the plan's, with no duplicate character, media or post; the token appears nowhere."""
+every count equals the plan's, with no duplicate character, media or post; the token appears nowhere.
+
+A kill while the platform makes a character leaves it *uncertain* (the platform finds AI
+characters by id only): the rerun says so, creates no second one and exits 1; the operator
+finds it and runs ``--resolve``."""
 
 from __future__ import annotations
 
@@ -20,14 +24,15 @@ WORLD = "world-kill"
 PAGES = 12
 
 
-def _cli(run: Path, platform: TestPlatform, token: str) -> subprocess.Popen[bytes]:
+def _cli(run: Path, platform: TestPlatform, token: str, *extra: str) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "STORYBENCH_PUBLISH_TARGET": platform.target,
         "STORYBENCH_PUBLISH_TOKEN": token,
+        "STORYBENCH_PUBLISH_PLATFORM": platform.name,
     }
-    cmd = [sys.executable, "-m", "storybench.cli", "publish", str(run), "--world", WORLD, "--no-llm", "-v"]
+    cmd = [sys.executable, "-m", "storybench.cli", "publish", str(run), "--world", WORLD, "--no-llm", "-v", *extra]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=str(ROOT))
 
 
@@ -84,7 +89,17 @@ def test_sigkill_mid_publish_then_rerun(tmp_path, method, at, drop):
         del proc["first"]
         second = _cli(run, platform, token)
         out2, err2 = second.communicate(timeout=300)
-        assert second.returncode == 0, err2.decode()
+        if method == "CreateCharacter":  # uncertain: not made again, not counted, exit 1
+            assert second.returncode == 1, err2.decode()
+            assert "uncertain: character char-2 (Bo)" in err2.decode() and "--resolve char-2=" in err2.decode()
+            assert len(platform.ai_characters(WORLD)) == 2 and "created 1 character(s)" not in out2.decode()
+            (made,) = [c for c in platform.ai_characters(WORLD) if c.display_name == "Bo"]
+            resolved = _cli(run, platform, token, "--resolve", f"char-2={made.id}")
+            out2, err2 = resolved.communicate(timeout=300)
+            assert resolved.returncode == 0, err2.decode()
+            assert "created 0 character(s)" in out2.decode() and "found on the platform 1 character(s)" in out2.decode()
+        else:
+            assert second.returncode == 0, err2.decode()
         _assert_exact(platform)
         third = _cli(run, platform, token)
         out3, err3 = third.communicate(timeout=300)

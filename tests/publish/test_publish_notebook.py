@@ -53,3 +53,31 @@ def test_notebook_publishes_and_no_token_anywhere(platform, tmp_path, token, cap
     assert checked > 10
     assert token not in printed.out + printed.err + caplog.text
     assert os.environ["STORYBENCH_PUBLISH_TOKEN"] == token  # it was there all along
+
+
+@pytest.mark.slow
+def test_notebook_ends_in_the_clis_sentence_on_a_wrong_token(platform, tmp_path, monkeypatch, capsys):
+    from storybench.cli import main
+
+    out = tmp_path / "outputs"
+    run = render_run(MAVKA, out)
+    monkeypatch.setenv("STORYBENCH_PUBLISH_TOKEN", "not-the-token")
+    platform.unavailable_first.clear()
+    assert main(["publish", str(run), "--world", WORLD, "--no-llm", "--no-progress"]) == 1
+    (cli_sentence,) = capsys.readouterr().err.strip().splitlines()
+    executed = tmp_path / "publish-executed.ipynb"
+    with pytest.raises(pm.PapermillExecutionError):
+        pm.execute_notebook(
+            str(NOTEBOOK),
+            str(executed),
+            parameters={"source": str(run), "world_id": WORLD, "dry_run": False},
+            cwd=str(NOTEBOOK.parent),
+            progress_bar=False,
+            kernel_name="python3",
+        )
+    notebook = json.loads(executed.read_text(encoding="utf-8"))
+    errors = [o for c in notebook["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    (error,) = errors
+    assert error["traceback"] == [cli_sentence]  # the sentence, no frames
+    assert cli_sentence.startswith("error: publish GetPresignedUploadURL for avatar of character char-1")
+    assert "UNAUTHENTICATED" in cli_sentence and "Traceback" not in json.dumps(error)

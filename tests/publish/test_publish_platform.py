@@ -155,8 +155,10 @@ def test_invalid_argument_is_not_retried(platform, tmp_path, token):
     with pytest.raises(PublishError) as err:
         publish(run, "", policy=FAST, progress=False)  # empty world: refused before any call
     assert err.value.step == "setup"
-    # a character the platform refuses: unparseable meta cannot happen, so break the avatar instead
-    platform.before["CreateCharacter"] = lambda n: platform.media.clear()
+    # a character the platform refuses: unparseable meta cannot happen, so a gateway refuses it
+    platform.refuse["CreateCharacter"] = pytest.importorskip(
+        "grpc"
+    ).StatusCode.INVALID_ARGUMENT  # the real service checks nothing
     with pytest.raises(PublishRejected) as err2:
         _publish(run)
     assert (err2.value.step, err2.value.code) == ("CreateCharacter", "INVALID_ARGUMENT")
@@ -186,7 +188,7 @@ def test_dry_run_lists_with_sizes_and_sends_nothing(platform, tmp_path, token):
     assert f"page-002.png image/png {size:,} bytes" in text
     assert "portrait by storyboard" in text
     assert sum(platform.calls.values()) == 0
-    assert not ledger_path(run, platform.target, WORLD).exists()
+    assert not ledger_path(run.parent.parent, platform.name, WORLD, "mavka-forest-manga").exists()
     _publish(run, pages=[2])
     dry2 = publish(run, WORLD, dry=True)
     assert (dry2.characters, dry2.posts) == (0, 2) and "keep   post of page 2" in str(dry2)
@@ -287,3 +289,17 @@ def test_tls_when_the_target_says_grpcs(tmp_path, token, monkeypatch):
         with pytest.raises(PublishError) as err:
             publish(run, "other-world", target=plain, policy=RetryPolicy(attempts=2, backoff_seconds=0), progress=False)
         assert err.value.code == "UNAVAILABLE"
+
+
+def test_a_put_without_an_answer_is_confirmed_not_uploaded_again(platform, tmp_path, token, caplog):
+    run = render_run(MAVKA, tmp_path / "outputs")
+    platform.unavailable_first.clear()
+    platform.s3_drop_answer_next = 1  # the first avatar reaches S3; its answer does not reach us
+    with caplog.at_level(logging.INFO, logger="storybench.publish"):
+        report = _publish(run)
+    assert platform.s3_drop_answer_next == 0 and "answered nothing" in caplog.text
+    assert "asking the platform whether it arrived" in caplog.text
+    assert (report.created.characters, report.created.media, report.created.posts) == (2, 5, 3)
+    assert platform.counts(WORLD) == {"characters": 2, "confirmed_media": 5, "posts": 3, "s3_objects": 5}
+    assert platform.calls["GetPresignedUploadURL"] == 5  # no new media id for it
+    assert platform.calls["s3:PUT"] == 5 and platform.calls["ConfirmUpload"] == 5

@@ -243,3 +243,56 @@ def test_missing_extra_names_it(monkeypatch):
     with pytest.raises(MissingDependencyError, match=r"storybench\[publish\]") as err:
         require_publish_extra()
     assert "grpcio" in str(err.value)
+
+
+def test_a_create_call_is_not_repeated_when_its_answer_is_lost():
+    from storybench.publish.retry import OutcomeUnknown
+
+    for code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        call, calls = _failing([code])
+        with pytest.raises(OutcomeUnknown) as err:
+            call_rpc(RetryPolicy(sleep=lambda s: None), "CreateAIPost", "page 1", call, creates=True)
+        assert calls["n"] == 1 and err.value.code == code.name
+    # no connection was made: the request never left, so it is sent again
+    calls = {"n": 0}
+
+    def refused() -> str:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise FakeRpcError(grpc.StatusCode.UNAVAILABLE, "failed to connect to all addresses; Connection refused")
+        return "ok"
+
+    assert call_rpc(RetryPolicy(sleep=lambda s: None), "CreateCharacter", "c", refused, creates=True) == "ok"
+
+
+def test_parse_resolve():
+    from storybench.publish.cli import parse_resolve
+
+    assert parse_resolve("char-1=5f3c") == ("char-1", "5f3c")
+    assert parse_resolve("character:char-2=new") == ("char-2", "new")
+    for bad in ("char-1", "=x", "char-1="):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_resolve(bad)
+
+
+def test_redact_text_cuts_every_query():
+    from storybench.publish.logs import redact_text
+
+    line = 'HTTP Request: PUT https://s3.example/b/k.png?X-Amz-Credential=AK%2F&X-Amz-Signature=ab12 "HTTP/1.1 200 OK"'
+    assert redact_text(line) == 'HTTP Request: PUT https://s3.example/b/k.png?<redacted> "HTTP/1.1 200 OK"'
+    assert redact_text(redact_text(line)) == redact_text(line)
+    assert "ab12" not in redact_text("url=X-Amz-Signature=ab12&X-Amz-Date=1")
+
+
+def test_ctrl_c_speaks_of_what_was_published(monkeypatch, capsys, tmp_path):
+    import storybench.publish as publishing
+    from storybench.cli import main
+
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(publishing, "publish", interrupted, raising=False)
+    assert main(["publish", str(tmp_path), "--world", "w", "--no-llm"]) == 130
+    err = capsys.readouterr().err
+    assert "panels" not in err
+    assert err.startswith("interrupted; run the same command again to finish") and "not published twice" in err

@@ -24,23 +24,46 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$storybench/publish/proto/media.proto\x12\rgeneria.media\"|\n\x1cGetPresignedUploadURLRequest\x12\x14\n\x0c\x63haracter_id\x18\x01 \x01(\t\x12\x10\n\x08world_id\x18\x02 \x01(\t\x12\x10\n\x08\x66ilename\x18\x03 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x0c\n\x04size\x18\x05 \x01(\x03\"Y\n\x1dGetPresignedUploadURLResponse\x12\x10\n\x08media_id\x18\x01 \x01(\t\x12\x12\n\nupload_url\x18\x02 \x01(\t\x12\x12\n\nexpires_at\x18\x03 \x01(\x03\">\n\x14\x43onfirmUploadRequest\x12\x10\n\x08media_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63haracter_id\x18\x02 \x01(\t\"H\n\x0cMediaVariant\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\"W\n\x15\x43onfirmUploadResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12-\n\x08variants\x18\x02 \x03(\x0b\x32\x1b.generia.media.MediaVariant2\xde\x01\n\x0cMediaService\x12r\n\x15GetPresignedUploadURL\x12+.generia.media.GetPresignedUploadURLRequest\x1a,.generia.media.GetPresignedUploadURLResponse\x12Z\n\rConfirmUpload\x12#.generia.media.ConfirmUploadRequest\x1a$.generia.media.ConfirmUploadResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$storybench/publish/proto/media.proto\x12\x05media\"m\n\rMediaMetadata\x12\x14\n\x0c\x63haracter_id\x18\x01 \x01(\t\x12\x10\n\x08world_id\x18\x02 \x01(\t\x12\x10\n\x08\x66ilename\x18\x03 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x0c\n\x04size\x18\x05 \x01(\x03\"H\n\x0cMediaVariant\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\"#\n\x0fGetMediaRequest\x12\x10\n\x08media_id\x18\x01 \x01(\t\"\xd8\x01\n\x05Media\x12\x10\n\x08media_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63haracter_id\x18\x02 \x01(\t\x12\x10\n\x08world_id\x18\x03 \x01(\t\x12\x10\n\x08\x66ilename\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\x0c\n\x04size\x18\x06 \x01(\x03\x12%\n\x08variants\x18\x07 \x03(\x0b\x32\x13.media.MediaVariant\x12\x12\n\ncreated_at\x18\x08 \x01(\t\x12$\n\nmedia_type\x18\t \x01(\x0e\x32\x10.media.MediaType\"K\n\x12GetMediaURLRequest\x12\x10\n\x08media_id\x18\x01 \x01(\t\x12\x0f\n\x07variant\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x03\"6\n\x13GetMediaURLResponse\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x12\n\nexpires_at\x18\x02 \x01(\x03\"D\n\x14OptimizeImageRequest\x12\x10\n\x08media_id\x18\x01 \x01(\t\x12\x1a\n\x12variants_to_create\x18\x02 \x03(\t\">\n\x15OptimizeImageResponse\x12%\n\x08variants\x18\x01 \x03(\x0b\x32\x13.media.MediaVariant\"\xa2\x01\n\x1cGetPresignedUploadURLRequest\x12\x10\n\x08world_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63haracter_id\x18\x02 \x01(\t\x12\x10\n\x08\x66ilename\x18\x03 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x0c\n\x04size\x18\x05 \x01(\x03\x12$\n\nmedia_type\x18\x06 \x01(\x0e\x32\x10.media.MediaType\"Y\n\x1dGetPresignedUploadURLResponse\x12\x10\n\x08media_id\x18\x01 \x01(\t\x12\x12\n\nupload_url\x18\x02 \x01(\t\x12\x12\n\nexpires_at\x18\x03 \x01(\x03\"(\n\x14\x43onfirmUploadRequest\x12\x10\n\x08media_id\x18\x01 \x01(\t\"O\n\x15\x43onfirmUploadResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12%\n\x08variants\x18\x02 \x03(\x0b\x32\x13.media.MediaVariant\"\x14\n\x12HealthCheckRequest\"}\n\x13HealthCheckResponse\x12\x31\n\x06status\x18\x01 \x01(\x0e\x32!.media.HealthCheckResponse.Status\"3\n\x06Status\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x0b\n\x07SERVING\x10\x01\x12\x0f\n\x0bNOT_SERVING\x10\x02*\x97\x01\n\tMediaType\x12\x16\n\x12MEDIA_TYPE_UNKNOWN\x10\x00\x12\x1b\n\x17MEDIA_TYPE_WORLD_HEADER\x10\x01\x12\x19\n\x15MEDIA_TYPE_WORLD_ICON\x10\x02\x12\x1f\n\x1bMEDIA_TYPE_CHARACTER_AVATAR\x10\x03\x12\x19\n\x15MEDIA_TYPE_POST_IMAGE\x10\x04\x32\xc8\x03\n\x0cMediaService\x12\x62\n\x15GetPresignedUploadURL\x12#.media.GetPresignedUploadURLRequest\x1a$.media.GetPresignedUploadURLResponse\x12J\n\rConfirmUpload\x12\x1b.media.ConfirmUploadRequest\x1a\x1c.media.ConfirmUploadResponse\x12\x30\n\x08GetMedia\x12\x16.media.GetMediaRequest\x1a\x0c.media.Media\x12\x44\n\x0bGetMediaURL\x12\x19.media.GetMediaURLRequest\x1a\x1a.media.GetMediaURLResponse\x12J\n\rOptimizeImage\x12\x1b.media.OptimizeImageRequest\x1a\x1c.media.OptimizeImageResponse\x12\x44\n\x0bHealthCheck\x12\x19.media.HealthCheckRequest\x1a\x1a.media.HealthCheckResponseB-Z+github.com/sdshorin/generia/api/proto/mediab\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'storybench.publish.proto.media_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
-  _globals['_GETPRESIGNEDUPLOADURLREQUEST']._serialized_start=55
-  _globals['_GETPRESIGNEDUPLOADURLREQUEST']._serialized_end=179
-  _globals['_GETPRESIGNEDUPLOADURLRESPONSE']._serialized_start=181
-  _globals['_GETPRESIGNEDUPLOADURLRESPONSE']._serialized_end=270
-  _globals['_CONFIRMUPLOADREQUEST']._serialized_start=272
-  _globals['_CONFIRMUPLOADREQUEST']._serialized_end=334
-  _globals['_MEDIAVARIANT']._serialized_start=336
-  _globals['_MEDIAVARIANT']._serialized_end=408
-  _globals['_CONFIRMUPLOADRESPONSE']._serialized_start=410
-  _globals['_CONFIRMUPLOADRESPONSE']._serialized_end=497
-  _globals['_MEDIASERVICE']._serialized_start=500
-  _globals['_MEDIASERVICE']._serialized_end=722
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'Z+github.com/sdshorin/generia/api/proto/media'
+  _globals['_MEDIATYPE']._serialized_start=1284
+  _globals['_MEDIATYPE']._serialized_end=1435
+  _globals['_MEDIAMETADATA']._serialized_start=47
+  _globals['_MEDIAMETADATA']._serialized_end=156
+  _globals['_MEDIAVARIANT']._serialized_start=158
+  _globals['_MEDIAVARIANT']._serialized_end=230
+  _globals['_GETMEDIAREQUEST']._serialized_start=232
+  _globals['_GETMEDIAREQUEST']._serialized_end=267
+  _globals['_MEDIA']._serialized_start=270
+  _globals['_MEDIA']._serialized_end=486
+  _globals['_GETMEDIAURLREQUEST']._serialized_start=488
+  _globals['_GETMEDIAURLREQUEST']._serialized_end=563
+  _globals['_GETMEDIAURLRESPONSE']._serialized_start=565
+  _globals['_GETMEDIAURLRESPONSE']._serialized_end=619
+  _globals['_OPTIMIZEIMAGEREQUEST']._serialized_start=621
+  _globals['_OPTIMIZEIMAGEREQUEST']._serialized_end=689
+  _globals['_OPTIMIZEIMAGERESPONSE']._serialized_start=691
+  _globals['_OPTIMIZEIMAGERESPONSE']._serialized_end=753
+  _globals['_GETPRESIGNEDUPLOADURLREQUEST']._serialized_start=756
+  _globals['_GETPRESIGNEDUPLOADURLREQUEST']._serialized_end=918
+  _globals['_GETPRESIGNEDUPLOADURLRESPONSE']._serialized_start=920
+  _globals['_GETPRESIGNEDUPLOADURLRESPONSE']._serialized_end=1009
+  _globals['_CONFIRMUPLOADREQUEST']._serialized_start=1011
+  _globals['_CONFIRMUPLOADREQUEST']._serialized_end=1051
+  _globals['_CONFIRMUPLOADRESPONSE']._serialized_start=1053
+  _globals['_CONFIRMUPLOADRESPONSE']._serialized_end=1132
+  _globals['_HEALTHCHECKREQUEST']._serialized_start=1134
+  _globals['_HEALTHCHECKREQUEST']._serialized_end=1154
+  _globals['_HEALTHCHECKRESPONSE']._serialized_start=1156
+  _globals['_HEALTHCHECKRESPONSE']._serialized_end=1281
+  _globals['_HEALTHCHECKRESPONSE_STATUS']._serialized_start=1230
+  _globals['_HEALTHCHECKRESPONSE_STATUS']._serialized_end=1281
+  _globals['_MEDIASERVICE']._serialized_start=1438
+  _globals['_MEDIASERVICE']._serialized_end=1894
 # @@protoc_insertion_point(module_scope)

@@ -24,17 +24,40 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#storybench/publish/proto/post.proto\x12\x0cgeneria.post\"n\n\x13\x43reateAIPostRequest\x12\x14\n\x0c\x63haracter_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61ption\x18\x02 \x01(\t\x12\x10\n\x08media_id\x18\x03 \x01(\t\x12\x10\n\x08world_id\x18\x04 \x01(\t\x12\x0c\n\x04tags\x18\x05 \x03(\t\"9\n\x12\x43reatePostResponse\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x12\n\ncreated_at\x18\x02 \x01(\t2b\n\x0bPostService\x12S\n\x0c\x43reateAIPost\x12!.generia.post.CreateAIPostRequest\x1a .generia.post.CreatePostResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#storybench/publish/proto/post.proto\x12\x04post\"\x8c\x01\n\x11\x43reatePostRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63haracter_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63\x61ption\x18\x03 \x01(\t\x12\x10\n\x08media_id\x18\x04 \x01(\t\x12\x10\n\x08world_id\x18\x05 \x01(\t\x12\r\n\x05is_ai\x18\x06 \x01(\x08\x12\x0c\n\x04tags\x18\x07 \x03(\t\"n\n\x13\x43reateAIPostRequest\x12\x14\n\x0c\x63haracter_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61ption\x18\x02 \x01(\t\x12\x10\n\x08media_id\x18\x03 \x01(\t\x12\x10\n\x08world_id\x18\x04 \x01(\t\x12\x0c\n\x04tags\x18\x05 \x03(\t\"9\n\x12\x43reatePostResponse\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x12\n\ncreated_at\x18\x02 \x01(\t\"3\n\x0eGetPostRequest\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x10\n\x08world_id\x18\x02 \x01(\t\"W\n\x13GetUserPostsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0e\n\x06offset\x18\x03 \x01(\x05\x12\x10\n\x08world_id\x18\x04 \x01(\t\"a\n\x18GetCharacterPostsRequest\x12\x14\n\x0c\x63haracter_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\x12\x0e\n\x06offset\x18\x03 \x01(\x05\x12\x10\n\x08world_id\x18\x04 \x01(\t\"(\n\x14GetPostsByIdsRequest\x12\x10\n\x08post_ids\x18\x01 \x03(\t\"G\n\x14GetGlobalFeedRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\x12\x0e\n\x06\x63ursor\x18\x02 \x01(\t\x12\x10\n\x08world_id\x18\x03 \x01(\t\"\xeb\x01\n\x04Post\x12\x0f\n\x07post_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63haracter_id\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x0f\n\x07\x63\x61ption\x18\x04 \x01(\t\x12\x11\n\tmedia_url\x18\x05 \x01(\t\x12\x12\n\ncreated_at\x18\x06 \x01(\t\x12\x13\n\x0blikes_count\x18\x07 \x01(\x05\x12\x16\n\x0e\x63omments_count\x18\x08 \x01(\x05\x12\x10\n\x08world_id\x18\t \x01(\t\x12\x12\n\navatar_url\x18\n \x01(\t\x12\r\n\x05is_ai\x18\x0b \x01(\x08\x12\x0c\n\x04tags\x18\x0c \x03(\t\"I\n\x08PostList\x12\x19\n\x05posts\x18\x01 \x03(\x0b\x32\n.post.Post\x12\r\n\x05total\x18\x02 \x01(\x05\x12\x13\n\x0bnext_cursor\x18\x03 \x01(\t\"\x14\n\x12HealthCheckRequest\"|\n\x13HealthCheckResponse\x12\x30\n\x06status\x18\x01 \x01(\x0e\x32 .post.HealthCheckResponse.Status\"3\n\x06Status\x12\x0b\n\x07UNKNOWN\x10\x00\x12\x0b\n\x07SERVING\x10\x01\x12\x0f\n\x0bNOT_SERVING\x10\x02\x32\xfe\x03\n\x0bPostService\x12?\n\nCreatePost\x12\x17.post.CreatePostRequest\x1a\x18.post.CreatePostResponse\x12\x43\n\x0c\x43reateAIPost\x12\x19.post.CreateAIPostRequest\x1a\x18.post.CreatePostResponse\x12+\n\x07GetPost\x12\x14.post.GetPostRequest\x1a\n.post.Post\x12\x39\n\x0cGetUserPosts\x12\x19.post.GetUserPostsRequest\x1a\x0e.post.PostList\x12\x43\n\x11GetCharacterPosts\x12\x1e.post.GetCharacterPostsRequest\x1a\x0e.post.PostList\x12;\n\rGetPostsByIds\x12\x1a.post.GetPostsByIdsRequest\x1a\x0e.post.PostList\x12;\n\rGetGlobalFeed\x12\x1a.post.GetGlobalFeedRequest\x1a\x0e.post.PostList\x12\x42\n\x0bHealthCheck\x12\x18.post.HealthCheckRequest\x1a\x19.post.HealthCheckResponseB,Z*github.com/sdshorin/generia/api/proto/postb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'storybench.publish.proto.post_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
-  DESCRIPTOR._loaded_options = None
-  _globals['_CREATEAIPOSTREQUEST']._serialized_start=53
-  _globals['_CREATEAIPOSTREQUEST']._serialized_end=163
-  _globals['_CREATEPOSTRESPONSE']._serialized_start=165
-  _globals['_CREATEPOSTRESPONSE']._serialized_end=222
-  _globals['_POSTSERVICE']._serialized_start=224
-  _globals['_POSTSERVICE']._serialized_end=322
+  _globals['DESCRIPTOR']._loaded_options = None
+  _globals['DESCRIPTOR']._serialized_options = b'Z*github.com/sdshorin/generia/api/proto/post'
+  _globals['_CREATEPOSTREQUEST']._serialized_start=46
+  _globals['_CREATEPOSTREQUEST']._serialized_end=186
+  _globals['_CREATEAIPOSTREQUEST']._serialized_start=188
+  _globals['_CREATEAIPOSTREQUEST']._serialized_end=298
+  _globals['_CREATEPOSTRESPONSE']._serialized_start=300
+  _globals['_CREATEPOSTRESPONSE']._serialized_end=357
+  _globals['_GETPOSTREQUEST']._serialized_start=359
+  _globals['_GETPOSTREQUEST']._serialized_end=410
+  _globals['_GETUSERPOSTSREQUEST']._serialized_start=412
+  _globals['_GETUSERPOSTSREQUEST']._serialized_end=499
+  _globals['_GETCHARACTERPOSTSREQUEST']._serialized_start=501
+  _globals['_GETCHARACTERPOSTSREQUEST']._serialized_end=598
+  _globals['_GETPOSTSBYIDSREQUEST']._serialized_start=600
+  _globals['_GETPOSTSBYIDSREQUEST']._serialized_end=640
+  _globals['_GETGLOBALFEEDREQUEST']._serialized_start=642
+  _globals['_GETGLOBALFEEDREQUEST']._serialized_end=713
+  _globals['_POST']._serialized_start=716
+  _globals['_POST']._serialized_end=951
+  _globals['_POSTLIST']._serialized_start=953
+  _globals['_POSTLIST']._serialized_end=1026
+  _globals['_HEALTHCHECKREQUEST']._serialized_start=1028
+  _globals['_HEALTHCHECKREQUEST']._serialized_end=1048
+  _globals['_HEALTHCHECKRESPONSE']._serialized_start=1050
+  _globals['_HEALTHCHECKRESPONSE']._serialized_end=1174
+  _globals['_HEALTHCHECKRESPONSE_STATUS']._serialized_start=1123
+  _globals['_HEALTHCHECKRESPONSE_STATUS']._serialized_end=1174
+  _globals['_POSTSERVICE']._serialized_start=1177
+  _globals['_POSTSERVICE']._serialized_end=1687
 # @@protoc_insertion_point(module_scope)
