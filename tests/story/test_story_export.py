@@ -61,7 +61,8 @@ def test_twee_has_one_passage_per_segment_and_links_matching_choices(engine: Sto
     # the link from s001's first choice goes to the version on the current path (the regenerated one)
     assert passages["s001"]["links"][0][1] == story.current_id
     assert "alternative" in passages["s002"]["tags"]
-    assert (export_words("uk").version_link(2, 2), story.current_id) in passages["s002"]["links"]  # alternatives reachable
+    # alternatives reachable
+    assert (export_words("uk").version_link(2, 2), story.current_id) in passages["s002"]["links"]
 
 
 def test_twee_sugarcube_and_unknown_format(engine: StoryEngine) -> None:
