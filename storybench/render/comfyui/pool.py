@@ -82,6 +82,7 @@ class ComfyServer:
         self.needs_check = False
         self.rendered = 0
         self.deleted_last: list[str] = []  # /history ids deleted last (sent again with the next delete)
+        self.lock = threading.Lock()  # guards deleted_last
         self.prober: threading.Thread | None = None
 
     def __repr__(self) -> str:
