@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from storybench.cli_errors import explain
+from storybench.messages import explain
 from storybench.notebook_run import clean_orphan_notebooks, kernel_stderr_to, settle_notebook
 from storybench.redact import scrub_notebook
 
@@ -213,7 +213,7 @@ def _move_into_run(executed: Path, kernel_log: Path, run_dir: Path | None) -> Pa
 
 
 def _sentence(exc: BaseException) -> str:
-    """A failed run's error as :func:`storybench.cli_errors.explain` words it (lines joined by newlines)."""
+    """A failed run's error as :func:`storybench.messages.explain` words it (lines joined by newlines)."""
     lines = list(explain(exc).lines)
     if lines and lines[0].startswith("render failed: "):
         lines[0] = lines[0][len("render failed: ") :]

@@ -47,15 +47,16 @@ SAVE_NODE, PREVIEW_NODE = "SaveImage", "PreviewImage"
 
 
 def to_temporary_output(workflow: dict[str, Any], output_node: str) -> dict[str, Any]:
-    """``workflow`` with its ``SaveImage`` output node made a ``PreviewImage`` (same inputs
-    but ``filename_prefix``, which PreviewImage does not take), so the image goes to
-    ComfyUI's ``temp/`` folder (``/view?type=temp``) and nothing piles up in ``output/``.
-    Other output node classes are left alone. The given dict is not changed."""
+    """``workflow`` with its ``SaveImage`` output node made a ``PreviewImage``, so the image
+    goes to ComfyUI's ``temp/`` folder (``/view?type=temp``) and nothing piles up in
+    ``output/``. The inputs stay as they are: PreviewImage does not declare
+    ``filename_prefix``, so ComfyUI ignores it when running the node, but it still counts in
+    ComfyUI's cache key, so each panel keeps its own cache entry as with SaveImage. Other
+    output node classes are left alone; the given dict is not changed."""
     node = workflow.get(output_node)
     if not isinstance(node, Mapping) or node.get("class_type") != SAVE_NODE:
         return workflow
-    inputs = {k: v for k, v in (node.get("inputs") or {}).items() if k != "filename_prefix"}
-    return {**workflow, output_node: {**node, "class_type": PREVIEW_NODE, "inputs": inputs}}
+    return {**workflow, output_node: {**node, "class_type": PREVIEW_NODE}}
 
 
 @dataclass

@@ -38,7 +38,7 @@ from typing import Any
 from PIL import Image
 
 from storybench.config import DEFAULT_COMFYUI_URL
-from storybench.exceptions import BackendError, Cancelled, TransientBackendError
+from storybench.exceptions import BackendError, TransientBackendError
 from storybench.files import sha256_bytes
 from storybench.render.base import ImageBackend
 from storybench.render.comfyui.attempt import Attempts, InFlight, PanelRequest
@@ -110,6 +110,8 @@ class ComfyUIBackend(ImageBackend):
     name = "comfyui"
     version = "1"
     default_concurrency = 2
+    #: Checks JSON options (``-p backend_options``) before anything starts; raises ConfigError.
+    check_options = staticmethod(ComfyUIOptions.check)
 
     def __init__(self, **options: Any) -> None:
         opts = ComfyUIOptions.of(**options)

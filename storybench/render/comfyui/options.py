@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from storybench.config import env_settings
 from storybench.exceptions import ConfigError
+from storybench.messages import validation_sentence
 from storybench.render.comfyui.memory import GIB
 from storybench.render.comfyui.pool import parse_urls
 from storybench.render.comfyui.workflow import WorkflowTemplate
@@ -121,30 +122,12 @@ class ComfyUIOptions(BaseModel):
 #: The option names (also the keys of ``-p backend_options``).
 OPTION_NAMES: tuple[str, ...] = tuple(ComfyUIOptions.model_fields)
 
-_RANGE_WORDS = {
-    "greater_than_equal": "at least {ge}",
-    "greater_than": "more than {gt}",
-    "less_than_equal": "at most {le}",
-}
-
 
 def option_error(exc: ValidationError) -> ConfigError:
     """The first problem of a :class:`ComfyUIOptions` validation as one sentence
     (``backend option timeout: 'x'; must be a number``)."""
     error = exc.errors(include_url=False)[0]
-    name = ".".join(str(p) for p in error["loc"]) or "backend_options"
-    kind = error["type"]
-    ctx = error.get("ctx") or {}
-    if kind == "extra_forbidden":
-        return ConfigError(
-            f"unknown backend option {name!r}; the ComfyUI backend knows: {', '.join(OPTION_NAMES)}"
-        )
-    if kind in _RANGE_WORDS:
-        allowed = _RANGE_WORDS[kind].format(**ctx)
-    elif kind.startswith(("int_", "float_")):
-        allowed = "a whole number" if kind.startswith("int_") else "a number"
-    elif kind.startswith("bool"):
-        allowed = "true or false"
-    else:
-        allowed = str(error["msg"]).lower()
-    return ConfigError(f"backend option {name}: {error.get('input')!r}; must be {allowed}")
+    if error["type"] == "extra_forbidden":
+        name = str(error["loc"][0]) if error["loc"] else "?"
+        return ConfigError(f"unknown backend option {name!r}; the ComfyUI backend knows: {', '.join(OPTION_NAMES)}")
+    return ConfigError(validation_sentence(exc, "backend option"))

@@ -166,7 +166,9 @@ def _readings(pool: ServerPool, server: ComfyServer) -> dict[str, Any] | None:
         return None
     return {
         "comfyui_version": (stats.get("system") or {}).get("comfyui_version"),
-        "devices": [{k: d.get(k) for k in ("name", "type", "vram_total", "vram_free")} for d in stats.get("devices", [])],
+        "devices": [
+            {k: d.get(k) for k in ("name", "type", "vram_total", "vram_free")} for d in stats.get("devices", [])
+        ],
         "websocket": server.client.start(),
         **memory,
     }

@@ -132,8 +132,6 @@ class PromptWatch:
                 self._cond.wait_for(lambda: self._changes != seen or self.done, timeout=timeout)
 
 
-
-
 #: What each websocket message kind changes in a :class:`PromptWatch`.
 _APPLY: dict[str, Callable[[PromptWatch, Mapping[str, Any], float], None]] = {
     "execution_start": PromptWatch._started,
