@@ -13,9 +13,13 @@ Subcommands:
     publish SRC   publish a rendered run or a played story to a platform world (the publish extra).
     models        list the LLMs this machine can use (storybench.llm.models_cli).
 
+While a plan renders, one line per finished job (panels, pages, exports: rendered, cached or
+failed) and every outage or server change is printed as it happens
+(:mod:`storybench.cli_progress`); ``-v`` streams the notebook's own output instead.
+
 Exit codes: 0 success, 1 invalid input or a failed render, 2 usage errors (argparse, unknown
-``-p`` names), 130 interrupted. Every failure is reported in one or two sentences
-(:mod:`storybench.messages`); ``storybench --debug ...`` shows the traceback instead.
+``-p`` names, ``-p`` values of the wrong type or range, ``--parallel 0``), 130 interrupted.
+Every failure is reported in one or two sentences (:mod:`storybench.messages`); ``storybench --debug ...`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Any
 
 from storybench.batch.plan_runner import execute_plan_notebook
 from storybench.batch.runs_cli import add_runs_command, render_many
+from storybench.cli_progress import ProgressPrinter
 from storybench.compose.capacity import lettering_warnings
 from storybench.config import env_settings
 from storybench.files import atomic_write_text
@@ -128,6 +133,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
         f"rendering {plan.id!r} ({plan.page_count()} page(s), {plan.panel_count()} panel(s)) "
         f"with backend {args.backend!r}"
     )
+    printer = None if args.verbose else ProgressPrinter(sys.stdout)
     run = execute_plan_notebook(
         batch_notebook_path(),
         plan_file,
@@ -136,12 +142,16 @@ def _cmd_render(args: argparse.Namespace) -> int:
         output_dir=args.output_dir,
         params=params,
         kernel=args.kernel,
-        progress_bar=not args.verbose,
+        progress_bar=False,
         stdout=sys.stdout if args.verbose else None,
         stderr=sys.stderr if args.verbose else None,
+        on_progress=printer,
     )
     if run.summary:
         print(run.summary)
+    dead = printer.dead_servers() if printer is not None else []
+    if dead:
+        print("servers not answering (or left out) at the end: " + ", ".join(dead))
     if run.error:
         first, *rest = run.error.splitlines() or [""]
         print(f"render failed: {first}", *rest, sep="\n", file=sys.stderr)

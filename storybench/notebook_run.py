@@ -45,6 +45,9 @@ __all__ = [
 ]
 
 KEEP_ORPHANS = 5
+#: The files of one notebook run in ``.notebooks/``: the executed copy, the result, the
+#: kernel's stderr and the progress feed.
+RUN_FILE_SUFFIXES = (".ipynb", ".result.json", ".kernel.log", ".events.jsonl")
 ORPHAN_MIN_AGE = 3600.0
 
 
@@ -263,7 +266,7 @@ def orphan_notebooks(
     render still running): what :func:`clean_orphan_notebooks` deletes."""
     folder = Path(work_dir)
     try:
-        files = [p for p in folder.iterdir() if p.name.endswith((".ipynb", ".result.json", ".kernel.log"))]
+        files = [p for p in folder.iterdir() if p.name.endswith(RUN_FILE_SUFFIXES)]
     except OSError:
         return []
     notebooks = sorted((p for p in files if p.suffix == ".ipynb"), key=_mtime, reverse=True)

@@ -7,7 +7,9 @@ folder is known; the notebook reports the run (folder, id, status, summary) thro
 killed runs in ``.notebooks/`` are cleaned (:func:`storybench.notebook_run.clean_orphan_notebooks`);
 after it the executed copy is checked (a torn one is deleted) and scrubbed of secrets;
 the kernel's own stderr goes to ``kernel.log`` (kept with the run), so a Ctrl-C never
-shows the kernel's shutdown tracebacks.
+shows the kernel's shutdown tracebacks. With ``on_progress`` the notebook also writes its
+progress to ``<plan_id>-<token>.events.jsonl`` beside it (:mod:`storybench.batch.progress_feed`),
+read as it grows and handed to ``on_progress`` line by line, then deleted.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from storybench.batch.progress_feed import follow_feed
 from storybench.messages import explain
 from storybench.notebook_run import clean_orphan_notebooks, kernel_stderr_to, settle_notebook
 from storybench.redact import scrub_notebook
@@ -46,6 +49,7 @@ class NotebookRun:
         error: ``"<exception name>: <message>"`` when the notebook raised, else ``""``.
         executed: where the executed notebook was kept.
         seconds: wall time of the execution (kernel start included), seconds.
+        errors: the run's errors as its summary lists them (``[]`` when none were reported).
     """
 
     plan_path: Path
@@ -56,6 +60,7 @@ class NotebookRun:
     error: str
     executed: Path
     seconds: float
+    errors: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -75,6 +80,7 @@ def execute_plan_notebook(
     progress_bar: bool = True,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> NotebookRun:
     """Execute the batch notebook for one plan.
 
@@ -88,6 +94,9 @@ def execute_plan_notebook(
         kernel: Jupyter kernel name (default: the notebook's).
         progress_bar: papermill's cell progress bar.
         stdout, stderr: stream the notebook's output there.
+        on_progress: called (from a reader thread) with each progress line of the run as it
+            happens: the engine's events and the backend's warnings (see
+            :mod:`storybench.batch.progress_feed`).
 
     Returns:
         The run it made; a notebook that raised is returned with ``error`` set, not raised.
@@ -110,18 +119,28 @@ def execute_plan_notebook(
     )
     started = time.monotonic()
     kernel_log = work / f"{plan_id}-{token}.kernel.log"
-    error = _execute(
-        pm,
-        notebook,
-        executed,
-        result_path,
-        kernel_log,
-        parameters,
-        kernel=kernel,
-        progress_bar=progress_bar,
-        stdout=stdout,
-        stderr=stderr,
-    )
+    events = work / f"{plan_id}-{token}.events.jsonl"
+    stop_feed = None
+    if on_progress is not None:
+        parameters["events_path"] = str(events)
+        stop_feed = follow_feed(events, on_progress)
+    try:
+        error = _execute(
+            pm,
+            notebook,
+            executed,
+            result_path,
+            kernel_log,
+            parameters,
+            kernel=kernel,
+            progress_bar=progress_bar,
+            stdout=stdout,
+            stderr=stderr,
+        )
+    finally:
+        if stop_feed is not None:
+            stop_feed()
+        events.unlink(missing_ok=True)
     if settle_notebook(executed):
         scrub_notebook(executed, parameters=parameters)
     if kernel_log.exists():
@@ -138,6 +157,7 @@ def execute_plan_notebook(
         error=error,
         executed=kept,
         seconds=time.monotonic() - started,
+        errors=[str(e) for e in result.get("errors") or []],
     )
 
 

@@ -54,7 +54,7 @@ class ProgressFeed(logging.Handler):
 
     def __enter__(self) -> ProgressFeed:
         if self.path:
-            self._file = open(self.path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115 - closed in __exit__
+            self._file = open(self.path, "a", encoding="utf-8", buffering=1)
             logging.getLogger("storybench").addHandler(self)
         return self
 
