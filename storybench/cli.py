@@ -19,7 +19,8 @@ failed) and every outage or server change is printed as it happens
 
 Exit codes: 0 success, 1 invalid input or a failed render, 2 usage errors (argparse, unknown
 ``-p`` names, ``-p`` values of the wrong type or range, ``--parallel 0``), 130 interrupted.
-Every failure is reported in one or two sentences (:mod:`storybench.messages`); ``storybench --debug ...`` shows the traceback instead.
+Every failure is reported in one or two sentences (:mod:`storybench.messages`);
+``storybench --debug ...`` shows the traceback instead.
 """
 
 from __future__ import annotations
