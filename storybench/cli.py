@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from storybench.batch.plan_runner import execute_plan_notebook
+from storybench.batch.plan_runner import NotebookRun, execute_plan_notebook
 from storybench.batch.runs_cli import add_runs_command, render_many
 from storybench.cli_progress import ProgressPrinter
 from storybench.compose.capacity import lettering_warnings
@@ -148,11 +148,16 @@ def _cmd_render(args: argparse.Namespace) -> int:
         stderr=sys.stderr if args.verbose else None,
         on_progress=printer,
     )
+    return _report(run, printer.dead_servers() if printer is not None else [])
+
+
+def _report(run: NotebookRun, dead_servers: list[str]) -> int:
+    """Print the end of a one-plan render: its summary, the servers that were still down,
+    and where things are (or, failed, why: the first error, naming what was printed)."""
     if run.summary:
         print(run.summary)
-    dead = printer.dead_servers() if printer is not None else []
-    if dead:
-        print("servers not answering (or left out) at the end: " + ", ".join(dead))
+    if dead_servers:
+        print("servers not answering (or left out) at the end: " + ", ".join(dead_servers))
     if run.error:
         first, *rest = run.error.splitlines() or [""]
         print(f"render failed: {first}", *rest, sep="\n", file=sys.stderr)

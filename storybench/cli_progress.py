@@ -61,21 +61,22 @@ class ProgressPrinter:
         if kind != "job_finished":
             return ""
         total = int(line.get("total") or 0)
-        done = int(line.get("done") or 0)
-        width = len(str(total))
-        state = str(line.get("state") or "")
-        if state == "completed":
-            outcome = "cached" if line.get("cache_hit") else _DONE.get(str(line.get("kind")), "exported")
-        elif state == "failed":
-            first = (str(line.get("error") or "").splitlines() or ["(no message)"])[0]
-            outcome = f"failed: {first}"
-        else:
-            outcome = state
         name = str(line.get("kind") or "").replace("_", " ")
         item = line.get("artifact_id") or line.get("job_id") or ""
-        return f"[{done:>{width}}/{total}] {name} {item}: {outcome}".replace(" :", ":")
+        return f"[{int(line.get('done') or 0):>{len(str(total))}}/{total}] {name} {item}: {_outcome(line)}"
 
     def dead_servers(self) -> list[str]:
         """Servers whose last report was that they stopped answering or were left out."""
         with self._lock:
             return [url for url, state in self.servers.items() if state in ("down", "left_out")]
+
+
+def _outcome(line: dict[str, Any]) -> str:
+    """What a finished job did: ``rendered``/``composed``/``exported``, ``cached``,
+    ``failed: <first line of its error>`` or its state (``cancelled``)."""
+    state = str(line.get("state") or "")
+    if state == "completed":
+        return "cached" if line.get("cache_hit") else _DONE.get(str(line.get("kind")), "exported")
+    if state == "failed":
+        return "failed: " + (str(line.get("error") or "").splitlines() or ["(no message)"])[0]
+    return state

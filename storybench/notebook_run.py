@@ -110,16 +110,21 @@ def check_parameter_values(params: Mapping[str, Any], defaults: Mapping[str, Any
     for name, value in params.items():
         if problem:
             break
-        default = defaults.get(name, ...)
-        if name in RenderSettings.model_fields or name == "backend_options" or default is ...:
-            continue
-        if default is None and (value is None or isinstance(value, str)):
-            continue
-        types, words = _KINDS.get(type(default), ((type(default),), type(default).__name__))
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            problem = f"-p {name}: {value!r}; must be {words}"
+        if name not in RenderSettings.model_fields and name != "backend_options":
+            problem = _type_problem(name, value, defaults.get(name, ...))
     if problem:
         raise UsageError(f"{problem}; nothing was run")
+
+
+def _type_problem(name: str, value: Any, default: Any) -> str:
+    """``-p name value`` against the type of the notebook's ``default`` (``...``: any value;
+    ``None``: text or null); ``""`` when it fits."""
+    if default is ... or (default is None and (value is None or isinstance(value, str))):
+        return ""
+    types, words = _KINDS.get(type(default), ((type(default),), type(default).__name__))
+    if isinstance(value, types) and not (isinstance(value, bool) and bool not in types):
+        return ""
+    return f"-p {name}: {value!r}; must be {words}"
 
 
 def _settings_problem(params: Mapping[str, Any]) -> str:

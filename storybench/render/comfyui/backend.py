@@ -42,7 +42,7 @@ from storybench.exceptions import BackendError, TransientBackendError
 from storybench.files import sha256_bytes
 from storybench.render.base import ImageBackend
 from storybench.render.comfyui.attempt import Attempts, InFlight, PanelRequest
-from storybench.render.comfyui.client import ComfyUIClient
+from storybench.render.comfyui.client import ComfyUIClient, PromptWatch
 from storybench.render.comfyui.errors import BACKEND
 from storybench.render.comfyui.memory import VramGuard
 from storybench.render.comfyui.options import DEFAULT_WORKFLOW, ComfyUIOptions
@@ -348,20 +348,8 @@ class ComfyUIBackend(ImageBackend):
         self._cancel.set()
         outstanding = self.in_flight.snapshot()
         for server in self.servers:
-            watches = [w for s, w in outstanding if s is server]
-            running = [w.prompt_id for w in watches if w.started_at is not None and not w.done]
-            pending = [w.prompt_id for w in watches if w.started_at is None]
-            if not (running or pending) or not server.up:
-                continue
-            try:
-                server.client.delete_queued(pending)
-                for prompt_id in running:
-                    server.client.interrupt(prompt_id)
-            except BackendError as exc:
-                log.warning("cancel on %s: %s", server.url, exc)
-            log.info(
-                "cancelled on %s: deleted %d queued prompt(s), interrupted %d", server.url, len(pending), len(running)
-            )
+            if server.up:
+                _stop_prompts(server, [w for s, w in outstanding if s is server])
         for _, w in outstanding:
             w.wake()
         self.pool.wake()
@@ -373,3 +361,19 @@ class ComfyUIBackend(ImageBackend):
             if self.options.delete_history and server.up and server.deleted_last:
                 self.attempts.delete_history(server)
             server.client.close()
+
+
+def _stop_prompts(server: ComfyServer, watches: Sequence[PromptWatch]) -> None:
+    """Delete ``watches``' queued prompts from ``server`` and interrupt its running ones
+    (best effort: a server error is logged)."""
+    running = [w.prompt_id for w in watches if w.started_at is not None and not w.done]
+    pending = [w.prompt_id for w in watches if w.started_at is None]
+    if not (running or pending):
+        return
+    try:
+        server.client.delete_queued(pending)
+        for prompt_id in running:
+            server.client.interrupt(prompt_id)
+    except BackendError as exc:
+        log.warning("cancel on %s: %s", server.url, exc)
+    log.info("cancelled on %s: deleted %d queued prompt(s), interrupted %d", server.url, len(pending), len(running))

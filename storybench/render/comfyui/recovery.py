@@ -71,12 +71,13 @@ def render_with_recovery(
         watch = _reclaim(parked, server)
         parked, finished = None, False
         try:
-            recovering = watch is not None and attempts.still_there(server, watch)
-            if not recovering:
-                watch, request.memory = None, {}
+            if watch is not None and attempts.still_there(server, watch):
+                recovering = True  # it survived the outage: keep waiting for it
+            else:
+                watch, request.memory, recovering = None, {}, False
                 watch = attempts.submit(server, request)
             data, metrics = attempts.finish(server, request, watch, recovering=recovering)
-            finished = True
+            prompt_id, finished = watch.prompt_id, True
         except PromptLost:
             log.warning(
                 "ComfyUI at %s no longer has prompt %s (restarted?): submitting it again",
@@ -96,7 +97,7 @@ def render_with_recovery(
                 attempts.settle(server, watch, keep=parked is not None and parked.watch is watch)
             pool.release(server, rendered=finished)
         if attempts.options.delete_history:
-            attempts.delete_history(server, watch.prompt_id)
+            attempts.delete_history(server, prompt_id)
         return data, _with_request_metrics(metrics, server, request), server
 
 
