@@ -29,8 +29,8 @@ SMALL_PAGES = ["-p", "page_width", "600", "-p", "page_height", "900", "-p", "pan
 CAPTURE = os.environ.get("STORYBENCH_TERMINAL_CAPTURE")  # where to keep the terminal text, if set
 
 
-def render_command(plan: Path, out: Path, url: str) -> list[str]:
-    options = {"url": url, "workflow": "empty_image", "poll_interval": 0.1, "probe_interval": 0.5}
+def render_command(plan: Path, out: Path, url: str, **overrides: object) -> list[str]:
+    options = {"url": url, "workflow": "empty_image", "poll_interval": 0.1, "probe_interval": 0.5, **overrides}
     return [
         sys.executable,
         "-m",
@@ -95,3 +95,53 @@ def test_the_terminal_shows_each_panel_the_outage_and_the_summary_while_comfyui_
     assert "panels: 10 rendered, 0 cache hits, 0 failed" in text
     assert "servers not answering" not in text  # it came back
     assert "Executing:" not in text  # papermill's cell bar is not what the terminal shows
+
+
+def run_cli(command: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def test_a_server_that_dies_for_good_is_named_as_its_prompts_move_and_in_the_summary(tmp_path):
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(plan_dict(("action",) * 2, plan_id="two-servers")), encoding="utf-8")
+    with (
+        ComfyTestServer(seconds_per_prompt=0.3, history_delay=0.02) as survivor,
+        ComfyTestServer(seconds_per_prompt=0.3, history_delay=0.02) as doomed,
+    ):
+        urls = f"{survivor.url},{doomed.url}"
+
+        def kill() -> None:
+            deadline = time.monotonic() + 240
+            while not doomed.exec_starts and time.monotonic() < deadline:
+                time.sleep(0.02)
+            doomed.stop()
+
+        killer = threading.Thread(target=kill, daemon=True)
+        killer.start()
+        proc = run_cli(render_command(plan, tmp_path / "out", urls))
+        killer.join(timeout=10)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert f"ComfyUI at {doomed.url} stopped answering (" in out
+    assert "its prompts move to the other servers" in out
+    assert "panels: 10 rendered, 0 cache hits, 0 failed" in out
+    assert out.splitlines().index(
+        f"servers not answering (or left out) at the end: {doomed.url}"
+    ) > out.splitlines().index("panels: 10 rendered, 0 cache hits, 0 failed")
+
+
+def test_a_failed_render_ends_with_its_first_error_which_the_summary_above_lists(tmp_path):
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(plan_dict(("action",), plan_id="no-checkpoint")), encoding="utf-8")
+    with ComfyTestServer() as server:
+        command = render_command(plan, tmp_path / "out", server.url, workflow="sd15_txt2img")
+        proc = run_cli([*command, "-p", "render_params", '{"checkpoint": "missing-model.safetensors"}'])
+        assert server.prompt_posts == 0  # preflight stopped it before any prompt
+    assert proc.returncode == 1
+    summary = proc.stdout[proc.stdout.index("panels: 0 rendered") :]
+    assert "  failed " in summary and "checkpoint missing-model.safetensors is not installed" in summary
+    last = proc.stderr.strip().splitlines()
+    assert last[0].startswith("render failed: RuntimeError: render ") and " ended failed: 1 error(s)" in last[0]
+    assert "every one in the run summary above (first: " in last[0] and "preflight failed" in last[0]
+    assert "…' (" not in last[0]  # short enough to be printed whole
+    assert "see the table above" not in proc.stderr
