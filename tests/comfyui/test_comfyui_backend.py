@@ -393,3 +393,13 @@ def test_bad_options_are_one_sentence_naming_option_value_and_what_is_allowed(op
     assert str(info.value).startswith(message) and "\n" not in str(info.value)
     with pytest.raises(ConfigError, match=message.split(";")[0]):
         ComfyUIOptions.check(options)  # what the CLI runs on -p backend_options
+
+
+def test_an_options_object_configures_the_backend_like_keywords(server):
+    options = ComfyUIOptions(url=server.url, workflow="empty_image", queue_depth=3, keep_outputs=True)
+    with ComfyUIBackend(options) as backend:
+        assert backend.options is options and backend.default_concurrency == 3
+        result = backend.render(spec(3))
+    assert server.saved("output") == [("storybench", result.metrics["filename"])]
+    with pytest.raises(ConfigError, match="not both"):
+        ComfyUIBackend(options, queue_depth=1)

@@ -38,7 +38,7 @@ from typing import Any
 from PIL import Image
 
 from storybench.config import DEFAULT_COMFYUI_URL
-from storybench.exceptions import BackendError, TransientBackendError
+from storybench.exceptions import BackendError, ConfigError, TransientBackendError
 from storybench.files import sha256_bytes
 from storybench.render.base import ImageBackend
 from storybench.render.comfyui.attempt import Attempts, InFlight, PanelRequest
@@ -99,8 +99,8 @@ class ComfyUIBackend(ImageBackend):
             ``SaveImage``); by default the output node is sent as a ``PreviewImage``, whose
             files go to ComfyUI's ``temp/`` folder (emptied at every ComfyUI start).
 
-    The options are validated by :class:`~.options.ComfyUIOptions` (also the
-    ``-p backend_options`` keys).
+    The options are keywords, validated by :class:`~.options.ComfyUIOptions` (also the
+    ``-p backend_options`` keys), or one :class:`~.options.ComfyUIOptions` given positionally.
 
     Raises:
         ConfigError: an unknown option, a wrong type or a value out of range (one sentence).
@@ -113,8 +113,10 @@ class ComfyUIBackend(ImageBackend):
     #: Checks JSON options (``-p backend_options``) before anything starts; raises ConfigError.
     check_options = staticmethod(ComfyUIOptions.check)
 
-    def __init__(self, **options: Any) -> None:
-        opts = ComfyUIOptions.of(**options)
+    def __init__(self, options: ComfyUIOptions | None = None, /, **kw: Any) -> None:
+        if options is not None and kw:
+            raise ConfigError("give the ComfyUI backend a ComfyUIOptions or keyword options, not both")
+        opts = options if options is not None else ComfyUIOptions.of(**kw)
         self.options = opts
         self.urls = opts.server_urls()
         self.url = self.urls[0]
@@ -281,13 +283,10 @@ class ComfyUIBackend(ImageBackend):
             PermanentBackendError: another node failure.
             TransientBackendError, BackendUnavailable: network trouble, 5xx, timeouts.
         """
-        self._check_cancel()
+        self.attempts.check_cancel()
         if spec.params.get("kind") == "character_sheet":
             return self._render_sheet(spec)
         return self._render_one(spec, self.template_for(spec))
-
-    def _check_cancel(self) -> None:
-        self.attempts.check_cancel()
 
     def _render_one(
         self, spec: RenderSpec, template: WorkflowTemplate, *, use_prompt_template: bool = True
