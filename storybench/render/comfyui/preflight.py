@@ -103,11 +103,7 @@ def preflight_pool(pool: ServerPool, checks: Sequence[Check], cancel: threading.
         raise WorkflowError(
             BACKEND, "no ComfyUI server can run this batch: " + "; ".join(str(s.left_out) for s in pool.servers)
         )
-    results: dict[str, dict[str, Any]] = {}
-    for server in pool.usable:
-        reading = _readings(pool, server) if server.up else None
-        if reading is not None:
-            results[server.url] = reading
+    results = _all_readings(pool)
     first = next(iter(results.values()), {})
     return {
         "preflight_seconds": round(time.perf_counter() - t0, 4),
@@ -151,6 +147,16 @@ def _leave_out_or_refuse(pool: ServerPool, bad: dict[str, list[str]]) -> None:
     for server in pool.servers:
         if bad.get(server.url):
             pool.leave_out(server, bad[server.url])
+
+
+def _all_readings(pool: ServerPool) -> dict[str, dict[str, Any]]:
+    """URL → :func:`_readings` of every usable server that answers."""
+    results: dict[str, dict[str, Any]] = {}
+    for server in pool.usable:
+        reading = _readings(pool, server) if server.up else None
+        if reading is not None:
+            results[server.url] = reading
+    return results
 
 
 def _readings(pool: ServerPool, server: ComfyServer) -> dict[str, Any] | None:

@@ -102,14 +102,7 @@ def wait_for_prompt(
     check_known = recovering
     check_every = max(10.0, 20 * poll_interval)
     while not watch.done:
-        if cancel.is_set():
-            raise Cancelled(f"ComfyUI prompt {watch.prompt_id} cancelled")
-        if time.monotonic() > deadline:
-            with contextlib.suppress(BackendError):
-                client.delete_queued([watch.prompt_id])
-            raise TransientBackendError(
-                BACKEND, f"prompt {watch.prompt_id} did not finish within {render_timeout:.0f} s", url=client.url
-            )
+        _still_waiting(client, watch, cancel, deadline, render_timeout)
         socket_up = client.connected.is_set()
         if not check_known:
             watch.wait(poll_interval if socket_up else min(poll_interval, 0.25))
@@ -134,6 +127,21 @@ def wait_for_prompt(
                 if not client.knows(watch.prompt_id) and not _finished_soon(client, watch, poll_interval):
                     raise PromptLost(watch.prompt_id)
     return None
+
+
+def _still_waiting(
+    client: ComfyUIClient, watch: PromptWatch, cancel: threading.Event, deadline: float, render_timeout: float
+) -> None:
+    """Raise :class:`Cancelled` once ``cancel`` is set; past ``deadline`` (monotonic) delete the
+    prompt from the queue and raise :class:`TransientBackendError`."""
+    if cancel.is_set():
+        raise Cancelled(f"ComfyUI prompt {watch.prompt_id} cancelled")
+    if time.monotonic() > deadline:
+        with contextlib.suppress(BackendError):
+            client.delete_queued([watch.prompt_id])
+        raise TransientBackendError(
+            BACKEND, f"prompt {watch.prompt_id} did not finish within {render_timeout:.0f} s", url=client.url
+        )
 
 
 def _finished_soon(client: ComfyUIClient, watch: PromptWatch, poll_interval: float) -> bool:
