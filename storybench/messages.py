@@ -120,36 +120,56 @@ _ALLOWED = {
 }
 
 
+#: A location step pydantic adds for a member of a union (``str``, ``list[str]``,
+#: ``is-instance[WorkflowTemplate]``...), not a field name.
+_UNION_MEMBER = re.compile(r"^(str|int|float|bool|none|bytes|[a-z-]+\[.*\])$")
+
+
+def _allowed(error: Any) -> str:
+    """What pydantic's ``error`` (one entry of ``errors()``) says the value must be."""
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind in _ALLOWED:
+        return _ALLOWED[kind].format(**ctx)
+    for prefix, words in _KIND_WORDS:
+        if kind.startswith(prefix):
+            return words
+    return str(error["msg"]).splitlines()[0].lower()
+
+
+_KIND_WORDS = (
+    ("int_", "a whole number"),
+    ("float_", "a number"),
+    ("bool", "true or false"),
+    ("list", "a list"),
+    ("dict", "an object"),
+    ("model", "an object"),
+    ("string", "text"),
+    ("path", "a path"),
+    ("is_instance", "an object made in Python"),
+    ("callable", "a function"),
+)
+
+
 def validation_sentence(exc: Any, what: str) -> str:
     """The first problem of a pydantic ``ValidationError`` as one sentence, without
-    pydantic's URL or line breaks: ``WHAT dpi: 'abc'; must be a whole number``.
+    pydantic's URL or line breaks: ``WHAT dpi: 'abc'; must be a whole number``. The
+    members of a union are named together (``must be text or a list``).
 
     Args:
         exc: a :class:`pydantic.ValidationError`.
         what: what the location names (``"-p"``, ``"backend option"``).
     """
     errors = exc.errors(include_url=False)
-    error = errors[0]
-    where = ".".join(str(p) for p in error["loc"])
-    kind, ctx = error["type"], error.get("ctx") or {}
-    if kind in _ALLOWED:
-        allowed = _ALLOWED[kind].format(**ctx)
-    elif kind.startswith("int_"):
-        allowed = "a whole number"
-    elif kind.startswith("float_"):
-        allowed = "a number"
-    elif kind.startswith("bool"):
-        allowed = "true or false"
-    elif kind.startswith("list"):
-        allowed = "a list"
-    elif kind.startswith(("dict", "model")):
-        allowed = "an object"
-    elif kind.startswith("string"):
-        allowed = "text"
-    else:
-        allowed = str(error["msg"]).splitlines()[0].lower()
-    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-    return f"{what} {where}: {show_value(error.get('input'), 60)}; must be {allowed}{more}"
+
+    def place(error: Any) -> str:
+        return ".".join(str(p) for p in error["loc"] if not (isinstance(p, str) and _UNION_MEMBER.match(p)))
+
+    where = place(errors[0])
+    here = [e for e in errors if place(e) == where]
+    allowed = " or ".join(dict.fromkeys(_allowed(e) for e in here))
+    others = len(errors) - len(here)
+    more = f" (and {others} more problem(s))" if others else ""
+    return f"{what} {where}: {show_value(here[0].get('input'), 60)}; must be {allowed}{more}"
 
 
 def _plan_error(exc: PlanValidationError) -> list[str]:
