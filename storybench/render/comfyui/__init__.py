@@ -4,7 +4,7 @@ backend, pipelined renders, GPU memory management.
 Public names::
 
     ComfyUIBackend      the ImageBackend registered as "comfyui"
-    ComfyUIOptions      its options, validated (also the keys of -p backend_options)
+    (its options, validated: storybench.render.comfyui.options.ComfyUIOptions)
     ComfyUIClient       HTTP + websocket client for one server
     WorkflowTemplate    API-format workflow + named slots; fill(spec) -> workflow
     VramGuard           /system_stats, /free and Ollama unload
@@ -18,7 +18,6 @@ from storybench.render.comfyui.backend import DEFAULT_URL, DEFAULT_WORKFLOW, Com
 from storybench.render.comfyui.client import ComfyUIClient, PromptWatch
 from storybench.render.comfyui.library import add_workflow, list_workflows, read_workflow_file
 from storybench.render.comfyui.memory import VramGuard, free_vram
-from storybench.render.comfyui.options import ComfyUIOptions
 from storybench.render.comfyui.slots_infer import SlotInference, infer_slots
 from storybench.render.comfyui.ui_convert import ui_to_api
 from storybench.render.comfyui.workflow import (
@@ -34,7 +33,6 @@ __all__ = [
     "DEFAULT_WORKFLOW",
     "ComfyUIBackend",
     "ComfyUIClient",
-    "ComfyUIOptions",
     "PromptWatch",
     "SlotInference",
     "VramGuard",
