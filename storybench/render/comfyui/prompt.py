@@ -220,20 +220,9 @@ def _images_from_history(
     while True:
         if entry is None or (not entry.get("outputs") and not (entry.get("status") or {}).get("status_str")):
             entry = client.history(watch.prompt_id) or None
-        if entry:
-            error = history_error(entry)
-            if error is not None:
-                raise fail(error)
-            images = ((entry.get("outputs") or {}).get(output_node) or {}).get("images")
-            if images:
-                return images, entry
-            if (entry.get("status") or {}).get("status_str"):
-                raise PermanentBackendError(
-                    BACKEND,
-                    f"prompt {watch.prompt_id} finished without images from "
-                    f"output node {output_node} of workflow {workflow_name}",
-                    url=client.url,
-                )
+        images = _entry_images(client, watch, entry, output_node, workflow_name, fail) if entry else None
+        if images:
+            return images, entry
         if time.monotonic() > deadline:
             raise TransientBackendError(
                 BACKEND,
@@ -243,6 +232,34 @@ def _images_from_history(
         time.sleep(delay)
         delay = min(delay * 2, 1.0)
         entry = None
+
+
+def _entry_images(
+    client: ComfyUIClient,
+    watch: PromptWatch,
+    entry: Mapping[str, Any],
+    output_node: str,
+    workflow_name: str,
+    fail: Callable[[Mapping[str, Any]], BaseException],
+) -> list[dict[str, Any]] | None:
+    """The output node's images in a history ``entry``; ``None`` while it has none yet.
+
+    Raises:
+        Exception: what ``fail`` returns, when the entry records a failure.
+        PermanentBackendError: the prompt finished (a status is there) without images.
+    """
+    error = history_error(entry)
+    if error is not None:
+        raise fail(error)
+    images = ((entry.get("outputs") or {}).get(output_node) or {}).get("images")
+    if not images and (entry.get("status") or {}).get("status_str"):
+        raise PermanentBackendError(
+            BACKEND,
+            f"prompt {watch.prompt_id} finished without images from output node {output_node} "
+            f"of workflow {workflow_name}",
+            url=client.url,
+        )
+    return images or None
 
 
 def _timings(
