@@ -69,12 +69,12 @@ def render_with_recovery(
         attempts.check_cancel()
         server = pool.acquire(attempts.cancel, prefer=parked.server if parked else None)
         watch = _reclaim(parked, server)
-        parked, finished = None, False
+        parked, finished, request.memory = None, False, {}
         try:
             if watch is not None and attempts.still_there(server, watch):
                 recovering = True  # it survived the outage: keep waiting for it
             else:
-                watch, request.memory, recovering = None, {}, False
+                watch, recovering = None, False
                 watch = attempts.submit(server, request)
             data, metrics = attempts.finish(server, request, watch, recovering=recovering)
             prompt_id, finished = watch.prompt_id, True
