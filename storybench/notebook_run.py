@@ -121,6 +121,8 @@ def _type_problem(name: str, value: Any, default: Any) -> str:
     ``None``: text or null); ``""`` when it fits."""
     if default is ... or (default is None and (value is None or isinstance(value, str))):
         return ""
+    if default is None:
+        return f"-p {name}: {value!r}; must be text or null"
     types, words = _KINDS.get(type(default), ((type(default),), type(default).__name__))
     if isinstance(value, types) and not (isinstance(value, bool) and bool not in types):
         return ""

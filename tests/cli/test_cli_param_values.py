@@ -27,6 +27,7 @@ PLAN = ROOT / "plans" / "noir-rain-alley.json"
         (["-p", "exports", '["pdf", "docx"]'], "-p exports.1: 'docx'; must be "),
         (["-p", "show_thumbnails", '"yes"'], "-p show_thumbnails: 'yes'; must be true or false; nothing was run"),
         (["-p", "backend_options", "[1]"], "-p backend_options: [1]; must be a JSON object"),
+        (["-p", "output_dir", "5"], "-p output_dir: 5; must be text or null; nothing was run"),
         (
             ["--backend", "comfyui", "-p", "backend_options", '{"queue_depth": 0}'],
             "-p backend_options: backend option queue_depth: 0; must be at least 1; nothing was run",
