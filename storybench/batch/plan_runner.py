@@ -119,12 +119,7 @@ def execute_plan_notebook(
     )
     started = time.monotonic()
     kernel_log = work / f"{plan_id}-{token}.kernel.log"
-    events = work / f"{plan_id}-{token}.events.jsonl"
-    stop_feed = None
-    if on_progress is not None:
-        parameters["events_path"] = str(events)
-        stop_feed = follow_feed(events, on_progress)
-    try:
+    with _progress_feed(work / f"{plan_id}-{token}.events.jsonl", on_progress, parameters):
         error = _execute(
             pm,
             notebook,
@@ -137,10 +132,6 @@ def execute_plan_notebook(
             stdout=stdout,
             stderr=stderr,
         )
-    finally:
-        if stop_feed is not None:
-            stop_feed()
-        events.unlink(missing_ok=True)
     if settle_notebook(executed):
         scrub_notebook(executed, parameters=parameters)
     if kernel_log.exists():
@@ -238,6 +229,24 @@ def _sentence(exc: BaseException) -> str:
     if lines and lines[0].startswith("render failed: "):
         lines[0] = lines[0][len("render failed: ") :]
     return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def _progress_feed(
+    events: Path, on_progress: Callable[[dict[str, Any]], None] | None, parameters: dict[str, Any]
+) -> Iterator[None]:
+    """With ``on_progress``: the notebook writes its progress to ``events`` (its
+    ``events_path`` parameter), followed while inside and deleted at the end."""
+    if on_progress is None:
+        yield
+        return
+    parameters["events_path"] = str(events)
+    stop = follow_feed(events, on_progress)
+    try:
+        yield
+    finally:
+        stop()
+        events.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
