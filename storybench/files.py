@@ -33,8 +33,9 @@ __all__ = [
 
 
 def temp_name(target: Path) -> Path:
-    """A fresh temporary path beside ``target``: ``.<name>.<random>.tmp`` (the pattern sweeps look for)."""
-    return target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    """A fresh temporary path beside ``target``: ``.<name>.<pid>-<random>.tmp`` (the pattern
+    sweeps look for; the writer's process id tells a sweep whether its writer is gone)."""
+    return target.parent / f".{target.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp"
 
 
 def create_temp_file(target: Path) -> tuple[int, Path]:
