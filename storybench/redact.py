@@ -32,7 +32,8 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -49,6 +50,7 @@ __all__ = [
     "has_secret_shape",
     "looks_secret",
     "redact",
+    "redact_output",
     "redact_value",
     "scrub_notebook",
     "scrub_text",
@@ -62,7 +64,9 @@ REDACTED = "***"
 #: Shorter values are not scrubbed (they would match ordinary text).
 MIN_SECRET_CHARS = 6
 
-_QUERY_NAME = r"[A-Za-z0-9_.-]*(?:token|key|sig|signature|secret|password|passwd|pwd|pass|auth|credential)[A-Za-z0-9_.-]*"
+_QUERY_NAME = (
+    r"[A-Za-z0-9_.-]*(?:token|key|sig|signature|secret|password|passwd|pwd|pass|auth|credential)[A-Za-z0-9_.-]*"
+)
 #: Secret shapes: each pattern's group ``secret`` is what gets replaced.
 SHAPES: tuple[re.Pattern[str], ...] = (
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?P<secret>.*?)-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL),
@@ -207,10 +211,10 @@ def redact_value(value: Any, environ: Mapping[str, str] | None = None) -> Any:
     while stack:
         item, parent, slot, under = stack.pop()
         if isinstance(item, Mapping):
-            copy: dict[Any, Any] = dict.fromkeys(item)  # keeps the key order
+            copy: dict[Any, Any] = {clean(key, False): None for key in item}  # keys too (a URL as a key)
             parent[slot] = copy
             for key, child in item.items():
-                stack.append((child, copy, key, under or looks_secret(str(key))))
+                stack.append((child, copy, clean(key, False), under or looks_secret(str(key))))
         elif isinstance(item, (list, tuple)):
             items: list[Any] = [None] * len(item)
             parent[slot] = items
@@ -286,3 +290,39 @@ def scrub_notebook(
     if count:
         atomic_write_bytes(path, cleaned.encode("utf-8", errors="surrogateescape"))
     return count
+
+
+class _RedactingStream:
+    """A text stream that applies :func:`redact` to each write and passes the rest through."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact(text) if isinstance(text, str) and len(text) >= MIN_SECRET_CHARS else text)
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _redacting_factory(factory: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        RedactingFilter().filter(record)
+        return record
+
+    make.storybench_redacting = True  # type: ignore[attr-defined]
+    return make
+
+
+def redact_output() -> None:
+    """From now on, in this process: :func:`redact` every write to ``sys.stdout`` and
+    ``sys.stderr`` and every log record's message (idempotent; the CLI calls it first)."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, _RedactingStream):
+            setattr(sys, name, _RedactingStream(stream))
+    factory = logging.getLogRecordFactory()
+    if not getattr(factory, "storybench_redacting", False):
+        logging.setLogRecordFactory(_redacting_factory(factory))

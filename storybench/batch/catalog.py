@@ -38,7 +38,9 @@ server's own queue time; ``wait_seconds``: the engine's wait for a thread;
 ``execution_seconds``), ``server`` (which server rendered it), the backend's ``metrics`` as JSON text, and the known
 numeric metrics flattened (``vram_free_before``, ``vram_free_after`` in bytes,
 ``delay_time_ms``, ``execution_time_ms``, ``cost``), and ``warnings``: the list of a
-page's lettering warnings (null when all its text fits).
+page's lettering warnings (null when all its text fits). Every text but the
+identifiers, hashes and paths is redacted before it is written
+(:func:`storybench.redact.redact`: a URL's password, a bearer token...).
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from filelock import FileLock
 
 from storybench.batch.catalog_row import FLAT_METRICS, CatalogRow, flat_metrics, metrics_json
 from storybench.files import atomic_write_bytes
+from storybench.redact import environment_secrets, redact
 
 __all__ = [
     "CATALOG_COLUMNS",
@@ -108,9 +111,23 @@ def _conform(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=CATALOG_SCHEMA)
 
 
+#: Columns that hold identifiers and hashes only (never redacted).
+_PLAIN = frozenset({"run_id", "plan_id", "plan_sha256", "chapter_id", "panel_id", "artifact_id", "kind", "status"})
+_PLAIN |= {"sha256", "cache_key", "path", "backend", "backend_version"}
+
+
 def _as_row(row: CatalogRow | Mapping[str, Any]) -> dict[str, Any]:
-    """A row as column name to value; a mapping is checked by :meth:`CatalogRow.from_mapping`."""
-    return (row if isinstance(row, CatalogRow) else CatalogRow.from_mapping(row)).to_dict()
+    """A row as column name to value, every text redacted (:func:`storybench.redact.redact`:
+    a server URL's password, a token in an error message...); a mapping is checked by
+    :meth:`CatalogRow.from_mapping`."""
+    values = (row if isinstance(row, CatalogRow) else CatalogRow.from_mapping(row)).to_dict()
+    secrets = environment_secrets()
+    for name, value in values.items():
+        if name not in _PLAIN and isinstance(value, str) and value:
+            values[name] = redact(value, secrets, environ={})
+        elif isinstance(value, list):
+            values[name] = [redact(v, secrets, environ={}) if isinstance(v, str) else v for v in value]
+    return values
 
 
 def run_file(output_dir: str | os.PathLike[str], run_id: str | None) -> Path:

@@ -29,7 +29,6 @@ counted per inode: a file whose other hard links survive frees nothing.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re

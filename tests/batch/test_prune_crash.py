@@ -113,13 +113,24 @@ def missing_rows(out: Path) -> int:
 
 
 def run_dirs(out: Path) -> list[Path]:
-    return sorted(p for plan in out.iterdir() if plan.is_dir() and plan.name not in ("cache", "catalog.d", ".notebooks")
-                  for p in plan.iterdir() if p.is_dir())
+    return sorted(
+        p
+        for plan in out.iterdir()
+        if plan.is_dir() and plan.name not in ("cache", "catalog.d", ".notebooks")
+        for p in plan.iterdir()
+        if p.is_dir()
+    )
 
 
 def killed_prune(out: Path, step: int, hook: Path, log: Path) -> tuple[int, str]:
     """``storybench prune --keep 1`` in a new Python process, killed at ``step`` (0: never)."""
-    env = dict(os.environ, KILL_AT=str(step), KILL_LOG=str(log), PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE.parent)]), HOOK_DIR=str(HERE))
+    env = dict(
+        os.environ,
+        KILL_AT=str(step),
+        KILL_LOG=str(log),
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE.parent)]),
+        HOOK_DIR=str(HERE),
+    )
     proc = subprocess.run(
         [sys.executable, str(hook), "prune", "--output-dir", str(out), "--keep", "1"],
         env=env,
@@ -175,16 +186,16 @@ def test_a_prune_killed_at_every_step_leaves_no_row_without_its_file(ten_runs, t
         assert set(read_catalog(case).run_id) == set(expected)
         shutil.rmtree(case)
     if os.environ.get("PRUNE_TABLE"):
-        lines = ["| step | killed before | runs left after kill | rows w/o file after kill | after next prune | runs left |",
-                 "| --- | --- | --- | --- | --- | --- |"]
+        lines = [
+            "| step | killed before | runs left after kill | rows w/o file after kill | after next prune | runs left |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
         lines += [f"| {k} | `{s}` | {a} | {b} | {c} | {d} |" for k, s, a, b, c, d in rows]
         Path(os.environ["PRUNE_TABLE"]).write_text("\n".join(lines) + "\n")
 
 
 def listing(folder: Path) -> dict[str, tuple[int, int]]:
-    return {
-        str(p.relative_to(folder)): (p.lstat().st_size, p.lstat().st_mtime_ns) for p in sorted(folder.rglob("*"))
-    }
+    return {str(p.relative_to(folder)): (p.lstat().st_size, p.lstat().st_mtime_ns) for p in sorted(folder.rglob("*"))}
 
 
 def test_a_prune_never_follows_a_link_out_of_its_folder(ten_runs, tmp_path, capsys):
