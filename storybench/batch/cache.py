@@ -80,9 +80,11 @@ def materialize_file(src: str | os.PathLike[str], dest: str | os.PathLike[str]) 
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
         os.replace(tmp, dest)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, str(dest)) from exc  # a full disk names the file
         raise
     return dest
 

@@ -40,7 +40,7 @@ from typing import Any
 import pyarrow.compute as pc
 from filelock import FileLock, Timeout
 
-from storybench.batch.catalog import read_catalog_table
+from storybench.batch.catalog import CATALOG_RUNS_DIR, read_catalog_table
 from storybench.batch.catalog_row import metrics_json
 from storybench.batch.jobs import Job, JobState, utcnow
 from storybench.batch.prune_safety import finish_interrupted_prune, in_progress
@@ -53,6 +53,7 @@ from storybench.batch.runs import (
     run_fingerprint,
     sweep_temp_files,
 )
+from storybench.batch.tempfiles import sweep_temp_files as sweep_dead_writers
 from storybench.config import RenderSettings
 from storybench.exceptions import ConfigError
 from storybench.files import atomic_write_json, sha256_file
@@ -147,6 +148,8 @@ class RunFolder:
             OSError: the folder cannot be created.
         """
         finish_interrupted_prune(self.output_dir)
+        for folder in (self.output_dir, self.output_dir / CATALOG_RUNS_DIR):
+            sweep_dead_writers(folder, recursive=False)  # temporary files of killed writers
         if run_id:
             self._use(run_id)
             if not self._take_lock():

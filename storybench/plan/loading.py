@@ -22,8 +22,8 @@ from storybench.files import atomic_write_text
 from storybench.plan.defaults import Filled, fill_defaults, seed_notes
 from storybench.plan.guard import check_plan_object, decode_plan_json, read_plan_text
 from storybench.plan.models import ComicPlan, plan_issues
-from storybench.plan.validation import bounded, case_collisions, validate_plan_model
 from storybench.plan.text import show_value
+from storybench.plan.validation import bounded, case_collisions, validate_plan_model
 
 __all__ = [
     "json_path",

@@ -49,7 +49,12 @@ def _list_fields(model: type[BaseModel]) -> tuple[tuple[str, str, type[BaseModel
     found = []
     for name, info in model.model_fields.items():
         args = get_args(info.annotation)
-        if get_origin(info.annotation) is list and args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+        if (
+            get_origin(info.annotation) is list
+            and args
+            and isinstance(args[0], type)
+            and issubclass(args[0], BaseModel)
+        ):
             found.append((name, info.alias or name, args[0]))
     return tuple(found)
 
@@ -114,9 +119,7 @@ def _nodes(data: Any, stop: int) -> int:
     return count
 
 
-def validate_plan_model(
-    data: dict[str, Any], source: str | None, issues_of: Any, limit: int = MAX_ISSUES
-) -> ComicPlan:
+def validate_plan_model(data: dict[str, Any], source: str | None, issues_of: Any, limit: int = MAX_ISSUES) -> ComicPlan:
     """Validate a plan object against the schema, listing at most ``limit`` problems.
 
     Args:
@@ -137,13 +140,15 @@ def validate_plan_model(
             issues = issues_of(errors)
             if out.unchecked or out.full:
                 note = f"validation stopped after {len(issues)} problem(s); {out.unchecked:,} more item(s) not checked"
-                issues.append(PlanIssue("$", note))
+                issues.insert(0, PlanIssue("$", note))
             raise PlanValidationError(issues, source)
     try:
         return ComicPlan.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        raise PlanValidationError(bounded(issues_of(errors[:limit]), len(errors) - min(len(errors), limit)), source) from None
+        raise PlanValidationError(
+            bounded(issues_of(errors[:limit]), len(errors) - min(len(errors), limit)), source
+        ) from None
 
 
 def case_collisions(plan: ComicPlan) -> list[PlanIssue]:
