@@ -218,7 +218,7 @@ def bounded_list(issues: list[PlanIssue], total: int) -> list[PlanIssue]:
     """``issues`` (at most :data:`MAX_ISSUES`) plus a line counting the ``total - len(issues)`` not listed."""
     rest = total - len(issues[:MAX_ISSUES])
     issues = issues[:MAX_ISSUES]
-    return issues + [PlanIssue("$", f"... and {rest:,} more problem(s) of the same kind")] if rest > 0 else issues
+    return [*issues, PlanIssue("$", f"... and {rest:,} more problem(s) of the same kind")] if rest > 0 else issues
 
 
 Loc = tuple[Any, Any] | None  # (parent loc, key): a path built only when a problem is reported
