@@ -27,6 +27,7 @@ import shutil
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock, Timeout
 
@@ -133,7 +134,7 @@ def remove_run(out: Path, run_dir: Path) -> bool:
     return True
 
 
-def _gone_is_fine(func, path, exc_info) -> None:  # type: ignore[no-untyped-def]
+def _gone_is_fine(func: Any, path: str, exc_info: Any) -> None:
     if not isinstance(exc_info[1], FileNotFoundError):
         raise exc_info[1]
 

@@ -62,7 +62,7 @@ def _list_fields(model: type[BaseModel]) -> tuple[tuple[str, str, type[BaseModel
 @dataclass
 class _Collector:
     limit: int
-    errors: list[tuple[tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
+    errors: list[tuple[tuple[Any, ...], Any]] = field(default_factory=list)
     unchecked: int = 0
 
     @property
@@ -136,8 +136,7 @@ def validate_plan_model(data: dict[str, Any], source: str | None, issues_of: Any
         out = _Collector(limit)
         _collect(ComicPlan, data, (), out)
         if out.errors:
-            errors = [{**err, "loc": loc} for loc, err in out.errors]
-            issues = issues_of(errors)
+            issues = issues_of([{**err, "loc": loc} for loc, err in out.errors])
             if out.unchecked or out.full:
                 note = f"validation stopped after {len(issues)} problem(s); {out.unchecked:,} more item(s) not checked"
                 issues.insert(0, PlanIssue("$", note))
@@ -146,9 +145,8 @@ def validate_plan_model(data: dict[str, Any], source: str | None, issues_of: Any
         return ComicPlan.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        raise PlanValidationError(
-            bounded(issues_of(errors[:limit]), len(errors) - min(len(errors), limit)), source
-        ) from None
+        more = len(errors) - min(len(errors), limit)
+        raise PlanValidationError(bounded(issues_of(errors[:limit]), more), source) from None
 
 
 def case_collisions(plan: ComicPlan) -> list[PlanIssue]:
