@@ -20,7 +20,10 @@ Rules:
       :attr:`PruneReport.skipped`;
     * a kill at any moment leaves a catalog whose rows all name existing files,
       and the next prune (or render) finishes the job: see
-      :mod:`storybench.batch.prune_safety`.
+      :mod:`storybench.batch.prune_safety`; every prune also drops the rows of
+      runs whose folder is gone (left by older versions, or deleted by hand);
+    * a run folder without ``run.json`` and with a free lock, older than a minute,
+      is a half-deleted run (a removal or a start cut short) and is removed.
 
 What counts as *referenced*: the ``cache_key`` of every catalog row of a kept run,
 and every file a kept run folder shares (hard link) with the cache. Space freed is
