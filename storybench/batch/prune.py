@@ -161,8 +161,7 @@ def _real_children(folder: Path, report: PruneReport) -> list[Path]:
     children = []
     for child in sorted(folder.iterdir()):
         if child.is_symlink():
-            if child.is_dir():
-                report.skipped.append(_link_note(child))
+            report.skipped.append(_link_note(child))  # to a folder, a file or nowhere: never followed
         elif child.is_dir():
             children.append(child)
     return children
@@ -176,7 +175,11 @@ def _scan(out: Path, report: PruneReport, now: float) -> dict[tuple[str, str], l
             continue
         for run_dir in _real_children(plan_dir, report):
             busy = in_progress(run_dir)
-            manifest = read_manifest(run_dir) if not (run_dir / RUN_MANIFEST).is_symlink() else None
+            manifest_path = run_dir / RUN_MANIFEST
+            manifest = read_manifest(run_dir) if not manifest_path.is_symlink() else None
+            if manifest is None and (manifest_path.exists() or manifest_path.is_symlink()):
+                report.skipped.append(f"{run_dir}: its run.json cannot be read; left alone")
+                continue
             if manifest is None:
                 if not busy and now - run_dir.stat().st_mtime > HALF_DELETED_AGE:
                     report.half_deleted.append(run_dir)

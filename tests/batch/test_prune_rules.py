@@ -149,3 +149,20 @@ def test_a_full_disk_names_the_file(tmp_path, monkeypatch):
     lines = explain(info.value).lines
     assert str(target) in lines[-1] or str(target) in lines[0]
     assert "no space left" in " ".join(lines)
+
+
+def test_the_next_render_finishes_a_killed_prune(tmp_path):
+    from storybench.batch.prune_safety import JOURNAL, write_journal
+
+    runs = [render(tmp_path, n) for n in range(2)]
+    write_journal(tmp_path, [runs[0].run_dir])  # a prune killed right after writing its journal
+    render(tmp_path, 2)
+    assert not runs[0].run_dir.exists() and runs[1].run_dir.is_dir() and not (tmp_path / JOURNAL).exists()
+    assert runs[0].run_id not in set(read_catalog(tmp_path).run_id)
+
+
+def test_an_unreadable_run_json_is_left_alone(tmp_path):
+    runs = [render(tmp_path, n) for n in range(2)]
+    (runs[0].run_dir / "run.json").write_text("{torn", encoding="utf-8")
+    report = prune_outputs(tmp_path, keep=0)
+    assert runs[0].run_dir.is_dir() and any("run.json cannot be read" in note for note in report.skipped)
