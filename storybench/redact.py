@@ -7,8 +7,9 @@ Rules:
       ``pwd``, ``pass``, ``passphrase``, ``sig`` or ``signature`` (words split at
       ``_ - .`` and camelCase; case-insensitive), at any depth of nested objects
       and lists; :func:`secret_key_paths` returns the path of each
-      (``backend_options.headers.Authorization``), and of each string value that has
-      a secret's shape;
+      (``backend_options.headers.Authorization``) unless its value is ``true``,
+      ``false`` or ``null`` (a flag such as ``two_pass`` holds no secret), and of
+      each string value that has a secret's shape;
     * a value *has a secret's shape* (:data:`SHAPES`) when it holds a ``Bearer``,
       ``Token`` or ``Basic`` credential (as in an ``Authorization`` header), a URL
       with a password (``scheme://user:pass@host``), a token-like query parameter
@@ -133,7 +134,7 @@ def secret_key_paths(value: Any, path: str = "") -> list[str]:
             children = []
             for key, child in item.items():
                 child_path = _child(where, key)
-                if looks_secret(str(key)):
+                if looks_secret(str(key)) and not (child is None or isinstance(child, bool)):  # a flag is no secret
                     found.append(child_path)
                 children.append((child, child_path))
             stack.extend(reversed(children))
