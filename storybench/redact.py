@@ -71,7 +71,8 @@ _QUERY_NAME = (
 #: Secret shapes: each pattern's group ``secret`` is what gets replaced.
 SHAPES: tuple[re.Pattern[str], ...] = (
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----(?P<secret>.*?)-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL),
-    re.compile(r"\b(?:Bearer|Token|token|bearer)\s+(?P<secret>[A-Za-z0-9._~+/=-]{8,})"),
+    # a credential after its scheme, with a digit (so "token generation" in prose is not one)
+    re.compile(r"\b(?:Bearer|Token|token|bearer)\s+(?P<secret>(?=[A-Za-z._~+/=-]*[0-9])[A-Za-z0-9._~+/=-]{8,})"),
     re.compile(r"\b[Bb]asic\s+(?P<secret>(?=[A-Za-z0-9+/]*[0-9+/=])[A-Za-z0-9+/]{8,}={0,2})"),
     re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*:(?P<secret>[^\s/?#@]+)@"),
     re.compile(r"(?i)[?&;]" + _QUERY_NAME + r"=(?P<secret>[^&#\s\"'<>]+)"),

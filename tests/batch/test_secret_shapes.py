@@ -154,7 +154,8 @@ def test_shapes_and_names():
     ):
         assert has_secret_shape(text), text
         assert REDACTED in redact(text, environ={}), text
-    for text in ("Basic configuration", "/home/user/plans/a.json", "a" * 64, "page 3: the detective walks"):
+    prose = ("Basic configuration", "each token generation step", "the Bearer of bad news", "page 3: he walks")
+    for text in (*prose, "/home/user/plans/a.json", "a" * 64, "0123456789abcdef" * 4):
         assert not has_secret_shape(text) and redact(text, environ={}) == text
     assert redact(f"see {URL_PASS} and x", environ={"STORYBENCH_COMFYUI_URL": f"http://a:{URL_PASS}@h"}) == (
         "see *** and x"
