@@ -113,6 +113,11 @@ def _child(path: str, key: Any) -> str:
     return f"{path}.{key}" if path else str(key)
 
 
+def _secret_entry(key: Any, value: Any) -> bool:
+    """A secret-looking key holding something (a flag, ``true``/``false``/``null``, is no secret)."""
+    return looks_secret(str(key)) and not (value is None or isinstance(value, bool))
+
+
 def secret_key_paths(value: Any, path: str = "") -> list[str]:
     """Paths of every secret-looking key, and of every string shaped like a secret, in
     ``value`` (objects and lists, any depth).
@@ -132,12 +137,8 @@ def secret_key_paths(value: Any, path: str = "") -> list[str]:
         if isinstance(item, str) and has_secret_shape(item):
             found.append(where or "$")
         elif isinstance(item, Mapping):
-            children = []
-            for key, child in item.items():
-                child_path = _child(where, key)
-                if looks_secret(str(key)) and not (child is None or isinstance(child, bool)):  # a flag is no secret
-                    found.append(child_path)
-                children.append((child, child_path))
+            children = [(child, _child(where, key)) for key, child in item.items()]
+            found += [p for (child, p), key in zip(children, item, strict=True) if _secret_entry(key, child)]
             stack.extend(reversed(children))
         elif isinstance(item, (list, tuple)):
             stack.extend(reversed([(child, _child(where, i)) for i, child in enumerate(item)]))
@@ -161,11 +162,10 @@ def environment_secrets(environ: Mapping[str, str] | None = None) -> set[str]:
     """Values of environment variables whose names look like secrets, and the passwords
     of URLs in any variable (each at least :data:`MIN_SECRET_CHARS` long)."""
     env = os.environ if environ is None else environ
-    found = {v for k, v in env.items() if looks_secret(k) and len(v) >= MIN_SECRET_CHARS}
-    for value in env.values():
-        if "@" in value:
-            found.update(m.group("secret") for m in _URL_PASSWORD.finditer(value))
-            found.update(unquote(m.group("secret")) for m in _URL_PASSWORD.finditer(value))
+    found = {v for k, v in env.items() if looks_secret(k)}
+    passwords = [m.group("secret") for v in env.values() if "@" in v for m in _URL_PASSWORD.finditer(v)]
+    found.update(passwords)
+    found.update(unquote(p) for p in passwords)
     return {v for v in found if len(v) >= MIN_SECRET_CHARS}
 
 

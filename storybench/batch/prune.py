@@ -167,6 +167,21 @@ def _real_children(folder: Path, report: PruneReport) -> list[Path]:
     return children
 
 
+def _read_run(run_dir: Path, report: PruneReport, now: float) -> tuple[_Run, dict[str, Any]] | None:
+    """A run folder as a run and its manifest; ``None`` (noted on ``report``) for a folder
+    whose ``run.json`` cannot be read, or that is half-deleted, or a render taking its lock."""
+    busy = in_progress(run_dir)
+    manifest_path = run_dir / RUN_MANIFEST
+    manifest = read_manifest(run_dir) if not manifest_path.is_symlink() else None
+    if manifest is not None:
+        return _Run(run_dir, _run_time(run_dir, manifest), str(manifest.get("status") or ""), busy), manifest
+    if manifest_path.exists() or manifest_path.is_symlink():
+        report.skipped.append(f"{run_dir}: its run.json cannot be read; left alone")
+    elif not busy and now - run_dir.stat().st_mtime > HALF_DELETED_AGE:
+        report.half_deleted.append(run_dir)
+    return None
+
+
 def _scan(out: Path, report: PruneReport, now: float) -> dict[tuple[str, str], list[_Run]]:
     """Runs per plan, newest first; half-deleted runs go to ``report.half_deleted``."""
     plans: dict[tuple[str, str], list[_Run]] = {}
@@ -174,18 +189,9 @@ def _scan(out: Path, report: PruneReport, now: float) -> dict[tuple[str, str], l
         if plan_dir.name in _NOT_PLANS:
             continue
         for run_dir in _real_children(plan_dir, report):
-            busy = in_progress(run_dir)
-            manifest_path = run_dir / RUN_MANIFEST
-            manifest = read_manifest(run_dir) if not manifest_path.is_symlink() else None
-            if manifest is None and (manifest_path.exists() or manifest_path.is_symlink()):
-                report.skipped.append(f"{run_dir}: its run.json cannot be read; left alone")
-                continue
-            if manifest is None:
-                if not busy and now - run_dir.stat().st_mtime > HALF_DELETED_AGE:
-                    report.half_deleted.append(run_dir)
-                continue
-            run = _Run(run_dir, _run_time(run_dir, manifest), str(manifest.get("status") or ""), busy)
-            plans.setdefault(_plan_key(plan_dir, manifest), []).append(run)
+            found = _read_run(run_dir, report, now)
+            if found is not None:
+                plans.setdefault(_plan_key(plan_dir, found[1]), []).append(found[0])
     for runs in plans.values():
         runs.sort(key=lambda r: (r.finished, r.path.name), reverse=True)
     return plans

@@ -126,6 +126,37 @@ def _position(text: str, index: int) -> tuple[int, int]:
     return line, column
 
 
+def _scan(text: str, where: str, source: str | None) -> None:
+    """One pass over the JSON text: refuse deep nesting, too many containers and long numbers.
+
+    Raises:
+        PlanValidationError: the first such problem, at ``file:line:column``.
+    """
+    depth = 0
+    containers = 0
+
+    def refuse(index: int, message: str) -> PlanValidationError:
+        line, col = _position(text, index)
+        return PlanValidationError([PlanIssue(f"{where}:{line}:{col}", message)], source)
+
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        first = token[0]
+        if first in "[{":
+            depth += 1
+            containers += 1
+            if containers > MAX_CONTAINERS:
+                raise refuse(match.start(), _too_many_containers("").message)
+            if depth > MAX_DEPTH:
+                raise refuse(match.start(), f"JSON nested deeper than {MAX_DEPTH} levels (a plan needs 9)")
+        elif first in "]}":
+            depth -= 1
+        elif first != '"':
+            raise refuse(
+                match.start(), f"a number of {len(token):,} digits; plan numbers have at most {MAX_NUMBER_DIGITS}"
+            )
+
+
 def decode_plan_json(text: str, source: str | None = None) -> Any:
     """Decode plan JSON after a linear scan for nesting depth and number length.
 
@@ -141,32 +172,7 @@ def decode_plan_json(text: str, source: str | None = None) -> Any:
     limit = max_plan_bytes()
     if len(text) > limit:
         raise _too_large(len(text.encode("utf-8", "surrogatepass")), limit, source)
-    depth = 0
-    containers = 0
-    for match in _TOKENS.finditer(text):
-        token = match.group()
-        first = token[0]
-        if first in "[{":
-            depth += 1
-            containers += 1
-            if containers > MAX_CONTAINERS:
-                line, col = _position(text, match.start())
-                raise PlanValidationError([_too_many_containers(f"{where}:{line}:{col}")], source)
-            if depth > MAX_DEPTH:
-                line, col = _position(text, match.start())
-                issue = PlanIssue(
-                    f"{where}:{line}:{col}", f"JSON nested deeper than {MAX_DEPTH} levels (a plan needs 9)"
-                )
-                raise PlanValidationError([issue], source)
-        elif first in "]}":
-            depth -= 1
-        elif first != '"':
-            line, col = _position(text, match.start())
-            issue = PlanIssue(
-                f"{where}:{line}:{col}",
-                f"a number of {len(token):,} digits; plan numbers have at most {MAX_NUMBER_DIGITS}",
-            )
-            raise PlanValidationError([issue], source)
+    _scan(text, where, source)
     duplicates: list[tuple[dict[str, Any], str]] = []
 
     def pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
