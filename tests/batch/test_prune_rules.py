@@ -166,3 +166,11 @@ def test_an_unreadable_run_json_is_left_alone(tmp_path):
     (runs[0].run_dir / "run.json").write_text("{torn", encoding="utf-8")
     report = prune_outputs(tmp_path, keep=0)
     assert runs[0].run_dir.is_dir() and any("run.json cannot be read" in note for note in report.skipped)
+
+
+def test_runs_of_two_plans_sharing_an_id_are_kept_apart(tmp_path):
+    first, second = render(tmp_path, 0), render(tmp_path, 1)
+    stamp(first.run_dir, 1, plan_title="Comic A", plan_path="/plans/a.json")  # as an older version let happen
+    stamp(second.run_dir, 2, plan_title="Comic B", plan_path="/plans/b.json")
+    report = prune_outputs(tmp_path, keep=1)
+    assert report.runs_removed == [] and first.run_dir.is_dir() and second.run_dir.is_dir()
