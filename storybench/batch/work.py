@@ -24,8 +24,8 @@ from storybench.batch.references import character_sheet_spec
 from storybench.batch.run_folder import RunFolder
 from storybench.config import RenderSettings
 from storybench.exceptions import ConfigError
-from storybench.plan.layouts import panel_rects
 from storybench.plan.loading import load_plan, parse_plan
+from storybench.plan.layouts import panel_rects
 from storybench.plan.models import Chapter, ComicPlan, Page, PanelPlan
 from storybench.prompts.panel import panel_render_spec, render_size
 from storybench.render.base import ImageBackend

@@ -36,8 +36,8 @@ from storybench.editor.preview import render_page_preview
 from storybench.editor.stoppable import StoppableLLM
 from storybench.exceptions import PlanIssue, StorybenchError
 from storybench.plan.ids import unique_slug
-from storybench.plan.layouts import TEMPLATE_IDS, TEMPLATES, layout_for_count, template_id
 from storybench.plan.loading import load_plan, save_plan
+from storybench.plan.layouts import TEMPLATE_IDS, TEMPLATES, layout_for_count, template_id
 from storybench.plan.models import (
     SEED_MAX,
     Chapter,

@@ -1,7 +1,6 @@
 """The comic plan: models, rules, layouts and styles."""
 
 from storybench.plan.defaults import DEFAULT_LANGUAGE, Filled, plan_id_from_title
-from storybench.plan.layouts import TEMPLATE_IDS, TEMPLATES, Rect, Template, TemplateId, panel_count, panel_rects
 from storybench.plan.loading import (
     json_path,
     load_plan,
@@ -12,6 +11,7 @@ from storybench.plan.loading import (
     read_plan_data,
     save_plan,
 )
+from storybench.plan.layouts import TEMPLATE_IDS, TEMPLATES, Rect, Template, TemplateId, panel_count, panel_rects
 from storybench.plan.models import (
     MAX_PAGES,
     Chapter,
