@@ -32,7 +32,8 @@ def cli_validate(path: Path) -> tuple[subprocess.CompletedProcess, float, int]:
         pytest.skip("needs /usr/bin/time (apt install time)")
     stats = path.with_suffix(".time")
     proc = subprocess.run(
-        ["/usr/bin/time", "-o", str(stats), "-f", "%U %S %M", sys.executable, "-m", "storybench", "validate", str(path)],
+        ["/usr/bin/time", "-o", str(stats), "-f", "%U %S %M", sys.executable, "-m", "storybench", "validate"]
+        + [str(path)],
         capture_output=True,
         text=True,
         timeout=120,
