@@ -31,9 +31,9 @@ def cli_validate(path: Path) -> tuple[subprocess.CompletedProcess, float, int]:
     if not Path("/usr/bin/time").exists():
         pytest.skip("needs /usr/bin/time (apt install time)")
     stats = path.with_suffix(".time")
+    timed = ["/usr/bin/time", "-o", str(stats), "-f", "%U %S %M"]
     proc = subprocess.run(
-        ["/usr/bin/time", "-o", str(stats), "-f", "%U %S %M", sys.executable, "-m", "storybench", "validate"]
-        + [str(path)],
+        [*timed, sys.executable, "-m", "storybench", "validate", str(path)],
         capture_output=True,
         text=True,
         timeout=120,
