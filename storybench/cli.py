@@ -46,6 +46,7 @@ from storybench.plan import ComicPlan, load_plan, load_plan_with_notes, plan_jso
 from storybench.planner.cli import add_plan_command
 from storybench.prune_cli import add_prune_command
 from storybench.publish.cli import add_publish_command
+from storybench.redact import redact_output
 from storybench.render.comfyui.workflow_cli import add_workflow_command
 
 __all__ = ["batch_notebook_path", "build_parser", "main"]
@@ -214,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    redact_output()  # no secret reaches the terminal or a log line
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
