@@ -173,14 +173,23 @@ class RunPodBackend(ImageBackend):
         self.reference_url_base = reference_url_base
         self.max_request_bytes = max_request_bytes
         self.max_resubmits = max_resubmits
-        self.outage_seconds = float(env_settings().outage_seconds if outage_seconds is None else outage_seconds)
+        budget = float(env_settings().outage_seconds if outage_seconds is None else outage_seconds)
         self._download = httpx.Client(transport=transport, timeout=request_timeout, follow_redirects=True)
         self._lock = threading.Lock()
         self._in_flight: dict[str, _Job] = {}
         self._generation = 0
         self._expected_seconds: float | None = None
         self._wake = threading.Condition(self._lock)
-        self._outage = ApiOutage(self.outage_seconds, self._lock)
+        self._outage = ApiOutage(budget, self._lock)
+
+    @property
+    def outage_seconds(self) -> float:
+        """How long failing API calls are repeated before :class:`OutageError`, seconds (settable)."""
+        return self._outage.budget_seconds
+
+    @outage_seconds.setter
+    def outage_seconds(self, seconds: float) -> None:
+        self._outage.budget_seconds = float(seconds)
 
     @property
     def supports_reference_images(self) -> bool:
