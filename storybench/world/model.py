@@ -17,15 +17,15 @@ any other key is matched as text (see :mod:`storybench.world.keys`).
 
 from __future__ import annotations
 
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "Character",
-    "Position",
     "EntrySource",
+    "Position",
     "SelectiveLogic",
     "World",
     "WorldEntry",
@@ -61,7 +61,7 @@ class Position(IntEnum):
     EM_BOTTOM = 6
 
 
-class EntrySource(str, Enum):
+class EntrySource(StrEnum):
     """The format an entry (or world) was read from."""
 
     STORYBENCH = "storybench"
