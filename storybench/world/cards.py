@@ -165,8 +165,10 @@ def card_from_dict(card: Any, where: str) -> tuple[Character, World | None]:
     if not isinstance(data, Mapping):
         raise WorldFormatError(f"{where}:data", "a character card needs a data object")
     fields = {ours: data[theirs] for theirs, ours in _CHARACTER.items() if data.get(theirs) is not None}
-    kept = copy.deepcopy({k: v for k, v in card.items()})
-    kept["data"] = {k: v for k, v in kept["data"].items() if k != "character_book"}
+    # the card without what Character and the book hold (written back from them on export)
+    v2 = card.get("spec") == "chara_card_v2"
+    kept = copy.deepcopy({k: v for k, v in card.items() if k != "data" and not (v2 and k in _V1_TOP)})
+    kept["data"] = copy.deepcopy({k: v for k, v in data.items() if k not in _CHARACTER and k != "character_book"})
     try:
         character = Character(**fields, card=kept)
     except ValidationError as exc:
@@ -186,10 +188,8 @@ def card_to_dict(character: Character, world: World | None) -> dict[str, Any]:
     data = card.setdefault("data", {})
     for theirs, ours in _CHARACTER.items():
         data[theirs] = copy.deepcopy(getattr(character, ours))
-    if card.get("spec") == "chara_card_v2":
-        for name in _V1_TOP:
-            if name in card:
-                card[name] = data[name]
+    if card.get("spec") == "chara_card_v2":  # SillyTavern writes the V1 fields beside data
+        card.update({name: data[name] for name in _V1_TOP})
     if world is not None:
         data["character_book"] = book_from_world(world)
     return card

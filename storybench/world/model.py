@@ -171,9 +171,9 @@ class Character(BaseModel):
         example_dialogue: example dialogue (``mes_example``).
         tags: the card's tags.
         creator: the card's author.
-        card: the card JSON as read, without its ``character_book`` (every field the
-            card holds, known or not, so it can be exported again); empty for a
-            character made in storybench.
+        card: the rest of the card JSON as read (every field not above and not the
+            ``character_book``, known to the spec or not), so it can be exported again;
+            empty for a character made in storybench.
     """
 
     model_config = ConfigDict(extra="forbid")

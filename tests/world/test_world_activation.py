@@ -29,7 +29,9 @@ def fired(world: World, *texts: str, budget: int = 10_000, seed: int = 0) -> dic
     ],
 )
 def test_secondary_key_logic_as_sillytavern(logic, text, fires):
-    world = World(entries=[entry(0, ["king"], secondary_keys=["crown", "throne"], selective=True, selective_logic=logic)])
+    world = World(
+        entries=[entry(0, ["king"], secondary_keys=["crown", "throne"], selective=True, selective_logic=logic)]
+    )
     assert (0 in fired(world, text)) is fires
 
 
@@ -50,7 +52,9 @@ def test_constant_disabled_and_reasons():
 
 
 def test_scan_depth_limits_how_far_back_keys_are_seen():
-    world = World(settings=WorldSettings(scan_depth=1), entries=[entry(0, ["sword"]), entry(1, ["sword"], scan_depth=3)])
+    world = World(
+        settings=WorldSettings(scan_depth=1), entries=[entry(0, ["sword"]), entry(1, ["sword"], scan_depth=3)]
+    )
     assert fired(world, "a sword", "a road", "a river", "a hill") == {}
     assert set(fired(world, "a sword", "a road", "a river")) == {1}
     assert set(fired(world, "a road", "a river", "a sword")) == {0, 1}
