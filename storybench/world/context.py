@@ -47,6 +47,7 @@ BlockKind = Literal[
     "premise", "world_before", "summary", "earlier", "segment", "world_depth", "author_note", "world_after"
 ]
 _BEFORE = {Position.BEFORE, Position.EM_TOP, Position.EM_BOTTOM}
+_PLURAL = {"earlier segment": "earlier segments", "world entry": "world entries", "recent segment": "recent segments"}
 
 
 class ContextBudgetError(StorybenchError, ValueError):
@@ -244,7 +245,7 @@ def _trim(parts: _Parts, count: _Counter, budget: int, report: ContextReport) ->
             taken += 1
             blocks = _render(parts, count)
         if taken:
-            report.trimmed.append(f"{taken} {what}{'s' if taken > 1 and what != 'summary' else ''} left out to fit")
+            report.trimmed.append(f"{taken} {what if taken == 1 else _PLURAL[what]} left out to fit")
     if over() > 0:
         raise ContextBudgetError(
             f"the premise, the newest segment and the author's note need {sum(b.tokens for b in blocks)} tokens "
