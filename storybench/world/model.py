@@ -142,7 +142,8 @@ class WorldSettings(BaseModel):
             (0: no recursion).
         regex_timeout: seconds one regex key may take on one text before it is stopped.
         semantic_top_k: entries recalled by meaning (0: none), when a semantic index is given.
-        semantic_threshold: least cosine similarity for a semantic recall.
+        semantic_threshold: least cosine similarity for a semantic recall (multilingual-e5-small
+            scores related texts about 0.79 to 0.9 and unrelated ones about 0.7 to 0.78).
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -154,8 +155,8 @@ class WorldSettings(BaseModel):
     budget_percent: float = Field(25.0, gt=0, le=100)
     recursion_depth: int = Field(3, ge=0, le=20)
     regex_timeout: float = Field(0.05, gt=0, le=10)
-    semantic_top_k: int = Field(3, ge=0, le=100)
-    semantic_threshold: float = Field(0.82, ge=-1, le=1)
+    semantic_top_k: int = Field(2, ge=0, le=100)
+    semantic_threshold: float = Field(0.79, ge=-1, le=1)
 
 
 class Character(BaseModel):
