@@ -169,12 +169,14 @@ def _check_format_name(name: str | None) -> None:
     """Raise :class:`ConfigError` for a chat format llama-cpp-python does not know."""
     if name is None:
         return
-    registry = _llama_cpp().llama_chat_format.LlamaChatCompletionHandlerRegistry()
+    formats = _llama_cpp().llama_chat_format
+    not_found = getattr(formats, "LlamaChatCompletionHandlerNotFoundException", ValueError)
+    registry = formats.LlamaChatCompletionHandlerRegistry()
     try:
         registry.get_chat_completion_handler_by_name(name)
-    except ValueError:
+    except (not_found, ValueError, KeyError) as exc:
         known = ", ".join(sorted(registry._chat_handlers))
-        raise ConfigError(f"chat format {name!r} is not one llama-cpp-python knows (known: {known})") from None
+        raise ConfigError(f"chat format {name!r} is not one llama-cpp-python knows (known: {known})") from exc
 
 
 def _load(path: Path, n_ctx: int, n_threads: int | None, chat_format: str | None) -> _LoadedModel:
