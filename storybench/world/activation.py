@@ -27,12 +27,13 @@ is placed later, nearer the end of the story), then ``uid``.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from storybench.world.keys import KeyMatcher, RegexTimeout, compile_key
+from storybench.world.keys import Haystack, KeyMatcher, RegexTimeout, compile_key
 from storybench.world.model import SelectiveLogic, World, WorldEntry, WorldSettings
 
 __all__ = ["Activation", "Firing", "SemanticIndex", "Skip", "activate", "estimate_tokens"]
@@ -104,6 +105,16 @@ class Activation:
     budget: int = 0
 
 
+@functools.lru_cache(maxsize=32768)
+def _compiled(
+    keys: tuple[str, ...], secondary: tuple[str, ...], case: bool, whole: bool, timeout: float
+) -> tuple[list[KeyMatcher], list[KeyMatcher]]:
+    def compile_all(texts: tuple[str, ...]) -> list[KeyMatcher]:
+        return [compile_key(k, case_sensitive=case, whole_words=whole, timeout=timeout) for k in texts if k.strip()]
+
+    return compile_all(keys), compile_all(secondary)
+
+
 class _Scan:
     """State of one scan: compiled keys, scan texts per depth, what fired."""
 
@@ -111,56 +122,66 @@ class _Scan:
         self.settings: WorldSettings = world.settings
         self.texts = list(texts)
         self.seed = seed
-        self._windows: dict[int, tuple[str, str]] = {}
-        self._keys: dict[tuple[int, str, bool], KeyMatcher] = {}
+        self._windows: dict[int, Haystack] = {}
         self.triggered: dict[int, Firing] = {}
         self.skipped: list[Skip] = []
         self.warnings: list[str] = []
         self._warned: set[tuple[int, str]] = set()
+        self._matchers: dict[int, tuple[list[KeyMatcher], list[KeyMatcher]]] = {}
 
-    def window(self, entry: WorldEntry) -> tuple[str, str]:
+    def window(self, entry: WorldEntry) -> Haystack:
         depth = self.settings.scan_depth if entry.scan_depth is None else entry.scan_depth
         cached = self._windows.get(depth)
         if cached is None:
-            text = "\n".join(self.texts[-depth:]) if depth else ""
-            cached = self._windows[depth] = (text, text.casefold())
+            cached = self._windows[depth] = Haystack("\n".join(self.texts[-depth:]) if depth else "")
         return cached
 
-    def matcher(self, entry: WorldEntry, key: str) -> KeyMatcher:
-        case = self.settings.case_sensitive if entry.case_sensitive is None else entry.case_sensitive
-        whole = self.settings.match_whole_words if entry.match_whole_words is None else entry.match_whole_words
-        cache_key = (entry.uid, key, case)
-        found = self._keys.get(cache_key)
+    def matchers(self, entry: WorldEntry) -> tuple[list[KeyMatcher], list[KeyMatcher]]:
+        """The entry's primary and secondary keys, compiled (kept between scans)."""
+        found = self._matchers.get(entry.uid)
         if found is None:
-            found = compile_key(key, case_sensitive=case, whole_words=whole, timeout=self.settings.regex_timeout)
-            self._keys[cache_key] = found
+            settings = self.settings
+            case = settings.case_sensitive if entry.case_sensitive is None else entry.case_sensitive
+            whole = settings.match_whole_words if entry.match_whole_words is None else entry.match_whole_words
+            found = _compiled(tuple(entry.keys), tuple(entry.secondary_keys), case, whole, settings.regex_timeout)
+            self._matchers[entry.uid] = found
         return found
 
-    def occurs(self, entry: WorldEntry, key: str, text: str, folded: str) -> bool:
+    def occurs(self, entry: WorldEntry, key: KeyMatcher, haystack: Haystack) -> bool:
         try:
-            return self.matcher(entry, key).matches(text, folded)
+            return key.matches(haystack)
         except RegexTimeout as exc:
-            if (entry.uid, key) not in self._warned:
-                self._warned.add((entry.uid, key))
+            if (entry.uid, key.key) not in self._warned:
+                self._warned.add((entry.uid, key.key))
                 self.warnings.append(f"entry {entry.title!r} (uid {entry.uid}): {exc}")
             return False
 
-    def key_hit(self, entry: WorldEntry, text: str, folded: str) -> str | None:
-        """The first primary key of ``entry`` in ``text`` that passes the secondary logic."""
-        primary = next((k for k in entry.keys if self.occurs(entry, k, text, folded)), None)
+    def first_key(self, entry: WorldEntry, keys: list[KeyMatcher], haystack: Haystack) -> KeyMatcher | None:
+        """The first of ``keys`` in ``haystack`` (plain one-word keys checked inline: this is
+        the hot loop of a scan, a few thousand keys for 1,000 entries)."""
+        for key in keys:
+            if key.simple and key.word is None:
+                if key.needle in haystack.words(key.case_sensitive):
+                    return key
+            elif self.occurs(entry, key, haystack):
+                return key
+        return None
+
+    def key_hit(self, entry: WorldEntry, haystack: Haystack) -> KeyMatcher | None:
+        """The first primary key of ``entry`` in ``haystack`` that passes the secondary logic."""
+        primary_keys, secondary = self.matchers(entry)
+        primary = self.first_key(entry, primary_keys, haystack)
         if primary is None:
             return None
-        secondary = [k for k in entry.secondary_keys if k.strip()]
         if not entry.selective or not secondary:
             return primary
-        hits = [self.occurs(entry, k, text, folded) for k in secondary]
-        logic = entry.selective_logic
+        hits = [self.occurs(entry, k, haystack) for k in secondary]
         passed = {
             SelectiveLogic.AND_ANY: any(hits),
             SelectiveLogic.AND_ALL: all(hits),
             SelectiveLogic.NOT_ANY: not any(hits),
             SelectiveLogic.NOT_ALL: not all(hits),
-        }[logic]
+        }[entry.selective_logic]
         return primary if passed else None
 
     def wins_roll(self, entry: WorldEntry) -> bool:
@@ -186,32 +207,36 @@ def _first_pass(scan: _Scan, candidates: list[WorldEntry]) -> list[WorldEntry]:
         if entry.constant:
             firing = Firing(entry, "constant", "constant")
         else:
-            text, folded = scan.window(entry)
-            key = scan.key_hit(entry, text, folded) if text else None
-            if key is None:
+            window = scan.window(entry)
+            hit = scan.key_hit(entry, window) if window.text else None
+            if hit is None:
                 continue
-            firing = Firing(entry, "key", f"key {key!r}", key=key)
+            firing = Firing(entry, "key", f"key {hit.key!r}", key=hit.key)
         if scan.trigger(firing):
             new.append(entry)
     return new
 
 
 def _recurse(scan: _Scan, candidates: list[WorldEntry], new: list[WorldEntry]) -> None:
+    """Scan the text of the entries fired in the last pass (all at once; the trigger is
+    named afterwards as the first of them holding the key)."""
     for _pass in range(scan.settings.recursion_depth):
-        sources = [(e, e.content, e.content.casefold()) for e in new if not e.prevent_recursion]
+        sources = [e for e in new if not e.prevent_recursion]
+        if not sources:
+            return
+        joined = Haystack("\n".join(e.content for e in sources))
+        each = [Haystack(e.content) for e in sources]
         new = []
         for entry in candidates:
             if entry.uid in scan.triggered or entry.exclude_recursion or entry.constant:
                 continue
-            for source, text, folded in sources:
-                key = scan.key_hit(entry, text, folded)
-                if key is not None:
-                    reason = f"key {key!r} in entry {source.title!r}"
-                    if scan.trigger(Firing(entry, "recursion", reason, key=key)):
-                        new.append(entry)
-                    break
-        if not new:
-            return
+            hit = scan.key_hit(entry, joined)
+            if hit is None:
+                continue
+            source = next((s for s, h in zip(sources, each, strict=True) if scan.occurs(entry, hit, h)), None)
+            where = f"entry {source.title!r}" if source else "the fired entries"
+            if scan.trigger(Firing(entry, "recursion", f"key {hit.key!r} in {where}", key=hit.key)):
+                new.append(entry)
 
 
 def _semantic(scan: _Scan, candidates: list[WorldEntry], index: SemanticIndex) -> None:

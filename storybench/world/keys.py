@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import regex
 
-__all__ = ["KeyMatcher", "RegexTimeout", "compile_key", "parse_regex_key"]
+__all__ = ["Haystack", "KeyMatcher", "RegexTimeout", "compile_key", "parse_regex_key"]
 
 _REGEX_KEY = regex.compile(r"^/([\w\W]+?)/([gimsuy]*)$")
 _UNESCAPED_SLASH = regex.compile(r"(^|[^\\])/")
@@ -74,6 +74,40 @@ def _word_pattern(needle: str) -> regex.Pattern[str]:
     return regex.compile(r"(?<!\w)" + regex.escape(needle) + r"(?!\w)")
 
 
+_WORD = regex.compile(r"\w+")
+_SIMPLE = regex.compile(r"^\w+$")
+
+
+class Haystack:
+    """A text to match keys against, with its case-folded form and (built on first use) its
+    distinct words. A key made only of word characters occurs in the text exactly when it
+    occurs inside one of its words, so such keys are searched in the distinct words (a
+    fraction of a long story's text) instead of the whole text.
+
+    Attributes:
+        text: the text.
+        folded: ``text.casefold()``.
+    """
+
+    __slots__ = ("_words", "folded", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.folded = text.casefold()
+        self._words: dict[bool, str] = {}
+
+    def words(self, case_sensitive: bool) -> str:
+        """The distinct words of the text (or of its folded form), one a line; a short text
+        (under 2,048 characters) as it is, since searching it costs less than splitting it."""
+        source = self.text if case_sensitive else self.folded
+        if len(source) < 2048:
+            return source
+        found = self._words.get(case_sensitive)
+        if found is None:
+            found = self._words[case_sensitive] = "\n".join(set(_WORD.findall(source)))
+        return found
+
+
 @dataclass(frozen=True)
 class KeyMatcher:
     """A compiled key.
@@ -82,36 +116,50 @@ class KeyMatcher:
         key: the key as written.
         pattern: its regex (``None`` for a plain key).
         case_sensitive: plain keys only.
-        whole_words: plain keys only.
         timeout: seconds a regex may run on one text.
+        needle: a plain key as searched (stripped; case-folded unless case-sensitive).
+        word: for a one-word key matched as a whole word, its bounded pattern.
+        simple: the needle is word characters only (searched among the text's distinct words).
     """
 
     key: str
     pattern: regex.Pattern[str] | None
     case_sensitive: bool
-    whole_words: bool
     timeout: float
+    needle: str = ""
+    word: regex.Pattern[str] | None = None
+    simple: bool = False
 
-    def matches(self, text: str, folded: str) -> bool:
-        """Whether the key occurs in ``text`` (``folded`` is ``text.casefold()``, computed once).
+    def matches(self, haystack: Haystack) -> bool:
+        """Whether the key occurs in ``haystack``.
 
         Raises:
             RegexTimeout: a regex key ran past ``timeout``.
         """
         if self.pattern is not None:
             try:
-                return self.pattern.search(text, timeout=self.timeout) is not None
+                return self.pattern.search(haystack.text, timeout=self.timeout) is not None
             except TimeoutError as exc:
                 raise RegexTimeout(self.key, self.timeout) from exc
-        needle = self.key.strip() if self.case_sensitive else self.key.strip().casefold()
-        if not needle:
+        if not self.needle:
             return False
-        haystack = text if self.case_sensitive else folded
-        if self.whole_words and len(needle.split()) == 1:
-            return needle in haystack and _word_pattern(needle).search(haystack) is not None
-        return needle in haystack
+        if self.simple:
+            if self.needle not in haystack.words(self.case_sensitive):
+                return False
+            if self.word is None:
+                return True
+        text = haystack.text if self.case_sensitive else haystack.folded
+        if self.needle not in text:
+            return False
+        return self.word is None or self.word.search(text) is not None
 
 
+@functools.lru_cache(maxsize=65536)
 def compile_key(key: str, *, case_sensitive: bool, whole_words: bool, timeout: float) -> KeyMatcher:
-    """A :class:`KeyMatcher` for ``key`` (regex keys recognised by :func:`parse_regex_key`)."""
-    return KeyMatcher(key, parse_regex_key(key), case_sensitive, whole_words, timeout)
+    """A :class:`KeyMatcher` for ``key`` (regex keys recognised by :func:`parse_regex_key`; cached)."""
+    pattern = parse_regex_key(key)
+    if pattern is not None:
+        return KeyMatcher(key, pattern, case_sensitive, timeout)
+    needle = key.strip() if case_sensitive else key.strip().casefold()
+    word = _word_pattern(needle) if whole_words and needle and len(needle.split()) == 1 else None
+    return KeyMatcher(key, None, case_sensitive, timeout, needle, word, bool(_SIMPLE.match(needle)))

@@ -50,7 +50,7 @@ def test_embeddings_are_cached_per_entry_text(tmp_path):
     embedder = BagOfWords(["dragon", "fire", "river", "mill", "beer"])
     memory = SemanticMemory(embedder, cache_path=tmp_path / "world.npz")
     ranked = memory.rank("fire over the mountain, a dragon", entries())
-    assert [e.uid for e, _ in ranked][0] == 0 and ranked[0][1] > ranked[1][1]
+    assert ranked[0][0].uid == 0 and ranked[0][1] > ranked[1][1]
     memory.rank("the river", entries())
     assert embedder.passages == 3 and memory.embedded == 3
     changed = [*entries()[:2], entries()[2].model_copy(update={"content": "an inn by the river"})]

@@ -79,7 +79,7 @@ def test_cli_import_show_and_match(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     # insertion order (all have order 100: by uid); the others fire through recursion
     assert lines == [
-        "#0\teldoria\tkey 'wood' in entry 'shadowfang'",
+        "#0\teldoria\tkey 'eldoria' in entry 'glade'",
         "#1\tshadowfang\tkey 'beast'",
         "#2\tglade\tkey 'glade'",
         "#3\tpower\tkey 'power' in entry 'shadowfang'",
