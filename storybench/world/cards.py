@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from storybench.world.errors import WorldFormatError
+from storybench.world.errors import WorldFormatError, first_error
 from storybench.world.model import Character, EntrySource, Position, World, WorldEntry
 
 __all__ = ["CARD_SPECS", "book_from_world", "card_from_dict", "card_to_dict", "world_from_book"]
@@ -70,12 +70,8 @@ def _top_position(position: int) -> str:
     return "before_char" if position == Position.BEFORE else "after_char"
 
 
-def _entry_from_book(raw: Any, where: str, index: int) -> WorldEntry:
-    if not isinstance(raw, Mapping):
-        raise WorldFormatError(where, f"a book entry must be a JSON object, not {type(raw).__name__}")
-    extensions = raw.get("extensions") or {}
-    if not isinstance(extensions, Mapping):
-        raise WorldFormatError(f"{where}.extensions", "must be a JSON object")
+def _book_fields(raw: Mapping[str, Any], extensions: Mapping[str, Any], index: int) -> dict[str, Any]:
+    """The :class:`WorldEntry` fields of a book entry (SillyTavern's ``convertCharacterBook`` defaults)."""
     fields: dict[str, Any] = {ours: raw[theirs] for theirs, ours in _ENTRY.items() if theirs in raw}
     fields.update({ours: extensions[theirs] for theirs, ours in _EXTENSION.items() if theirs in extensions})
     fields.setdefault("uid", index)
@@ -84,19 +80,28 @@ def _entry_from_book(raw: Any, where: str, index: int) -> WorldEntry:
         fields["position"] = Position.AFTER if raw.get("position") == "after_char" else Position.BEFORE
     if "case_sensitive" not in fields and isinstance(raw.get("case_sensitive"), bool):
         fields["case_sensitive"] = raw["case_sensitive"]
-    extra = {k: v for k, v in raw.items() if k not in _ENTRY and k != "extensions"}
-    if extra.get("position") == _top_position(int(fields["position"])):
-        del extra["position"]  # derived again on export
-    fields["extra"] = extra
+    fields["extra"] = {k: v for k, v in raw.items() if k not in _ENTRY and k != "extensions"}
     fields["extensions"] = {k: v for k, v in extensions.items() if k not in _EXTENSION}
+    return fields
+
+
+def _entry_from_book(raw: Any, where: str, index: int) -> WorldEntry:
+    if not isinstance(raw, Mapping):
+        raise WorldFormatError(where, f"a book entry must be a JSON object, not {type(raw).__name__}")
+    extensions = raw.get("extensions") or {}
+    if not isinstance(extensions, Mapping):
+        raise WorldFormatError(f"{where}.extensions", "must be a JSON object")
     try:
-        return WorldEntry(**fields)
+        entry = WorldEntry(**_book_fields(raw, extensions, index))
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        name = str(first["loc"][0]) if first["loc"] else ""
+        name, message = first_error(exc)
         theirs = next((t for t, o in _ENTRY.items() if o == name), None)
-        path = f"{where}.{theirs}" if theirs else f"{where}.extensions.{name}"
-        raise WorldFormatError(path, f"{first['msg']} (got {first.get('input')!r:.80})") from exc
+        if theirs is None:
+            theirs = "extensions." + next((t for t, o in _EXTENSION.items() if o == name), name)
+        raise WorldFormatError(f"{where}.{theirs}", message) from exc
+    if entry.extra.get("position") == _top_position(entry.position):
+        del entry.extra["position"]  # derived again on export
+    return entry
 
 
 def world_from_book(book: Any, where: str) -> World:
@@ -172,10 +177,9 @@ def card_from_dict(card: Any, where: str) -> tuple[Character, World | None]:
     try:
         character = Character(**fields, card=kept)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        name = str(first["loc"][0]) if first["loc"] else ""
+        name, message = first_error(exc)
         theirs = next((t for t, o in _CHARACTER.items() if o == name), name)
-        raise WorldFormatError(f"{where}:data.{theirs}", first["msg"]) from exc
+        raise WorldFormatError(f"{where}:data.{theirs}", message) from exc
     book = data.get("character_book")
     world = world_from_book(book, f"{where}:data.character_book") if book is not None else None
     return character, world

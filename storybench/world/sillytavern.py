@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from storybench.world.errors import WorldFormatError
+from storybench.world.errors import WorldFormatError, first_error
 from storybench.world.model import EntrySource, World, WorldEntry
 
 __all__ = ["entry_from_sillytavern", "entry_to_sillytavern", "world_from_sillytavern", "world_to_sillytavern"]
@@ -71,10 +71,9 @@ def entry_from_sillytavern(raw: Mapping[str, Any], where: str, uid: int) -> Worl
     try:
         return WorldEntry(**fields)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        name = str(first["loc"][0]) if first["loc"] else ""
+        name, message = first_error(exc)
         theirs = next((t for t, o in _SAME.items() if o == name), name)
-        raise WorldFormatError(f"{where}.{theirs}", f"{first['msg']} (got {first.get('input')!r:.80})") from exc
+        raise WorldFormatError(f"{where}.{theirs}", message) from exc
 
 
 def entry_to_sillytavern(entry: WorldEntry) -> dict[str, Any]:
