@@ -10,6 +10,7 @@ Modules:
 * :mod:`~storybench.world.memory`: recall by meaning (optional ``storybench[memory]``).
 * :mod:`~storybench.world.context`: the context of one segment, with its report.
 * :mod:`~storybench.world.summary`: the rolling summary written by the LLM.
+* :mod:`~storybench.world.characters`: which characters a text names, their looks for image prompts.
 """
 
 from storybench.world.activation import Activation, Firing, Skip, activate, estimate_tokens

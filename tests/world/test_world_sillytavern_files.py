@@ -91,3 +91,23 @@ def test_cli_import_to_sillytavern(tmp_path, fmt, capsys):
     target = tmp_path / "out.json"
     assert main(["world", "import", str(CARD), "-o", str(target), "--format", fmt]) == 0
     assert load_world_file(target).world.entries == load_world_file(CARD).world.entries
+
+
+def test_cli_bad_input_is_one_sentence_and_writes_nothing(tmp_path, capsys):
+    plain = tmp_path / "plain.png"
+    plain.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0\0\0\0IEND\xaeB`\x82")
+    target = tmp_path / "world.json"
+    assert main(["world", "import", str(plain), "-o", str(target)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "this PNG holds no character card" in err[0] and str(plain) in err[0]
+    assert not target.exists()
+
+
+def test_cli_match_reports_a_catastrophic_regex(tmp_path, capsys):
+    world = tmp_path / "w.json"
+    entries = {"0": {"uid": 0, "key": ["/(a|aa)+$/"], "content": "x"}, "1": {"uid": 1, "key": ["aaa"], "content": "y"}}
+    world.write_text(json.dumps({"entries": entries}), encoding="utf-8")
+    assert main(["world", "match", str(world), "--text", "a" * 40 + "!"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "#1\taaa\tkey 'aaa'"
+    assert lines[1].startswith("warning: entry '/(a|aa)+$/' (uid 0): key /(a|aa)+$/ took longer than 50 ms")
