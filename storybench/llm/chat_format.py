@@ -186,4 +186,7 @@ def chat_format_for(path: str | os.PathLike[str]) -> ChatFormat:
     chosen = os.environ.get(CHAT_FORMAT_ENV, "").strip()
     if chosen and chosen.lower() != "auto":
         return ChatFormat(chosen, "env", chosen in SYSTEM_DROPPING_FORMATS)
+    metadata = read_gguf_metadata(path)  # the vocabulary is read only when there is no template
+    if metadata.get("tokenizer.chat_template"):
+        return ChatFormat(None, "template")
     return guess_chat_format(read_gguf_metadata(path, arrays=frozenset({"tokenizer.ggml.tokens"})))
