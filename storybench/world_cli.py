@@ -1,8 +1,9 @@
 """``storybench world``: look at world info and character cards, test which entries fire, import.
 
 * ``storybench world show FILE``: the entries, their keys and sizes.
-* ``storybench world match FILE... --text TEXT``: the entries that fire for TEXT, one
-  a line with the reason, in insertion order; then dropped/skipped entries and warnings.
+* ``storybench world match FILE... --text TEXT [--semantic]``: the entries that fire for
+  TEXT, one a line with the reason (the key, or ``meaning 0.83``), in insertion order;
+  then dropped/skipped entries and warnings.
 * ``storybench world import CARD_OR_WORLD -o world.json``: write a storybench world
   (or ``--format sillytavern``: SillyTavern World Info JSON).
 
@@ -17,6 +18,7 @@ from typing import Any
 
 from storybench.world.activation import activate, estimate_tokens
 from storybench.world.importing import Imported, load_world_file, save_sillytavern, save_world
+from storybench.world.memory import SemanticMemory, e5_embedder
 from storybench.world.model import World, WorldEntry
 
 __all__ = ["add_world_command", "run_world_import", "run_world_match", "run_world_show"]
@@ -36,6 +38,9 @@ def add_world_command(subparsers: Any) -> argparse.ArgumentParser:
     match.add_argument("--text", required=True, help="the story text to scan")
     match.add_argument("--seed", type=int, default=0, help="seed of the probability rolls (default 0)")
     match.add_argument("--budget", type=int, default=None, help="world token budget (default: the world's, else none)")
+    match.add_argument(
+        "--semantic", action="store_true", help="also recall entries by meaning (needs storybench[memory])"
+    )
     match.set_defaults(func=run_world_match)
 
     imp = sub.add_parser("import", help="read a card or world file and write a world file")
@@ -94,7 +99,9 @@ def run_world_match(args: argparse.Namespace) -> int:
         world = loaded if not world.entries else world.merged(loaded)
     world.settings.scan_depth = max(world.settings.scan_depth, 1)
     budget = args.budget if args.budget is not None else world.settings.token_budget
-    result = activate(world, [args.text], budget=budget if budget is not None else 10**9, seed=args.seed)
+    semantic = SemanticMemory(e5_embedder()) if args.semantic else None
+    limit = budget if budget is not None else 10**9
+    result = activate(world, [args.text], budget=limit, seed=args.seed, semantic=semantic)
     for f in result.fired:
         print(f"#{f.entry.uid}\t{f.entry.title}\t{f.reason}")
     for skip in result.dropped:

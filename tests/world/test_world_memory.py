@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from storybench.cli import main
 from storybench.world import World, WorldEntry, WorldSettings, activate
 from storybench.world.memory import SemanticMemory, entry_passage, hybrid_rank, memory_available
 
@@ -101,3 +102,17 @@ def test_recall_at_5_on_the_labelled_set():
         total += len(query["expected"])
     assert len(data["queries"]) >= 40
     assert found / total >= 0.8
+
+
+@needs_memory
+def test_cli_match_by_meaning(tmp_path, capsys):
+    data = json.loads(RECALL_SET.read_text(encoding="utf-8"))
+    entries = {str(e["uid"]): {"uid": e["uid"], "key": e["keys"], "content": e["content"]} for e in data["entries"]}
+    world = tmp_path / "world.json"
+    world.write_text(json.dumps({"entries": entries}, ensure_ascii=False), encoding="utf-8")
+    text = "A red dragon sleeps on a black mountain, guarding its gold."
+    assert main(["world", "match", str(world), "--text", text]) == 0
+    assert capsys.readouterr().out.splitlines() == ["#11\tcoin\tkey 'gold'"]  # the dragon's key is "дракон"
+    assert main(["world", "match", str(world), "--text", text, "--semantic"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("#0\tЗгарх\tmeaning 0.") and "#11\tcoin\tkey 'gold'" in lines
