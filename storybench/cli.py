@@ -48,6 +48,7 @@ from storybench.prune_cli import add_prune_command
 from storybench.publish.cli import add_publish_command
 from storybench.redact import redact_output
 from storybench.render.comfyui.workflow_cli import add_workflow_command
+from storybench.world_cli import add_world_command
 
 __all__ = ["batch_notebook_path", "build_parser", "main"]
 
@@ -210,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_plan_command(sub)
     add_publish_command(sub)  # without the publish extra it says which extra to install when run
     add_models_command(sub)
+    add_world_command(sub)
     return parser
 
 
