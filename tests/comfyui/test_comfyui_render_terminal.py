@@ -75,8 +75,14 @@ def test_the_terminal_shows_each_panel_the_outage_and_the_summary_while_comfyui_
             time.sleep(0.05)
         server.stop()
         stopped = time.monotonic()
-        time.sleep(20)
-        printed_while_down = [text for t, text in lines if stopped <= t]  # read before the restart
+        waiting = f"waiting for ComfyUI at {server.url}"
+        # down for 20 s, and longer on a loaded machine until the CLI printed the outage (at most 120 s)
+        while time.monotonic() < stopped + 120 and not any(
+            text.startswith(waiting) for t, text in list(lines) if t >= stopped
+        ):
+            time.sleep(0.1)
+        time.sleep(max(0.0, 20 - (time.monotonic() - stopped)))
+        printed_while_down = [text for t, text in list(lines) if stopped <= t]  # read before the restart
         server.start()
         code = proc.wait(timeout=240)
         reader.join(timeout=10)
@@ -89,8 +95,9 @@ def test_the_terminal_shows_each_panel_the_outage_and_the_summary_while_comfyui_
     assert re.search(r"^\[ ?\d+/\d+\] page \S+: composed$", text, re.M), text
     assert re.search(r"^\[ ?\d+/\d+\] pdf \S+: exported$", text, re.M), text
     # the outage, while it lasts, and the server's return
-    assert any(line.startswith(f"waiting for ComfyUI at {server.url}") for line in printed_while_down), text
-    assert re.search(rf"^ComfyUI at {re.escape(server.url)} answers again after (1\d|2\d) s$", text, re.M), text
+    assert any(line.startswith(waiting) for line in printed_while_down), text
+    back = re.search(rf"^ComfyUI at {re.escape(server.url)} answers again after (\d+) s$", text, re.M)
+    assert back and int(back.group(1)) >= 19, text
     # the summary
     assert "panels: 10 rendered, 0 cache hits, 0 failed" in text
     assert "servers not answering" not in text  # it came back
