@@ -40,7 +40,9 @@ _BACKGROUND_SHARE = 0.08  # a bin holding this share of the border ring is backg
 def _shrink(img: Image.Image) -> NDArray[np.uint8]:
     scale = SIDE / max(img.size)
     if scale < 1:
-        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.BILINEAR)
+        img = img.resize(
+            (max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.BILINEAR
+        )
     return np.asarray(img.convert("RGB"), dtype=np.uint8)
 
 
