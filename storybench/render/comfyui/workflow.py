@@ -22,8 +22,9 @@ Known slots: ``positive``, ``negative``, ``seed``, ``width``, ``height``, ``step
 ``lora``, ``reference_image`` (with ``reference_image_2``... for workflows taking several:
 :mod:`~storybench.render.comfyui.references`), ``filename_prefix`` and ``output``
 (the image-saving node; found automatically when the workflow has exactly one SaveImage).
-Every slot is optional except that an output node must be found. :meth:`WorkflowTemplate.fill` is the only code that writes node
-inputs; no caller touches ``workflow["6"]["inputs"]``.
+Every slot is optional except that an output node must be found.
+:meth:`WorkflowTemplate.fill` is the only code that writes node inputs; no caller touches
+``workflow["6"]["inputs"]``.
 
 Templates are found by name in the ``workflows/`` folder of the storybench checkout
 (or ``$STORYBENCH_COMFYUI_WORKFLOWS``), or loaded from a path, or built from a dict.
