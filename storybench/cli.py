@@ -13,9 +13,14 @@ Subcommands:
     publish SRC   publish a rendered run or a played story to a platform world (the publish extra).
     models        list the LLMs this machine can use (storybench.llm.models_cli).
 
+While a plan renders, one line per finished job (panels, pages, exports: rendered, cached or
+failed) and every outage or server change is printed as it happens
+(:mod:`storybench.cli_progress`); ``-v`` streams the notebook's own output instead.
+
 Exit codes: 0 success, 1 invalid input or a failed render, 2 usage errors (argparse, unknown
-``-p`` names), 130 interrupted. Every failure is reported in one or two sentences
-(:mod:`storybench.cli_errors`); ``storybench --debug ...`` shows the traceback instead.
+``-p`` names, ``-p`` values of the wrong type or range, ``--parallel 0``), 130 interrupted.
+Every failure is reported in one or two sentences (:mod:`storybench.messages`);
+``storybench --debug ...`` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -28,14 +33,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from storybench.batch.plan_runner import execute_plan_notebook
+from storybench.batch.plan_runner import NotebookRun, execute_plan_notebook
 from storybench.batch.runs_cli import add_runs_command, render_many
-from storybench.cli_errors import explain
+from storybench.cli_progress import ProgressPrinter
 from storybench.compose.capacity import lettering_warnings
 from storybench.config import env_settings
 from storybench.files import atomic_write_text
 from storybench.llm.models_cli import add_models_command
-from storybench.notebook_run import check_parameters, notebook_parameters
+from storybench.messages import explain
+from storybench.notebook_run import check_parameter_values, check_parameters, notebook_defaults
 from storybench.plan import ComicPlan, load_plan, load_plan_with_notes, plan_json_schema
 from storybench.planner.cli import add_plan_command
 from storybench.prune_cli import add_prune_command
@@ -73,6 +79,17 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+def _at_least_one(text: str) -> int:
+    """``--parallel``: a whole number >= 1 (else argparse's usage error, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} plans at once; must be at least 1")
+    return value
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     plan, filled = load_plan_with_notes(args.plan)
     print(
@@ -103,7 +120,9 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 def _cmd_render(args: argparse.Namespace) -> int:
     params: dict[str, Any] = {name: _parse_value(value) for name, value in args.param or []}
-    check_parameters(params, notebook_parameters(batch_notebook_path()))
+    defaults = notebook_defaults(batch_notebook_path())
+    check_parameters(params, list(defaults))
+    check_parameter_values(params, defaults, args.backend)
     if args.force:
         params["force"] = True
     if len(args.plan) > 1 or Path(args.plan[0]).is_dir():
@@ -115,6 +134,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
         f"rendering {plan.id!r} ({plan.page_count()} page(s), {plan.panel_count()} panel(s)) "
         f"with backend {args.backend!r}"
     )
+    printer = None if args.verbose else ProgressPrinter(sys.stdout)
     run = execute_plan_notebook(
         batch_notebook_path(),
         plan_file,
@@ -123,12 +143,21 @@ def _cmd_render(args: argparse.Namespace) -> int:
         output_dir=args.output_dir,
         params=params,
         kernel=args.kernel,
-        progress_bar=not args.verbose,
+        progress_bar=False,
         stdout=sys.stdout if args.verbose else None,
         stderr=sys.stderr if args.verbose else None,
+        on_progress=printer,
     )
+    return _report(run, printer.dead_servers() if printer is not None else [])
+
+
+def _report(run: NotebookRun, dead_servers: list[str]) -> int:
+    """Print the end of a one-plan render: its summary, the servers that were still down,
+    and where things are (or, failed, why: the first error, naming what was printed)."""
     if run.summary:
         print(run.summary)
+    if dead_servers:
+        print("servers not answering (or left out) at the end: " + ", ".join(dead_servers))
     if run.error:
         first, *rest = run.error.splitlines() or [""]
         print(f"render failed: {first}", *rest, sep="\n", file=sys.stderr)
@@ -148,7 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("render", help="batch-render plans through the batch notebook (papermill)")
     p.add_argument("plan", nargs="+", help="plan JSON file(s), or folder(s) of them: each plan gets its own run")
-    p.add_argument("--parallel", type=int, default=1, help="plans rendered at once with several plans (default 1)")
+    p.add_argument(
+        "--parallel", type=_at_least_one, default=1, help="plans rendered at once with several plans (default 1)"
+    )
     p.add_argument("--backend", default=env.image_backend, help="image backend name (default: %(default)s)")
     p.add_argument("--output-dir", default=env.output_dir, help="outputs folder (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="ignore the cache and render every panel again")

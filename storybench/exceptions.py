@@ -8,6 +8,7 @@ mapping in :mod:`storybench.http_errors`) so callers only ever catch these::
     StorybenchError
     ├── PlanValidationError        a plan (file or object) breaks the schema or its rules
     ├── ConfigError                a setting or parameter is unusable
+    ├── UsageError                 a command-line parameter names nothing or has a bad value (exit 2)
     ├── UnknownBackendError        no backend registered under that name
     ├── MissingDependencyError     an optional extra is not installed
     ├── BackendError               a backend failed to do one piece of work
@@ -50,6 +51,7 @@ __all__ = [
     "StructuredOutputError",
     "TransientBackendError",
     "UnknownBackendError",
+    "UsageError",
     "WorkflowError",
 ]
 
@@ -113,6 +115,11 @@ class PlanValidationError(StorybenchError, ValueError):
 
 class ConfigError(StorybenchError, ValueError):
     """A setting, parameter or environment variable cannot be used."""
+
+
+class UsageError(StorybenchError):
+    """A command-line or notebook parameter names nothing known, or its value has the
+    wrong type or range (the ``storybench`` command exits 2)."""
 
 
 class UnknownBackendError(StorybenchError, LookupError):

@@ -12,6 +12,7 @@ newest :data:`KEEP_ORPHANS` that are older than :data:`ORPHAN_MIN_AGE` seconds
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import difflib
 import json
@@ -22,22 +23,31 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from storybench.cli_errors import UsageError
-from storybench.exceptions import ConfigError
+from pydantic import ValidationError
+
+from storybench.config import RenderSettings
+from storybench.exceptions import ConfigError, MissingDependencyError, UnknownBackendError, UsageError
+from storybench.messages import validation_sentence
 from storybench.redact import MIN_SECRET_CHARS, looks_secret, secret_key_paths
+from storybench.render.base import IMAGE_BACKENDS
 
 __all__ = [
     "KEEP_ORPHANS",
     "ORPHAN_MIN_AGE",
+    "check_parameter_values",
     "check_parameters",
     "clean_orphan_notebooks",
     "kernel_stderr_to",
+    "notebook_defaults",
     "notebook_parameters",
     "orphan_notebooks",
     "settle_notebook",
 ]
 
 KEEP_ORPHANS = 5
+#: The files of one notebook run in ``.notebooks/``: the executed copy, the result, the
+#: kernel's stderr and the progress feed.
+RUN_FILE_SUFFIXES = (".ipynb", ".result.json", ".kernel.log", ".events.jsonl")
 ORPHAN_MIN_AGE = 3600.0
 
 
@@ -50,6 +60,103 @@ def notebook_parameters(notebook: str | os.PathLike[str]) -> list[str]:
     import papermill as pm
 
     return list(pm.inspect_notebook(str(notebook)).keys())
+
+
+def notebook_defaults(notebook: str | os.PathLike[str]) -> dict[str, Any]:
+    """A notebook's parameters with their default values (``parameters``-tagged cell, in
+    order); a default that is not a Python literal is ``Ellipsis`` (any value allowed).
+
+    Raises:
+        OSError: the notebook cannot be read.
+    """
+    import papermill as pm
+
+    defaults: dict[str, Any] = {}
+    for name, info in pm.inspect_notebook(str(notebook)).items():
+        try:
+            defaults[name] = ast.literal_eval(str(info.get("default")))
+        except (ValueError, SyntaxError):
+            defaults[name] = ...
+    return defaults
+
+
+#: What a notebook parameter's value must be, from the type of its default.
+_KINDS: dict[type, tuple[tuple[type, ...], str]] = {
+    bool: ((bool,), "true or false"),
+    int: ((int,), "a whole number"),
+    float: ((int, float), "a number"),
+    str: ((str,), "text (a JSON string, e.g. '\"abc\"')"),
+    list: ((list,), "a JSON list"),
+    dict: ((dict,), "a JSON object"),
+}
+
+
+def check_parameter_values(params: Mapping[str, Any], defaults: Mapping[str, Any], backend: str) -> None:
+    """Check every ``-p`` value before any kernel starts: render settings against
+    :class:`~storybench.config.RenderSettings` (type and range), ``backend_options``
+    against the backend's own check (``check_options``, e.g. the ComfyUI backend's option
+    names, types and ranges), any other parameter against the type of the notebook's default.
+
+    Args:
+        params: parameter name → decoded value, as given with ``-p``.
+        defaults: the notebook's parameters and defaults (:func:`notebook_defaults`).
+        backend: the image backend's name (``--backend``).
+
+    Raises:
+        UsageError: one sentence naming the parameter, its value and what is allowed,
+            ending "nothing was run".
+    """
+    problem = _settings_problem(params) or _backend_options_problem(params, backend)
+    for name, value in params.items():
+        if problem:
+            break
+        if name not in RenderSettings.model_fields and name != "backend_options":
+            problem = _type_problem(name, value, defaults.get(name, ...))
+    if problem:
+        raise UsageError(f"{problem}; nothing was run")
+
+
+def _type_problem(name: str, value: Any, default: Any) -> str:
+    """``-p name value`` against the type of the notebook's ``default`` (``...``: any value;
+    ``None``: text or null); ``""`` when it fits."""
+    if default is ... or (default is None and (value is None or isinstance(value, str))):
+        return ""
+    if default is None:
+        return f"-p {name}: {value!r}; must be text or null"
+    types, words = _KINDS.get(type(default), ((type(default),), type(default).__name__))
+    if isinstance(value, types) and not (isinstance(value, bool) and bool not in types):
+        return ""
+    return f"-p {name}: {value!r}; must be {words}"
+
+
+def _settings_problem(params: Mapping[str, Any]) -> str:
+    """The first render-setting ``-p`` value :class:`RenderSettings` refuses, as a sentence."""
+    given = {k: v for k, v in params.items() if k in RenderSettings.model_fields}
+    try:
+        RenderSettings.model_validate(given)
+    except ValidationError as exc:
+        return validation_sentence(exc, "-p")
+    return ""
+
+
+def _backend_options_problem(params: Mapping[str, Any], backend: str) -> str:
+    """What the backend's ``check_options`` says about ``-p backend_options`` (``""``: fine)."""
+    if "backend_options" not in params:
+        return ""
+    options = params["backend_options"]
+    if not isinstance(options, dict):
+        return f"-p backend_options: {options!r}; must be a JSON object of option names and values"
+    try:
+        check = getattr(IMAGE_BACKENDS.factory(backend), "check_options", None)
+    except (UnknownBackendError, MissingDependencyError):
+        return ""  # the notebook says so, as before
+    if check is None:
+        return ""
+    try:
+        check(options)
+    except ConfigError as exc:
+        return f"-p backend_options: {exc}"
+    return ""
 
 
 def _env_secret_paths(value: Any, path: str, environ: Mapping[str, str]) -> list[tuple[str, str]]:
@@ -166,7 +273,7 @@ def orphan_notebooks(
     render still running): what :func:`clean_orphan_notebooks` deletes."""
     folder = Path(work_dir)
     try:
-        files = [p for p in folder.iterdir() if p.name.endswith((".ipynb", ".result.json", ".kernel.log"))]
+        files = [p for p in folder.iterdir() if p.name.endswith(RUN_FILE_SUFFIXES)]
     except OSError:
         return []
     notebooks = sorted((p for p in files if p.suffix == ".ipynb"), key=_mtime, reverse=True)

@@ -19,7 +19,10 @@ foreign ``Origin``, and fault injection: ``oom_next`` (execution_error with a CU
 Restarts: :meth:`ComfyTestServer.stop` then :meth:`ComfyTestServer.start` (or
 :meth:`ComfyTestServer.restart`) serves again on the SAME port with what a restarted
 ComfyUI has: an empty queue, an empty ``/history``, no execution cache, prompt numbers
-from 0 and no websocket; files on "disk" (outputs, uploads) survive. Between the two the
+from 0 and no websocket; files on "disk" (outputs, uploads) survive, except ``temp/``,
+which a starting ComfyUI empties (``main.py: cleanup_temp``): a ``PreviewImage`` output
+node saves there as ``ComfyUI_temp_xxxxx_NNNNN_.png`` with ``type: "temp"`` (served by
+``/view?type=temp``), a ``SaveImage`` in ``output/`` (``saved()`` lists either). Between the two the
 port refuses connections. ``GET /history`` (every entry) and ``POST /history`` with
 ``{"delete": [ids]}`` or ``{"clear": true}`` work as in ComfyUI (``history_deletes``
 records the ids). For timing assertions: ``first_answers`` (monotonic time of the first
@@ -39,7 +42,9 @@ import asyncio
 import contextlib
 import io
 import json
+import random
 import socket
+import string
 import threading
 import time
 import uuid
@@ -118,7 +123,8 @@ class ComfyTestServer:
         self.max_depth = 0
         self.prompts: dict[str, dict[str, Any]] = {}
         self.uploads: dict[str, bytes] = {}
-        self.files: dict[tuple[str, str, str], bytes] = {}
+        self.files: dict[tuple[str, str, str], bytes] = {}  # (filename, subfolder, type) -> PNG
+        self._temp_append = "_temp_xxxxx"
         self.history: dict[str, Any] = {}
         # execution state (touched only on the server loop)
         self._queue: list[tuple[float, str, dict, dict, list]] = []
@@ -181,6 +187,8 @@ class ComfyTestServer:
             "SaveImage": node(
                 {"images": ["IMAGE"], "filename_prefix": ["STRING", {"default": "ComfyUI"}]}, [], output_node=True
             ),
+            # nodes.py: PreviewImage(SaveImage) saves to temp/ (type "temp"), no filename_prefix input
+            "PreviewImage": node({"images": ["IMAGE"]}, [], output_node=True),
             "UNETLoader": node(
                 {
                     "unet_name": _combo(self.unets),
@@ -536,12 +544,8 @@ class ComfyTestServer:
                     for node_id, node in prompt.items():
                         if node_id not in outputs:
                             continue
-                        prefix = str(node["inputs"].get("filename_prefix", "ComfyUI"))
-                        subfolder, _, base = prefix.rpartition("/")
-                        self._counter += 1
-                        filename = f"{base}_{self._counter:05}_.png"
-                        self.files[(filename, subfolder, "output")] = png
-                        output = {"images": [{"filename": filename, "subfolder": subfolder, "type": "output"}]}
+                        image = self._save(node, png)
+                        output = {"images": [image]}
                         ui_outputs[node_id] = output
                         await self._send(
                             "executed",
@@ -563,6 +567,25 @@ class ComfyTestServer:
             assert self._loop is not None
             self._loop.call_later(self.history_delay, self.history.__setitem__, prompt_id, entry)
             await self._status()
+
+    def _save(self, node: dict[str, Any], png: bytes) -> dict[str, str]:
+        """Store an output node's image as ComfyUI does: ``SaveImage`` in ``output/`` under its
+        ``filename_prefix``; ``PreviewImage`` in ``temp/`` as ``ComfyUI_temp_xxxxx_NNNNN_.png``
+        (nodes.py: ``prefix_append = "_temp_" + 5 random letters``), emptied at every start."""
+        self._counter += 1
+        if node["class_type"] == "PreviewImage":
+            filename = f"ComfyUI{self._temp_append}_{self._counter:05}_.png"
+            self.files[(filename, "", "temp")] = png
+            return {"filename": filename, "subfolder": "", "type": "temp"}
+        prefix = str(node["inputs"].get("filename_prefix", "ComfyUI"))
+        subfolder, _, base = prefix.rpartition("/")
+        filename = f"{base}_{self._counter:05}_.png"
+        self.files[(filename, subfolder, "output")] = png
+        return {"filename": filename, "subfolder": subfolder, "type": "output"}
+
+    def saved(self, kind: str = "output") -> list[tuple[str, str]]:
+        """``(subfolder, filename)`` of the images in ``output/`` (or ``temp/``) now."""
+        return sorted((sub, name) for name, sub, where in self.files if where == kind)
 
     # ------------------------------------------------------------ HTTP
     def _app(self) -> Starlette:
@@ -772,6 +795,9 @@ class ComfyTestServer:
         self._sockets = {}
         self._refuse_until = 0.0
         self.history = {}
+        # main.py cleanup_temp(): a starting ComfyUI deletes its temp/ folder
+        self.files = {key: data for key, data in self.files.items() if key[2] != "temp"}
+        self._temp_append = "_temp_" + "".join(random.choice(string.ascii_lowercase) for _ in range(5))
 
     def start(self) -> ComfyTestServer:
         """Serve (again): the first start picks a free port, a restart takes the same one."""

@@ -13,6 +13,7 @@ Modules, in the order a render uses them:
 - ``dispatch``: jobs on thread pools, waiting and cancelling;
 - ``run_folder``: one run's folder: choosing it, its lock, ``run.json``, what a resumed run kept;
 - ``ledger``: finished jobs: counts, catalog rows, errors, progress events, the summary;
+- ``progress_feed``: progress events and warnings as JSON lines the CLI prints as they come;
 - ``catalog_row``: :class:`~storybench.batch.catalog_row.CatalogRow`, the one declaration of the columns;
 - ``catalog``: the parquet catalog (upsert, read); ``cache``: the content-addressed store;
 - ``jobs``: job kinds, states and retries; ``counts``: per-kind counts; ``summary``: :class:`RunSummary`;

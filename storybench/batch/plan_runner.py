@@ -7,7 +7,9 @@ folder is known; the notebook reports the run (folder, id, status, summary) thro
 killed runs in ``.notebooks/`` are cleaned (:func:`storybench.notebook_run.clean_orphan_notebooks`);
 after it the executed copy is checked (a torn one is deleted) and scrubbed of secrets;
 the kernel's own stderr goes to ``kernel.log`` (kept with the run), so a Ctrl-C never
-shows the kernel's shutdown tracebacks.
+shows the kernel's shutdown tracebacks. With ``on_progress`` the notebook also writes its
+progress to ``<plan_id>-<token>.events.jsonl`` beside it (:mod:`storybench.batch.progress_feed`),
+read as it grows and handed to ``on_progress`` line by line, then deleted.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from storybench.cli_errors import explain
+from storybench.batch.progress_feed import follow_feed
+from storybench.messages import explain
 from storybench.notebook_run import clean_orphan_notebooks, kernel_stderr_to, settle_notebook
 from storybench.redact import scrub_notebook
 
@@ -46,6 +49,7 @@ class NotebookRun:
         error: ``"<exception name>: <message>"`` when the notebook raised, else ``""``.
         executed: where the executed notebook was kept.
         seconds: wall time of the execution (kernel start included), seconds.
+        errors: the run's errors as its summary lists them (``[]`` when none were reported).
     """
 
     plan_path: Path
@@ -56,6 +60,7 @@ class NotebookRun:
     error: str
     executed: Path
     seconds: float
+    errors: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -75,6 +80,7 @@ def execute_plan_notebook(
     progress_bar: bool = True,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> NotebookRun:
     """Execute the batch notebook for one plan.
 
@@ -88,6 +94,9 @@ def execute_plan_notebook(
         kernel: Jupyter kernel name (default: the notebook's).
         progress_bar: papermill's cell progress bar.
         stdout, stderr: stream the notebook's output there.
+        on_progress: called (from a reader thread) with each progress line of the run as it
+            happens: the engine's events and the backend's warnings (see
+            :mod:`storybench.batch.progress_feed`).
 
     Returns:
         The run it made; a notebook that raised is returned with ``error`` set, not raised.
@@ -110,18 +119,19 @@ def execute_plan_notebook(
     )
     started = time.monotonic()
     kernel_log = work / f"{plan_id}-{token}.kernel.log"
-    error = _execute(
-        pm,
-        notebook,
-        executed,
-        result_path,
-        kernel_log,
-        parameters,
-        kernel=kernel,
-        progress_bar=progress_bar,
-        stdout=stdout,
-        stderr=stderr,
-    )
+    with _progress_feed(work / f"{plan_id}-{token}.events.jsonl", on_progress, parameters):
+        error = _execute(
+            pm,
+            notebook,
+            executed,
+            result_path,
+            kernel_log,
+            parameters,
+            kernel=kernel,
+            progress_bar=progress_bar,
+            stdout=stdout,
+            stderr=stderr,
+        )
     if settle_notebook(executed):
         scrub_notebook(executed, parameters=parameters)
     if kernel_log.exists():
@@ -138,6 +148,7 @@ def execute_plan_notebook(
         error=error,
         executed=kept,
         seconds=time.monotonic() - started,
+        errors=[str(e) for e in result.get("errors") or []],
     )
 
 
@@ -213,11 +224,29 @@ def _move_into_run(executed: Path, kernel_log: Path, run_dir: Path | None) -> Pa
 
 
 def _sentence(exc: BaseException) -> str:
-    """A failed run's error as :func:`storybench.cli_errors.explain` words it (lines joined by newlines)."""
+    """A failed run's error as :func:`storybench.messages.explain` words it (lines joined by newlines)."""
     lines = list(explain(exc).lines)
     if lines and lines[0].startswith("render failed: "):
         lines[0] = lines[0][len("render failed: ") :]
     return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def _progress_feed(
+    events: Path, on_progress: Callable[[dict[str, Any]], None] | None, parameters: dict[str, Any]
+) -> Iterator[None]:
+    """With ``on_progress``: the notebook writes its progress to ``events`` (its
+    ``events_path`` parameter), followed while inside and deleted at the end."""
+    if on_progress is None:
+        yield
+        return
+    parameters["events_path"] = str(events)
+    stop = follow_feed(events, on_progress)
+    try:
+        yield
+    finally:
+        stop()
+        events.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from storybench.batch.catalog import upsert_catalog_rows
 from storybench.batch.catalog_row import CatalogRow, metrics_json
@@ -75,60 +75,82 @@ def _only(records: dict[str, R], keys: set[str]) -> dict[str, R]:
     return {k: v for k, v in records.items() if k in keys}
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """What every catalog row of one publish is built from."""
+
+    plan: PublishPlan
+    data: LedgerData
+    target_name: str
+
+    @property
+    def where(self) -> dict[str, str]:
+        return {"world_id": self.data.world_id, "target": self.data.target}
+
+    @property
+    def files(self) -> dict[str, str]:
+        files = {c.media_key: _rel(self.plan, c.avatar.out_path) for c in self.plan.characters}
+        files.update({p.media_key: _rel(self.plan, p.image) for p in self.plan.posts})
+        return files
+
+    def page(self, media_key: str) -> int | None:
+        return _page(media_key) if self.plan.kind == "run" else None
+
+    def row(self, kind: str, key: str) -> CatalogRow:
+        return _row(self.plan, self.data, self.target_name, kind, key)
+
+    def character(self, key: str, ch: Any, files: dict[str, str]) -> CatalogRow:
+        avatar = self.data.media.get(ch.avatar)
+        return replace(
+            self.row("character", key),
+            platform_id=ch.platform_id or None,
+            status="completed" if ch.state == "created" else "processing",
+            prompt=ch.display_name,
+            path=files.get(ch.avatar),
+            sha256=avatar.sha256 if avatar else None,
+            finished_at=_time(ch.updated_at),
+            metrics=metrics_json({**self.where, "avatar_media_id": avatar.media_id if avatar else ""}),
+        )
+
+    def media(self, key: str, m: Any, files: dict[str, str]) -> CatalogRow:
+        return replace(
+            self.row("media", key),
+            platform_id=m.media_id or None,
+            page_number=self.page(key),
+            status="completed" if m.state == "confirmed" else "processing",
+            path=files.get(key),
+            sha256=m.sha256,
+            bytes=m.bytes,
+            attempts=m.attempts,
+            finished_at=_time(m.updated_at),
+            metrics=metrics_json({**self.where, "variants": m.variants}),
+        )
+
+    def post(self, key: str, post: Any, files: dict[str, str]) -> CatalogRow:
+        media = self.data.media.get(post.media)
+        return replace(
+            self.row("post", key),
+            platform_id=post.post_id or None,
+            page_number=self.page(post.media),
+            status="completed" if post.state == "posted" else "processing",
+            prompt=post.caption,
+            path=files.get(post.media),
+            sha256=media.sha256 if media else None,
+            finished_at=_time(post.updated_at),
+            metrics=metrics_json({**self.where, "media_id": media.media_id if media else "", "tags": post.tags}),
+        )
+
+
 def catalog_rows(plan: PublishPlan, data: LedgerData, target_name: str) -> list[CatalogRow]:
     """The catalog rows of what the ledger ``data`` holds of ``plan`` (its characters, and its
     posts and images as they are now)."""
-    where = {"world_id": data.world_id, "target": data.target}
-    files: dict[str, str] = {c.media_key: _rel(plan, c.avatar.out_path) for c in plan.characters}
-    files.update({p.media_key: _rel(plan, p.image) for p in plan.posts})
-    keys = _plan_keys(plan)
-    run = plan.kind == "run"
-    rows: list[CatalogRow] = []
-    for key, ch in _only(data.characters, keys).items():
-        avatar = data.media.get(ch.avatar)
-        rows.append(
-            replace(
-                _row(plan, data, target_name, "character", key),
-                platform_id=ch.platform_id or None,
-                status="completed" if ch.state == "created" else "processing",
-                prompt=ch.display_name,
-                path=files.get(ch.avatar),
-                sha256=avatar.sha256 if avatar else None,
-                finished_at=_time(ch.updated_at),
-                metrics=metrics_json({**where, "avatar_media_id": avatar.media_id if avatar else ""}),
-            )
-        )
-    for key, m in _only(data.media, keys).items():
-        rows.append(
-            replace(
-                _row(plan, data, target_name, "media", key),
-                platform_id=m.media_id or None,
-                page_number=_page(key) if run else None,
-                status="completed" if m.state == "confirmed" else "processing",
-                path=files.get(key),
-                sha256=m.sha256,
-                bytes=m.bytes,
-                attempts=m.attempts,
-                finished_at=_time(m.updated_at),
-                metrics=metrics_json({**where, "variants": m.variants}),
-            )
-        )
-    for key, post in _only(data.posts, keys).items():
-        media = data.media.get(post.media)
-        rows.append(
-            replace(
-                _row(plan, data, target_name, "post", key),
-                platform_id=post.post_id or None,
-                page_number=_page(post.media) if run else None,
-                status="completed" if post.state == "posted" else "processing",
-                prompt=post.caption,
-                path=files.get(post.media),
-                sha256=media.sha256 if media else None,
-                finished_at=_time(post.updated_at),
-                metrics=metrics_json({**where, "media_id": media.media_id if media else "", "tags": post.tags}),
-            )
-        )
-    return rows
+    rows = _Rows(plan, data, target_name)
+    keys, files = _plan_keys(plan), rows.files
+    return (
+        [rows.character(k, ch, files) for k, ch in _only(data.characters, keys).items()]
+        + [rows.media(k, m, files) for k, m in _only(data.media, keys).items()]
+        + [rows.post(k, post, files) for k, post in _only(data.posts, keys).items()]
+    )
 
 
 def write_catalog_rows(plan: PublishPlan, data: LedgerData, target_name: str) -> int:

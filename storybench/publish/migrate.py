@@ -52,6 +52,29 @@ def _read_v1(plan: PublishPlan, world_id: str) -> tuple[LedgerData, str] | None:
         return None
 
 
+def _take_media(data: LedgerData, old: LedgerData, plan: PublishPlan) -> None:
+    """Old media records, under the new content-keyed media key where the page is unchanged."""
+    current = {p.media_key.split("#", 1)[0]: p for p in plan.posts}
+    for key, media in old.media.items():
+        item = current.get(key)
+        data.media[item.media_key if item is not None and media.sha256 == item.content else key] = media
+
+
+def _take_posts(data: LedgerData, old: LedgerData, plan: PublishPlan) -> None:
+    """Old post records: re-keyed to the plan's post records where the page is unchanged."""
+    items = {p.key: p for p in plan.posts}
+    for key, post in old.posts.items():
+        item = items.get(key)
+        image = old.media.get(post.media)
+        poster = old.characters.get(post.character)
+        if item is None or image is None or image.sha256 != item.content:
+            data.posts[key] = post
+            continue
+        post.media, post.media_id = item.media_key, image.media_id
+        post.character_id = poster.platform_id if poster is not None else ""
+        data.posts[item.record_key] = post
+
+
 def import_v1_ledger(ledger: PublishLedger, plan: PublishPlan) -> str:
     """Take over the version-1 ledger of ``plan``'s run folder into the empty ``ledger``.
 
@@ -65,22 +88,9 @@ def import_v1_ledger(ledger: PublishLedger, plan: PublishPlan) -> str:
     if read is None:
         return ""
     old, path = read
-    items = {p.key: p for p in plan.posts}
-    current = {p.media_key.split("#", 1)[0]: p for p in plan.posts}
     data.characters.update(old.characters)
-    for key, media in old.media.items():
-        item = current.get(key)
-        data.media[item.media_key if item is not None and media.sha256 == item.content else key] = media
-    for key, post in old.posts.items():
-        item = items.get(key)
-        image = old.media.get(post.media)
-        poster = old.characters.get(post.character)
-        if item is None or image is None or image.sha256 != item.content:
-            data.posts[key] = post
-            continue
-        post.media, post.media_id = item.media_key, image.media_id
-        post.character_id = poster.platform_id if poster is not None else ""
-        data.posts[item.record_key] = post
+    _take_media(data, old, plan)
+    _take_posts(data, old, plan)
     data.captions.update(old.captions)
     data.addresses = [old.target] if old.target else []
     ledger.save()

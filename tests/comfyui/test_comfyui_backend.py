@@ -15,6 +15,7 @@ from PIL import Image
 from storybench.exceptions import (
     BackendUnavailable,
     Cancelled,
+    ConfigError,
     OutageError,
     OutOfMemoryError,
     TransientBackendError,
@@ -23,6 +24,7 @@ from storybench.exceptions import (
 from storybench.render.base import get_image_backend
 from storybench.render.comfyui import ComfyUIBackend
 from storybench.render.comfyui.memory import GIB
+from storybench.render.comfyui.options import ComfyUIOptions
 from storybench.render.spec import RenderSpec
 
 try:
@@ -353,3 +355,51 @@ def test_gateway_502_is_an_outage_waited_out_until_the_budget():
     ):
         backend.render(spec(0))
     assert len(probes) >= 5
+
+
+def test_images_go_to_comfyuis_temp_folder_unless_keep_outputs(server):
+    with make(server) as backend:
+        result = backend.render(spec(1))
+    sent = server.prompts[result.metrics["prompt_id"]]
+    assert [n["class_type"] for n in sent.values() if n["class_type"] in ("SaveImage", "PreviewImage")] == [
+        "PreviewImage"
+    ]
+    assert result.metrics["filename"].startswith("ComfyUI_temp_")  # nodes.py: prefix_append "_temp_xxxxx"
+    assert server.saved("output") == [] and len(server.saved("temp")) == 1
+    server.restart()  # a starting ComfyUI empties temp/ (main.py cleanup_temp): nothing is left behind
+    assert server.saved("temp") == []
+
+    with make(server, keep_outputs=True) as backend:
+        kept = backend.render(spec(2))
+    sent = server.prompts[kept.metrics["prompt_id"]]
+    assert "PreviewImage" not in {n["class_type"] for n in sent.values()}
+    assert server.saved("output") == [("storybench", kept.metrics["filename"])]
+    assert pixel(kept.image) == expected_color(spec(2).seed)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"queue_depth": 0}, "backend option queue_depth: 0; must be at least 1"),
+        ({"timeout": "soon"}, "backend option timeout: 'soon'; must be a number"),
+        ({"use_websocket": "maybe"}, "backend option use_websocket: 'maybe'; must be true or false"),
+        ({"outage_seconds": -1}, "backend option outage_seconds: -1; must be at least 0"),
+        ({"queue_dept": 2}, "unknown backend option 'queue_dept'; the ComfyUI backend knows: url, workflow,"),
+    ],
+)
+def test_bad_options_are_one_sentence_naming_option_value_and_what_is_allowed(options, message):
+    with pytest.raises(ConfigError) as info:
+        ComfyUIBackend(url="http://comfy.test", workflow="empty_image", **options)
+    assert str(info.value).startswith(message) and "\n" not in str(info.value)
+    with pytest.raises(ConfigError, match=message.split(";")[0]):
+        ComfyUIOptions.check(options)  # what the CLI runs on -p backend_options
+
+
+def test_an_options_object_configures_the_backend_like_keywords(server):
+    options = ComfyUIOptions(url=server.url, workflow="empty_image", queue_depth=3, keep_outputs=True)
+    with ComfyUIBackend(options) as backend:
+        assert backend.options is options and backend.default_concurrency == 3
+        result = backend.render(spec(3))
+    assert server.saved("output") == [("storybench", result.metrics["filename"])]
+    with pytest.raises(ConfigError, match="not both"):
+        ComfyUIBackend(options, queue_depth=1)

@@ -29,6 +29,15 @@ def test_live_empty_image_renders_concurrently_and_reruns_from_cache():
         for s, r in zip(specs, results, strict=True):
             assert (r.width, r.height) == (s.width, s.height)
             assert r.metrics["execution_seconds"] is not None
+            # by default the output node runs as a PreviewImage: the file is in temp/ (cleared by
+            # ComfyUI at start), served by /view?type=temp, and nothing is left in output/
+            assert r.metrics["filename"].startswith("ComfyUI_temp_")
+            assert (
+                backend.client.http.get(
+                    f"{backend.url}/view", params={"filename": r.metrics["filename"], "type": "output"}
+                ).status_code
+                == 404
+            )
         again = backend.render(specs[0])
         assert again.image == results[0].image
 

@@ -4,6 +4,7 @@ backend, pipelined renders, GPU memory management.
 Public names::
 
     ComfyUIBackend      the ImageBackend registered as "comfyui"
+    (its options, validated: storybench.render.comfyui.options.ComfyUIOptions)
     ComfyUIClient       HTTP + websocket client for one server
     WorkflowTemplate    API-format workflow + named slots; fill(spec) -> workflow
     VramGuard           /system_stats, /free and Ollama unload

@@ -14,6 +14,13 @@ Outages are not failures: when a server cannot be reached the render waits for i
 (or moves to another server) and submits the prompt again if the server forgot it;
 only after ``outage_seconds`` without any server does it raise
 :class:`~storybench.exceptions.OutageError`. Attempts count real prompt failures only.
+
+The pieces, outermost first (httpx's ``send`` → ``_send_handling_redirects`` →
+``_send_single_request``): this module (templates, identity, preflight, sheets, cancel),
+:mod:`.recovery` (the outage and resubmit loop), :mod:`.attempt` (one submit, wait,
+collect), with :mod:`.options` (the validated options), :mod:`.uploads` (reference images
+uploaded once per server), :mod:`.memory` (the VRAM policy) and :mod:`.pool` (servers, slots,
+probes) beside them.
 """
 
 from __future__ import annotations
@@ -22,35 +29,28 @@ import functools
 import io
 import json
 import logging
-import os
 import threading
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
 from PIL import Image
 
-from storybench.config import DEFAULT_COMFYUI_URL, env_settings
-from storybench.exceptions import (
-    BackendError,
-    Cancelled,
-    ConfigError,
-    OutOfMemoryError,
-    PermanentBackendError,
-    TransientBackendError,
-)
+from storybench.config import DEFAULT_COMFYUI_URL
+from storybench.exceptions import BackendError, ConfigError, TransientBackendError
 from storybench.files import sha256_bytes
 from storybench.render.base import ImageBackend
+from storybench.render.comfyui.attempt import Attempts, InFlight, PanelRequest
 from storybench.render.comfyui.client import ComfyUIClient, PromptWatch
-from storybench.render.comfyui.errors import BACKEND, describe_node_errors, execution_failed, is_outage
-from storybench.render.comfyui.memory import GIB, VramGuard
-from storybench.render.comfyui.pool import ComfyServer, ServerPool, parse_urls
+from storybench.render.comfyui.errors import BACKEND
+from storybench.render.comfyui.memory import VramGuard
+from storybench.render.comfyui.options import DEFAULT_WORKFLOW, ComfyUIOptions
+from storybench.render.comfyui.pool import ComfyServer, ServerPool
 from storybench.render.comfyui.preflight import Check, distinct_checks, preflight_pool, server_problems
-from storybench.render.comfyui.prompt import PromptLost, collect_prompt, wait_for_prompt
+from storybench.render.comfyui.recovery import render_with_recovery
 from storybench.render.comfyui.sheet import VARIATIONS, cell_specs, compose_grid, sheet_grid
+from storybench.render.comfyui.uploads import UploadCache
 from storybench.render.comfyui.workflow import WorkflowTemplate
 from storybench.render.spec import RenderResult, RenderSpec
 
@@ -59,7 +59,6 @@ __all__ = ["DEFAULT_URL", "DEFAULT_WORKFLOW", "ComfyUIBackend"]
 log = logging.getLogger("storybench.comfyui")
 
 DEFAULT_URL = DEFAULT_COMFYUI_URL
-DEFAULT_WORKFLOW = "sd15_txt2img"
 SHEET_WORKFLOW = "character_sheet"
 
 
@@ -96,85 +95,49 @@ class ComfyUIBackend(ImageBackend):
             ``$STORYBENCH_OUTAGE_SECONDS`` or 600.
         probe_interval: seconds between ``/system_stats`` probes of a server that is down.
         delete_history: delete each finished prompt's ``/history`` entry once its image is fetched.
+        keep_outputs: keep the images in ComfyUI's ``output/`` folder (the workflow's
+            ``SaveImage``); by default the output node is sent as a ``PreviewImage``, whose
+            files go to ComfyUI's ``temp/`` folder (emptied at every ComfyUI start).
+
+    The options are keywords, validated by :class:`~.options.ComfyUIOptions` (also the
+    ``-p backend_options`` keys), or one :class:`~.options.ComfyUIOptions` given positionally.
 
     Raises:
-        ConfigError: bad option values.
+        ConfigError: an unknown option, a wrong type or a value out of range (one sentence).
         WorkflowError: the template cannot be loaded or its slots do not resolve.
     """
 
     name = "comfyui"
     version = "1"
     default_concurrency = 2
+    #: Checks JSON options (``-p backend_options``) before anything starts; raises ConfigError.
+    check_options = staticmethod(ComfyUIOptions.check)
 
-    def __init__(
-        self,
-        *,
-        url: str | Sequence[str] | None = None,
-        workflow: str | os.PathLike[str] | WorkflowTemplate = DEFAULT_WORKFLOW,
-        slots: Mapping[str, Any] | None = None,
-        sheet_workflow: str | os.PathLike[str] | WorkflowTemplate | None = None,
-        queue_depth: int = 2,
-        vram_threshold_bytes: int = 2 * GIB,
-        ollama_host: str | None = None,
-        http: httpx.Client | None = None,
-        transport: httpx.BaseTransport | None = None,
-        timeout: float = 30.0,
-        render_timeout: float = 1800.0,
-        history_timeout: float = 30.0,
-        poll_interval: float = 0.5,
-        vram_check_interval: float = 10.0,
-        use_websocket: bool = True,
-        on_progress: Callable[[str, int, int], None] | None = None,
-        ws_connect: Callable[[str], Any] | None = None,
-        outage_seconds: float | None = None,
-        probe_interval: float = 1.0,
-        delete_history: bool = True,
-    ) -> None:
-        if int(queue_depth) < 1:
-            raise ConfigError(f"queue_depth: {queue_depth!r}; must be at least 1")
-        env = env_settings()
-        try:
-            self.urls = parse_urls(url or env.comfyui_url)
-        except ValueError as exc:
-            raise ConfigError(f"url: {url!r}: {exc}") from exc
+    def __init__(self, options: ComfyUIOptions | None = None, /, **kw: Any) -> None:
+        if options is not None and kw:
+            raise ConfigError("give the ComfyUI backend a ComfyUIOptions or keyword options, not both")
+        opts = options if options is not None else ComfyUIOptions.of(**kw)
+        self.options = opts
+        self.urls = opts.server_urls()
         self.url = self.urls[0]
-        self.queue_depth = int(queue_depth)
+        self.queue_depth = opts.queue_depth
         self.default_concurrency = self.queue_depth * len(self.urls)
-        self.render_timeout = float(render_timeout)
-        self.history_timeout = float(history_timeout)
-        self.poll_interval = float(poll_interval)
-        self.delete_history = bool(delete_history)
-        self.outage_seconds = float(env.outage_seconds if outage_seconds is None else outage_seconds)
-        if self.outage_seconds < 0 or probe_interval <= 0:
-            raise ConfigError(f"outage_seconds {outage_seconds!r} / probe_interval {probe_interval!r}: out of range")
-        self.on_progress = on_progress
+        self.outage_seconds = opts.outage_budget()
+        self.on_progress = opts.on_progress
         self._templates: dict[str, WorkflowTemplate] = {}
-        self.template = self._load(workflow, slots)
-        if sheet_workflow is not None:
-            self.sheet_template = self._load(sheet_workflow)
+        self.template = self._load(opts.workflow, opts.slots)
+        if opts.sheet_workflow is not None:
+            self.sheet_template = self._load(opts.sheet_workflow)
         elif self.template.supports_reference:
             self.sheet_template = self._load(SHEET_WORKFLOW)
         else:
             self.sheet_template = self.template
-        servers = []
-        for server_url in self.urls:
-            client = ComfyUIClient(
-                server_url,
-                http=http,
-                transport=transport,
-                timeout=timeout,
-                use_websocket=use_websocket,
-                ws_connect=ws_connect,
-            )
-            memory = VramGuard(
-                client, vram_threshold_bytes, ollama_host=ollama_host, check_interval=vram_check_interval
-            )
-            servers.append(ComfyServer(server_url, client, memory))
+        servers = [self._server(url) for url in self.urls]
         self.pool = ServerPool(
             servers,
             slots=self.queue_depth,
             outage_seconds=self.outage_seconds,
-            probe_interval=probe_interval,
+            probe_interval=opts.probe_interval,
             check=self._check_server,
         )
         # the first server's client and VRAM guard (a one-server backend's only ones)
@@ -182,10 +145,27 @@ class ComfyUIBackend(ImageBackend):
         self.memory = servers[0].memory
         self._specs: list[RenderSpec] = []
         self._cancel = threading.Event()
-        self._lock = threading.Lock()
-        self._oom_lock = threading.Lock()
-        self._outstanding: dict[str, tuple[ComfyServer, PromptWatch]] = {}
-        self._uploads: dict[tuple[str, str], str] = {}
+        self.in_flight = InFlight()
+        self.attempts = Attempts(opts, self._cancel, UploadCache(), self.in_flight)
+
+    def _server(self, url: str) -> ComfyServer:
+        """One server of the pool: its client and its VRAM guard, from the options."""
+        opts = self.options
+        client = ComfyUIClient(
+            url,
+            http=opts.http,
+            transport=opts.transport,
+            timeout=opts.timeout,
+            use_websocket=opts.use_websocket,
+            ws_connect=opts.ws_connect,
+        )
+        memory = VramGuard(
+            client,
+            opts.vram_threshold_bytes,
+            ollama_host=opts.ollama_host,
+            check_interval=opts.vram_check_interval,
+        )
+        return ComfyServer(url, client, memory)
 
     @property
     def servers(self) -> list[ComfyServer]:
@@ -303,31 +283,10 @@ class ComfyUIBackend(ImageBackend):
             PermanentBackendError: another node failure.
             TransientBackendError, BackendUnavailable: network trouble, 5xx, timeouts.
         """
-        self._check_cancel()
+        self.attempts.check_cancel()
         if spec.params.get("kind") == "character_sheet":
             return self._render_sheet(spec)
         return self._render_one(spec, self.template_for(spec))
-
-    def _check_cancel(self) -> None:
-        if self._cancel.is_set():
-            raise Cancelled("ComfyUI render cancelled")
-
-    def _reference(self, server: ComfyServer, spec: RenderSpec) -> str:
-        """Upload the spec's first reference image to ``server`` (once per content) and
-        return the name to put in its LoadImage node."""
-        path = Path(spec.reference_images[0])
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise PermanentBackendError(BACKEND, f"reference image {path} cannot be read: {exc}") from exc
-        digest = sha256_bytes(data)
-        with self._lock:
-            name = self._uploads.get((server.url, digest))
-        if name is None:
-            name = server.client.upload_image(data, f"storybench_ref_{digest[:16]}{path.suffix or '.png'}")
-            with self._lock:
-                self._uploads[(server.url, digest)] = name
-        return name
 
     def _render_one(
         self, spec: RenderSpec, template: WorkflowTemplate, *, use_prompt_template: bool = True
@@ -335,7 +294,8 @@ class ComfyUIBackend(ImageBackend):
         if template.supports_reference and not spec.reference_images:
             # a panel without a character: Kontext weights as plain text-to-image
             template, use_prompt_template = self.sheet_template, False
-        image, metrics, server = self._run(spec, template, use_prompt_template)
+        request = PanelRequest(spec, template, use_prompt_template, self._progress_for(spec))
+        image, metrics, server = render_with_recovery(self.pool, self.attempts, request)
         try:
             with Image.open(io.BytesIO(image)) as img:
                 width, height = img.size
@@ -347,165 +307,12 @@ class ComfyUIBackend(ImageBackend):
         metrics.update({"workflow": template.name, "server": server.url})
         return RenderResult(image=image, mime=mime, width=width, height=height, metrics=metrics)
 
-    def _run(
-        self, spec: RenderSpec, template: WorkflowTemplate, use_prompt_template: bool
-    ) -> tuple[bytes, dict[str, Any], ComfyServer]:
-        """Submit, wait, fetch on some server of the pool: the image bytes, metrics and the server.
-
-        An unreachable server (:func:`~.errors.is_outage`) is not a failure: the prompt waits
-        for a server (the same one back, or another) and is submitted again unless the server
-        that comes back still has it. A prompt a restarted server forgot (:class:`PromptLost`)
-        is submitted again. Neither spends one of the engine's attempts.
-        """
-        progress = None
-        if self.on_progress is not None:
-            callback, panel_id = self.on_progress, spec.panel_id
-            progress = lambda value, maximum: callback(panel_id, value, maximum)  # noqa: E731
-        parked: tuple[ComfyServer, PromptWatch] | None = None  # a prompt on a server that went down
-        submissions = outages = 0
-        reference: str | None = None
-        while True:
-            self._check_cancel()
-            server = self.pool.acquire(self._cancel, prefer=parked[0] if parked else None)
-            watch: PromptWatch | None = None
-            finished = False
-            try:
-                recovering = False
-                if parked is not None:
-                    old_server, old_watch = parked
-                    parked = None
-                    if old_server is server:
-                        watch = old_watch
-                        self._track(server, watch)
-                        if server.client.knows(watch.prompt_id):
-                            recovering = True  # it survived the outage: keep waiting for it
-                        else:
-                            self._untrack(watch)
-                            server.client.unwatch(watch)
-                            watch = None
-                    else:
-                        old_server.client.unwatch(old_watch)
-                memory: dict[str, Any] = {}
-                if watch is None:
-                    server.client.start()
-                    memory = server.memory.between_jobs()
-                    reference = self._reference(server, spec) if template.supports_reference else None
-                    workflow = template.fill(spec, reference_image=reference, use_prompt_template=use_prompt_template)
-                    watch = self._submit(server, workflow, progress)
-                    submissions += 1
-                entry = wait_for_prompt(
-                    server.client,
-                    watch,
-                    cancel=self._cancel,
-                    render_timeout=self.render_timeout,
-                    poll_interval=self.poll_interval,
-                    recovering=recovering,
-                )
-                data, metrics = collect_prompt(
-                    server.client,
-                    watch,
-                    entry,
-                    template.output_node,
-                    template.name,
-                    history_timeout=self.history_timeout,
-                    fail=functools.partial(self._fail, server, watch),
-                )
-                finished = True
-            except PromptLost:
-                log.warning(
-                    "ComfyUI at %s no longer has prompt %s (restarted?): submitting it again",
-                    server.url,
-                    watch.prompt_id if watch is not None else "?",
-                )
-                continue
-            except TransientBackendError as exc:
-                if not is_outage(exc):
-                    raise
-                outages += 1  # an outage, not a failed attempt
-                self.pool.mark_down(server, exc)
-                if watch is not None:
-                    parked = (server, watch)
-                continue
-            finally:
-                if watch is not None:
-                    self._untrack(watch)
-                    if parked is None or parked[1] is not watch:
-                        server.client.unwatch(watch)
-                self.pool.release(server, rendered=finished)
-            if reference:
-                metrics["reference_image"] = reference
-            if self.delete_history:
-                self._delete_history(server, watch.prompt_id)
-            metrics.update(
-                {
-                    "vram_free_before": memory.get("vram_free_before", server.memory.last_reading),
-                    "vram_free_after": memory.get("vram_free_after", server.memory.last_reading),
-                    "free_calls": memory.get("free_calls", 0),
-                    "submissions": submissions,
-                    "outages": outages,
-                }
-            )
-            return data, metrics, server
-
-    def _delete_history(self, server: ComfyServer, prompt_id: str | None = None) -> None:
-        """``POST /history {"delete": [...]}`` for a finished prompt whose image is fetched. The
-        ids deleted last time are sent once more (deleting is idempotent): a server that writes
-        an entry a moment after announcing the prompt finished keeps none of them."""
-        with self._lock:
-            ids = [*server.deleted_last, *([prompt_id] if prompt_id else [])]
-            server.deleted_last = [prompt_id] if prompt_id else []
-        if not ids:
-            return
-        try:
-            server.client.delete_history(ids)
-        except BackendError as exc:
-            log.debug("POST /history delete on %s failed: %s", server.url, exc)
-
-    def _submit(
-        self, server: ComfyServer, workflow: dict[str, Any], progress: Callable[[int, int], None] | None
-    ) -> PromptWatch:
-        """``POST /prompt`` on ``server`` with a watch registered first (so no message is missed)."""
-        watch = server.client.watch(str(uuid.uuid4()), on_progress=progress)
-        self._track(server, watch)
-        self._check_cancel()
-        answer = server.client.submit(workflow, watch.prompt_id)
-        if answer.get("node_errors"):
-            log.warning(
-                "prompt %s queued, but some outputs failed validation: %s",
-                answer.get("prompt_id"),
-                "; ".join(describe_node_errors(answer["node_errors"])),
-            )
-        if answer.get("prompt_id") and answer["prompt_id"] != watch.prompt_id:
-            self._untrack(watch)
-            server.client.rekey(watch, answer["prompt_id"])
-            self._track(server, watch)
-        return watch
-
-    def _track(self, server: ComfyServer, watch: PromptWatch) -> None:
-        with self._lock:
-            self._outstanding[watch.prompt_id] = (server, watch)
-
-    def _untrack(self, watch: PromptWatch) -> None:
-        with self._lock:
-            self._outstanding.pop(watch.prompt_id, None)
-
-    def _fail(self, server: ComfyServer, watch: PromptWatch, error: Mapping[str, Any]) -> BackendError | Cancelled:
-        if error.get("kind") == "execution_interrupted" or watch.interrupted is not None:
-            if self._cancel.is_set():
-                return Cancelled(f"ComfyUI prompt {watch.prompt_id} interrupted")
-            return TransientBackendError(
-                BACKEND, f"prompt {watch.prompt_id} was interrupted on the server (by another client?)", url=server.url
-            )
-        exc = execution_failed(error, server.url)
-        if isinstance(exc, OutOfMemoryError):
-            with self._oom_lock:
-                # one /free per OOM wave: prompts submitted before the last free do not free again
-                if server.memory.last_free_at < watch.submitted_at:
-                    try:
-                        server.memory.free("out of memory")
-                    except BackendError as free_exc:
-                        log.warning("POST /free after out-of-memory failed: %s", free_exc)
-        return exc
+    def _progress_for(self, spec: RenderSpec) -> Callable[[int, int], None] | None:
+        """``on_progress`` bound to ``spec``'s panel id (``None`` without a callback)."""
+        callback = self.on_progress
+        if callback is None:
+            return None
+        return functools.partial(callback, spec.panel_id)
 
     def _render_sheet(self, spec: RenderSpec) -> RenderResult:
         grid = sheet_grid(spec)
@@ -538,23 +345,10 @@ class ComfyUIBackend(ImageBackend):
         :class:`Cancelled` (until the next :meth:`preflight`). Best effort: server
         errors are logged."""
         self._cancel.set()
-        with self._lock:
-            outstanding = list(self._outstanding.values())
+        outstanding = self.in_flight.snapshot()
         for server in self.servers:
-            watches = [w for s, w in outstanding if s is server]
-            running = [w.prompt_id for w in watches if w.started_at is not None and not w.done]
-            pending = [w.prompt_id for w in watches if w.started_at is None]
-            if not (running or pending) or not server.up:
-                continue
-            try:
-                server.client.delete_queued(pending)
-                for prompt_id in running:
-                    server.client.interrupt(prompt_id)
-            except BackendError as exc:
-                log.warning("cancel on %s: %s", server.url, exc)
-            log.info(
-                "cancelled on %s: deleted %d queued prompt(s), interrupted %d", server.url, len(pending), len(running)
-            )
+            if server.up:
+                _stop_prompts(server, [w for s, w in outstanding if s is server])
         for _, w in outstanding:
             w.wake()
         self.pool.wake()
@@ -563,6 +357,22 @@ class ComfyUIBackend(ImageBackend):
         """Stop the probes; close every server's websocket and HTTP connections."""
         self.pool.close()
         for server in self.servers:
-            if self.delete_history and server.up and server.deleted_last:
-                self._delete_history(server)
+            if self.options.delete_history and server.up and server.deleted_last:
+                self.attempts.delete_history(server)
             server.client.close()
+
+
+def _stop_prompts(server: ComfyServer, watches: Sequence[PromptWatch]) -> None:
+    """Delete ``watches``' queued prompts from ``server`` and interrupt its running ones
+    (best effort: a server error is logged)."""
+    running = [w.prompt_id for w in watches if w.started_at is not None and not w.done]
+    pending = [w.prompt_id for w in watches if w.started_at is None]
+    if not (running or pending):
+        return
+    try:
+        server.client.delete_queued(pending)
+        for prompt_id in running:
+            server.client.interrupt(prompt_id)
+    except BackendError as exc:
+        log.warning("cancel on %s: %s", server.url, exc)
+    log.info("cancelled on %s: deleted %d queued prompt(s), interrupted %d", server.url, len(pending), len(running))

@@ -12,7 +12,9 @@ Between jobs the memory ComfyUI's own torch allocations hold (its loaded models:
 ``torch_vram_total - torch_vram_free``) counts as available, because ComfyUI swaps its
 own models when it needs room: a batch never unloads the model it renders with just
 because that model fills the card. Before the batch (preflight) and after an
-out-of-memory error the plain ``vram_free`` is used.
+out-of-memory error the plain ``vram_free`` is used. After an out-of-memory failure
+:meth:`VramGuard.free_after_oom` frees once per wave of failures: prompts submitted before
+the last free do not free again.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from storybench.exceptions import BackendError
 from storybench.render.comfyui.client import ComfyUIClient
 
 __all__ = ["GIB", "VramGuard", "free_vram"]
@@ -94,6 +97,7 @@ class VramGuard:
         self.last_reading: int | None = None
         self._last_check = 0.0
         self._lock = threading.Lock()
+        self._oom_lock = threading.Lock()
 
     def read(self, count_own_models: bool = False) -> int | None:
         """Free VRAM now, bytes (``None``: CPU-only server); see :func:`free_vram`.
@@ -133,6 +137,24 @@ class VramGuard:
         self.free_calls += 1
         self.last_free_at = time.monotonic()
         log.info("POST /free (%s); Ollama models unloaded: %s", reason, ", ".join(unloaded) or "none")
+
+    def free_after_oom(self, submitted_at: float) -> bool:
+        """Free memory after a prompt submitted at ``submitted_at`` (``time.monotonic()``) ran
+        out of memory, unless a free already happened since it was submitted (one
+        ``POST /free`` per wave of out-of-memory failures). Failures are logged, not raised.
+
+        Returns:
+            Whether this call freed.
+        """
+        with self._oom_lock:
+            if self.last_free_at >= submitted_at:
+                return False
+            try:
+                self.free("out of memory")
+            except BackendError as exc:
+                log.warning("POST /free after out-of-memory failed: %s", exc)
+                return False
+            return True
 
     def ensure(self, reason: str = "check", *, count_own_models: bool = False) -> dict[str, Any]:
         """Free VRAM if it is below the threshold, and only then.

@@ -7,7 +7,10 @@ it back when done.
 
 Outages: when a call to a server fails because it cannot be reached (connection refused
 or dropped, timeout, 502/503/504: :func:`~storybench.render.comfyui.errors.is_outage`), the
-backend calls :meth:`ServerPool.mark_down`. Nothing is submitted to that server any more;
+backend calls :meth:`ServerPool.mark_down`. Every change of a server is logged as a
+warning on ``storybench.comfyui`` with ``server`` and ``server_state`` (``down``, ``up``,
+``left_out``) as record attributes, so a progress display can follow them
+(:mod:`storybench.batch.progress_feed`). Nothing is submitted to that server any more;
 a probe thread polls ``GET /system_stats`` every ``probe_interval`` seconds (about once a
 second) and marks the server up again at its first answer, waking every waiting render at
 once. While no usable server answers, :meth:`ServerPool.acquire` waits; past
@@ -55,6 +58,15 @@ def parse_urls(value: str | Sequence[str]) -> list[str]:
     return urls
 
 
+def _short_reason(reason: BaseException | str) -> str:
+    """Why a server is down, for a log line: a backend error's message without its backend
+    tag, URL and hint (``cannot connect (ConnectError: [Errno 111] Connection refused)``)."""
+    text = str(reason)
+    if isinstance(reason, BackendError):
+        text = text.removeprefix(f"[{reason.backend}] ").split(" (url: ", 1)[0].split("; check: ", 1)[0]
+    return text
+
+
 class ComfyServer:
     """One ComfyUI server of a pool.
 
@@ -82,6 +94,7 @@ class ComfyServer:
         self.needs_check = False
         self.rendered = 0
         self.deleted_last: list[str] = []  # /history ids deleted last (sent again with the next delete)
+        self.lock = threading.Lock()  # guards deleted_last
         self.prober: threading.Thread | None = None
 
     def __repr__(self) -> str:
@@ -234,14 +247,23 @@ class ServerPool:
             server.down_since = time.time()
             server.down_mono = time.monotonic()
             everyone = all(not s.up for s in self.usable)
-            log.warning(
-                "ComfyUI at %s unreachable (%s); %s",
-                server.url,
-                reason,
-                f"waiting for it (outage budget {self.outage_seconds:.0f} s)"
-                if everyone
-                else "its prompts move to the other servers",
-            )
+            state = {"server": server.url, "server_state": "down"}
+            reason = _short_reason(reason)
+            if everyone:
+                log.warning(
+                    "waiting for ComfyUI at %s: it stopped answering (%s); giving up after %.0f s",
+                    server.url,
+                    reason,
+                    self.outage_seconds,
+                    extra=state,
+                )
+            else:
+                log.warning(
+                    "ComfyUI at %s stopped answering (%s); its prompts move to the other servers",
+                    server.url,
+                    reason,
+                    extra=state,
+                )
             if server.prober is None or not server.prober.is_alive():
                 server.prober = threading.Thread(target=self._probe, args=(server,), name="comfyui-probe", daemon=True)
                 server.prober.start()
@@ -272,7 +294,12 @@ class ServerPool:
                 if problems:
                     self.leave_out(server, problems)
                 else:
-                    log.warning("ComfyUI at %s answers again after %.0f s", server.url, down)
+                    log.warning(
+                        "ComfyUI at %s answers again after %.0f s",
+                        server.url,
+                        down,
+                        extra={"server": server.url, "server_state": "up"},
+                    )
                 self._cv.notify_all()
             server.client.kick()  # reconnect the websocket now, not after its back-off
             return
@@ -280,7 +307,11 @@ class ServerPool:
     def leave_out(self, server: ComfyServer, problems: list[str]) -> None:
         """Leave ``server`` out of this batch with one warning naming it and its problems."""
         server.left_out = f"ComfyUI at {server.url} cannot run this batch: " + "; ".join(problems)
-        log.warning("%s; left out, rendering on the other servers", server.left_out)
+        log.warning(
+            "%s; left out, rendering on the other servers",
+            server.left_out,
+            extra={"server": server.url, "server_state": "left_out"},
+        )
 
     def wake(self) -> None:
         """Wake every render waiting for a slot (after a cancel)."""

@@ -89,6 +89,36 @@ def preflight_pool(pool: ServerPool, checks: Sequence[Check], cancel: threading.
         Cancelled: ``cancel`` was set while waiting.
     """
     t0 = time.perf_counter()
+    found, unreachable = _survey(pool, checks)
+    if unreachable and not found and not pool.answered:
+        # no server has ever answered this backend: a wrong URL or ComfyUI not started, not an outage
+        raise unreachable[0][1]
+    pool.answered = pool.answered or bool(found)
+    for server, error in unreachable:
+        server.needs_check = True
+        pool.mark_down(server, error)
+    _leave_out_or_refuse(pool, {url: lines for url, lines in found.items() if lines})
+    pool.wait_until_up(cancel)
+    if not pool.usable:
+        raise WorkflowError(
+            BACKEND, "no ComfyUI server can run this batch: " + "; ".join(str(s.left_out) for s in pool.servers)
+        )
+    results = _all_readings(pool)
+    first = next(iter(results.values()), {})
+    return {
+        "preflight_seconds": round(time.perf_counter() - t0, 4),
+        **first,
+        "workflows": sorted({t.name for t, _ in checks}),
+        "servers": results,
+        "left_out": [s.left_out for s in pool.servers if s.left_out],
+    }
+
+
+def _survey(
+    pool: ServerPool, checks: Sequence[Check]
+) -> tuple[dict[str, list[str]], list[tuple[ComfyServer, TransientBackendError]]]:
+    """Every server's problems with ``checks`` (URL → lines; ``[]``: none), and the servers
+    that could not be reached with their errors."""
     found: dict[str, list[str]] = {}
     unreachable: list[tuple[ComfyServer, TransientBackendError]] = []
     for server in pool.servers:
@@ -99,14 +129,12 @@ def preflight_pool(pool: ServerPool, checks: Sequence[Check], cancel: threading.
             if not is_outage(exc):
                 raise
             unreachable.append((server, exc))
-    if unreachable and not found and not pool.answered:
-        # no server has ever answered this backend: a wrong URL or ComfyUI not started, not an outage
-        raise unreachable[0][1]
-    pool.answered = pool.answered or bool(found)
-    for server, error in unreachable:
-        server.needs_check = True
-        pool.mark_down(server, error)
-    bad = {url: lines for url, lines in found.items() if lines}
+    return found, unreachable
+
+
+def _leave_out_or_refuse(pool: ServerPool, bad: dict[str, list[str]]) -> None:
+    """Leave out the servers with problems (``bad``: URL → lines), or raise one
+    :class:`WorkflowError` naming every problem when no server can run the batch."""
     if bad and len(bad) == len(pool.servers):
         if len(pool.servers) == 1:
             ((url, lines),) = bad.items()
@@ -119,36 +147,34 @@ def preflight_pool(pool: ServerPool, checks: Sequence[Check], cancel: threading.
     for server in pool.servers:
         if bad.get(server.url):
             pool.leave_out(server, bad[server.url])
-    pool.wait_until_up(cancel)
-    if not pool.usable:
-        raise WorkflowError(
-            BACKEND, "no ComfyUI server can run this batch: " + "; ".join(str(s.left_out) for s in pool.servers)
-        )
+
+
+def _all_readings(pool: ServerPool) -> dict[str, dict[str, Any]]:
+    """URL → :func:`_readings` of every usable server that answers."""
     results: dict[str, dict[str, Any]] = {}
     for server in pool.usable:
-        if not server.up:
-            continue
-        try:
-            stats = server.client.system_stats()
-            memory = server.memory.ensure("preflight")
-        except TransientBackendError as exc:
-            if not is_outage(exc):
-                raise
-            pool.mark_down(server, exc)
-            continue
-        results[server.url] = {
-            "comfyui_version": (stats.get("system") or {}).get("comfyui_version"),
-            "devices": [
-                {k: d.get(k) for k in ("name", "type", "vram_total", "vram_free")} for d in stats.get("devices", [])
-            ],
-            "websocket": server.client.start(),
-            **memory,
-        }
-    first = next(iter(results.values()), {})
+        reading = _readings(pool, server) if server.up else None
+        if reading is not None:
+            results[server.url] = reading
+    return results
+
+
+def _readings(pool: ServerPool, server: ComfyServer) -> dict[str, Any] | None:
+    """A usable server's version, devices and VRAM (freed if short), its websocket opened;
+    ``None`` (and the server marked down) when it stopped answering."""
+    try:
+        stats = server.client.system_stats()
+        memory = server.memory.ensure("preflight")
+    except TransientBackendError as exc:
+        if not is_outage(exc):
+            raise
+        pool.mark_down(server, exc)
+        return None
     return {
-        "preflight_seconds": round(time.perf_counter() - t0, 4),
-        **first,
-        "workflows": sorted({t.name for t, _ in checks}),
-        "servers": results,
-        "left_out": [s.left_out for s in pool.servers if s.left_out],
+        "comfyui_version": (stats.get("system") or {}).get("comfyui_version"),
+        "devices": [
+            {k: d.get(k) for k in ("name", "type", "vram_total", "vram_free")} for d in stats.get("devices", [])
+        ],
+        "websocket": server.client.start(),
+        **memory,
     }

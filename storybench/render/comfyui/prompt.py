@@ -102,14 +102,7 @@ def wait_for_prompt(
     check_known = recovering
     check_every = max(10.0, 20 * poll_interval)
     while not watch.done:
-        if cancel.is_set():
-            raise Cancelled(f"ComfyUI prompt {watch.prompt_id} cancelled")
-        if time.monotonic() > deadline:
-            with contextlib.suppress(BackendError):
-                client.delete_queued([watch.prompt_id])
-            raise TransientBackendError(
-                BACKEND, f"prompt {watch.prompt_id} did not finish within {render_timeout:.0f} s", url=client.url
-            )
+        _still_waiting(client, watch, cancel, deadline, render_timeout)
         socket_up = client.connected.is_set()
         if not check_known:
             watch.wait(poll_interval if socket_up else min(poll_interval, 0.25))
@@ -134,6 +127,21 @@ def wait_for_prompt(
                 if not client.knows(watch.prompt_id) and not _finished_soon(client, watch, poll_interval):
                     raise PromptLost(watch.prompt_id)
     return None
+
+
+def _still_waiting(
+    client: ComfyUIClient, watch: PromptWatch, cancel: threading.Event, deadline: float, render_timeout: float
+) -> None:
+    """Raise :class:`Cancelled` once ``cancel`` is set; past ``deadline`` (monotonic) delete the
+    prompt from the queue and raise :class:`TransientBackendError`."""
+    if cancel.is_set():
+        raise Cancelled(f"ComfyUI prompt {watch.prompt_id} cancelled")
+    if time.monotonic() > deadline:
+        with contextlib.suppress(BackendError):
+            client.delete_queued([watch.prompt_id])
+        raise TransientBackendError(
+            BACKEND, f"prompt {watch.prompt_id} did not finish within {render_timeout:.0f} s", url=client.url
+        )
 
 
 def _finished_soon(client: ComfyUIClient, watch: PromptWatch, poll_interval: float) -> bool:
@@ -180,27 +188,41 @@ def collect_prompt(
     if watch.interrupted is not None:
         raise fail({"kind": "execution_interrupted", **watch.interrupted})
     images = (watch.outputs.get(output_node) or {}).get("images")
+    if not images:
+        # the websocket did not carry the output: take it from THIS prompt's history entry
+        images, entry = _images_from_history(client, watch, entry, output_node, workflow_name, history_timeout, fail)
+    t0 = time.perf_counter()
+    data = client.view(images[0])
+    metrics: dict[str, Any] = {
+        "prompt_id": watch.prompt_id,
+        "filename": images[0].get("filename"),
+        "cached": output_node in watch.cached_nodes,
+        "download_seconds": round(time.perf_counter() - t0, 4),
+        **_timings(client, watch, entry, history_timeout),
+    }
+    return data, metrics
+
+
+def _images_from_history(
+    client: ComfyUIClient,
+    watch: PromptWatch,
+    entry: dict[str, Any] | None,
+    output_node: str,
+    workflow_name: str,
+    history_timeout: float,
+    fail: Callable[[Mapping[str, Any]], BaseException],
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The output node's image references from the prompt's ``/history`` entry (written a
+    moment after the prompt finished), polled up to ``history_timeout`` seconds, and the
+    entry they came from. Raises as :func:`collect_prompt`."""
     deadline = time.monotonic() + history_timeout
     delay = 0.05
-    while not images:
-        # the websocket did not carry the output: take it from THIS prompt's history entry
-        # (written a moment after the prompt finished)
+    while True:
         if entry is None or (not entry.get("outputs") and not (entry.get("status") or {}).get("status_str")):
             entry = client.history(watch.prompt_id) or None
-        if entry:
-            error = history_error(entry)
-            if error is not None:
-                raise fail(error)
-            images = ((entry.get("outputs") or {}).get(output_node) or {}).get("images")
-            if not images and (entry.get("status") or {}).get("status_str"):
-                raise PermanentBackendError(
-                    BACKEND,
-                    f"prompt {watch.prompt_id} finished without images from "
-                    f"output node {output_node} of workflow {workflow_name}",
-                    url=client.url,
-                )
+        images = _entry_images(client, watch, entry, output_node, workflow_name, fail) if entry else None
         if images:
-            break
+            return images, entry
         if time.monotonic() > deadline:
             raise TransientBackendError(
                 BACKEND,
@@ -210,37 +232,63 @@ def collect_prompt(
         time.sleep(delay)
         delay = min(delay * 2, 1.0)
         entry = None
-    t0 = time.perf_counter()
-    data = client.view(images[0])
-    metrics: dict[str, Any] = {
-        "prompt_id": watch.prompt_id,
-        "filename": images[0].get("filename"),
-        "cached": output_node in watch.cached_nodes,
-        "download_seconds": round(time.perf_counter() - t0, 4),
-        "queue_seconds": None,
-        "execution_seconds": None,
-    }
-    # finished by polling /history (the socket was down): the watch's finish time is when the
-    # poll saw it; started mid-reconnect: no execution_start. Then the execution time comes
-    # from the server's own timestamps instead
-    polled = entry is not None
+
+
+def _entry_images(
+    client: ComfyUIClient,
+    watch: PromptWatch,
+    entry: Mapping[str, Any],
+    output_node: str,
+    workflow_name: str,
+    fail: Callable[[Mapping[str, Any]], BaseException],
+) -> list[dict[str, Any]] | None:
+    """The output node's images in a history ``entry``; ``None`` while it has none yet.
+
+    Raises:
+        Exception: what ``fail`` returns, when the entry records a failure.
+        PermanentBackendError: the prompt finished (a status is there) without images.
+    """
+    error = history_error(entry)
+    if error is not None:
+        raise fail(error)
+    images = ((entry.get("outputs") or {}).get(output_node) or {}).get("images")
+    if not images and (entry.get("status") or {}).get("status_str"):
+        raise PermanentBackendError(
+            BACKEND,
+            f"prompt {watch.prompt_id} finished without images from output node {output_node} "
+            f"of workflow {workflow_name}",
+            url=client.url,
+        )
+    return images or None
+
+
+def _timings(
+    client: ComfyUIClient, watch: PromptWatch, entry: dict[str, Any] | None, history_timeout: float
+) -> dict[str, Any]:
+    """``queue_seconds`` and ``execution_seconds`` of a finished prompt (plus
+    ``timing_source: "history"`` when taken from the server's own timestamps).
+
+    Finished by polling ``/history`` (``entry`` given: the socket was down), the watch's
+    finish time is when the poll saw it; started mid-reconnect, no ``execution_start``
+    arrived. Then the execution time comes from the server's timestamps instead.
+    """
+    queue: float | None = None
+    execution: float | None = None
+    timings: dict[str, Any] = {}
     if watch.started_at is not None and watch.start_seen:
-        metrics["queue_seconds"] = round(watch.started_at - watch.submitted_at, 4)
-        if watch.finished_at is not None and not polled:
-            metrics["execution_seconds"] = round(watch.finished_at - watch.started_at, 4)
-    if metrics["execution_seconds"] is None:
-        if entry is None:
-            entry = _finished_entry(client, watch.prompt_id, history_timeout)
+        queue = round(watch.started_at - watch.submitted_at, 4)
+        if watch.finished_at is not None and entry is None:
+            execution = round(watch.finished_at - watch.started_at, 4)
+    if execution is None:
+        entry = entry or _finished_entry(client, watch.prompt_id, history_timeout)
         if entry:
-            metrics["execution_seconds"] = history_seconds(entry)
-            metrics["timing_source"] = "history"
-    if metrics["queue_seconds"] is None and metrics["execution_seconds"] is not None and watch.finished_at is not None:
+            execution = history_seconds(entry)
+            timings["timing_source"] = "history"
+    if queue is None and execution is not None and watch.finished_at is not None:
         # execution_start was sent while the socket was down: submit → seen finished, minus the
         # server's execution time (an upper bound; no server clock involved)
-        metrics["queue_seconds"] = round(
-            max(0.0, watch.finished_at - watch.submitted_at - metrics["execution_seconds"]), 4
-        )
-    return data, metrics
+        queue = round(max(0.0, watch.finished_at - watch.submitted_at - execution), 4)
+    return {"queue_seconds": queue, "execution_seconds": execution, **timings}
 
 
 def _finished_entry(client: ComfyUIClient, prompt_id: str, history_timeout: float) -> dict[str, Any] | None:
