@@ -196,6 +196,16 @@ class RunPodBackend(ImageBackend):
         except Exception:
             return False
 
+    @property
+    def max_reference_images(self) -> int:
+        """The reference inputs of ``workflow`` (``reference_image``, ``reference_image_2``...), at least 1."""
+        if self._workflow is None or not self._text_workflow:
+            return 1
+        try:
+            return max(1, len(WorkflowTemplate.load(self._workflow).reference_slots))
+        except Exception:
+            return 1
+
     # ------------------------------------------------------------------ identity
     def cache_identity(self, spec: RenderSpec) -> str:
         """Backend version plus the workflow template's name, hash and settings."""
