@@ -87,6 +87,7 @@ def load_image(data: bytes | Image.Image) -> Image.Image:
         PIL.UnidentifiedImageError: the bytes are not an image.
     """
     img = data if isinstance(data, Image.Image) else Image.open(io.BytesIO(data))
+    img.load()  # decoded now: a lazily decoded image is not safe to share between threads
     return img.convert("RGB") if img.mode != "RGB" else img
 
 
