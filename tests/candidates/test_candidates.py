@@ -107,3 +107,34 @@ def test_best_candidate_prefers_score_then_lower_index(tmp_path: Path) -> None:
     assert best_candidate([job(0, None), job(1, 0.1)]).candidate == 1
     assert best_candidate([job(0, 0.9, JobState.FAILED), job(1, 0.2)]).candidate == 1
     assert best_candidate([job(0, 0.9, JobState.FAILED)]) is None
+
+
+def test_editor_contact_sheet_shows_scores_and_pick_saves_the_seed(tmp_path: Path) -> None:
+    from storybench.editor.model import PlanEditorModel
+    from storybench.editor.ui.candidates import CandidatesPane
+
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    plan_file = plans / "comet-vs-gearlock.json"
+    shutil.copy(ROOT / "plans" / "comet-vs-gearlock.json", plan_file)
+    out = tmp_path / "out"
+    settings = _settings(candidates=3, pick="best", only_pages=[1])
+    assert render_plan(plan_file, backend="storyboard", output_dir=out, settings=settings, progress=False).ok
+    model = PlanEditorModel(plans_dir=plans)
+    model.open_plan(plan_file)
+    pane = CandidatesPane(model, output_dir=out)
+    assert len(pane.cards) == 3 and "3 candidate(s)" in pane.message.value
+    picked = [c for c in pane.cards if c.pick_button.disabled]
+    assert len(picked) == 1 and "picked" in picked[0].label.value and "consistency" in picked[0].label.value
+    assert all(c.image.value[:8] == b"\x89PNG\r\n\x1a\n" for c in pane.cards)
+    other = next(c for c in pane.cards if not c.pick_button.disabled)
+    other.pick_button.click()
+    assert model.error == ""
+    saved = load_plan(plan_file)
+    first = next(p for _, page in saved.pages() for p in page.panels)
+    assert first.seed == other.found["seed"]
+    assert [c.pick_button.disabled for c in pane.cards].count(True) == 1 and pane.cards[
+        [c.found["seed"] for c in pane.cards].index(other.found["seed"])
+    ].pick_button.disabled
+    again = render_plan(plan_file, backend="storyboard", output_dir=out, settings=settings, progress=False)
+    assert again.ok and again.counts.panels_rendered == 0  # the pick is in the cache
