@@ -11,6 +11,7 @@ render of the plan uses that candidate (it is in the cache: nothing is rendered 
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +112,7 @@ class CandidatesPane(EditorSection):
         found = panel_candidates(self.output_dir, plan.id, panel.id)
         self.cards = [CandidateCard(f, picked=panel.seed == f["seed"]) for f in found]
         for card in self.cards:
-            card.pick_button.on_click(self.clicked(lambda f=card.found: self.pick(f["seed"])))
+            card.pick_button.on_click(self.clicked(partial(self.pick, card.found["seed"])))
         self.sheet.children = tuple(self.cards)
         self.message.value = (
             f"{len(found)} candidate(s) of panel {panel.id}; Pick keeps one in every later render."
