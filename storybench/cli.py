@@ -46,7 +46,9 @@ from storybench.plan import ComicPlan, load_plan, load_plan_with_notes, plan_jso
 from storybench.planner.cli import add_plan_command
 from storybench.prune_cli import add_prune_command
 from storybench.publish.cli import add_publish_command
+from storybench.redact import redact_output
 from storybench.render.comfyui.workflow_cli import add_workflow_command
+from storybench.world_cli import add_world_command
 
 __all__ = ["batch_notebook_path", "build_parser", "main"]
 
@@ -209,11 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_plan_command(sub)
     add_publish_command(sub)  # without the publish extra it says which extra to install when run
     add_models_command(sub)
+    add_world_command(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
+    redact_output()  # no secret reaches the terminal or a log line
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

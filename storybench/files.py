@@ -33,8 +33,9 @@ __all__ = [
 
 
 def temp_name(target: Path) -> Path:
-    """A fresh temporary path beside ``target``: ``.<name>.<random>.tmp`` (the pattern sweeps look for)."""
-    return target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    """A fresh temporary path beside ``target``: ``.<name>.<pid>-<random>.tmp`` (the pattern
+    sweeps look for; the writer's process id tells a sweep whether its writer is gone)."""
+    return target.parent / f".{target.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp"
 
 
 def create_temp_file(target: Path) -> tuple[int, Path]:
@@ -78,9 +79,11 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, str(target)) from exc  # a full disk names the file
         raise
     return target
 

@@ -22,8 +22,13 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     if args.keep is None and args.older_than is None:
         raise UsageError("say what to prune: --keep N (newest runs of each plan) and/or --older-than AGE (e.g. 30d)")
     report = prune_outputs(args.output_dir, keep=args.keep, older_than=args.older_than, dry_run=args.dry_run)
+    verb = "would remove" if args.dry_run else "removed"
     for run in report.runs_removed:
-        print(f"{'would remove' if args.dry_run else 'removed'} {run}")
+        print(f"{verb} {run}")
+    for run in report.half_deleted:
+        print(f"{verb} {run} (a half-deleted run: its removal or start had been cut short)")
+    for note in report.skipped:
+        print(f"skipped {note}")
     print(report)
     return 0
 

@@ -29,6 +29,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from storybench.batch.tempfiles import writer_gone
 from storybench.files import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file, temp_name
 
 __all__ = ["ArtifactCache", "CacheEntry", "materialize_file"]
@@ -79,9 +80,11 @@ def materialize_file(src: str | os.PathLike[str], dest: str | os.PathLike[str]) 
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
         os.replace(tmp, dest)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, str(dest)) from exc  # a full disk names the file
         raise
     return dest
 
@@ -213,21 +216,23 @@ class ArtifactCache:
         return self.commit(key, path, kind=kind, width=width, height=height, sha256=sha256_bytes(data))
 
     def sweep_temp_files(self, older_than_seconds: float = 3600.0) -> int:
-        """Delete temporary files (``.<name>.*.tmp``) that killed writers left in the cache
-        more than ``older_than_seconds`` ago (younger ones may belong to a live writer).
+        """Delete temporary files (``.<name>.*.tmp``) that killed writers left in the cache:
+        at once when the writer's process is gone (its pid is in the name, see
+        :mod:`storybench.batch.tempfiles`), else when older than ``older_than_seconds``.
 
         Returns:
             How many were removed.
         """
         removed = 0
         limit = time.time() - older_than_seconds
-        for path in (self.root / "objects").glob("*/.*.tmp"):
-            try:
-                if path.stat().st_mtime < limit:
-                    path.unlink()
-                    removed += 1
-            except OSError:
-                pass
+        for pattern in ("objects/*/.*.tmp", "blobs/*/.*.tmp"):
+            for path in self.root.glob(pattern):
+                try:
+                    if writer_gone(path) or path.stat().st_mtime < limit:
+                        path.unlink()
+                        removed += 1
+                except OSError:
+                    pass
         return removed
 
     def materialize(self, entry: CacheEntry, dest: str | os.PathLike[str]) -> Path:

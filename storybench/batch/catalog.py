@@ -38,7 +38,9 @@ server's own queue time; ``wait_seconds``: the engine's wait for a thread;
 ``execution_seconds``), ``server`` (which server rendered it), the backend's ``metrics`` as JSON text, and the known
 numeric metrics flattened (``vram_free_before``, ``vram_free_after`` in bytes,
 ``delay_time_ms``, ``execution_time_ms``, ``cost``), and ``warnings``: the list of a
-page's lettering warnings (null when all its text fits).
+page's lettering warnings (null when all its text fits). Every text but the
+identifiers, hashes and paths is redacted before it is written
+(:func:`storybench.redact.redact`: a URL's password, a bearer token...).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,7 @@ from filelock import FileLock
 
 from storybench.batch.catalog_row import FLAT_METRICS, CatalogRow, flat_metrics, metrics_json
 from storybench.files import atomic_write_bytes
+from storybench.redact import environment_secrets, redact
 
 __all__ = [
     "CATALOG_COLUMNS",
@@ -108,9 +111,23 @@ def _conform(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=CATALOG_SCHEMA)
 
 
+#: Columns that hold identifiers and hashes only (never redacted).
+_PLAIN = frozenset({"run_id", "plan_id", "plan_sha256", "chapter_id", "panel_id", "artifact_id", "kind", "status"})
+_PLAIN |= {"sha256", "cache_key", "path", "backend", "backend_version"}
+
+
 def _as_row(row: CatalogRow | Mapping[str, Any]) -> dict[str, Any]:
-    """A row as column name to value; a mapping is checked by :meth:`CatalogRow.from_mapping`."""
-    return (row if isinstance(row, CatalogRow) else CatalogRow.from_mapping(row)).to_dict()
+    """A row as column name to value, every text redacted (:func:`storybench.redact.redact`:
+    a server URL's password, a token in an error message...); a mapping is checked by
+    :meth:`CatalogRow.from_mapping`."""
+    values = (row if isinstance(row, CatalogRow) else CatalogRow.from_mapping(row)).to_dict()
+    secrets = environment_secrets()
+    for name, value in values.items():
+        if name not in _PLAIN and isinstance(value, str) and value:
+            values[name] = redact(value, secrets, environ={})
+        elif isinstance(value, list):
+            values[name] = [redact(v, secrets, environ={}) if isinstance(v, str) else v for v in value]
+    return values
 
 
 def run_file(output_dir: str | os.PathLike[str], run_id: str | None) -> Path:
@@ -177,10 +194,31 @@ def _read_files(paths: list[Path]) -> list[pa.Table | None]:
 
 
 def _read_file(path: Path) -> pa.Table | None:
+    """One file, read whole through one open descriptor (``None`` when it vanished).
+
+    Parquet readers given a path may open it more than once (footer, then row
+    groups); a writer renaming a new file over it in between would hand them the
+    footer of one file and the pages of another. One descriptor reads one inode.
+    """
     try:
-        return _conform(pq.read_table(path))
+        with open(path, "rb") as fh:
+            data = fh.read()
     except FileNotFoundError:
         return None
+    return _conform(pq.read_table(pa.BufferReader(data)))
+
+
+def _signature(output_dir: Path) -> tuple[tuple[str, int, int], ...]:
+    """Name, inode and change time of every finished catalog file: equal before and
+    after a read means no writer replaced, added or removed one meanwhile."""
+    signature = []
+    for path in (output_dir / CATALOG_FILE, *_run_files(output_dir)):
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        signature.append((path.name, st.st_ino, st.st_mtime_ns))
+    return tuple(sorted(signature))
 
 
 def _dedup(table: pa.Table) -> pa.Table:
@@ -205,17 +243,19 @@ def read_catalog_table(output_dir: str | os.PathLike[str]) -> pa.Table:
         OSError: a file exists but cannot be read.
     """
     out = Path(output_dir)
-    for _ in range(20):
+    for attempt in range(200):
+        before = _signature(out)
         parts = _run_files(out)  # listed before the base is read: see the module docstring
         base = _read_file(out / CATALOG_FILE)
         rest = _read_files(parts)
-        if any(t is None for t in rest):
+        if any(t is None for t in rest) or _signature(out) != before:
+            time.sleep(min(0.001 * attempt, 0.05))  # a writer is replacing files: read again
             continue
         tables = [t for t in (base, *rest) if t is not None and t.num_rows]
         if not tables:
             return CATALOG_SCHEMA.empty_table()
         return _dedup(pa.concat_tables(tables))
-    raise OSError(f"{out / CATALOG_RUNS_DIR}: run files keep vanishing while reading the catalog")
+    raise OSError(f"{out / CATALOG_RUNS_DIR}: catalog files keep changing while reading the catalog")
 
 
 def read_run_catalog_table(output_dir: str | os.PathLike[str], run_id: str) -> pa.Table:
@@ -291,14 +331,23 @@ def upsert_catalog_rows(output_dir: str | os.PathLike[str], rows: Iterable[Catal
     return written
 
 
-def compact_catalog(output_dir: str | os.PathLike[str], *, drop_runs: Iterable[str] = ()) -> int:
+def compact_catalog(
+    output_dir: str | os.PathLike[str],
+    *,
+    drop_runs: Iterable[str] = (),
+    keep_runs: Callable[[], set[str]] | None = None,
+) -> int:
     """Merge every run file into ``catalog.parquet`` and delete them, optionally
     dropping the rows of some runs (``storybench prune``). Costs a read and a write of
-    the whole catalog; appends never need it.
+    the whole catalog; appends never need it. The new base is renamed into place
+    before the merged files are deleted, so a reader sees the old files or the new
+    base (and, in between, both, whose rows are equal).
 
     Args:
         output_dir: the output folder.
         drop_runs: run ids whose rows are removed.
+        keep_runs: called under the catalog lock: the only run ids whose rows are
+            kept (rows without a run id are always kept); ``None``: all.
 
     Returns:
         The number of rows in the catalog afterwards.
@@ -315,9 +364,12 @@ def compact_catalog(output_dir: str | os.PathLike[str], *, drop_runs: Iterable[s
             return 0
         tables = ([base] if base is not None else []) + [t for t in _read_files(parts) if t is not None]
         table = _dedup(pa.concat_tables(tables)) if tables else CATALOG_SCHEMA.empty_table()
+        run_ids = pc.fill_null(table.column("run_id"), "")
         if drop:
-            mask = pc.invert(pc.is_in(pc.fill_null(table.column("run_id"), ""), value_set=pa.array(sorted(drop))))
-            table = table.filter(mask)
+            table = table.filter(pc.invert(pc.is_in(run_ids, value_set=pa.array(sorted(drop), type=pa.string()))))
+        if keep_runs is not None:
+            keep = pa.array(sorted(keep_runs() | {""}), type=pa.string())
+            table = table.filter(pc.is_in(pc.fill_null(table.column("run_id"), ""), value_set=keep))
         _write_table(out / CATALOG_FILE, table)
         for part in parts:
             part.unlink(missing_ok=True)

@@ -12,12 +12,26 @@ failed, cancelled): same ``run_id``, artifacts already there kept
 ``run.lock`` is a :mod:`filelock` lock held from :meth:`RunFolder.open` to
 :meth:`RunFolder.close`; the OS releases it when the process dies, so a lock that
 cannot be taken means another live process renders that run. ``run.json`` is
-written when the run starts (status ``processing``) and again when it ends.
+written when the run starts (status ``processing``) and again when it ends, with
+every secret-looking value redacted (:func:`storybench.redact.redact_value`).
+
+A plan folder belongs to one plan: a render whose plan shares its id with the plan
+of the runs already there, but not its title nor its plan file, is refused
+(:class:`~storybench.exceptions.ConfigError`) before anything is written, since
+``storybench prune --keep`` and resuming would mix the two comics.
+
+A run that completes marks the older runs of its plan that were killed (status
+``processing``, lock free) as ``superseded`` (with ``superseded_by``): no render
+will resume them, and ``storybench runs`` stops calling them interrupted.
+Opening a run first finishes a prune that was killed in this output folder
+(:func:`storybench.batch.prune_safety.finish_interrupted_prune`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,21 +40,26 @@ from typing import Any
 import pyarrow.compute as pc
 from filelock import FileLock, Timeout
 
-from storybench.batch.catalog import read_catalog_table
+from storybench.batch.catalog import CATALOG_RUNS_DIR, read_catalog_table
 from storybench.batch.catalog_row import metrics_json
 from storybench.batch.jobs import Job, JobState, utcnow
+from storybench.batch.prune_safety import finish_interrupted_prune, in_progress
 from storybench.batch.runs import (
     RUN_MANIFEST,
     find_resumable_run,
+    list_runs,
     new_run_id,
     read_manifest,
     run_fingerprint,
     sweep_temp_files,
 )
+from storybench.batch.tempfiles import sweep_temp_files as sweep_dead_writers
 from storybench.config import RenderSettings
 from storybench.exceptions import ConfigError
 from storybench.files import atomic_write_json, sha256_file
 from storybench.plan.models import ComicPlan
+from storybench.plan.text import show_value
+from storybench.redact import redact_value
 from storybench.render.base import ImageBackend
 
 __all__ = ["ResumeMatch", "RunFolder", "page_file_name", "start_fields"]
@@ -128,6 +147,9 @@ class RunFolder:
             ConfigError: ``run_id`` is being rendered by another process.
             OSError: the folder cannot be created.
         """
+        finish_interrupted_prune(self.output_dir)
+        for folder in (self.output_dir, self.output_dir / CATALOG_RUNS_DIR):
+            sweep_dead_writers(folder, recursive=False)  # temporary files of killed writers
         if run_id:
             self._use(run_id)
             if not self._take_lock():
@@ -191,6 +213,7 @@ class RunFolder:
         Raises:
             OSError: the file cannot be written.
         """
+        self._check_owner(fields)
         now = utcnow().isoformat()
         previous = self._previous or {}
         self.manifest = {
@@ -202,7 +225,26 @@ class RunFolder:
             "finished_at": None,
             "resumes": int(previous.get("resumes", -1)) + 1,
         }
-        atomic_write_json(self.path / RUN_MANIFEST, self.manifest)
+        atomic_write_json(self.path / RUN_MANIFEST, redact_value(self.manifest))
+
+    def _check_owner(self, fields: Mapping[str, Any]) -> None:
+        """Refuse a plan that is not the one whose runs are in this plan folder (see the module docstring).
+
+        Raises:
+            ConfigError: another plan with the same id (other title, other plan file).
+        """
+        title, path = fields.get("plan_title"), fields.get("plan_path")
+        for run_dir, other in reversed(list_runs(self.output_dir, self.plan_id)):
+            if run_dir == self.path or _same_plan(other, title, path):
+                continue
+            if not self.resumed:
+                self.close()
+                shutil.rmtree(self.path, ignore_errors=True)
+            raise ConfigError(
+                f"{self.output_dir / self.plan_id} holds the runs of another plan with the id {self.plan_id!r} "
+                f"(titled {show_value(other.get('plan_title'))}, from {other.get('plan_path') or 'code'}); "
+                "give this plan its own id, or render it into another output folder"
+            )
 
     def finish(self, status: str, fields: Mapping[str, Any]) -> None:
         """Write the final ``run.json``: ``status``, the finish time and ``fields``.
@@ -212,7 +254,22 @@ class RunFolder:
         """
         now = utcnow().isoformat()
         self.manifest.update({"status": status, "updated_at": now, "finished_at": now, **fields})
-        atomic_write_json(self.path / RUN_MANIFEST, self.manifest)
+        atomic_write_json(self.path / RUN_MANIFEST, redact_value(self.manifest))
+        if status == JobState.COMPLETED.value:
+            self._supersede_killed_runs()
+
+    def _supersede_killed_runs(self) -> None:
+        """Mark older killed runs of this plan ``superseded`` (see the module docstring)."""
+        title, path = self.manifest.get("plan_title"), self.manifest.get("plan_path")
+        for run_dir, other in list_runs(self.output_dir, self.plan_id):
+            if run_dir == self.path or other.get("status") != JobState.PROCESSING.value:
+                continue
+            if not _same_plan(other, title, path) or in_progress(run_dir):
+                continue
+            if str(other.get("created_at", "")) < str(self.manifest.get("created_at", "")):
+                other.update(status="superseded", superseded_by=self.run_id)
+                with contextlib.suppress(OSError):
+                    atomic_write_json(run_dir / RUN_MANIFEST, other)
 
     # -- paths ----------------------------------------------------------------------
     @property
@@ -266,3 +323,12 @@ class RunFolder:
             and row.get("sha256") == job.sha256
             and row.get("cache_key") == (job.cache_key or None)
         )
+
+
+def _same_plan(manifest: Mapping[str, Any], title: Any, path: Any) -> bool:
+    """Whether a run's manifest is of the plan with this title and plan file: the same
+    file, or (for a plan from code or a renamed file) the same title."""
+    other_path = manifest.get("plan_path")
+    if path and other_path and path == other_path:
+        return True
+    return manifest.get("plan_title") == title

@@ -8,6 +8,7 @@ from typing import Any
 
 from storybench.batch.catalog import CATALOG_COLUMNS
 from storybench.batch.counts import RunCounts
+from storybench.redact import redact
 
 __all__ = ["RunCounts", "RunSummary"]
 
@@ -131,7 +132,7 @@ class RunSummary:
         lines.extend(f"  failed {error}" for error in self.errors)
         lines.extend(f"  lettering warning: {warning}" for warning in self.warnings)
         lines.extend(f"  low consistency: panel {pid} (best {score:.2f})" for pid, score in self.low_consistency)
-        return "\n".join(lines)
+        return redact("\n".join(lines))  # a server URL's password, a token in an error
 
     def _extra_exports(self) -> list[tuple[str, Path]]:
         """The optional exports this run made, as ``(name, path)``: EPUB, webtoon strip, cover page."""

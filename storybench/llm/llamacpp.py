@@ -10,8 +10,13 @@ other GGUF file can be used: ``LlamaCppBackend(model_path=...)`` or the
 * One ``Llama`` object per (path, ``n_ctx``) per process, shared by every
   backend instance; calls into it are serialized by a lock (llama.cpp contexts
   are not thread-safe). A stream holds the lock until it is exhausted or closed.
+* The chat format comes from the GGUF's metadata (:func:`~storybench.llm.chat_format.chat_format_for`:
+  ``STORYBENCH_CHAT_FORMAT``, the file's ``tokenizer.chat_template``, its turn-marker
+  tokens, its architecture), so a file without a template does not fall back to
+  llama-cpp-python's ``llama-2`` markup when a better guess exists.
 * Chat templates that drop or refuse the system message (probed once per model)
-  get the system text merged into the first user turn. SmolLM2's template keeps it.
+  and named formats that drop it (``gemma``, see ``SYSTEM_DROPPING_FORMATS``) get
+  the system text merged into the first user turn. SmolLM2's template keeps it.
 * ``OMP_WAIT_POLICY=PASSIVE`` is set (unless already set) before llama_cpp is
   imported: spinning OpenMP threads make prompt evaluation many times slower when
   other work shares the CPU cores (see ``bench/bench_llm.py``).
@@ -35,6 +40,7 @@ from typing import Any
 
 from storybench.exceptions import ConfigError, MissingDependencyError, PermanentBackendError
 from storybench.llm.base import GenerationOptions, LLMBackend, Message
+from storybench.llm.chat_format import SYSTEM_DROPPING_FORMATS, ChatFormat, chat_format_for
 from storybench.llm.schema import unbounded_paths
 
 __all__ = [
@@ -142,7 +148,7 @@ def _drops_system(llama: Any) -> bool:
     """Whether the model's chat template loses (or refuses) a system message."""
     template = llama.metadata.get("tokenizer.chat_template")
     if not template or not str(llama.chat_format or "").startswith("chat_template."):
-        return False  # a named llama-cpp chat format: those keep system messages
+        return llama.chat_format in SYSTEM_DROPPING_FORMATS  # a named llama-cpp chat format
     from llama_cpp.llama_chat_format import Jinja2ChatFormatter  # lazy: optional extra storybench[llamacpp]
 
     try:
@@ -159,11 +165,26 @@ def _drops_system(llama: Any) -> bool:
     return _PROBE not in formatted.prompt
 
 
+def _check_format_name(name: str | None) -> None:
+    """Raise :class:`ConfigError` for a chat format llama-cpp-python does not know."""
+    if name is None:
+        return
+    formats = _llama_cpp().llama_chat_format
+    not_found = getattr(formats, "LlamaChatCompletionHandlerNotFoundException", ValueError)
+    registry = formats.LlamaChatCompletionHandlerRegistry()
+    try:
+        registry.get_chat_completion_handler_by_name(name)
+    except (not_found, ValueError, KeyError) as exc:
+        known = ", ".join(sorted(registry._chat_handlers))
+        raise ConfigError(f"chat format {name!r} is not one llama-cpp-python knows (known: {known})") from exc
+
+
 def _load(path: Path, n_ctx: int, n_threads: int | None, chat_format: str | None) -> _LoadedModel:
     key = (str(path.resolve()), n_ctx, n_threads, chat_format)
     with _MODELS_LOCK:
         loaded = _MODELS.get(key)
         if loaded is None:
+            _check_format_name(chat_format)
             Llama = _llama_cpp().Llama
             try:
                 llama = Llama(
@@ -204,7 +225,8 @@ class LlamaCppBackend(LLMBackend):
         options: default sampling options.
         n_ctx: context window, tokens (prompt + answer).
         n_threads: CPU threads (``None``: llama.cpp's choice).
-        chat_format: a llama-cpp-python chat format name (``None``: the template in the GGUF).
+        chat_format: a llama-cpp-python chat format name (``None``: from the GGUF's
+            metadata or ``STORYBENCH_CHAT_FORMAT``, see :func:`~storybench.llm.chat_format.chat_format_for`).
         merge_system: merge system text into the first user turn (``None``: when the
             chat template drops it, probed at load).
 
@@ -214,6 +236,8 @@ class LlamaCppBackend(LLMBackend):
 
     Attributes:
         model_path: the GGUF file.
+        chat_format: the llama-cpp-python format used (``None``: the file's template).
+        format_choice: how it was chosen (:class:`~storybench.llm.chat_format.ChatFormat`).
         last_usage: token counts of the last non-streamed answer
             (``prompt_tokens``, ``completion_tokens``).
 
@@ -244,7 +268,8 @@ class LlamaCppBackend(LLMBackend):
         self.model_path = path
         self.n_ctx = n_ctx
         self.n_threads = n_threads
-        self.chat_format = chat_format
+        self.format_choice = _format_choice(path, chat_format)
+        self.chat_format = self.format_choice.name
         self.merge_system = merge_system
         self.last_usage: dict[str, Any] = {}
 
@@ -303,6 +328,17 @@ class LlamaCppBackend(LLMBackend):
 
     def _complete_json(self, messages: list[Message], schema: dict[str, Any], options: GenerationOptions) -> str:
         return self._run(messages, options, grammar=_grammar(schema))
+
+
+def _format_choice(path: Path, chat_format: str | None) -> ChatFormat:
+    """The chat format given, else the one the file's metadata (or the environment) calls for."""
+    if chat_format:
+        return ChatFormat(chat_format, "argument", chat_format in SYSTEM_DROPPING_FORMATS)
+    try:
+        return chat_format_for(path)
+    except (ConfigError, OSError) as exc:  # not a readable GGUF: loading it will say so
+        log.debug("no chat format from %s: %s", path, exc)
+        return ChatFormat(None, "template")
 
 
 def _grammar(schema: dict[str, Any]) -> Any:

@@ -6,7 +6,9 @@ as JSON paths (``chapters[0].pages[1].panels``). Before decoding and validating,
 and absurd-number input, so every outcome of :func:`load_plan` and
 :func:`parse_plan` is a plan or a :class:`~storybench.exceptions.PlanValidationError`
 (or, for a file, an :class:`OSError` from reading it). Messages quote at most
-80 characters of a bad value (:func:`storybench.plan.text.show_value`).
+80 characters of a bad value (:func:`storybench.plan.text.show_value`), and at most
+:data:`~storybench.plan.guard.MAX_ISSUES` problems are listed in every layer
+(:mod:`storybench.plan.validation`). Ids differing only in letter case are refused.
 """
 
 from __future__ import annotations
@@ -15,14 +17,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from storybench.exceptions import PlanIssue, PlanValidationError
 from storybench.files import atomic_write_text
 from storybench.plan.defaults import Filled, fill_defaults, seed_notes
 from storybench.plan.guard import check_plan_object, decode_plan_json, read_plan_text
 from storybench.plan.models import ComicPlan, plan_issues
 from storybench.plan.text import show_value
+from storybench.plan.validation import bounded, case_collisions, validate_plan_model
 
 __all__ = [
     "json_path",
@@ -50,9 +51,10 @@ def json_path(loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _issues_from_validation_error(exc: ValidationError) -> list[PlanIssue]:
+def _issues_from_errors(errors: list[Any]) -> list[PlanIssue]:
+    """Pydantic error dicts as plan issues (no pydantic URL, the value quoted briefly)."""
     issues = []
-    for err in exc.errors(include_url=False):
+    for err in errors:
         msg = err["msg"]
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
@@ -78,13 +80,10 @@ def parse_plan_with_notes(data: Any, *, source: str | None = None) -> tuple[Comi
         raise PlanValidationError([PlanIssue("$", f"a plan is a JSON object, got {type(data).__name__}")], source)
     check_plan_object(data, source)
     completed, filled = fill_defaults(data)
-    try:
-        plan = ComicPlan.model_validate(completed)
-    except ValidationError as exc:
-        raise PlanValidationError(_issues_from_validation_error(exc), source) from None
-    issues = plan_issues(plan)
+    plan = validate_plan_model(completed, source, _issues_from_errors)
+    issues = plan_issues(plan) + case_collisions(plan)
     if issues:
-        raise PlanValidationError(issues, source)
+        raise PlanValidationError(bounded(issues), source)
     return plan, filled + seed_notes(completed, plan)
 
 

@@ -34,7 +34,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -52,6 +51,7 @@ from storybench.render.base import ImageBackend
 from storybench.render.comfyui.workflow import WorkflowTemplate
 from storybench.render.download import download_image
 from storybench.render.runpod.api import FINAL_STATUSES, RUN_LIMIT_BYTES, RunPodAPI, concurrency_from_health
+from storybench.render.runpod.jobs import Job, Submission
 from storybench.render.runpod.outage import ApiOutage
 from storybench.render.runpod.payload import OutputImage, is_cold_worker, job_error_text
 from storybench.render.runpod.request import request_body
@@ -64,24 +64,6 @@ __all__ = ["RunPodBackend", "concurrency_from_health"]
 log = logging.getLogger(__name__)
 BACKEND = "runpod"
 T = TypeVar("T")
-
-
-class _Job:
-    __slots__ = ("generation", "id")
-
-    def __init__(self, job_id: str, generation: int) -> None:
-        self.id = job_id
-        self.generation = generation
-
-
-@dataclass
-class _Submission:
-    """The job a panel is waiting for now, and how its polling goes (one panel's render)."""
-
-    job: _Job
-    submitted: float  # time.monotonic() of the latest /run
-    count: int  # submissions so far (1 + resubmissions)
-    delay: float  # the next poll's delay, seconds
 
 
 def _check_options(max_in_flight: int | None, poll_interval: float, max_poll_interval: float) -> None:
@@ -173,14 +155,23 @@ class RunPodBackend(ImageBackend):
         self.reference_url_base = reference_url_base
         self.max_request_bytes = max_request_bytes
         self.max_resubmits = max_resubmits
-        self.outage_seconds = float(env_settings().outage_seconds if outage_seconds is None else outage_seconds)
+        budget = float(env_settings().outage_seconds if outage_seconds is None else outage_seconds)
         self._download = httpx.Client(transport=transport, timeout=request_timeout, follow_redirects=True)
         self._lock = threading.Lock()
-        self._in_flight: dict[str, _Job] = {}
+        self._in_flight: dict[str, Job] = {}
         self._generation = 0
         self._expected_seconds: float | None = None
         self._wake = threading.Condition(self._lock)
-        self._outage = ApiOutage(self.outage_seconds, self._lock)
+        self._outage = ApiOutage(budget, self._lock)
+
+    @property
+    def outage_seconds(self) -> float:
+        """How long failing API calls are repeated before :class:`OutageError`, seconds (settable)."""
+        return self._outage.budget_seconds
+
+    @outage_seconds.setter
+    def outage_seconds(self, seconds: float) -> None:
+        self._outage.budget_seconds = float(seconds)
 
     def _reference_slots(self) -> list[str] | None:
         """The reference bindings of ``workflow``; None with a builder, without a text
@@ -318,10 +309,10 @@ class RunPodBackend(ImageBackend):
         if self._generation != generation:
             raise Cancelled("RunPod render cancelled")
 
-    def _submit(self, body: bytes, generation: int) -> _Job:
+    def _submit(self, body: bytes, generation: int) -> Job:
         self._check_cancelled(generation)
         data = self._api_call(lambda: self.api.run(body), generation)
-        job = _Job(str(data["id"]), generation)
+        job = Job(str(data["id"]), generation)
         with self._lock:
             self._in_flight[job.id] = job
             cancelled = self._generation != generation
@@ -332,7 +323,7 @@ class RunPodBackend(ImageBackend):
         log.debug("submitted RunPod job %s", job.id)
         return job
 
-    def _forget(self, job: _Job) -> None:
+    def _forget(self, job: Job) -> None:
         with self._lock:
             self._in_flight.pop(job.id, None)
 
@@ -344,7 +335,7 @@ class RunPodBackend(ImageBackend):
 
     def _run_job(self, spec: RenderSpec, body: bytes, generation: int) -> RenderResult:
         started = time.monotonic()
-        run = _Submission(self._submit(body, generation), time.monotonic(), 1, self.poll_interval)
+        run = Submission(self._submit(body, generation), time.monotonic(), 1, self.poll_interval)
         try:
             while True:
                 self._check_job_timeout(spec, run.job, started)
@@ -373,7 +364,7 @@ class RunPodBackend(ImageBackend):
         finally:
             self._forget(run.job)
 
-    def _check_job_timeout(self, spec: RenderSpec, job: _Job, started: float) -> None:
+    def _check_job_timeout(self, spec: RenderSpec, job: Job, started: float) -> None:
         if time.monotonic() - started > self.job_timeout:
             self._cancel_job(job.id)
             raise TransientBackendError(
@@ -382,7 +373,7 @@ class RunPodBackend(ImageBackend):
                 f"finish within job_timeout={self.job_timeout:g} s; cancelled it",
             )
 
-    def _wait_before_poll(self, run: _Submission, generation: int) -> None:
+    def _wait_before_poll(self, run: Submission, generation: int) -> None:
         """Sleep before the next ``/status``: through most of the learnt job time, else with backoff."""
         expected = self._expected_seconds
         elapsed = time.monotonic() - run.submitted
@@ -393,7 +384,7 @@ class RunPodBackend(ImageBackend):
             self._sleep(run.delay, generation)
             run.delay = min(run.delay * 1.5, self.max_poll_interval)
 
-    def _resubmit(self, run: _Submission, body: bytes, generation: int) -> None:
+    def _resubmit(self, run: Submission, body: bytes, generation: int) -> None:
         self._forget(run.job)
         run.job = self._submit(body, generation)
         run.submitted = time.monotonic()
@@ -401,7 +392,7 @@ class RunPodBackend(ImageBackend):
         run.delay = self.poll_interval
 
     def _finish(
-        self, spec: RenderSpec, run: _Submission, status: Mapping[str, Any], started: float, generation: int
+        self, spec: RenderSpec, run: Submission, status: Mapping[str, Any], started: float, generation: int
     ) -> RenderResult:
         where = f"job {run.job.id} (panel {spec.panel_id or '?'})"
         job = FinishedJob(run.job.id, where, status, started, run.count, self._generation != generation)
