@@ -26,6 +26,7 @@ from storybench.plan.styles import STYLE_IDS
 from storybench.planner.from_story import plan_from_story
 from storybench.planner.planner import PlanResult, plan_comic
 from storybench.story.model import load_story
+from storybench.world.importing import load_world_file
 
 __all__ = ["add_plan_command", "default_plan_path", "run_plan_command"]
 
@@ -45,6 +46,12 @@ def add_plan_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
     p.add_argument("prompt", nargs="?", default=None, help="the story idea (or --from-story)")
     p.add_argument("--from-story", default=None, metavar="STORY.json", help="plan the comic of a story path instead")
     p.add_argument("--segment", default=None, help="with --from-story: the path's last segment (default: current)")
+    p.add_argument(
+        "--world",
+        default=None,
+        metavar="FILE",
+        help="with --from-story: world info or a character card; its characters named on the path are the cast",
+    )
     p.add_argument("--style", default="noir", choices=STYLE_IDS, help="art style (default: noir)")
     p.add_argument("--max-pages", type=int, default=5, help="1..20 pages (default: 5)")
     p.add_argument("--language", default="en", help="BCP-47 code of dialogue and captions (default: en)")
@@ -113,6 +120,7 @@ def _from_story(args: argparse.Namespace) -> PlanResult:
     return plan_from_story(
         load_story(args.from_story),
         args.segment,
+        world=load_world_file(args.world).story_world() if args.world else None,
         max_pages=args.max_pages,
         llm=args.llm,
         seed=args.seed,

@@ -4,9 +4,10 @@ The path is the chain of segments from the story's opening to a chosen segment
 (:meth:`storybench.story.model.Story.path`); other branches are not read. The
 planner's stages run over it:
 
-1. **characters** — given (e.g. from world-info character cards: their description
-   becomes the appearance), or stage 1 over the premise and the path's prose; characters
-   the model proposes whose name never occurs on the path are dropped (noted);
+1. **characters** — given; or the world's characters named on the path
+   (:func:`storybench.world.characters.characters_in`; a card's description becomes the
+   appearance); or stage 1 over the premise and the path's prose, where characters the
+   model proposes whose name never occurs on the path are dropped (noted);
 2. **structure** — by the code, not the model: the path is split into at most
    ``max_pages`` pages of consecutive segments (:func:`~storybench.planner.story_text.group_pages`),
    each page's layout sized to its quoted speech (about two lines a panel);
@@ -38,6 +39,8 @@ from storybench.planner.schemas import LAYOUT_PREFERENCE, LIMITS, page_count_rul
 from storybench.planner.stages import StageOptions, run_characters, run_panels
 from storybench.planner.story_text import group_pages, mentions, quotes, speaker
 from storybench.story.model import Segment, Story
+from storybench.world.characters import characters_in
+from storybench.world.model import World
 
 __all__ = ["StoryCharacter", "plan_from_story"]
 
@@ -70,6 +73,7 @@ def plan_from_story(
     max_pages: int = 5,
     llm: LLMBackend | str | None = None,
     characters: Sequence[StoryCharacter] | None = None,
+    world: World | None = None,
     seed: int | None = None,
     attempts: int = 2,
     plan_id: str | None = None,
@@ -83,7 +87,9 @@ def plan_from_story(
         segment_id: the path's last segment; ``None``: the story's current segment.
         max_pages: 1..20; the path's segments are split over at most this many pages.
         llm: a backend object, a registered name, or ``None`` for the default.
-        characters: the story's characters; ``None``: found by stage 1 in the path's prose.
+        characters: the story's characters; ``None``: the ``world``'s characters named on
+            the path, else found by stage 1 in the path's prose.
+        world: the story's world info (its characters come from character cards).
         seed: base sampler seed of the requests (``None``: random).
         attempts: tries per request before the code repairs the answer.
         plan_id: the plan's id (a slug); default: from the story's title.
@@ -105,7 +111,7 @@ def plan_from_story(
     bar = PlanProgress(progress, on_progress, time.perf_counter)
     run = _StoryRun(backend, story, so, bar)
     try:
-        cast = run.cast(path, characters)
+        cast = run.cast(path, characters if characters is not None else _world_cast(world, path))
         groups = group_pages(len(path), max_pages)
         bar.set_total(1 + len(groups))
         pages = [run.page(n, [path[i] for i in group], cast) for n, group in enumerate(groups, start=1)]
@@ -124,6 +130,15 @@ def plan_from_story(
     if issues:
         raise PlanValidationError(issues, source="plan_from_story (internal repair gap)")
     return PlanResult(plan=plan, repairs=run.repairs, seconds=time.perf_counter() - start, requests=run.requests)
+
+
+def _world_cast(world: World | None, path: Sequence[Segment]) -> list[StoryCharacter] | None:
+    """The world's characters named on the path (card description as appearance), or None."""
+    if world is None:
+        return None
+    named = characters_in(world, "\n\n".join(seg.text for seg in path))
+    cast = [StoryCharacter(c.name, clip(c.description, 600) or "a character of the story") for c in named]
+    return cast or None
 
 
 def _path(story: Story, segment_id: str | None, max_pages: int) -> list[Segment]:

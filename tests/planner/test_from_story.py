@@ -166,3 +166,34 @@ def test_cli_from_story_then_render(tmp_path: Path, capsys: pytest.CaptureFixtur
     run_dirs = [p for p in (tmp_path / "out").rglob("catalog.*")]
     assert run_dirs, render.stdout
     assert json.loads(out.read_text())["chapters"][0]["pages"][0]["sourceSegments"] == ["s1"]
+
+
+def test_world_characters_named_on_the_path_are_the_cast(tmp_path: Path) -> None:
+    from storybench.world.importing import save_world
+    from storybench.world.model import Character as WorldCharacter
+    from storybench.world.model import World
+
+    world = World(
+        name="harbour",
+        characters=[
+            WorldCharacter(name="Vex", description="tall thief in a black hood, green eyes"),
+            WorldCharacter(name="Mara", description="young woman with a red scarf"),
+            WorldCharacter(name="Ilse", description="a harbour master who never appears here"),
+        ],
+    )
+    llm = ScriptedLLM(seed=2)
+    plan = plan_from_story(build_story(), "s3a", max_pages=3, llm=llm, world=world).plan
+    assert [(c.name, c.appearance) for c in plan.characters] == [
+        ("Vex", "tall thief in a black hood, green eyes"),
+        ("Mara", "young woman with a red scarf"),
+    ]
+    assert len(llm.calls) == 3  # no characters stage: one panels request per page
+    path = tmp_path / "world.json"
+    save_world(world, path)
+    story_file = tmp_path / "story.json"
+    build_story().save(story_file)
+    register_llm_backend("story-world-test", lambda **kw: ScriptedLLM(seed=4, **kw))
+    out = tmp_path / "plan.json"
+    args = ["plan", "--from-story", str(story_file), "--world", str(path), "--llm", "story-world-test"]
+    assert main([*args, "--no-progress", "-o", str(out)]) == 0
+    assert [c.name for c in load_plan(out).characters] == ["Vex", "Mara"]
