@@ -5,7 +5,9 @@ method per phase of :meth:`BatchEngine._execute`:
 
 1. ``backend.preflight(specs)`` once, with the specs that really need rendering;
 2. character sheets, one per character in the panels being rendered, when the
-   backend's ``supports_reference_images`` is true;
+   backend's ``supports_reference_images`` is true (or candidates are scored against them);
+   with ``settings.candidates`` > 1, then the candidates of each panel without a picked
+   seed, scored and picked (:mod:`storybench.batch.candidates`);
 3. panels, ``concurrency`` at a time on a thread pool; each page is composed as soon
    as its panels are done, on one composing thread (so a composer need not be thread-safe);
 4. the cover (``settings.cover``), then the exports of ``settings.exports`` (PDF, CBZ,
