@@ -72,6 +72,8 @@ class RenderSettings(BaseModel):
         scorer: the consistency scorer's name (:mod:`storybench.scoring`).
         consistency_threshold: panels whose best consistency is under it are listed in the
             run summary (0..1).
+        regenerate: panel ids that get new candidates (seeds not tried before) although they
+            have a pick; the others are not touched. Their pick changes only with ``pick="best"``.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -100,6 +102,7 @@ class RenderSettings(BaseModel):
     pick: str = Field("", pattern="^(best)?$")
     scorer: str = "palette"
     consistency_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    regenerate: list[str] = Field(default_factory=list)
 
     @field_validator("exports")
     @classmethod

@@ -27,8 +27,9 @@ from PIL import Image
 from storybench.batch.jobs import Job, JobKind, JobState
 from storybench.batch.keys import RunKeys
 from storybench.batch.work import PageWork
+from storybench.exceptions import ConfigError
 from storybench.files import atomic_write_text
-from storybench.plan.models import SEED_MAX
+from storybench.plan.models import SEED_MAX, ComicPlan
 from storybench.scoring import Scorer, load_image, panel_score, score_cast
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "candidate_id",
     "candidate_seed",
     "candidate_sets",
+    "check_regenerate",
     "save_picks",
     "score_job",
 ]
@@ -72,11 +74,28 @@ class CandidateSet:
     jobs: list[Job] = field(default_factory=list)
 
 
+def check_regenerate(plan: ComicPlan, panel_ids: Sequence[str]) -> None:
+    """Refuse ``settings.regenerate`` naming panels the plan does not have.
+
+    Raises:
+        ConfigError: names the unknown panel ids.
+    """
+    known = {p.id for _, page in plan.pages() for p in page.panels}
+    unknown = [pid for pid in panel_ids if pid not in known]
+    if unknown:
+        raise ConfigError(f"settings.regenerate: plan {plan.id!r} has no panel {', '.join(map(repr, unknown))}")
+
+
 def candidate_sets(
-    pages: Sequence[PageWork], keys: RunKeys, sheet_sha: Mapping[str, str], count: int, skip: Mapping[str, object]
+    pages: Sequence[PageWork],
+    keys: RunKeys,
+    sheet_sha: Mapping[str, str],
+    count: int,
+    skip: Mapping[str, object],
+    regenerate: Sequence[str] = (),
 ) -> list[CandidateSet]:
     """The candidate jobs (with spec and cache key) of every panel of ``pages`` that has
-    no picked seed and is not in ``skip`` (panels whose sheet failed).
+    no picked seed, or is in ``regenerate``, and is not in ``skip`` (its sheet failed).
 
     Args:
         pages: the pages rendered in this run.
@@ -84,16 +103,20 @@ def candidate_sets(
         sheet_sha: character id to the hex SHA-256 of their rendered sheet.
         count: candidates per panel (the panel's own seed first).
         skip: panel ids to leave out.
+        regenerate: panel ids that get new candidates although they have a pick: seeds
+            from ``candidate_seed(seed, count)`` on, never tried from that seed before.
     """
     sets = []
     for w in pages:
         for panel in w.panels:
-            if panel.seed is not None or panel.id in skip or not w.panel_jobs:
+            again = panel.id in regenerate
+            if (panel.seed is not None and not again) or panel.id in skip or not w.panel_jobs:
                 continue
             base = w.specs[panel.id]
+            first = count if again else 0
             jobs = []
             for i in range(count):
-                spec = base.model_copy(update={"seed": candidate_seed(base.seed, i)})
+                spec = base.model_copy(update={"seed": candidate_seed(base.seed, first + i)})
                 keyed = keys.panel(spec, panel, sheet_sha)
                 if keyed.key is None:
                     break
@@ -129,11 +152,12 @@ def apply_picks(
     """
     picks = Picks()
     for cs in sets:
+        kept = cs.work.panel(cs.panel_id).seed is not None and not best  # regenerated: the pick stays
         chosen = best_candidate(cs.jobs) if best else cs.jobs[0]
         scored = [j.consistency for j in cs.jobs if j.consistency is not None]
         if scored and max(scored) < threshold:
             picks.low.append((cs.panel_id, max(scored)))
-        if chosen is None or chosen.state is not JobState.COMPLETED or chosen.spec is None:
+        if kept or chosen is None or chosen.state is not JobState.COMPLETED or chosen.spec is None:
             continue
         w = cs.work
         panel = w.panel(cs.panel_id)

@@ -41,7 +41,14 @@ from functools import partial
 from pathlib import Path
 
 from storybench.batch.cache import ArtifactCache
-from storybench.batch.candidates import SheetImages, apply_picks, candidate_sets, save_picks, score_job
+from storybench.batch.candidates import (
+    SheetImages,
+    apply_picks,
+    candidate_sets,
+    check_regenerate,
+    save_picks,
+    score_job,
+)
 from storybench.batch.catalog import CatalogWriter
 from storybench.batch.composer import Composer
 from storybench.batch.counts import RunCounts
@@ -142,6 +149,7 @@ class BatchEngine:
         self.rtl = (get_style(self.plan.style).reading_direction if direction == "auto" else direction) == "rtl"
         self.uses_references = self.backend.supports_reference_images
         self.selected = selected_pages(self.plan, self.settings.only_pages)
+        check_regenerate(self.plan, self.settings.regenerate)
         self.folder = RunFolder(self.output_dir, self.plan.id)
         self.ledger = RunLedger(self.catalog, self.backend, self.folder, on_event=on_event, progress=progress)
         self.producer = Producer(self.plan, self.backend, self.settings, self.cache, self.folder, self.cancel_event)
@@ -278,7 +286,9 @@ class BatchEngine:
         picked seed on the render pool, each scored in its worker; then the pick
         (:mod:`storybench.batch.candidates`), saved into the plan file with ``pick="best"``."""
         sheet_sha = {j.artifact_id: j.sha256 for j in sheets if j.state is JobState.COMPLETED}
-        sets = candidate_sets(pages, self.keys, sheet_sha, self.settings.candidates, blocked)
+        sets = candidate_sets(
+            pages, self.keys, sheet_sha, self.settings.candidates, blocked, regenerate=self.settings.regenerate
+        )
         images = SheetImages({j.artifact_id: j.path for j in sheets if j.state is JobState.COMPLETED})
         scorer = get_scorer(self.settings.scorer)
         jobs = [j for cs in sets for j in cs.jobs]

@@ -138,3 +138,47 @@ def test_editor_contact_sheet_shows_scores_and_pick_saves_the_seed(tmp_path: Pat
     ].pick_button.disabled
     again = render_plan(plan_file, backend="storyboard", output_dir=out, settings=settings, progress=False)
     assert again.ok and again.counts.panels_rendered == 0  # the pick is in the cache
+
+
+def test_regenerate_gives_one_panel_new_candidates_and_leaves_the_rest(tmp_path: Path) -> None:
+    import pytest
+
+    from storybench.exceptions import ConfigError
+
+    plan_file = tmp_path / "comet-vs-gearlock.json"
+    shutil.copy(ROOT / "plans" / "comet-vs-gearlock.json", plan_file)
+    out = tmp_path / "out"
+    first = render_plan(
+        plan_file,
+        backend="storyboard",
+        output_dir=out,
+        progress=False,
+        settings=_settings(candidates=3, pick="best", only_pages=[1]),
+    )
+    old = _rows(first)
+    target = "ch1-p1-pan1"
+    before = {p.id: p.seed for _, page in load_plan(plan_file).pages() for p in page.panels}
+    again = render_plan(
+        plan_file,
+        backend="storyboard",
+        output_dir=out,
+        progress=False,
+        settings=_settings(candidates=3, only_pages=[1], regenerate=[target]),
+    )
+    assert again.ok
+    rows = _rows(again)
+    new = rows[rows.artifact_id.str.contains("~c")]
+    assert set(new.panel_id) == {target} and len(new) == 3  # the other panels are not touched
+    assert not set(new.seed) & set(old[old.panel_id == target].seed)  # seeds not tried before
+    assert new.consistency.notna().all()
+    assert again.counts.panels_rendered == 3  # just the new candidates
+    after = {p.id: p.seed for _, page in load_plan(plan_file).pages() for p in page.panels}
+    assert after == before  # without pick=best the pick stays
+    with pytest.raises(ConfigError, match="no panel 'nope'"):
+        render_plan(
+            plan_file,
+            backend="storyboard",
+            output_dir=out,
+            progress=False,
+            settings=_settings(candidates=3, regenerate=["nope"]),
+        )
