@@ -115,7 +115,8 @@ class CandidatesPane(EditorSection):
             card.pick_button.on_click(self.clicked(partial(self.pick, card.found["seed"])))
         self.sheet.children = tuple(self.cards)
         self.message.value = (
-            f"{len(found)} candidate(s) of panel {panel.id}; Pick keeps one in every later render."
+            f"{len(found)} candidate(s) of panel {panel.id}; Pick keeps one in every later render. "
+            f"New ones for this panel only: <code>-p regenerate '[\"{panel.id}\"]'</code>."
             if found
             else f"No candidates of panel {panel.id} yet: render with <code>-p candidates 3</code>."
         )
