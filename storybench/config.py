@@ -65,6 +65,15 @@ class RenderSettings(BaseModel):
         pdf_quality: 100 keeps the PDF's pages lossless; 1..99 stores them as JPEG of
             that quality (smaller files).
         webtoon_width: width of the webtoon strip, pixels.
+        candidates: variants rendered per panel without a picked seed (different seeds,
+            each cached, through the same queue); 1: just the panel.
+        pick: ``"best"``: the candidate the consistency scorer rates best becomes the
+            panel (its seed saved in the plan file); ``""``: candidate 0 (the panel's own seed).
+        scorer: the consistency scorer's name (:mod:`storybench.scoring`).
+        consistency_threshold: panels whose best consistency is under it are listed in the
+            run summary (0..1).
+        regenerate: panel ids that get new candidates (seeds not tried before) although they
+            have a pick; the others are not touched. Their pick changes only with ``pick="best"``.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -89,6 +98,11 @@ class RenderSettings(BaseModel):
     author: str = Field("", max_length=200)
     pdf_quality: int = Field(100, ge=1, le=100)
     webtoon_width: int = Field(800, ge=100, le=4000)
+    candidates: int = Field(1, ge=1, le=16)
+    pick: str = Field("", pattern="^(best)?$")
+    scorer: str = "palette"
+    consistency_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    regenerate: list[str] = Field(default_factory=list)
 
     @field_validator("exports")
     @classmethod

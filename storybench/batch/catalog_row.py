@@ -84,6 +84,9 @@ class CatalogRow:
             it cannot fit at the minimum readable size; ``None`` when all of it fits.
         platform_id: the platform's id of a published object (rows of kind ``character``,
             ``media`` and ``post`` written by :mod:`storybench.publish`), ``None`` otherwise.
+        candidate: a panel candidate's index (artifact ``<panel>~c<i>``), or on a panel row the
+            candidate it was picked from; ``None`` outside candidate runs.
+        consistency: the panel's consistency score (0..1: :mod:`storybench.scoring`), or ``None``.
     """
 
     run_id: str
@@ -125,6 +128,8 @@ class CatalogRow:
     metrics: str | None = None
     warnings: list[str] | None = None
     platform_id: str | None = None
+    candidate: int | None = None
+    consistency: float | None = None
 
     @classmethod
     def column_names(cls) -> tuple[str, ...]:
@@ -220,7 +225,8 @@ def job_row(
         plan_sha256=plan_sha256,
         chapter_id=job.chapter_id,
         page_number=job.page_number,
-        panel_id=job.artifact_id if job.kind is JobKind.PANEL else None,
+        # a candidate's artifact is "<panel>~c<i>"
+        panel_id=job.artifact_id.split("~")[0] if job.kind is JobKind.PANEL else None,
         artifact_id=job.artifact_id,
         kind=job.kind.value,
         width=job.width,
@@ -241,6 +247,8 @@ def job_row(
         server=str(job.metrics["server"]) if job.metrics.get("server") else None,
         metrics=metrics_json(job.metrics),
         warnings=list(job.warnings) or None,
+        candidate=job.candidate,
+        consistency=job.consistency,
     )
     if job.spec is not None:
         row = _with_render_inputs(row, job, job.spec, backend)

@@ -90,15 +90,33 @@ class Dispatcher:
             self.backend.cancel()
 
     def submit(
-        self, pool: ThreadPoolExecutor, job: Job, make: Maker, *, prepare: Callable[[Job], None] | None = None
+        self,
+        pool: ThreadPoolExecutor,
+        job: Job,
+        make: Maker,
+        *,
+        prepare: Callable[[Job], None] | None = None,
+        then: Callable[[Job], None] | None = None,
     ) -> Futures:
         """Queue ``job`` on ``pool``; returns ``{future: job}``. ``prepare`` runs first in
         the worker, whether or not the artifact comes from the cache (e.g. a page's
-        lettering check)."""
+        lettering check); ``then`` runs in the worker once the artifact is there (e.g. a
+        candidate's consistency score), before the job is recorded."""
         job.submitted = time.monotonic()
+        if then is not None:
+            return {pool.submit(self._then, job, make, then): job}
         if prepare is None:
             return {pool.submit(self.producer.produce, job, make): job}
         return {pool.submit(self._prepared, job, make, prepare): job}
+
+    def _then(self, job: Job, make: Maker, then: Callable[[Job], None]) -> Job:
+        self.producer.produce(job, make)
+        if job.state is JobState.COMPLETED:
+            try:
+                then(job)
+            except Exception as exc:  # a failed score is reported, never a reason to lose the image
+                job.warnings = [*job.warnings, f"after rendering: {error_text(exc)}"]
+        return job
 
     def _prepared(self, job: Job, make: Maker, prepare: Callable[[Job], None]) -> Job:
         try:

@@ -5,7 +5,9 @@ method per phase of :meth:`BatchEngine._execute`:
 
 1. ``backend.preflight(specs)`` once, with the specs that really need rendering;
 2. character sheets, one per character in the panels being rendered, when the
-   backend's ``supports_reference_images`` is true;
+   backend's ``supports_reference_images`` is true (or candidates are scored against them);
+   with ``settings.candidates`` > 1, then the candidates of each panel without a picked
+   seed, scored and picked (:mod:`storybench.batch.candidates`);
 3. panels, ``concurrency`` at a time on a thread pool; each page is composed as soon
    as its panels are done, on one composing thread (so a composer need not be thread-safe);
 4. the cover (``settings.cover``), then the exports of ``settings.exports`` (PDF, CBZ,
@@ -35,9 +37,18 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from storybench.batch.cache import ArtifactCache
+from storybench.batch.candidates import (
+    SheetImages,
+    apply_picks,
+    candidate_sets,
+    check_regenerate,
+    save_picks,
+    score_job,
+)
 from storybench.batch.catalog import CatalogWriter
 from storybench.batch.composer import Composer
 from storybench.batch.counts import RunCounts
@@ -68,6 +79,7 @@ from storybench.config import RenderSettings
 from storybench.plan.models import ComicPlan
 from storybench.plan.styles import get_style
 from storybench.render.base import ImageBackend, get_image_backend
+from storybench.scoring import get_scorer
 
 __all__ = ["BatchEngine", "ProgressEvent", "page_file_name", "render_plan"]
 
@@ -137,6 +149,7 @@ class BatchEngine:
         self.rtl = (get_style(self.plan.style).reading_direction if direction == "auto" else direction) == "rtl"
         self.uses_references = self.backend.supports_reference_images
         self.selected = selected_pages(self.plan, self.settings.only_pages)
+        check_regenerate(self.plan, self.settings.regenerate)
         self.folder = RunFolder(self.output_dir, self.plan.id)
         self.ledger = RunLedger(self.catalog, self.backend, self.folder, on_event=on_event, progress=progress)
         self.producer = Producer(self.plan, self.backend, self.settings, self.cache, self.folder, self.cancel_event)
@@ -151,6 +164,7 @@ class BatchEngine:
         self.keys = RunKeys(self.plan, self.backend, self.settings, self.rtl, self.folder, self.uses_references)
         self._exports: list[Job] = []
         self._exported_pages: list[int] = []
+        self._low_consistency: list[tuple[str, float]] = []
 
     # -- public -------------------------------------------------------------
     @property
@@ -220,7 +234,8 @@ class BatchEngine:
     def _execute(self, composer: Composer) -> None:
         work = plan_pages(self.plan, self.settings, self.folder, selected=self.selected, rtl=self.rtl)
         pages = [w for w in work if w.selected]
-        sheets = sheet_jobs(self.plan, self.settings, self.folder, pages, self.backend) if self.uses_references else []
+        with_sheets = self.uses_references or self.settings.candidates > 1  # candidates are scored against them
+        sheets = sheet_jobs(self.plan, self.settings, self.folder, pages, self.backend) if with_sheets else []
         panels = sum(len(w.panel_jobs) for w in pages)
         exports = len(export_jobs(self.plan.id, self.settings, self.folder))
         self.ledger.start(self.plan_sha256, len(sheets) + panels + len(pages) + exports)
@@ -228,6 +243,8 @@ class BatchEngine:
         workers = self.settings.concurrency or self.backend.default_concurrency or 1
         with self.dispatcher.pools(workers) as (pool, page_pool):
             blocked = self._render_sheets(pool, sheets, pages)
+            if self.settings.candidates > 1:
+                self._render_candidates(pool, pages, sheets, blocked)
             self._render_panels_and_pages(pool, page_pool, pages, blocked, composer)
         self._add_cached_pages([w for w in work if not w.selected], composer)
         self._export(work, composer)
@@ -261,6 +278,32 @@ class BatchEngine:
             futures.update(self.dispatcher.submit(pool, job, self.producer.render))
         self.dispatcher.drain(futures)
         return key_panels_after_sheets(pages, sheets, self.keys)
+
+    def _render_candidates(
+        self, pool: ThreadPoolExecutor, pages: list[PageWork], sheets: list[Job], blocked: dict[str, Job]
+    ) -> None:
+        """Phase 2b (``settings.candidates`` > 1): the candidates of every panel without a
+        picked seed on the render pool, each scored in its worker; then the pick
+        (:mod:`storybench.batch.candidates`), saved into the plan file with ``pick="best"``."""
+        sheet_sha = {j.artifact_id: j.sha256 for j in sheets if j.state is JobState.COMPLETED}
+        sets = candidate_sets(
+            pages, self.keys, sheet_sha, self.settings.candidates, blocked, regenerate=self.settings.regenerate
+        )
+        images = SheetImages({j.artifact_id: j.path for j in sheets if j.state is JobState.COMPLETED})
+        scorer = get_scorer(self.settings.scorer)
+        jobs = [j for cs in sets for j in cs.jobs]
+        self.ledger.grow(len(jobs))
+        futures: Futures = {}
+        for job in jobs:
+            then = partial(score_job, scorer=scorer, sheets=images)
+            futures.update(self.dispatcher.submit(pool, job, self.producer.render, then=then))
+        self.dispatcher.drain(futures)
+        picks = apply_picks(
+            sets, self.keys, sheet_sha, best=self.settings.pick == "best", threshold=self.settings.consistency_threshold
+        )
+        self._low_consistency = picks.low
+        if picks.seeds and self.plan_path:
+            save_picks(self.plan_path, picks.seeds)
 
     def _render_panels_and_pages(
         self,
@@ -346,6 +389,7 @@ class BatchEngine:
         status = self.ledger.status(cancelled=self.cancel_event.is_set(), error=error)
         seconds = time.monotonic() - started
         summary = self.ledger.summary(self.folder, status, self._exports, self._exported_pages, seconds)
+        summary.low_consistency = list(self._low_consistency)
         self.folder.finish(status, {**summary.manifest_fields(), "preflight": self.producer.preflight_report})
         self.ledger.finish(status)
         return summary

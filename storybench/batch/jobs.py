@@ -94,6 +94,9 @@ class Job:
             queue time is a backend metric, ``metrics["queue_seconds"]``).
         execution_seconds: time spent in the backend's ``render`` or the composer.
         warnings: lettering warnings of a page (``"page 3 panel 2: 2 of 5 balloons do not fit ..."``).
+        candidate: a panel candidate's index (0..N-1), or the index of the candidate a panel
+            was picked from; ``None`` outside candidate runs.
+        consistency: the panel's consistency score (0..1, its worst-scored character), or ``None``.
     """
 
     kind: JobKind
@@ -118,6 +121,8 @@ class Job:
     wait_seconds: float | None = None
     execution_seconds: float | None = None
     warnings: list[str] = field(default_factory=list)
+    candidate: int | None = None
+    consistency: float | None = None
 
     @property
     def id(self) -> str:

@@ -43,6 +43,7 @@ __all__ = [
     "page_key",
     "panel_spec",
     "reference_of",
+    "references_of",
     "render_key",
 ]
 
@@ -59,10 +60,17 @@ def render_key(backend: ImageBackend, spec: RenderSpec) -> str:
     return spec.cache_key(backend.name, backend.cache_identity(spec))
 
 
+def references_of(panel: PanelPlan, limit: int = 1) -> list[str]:
+    """The characters whose sheets a panel carries as references, at most ``limit``:
+    those who speak in it (in dialogue order), then the rest of its cast in panel order."""
+    speakers = [d.character for d in panel.dialogue if d.character in panel.characters]
+    return list(dict.fromkeys([*speakers, *panel.characters]))[: max(1, limit)]
+
+
 def reference_of(panel: PanelPlan) -> str | None:
-    """The character whose sheet a panel carries as its reference: its first cast
-    member, ``None`` for a panel without characters."""
-    return panel.characters[0] if panel.characters else None
+    """The first of :func:`references_of`, ``None`` for a panel without characters."""
+    found = references_of(panel)
+    return found[0] if found else None
 
 
 @dataclass(frozen=True)
@@ -102,20 +110,26 @@ def panel_spec(
     Args:
         backend: the backend rendering it (its name and identity are in the key).
         spec: the panel's spec without reference (:func:`storybench.prompts.panel_render_spec`).
-        panel: the panel (its first cast member's sheet is the reference).
+        panel: the panel (:func:`references_of`: its speakers' sheets first, at most the
+            backend's ``max_reference_images``).
         sheet_sha: character id to the hex SHA-256 of that character's sheet, for
             the sheets known so far.
         sheets_dir: the run's ``characters/`` folder, ``None`` when the backend takes
             no reference images (the spec is then used as it is).
     """
-    character = reference_of(panel)
-    if sheets_dir is None or character is None:
+    characters = references_of(panel, backend.max_reference_images)
+    if sheets_dir is None or not characters:
         return KeyedSpec(spec, render_key(backend, spec))
-    sha = sheet_sha.get(character)
-    params = {**spec.params, "reference_sha256": sha} if sha else dict(spec.params)
-    path = sheets_dir / f"{character}.png"
-    spec = spec.model_copy(update={"reference_images": (str(path),), "params": params})
-    return KeyedSpec(spec, render_key(backend, spec) if sha else None)
+    shas = [sheet_sha.get(c) for c in characters]
+    known = all(shas)
+    params = dict(spec.params)
+    if known:
+        params["reference_sha256"] = shas[0]
+        if len(shas) > 1:  # one sheet keeps the key it always had
+            params["reference_sha256s"] = shas
+    paths = tuple(str(sheets_dir / f"{c}.png") for c in characters)
+    spec = spec.model_copy(update={"reference_images": paths, "params": params})
+    return KeyedSpec(spec, render_key(backend, spec) if known else None)
 
 
 def page_key(

@@ -37,6 +37,8 @@ class RunSummary:
         servers: panels rendered per server (URL → count) by multi-server backends.
         warnings: lettering warnings (``"page 3 panel 2: 2 of 5 balloons do not fit ..."``):
             text left off a page because it cannot fit at the minimum readable size.
+        low_consistency: ``(panel id, best consistency)`` of the panels whose best candidate
+            scored under ``settings.consistency_threshold`` (candidate runs only).
         rows: the catalog rows of this call's jobs (see :meth:`to_frame`).
     """
 
@@ -58,6 +60,7 @@ class RunSummary:
     errors: list[str] = field(default_factory=list)
     servers: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    low_consistency: list[tuple[str, float]] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     @property
@@ -96,6 +99,7 @@ class RunSummary:
             "errors": list(self.errors),
             "servers": dict(self.servers),
             "warnings": list(self.warnings),
+            "low_consistency": [list(x) for x in self.low_consistency],
         }
 
     def manifest_fields(self) -> dict[str, Any]:
@@ -127,6 +131,7 @@ class RunSummary:
         ]
         lines.extend(f"  failed {error}" for error in self.errors)
         lines.extend(f"  lettering warning: {warning}" for warning in self.warnings)
+        lines.extend(f"  low consistency: panel {pid} (best {score:.2f})" for pid, score in self.low_consistency)
         return redact("\n".join(lines))  # a server URL's password, a token in an error
 
     def _extra_exports(self) -> list[tuple[str, Path]]:

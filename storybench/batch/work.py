@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from storybench.batch.cache import CacheEntry
 from storybench.batch.jobs import Job, JobKind, JobState
-from storybench.batch.keys import RunKeys, reference_of, render_key
+from storybench.batch.keys import RunKeys, references_of, render_key
 from storybench.batch.references import character_sheet_spec
 from storybench.batch.run_folder import RunFolder
 from storybench.config import RenderSettings
@@ -285,7 +285,7 @@ def key_panels_after_sheets(pages: Sequence[PageWork], sheets: Sequence[Job], ke
     blocked: dict[str, Job] = {}
     for w, job in panel_jobs(pages):
         panel = w.panel(job.artifact_id)
-        sheet = failed.get(reference_of(panel) or "")
+        sheet = next((failed[c] for c in references_of(panel, keys.backend.max_reference_images) if c in failed), None)
         if sheet is not None:
             blocked[job.artifact_id] = sheet
         else:

@@ -29,6 +29,7 @@ import ipywidgets as widgets
 
 from storybench.editor.model import PlanEditorModel
 from storybench.editor.ui.base import CSS, CSS_CLASSES, cls
+from storybench.editor.ui.candidates import CandidatesPane
 from storybench.editor.ui.characters import CharactersForm
 from storybench.editor.ui.dialogue import DialogueRow
 from storybench.editor.ui.generate import GeneratePane
@@ -92,8 +93,10 @@ class PlanEditorView(widgets.VBox):
         self.preview = PreviewPane(m, preview_width, debounce)
         self.question = QuestionView(on_answer=self._answer, prefix="sb-editor", focus=False)
         self.question_slot = cls(widgets.VBox(), "toolbar-question")
-        self.tabs = cls(widgets.Tab([self.panel_form, self.characters, self.image_prompt, self.generate_pane]), "tabs")
-        for i, title in enumerate(["Panel", "Characters", "Image prompt", "Generate"]):
+        self.candidates = CandidatesPane(m)
+        tabs = [self.panel_form, self.characters, self.image_prompt, self.generate_pane, self.candidates]
+        self.tabs = cls(widgets.Tab(tabs), "tabs")
+        for i, title in enumerate(["Panel", "Characters", "Image prompt", "Generate", "Candidates"]):
             self.tabs.set_title(i, title)
         left = cls(
             widgets.VBox(
@@ -283,4 +286,5 @@ class PlanEditorView(widgets.VBox):
         self.model.unobserve(self._place_question, names="pending")
         self.model.unobserve(self._show_focus, names=["focus", "selection", "character_id"])
         self.preview.close()
+        self.candidates.close()
         super().close()

@@ -18,7 +18,15 @@ import re
 from collections.abc import Iterator
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from storybench.deprecation import rename_keys
@@ -129,15 +137,40 @@ class PanelPlan(_Model):
     dialogue: list[Dialogue] = Field(default_factory=list, description="speech balloons in reading order")
     narrative: Text | None = Field(default=None, description="caption box text, or null", max_length=600)
     sfx: Line | None = Field(default=None, description="sound effect lettering such as 'BOOM!', or null", max_length=40)
+    seed: int | None = Field(
+        default=None, ge=0, le=SEED_MAX, description="the picked candidate's sampler seed, or null (derived)"
+    )
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unset_seed(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """``seed`` is left out of the JSON while unset, so older plans keep their SHA-256."""
+        data: dict[str, Any] = handler(self)
+        if self.seed is None:
+            data.pop("seed", None)
+        return data
 
 
 class Page(_Model):
-    """A page: its number in the comic, its layout template and its panels."""
+    """A page: its number in the comic, its layout template and its panels.
+
+    ``source_segments`` (JSON ``sourceSegments``) names the story segments a page was
+    planned from (:func:`storybench.planner.from_story.plan_from_story`); it is left out
+    of the JSON while empty, so older plans keep their SHA-256.
+    """
 
     id: SafeId
     page_number: int = Field(ge=1, description="1-based page number across the whole comic")
     layout: TemplateId = Field(description="layout template id; fixes the number of panels")
     panels: list[PanelPlan]
+    source_segments: list[SafeId] = Field(default_factory=list, description="story segment ids the page comes from")
+
+    @model_serializer(mode="wrap")
+    def _leave_out_no_sources(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.source_segments:
+            data.pop("sourceSegments", None)
+            data.pop("source_segments", None)
+        return data
 
 
 class Chapter(_Model):

@@ -10,6 +10,8 @@ Wiring (in ``storybench/cli.py``)::
 
 Example: ``storybench plan "a detective hunts a ghost" --max-pages 3 --style noir``
 prints the saved path (``plans/<plan-id>.json``) on stdout, repairs on stderr.
+``storybench plan --from-story STORY.json [--segment ID] [--max-pages N] -o plan.json``
+plans the comic of a story path instead (:func:`storybench.planner.from_story.plan_from_story`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from pathlib import Path
 from storybench.exceptions import StorybenchError
 from storybench.plan.loading import save_plan
 from storybench.plan.styles import STYLE_IDS
-from storybench.planner.planner import plan_comic
+from storybench.planner.from_story import plan_from_story
+from storybench.planner.planner import PlanResult, plan_comic
+from storybench.story.model import load_story
+from storybench.world.importing import load_world_file
 
 __all__ = ["add_plan_command", "default_plan_path", "run_plan_command"]
 
@@ -38,7 +43,15 @@ def add_plan_command(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         help="plan a comic from a story idea with an LLM and save it as JSON",
         description="Plan a comic (characters, chapters, pages, panels) from a story idea; prints the saved path.",
     )
-    p.add_argument("prompt", help="the story idea")
+    p.add_argument("prompt", nargs="?", default=None, help="the story idea (or --from-story)")
+    p.add_argument("--from-story", default=None, metavar="STORY.json", help="plan the comic of a story path instead")
+    p.add_argument("--segment", default=None, help="with --from-story: the path's last segment (default: current)")
+    p.add_argument(
+        "--world",
+        default=None,
+        metavar="FILE",
+        help="with --from-story: world info or a character card; its characters named on the path are the cast",
+    )
     p.add_argument("--style", default="noir", choices=STYLE_IDS, help="art style (default: noir)")
     p.add_argument("--max-pages", type=int, default=5, help="1..20 pages (default: 5)")
     p.add_argument("--language", default="en", help="BCP-47 code of dialogue and captions (default: en)")
@@ -69,17 +82,11 @@ def run_plan_command(args: argparse.Namespace) -> int:
     Returns:
         0 on success, 2 on a storybench error (message on stderr).
     """
+    if (args.prompt is None) == (args.from_story is None):
+        print("storybench plan: give either a story idea or --from-story STORY.json", file=sys.stderr)
+        return 2
     try:
-        result = plan_comic(
-            args.prompt,
-            style=args.style,
-            max_pages=args.max_pages,
-            language=args.language,
-            llm=args.llm,
-            seed=args.seed,
-            progress=not args.no_progress,
-            attempts=args.attempts,
-        )
+        result = _from_story(args) if args.from_story else _from_prompt(args)
         path = Path(args.out) if args.out else default_plan_path(args.plans_dir, result.plan.id)
         save_plan(result.plan, path)
     except StorybenchError as exc:
@@ -94,3 +101,29 @@ def run_plan_command(args: argparse.Namespace) -> int:
     )
     print(path)
     return 0
+
+
+def _from_prompt(args: argparse.Namespace) -> PlanResult:
+    return plan_comic(
+        args.prompt,
+        style=args.style,
+        max_pages=args.max_pages,
+        language=args.language,
+        llm=args.llm,
+        seed=args.seed,
+        progress=not args.no_progress,
+        attempts=args.attempts,
+    )
+
+
+def _from_story(args: argparse.Namespace) -> PlanResult:
+    return plan_from_story(
+        load_story(args.from_story),
+        args.segment,
+        world=load_world_file(args.world).story_world() if args.world else None,
+        max_pages=args.max_pages,
+        llm=args.llm,
+        seed=args.seed,
+        attempts=args.attempts,
+        progress=not args.no_progress,
+    )

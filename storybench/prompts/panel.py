@@ -44,7 +44,10 @@ def panel_prompt(plan: ComicPlan, panel: PanelPlan) -> tuple[str, str]:
 
 
 def panel_seed(plan: ComicPlan, panel: PanelPlan) -> int:
-    """Seed for a panel: derived from the sorted seeds of its characters (see module doc)."""
+    """Seed for a panel: the picked candidate's (``panel.seed``) when set, else derived from
+    the sorted seeds of its characters (see module doc)."""
+    if panel.seed is not None:
+        return panel.seed
     seeds = sorted(str(plan.character(cid).seed) for cid in set(panel.characters))
     if seeds:
         return derive_seed("cast", *seeds)

@@ -60,6 +60,12 @@ class ImageBackend(ABC):
         as references to the panels. ``False`` unless a backend says otherwise."""
         return False
 
+    @property
+    def max_reference_images(self) -> int:
+        """The most reference images a panel's spec carries: the sheets of the characters in
+        the panel, speakers first (1 unless the backend's workflow takes several)."""
+        return 1
+
     def cache_identity(self, spec: RenderSpec) -> str:
         """What identifies this backend's output for ``spec`` besides the spec itself
         (e.g. a workflow's hash); goes into the cache key. Default: :attr:`version`."""

@@ -5,7 +5,8 @@ that lets the whole pipeline (render → lettering → pages → PDF/CBZ) run in
 rough shows: the frame; a background toned by the panel's mood over the style's palette
 (greys for monochrome styles) with a little seeded texture; a horizon/ground line and
 the location written into the scene; one labelled placeholder per character (head
-circle, body shape, name), placed by :func:`storybench.render.staging.stage_figures`;
+circle, body shape, name; coloured from the character's clothing and appearance by
+:func:`storybench.render.figure_colors.figure_colors`), placed by :func:`storybench.render.staging.stage_figures`;
 and the shot (camera) written small in a corner.
 
 Output is deterministic: the same spec always gives the same PNG bytes.
@@ -23,6 +24,7 @@ from PIL import Image, ImageDraw
 from storybench.fonts import get_font
 from storybench.plan.styles import STYLES, Style, get_style
 from storybench.render.base import ImageBackend
+from storybench.render.figure_colors import figure_colors
 from storybench.render.spec import RenderResult, RenderSpec
 from storybench.render.staging import horizon, shot_scale, stage_figures
 
@@ -158,13 +160,19 @@ def render_storyboard(spec: RenderSpec) -> Image.Image:
     # figures
     lw = max(2, unit // 200)
     figures = stage_figures(spec)
+    members = {m.id: m for m in spec.cast}
     label_size = max(10, round(unit * 0.035))
     for fig in figures:
         bx0, by0, bx1, by1 = fig.body[0] * W, fig.body[1] * H, fig.body[2] * W, fig.body[3] * H
         hx0, hy0, hx1, hy1 = fig.head[0] * W, fig.head[1] * H, fig.head[2] * W, fig.head[3] * H
         radius = max(2, round((bx1 - bx0) * 0.3))
-        draw.rounded_rectangle((bx0, by0, bx1, by1), radius=radius, fill=figure_fill, outline=line, width=lw)
-        draw.ellipse((hx0, hy0, hx1, hy1), fill=_mix(figure_fill, (255, 255, 255), 0.35), outline=line, width=lw)
+        member = members[fig.id]
+        body_rgb, head_rgb = figure_colors(member.id, member.appearance, member.clothing)
+        body_fill, head_fill = _mix(figure_fill, body_rgb, 0.8), _mix(figure_fill, head_rgb, 0.6)
+        if style.monochrome:
+            body_fill, head_fill = _grey(body_fill), _grey(head_fill)
+        draw.rounded_rectangle((bx0, by0, bx1, by1), radius=radius, fill=body_fill, outline=line, width=lw)
+        draw.ellipse((hx0, hy0, hx1, hy1), fill=_mix(head_fill, (255, 255, 255), 0.35), outline=line, width=lw)
         cx = (hx0 + hx1) / 2
         ly = min(by0 + (by1 - by0) * 0.25 + label_size, H - label_size)
         if by1 - by0 < label_size * 2:  # tiny figures: name under the feet
@@ -185,7 +193,7 @@ class StoryboardBackend(ImageBackend):
     """Offline storyboard renderer (see module doc). Thread-safe; no resources to close."""
 
     name: ClassVar[str] = "storyboard"
-    version: ClassVar[str] = "storyboard-1"
+    version: ClassVar[str] = "storyboard-2"
     default_concurrency = 2
 
     def __init__(self, compress_level: int = 1) -> None:

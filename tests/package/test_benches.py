@@ -18,6 +18,8 @@ BENCHES = sorted(p.name for p in (ROOT / "bench").glob("*.py") if not p.name.sta
 
 #: A line each bench prints only when it reached its end (its result).
 LAST_WORDS = {
+    "bench_candidates.py": "score_ms_per_candidate=",
+    "bench_context.py": "semantic_recall_at_5=",
     "bench_catalog.py": "catalog_append_ratio_1000_vs_10=",
     "bench_comfyui.py": "ratio",
     "bench_compose.py": "storyboard render, median over all panels",

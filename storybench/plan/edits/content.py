@@ -11,7 +11,7 @@ from storybench.plan.paths import PlanPath
 __all__ = ["PANEL_FIELDS", "add_line", "add_lines", "move_line", "remove_line", "update_line", "update_panel"]
 
 #: Panel fields :func:`update_panel` sets.
-PANEL_FIELDS = ("action", "location", "mood", "camera", "narrative", "sfx", "characters")
+PANEL_FIELDS = ("action", "location", "mood", "camera", "narrative", "sfx", "characters", "seed")
 
 
 def _panel(plan: ComicPlan, at: PlanPath) -> PanelPlan:
@@ -38,7 +38,8 @@ def _panel_fields(plan: ComicPlan, fields: dict[str, Any]) -> dict[str, Any]:
 
 def update_panel(plan: ComicPlan, at: PlanPath, **fields: Any) -> Edited:
     """Set fields of the panel at ``at``: ``action``, ``location``, ``mood``, ``camera``,
-    ``narrative``, ``sfx`` (``""`` or blanks clear the last two), ``characters`` (ids, duplicates dropped).
+    ``narrative``, ``sfx`` (``""`` or blanks clear the last two), ``characters`` (ids, duplicates dropped),
+    ``seed`` (a picked candidate's sampler seed, ``None`` to derive it again).
 
     Raises:
         EditRejected: unknown field, unknown character id, value too long.

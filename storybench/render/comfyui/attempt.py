@@ -146,11 +146,12 @@ class Attempts:
         server.client.start()
         request.memory = server.memory.between_jobs()
         template, spec = request.template, request.spec
-        if template.supports_reference:
-            request.reference = self.uploads.name_for(server.client, spec.reference_images[0])
-        workflow = template.fill(
-            spec, reference_image=request.reference, use_prompt_template=request.use_prompt_template
-        )
+        names: list[str] = []
+        if template.supports_reference:  # the sheets of the panel's characters, speakers first
+            refs = spec.reference_images[: len(template.reference_slots)]
+            names = [self.uploads.name_for(server.client, path) for path in refs]
+            request.reference = names[0] if names else None
+        workflow = template.fill(spec, reference_images=names, use_prompt_template=request.use_prompt_template)
         if not self.options.keep_outputs:
             workflow = to_temporary_output(workflow, template.output_node)
         watch = server.client.watch(str(uuid.uuid4()), on_progress=request.progress)

@@ -204,6 +204,11 @@ class ComfyUIBackend(ImageBackend):
         the engine then renders character sheets first and passes them as references."""
         return self.template.supports_reference
 
+    @property
+    def max_reference_images(self) -> int:
+        """The workflow's reference inputs (``reference_image``, ``reference_image_2``...), at least 1."""
+        return max(1, len(self.template.reference_slots))
+
     def template_for(self, spec: RenderSpec) -> WorkflowTemplate:
         """The template that renders ``spec``: ``params["workflow"]`` when given, the sheet
         template for ``params["kind"] == "character_sheet"``, else the backend's."""

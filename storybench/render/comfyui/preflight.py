@@ -67,7 +67,7 @@ def server_problems(client: ComfyUIClient, checks: Sequence[Check]) -> list[str]
     for template, spec in checks:
         filled = template.fill(spec)
         for line in check_prompt(
-            filled, object_info, template=template, skip=template.slot_inputs(["reference_image"])
+            filled, object_info, template=template, skip=template.slot_inputs(template.reference_slots)
         ):
             if f"workflow {template.name}: {line}" not in problems:
                 problems.append(f"workflow {template.name}: {line}")

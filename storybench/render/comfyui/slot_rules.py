@@ -59,6 +59,9 @@ SLOT_WORDS = {
     "vae": "VAE",
     "lora": "LoRA",
     "reference_image": "reference image",
+    "reference_image_2": "reference image 2",
+    "reference_image_3": "reference image 3",
+    "reference_image_4": "reference image 4",
     "filename_prefix": "file name prefix",
     "output": "output image node",
 }
@@ -76,6 +79,9 @@ TITLE_ALIASES = {
     "cfg": "cfg",
     "reference": "reference_image",
     "reference image": "reference_image",
+    "reference image 2": "reference_image_2",
+    "reference image 3": "reference_image_3",
+    "reference image 4": "reference_image_4",
     "output": "output",
 }
 #: input names a slot may live under, for title overrides and ``choices``.
@@ -101,6 +107,9 @@ SLOT_INPUTS: dict[str, tuple[str, ...]] = {
     "vae": ("vae_name",),
     "lora": ("lora_name",),
     "reference_image": ("image",),
+    "reference_image_2": ("image",),
+    "reference_image_3": ("image",),
+    "reference_image_4": ("image",),
     "filename_prefix": ("filename_prefix",),
     "output": (),
 }

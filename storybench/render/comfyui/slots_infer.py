@@ -28,8 +28,10 @@ The rules (node classes from ComfyUI's ``nodes.py`` and ``comfy_extras``):
   sampler's latent (``EmptyLatentImage``, ``EmptySD3LatentImage``..., or an image scaler
   for img2img); without a sampler, upstream of the output (``EmptyImage``: also ``color``);
 - images: each ``LoadImage``/``LoadImageOutput`` is classified by what it feeds
-  (:mod:`~storybench.render.comfyui.image_roles`); only a reference becomes the
+  (:mod:`~storybench.render.comfyui.image_roles`); only a reference becomes a
   ``reference_image`` binding (a ControlNet's map and a mask source stay as they are);
+  several references become ``reference_image``, ``reference_image_2``... in the order of
+  :func:`~storybench.render.comfyui.references.reference_order` (``image1`` before ``image2``);
   ``denoise`` is a binding when the latent comes from an image (img2img);
 - models: the loaders (:mod:`~storybench.render.comfyui.loaders`) that feed the sampler's
   model, the text encoder's clip and the decoder's vae;
@@ -54,6 +56,7 @@ from storybench.render.comfyui.conditioning import conditioning_starts, follow_t
 from storybench.render.comfyui.errors import BACKEND
 from storybench.render.comfyui.image_roles import classify_images
 from storybench.render.comfyui.loaders import loader_binding
+from storybench.render.comfyui.references import MAX_REFERENCES, REFERENCE_SLOTS, reference_order
 from storybench.render.comfyui.slot_rules import (
     LATENT_INPUTS,
     MODEL_INPUTS,
@@ -72,7 +75,7 @@ from storybench.render.comfyui.workflow_graph import WorkflowGraph, is_link
 
 __all__ = ["SLOT_WORDS", "Ambiguity", "Candidate", "SlotInference", "infer_bindings", "infer_slots"]
 
-_GRAPH_BOUND = ("positive", "negative", *SAMPLER_SLOTS, "guidance", "width", "height", "reference_image")
+_GRAPH_BOUND = ("positive", "negative", *SAMPLER_SLOTS, "guidance", "width", "height", *REFERENCE_SLOTS)
 
 
 def _model_files(g: WorkflowGraph) -> list[tuple[str, str, str]]:
@@ -247,18 +250,15 @@ class _Inferrer:
     def images(self, goal: str | None) -> None:
         g = self.g
         self.result.images = classify_images(g, {goal} if goal else set())
-        loads = [i.node_id for i in self.result.images if i.role == "reference"]
-        if "reference_image" in self.choices:
+        loads = reference_order(g, [i.node_id for i in self.result.images if i.role == "reference"])
+        if any(slot in self.choices for slot in REFERENCE_SLOTS):
             return
-        if len(loads) == 1:
-            self.put("reference_image", (loads[0], "image"))
-        elif len(loads) > 1:
-            self.result.ambiguities.append(
-                Ambiguity(
-                    "reference_image",
-                    f"{len(loads)} image loaders feed the sampler as references; name the one storybench fills",
-                    [g.candidate(n) for n in loads],
-                )
+        for slot, nid in zip(REFERENCE_SLOTS, loads, strict=False):
+            self.put(slot, (nid, "image"))
+        if len(loads) > MAX_REFERENCES:
+            self.result.notes.append(
+                f"{len(loads)} reference image inputs; storybench fills the first {MAX_REFERENCES} "
+                f"(nodes {', '.join(loads[:MAX_REFERENCES])})"
             )
 
     def denoise(self, sampler: str) -> None:

@@ -19,11 +19,12 @@ sidecar ``<name>.slots.json`` mapping named slots to node inputs::
 Known slots: ``positive``, ``negative``, ``seed``, ``width``, ``height``, ``steps``,
 ``cfg``, ``sampler``, ``scheduler``, ``guidance``, ``denoise``, ``color``,
 ``checkpoint``, ``unet``, ``clip_l``, ``t5``, ``text_encoder``, ``clip_vision``, ``vae``,
-``lora``, ``reference_image``,
-``filename_prefix`` and ``output`` (the image-saving node; found automatically when
-the workflow has exactly one SaveImage). Every slot is optional except that an output
-node must be found. :meth:`WorkflowTemplate.fill` is the only code that writes node
-inputs; no caller touches ``workflow["6"]["inputs"]``.
+``lora``, ``reference_image`` (with ``reference_image_2``... for workflows taking several:
+:mod:`~storybench.render.comfyui.references`), ``filename_prefix`` and ``output``
+(the image-saving node; found automatically when the workflow has exactly one SaveImage).
+Every slot is optional except that an output node must be found.
+:meth:`WorkflowTemplate.fill` is the only code that writes node inputs; no caller touches
+``workflow["6"]["inputs"]``.
 
 Templates are found by name in the ``workflows/`` folder of the storybench checkout
 (or ``$STORYBENCH_COMFYUI_WORKFLOWS``), or loaded from a path, or built from a dict.
@@ -36,13 +37,14 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from storybench.exceptions import ConfigError, WorkflowError
 from storybench.render.comfyui.errors import BACKEND
 from storybench.render.comfyui.prompt_check import check_prompt
+from storybench.render.comfyui.references import REFERENCE_SLOTS, leave_out
 from storybench.render.comfyui.template_dirs import (
     shipped_workflows_dir,
     template_names,
@@ -84,7 +86,7 @@ SLOT_NAMES = (
     "clip_vision",
     "vae",
     "lora",
-    "reference_image",
+    *REFERENCE_SLOTS,
     "filename_prefix",
     "output",
 )
@@ -323,6 +325,11 @@ class WorkflowTemplate:
         """True when the template has a ``reference_image`` slot (e.g. FLUX Kontext)."""
         return "reference_image" in self.slots
 
+    @property
+    def reference_slots(self) -> list[str]:
+        """The reference bindings the template has, in order (``reference_image``, ``reference_image_2``...)."""
+        return [name for name in REFERENCE_SLOTS if name in self.slots]
+
     def default(self, slot: str) -> Any:
         """The value the workflow itself holds for ``slot`` (``None`` when unmapped)."""
         s = self.slots.get(slot)
@@ -361,6 +368,7 @@ class WorkflowTemplate:
         spec: RenderSpec,
         *,
         reference_image: str | None = None,
+        reference_images: Sequence[str] = (),
         params: Mapping[str, Any] | None = None,
         use_prompt_template: bool = True,
     ) -> dict[str, Any]:
@@ -374,6 +382,11 @@ class WorkflowTemplate:
         Args:
             spec: what to render.
             reference_image: uploaded image name for the ``reference_image`` slot.
+            reference_images: uploaded image names for the reference bindings in order
+                (``reference_image``, ``reference_image_2``...; the characters' sheets, speakers
+                first); names beyond the template's references are not used, references beyond
+                the names are left out as the graph allows
+                (:func:`~storybench.render.comfyui.references.leave_out`).
             params: parameters to use instead of ``spec.params``.
             use_prompt_template: apply the template's ``prompt_template`` to the prompt.
 
@@ -406,10 +419,15 @@ class WorkflowTemplate:
             base = str(self.default("filename_prefix") or "storybench")
             tag = re.sub(r"[^A-Za-z0-9_-]+", "_", spec.panel_id).strip("_")
             put("filename_prefix", f"{base}_{tag}" if tag else base)
-        if reference_image is not None:
+        names = [reference_image, *reference_images] if reference_image is not None else list(reference_images)
+        if names:
             if "reference_image" not in self.slots:
                 raise WorkflowError(BACKEND, f"workflow {self.name} has no reference_image slot")
-            put("reference_image", reference_image)
+            for i, slot in enumerate(self.reference_slots):
+                if i < len(names):
+                    put(slot, names[i])
+                elif not leave_out(wf, self.slots[slot].node_id):
+                    put(slot, names[0])
         return wf
 
     def identity(self, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -91,7 +91,9 @@ def _cmd_show(args: argparse.Namespace) -> int:
     print(f"workflow {template.name!r} ({template.source})")
     if template.description:
         print(f"  {template.description}")
-    print(f"  {len(template.workflow)} nodes; reference image: {'yes' if template.supports_reference else 'no'}")
+    refs = len(template.reference_slots)
+    words = "no" if not refs else "yes" if refs == 1 else f"yes, {refs} (the panel's characters, speakers first)"
+    print(f"  {len(template.workflow)} nodes; reference image: {words}")
     if template.presets:
         print("  presets: " + ", ".join(f"{k} {v}" for k, v in template.presets.items()))
     if template.prompt_template:

@@ -173,19 +173,29 @@ class RunPodBackend(ImageBackend):
     def outage_seconds(self, seconds: float) -> None:
         self._outage.budget_seconds = float(seconds)
 
+    def _reference_slots(self) -> list[str] | None:
+        """The reference bindings of ``workflow``; None with a builder, without a text
+        workflow (nothing could render the sheets) or when the template does not load."""
+        if self._workflow is None or not self._text_workflow:
+            return None
+        try:
+            return WorkflowTemplate.load(self._workflow).reference_slots
+        except Exception:
+            return None
+
     @property
     def supports_reference_images(self) -> bool:
         """True when ``workflow`` is a template with a ``reference_image`` slot (e.g.
         ``flux1_kontext``) and ``text_workflow`` is set: the batch engine then renders
-        character sheets first (text workflow) and sends each panel its first character's
-        sheet as a reference (base64 in the job input). False with a ``workflow_builder``
+        character sheets first (text workflow) and sends each panel its characters'
+        sheets as references (base64 in the job input). False with a ``workflow_builder``
         or when the template cannot be loaded (:meth:`preflight` reports why)."""
-        if self._workflow is None or not self._text_workflow:
-            return False
-        try:
-            return bool(WorkflowTemplate.load(self._workflow).supports_reference)
-        except Exception:
-            return False
+        return bool(self._reference_slots())
+
+    @property
+    def max_reference_images(self) -> int:
+        """The reference inputs of ``workflow`` (``reference_image``, ``reference_image_2``...), at least 1."""
+        return max(1, len(self._reference_slots() or ()))
 
     # ------------------------------------------------------------------ identity
     def cache_identity(self, spec: RenderSpec) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 from storybench.exceptions import WorkflowError
 from storybench.render.comfyui.workflow import WorkflowTemplate
+from storybench.render.runpod.payload import load_reference_images
 from storybench.render.spec import RenderSpec
 
 __all__ = ["WorkflowBuilder", "template_workflow_builder"]
@@ -73,7 +74,11 @@ def template_workflow_builder(
                 f"{spec.panel_id or '?'} has none; give spec.reference_images or choose a "
                 "text-to-image workflow (text_workflow=)",
             )
-        return template.fill(spec, reference_image=reference_name)
+        if reference_name is None:
+            return template.fill(spec)
+        # every sheet of the panel (speakers first), named as they travel in the job's ``images``
+        names = [r.name for r in load_reference_images(spec.reference_images)] or [reference_name]
+        return template.fill(spec, reference_images=names[: len(template.reference_slots)])
 
     def identity(spec: RenderSpec) -> str:
         template = template_for(spec)

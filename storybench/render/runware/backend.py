@@ -82,6 +82,9 @@ class RunwareBackend(ImageBackend):
         timeout: longest wait for one panel, seconds.
         concurrency: the engine's default number of renders at once.
         transport: httpx transport for URL downloads (tests).
+        reference_images: 0 (default): text to image only; N (1..8): the engine renders
+            character sheets first and each panel sends up to N of them (its characters,
+            speakers first) as ``referenceImages``, for models that take references.
 
     Raises:
         ConfigError: ``RUNWARE_API_KEY`` missing, or a bad option (model id, output type).
@@ -108,6 +111,7 @@ class RunwareBackend(ImageBackend):
         timeout: float = 300.0,
         concurrency: int = 4,
         transport: httpx.BaseTransport | None = None,
+        reference_images: int = 0,
     ) -> None:
         try:
             import runware  # noqa: F401  # lazy: the optional extra storybench[runware]
@@ -144,9 +148,23 @@ class RunwareBackend(ImageBackend):
         self._pending: set[concurrent.futures.Future] = set()
         self._generation = 0
         self._closed = False
+        if not 0 <= reference_images <= 8:
+            raise ConfigError(f"reference_images: {reference_images} is outside 0..8")
+        self.reference_images = reference_images
 
     def __repr__(self) -> str:  # never shows the key
         return f"RunwareBackend(model={self.model!r}, url={self.url!r})"
+
+    @property
+    def supports_reference_images(self) -> bool:
+        """True with ``reference_images`` > 0: the engine renders character sheets first and each
+        panel sends the sheets of its characters (speakers first) as ``referenceImages``."""
+        return self.reference_images > 0
+
+    @property
+    def max_reference_images(self) -> int:
+        """``reference_images`` (at least 1): how many sheets a panel sends."""
+        return max(1, self.reference_images)
 
     # ------------------------------------------------------------------ identity
     def cache_identity(self, spec: RenderSpec) -> str:
@@ -250,6 +268,8 @@ class RunwareBackend(ImageBackend):
             outputType=self.output_type,
             outputFormat="PNG",
             includeCost=self.include_cost or None,
+            # local files: the SDK sends them base64-encoded (Runware's referenceImages)
+            referenceImages=list(spec.reference_images) or None,
         )
         started = time.monotonic()
         images = await client.imageInference(requestImage=request)
