@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from storybench.config import RenderSettings
 from storybench.exceptions import ConfigError, MissingDependencyError, UnknownBackendError, UsageError
 from storybench.messages import validation_sentence
-from storybench.redact import MIN_SECRET_CHARS, looks_secret, secret_key_paths
+from storybench.redact import MIN_SECRET_CHARS, NOT_SECRET_VARIABLES, looks_secret, secret_key_paths
 from storybench.render.base import IMAGE_BACKENDS
 
 __all__ = [
@@ -161,7 +161,11 @@ def _backend_options_problem(params: Mapping[str, Any], backend: str) -> str:
 
 def _env_secret_paths(value: Any, path: str, environ: Mapping[str, str]) -> list[tuple[str, str]]:
     """``(path, variable)`` for every string in ``value`` holding the value of a secret-named variable."""
-    secrets = {v: k for k, v in environ.items() if looks_secret(k) and len(v) >= MIN_SECRET_CHARS}
+    secrets = {
+        v: k
+        for k, v in environ.items()
+        if looks_secret(k) and k.upper() not in NOT_SECRET_VARIABLES and len(v) >= MIN_SECRET_CHARS
+    }
     found = []
     stack: list[tuple[Any, str]] = [(value, path)]
     while stack and secrets:

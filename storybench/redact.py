@@ -158,11 +158,17 @@ def _values_at_secret_keys(value: Any) -> Iterable[str]:
             stack.extend(item)
 
 
+#: Standard variables whose names only look like secrets: the shell's working folders
+#: (``PWD`` is "print working directory", not a password).
+NOT_SECRET_VARIABLES = frozenset({"PWD", "OLDPWD"})
+
+
 def environment_secrets(environ: Mapping[str, str] | None = None) -> set[str]:
-    """Values of environment variables whose names look like secrets, and the passwords
-    of URLs in any variable (each at least :data:`MIN_SECRET_CHARS` long)."""
+    """Values of environment variables whose names look like secrets (but
+    :data:`NOT_SECRET_VARIABLES`), and the passwords of URLs in any variable (each at least
+    :data:`MIN_SECRET_CHARS` long)."""
     env = os.environ if environ is None else environ
-    found = {v for k, v in env.items() if looks_secret(k)}
+    found = {v for k, v in env.items() if looks_secret(k) and k.upper() not in NOT_SECRET_VARIABLES}
     passwords = [m.group("secret") for v in env.values() if "@" in v for m in _URL_PASSWORD.finditer(v)]
     found.update(passwords)
     found.update(unquote(p) for p in passwords)

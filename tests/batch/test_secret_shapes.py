@@ -20,7 +20,15 @@ import pyarrow.parquet as pq
 import pytest
 from plan_factory import plan_dict
 
-from storybench.redact import REDACTED, has_secret_shape, looks_secret, redact, redact_value, secret_key_paths
+from storybench.redact import (
+    REDACTED,
+    environment_secrets,
+    has_secret_shape,
+    looks_secret,
+    redact,
+    redact_value,
+    secret_key_paths,
+)
 
 HERE = Path(__file__).resolve().parent
 TESTS = HERE.parent
@@ -165,3 +173,13 @@ def test_shapes_and_names():
         "b": [1, {"pwd": REDACTED}],
         "a": "?sig=***",
     }
+
+
+def test_the_working_folder_is_not_a_password():
+    """``PWD`` names the shell's working folder ("print working directory"): paths under it stay
+    readable in run.json and the terminal, while a ``pwd`` key in a value is still a secret."""
+    env = {"PWD": "/home/writer/comics", "OLDPWD": "/home/writer", "DB_PWD": "hunter2-hunter2"}
+    assert environment_secrets(env) == {"hunter2-hunter2"}
+    text = "plan /home/writer/comics/plans/a.json, db hunter2-hunter2"
+    assert redact(text, environ=env) == f"plan /home/writer/comics/plans/a.json, db {REDACTED}"
+    assert redact_value({"pwd": "x" * 12}, environ=env) == {"pwd": REDACTED}
