@@ -38,3 +38,12 @@ class Pending:
     def label(self, choice: str) -> str:
         """The display label of ``choice`` (the choice itself when none is set)."""
         return self.labels.get(choice, choice)
+
+    def check(self, choice: str, error: type[Exception] = ValueError) -> None:
+        """Refuse an answer that is not one of :attr:`choices`.
+
+        Raises:
+            error: (``ValueError`` by default) ``choice`` is not one of the choices.
+        """
+        if choice not in self.choices:
+            raise error(f"{choice!r} is not an answer to this question; choose one of {', '.join(self.choices)}")
