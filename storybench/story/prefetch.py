@@ -2,10 +2,11 @@
 
 After a segment is shown, :class:`Prefetcher` asks the engine for the continuation
 of each of its choices, one after the other, in a background thread: at most one LLM
-request at a time (the engine's LLM lock), at the lowest priority (it waits until the
-current segment's illustration is done — its prompt needs the LLM — and gives the
-lock up at the next chunk when :meth:`Prefetcher.stop` is called, which the explorer
-does the moment the writer acts). Prefetched segments are added to the story as
+request at a time (the story's LLM gate), at the lowest priority: it waits until the
+current segment's illustration is done (its prompt needs the LLM), enters the gate as
+background work, and gives the LLM up at the next chunk when the reader's own request
+waits for it or :meth:`Prefetcher.stop` is called (the explorer does both the moment
+the writer acts). Prefetched segments are added to the story as
 *unvisited* (``Segment.visited`` false, not current); choosing one makes it current at
 once (:meth:`StoryEngine.choose`). Unchosen ones stay as unvisited branches.
 
@@ -105,8 +106,9 @@ class Prefetcher:
                     return
                 if engine.story.children_for(segment_id, index):
                     continue
-                gen = engine.generate_stream(segment_id, index, make_current=False, visited=False, cancel_event=cancel)
-                seg = engine.run_stream(gen, None)
+                seg = engine.write_segment(
+                    segment_id, index, make_current=False, visited=False, cancel_event=cancel, priority="background"
+                )
                 self.written.append(seg.id)
                 if self.on_segment is not None:
                     self.on_segment(seg)

@@ -111,9 +111,7 @@ class QuestionView(w.HBox):
             self.message.value = ""
             self.layout.display = "none"
             return
-        self.message.value = (
-            f"<div role='alert' aria-live='assertive'><b>{html.escape(pending.message)}</b></div>"
-        )
+        self.message.value = f"<div role='alert' aria-live='assertive'><b>{html.escape(pending.message)}</b></div>"
         self.buttons = {}
         for i, choice in enumerate(pending.choices):
             b = self._button(i)
