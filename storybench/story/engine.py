@@ -21,9 +21,8 @@ an earlier segment starts a new branch.
 Options are one :class:`EngineOptions` object; the keyword arguments of earlier
 releases (``llm=``, ``max_tokens=``, ...) still work and fill it.
 
-Limits that keep a tiny model (SmolLM2-135M) usable: ``max_tokens`` 300 per segment,
-stop strings at a fifth choice and chat end markers, the loop guard, bounded context,
-fallbacks for choices and illustration prompts.
+Limits that keep a tiny model (SmolLM2-135M) usable: ``max_tokens`` 300, stop strings,
+the loop guard, bounded context, fallbacks for choices, titles and illustration prompts.
 """
 
 from __future__ import annotations
@@ -48,6 +47,7 @@ from storybench.story.messages import continue_messages, segment_messages
 from storybench.story.model import GenerationSettings, Segment, Story, StorySettings
 from storybench.story.options import DEFAULT_OUTPUT_ROOT, EngineOptions, SegmentCallback, engine_options
 from storybench.story.session import StorySession
+from storybench.story.titles import write_title
 from storybench.story.writer import Draft, Priority, SegmentWriter, clean_generated_text
 
 __all__ = [
@@ -383,6 +383,15 @@ class StoryEngine:
         if cur is not None:
             self.illustrator.cancel(cur.id)
 
+    def write_title(self) -> str:
+        """Ask the LLM for the story's title (background work: the reader's requests go
+        first) and keep it; returns it (``""``, and nothing changed, when none passed)."""
+        with self.gate.background():
+            title = write_title(self.llm, self.story)
+        if title:
+            self.session.set_title(title)
+        return title
+
     # ---------------------------------------------------------- illustrations
     def schedule_image(self, segment_id: str) -> Future[None] | None:
         """Illustrate ``segment_id`` (see :meth:`Illustrator.schedule`)."""
@@ -410,21 +419,11 @@ class StoryEngine:
 
     # --------------------------------------------------------- persistence
     def save(self, path: str | os.PathLike[str] | None = None, *, overwrite: bool = False) -> Path:
-        """Save the story (see :meth:`StorySession.save`).
-
-        Raises:
-            StoryConflict: the file holds another story (and ``overwrite`` is false).
-            OSError: the folder cannot be written.
-        """
+        """Save the story (see :meth:`StorySession.save`: StoryConflict, OSError)."""
         return self.session.save(path, overwrite=overwrite)
 
     def save_as(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-        """Save to ``path`` and make it the story's file (see :meth:`StorySession.save_as`).
-
-        Raises:
-            StoryConflict: ``path`` holds another story (and ``overwrite`` is false).
-            OSError: the folder cannot be written.
-        """
+        """Save to ``path`` and make it the story's file (see :meth:`StorySession.save_as`: StoryConflict, OSError)."""
         return self.session.save_as(path, overwrite=overwrite)
 
     def close(self) -> None:

@@ -92,6 +92,12 @@ class StorySession:
                 setattr(segment, key, value)
             self.changed()
 
+    def set_title(self, title: str) -> None:
+        """Set the story's display title (``""``: back to the premise's first words) and autosave."""
+        with self.lock:
+            self.story.settings.title = title.strip()
+            self.changed()
+
     def goto(self, segment_id: str, *, visit: bool = False) -> Segment:
         """Make ``segment_id`` current (and visited with ``visit``) and autosave.
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -104,7 +104,7 @@ class Writing:
     by the consumer in (the text so far is kept), :meth:`close` releases the LLM.
     """
 
-    def __init__(self, run: Callable[[Writing], Iterator[str]]) -> None:
+    def __init__(self, run: Callable[[Writing], Generator[str, None, None]]) -> None:
         self.draft: Draft | None = None
         self._gen = run(self)
 
@@ -201,7 +201,7 @@ class SegmentWriter:
         cancel: threading.Event,
         stop: threading.Event | None,
         priority: Priority,
-    ) -> Iterator[str]:
+    ) -> Generator[str, None, None]:
         pieces: list[str] = []
         cut: int | None = None
         stopped = False
