@@ -146,6 +146,12 @@ class ExplorerModel(ExplorerState):
 
     def _write_title(self, engine: StoryEngine) -> None:
         def work() -> None:
+            # after the opening's illustration and the prefetch: a title request cannot be
+            # given up half-way, so it must not sit in front of the reader's next click
+            engine.wait_images(600)
+            prefetcher = self.prefetcher
+            if prefetcher is not None and prefetcher.engine is engine:
+                prefetcher.wait(600)
             try:
                 title = engine.write_title()
             except Exception:  # a title is a nicety: the premise-based one stays

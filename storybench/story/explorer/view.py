@@ -73,6 +73,8 @@ _CSS = (
 .sb-story-explorer .sb-collapse-header{font-weight:bold;justify-content:flex-start;width:auto}
 .sb-story-explorer .sb-story-library-entry{height:auto;min-height:28px;white-space:normal;text-align:left}
 .sb-story-error{color:#8f0000;background:#fde8e8;padding:6px 10px;border-radius:4px}
+.sb-story-explorer .mod-primary:not(:disabled){background-color:#1559b0;color:#fff}
+.sb-story-explorer .mod-danger:not(:disabled){background-color:#b3261e;color:#fff}
 """
     + QUESTION_CSS
     + focus_css("sb-story-explorer")
