@@ -33,6 +33,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -126,29 +127,37 @@ def _size(path: Path) -> int | None:
 def ollama_store_models(store: Path) -> list[FoundModel]:
     """GGUF blobs of an Ollama model store, named through its manifests (see the module doc)."""
     manifests = store / "manifests"
-    found: list[FoundModel] = []
     if not manifests.is_dir():
-        return found
-    for manifest in sorted(p for p in manifests.rglob("*") if p.is_file()):
-        rel = manifest.relative_to(manifests).parts
-        if len(rel) < 3:
-            continue
-        *_registry, namespace, name, tag = rel if len(rel) >= 4 else ("", *rel)
-        try:
-            data = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            continue
-        layers = data.get("layers") if isinstance(data, dict) else None
-        for layer in layers if isinstance(layers, list) else []:
-            if not isinstance(layer, dict) or layer.get("mediaType") != OLLAMA_MODEL_MEDIA_TYPE:
-                continue
-            digest = str(layer.get("digest", ""))
-            blob = store / "blobs" / digest.replace(":", "-", 1)
-            if digest.startswith("sha256:") and blob.is_file() and _is_gguf(blob):
-                label = f"{name}:{tag}" if namespace in ("library", "") else f"{namespace}/{name}:{tag}"
-                found.append(FoundModel("llamacpp", str(blob), label, "ollama store", _size(blob)))
-            break
-    return found
+        return []
+    found = (_manifest_model(store, m, m.relative_to(manifests).parts) for m in sorted(manifests.rglob("*")))
+    return [m for m in found if m is not None]
+
+
+def _model_layer(manifest: Any) -> dict[str, Any] | None:
+    """The first layer of a parsed manifest whose media type is the model's, ``None`` when none is."""
+    layers = manifest.get("layers") if isinstance(manifest, dict) else None
+    for layer in layers if isinstance(layers, list) else []:
+        if isinstance(layer, dict) and layer.get("mediaType") == OLLAMA_MODEL_MEDIA_TYPE:
+            return layer
+    return None
+
+
+def _manifest_model(store: Path, manifest: Path, rel: tuple[str, ...]) -> FoundModel | None:
+    """The model of one manifest file (``rel``: its path under ``manifests/``), ``None`` when it has none."""
+    if not manifest.is_file() or len(rel) < 3:
+        return None
+    *_registry, namespace, name, tag = rel if len(rel) >= 4 else ("", *rel)
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    model = _model_layer(data)
+    digest = str(model.get("digest", "")) if model is not None else ""
+    blob = store / "blobs" / digest.replace(":", "-", 1)
+    if not (digest.startswith("sha256:") and blob.is_file() and _is_gguf(blob)):
+        return None
+    label = f"{name}:{tag}" if namespace in ("library", "") else f"{namespace}/{name}:{tag}"
+    return FoundModel("llamacpp", str(blob), label, "ollama store", _size(blob))
 
 
 def _gguf_files(folder: Path, source: str) -> list[FoundModel]:
@@ -320,14 +329,7 @@ def discover(
     found: list[FoundModel] = []
     probes: list[ServerProbe] = []
     if servers:
-        with httpx.Client(timeout=timeout, transport=transport) as client:
-            host = env.get("OLLAMA_HOST") or "http://127.0.0.1:11434"
-            if not host.startswith(("http://", "https://")):
-                host = "http://" + host
-            found += _ollama_server(host, client, probes)
-            openai_url = env.get("STORYBENCH_OPENAI_BASE_URL") or env.get("OPENAI_BASE_URL")
-            if openai_url:
-                found += _openai_server(openai_url, client, env.get("OPENAI_API_KEY"), probes)
+        found += _ask_servers(env, timeout, transport, probes)
     store = Path(env["OLLAMA_MODELS"]).expanduser() if env.get("OLLAMA_MODELS") else home_dir / ".ollama" / "models"
     found += ollama_store_models(store)
     for folder in (home_dir / ".lmstudio" / "models", home_dir / ".cache" / "lm-studio" / "models"):
@@ -342,6 +344,22 @@ def discover(
     for folder in _split_dirs(env.get("STORYBENCH_MODELS_DIR", "")):
         found += _gguf_files(folder, "STORYBENCH_MODELS_DIR")
     return Discovery(_unique([*found, *_builtin()]), probes)
+
+
+def _ask_servers(
+    env: Mapping[str, str], timeout: float, transport: httpx.BaseTransport | None, probes: list[ServerProbe]
+) -> list[FoundModel]:
+    """The models of the Ollama server and of the OpenAI-compatible one (when one is named)."""
+    found: list[FoundModel] = []
+    with httpx.Client(timeout=timeout, transport=transport) as client:
+        host = env.get("OLLAMA_HOST") or "http://127.0.0.1:11434"
+        if not host.startswith(("http://", "https://")):
+            host = "http://" + host
+        found += _ollama_server(host, client, probes)
+        openai_url = env.get("STORYBENCH_OPENAI_BASE_URL") or env.get("OPENAI_BASE_URL")
+        if openai_url:
+            found += _openai_server(openai_url, client, env.get("OPENAI_API_KEY"), probes)
+    return found
 
 
 def _split_dirs(value: str) -> list[Path]:

@@ -26,7 +26,7 @@ import contextlib
 import re
 import threading
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from storybench.exceptions import Cancelled, StorybenchError
@@ -202,39 +202,42 @@ class SegmentWriter:
         stop: threading.Event | None,
         priority: Priority,
     ) -> Generator[str, None, None]:
-        pieces: list[str] = []
-        cut: int | None = None
-        stopped = False
-        interrupt: BaseException | None = None
+        progress = _Progress()
+
+        def halt() -> bool:
+            return _check(cancel, stop, priority == "background" and self.gate.preempted())
+
         try:
             with self._entry(priority):
-                stopped = _check(cancel, stop, priority == "background" and self.gate.preempted())
-                stream = iter(()) if stopped else self.llm.stream(messages, **self._options())
-                try:
-                    for chunk in stream:
-                        stopped = _check(cancel, stop, priority == "background" and self.gate.preempted())
-                        if stopped:
-                            break
-                        if not chunk:
-                            continue
-                        pieces.append(chunk)
-                        yield chunk
-                        cut = degeneration_cut("".join(pieces))
-                        if cut is not None:  # the model is looping: stop and keep what came before
-                            break
-                finally:
-                    close = getattr(stream, "close", None)
-                    if close is not None:
-                        close()
+                yield from self._pull(messages, progress, halt)
         except KeyboardInterrupt as exc:  # the kernel's Interrupt: keep what was written
-            interrupt, stopped, cut = exc, True, None
-        raw = "".join(pieces)
-        writing.draft = Draft(
-            raw=raw,
-            text=clean_generated_text(raw[:cut] if cut is not None else raw),
-            stopped=stopped,
-            interrupt=interrupt,
-        )
+            progress.interrupt, progress.stopped, progress.cut = exc, True, None
+        writing.draft = progress.draft()
+
+    def _pull(
+        self, messages: list[Message], progress: _Progress, halt: Callable[[], bool]
+    ) -> Generator[str, None, None]:
+        """Stream the answer into ``progress`` until its end, ``halt()``, or the loop guard."""
+        progress.stopped = halt()
+        if progress.stopped:
+            return
+        stream = self.llm.stream(messages, **self._options())
+        try:
+            for chunk in stream:
+                progress.stopped = halt()
+                if progress.stopped:
+                    break
+                if not chunk:
+                    continue
+                progress.pieces.append(chunk)
+                yield chunk
+                progress.cut = degeneration_cut("".join(progress.pieces))
+                if progress.cut is not None:  # the model is looping: stop and keep what came before
+                    break
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
 
     def _options(self) -> dict[str, Any]:
         s = self.sampling
@@ -277,6 +280,21 @@ class SegmentWriter:
         except (StorybenchError, ValueError):
             return []
         return finalize_choices(answer.choices, language) if answer.choices else []
+
+
+@dataclass
+class _Progress:
+    """What a writing has streamed so far."""
+
+    pieces: list[str] = field(default_factory=list)
+    cut: int | None = None
+    stopped: bool = False
+    interrupt: BaseException | None = None
+
+    def draft(self) -> Draft:
+        raw = "".join(self.pieces)
+        text = clean_generated_text(raw[: self.cut] if self.cut is not None else raw)
+        return Draft(raw=raw, text=text, stopped=self.stopped, interrupt=self.interrupt)
 
 
 def _check(cancel: threading.Event, stop: threading.Event | None, preempted: bool) -> bool:

@@ -48,22 +48,22 @@ def running_server(start: Path | None = None, servers: _Lister | None = None) ->
     lister = servers or _LIST_SERVERS
     if lister is None:
         return None
-    here = (start or _START_DIR).resolve()
-    best: tuple[int, dict[str, Any]] | None = None
     try:
         infos = list(lister())
     except Exception:  # an unreadable runtime folder: no server known
         return None
-    for info in infos:
-        root = info.get("root_dir") or info.get("notebook_dir")
-        if not root:
-            continue
-        root_path = Path(str(root)).expanduser().resolve()
-        if here == root_path or root_path in here.parents:
-            depth = len(root_path.parts)
-            if best is None or depth > best[0]:
-                best = (depth, info)
-    return best[1] if best else None
+    here = (start or _START_DIR).resolve()
+    serving = [(root, info) for info in infos if (root := _root_of(info)) is not None and _under(here, root)]
+    return max(serving, key=lambda pair: len(pair[0].parts))[1] if serving else None
+
+
+def _root_of(info: dict[str, Any]) -> Path | None:
+    root = info.get("root_dir") or info.get("notebook_dir")
+    return Path(str(root)).expanduser().resolve() if root else None
+
+
+def _under(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
 
 
 def server_root() -> Path:
