@@ -91,7 +91,7 @@ class StoryEngine:
             else Path(opts.output_root) / story_folder_name(self.story)
         )
         self.session = StorySession(self.story, story_dir, story_file=opts.story_file, autosave=opts.autosave)
-        self.gate = LLMGate()
+        self.gate = LLMGate(opts.background_settle_s)
         self.writer = SegmentWriter(lambda: self.llm, self.gate, opts.sampling)
         self.illustrator = Illustrator(
             self.session,

@@ -51,6 +51,9 @@ __all__ = [
 ]
 
 MAX_WORDS = 30
+#: At most this many characters of a scene go into its request: the evaluation of a
+#: request's prompt cannot be interrupted, and the reader's next segment may wait for it.
+SCENE_CHARS = 800
 
 FALLBACK_PROMPTS: dict[str, str] = {
     "noir": "A mysterious scene with dark atmosphere, a lone figure on a rain-soaked street at night",
@@ -131,7 +134,7 @@ def illustration_messages(cleaned_text: str, style: str) -> list[Message]:
                 "No dialogue, no names of styles, no quotes, no explanations."
             ),
         ),
-        Message(role="user", content=f"Scene: {cleaned_text[:1200]}\n\nEnglish image description:"),
+        Message(role="user", content=f"Scene: {cleaned_text[:SCENE_CHARS]}\n\nEnglish image description:"),
     ]
 
 

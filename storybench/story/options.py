@@ -45,6 +45,9 @@ class EngineOptions:
         on_image: called (from the render thread) when a segment's image status changes.
         prefetch_images: illustrate prefetched (unvisited) segments too (default: only with
             the offline ``storyboard`` renderer, which costs no GPU time).
+        background_settle_s: seconds background LLM work (illustration prompts, prefetching,
+            titles) waits after the reader's last segment, so that an immediate click on a
+            choice does not queue behind a prompt evaluation (which cannot be interrupted).
 
     Raises:
         ConfigError: ``max_tokens`` below 16.
@@ -65,6 +68,7 @@ class EngineOptions:
     image_options: dict[str, Any] = field(default_factory=dict)
     on_image: SegmentCallback | None = None
     prefetch_images: bool | None = None
+    background_settle_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.max_tokens < 16:

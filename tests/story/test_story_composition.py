@@ -165,3 +165,15 @@ def test_old_module_names_still_work_with_a_warning(old: str, name: str, new: st
         value = getattr(module, name)
     assert value is getattr(importlib.import_module(new), name)
     assert any(issubclass(w.category, DeprecationWarning) and new in str(w.message) for w in caught)
+
+
+def test_background_work_waits_for_the_settle_time_after_an_urgent_request() -> None:
+    gate = LLMGate(settle_s=0.3)
+    with gate.urgent():
+        pass
+    ended = time.monotonic()
+    with gate.background():
+        waited = time.monotonic() - ended
+    assert waited >= 0.29
+    with gate.background():  # no urgent request since: no wait
+        assert time.monotonic() - ended < waited + 0.2

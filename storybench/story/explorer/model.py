@@ -53,6 +53,11 @@ __all__ = ["ActionFailed", "ExplorerModel", "TreeRow"]
 
 log = logging.getLogger(__name__)
 
+#: Seconds the LLM stays free for the reader after each segment before background work
+#: (the illustration prompt, prefetching, the title) may use it: a click on a choice made
+#: within that time goes straight to the LLM.
+BACKGROUND_SETTLE_S = 1.5
+
 
 class ExplorerModel(ExplorerState):
     """State (:class:`ExplorerState`) and actions of the story explorer."""
@@ -75,6 +80,7 @@ class ExplorerModel(ExplorerState):
             llm_options=options,
             on_image=self._image_changed,
             story_file=story_file,
+            background_settle_s=BACKGROUND_SETTLE_S if self.background else 0.0,
         )
 
     def _switch_to(self, engine: StoryEngine) -> None:
