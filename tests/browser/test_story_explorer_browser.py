@@ -258,13 +258,13 @@ def test_explorer_scenario(lab: Lab, page) -> None:
         timeout=KERNEL_WAIT,
     )
     pg.wait_for_function(
-        "(n) => document.querySelectorAll('.sb-story-node').length === n", arg=len(story_a.segments), timeout=KERNEL_WAIT
+        "(n) => document.querySelectorAll('.sb-story-node').length === n",
+        arg=len(story_a.segments),
+        timeout=KERNEL_WAIT,
     )
     assert story_a.current.text.split("\n\n")[0].strip()[:30] in pg.locator(".sb-story-text").inner_text()
     pg.locator(".sb-story-library .sb-collapse-header").click()
-    pg.wait_for_function(
-        "() => document.querySelectorAll('.sb-story-library-entry').length === 2", timeout=KERNEL_WAIT
-    )
+    pg.wait_for_function("() => document.querySelectorAll('.sb-story-library-entry').length === 2", timeout=KERNEL_WAIT)
     show(pg, ".sb-story-library")
     shots("library")
     entries = [e.inner_text() for e in pg.locator(".sb-story-library-entry").all()]
