@@ -188,15 +188,20 @@ def test_explorer_scenario(lab: Lab, page) -> None:
     assert choice_text.strip() in pg.locator(".sb-story-previous").inner_text()
 
     # Stop during a Regenerate: the text stops growing within 1 s and stays as an unfinished segment
-    pg.wait_for_function("() => !document.querySelector('.sb-story-regenerate').disabled", timeout=LLM_WAIT)
-    pg.locator(".sb-story-regenerate").click()
-    pg.wait_for_selector(".sb-story-text .sb-story-cursor", timeout=LLM_WAIT)
-    pg.wait_for_timeout(300)
-    last_change = pg.evaluate(STOP_AND_WATCH)
-    shots("a-stopped")
-    print(f"Stop during Regenerate: the text last grew {last_change:.0f} ms after the click")
-    assert last_change <= 1000, f"text still grew {last_change:.0f} ms after Stop"
-    assert pg.locator(".sb-story-text .sb-story-cursor").count() == 0  # the stream ended
+    # (the tiny model sometimes writes a whole short segment before the Stop arrives: then again)
+    for attempt in range(3):
+        pg.wait_for_function("() => !document.querySelector('.sb-story-regenerate').disabled", timeout=LLM_WAIT)
+        pg.locator(".sb-story-regenerate").click()
+        pg.wait_for_selector(".sb-story-text .sb-story-cursor", timeout=LLM_WAIT)
+        pg.wait_for_timeout(300)
+        last_change = pg.evaluate(STOP_AND_WATCH)
+        shots(f"a-stopped-{attempt}")
+        print(f"Stop during Regenerate: the text last grew {last_change:.0f} ms after the click")
+        assert last_change <= 1000, f"text still grew {last_change:.0f} ms after Stop"
+        assert pg.locator(".sb-story-text .sb-story-cursor").count() == 0  # the stream ended
+        _idle(pg)
+        if pg.locator(".sb-story-continue:not([disabled])").count():
+            break
     pg.wait_for_selector(".sb-story-continue:not([disabled])", timeout=KERNEL_WAIT)
     assert "Stopped before the end" in pg.locator(".sb-story-unfinished-note").inner_text()
 
