@@ -24,7 +24,7 @@ from storybench.story.model import Story
 __all__ = ["MAX_TITLE_CHARS", "MAX_TITLE_WORDS", "StoryTitle", "clean_title", "title_messages", "write_title"]
 
 MAX_TITLE_CHARS = 60
-MAX_TITLE_WORDS = 8
+MAX_TITLE_WORDS = 7
 
 
 class StoryTitle(BaseModel):
@@ -53,11 +53,15 @@ def title_messages(story: Story) -> list[Message]:
 
 def clean_title(text: str) -> str:
     """A title without wrapping quotes, markdown, a "Title:" prefix or a final full stop,
-    whitespace collapsed, cut to :data:`MAX_TITLE_WORDS` words; ``""`` when no letters
-    remain or a word repeats three times."""
+    whitespace collapsed, cut at its first clause mark when two words or more come before
+    it, and to :data:`MAX_TITLE_WORDS` words; ``""`` when no letters remain or a word
+    repeats three times."""
     t = re.sub(r"[*_`#]+", "", text.replace("\n", " "))
     t = re.sub(r"^\s*(?:title|назва|название|titre|titel|título|titolo|tytuł)\s*[:\-–—]\s*", "", t, flags=re.I)
     t = re.sub(r"\s+", " ", t).strip(" \"'“”„«»‹›.,;:")
+    head = re.split(r"\s*[:;,.!?—–]\s*", t, maxsplit=1)[0]
+    if len(head.split()) >= 2:  # "Lighthouse keeper: The lighthouse keeper, the one who" -> "Lighthouse keeper"
+        t = head
     words = t.split()[:MAX_TITLE_WORDS]
     t = " ".join(words)[:MAX_TITLE_CHARS].rstrip(" ,;:-–—")
     if not re.search(r"[^\W\d_]{2}", t):

@@ -130,7 +130,9 @@ def test_the_llm_writes_the_title_and_the_writer_can_edit_it(tmp_path: Path) -> 
     [
         ('"The Keeper of the Lamp."', "The Keeper of the Lamp"),
         ("Title: **Маяк**", "Маяк"),
-        ("one two three four five six seven eight nine ten", "one two three four five six seven eight"),
+        ("one two three four five six seven eight nine ten", "one two three four five six seven"),
+        ("Lighthouse keeper: The lighthouse keeper, the one who", "Lighthouse keeper"),
+        ("Dune: A novel", "Dune: A novel"),
         ("lamp lamp lamp", ""),
         ("!!! 123", ""),
     ],
