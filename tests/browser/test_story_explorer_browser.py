@@ -141,17 +141,19 @@ def _save(page) -> Path:
     return Path(page.locator(".sb-story-path input").input_value())
 
 
-def _axe(page) -> dict[str, list[tuple[str, int]]]:
-    """axe-core's violations on the explorer, by impact: ``{impact: [(rule, nodes)]}``."""
+def _axe(page) -> tuple[dict[str, list[tuple[str, int]]], int, int]:
+    """axe-core on the explorer: its violations by impact (``{impact: [(rule, nodes)]}``) and
+    how many rules passed and how many need a human look (incomplete)."""
     page.add_script_tag(path=str(AXE))
     result = page.evaluate(
-        "async () => (await axe.run(document.querySelector('.sb-story-explorer'))).violations"
-        ".map((v) => [v.impact, v.id, v.nodes.length])"
+        "async () => { const r = await axe.run(document.querySelector('.sb-story-explorer'));"
+        " return [r.violations.map((v) => [v.impact, v.id, v.nodes.length]), r.passes.length, r.incomplete.length]; }"
     )
+    violations, passed, incomplete = result
     out: dict[str, list[tuple[str, int]]] = {}
-    for impact, rule, nodes in result:
+    for impact, rule, nodes in violations:
         out.setdefault(impact or "none", []).append((rule, nodes))
-    return out
+    return out, passed, incomplete
 
 
 def test_explorer_scenario(lab: Lab, page) -> None:
@@ -329,9 +331,12 @@ def test_explorer_scenario(lab: Lab, page) -> None:
     # accessibility: axe-core on the explorer after a story with branches
     if not AXE.is_file():
         pytest.skip(f"axe-core is not installed ({AXE}): npm install --prefix tests/browser")
-    violations = _axe(pg)
+    violations, passed, incomplete = _axe(pg)
     counts = {impact: sum(n for _, n in rules) for impact, rules in violations.items()}
-    print(f"axe-core on the story explorer: violations by impact {counts}; rules {violations}")
+    print(
+        f"axe-core on the story explorer: {passed} rules passed, {incomplete} incomplete;"
+        f" violations by impact {counts}; rules {violations}"
+    )
     assert not violations.get("critical") and not violations.get("serious"), violations
     focus_ring = pg.evaluate(
         "() => { const b = document.querySelector('.sb-story-regenerate'); b.focus();"
