@@ -7,6 +7,7 @@ it. The old names still resolve here for one release, each with a
 this module pulls in nothing from the story feature).
 """
 
+# ruff: noqa: F822  # the names of __all__ resolve through the module __getattr__ below (a deprecation shim)
 from __future__ import annotations
 
 import importlib
