@@ -21,7 +21,7 @@ from storybench.story.explorer.model import ExplorerModel
 from storybench.story.explorer.settings_section import classed
 from storybench.story.export import EXPORT_KINDS
 from storybench.story.library import StoryEntry
-from storybench.ui_kit.binding import bind
+from storybench.ui_kit.binding import Section, bind
 from storybench.ui_kit.collapsible import Collapsible
 from storybench.ui_kit.links import file_link
 
@@ -30,7 +30,7 @@ __all__ = ["FilesSection", "LibrarySection"]
 _LABEL = {"description_width": "5.5rem"}
 
 
-class FilesSection(w.VBox):
+class FilesSection(Section):
     """Title, path, Save / Load / Export and the files written (see the module doc).
 
     Args:
@@ -38,8 +38,9 @@ class FilesSection(w.VBox):
         actions: the app's handlers by name (``save``, ``load``, ``export``).
     """
 
+    follows = ("status", "status_path", "files")
+
     def __init__(self, model: ExplorerModel, actions: dict[str, Callable[[], Any]]) -> None:
-        self.model = model
         self.title = classed(
             w.Text(description="Title", placeholder="written after the opening; edit it to rename", style=_LABEL),
             "sb-story-title",
@@ -72,10 +73,12 @@ class FilesSection(w.VBox):
         self.status = classed(w.HTML(""), "sb-story-status")
         self.file_list = classed(w.HTML(""), "sb-story-files-written")
         row = classed(w.HBox([self.path, self.save, self.load, self.export_kind, self.export]), "sb-story-files")
-        super().__init__([self.title, row, self.status, self.file_list])
-        self.add_class("sb-story-files-section")
-        model.observe(lambda _: self.show_status(), ["status", "status_path"])
-        model.observe(lambda _: self.show_files(), "files")
+        super().__init__(model, [self.title, row, self.status, self.file_list], css=["sb-story-files-section"])
+
+    def update(self) -> None:
+        """Redraw the status line and the list of files."""
+        self.show_status()
+        self.show_files()
 
     def show_status(self) -> None:
         """The status line, its file as a link (``role=status``: read out when it changes)."""
