@@ -158,6 +158,8 @@ class ExplorerModel(ExplorerState):
             prefetcher = self.prefetcher
             if prefetcher is not None and prefetcher.engine is engine:
                 prefetcher.wait(600)
+            if self.engine is not engine:  # another story is on screen now: this one's engine is closed
+                return
             try:
                 title = engine.write_title()
             except Exception:  # a title is a nicety: the premise-based one stays
