@@ -92,14 +92,19 @@ class Prefetcher:
             t.join(timeout)
         return not self.running
 
+    def _image_done(self, segment_id: str, cancel: threading.Event) -> bool:
+        """Wait for the segment's own illustration; ``False`` when cancelled meanwhile."""
+        fut = self.engine.image_future(segment_id)
+        while fut is not None and not fut.done():
+            if cancel.wait(0.05):
+                return False
+        return True
+
     def _run(self, segment_id: str, cancel: threading.Event) -> None:
         engine = self.engine
         try:
-            if self.wait_for_image:
-                fut = engine.image_future(segment_id)
-                while fut is not None and not fut.done():
-                    if cancel.wait(0.05):
-                        return
+            if self.wait_for_image and not self._image_done(segment_id, cancel):
+                return
             parent = engine.story.segment(segment_id)
             for index in range(len(parent.choices)):
                 if cancel.is_set():
