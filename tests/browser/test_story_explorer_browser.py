@@ -289,7 +289,11 @@ def test_explorer_scenario(lab: Lab, page) -> None:
         timeout=KERNEL_WAIT,
     )
     assert story_b.roots()[0].text.split("\n\n")[0].strip()[:40] == first_b.strip()[:40]
-    assert story_b.current.text.split("\n\n")[0].strip()[:30] in pg.locator(".sb-story-text").inner_text()
+    pg.wait_for_function(
+        "(t) => document.querySelector('.sb-story-text').innerText.includes(t)",
+        arg=story_b.current.text.split("\n\n")[0].strip()[:30],
+        timeout=KERNEL_WAIT,
+    )
     a = load_story(path_a)
     assert a.settings.premise == "The lighthouse keeper waits for a ship" and any(
         s.unfinished for s in a.segments.values()

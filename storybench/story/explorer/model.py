@@ -309,11 +309,11 @@ class ExplorerModel(ExplorerState):
             raise ActionFailed("Load", exc) from exc
         self._switch_to(engine)
         self.premise, self.language, self.style = story.settings.premise, story.settings.language, story.settings.style
-        self.status, self.status_path = f"Loaded {p}", str(p)
         cur = story.current
         if cur is not None and cur.image_status in ("pending", "rendering") and not cur.unfinished:
             engine.schedule_image(cur.id)  # saved while it was being drawn: draw it again
         self.revision += 1
+        self.status, self.status_path = f"Loaded {p}", str(p)  # after the story is drawn
         return story
 
     def export(self, kind: ExportKind, path: str | os.PathLike[str] | None = None) -> Path:
