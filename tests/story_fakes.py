@@ -40,6 +40,7 @@ SEGMENTS_UK = [
     "Що далі? 1) Іти коридором 2) Запалити сірник 3) Покликати жінку",
 ]
 
+TITLE_JSON = '{"title": "Маяк, що чекає"}'
 CHOICES_JSON = '{"choices": ["Взяти ключ", "Відмовитися від ключа", "Запитати про двері"]}'
 
 ILLUSTRATIONS_EN = [
@@ -72,15 +73,17 @@ class ScriptedLLM(LLMBackend):
         choices_json: str = CHOICES_JSON,
         chunk: int = 7,
         cyrillic_first: bool = True,
+        title_json: str = TITLE_JSON,
     ) -> None:
         super().__init__(model, options)
+        self.title_json = title_json
         self.segments = list(segments or SEGMENTS_UK)
         self.illustrations = list(illustrations or ILLUSTRATIONS_EN)
         self.choices_json = choices_json
         self.chunk = chunk
         self.cyrillic_first = cyrillic_first
         self.calls: list[tuple[str, list[Message], GenerationOptions]] = []
-        self._n = {"segment": 0, "illustration": 0, "choices": 0}
+        self._n = {"segment": 0, "illustration": 0, "choices": 0, "title": 0}
         self._lock = threading.Lock()
         self.concurrent = 0
         self.max_concurrent = 0
@@ -94,6 +97,8 @@ class ScriptedLLM(LLMBackend):
             return "choices"
         if "narrator of an interactive story" in system:
             return "segment"
+        if "You name stories" in system:
+            return "title"
         return "other"
 
     def _answer(self, messages: list[Message], options: GenerationOptions) -> str:
@@ -111,6 +116,8 @@ class ScriptedLLM(LLMBackend):
             return self.illustrations[idx % len(self.illustrations)]
         if kind == "choices":
             return self.choices_json
+        if kind == "title":
+            return self.title_json
         return "ok"
 
     def _complete(self, messages: list[Message], options: GenerationOptions) -> str:

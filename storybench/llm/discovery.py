@@ -33,19 +33,45 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from storybench.llm.llamacpp import default_gguf_path
 
-__all__ = ["BUILTIN_HINT", "FoundModel", "discover_models", "ollama_store_models"]
+__all__ = [
+    "BUILTIN_HINT",
+    "MODELS_HINT",
+    "Discovery",
+    "FoundModel",
+    "ServerProbe",
+    "discover",
+    "discover_models",
+    "ollama_hint",
+    "ollama_store_models",
+]
 
 OLLAMA_MODEL_MEDIA_TYPE = "application/vnd.ollama.image.model"
+#: The model the hints name: the Ollama backend's default (``STORYBENCH_OLLAMA_MODEL`` overrides it).
+HINT_OLLAMA_MODEL = "llama3.2"
+MODELS_HINT = "`storybench models` lists the models this machine can use"
 BUILTIN_HINT = (
     "Written by the built-in tiny test model (SmolLM2-135M): expect loops and broken text. "
-    "For real stories run `ollama pull qwen2.5:7b` (or put a .gguf file in STORYBENCH_MODELS_DIR) "
-    "and pick it in Model; `storybench models` lists what this machine has."
+    f"For real stories start Ollama (`ollama serve`, then `ollama pull {HINT_OLLAMA_MODEL}`) or put a .gguf "
+    f"file in STORYBENCH_MODELS_DIR, and pick it in Model; {MODELS_HINT}."
 )
+
+
+def ollama_hint(base_url: str, model: str) -> str:
+    """The one hint for an Ollama server that does not answer or lacks a model.
+
+    Returns:
+        e.g. "is `ollama serve` running at http://127.0.0.1:11434? is the model pulled:
+        `ollama pull llama3.2`? `storybench models` lists the models this machine can use".
+    """
+    return f"is `ollama serve` running at {base_url}? is the model pulled: `ollama pull {model}`? {MODELS_HINT}"
+
+
 _SPLIT = re.compile(r"-(\d{5})-of-(\d{5})\.gguf$", re.I)
 
 
@@ -101,29 +127,37 @@ def _size(path: Path) -> int | None:
 def ollama_store_models(store: Path) -> list[FoundModel]:
     """GGUF blobs of an Ollama model store, named through its manifests (see the module doc)."""
     manifests = store / "manifests"
-    found: list[FoundModel] = []
     if not manifests.is_dir():
-        return found
-    for manifest in sorted(p for p in manifests.rglob("*") if p.is_file()):
-        rel = manifest.relative_to(manifests).parts
-        if len(rel) < 3:
-            continue
-        *_registry, namespace, name, tag = rel if len(rel) >= 4 else ("", *rel)
-        try:
-            data = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-            continue
-        layers = data.get("layers") if isinstance(data, dict) else None
-        for layer in layers if isinstance(layers, list) else []:
-            if not isinstance(layer, dict) or layer.get("mediaType") != OLLAMA_MODEL_MEDIA_TYPE:
-                continue
-            digest = str(layer.get("digest", ""))
-            blob = store / "blobs" / digest.replace(":", "-", 1)
-            if digest.startswith("sha256:") and blob.is_file() and _is_gguf(blob):
-                label = f"{name}:{tag}" if namespace in ("library", "") else f"{namespace}/{name}:{tag}"
-                found.append(FoundModel("llamacpp", str(blob), label, "ollama store", _size(blob)))
-            break
-    return found
+        return []
+    found = (_manifest_model(store, m, m.relative_to(manifests).parts) for m in sorted(manifests.rglob("*")))
+    return [m for m in found if m is not None]
+
+
+def _model_layer(manifest: Any) -> dict[str, Any] | None:
+    """The first layer of a parsed manifest whose media type is the model's, ``None`` when none is."""
+    layers = manifest.get("layers") if isinstance(manifest, dict) else None
+    for layer in layers if isinstance(layers, list) else []:
+        if isinstance(layer, dict) and layer.get("mediaType") == OLLAMA_MODEL_MEDIA_TYPE:
+            return layer
+    return None
+
+
+def _manifest_model(store: Path, manifest: Path, rel: tuple[str, ...]) -> FoundModel | None:
+    """The model of one manifest file (``rel``: its path under ``manifests/``), ``None`` when it has none."""
+    if not manifest.is_file() or len(rel) < 3:
+        return None
+    *_registry, namespace, name, tag = rel if len(rel) >= 4 else ("", *rel)
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    model = _model_layer(data)
+    digest = str(model.get("digest", "")) if model is not None else ""
+    blob = store / "blobs" / digest.replace(":", "-", 1)
+    if not (digest.startswith("sha256:") and blob.is_file() and _is_gguf(blob)):
+        return None
+    label = f"{name}:{tag}" if namespace in ("library", "") else f"{namespace}/{name}:{tag}"
+    return FoundModel("llamacpp", str(blob), label, "ollama store", _size(blob))
 
 
 def _gguf_files(folder: Path, source: str) -> list[FoundModel]:
@@ -155,13 +189,63 @@ def _hf_cache_files(hub: Path) -> list[FoundModel]:
     return out
 
 
-def _ollama_server(url: str, client: httpx.Client) -> list[FoundModel]:
+@dataclass(frozen=True)
+class ServerProbe:
+    """One server :func:`discover` asked.
+
+    Attributes:
+        kind: ``"ollama"`` or ``"openai"``.
+        url: the server's base URL.
+        error: why it gave no list (``""`` when it answered).
+    """
+
+    kind: str
+    url: str
+    error: str = ""
+
+    @property
+    def reached(self) -> bool:
+        """Whether the server answered with a list of models."""
+        return not self.error
+
+    def describe(self) -> str:
+        """One line for ``storybench models``: what was tried, what went wrong, what to do."""
+        name = "Ollama server" if self.kind == "ollama" else "OpenAI-compatible server"
+        if self.reached:
+            return f"{name} at {self.url}: answered"
+        todo = "start it with `ollama serve`" if self.kind == "ollama" else "check that it runs and the URL"
+        return f"{name} at {self.url}: not reachable ({self.error}); {todo}"
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """What :func:`discover` found: the models, and the servers it asked."""
+
+    models: list[FoundModel]
+    servers: list[ServerProbe]
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, httpx.ConnectError):
+        return "connection refused"
+    if isinstance(exc, httpx.TimeoutException):
+        return "no answer in time"
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"HTTP {exc.response.status_code}"
+    if isinstance(exc, httpx.HTTPError):
+        return type(exc).__name__
+    return "answer is not a model list"
+
+
+def _ollama_server(url: str, client: httpx.Client, probes: list[ServerProbe]) -> list[FoundModel]:
     try:
         resp = client.get(url.rstrip("/") + "/api/tags")
         resp.raise_for_status()
         models = resp.json().get("models", [])
-    except (httpx.HTTPError, ValueError, AttributeError):
+    except (httpx.HTTPError, ValueError, AttributeError) as exc:
+        probes.append(ServerProbe("ollama", url, _why(exc)))
         return []
+    probes.append(ServerProbe("ollama", url))
     out = []
     for m in models if isinstance(models, list) else []:
         if isinstance(m, dict) and m.get("name"):
@@ -170,7 +254,7 @@ def _ollama_server(url: str, client: httpx.Client) -> list[FoundModel]:
     return out
 
 
-def _openai_server(url: str, client: httpx.Client, api_key: str | None) -> list[FoundModel]:
+def _openai_server(url: str, client: httpx.Client, api_key: str | None, probes: list[ServerProbe]) -> list[FoundModel]:
     root = url.rstrip("/")
     root = root if root.endswith("/v1") else root + "/v1"
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -178,8 +262,10 @@ def _openai_server(url: str, client: httpx.Client, api_key: str | None) -> list[
         resp = client.get(root + "/models", headers=headers)
         resp.raise_for_status()
         data = resp.json().get("data", [])
-    except (httpx.HTTPError, ValueError, AttributeError):
+    except (httpx.HTTPError, ValueError, AttributeError) as exc:
+        probes.append(ServerProbe("openai", url, _why(exc)))
         return []
+    probes.append(ServerProbe("openai", url))
     return [
         FoundModel("openai", str(m["id"]), str(m["id"]), f"openai-compatible server {url}")
         for m in (data if isinstance(data, list) else [])
@@ -212,7 +298,20 @@ def discover_models(
     transport: httpx.BaseTransport | None = None,
     servers: bool = True,
 ) -> list[FoundModel]:
-    """Every model this machine can use (see the module doc for where it looks).
+    """Every model this machine can use: :func:`discover`'s ``models`` (same arguments)."""
+    return discover(env=env, home=home, timeout=timeout, transport=transport, servers=servers).models
+
+
+def discover(
+    *,
+    env: Mapping[str, str] | None = None,
+    home: str | os.PathLike[str] | None = None,
+    timeout: float = 0.5,
+    transport: httpx.BaseTransport | None = None,
+    servers: bool = True,
+) -> Discovery:
+    """Every model this machine can use (see the module doc for where it looks), and
+    every server asked, reached or not.
 
     Args:
         env: the environment to read (default ``os.environ``).
@@ -222,21 +321,15 @@ def discover_models(
         servers: ask the Ollama and OpenAI-compatible servers (``False``: files only).
 
     Returns:
-        Found models, servers first, the built-in model last; a GGUF file found in
-        several places is listed once (first place wins).
+        The found models, servers first, the built-in model last (a GGUF file found in
+        several places is listed once: first place wins), and the servers asked.
     """
     env = os.environ if env is None else env
     home_dir = Path(home).expanduser() if home is not None else Path.home()
     found: list[FoundModel] = []
+    probes: list[ServerProbe] = []
     if servers:
-        with httpx.Client(timeout=timeout, transport=transport) as client:
-            host = env.get("OLLAMA_HOST") or "http://127.0.0.1:11434"
-            if not host.startswith(("http://", "https://")):
-                host = "http://" + host
-            found += _ollama_server(host, client)
-            openai_url = env.get("STORYBENCH_OPENAI_BASE_URL") or env.get("OPENAI_BASE_URL")
-            if openai_url:
-                found += _openai_server(openai_url, client, env.get("OPENAI_API_KEY"))
+        found += _ask_servers(env, timeout, transport, probes)
     store = Path(env["OLLAMA_MODELS"]).expanduser() if env.get("OLLAMA_MODELS") else home_dir / ".ollama" / "models"
     found += ollama_store_models(store)
     for folder in (home_dir / ".lmstudio" / "models", home_dir / ".cache" / "lm-studio" / "models"):
@@ -250,7 +343,23 @@ def discover_models(
     found += _hf_cache_files(hub)
     for folder in _split_dirs(env.get("STORYBENCH_MODELS_DIR", "")):
         found += _gguf_files(folder, "STORYBENCH_MODELS_DIR")
-    return _unique([*found, *_builtin()])
+    return Discovery(_unique([*found, *_builtin()]), probes)
+
+
+def _ask_servers(
+    env: Mapping[str, str], timeout: float, transport: httpx.BaseTransport | None, probes: list[ServerProbe]
+) -> list[FoundModel]:
+    """The models of the Ollama server and of the OpenAI-compatible one (when one is named)."""
+    found: list[FoundModel] = []
+    with httpx.Client(timeout=timeout, transport=transport) as client:
+        host = env.get("OLLAMA_HOST") or "http://127.0.0.1:11434"
+        if not host.startswith(("http://", "https://")):
+            host = "http://" + host
+        found += _ollama_server(host, client, probes)
+        openai_url = env.get("STORYBENCH_OPENAI_BASE_URL") or env.get("OPENAI_BASE_URL")
+        if openai_url:
+            found += _openai_server(openai_url, client, env.get("OPENAI_API_KEY"), probes)
+    return found
 
 
 def _split_dirs(value: str) -> list[Path]:

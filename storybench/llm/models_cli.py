@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from storybench.llm.discovery import discover_models
+from storybench.llm.discovery import discover
 
 __all__ = ["add_models_command", "run_models_command"]
 
@@ -40,12 +40,15 @@ def add_models_command(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_models_command(args: argparse.Namespace) -> int:
     """Print the found models, one a line (or JSON); returns 0."""
-    found = discover_models(timeout=args.timeout, servers=not args.no_servers)
+    result = discover(timeout=args.timeout, servers=not args.no_servers)
+    found = result.models
     if args.json:
         print(json.dumps([asdict(m) for m in found], indent=2, ensure_ascii=False))
         return 0
     print(f"{'MODEL':<40} {'BACKEND':<9} {'SIZE':>8}  SOURCE")
     for m in found:
         print(m.describe())
+    for probe in result.servers:
+        print(probe.describe())
     print("use one: STORYBENCH_LLM_BACKEND=<backend> and the model (a GGUF path for llamacpp) in the widget's Model")
     return 0

@@ -39,6 +39,7 @@ from storybench.config import env_settings
 from storybench.exceptions import BackendError, PermanentBackendError, TransientBackendError
 from storybench.http_errors import error_for_status, error_for_transport
 from storybench.llm.base import GenerationOptions, Message
+from storybench.llm.discovery import ollama_hint
 from storybench.llm.http import DEFAULT_TIMEOUT, HTTPChatBackend, ModelNotFoundError, normalize_base_url
 from storybench.llm.retry import RetryPolicy
 from storybench.llm.schema import schema_instruction
@@ -133,7 +134,7 @@ class OllamaBackend(HTTPChatBackend):
         self._ollama.close()
 
     def _hint(self, model: str) -> str:
-        return f"is `ollama serve` running at {self.base_url}? is the model pulled: `ollama pull {model}`?"
+        return ollama_hint(self.base_url, model)
 
     # -- errors -----------------------------------------------------------------
     def _remember_error(self, response: httpx.Response) -> None:

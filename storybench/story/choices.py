@@ -19,6 +19,7 @@ When fewer than :data:`MIN_CHOICES` remain, the engine asks the model again with
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -28,6 +29,7 @@ __all__ = [
     "MAX_CHOICES",
     "MAX_CHOICE_CHARS",
     "MIN_CHOICES",
+    "RECOGNISERS",
     "ChoiceExtraction",
     "ChoiceList",
     "clean_choice",
@@ -158,8 +160,84 @@ def _dedupe(raw: list[str]) -> tuple[list[str], int]:
     return out, dropped
 
 
+def _last_filled(lines: list[str]) -> int:
+    """The index of the last non-blank line, ``-1`` when every line is blank."""
+    n = len(lines) - 1
+    while n >= 0 and not lines[n].strip():
+        n -= 1
+    return n
+
+
+def _block_above(lines: list[str], stop: int) -> list[int]:
+    """The indices of the run of choice lines that ends right above ``stop`` (blank lines
+    allowed inside), in order; empty when the line above is not a choice."""
+    block: list[int] = []
+    for n in range(stop - 1, -1, -1):
+        if not lines[n].strip():
+            continue
+        if _line_choice(lines[n]) is None:
+            break
+        block.insert(0, n)
+    return block
+
+
+def _heading_above(lines: list[str], first: int) -> int:
+    """Where the narrative ends above a choice block starting at ``first``: the heading
+    line right above it ("Your choices:") when there is one, else ``first``."""
+    k = first - 1
+    while k >= 0 and not lines[k].strip():
+        k -= 1
+    heading = lines[k].strip() if k >= 0 else ""
+    is_heading = (
+        heading
+        and len(heading) <= 80
+        and not heading.endswith(".")
+        and (_HEADING.match(heading) or (heading.endswith(":") and len(heading) <= 60))
+    )
+    return k if is_heading else first
+
+
+def _final_block(lines: list[str]) -> ChoiceExtraction | None:
+    """Recogniser: the last block of choice lines, possibly followed by one short remark
+    ("Choose wisely!"); bullets count only when there are at least two."""
+    last = _last_filled(lines)
+    if last < 0:
+        return None
+    block = _block_above(lines, last + 1)
+    if not block:  # a trailing free-text line after the block is tolerated
+        block = _block_above(lines, last) if len(lines[last]) < 80 else []
+        if len(block) < MIN_CHOICES:
+            return None
+    if len(block) < MIN_CHOICES and all(_NUMBERED.match(lines[n]) is None for n in block):
+        return None
+    choices, dropped = _dedupe([_line_choice(lines[n]) or "" for n in block])
+    narrative = "\n".join(lines[: _heading_above(lines, block[0])]).strip()
+    return ChoiceExtraction(narrative=narrative, choices=choices, dropped=dropped)
+
+
+def _inline_run(lines: list[str]) -> ChoiceExtraction | None:
+    """Recogniser: choices run together on one line ("1. Left 2. Right"); the last such line wins."""
+    for n in range(len(lines) - 1, -1, -1):
+        split = _split_inline(lines[n])
+        if split is None:
+            continue
+        prefix, raw = split
+        choices, dropped = _dedupe(raw)
+        kept = lines[:n] + ([prefix] if prefix and not _HEADING.match(prefix) else [])
+        return ChoiceExtraction(narrative="\n".join(kept).strip(), choices=choices, dropped=dropped)
+    return None
+
+
+#: The recognisers :func:`extract_choices` tries, in order; the first that finds choices wins.
+RECOGNISERS: tuple[Callable[[list[str]], ChoiceExtraction | None], ...] = (_final_block, _inline_run)
+
+
 def extract_choices(text: str) -> ChoiceExtraction:
     """Split a model's answer into narrative and choices (see the module doc).
+
+    The answer's lines go through :data:`RECOGNISERS` (a final block of choice lines,
+    then choices run together on one line); when none finds choices the whole text is
+    narrative.
 
     Args:
         text: the whole answer.
@@ -168,74 +246,10 @@ def extract_choices(text: str) -> ChoiceExtraction:
         The narrative without choice lines and the cleaned choices (0 to 4 of them).
     """
     lines = text.replace("\r\n", "\n").split("\n")
-    # find the last block of choice lines (blank lines allowed inside)
-    end = len(lines)
-    while end > 0 and not lines[end - 1].strip():
-        end -= 1
-    i = end
-    block: list[int] = []
-    while i > 0:
-        line = lines[i - 1]
-        if not line.strip():
-            i -= 1
-            continue
-        if _line_choice(line) is None:
-            break
-        block.insert(0, i - 1)
-        i -= 1
-    # a trailing free-text line after the block (e.g. "Choose wisely!") is tolerated
-    if not block and end > 0:
-        j = end - 1
-        k = j
-        while k > 0 and not lines[k - 1].strip():
-            k -= 1
-        probe = k
-        tmp: list[int] = []
-        while probe > 0:
-            line = lines[probe - 1]
-            if not line.strip():
-                probe -= 1
-                continue
-            if _line_choice(line) is None:
-                break
-            tmp.insert(0, probe - 1)
-            probe -= 1
-        if len(tmp) >= MIN_CHOICES and len(lines[j]) < 80:
-            block, i = tmp, probe
-            end = j + 1
-    if block:
-        raw = [_line_choice(lines[n]) or "" for n in block]
-        # only bullets? they count when there are at least two of them
-        if all(_NUMBERED.match(lines[n]) is None for n in block) and len(block) < MIN_CHOICES:
-            block = []
-    if block:
-        first = block[0]
-        head = first
-        # drop a heading line ("Your choices:") right above the block
-        k = first - 1
-        while k >= 0 and not lines[k].strip():
-            k -= 1
-        heading = lines[k].strip() if k >= 0 else ""
-        if (
-            heading
-            and len(heading) <= 80
-            and not heading.endswith(".")
-            and (_HEADING.match(heading) or (heading.endswith(":") and len(heading) <= 60))
-        ):
-            head = k
-        choices, dropped = _dedupe(raw)
-        narrative = "\n".join(lines[:head]).strip()
-        return ChoiceExtraction(narrative=narrative, choices=choices, dropped=dropped)
-    # no block: look for choices run together on one line (last such line wins)
-    for n in range(len(lines) - 1, -1, -1):
-        split = _split_inline(lines[n])
-        if split is None:
-            continue
-        prefix, raw = split
-        choices, dropped = _dedupe(raw)
-        kept = lines[:n] + ([prefix] if prefix and not _HEADING.match(prefix) else [])
-        narrative = "\n".join(kept).strip()
-        return ChoiceExtraction(narrative=narrative, choices=choices, dropped=dropped)
+    for recognise in RECOGNISERS:
+        found = recognise(lines)
+        if found is not None:
+            return found
     return ChoiceExtraction(narrative=text.strip(), choices=[])
 
 

@@ -1,161 +1,132 @@
-"""The story engine: generates segments with an LLM and illustrates them with an image backend.
+"""The story engine: a thin front over a story's writer, illustrator and session.
 
 One :class:`StoryEngine` drives one :class:`~storybench.story.model.Story` (two engines
-share nothing). The loop for each segment:
+share nothing). It is composed of:
 
-1. build the prompts (:mod:`storybench.story.prompts`) and stream the text from the
-   LLM, handing every chunk to ``on_chunk`` (or yielding it from :meth:`StoryEngine.generate_stream`);
-2. split the answer into narrative and choices (:mod:`storybench.story.choices`); when
-   fewer than two choices come out, ask once more with a structured request for three,
-   then fall back to language defaults — there are always 2-4 choices;
-3. add the segment to the graph, make it current, save the story;
-4. *after* the text, in a background thread (or inline with ``inline_images=True``):
-   make the illustration prompt (:class:`~storybench.story.illustration.IllustrationPrompter`),
-   render it through the image backend, write ``images/<segment_id>.png`` atomically.
-   A failed image only marks the segment ``failed`` with its error;
-   :meth:`StoryEngine.retry_image` tries again.
+* :class:`~storybench.story.writer.SegmentWriter`: streams a segment's text through the
+  story's LLM gate with the loop guard, Stop and Cancel, and returns a typed
+  :class:`~storybench.story.writer.Draft`; splits it into narrative and 2-4 choices;
+* :class:`~storybench.story.session.StorySession`: the story's folder and file, its
+  graph changes under one lock, autosave, save conflicts;
+* :class:`~storybench.story.illustrator.Illustrator`: after the text, the illustration
+  (prompt, render, file) in its own render thread, or inline with ``inline_images``.
 
-Navigation never deletes: :meth:`~StoryEngine.back` and :meth:`~StoryEngine.goto` move
-the reader, :meth:`~StoryEngine.regenerate` adds a sibling version next to the old one,
-and :meth:`~StoryEngine.choose` on an earlier segment starts a new branch.
+The loop for one segment: the chat messages (:mod:`storybench.story.messages`), the
+draft, the segment added to the graph (unfinished, without choices, when Stop or the
+kernel's Interrupt ended it), the illustration scheduled. Navigation never deletes:
+:meth:`~StoryEngine.back` and :meth:`~StoryEngine.goto` move the reader,
+:meth:`~StoryEngine.regenerate` adds a sibling version, :meth:`~StoryEngine.choose` on
+an earlier segment starts a new branch.
 
-Limits that keep a tiny model (SmolLM2-135M) usable: ``max_tokens`` 300 per segment,
-stop strings at a fifth choice and chat end markers, a loop guard that stops the
-stream when the model repeats itself (:mod:`storybench.story.repetition`), bounded
-context, fallbacks for choices and illustration prompts.
+Options are one :class:`EngineOptions` object; the keyword arguments of earlier
+releases (``llm=``, ``max_tokens=``, ...) still work and fill it.
+
+Limits that keep a tiny model (SmolLM2-135M) usable: ``max_tokens`` 300, stop strings,
+the loop guard, bounded context, fallbacks for choices, titles and illustration prompts.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import re
 import threading
 from collections.abc import Callable, Generator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from storybench.exceptions import Cancelled, ConfigError, StorybenchError
-from storybench.llm.base import LLMBackend, Message, get_llm_backend
+from storybench.exceptions import ConfigError
+from storybench.llm.base import LLMBackend, get_llm_backend
 from storybench.render.base import ImageBackend, get_image_backend
-from storybench.story.choices import (
-    MIN_CHOICES,
-    ChoiceList,
-    default_choices,
-    extract_choices,
-    finalize_choices,
-)
-from storybench.story.folders import check_target, copy_images, story_folder_name
+from storybench.story.drafts import DraftKeeper, Place, unfinished_segment
+from storybench.story.folders import story_folder_name
 from storybench.story.illustration import IllustrationPrompter
-from storybench.story.images import IllustrationMixin
+from storybench.story.illustrator import Illustrator
+from storybench.story.llm_gate import LLMGate
+from storybench.story.messages import continue_messages, segment_messages
 from storybench.story.model import GenerationSettings, Segment, Story, StorySettings
-from storybench.story.prompts import SEGMENT_STOP, choices_messages, continue_messages, segment_messages
-from storybench.story.repetition import degeneration_cut
+from storybench.story.options import DEFAULT_OUTPUT_ROOT, EngineOptions, SegmentCallback, engine_options
+from storybench.story.session import StorySession
+from storybench.story.titles import write_title
+from storybench.story.writer import Draft, Priority, SegmentWriter, clean_generated_text
 
-__all__ = ["DEFAULT_OUTPUT_ROOT", "ChunkCallback", "SegmentCallback", "StoryEngine", "clean_generated_text"]
-
-DEFAULT_OUTPUT_ROOT = "outputs/stories"
+__all__ = [
+    "DEFAULT_OUTPUT_ROOT",
+    "ChunkCallback",
+    "EngineOptions",
+    "SegmentCallback",
+    "StoryEngine",
+    "clean_generated_text",
+]
 
 ChunkCallback = Callable[[str], None]
-SegmentCallback = Callable[[Segment], None]
-
-_CHAT_MARKERS = re.compile(r"<\|[a-z_]+\|>|</?s>|\[/?INST\]", re.I)
-_ROLE_PREFIX = re.compile(r"^\s*(?:assistant|narrator|рассказчик|оповідач)\s*:\s*", re.I)
 
 
-class _Stopped(Exception):
-    """Internal: the writer pressed Stop (the text so far is kept)."""
-
-
-def clean_generated_text(raw: str) -> str:
-    """A model's raw answer without chat markers, a leading role prefix ("Assistant:"),
-    anything after a stop string, and surrounding blank space."""
-    text = raw
-    for stop in SEGMENT_STOP:
-        if stop.strip() and stop in text:
-            text = text.split(stop, 1)[0]
-    text = _CHAT_MARKERS.sub("", text)
-    text = _ROLE_PREFIX.sub("", text)
-    text = re.sub(r"\n{3,}", "\n\n", text)
-    return text.strip()
-
-
-class StoryEngine(IllustrationMixin):
+class StoryEngine:
     """Generates and illustrates the segments of one story.
 
     Args:
         story: the story to drive (a :class:`Story`, or :class:`StorySettings` for a new one).
-        llm: an LLM backend or its registered name (created on first use).
-        image_backend: an image backend, its registered name, or ``None`` for no images.
-        output_root: folder holding story folders; the story's is
-            ``output_root/<title slug>-<id start>`` (:func:`~storybench.story.folders.story_folder_name`).
-        story_dir: the story folder itself (overrides ``output_root``).
-        inline_images: render illustrations in the calling thread (tests, scripts).
-        autosave: save ``story.json`` after every change.
-        max_tokens: token budget of one segment's text.
-        temperature, top_p, seed: sampling settings of segment requests.
-        llm_options: options passed to :func:`get_llm_backend` when ``llm`` is a name.
-        image_options: options passed to :func:`get_image_backend` when ``image_backend`` is a name.
-        on_image: called (from the render thread) when a segment's image status changes.
-        prefetch_images: illustrate prefetched (unvisited) segments too (default: only with
-            the offline ``storyboard`` renderer, which costs no GPU time).
-        story_file: the story's file name in ``story_dir`` (a loaded ``my-story.json``).
+        options: see :class:`EngineOptions`.
+        **legacy: :class:`EngineOptions` fields as keyword arguments (as in earlier releases).
 
     Raises:
-        ConfigError: ``max_tokens`` below 16.
+        ConfigError: ``max_tokens`` below 16. TypeError: an unknown keyword.
     """
 
-    def __init__(
-        self,
-        story: Story | StorySettings,
-        *,
-        llm: LLMBackend | str = "llamacpp",
-        image_backend: ImageBackend | str | None = "storyboard",
-        output_root: str | os.PathLike[str] = DEFAULT_OUTPUT_ROOT,
-        story_dir: str | os.PathLike[str] | None = None,
-        inline_images: bool = False,
-        autosave: bool = True,
-        max_tokens: int = 300,
-        temperature: float = 0.7,
-        top_p: float = 0.9,
-        seed: int | None = None,
-        llm_options: dict[str, Any] | None = None,
-        image_options: dict[str, Any] | None = None,
-        on_image: SegmentCallback | None = None,
-        prefetch_images: bool | None = None,
-        story_file: str = "story.json",
-    ) -> None:
-        if max_tokens < 16:
-            raise ConfigError(f"max_tokens: {max_tokens} is too small for a segment (at least 16)")
+    def __init__(self, story: Story | StorySettings, options: EngineOptions | None = None, **legacy: Any) -> None:
+        opts = engine_options(options, legacy)
+        self.options = opts
         self.story = story if isinstance(story, Story) else Story(settings=story)
+        llm, image = opts.llm, opts.image_backend
         self._llm = llm if isinstance(llm, LLMBackend) else None
         self._owns_llm = self._llm is None
         self.llm_name = llm.name if isinstance(llm, LLMBackend) else llm
-        self._image: ImageBackend | None = image_backend if isinstance(image_backend, ImageBackend) else None
+        self._image: ImageBackend | None = image if isinstance(image, ImageBackend) else None
         self._owns_image = self._image is None
-        self.image_backend_name = image_backend.name if isinstance(image_backend, ImageBackend) else image_backend
-        self.story_dir = Path(story_dir) if story_dir is not None else Path(output_root) / story_folder_name(self.story)
-        self._story_file = story_file
-        self.inline_images = inline_images
-        self.autosave = autosave
-        self.max_tokens = max_tokens
-        self.temperature = temperature
-        self.top_p = top_p
-        self.seed = seed
-        self._llm_options = dict(llm_options or {})
-        self._image_options = dict(image_options or {})
-        self.on_image = on_image
-        self._llm_lock = threading.RLock()
-        self._state_lock = threading.RLock()
-        self._executor: ThreadPoolExecutor | None = None
-        self._futures: dict[str, Future[None]] = {}
+        self.image_backend_name = image.name if isinstance(image, ImageBackend) else image
+        story_dir = (
+            Path(opts.story_dir)
+            if opts.story_dir is not None
+            else Path(opts.output_root) / story_folder_name(self.story)
+        )
+        self.session = StorySession(self.story, story_dir, story_file=opts.story_file, autosave=opts.autosave)
+        self.gate = LLMGate(opts.background_settle_s)
+        self.writer = SegmentWriter(lambda: self.llm, self.gate, opts.sampling)
+        self.illustrator = Illustrator(
+            self.session,
+            backend=lambda: self.image_backend,
+            prompter=lambda: self.prompter,
+            enabled=bool(self.image_backend_name),
+            inline=opts.inline_images,
+            on_image=opts.on_image,
+        )
+        self.keeper = DraftKeeper(
+            self.session, self.writer, illustrate=self.schedule_image, settings=self._generation_settings
+        )
+        self.prefetch_images = (
+            opts.prefetch_images if opts.prefetch_images is not None else self.image_backend_name == "storyboard"
+        )
         self._cancel = threading.Event()
         self._stop = threading.Event()
-        self.prefetch_images = (
-            prefetch_images if prefetch_images is not None else self.image_backend_name == "storyboard"
-        )
         self._prompter: IllustrationPrompter | None = None
+
+    # ------------------------------------------------------------ settings
+    max_tokens = property(lambda self: self.options.max_tokens, doc="Token budget of one segment's text.")
+    temperature = property(lambda self: self.options.temperature, doc="Sampling temperature of segments.")
+    top_p = property(lambda self: self.options.top_p, doc="Nucleus sampling of segments.")
+    seed = property(lambda self: self.options.seed, doc="Sampling seed of segments.")
+    inline_images = property(lambda self: self.illustrator.inline, doc="Whether illustrations render inline.")
+    autosave = property(lambda self: self.session.autosave, doc="Whether every change is saved.")
+
+    @property
+    def on_image(self) -> SegmentCallback | None:
+        """Called (from the render thread) when a segment's image status changes."""
+        return self.illustrator.on_image
+
+    @on_image.setter
+    def on_image(self, callback: SegmentCallback | None) -> None:
+        self.illustrator.on_image = callback
 
     # ------------------------------------------------------------ backends
     @property
@@ -166,29 +137,80 @@ class StoryEngine(IllustrationMixin):
             UnknownBackendError, MissingDependencyError: it cannot be created.
         """
         if self._llm is None:
-            self._llm = get_llm_backend(self.llm_name, **self._llm_options)
+            self._llm = get_llm_backend(self.llm_name, **self.options.llm_options)
         return self._llm
 
     @property
     def image_backend(self) -> ImageBackend | None:
         """The image backend (created on first use), ``None`` when images are off."""
         if self._image is None and self.image_backend_name:
-            self._image = get_image_backend(self.image_backend_name, **self._image_options)
+            self._image = get_image_backend(self.image_backend_name, **self.options.image_options)
         return self._image
 
     @property
     def prompter(self) -> IllustrationPrompter:
-        """The illustration prompter (shares this engine's LLM lock and cache)."""
+        """The illustration prompter (background work through this story's LLM gate)."""
         if self._prompter is None:
-            self._prompter = IllustrationPrompter(self.llm, lock=self._llm_lock)
+            self._prompter = IllustrationPrompter(self.llm, gate=self.gate)
         return self._prompter
+
+    @property
+    def story_dir(self) -> Path:
+        """The story's folder (images in ``images/``)."""
+        return self.session.story_dir
 
     @property
     def story_path(self) -> Path:
         """The story's own file, ``<story_dir>/story.json`` (or the file it was saved as)."""
-        return self.story_dir / self._story_file
+        return self.session.story_path
 
     # ---------------------------------------------------------- generation
+    def _events(self, cancel_event: threading.Event | None) -> tuple[threading.Event, threading.Event | None]:
+        """The cancel and stop events of a generation (fresh engine events unless the caller has its own)."""
+        if cancel_event is not None:
+            return cancel_event, None
+        self._cancel.clear()
+        self._stop.clear()
+        return self._cancel, self._stop
+
+    def write_segment(
+        self,
+        parent_id: str | None = None,
+        choice_index: int | None = None,
+        on_chunk: ChunkCallback | None = None,
+        *,
+        make_current: bool = True,
+        visited: bool = True,
+        cancel_event: threading.Event | None = None,
+        priority: Priority = "urgent",
+    ) -> Segment:
+        """Write the segment continuing ``parent_id`` after its choice ``choice_index``
+        (an opening when ``parent_id`` is ``None``), handing chunks to ``on_chunk``.
+
+        The segment is added to the story (current with ``make_current``) and its
+        illustration scheduled. After :meth:`stop` (or the kernel's Interrupt, a
+        ``KeyboardInterrupt`` from ``on_chunk`` or between chunks) the text so far is
+        kept as an *unfinished* segment without choices and the interrupt re-raised.
+
+        Args:
+            parent_id, choice_index: where the segment goes.
+            on_chunk: called with each text chunk.
+            make_current: make it the reader's segment (``False`` for prefetching).
+            visited: whether the reader has seen it (``False`` for prefetched segments).
+            cancel_event: a private event that cancels this generation (the prefetcher's).
+            priority: ``"background"`` (prefetching) gives the LLM up to the reader.
+
+        Raises:
+            KeyError, IndexError: the place does not exist.
+            BackendError: the LLM failed (nothing is added).
+            Cancelled: :meth:`cancel` (or ``cancel_event``) was set: nothing is added.
+        """
+        place = Place.under(self.story, parent_id, choice_index)
+        cancel, stop = self._events(cancel_event)
+        messages = segment_messages(self.story, place.parent_id, place.choice_text or None)
+        draft = self.writer.write(messages, on_chunk, cancel=cancel, stop=stop, priority=priority)
+        return self._keep(draft, place, make_current, visited)
+
     def generate_stream(
         self,
         parent_id: str | None = None,
@@ -198,261 +220,79 @@ class StoryEngine(IllustrationMixin):
         visited: bool = True,
         cancel_event: threading.Event | None = None,
     ) -> Generator[str, None, Segment]:
-        """Generate the segment continuing ``parent_id`` after its choice ``choice_index``
-        (an opening when ``parent_id`` is ``None``), yielding text chunks as they come.
+        """:meth:`write_segment` as a generator of text chunks whose return value is the
+        segment (kept for callers of earlier releases; use :meth:`write_segment`)."""
+        place = Place.under(self.story, parent_id, choice_index)
+        cancel, stop = self._events(cancel_event)
+        messages = segment_messages(self.story, place.parent_id, place.choice_text or None)
+        writing = self.writer.stream(messages, cancel=cancel, stop=stop)
+        yield from writing
+        assert writing.draft is not None
+        return self._keep(writing.draft, place, make_current, visited)
 
-        The generator's return value (``StopIteration.value``, or ``yield from``) is the new
-        segment, already added to the story (and current, with ``make_current``); its image
-        is scheduled. After :meth:`stop` (or a ``KeyboardInterrupt`` — the kernel's
-        Interrupt — between chunks) the text so far is kept as an *unfinished* segment
-        without choices (:meth:`continue_segment` finishes it); the interrupt is re-raised.
+    def _keep(self, draft: Draft, place: Place, make_current: bool, visited: bool) -> Segment:
+        illustrate = visited or self.prefetch_images
+        return self.keeper.keep(draft, place, make_current=make_current, visited=visited, illustrate=illustrate)
 
-        Args:
-            parent_id, choice_index: where the segment goes.
-            make_current: make the new segment the reader's (``False`` for prefetching).
-            visited: whether the reader has seen it (``False`` for prefetched segments).
-            cancel_event: a private event that cancels this generation (the prefetcher's);
-                by default :meth:`cancel` / :meth:`stop`.
-
-        Raises:
-            KeyError: unknown ``parent_id``.
-            IndexError: ``choice_index`` out of range.
-            BackendError: the LLM failed (nothing is added to the story).
-            Cancelled: :meth:`cancel` (or ``cancel_event``) was set: nothing is added.
-        """
-        story = self.story
-        choice_text = ""
-        if parent_id is not None:
-            parent = story.segment(parent_id)
-            if choice_index is None or not 0 <= choice_index < len(parent.choices):
-                raise IndexError(f"segment {parent_id}: choice {choice_index} not in 0..{len(parent.choices) - 1}")
-            choice_text = parent.choices[choice_index]
-        else:
-            choice_index = None
-        own = cancel_event is None
-        event = self._cancel if cancel_event is None else cancel_event
-        if own:
-            self._cancel.clear()
-            self._stop.clear()
-        messages = segment_messages(story, parent_id, choice_text or None)
-        pieces: list[str] = []
-        interrupted: BaseException | None = None
-        stopped = False
-        try:
-            cut = yield from self._stream_text(messages, pieces, event, self._stop if own else None)
-        except KeyboardInterrupt as exc:  # the kernel's Interrupt: keep what was written
-            interrupted, cut, stopped = exc, None, True
-        except _Stopped:
-            cut, stopped = None, True
-        raw = "".join(pieces)
-        text = clean_generated_text(raw[:cut] if cut is not None else raw)
-        if stopped:
-            segment = self._add_segment(
-                parent_id, choice_index, choice_text, text, raw, [], "", make_current, visited, unfinished=True
-            )
-            if interrupted is not None:
-                raise interrupted
-            return segment
-        narrative, choices, source = self._finish_choices(text)
-        segment = self._add_segment(
-            parent_id, choice_index, choice_text, narrative, raw, choices, source, make_current, visited
-        )
-        if visited or self.prefetch_images:
-            self.schedule_image(segment.id)
-        return segment
-
-    def _stream_text(
-        self,
-        messages: list[Message],
-        pieces: list[str],
-        cancel: threading.Event,
-        stop: threading.Event | None,
-    ) -> Generator[str, None, int | None]:
-        """Stream one answer into ``pieces`` under the LLM lock; returns the loop-guard cut.
-
-        Raises:
-            Cancelled: ``cancel`` was set. _Stopped: ``stop`` was set (keep the text).
-        """
-        opts: dict[str, Any] = {
-            "max_tokens": self.max_tokens,
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "seed": self.seed,
-            "stop": SEGMENT_STOP,
-        }
-        with self._llm_lock:
-            if cancel.is_set():
-                raise Cancelled("segment generation cancelled")
-            if stop is not None and stop.is_set():
-                raise _Stopped
-            stream = self.llm.stream(messages, **opts)
-            try:
-                for chunk in stream:
-                    if cancel.is_set():
-                        raise Cancelled("segment generation cancelled")
-                    if stop is not None and stop.is_set():
-                        raise _Stopped
-                    if not chunk:
-                        continue
-                    pieces.append(chunk)
-                    yield chunk
-                    cut = degeneration_cut("".join(pieces))
-                    if cut is not None:  # the model is looping: stop and keep what came before
-                        return cut
-            finally:
-                close = getattr(stream, "close", None)
-                if close is not None:
-                    close()
-        return None
-
-    def _finish_choices(self, text: str) -> tuple[str, list[str], str]:
-        """``(narrative, 2-4 choices, source)`` of a generated text (asking again when needed)."""
-        found = extract_choices(text)
-        narrative, choices = found.narrative, found.choices
-        source: Literal["text", "structured", "default"] = "text"
-        if len(choices) < MIN_CHOICES:
-            asked = self._ask_choices(narrative or text)
-            if asked:
-                choices, source = asked, "structured"
-            else:
-                source = "default"
-                choices = choices + default_choices(self.story.settings.language)
-        return narrative, finalize_choices(choices, self.story.settings.language), source
-
-    def _add_segment(
-        self,
-        parent_id: str | None,
-        choice_index: int | None,
-        choice_text: str,
-        text: str,
-        raw: str,
-        choices: list[str],
-        source: str,
-        make_current: bool,
-        visited: bool,
-        *,
-        unfinished: bool = False,
-    ) -> Segment:
-        settings = GenerationSettings(
+    def _generation_settings(self) -> GenerationSettings:
+        o = self.options
+        return GenerationSettings(
             llm=self.llm_name or "",
             model=getattr(self._llm, "model", None),
-            temperature=self.temperature,
-            top_p=self.top_p,
-            max_tokens=self.max_tokens,
-            seed=self.seed,
+            temperature=o.temperature,
+            top_p=o.top_p,
+            max_tokens=o.max_tokens,
+            seed=o.seed,
         )
-        with self._state_lock:
-            segment = Segment(
-                id=self.story.new_segment_id(),
-                parent_id=parent_id,
-                choice_index=choice_index,
-                choice_text=choice_text,
-                text=text,
-                raw_text=raw,
-                choices=choices,
-                choices_source=source,  # type: ignore[arg-type]  # one of the literal values above
-                settings=settings,
-                unfinished=unfinished,
-                visited=visited,
-            )
-            self.story.add(segment)
-            if make_current:
-                self.story.current_id = segment.id
-            self._autosave()
-        return segment
 
-    def continue_stream(self, segment_id: str | None = None) -> Generator[str, None, Segment]:
-        """Finish an unfinished segment (default: the current one): the model continues its
-        text, the new text is appended and the choices extracted; yields the new chunks.
+    def continue_segment(self, segment_id: str | None = None, on_chunk: ChunkCallback | None = None) -> Segment:
+        """Finish an unfinished segment (default: the current one): the model continues
+        its text, the new text is appended and the choices extracted. A new :meth:`stop`
+        keeps the longer text, still unfinished.
 
         Raises:
             ConfigError: the segment is not unfinished.
-            KeyError, BackendError, Cancelled: as :meth:`generate_stream`. A new :meth:`stop`
-                keeps the longer text, still unfinished.
+            KeyError, BackendError, Cancelled: as :meth:`write_segment`.
         """
-        sid = segment_id or self.story.current_id
-        if sid is None:
-            raise ConfigError("story has no segment to continue")
-        seg = self.story.segment(sid)
-        if not seg.unfinished:
-            raise ConfigError(f"segment {sid} is finished: choose, or Regenerate it")
-        self._cancel.clear()
-        self._stop.clear()
-        messages = continue_messages(self.story, seg)
-        pieces: list[str] = []
-        interrupted: BaseException | None = None
-        stopped = False
-        try:
-            cut = yield from self._stream_text(messages, pieces, self._cancel, self._stop)
-        except KeyboardInterrupt as exc:
-            interrupted, cut, stopped = exc, None, True
-        except _Stopped:
-            cut, stopped = None, True
-        raw = "".join(pieces)
-        more = clean_generated_text(raw[:cut] if cut is not None else raw)
-        joined = (seg.text.rstrip() + " " + more.lstrip()).strip() if more else seg.text
-        with self._state_lock:
-            seg.raw_text = seg.raw_text + raw
-            if stopped:
-                seg.text = joined
-            else:
-                narrative, choices, source = self._finish_choices(joined)
-                seg.text, seg.choices, seg.choices_source = narrative, choices, source  # type: ignore[assignment]
-                seg.unfinished = False
-            self._autosave()
-        if interrupted is not None:
-            raise interrupted
-        if not seg.unfinished:
-            self.schedule_image(seg.id)
-        return seg
+        seg = unfinished_segment(self.story, segment_id)
+        cancel, stop = self._events(None)
+        draft = self.writer.write(continue_messages(self.story, seg), on_chunk, cancel=cancel, stop=stop)
+        return self.keeper.keep_continued(seg, draft)
 
-    def continue_segment(self, segment_id: str | None = None, on_chunk: ChunkCallback | None = None) -> Segment:
-        """Finish an unfinished segment (see :meth:`continue_stream`)."""
-        return self.run_stream(self.continue_stream(segment_id), on_chunk)
-
-    def _ask_choices(self, narrative: str) -> list[str]:
-        """Three choices from a structured request, ``[]`` when it fails."""
-        try:
-            with self._llm_lock:
-                answer = self.llm.structured(
-                    choices_messages(narrative, self.story.settings.language),
-                    ChoiceList,
-                    attempts=1,
-                    max_tokens=120,
-                    temperature=0.5,
-                )
-        except (StorybenchError, ValueError):
-            return []
-        return finalize_choices(answer.choices, self.story.settings.language) if answer.choices else []
+    def continue_stream(self, segment_id: str | None = None) -> Generator[str, None, Segment]:
+        """:meth:`continue_segment` as a generator (kept for callers of earlier releases)."""
+        seg = unfinished_segment(self.story, segment_id)
+        cancel, stop = self._events(None)
+        writing = self.writer.stream(continue_messages(self.story, seg), cancel=cancel, stop=stop)
+        yield from writing
+        assert writing.draft is not None
+        return self.keeper.keep_continued(seg, writing.draft)
 
     def run_stream(self, gen: Generator[str, None, Segment], on_chunk: ChunkCallback | None) -> Segment:
-        """Drive a generator of :meth:`generate_stream` / :meth:`continue_stream` to its end,
-        handing each chunk to ``on_chunk``; returns its segment. A ``KeyboardInterrupt`` in
-        ``on_chunk`` is passed into the generator (it keeps the text, then re-raises)."""
+        """Drive a generator of :meth:`generate_stream` / :meth:`continue_stream` to its
+        end, handing each chunk to ``on_chunk``; returns its segment (kept for callers of
+        earlier releases: :meth:`write_segment` returns the segment directly)."""
         try:
             while True:
                 try:
                     chunk = next(gen)
-                except StopIteration as stop:
-                    return stop.value
+                except StopIteration as done:
+                    return done.value
                 if on_chunk is not None:
                     try:
                         on_chunk(chunk)
                     except KeyboardInterrupt as exc:
-                        gen.throw(exc)  # the generator keeps the text as an unfinished segment, re-raises
+                        gen.throw(exc)  # the segment is kept as unfinished, the interrupt re-raised
         finally:
-            gen.close()  # releases the LLM lock and the backend's stream if on_chunk raised
+            gen.close()
 
     def start(self, on_chunk: ChunkCallback | None = None) -> Segment:
-        """Generate an opening segment (a new one beside any earlier openings) and make it current.
-
-        Args:
-            on_chunk: called with each text chunk as it streams.
+        """Write an opening segment (a new one beside any earlier openings) and make it current.
 
         Raises:
-            BackendError, Cancelled: see :meth:`generate_stream`.
+            BackendError, Cancelled: see :meth:`write_segment`.
         """
-        return self.run_stream(self.generate_stream(None, None), on_chunk)
+        return self.write_segment(None, None, on_chunk)
 
     def choose(
         self,
@@ -468,7 +308,7 @@ class StoryEngine(IllustrationMixin):
 
         Raises:
             ConfigError: there is no current segment (call :meth:`start`).
-            IndexError, KeyError, BackendError, Cancelled: see :meth:`generate_stream`.
+            IndexError, KeyError, BackendError, Cancelled: see :meth:`write_segment`.
         """
         parent_id = from_id or self.story.current_id
         if parent_id is None:
@@ -476,30 +316,21 @@ class StoryEngine(IllustrationMixin):
         ready = self.prefetched(parent_id, choice_index) if use_prefetched else None
         if ready is not None:
             return self.visit(ready.id)
-        return self.run_stream(self.generate_stream(parent_id, choice_index), on_chunk)
+        return self.write_segment(parent_id, choice_index, on_chunk)
 
     def prefetched(self, parent_id: str, choice_index: int) -> Segment | None:
-        """The newest finished, not yet visited continuation of a choice (written ahead by
-        the prefetcher), ``None`` when there is none."""
-        with self._state_lock:
-            ready = [s for s in self.story.children_for(parent_id, choice_index) if not s.visited and not s.unfinished]
+        """The newest finished, not yet visited continuation of a choice, ``None`` when there is none."""
+        ready = self.session.unvisited_children(parent_id, choice_index)
         return ready[-1] if ready else None
 
     def visit(self, segment_id: str) -> Segment:
-        """Make a segment current and mark it visited; its illustration is scheduled if it
-        has none yet.
+        """Make a segment current and mark it visited; its illustration is scheduled if it has none yet.
 
         Raises:
             KeyError: unknown segment.
         """
-        with self._state_lock:
-            seg = self.story.segment(segment_id)
-            seg.visited = True
-            self.story.current_id = seg.id
-            self._autosave()
-            fut = self._futures.get(seg.id)
-            needs_image = seg.image_status != "done" and not seg.unfinished and (fut is None or fut.done())
-        if needs_image:
+        seg = self.session.goto(segment_id, visit=True)
+        if seg.image_status != "done" and not seg.unfinished and not self.illustrator.busy_with(seg.id):
             self.schedule_image(seg.id)
         return seg
 
@@ -509,17 +340,16 @@ class StoryEngine(IllustrationMixin):
 
         Raises:
             ConfigError: there is no segment to regenerate.
-            KeyError, BackendError, Cancelled: see :meth:`generate_stream`.
+            KeyError, BackendError, Cancelled: see :meth:`write_segment`.
         """
         sid = segment_id or self.story.current_id
         if sid is None:
             raise ConfigError("story has no segment to regenerate")
         old = self.story.segment(sid)
-        return self.run_stream(self.generate_stream(old.parent_id, old.choice_index), on_chunk)
+        return self.write_segment(old.parent_id, old.choice_index, on_chunk)
 
     def back(self, segment_id: str | None = None) -> Segment:
-        """Go back to ``segment_id`` (an ancestor or any segment), default the parent of the
-        current one. Nothing is deleted.
+        """Go back to ``segment_id`` (default: the parent of the current segment). Nothing is deleted.
 
         Raises:
             ConfigError: already at an opening (and no ``segment_id`` given) or no segment yet.
@@ -538,11 +368,7 @@ class StoryEngine(IllustrationMixin):
         Raises:
             KeyError: unknown segment.
         """
-        with self._state_lock:
-            seg = self.story.segment(segment_id)
-            self.story.current_id = seg.id
-            self._autosave()
-        return seg
+        return self.session.goto(segment_id)
 
     def cancel(self) -> None:
         """Abandon the text generation in progress (it raises :class:`Cancelled`; nothing is kept)."""
@@ -550,61 +376,60 @@ class StoryEngine(IllustrationMixin):
 
     def stop(self) -> None:
         """Stop the text generation in progress at the next chunk, keeping its text as an
-        unfinished segment, and stop the illustration of the current segment if it has not
-        started rendering (one rendering finishes in its thread; its segment stays as it is).
+        unfinished segment, and the current segment's illustration if it has not started.
         Safe to call from any thread."""
         self._stop.set()
         cur = self.story.current
         if cur is not None:
-            self.cancel_image(cur.id)
+            self.illustrator.cancel(cur.id)
+
+    def write_title(self) -> str:
+        """Ask the LLM for the story's title (background work: the reader's requests go
+        first) and keep it; returns it (``""``, and nothing changed, when none passed)."""
+        with self.gate.background():
+            title = write_title(self.llm, self.story)
+        if title:
+            self.session.set_title(title)
+        return title
+
+    # ---------------------------------------------------------- illustrations
+    def schedule_image(self, segment_id: str) -> Future[None] | None:
+        """Illustrate ``segment_id`` (see :meth:`Illustrator.schedule`)."""
+        return self.illustrator.schedule(segment_id)
+
+    def retry_image(self, segment_id: str) -> Future[None] | None:
+        """Render a segment's illustration again (after a failure, or to refresh it)."""
+        return self.illustrator.schedule(segment_id)
+
+    def cancel_image(self, segment_id: str) -> bool:
+        """Drop a scheduled illustration that has not started (see :meth:`Illustrator.cancel`)."""
+        return self.illustrator.cancel(segment_id)
+
+    def image_future(self, segment_id: str) -> Future[None] | None:
+        """The future of a segment's scheduled illustration, ``None`` when none was scheduled."""
+        return self.illustrator.future(segment_id)
+
+    def wait_images(self, timeout: float | None = None) -> bool:
+        """Wait for scheduled illustrations, at most ``timeout`` seconds; whether every one finished."""
+        return self.illustrator.wait(timeout)
+
+    def image_file(self, segment_id: str) -> Path | None:
+        """The absolute path of a segment's illustration, ``None`` until rendered."""
+        return self.illustrator.image_file(segment_id)
 
     # --------------------------------------------------------- persistence
-    def _autosave(self) -> None:
-        if self.autosave:
-            self.save()
-
     def save(self, path: str | os.PathLike[str] | None = None, *, overwrite: bool = False) -> Path:
-        """Save the story JSON atomically to its own file (:attr:`story_path`) or to ``path``
-        (a copy; the story keeps its folder).
-
-        Args:
-            path: where to write a copy (default: the story's own file).
-            overwrite: write even when ``path`` holds another story.
-
-        Raises:
-            StoryConflict: the file holds another story (and ``overwrite`` is false).
-            OSError: the folder cannot be written.
-        """
-        target = Path(path) if path is not None else self.story_path
-        with self._state_lock:
-            if not overwrite:
-                check_target(self.story, target)
-            return self.story.save(target)
+        """Save the story (see :meth:`StorySession.save`: StoryConflict, OSError)."""
+        return self.session.save(path, overwrite=overwrite)
 
     def save_as(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-        """Save the story to ``path`` and make it the story's file from now on: its
-        illustrations are copied to ``path``'s folder, which becomes :attr:`story_dir`
-        (autosaves go there).
-
-        Raises:
-            StoryConflict: ``path`` holds another story (and ``overwrite`` is false).
-            OSError: the folder cannot be written.
-        """
-        target = Path(path)
-        with self._state_lock:
-            if not overwrite:
-                check_target(self.story, target)
-            copy_images(self.story, self.story_dir, target.parent)
-            written = self.story.save(target)
-            self.story_dir, self._story_file = target.parent, target.name
-        return written
+        """Save to ``path`` and make it the story's file (see :meth:`StorySession.save_as`: StoryConflict, OSError)."""
+        return self.session.save_as(path, overwrite=overwrite)
 
     def close(self) -> None:
-        """Cancel queued illustrations (one already rendering finishes in its thread) and
+        """Drop queued illustrations (one already rendering finishes in its thread) and
         close the backends this engine created from names (not the ones passed in)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = None
+        self.illustrator.close()
         for backend, owned in ((self._llm, self._owns_llm), (self._image, self._owns_image)):
             if backend is not None and owned:
                 with contextlib.suppress(Exception):

@@ -33,6 +33,7 @@ from storybench.plan.models import derive_seed
 from storybench.plan.styles import get_style
 from storybench.render.spec import RenderSpec
 from storybench.story.choices import extract_choices
+from storybench.story.llm_gate import LLMGate
 from storybench.story.repetition import degeneration_cut
 
 __all__ = [
@@ -50,6 +51,9 @@ __all__ = [
 ]
 
 MAX_WORDS = 30
+#: At most this many characters of a scene go into its request: the evaluation of a
+#: request's prompt cannot be interrupted, and the reader's next segment may wait for it.
+SCENE_CHARS = 800
 
 FALLBACK_PROMPTS: dict[str, str] = {
     "noir": "A mysterious scene with dark atmosphere, a lone figure on a rain-soaked street at night",
@@ -130,7 +134,7 @@ def illustration_messages(cleaned_text: str, style: str) -> list[Message]:
                 "No dialogue, no names of styles, no quotes, no explanations."
             ),
         ),
-        Message(role="user", content=f"Scene: {cleaned_text[:1200]}\n\nEnglish image description:"),
+        Message(role="user", content=f"Scene: {cleaned_text[:SCENE_CHARS]}\n\nEnglish image description:"),
     ]
 
 
@@ -203,6 +207,9 @@ class IllustrationPrompter:
         max_tokens: token budget of one answer.
         lock: held around each LLM call (share the engine's lock: embedded models are
             not re-entrant).
+        gate: the story's :class:`~storybench.story.llm_gate.LLMGate` (instead of ``lock``):
+            each answer is then streamed as background work and given up, to be asked
+            again, as soon as the reader's segment waits for the LLM.
 
     Attributes:
         last_source: where the latest prompt came from: ``"llm"``, ``"truncated"``,
@@ -217,8 +224,10 @@ class IllustrationPrompter:
         attempts: int = 3,
         max_tokens: int = 80,
         lock: threading.Lock | threading.RLock | None = None,
+        gate: LLMGate | None = None,
     ) -> None:
         self.llm = llm
+        self._gate = gate
         self.attempts = attempts
         self.max_tokens = max_tokens
         self._lock = lock or threading.RLock()
@@ -256,8 +265,7 @@ class IllustrationPrompter:
         opts = {"max_tokens": self.max_tokens, "temperature": 0.4, **llm_options}
         for _attempt in range(self.attempts):
             try:
-                with self._lock:
-                    raw = self.llm.complete(messages, **opts)
+                raw = self._ask(messages, opts)
             except BackendError as exc:
                 rejections.append(f"error: {exc}")
                 continue
@@ -272,6 +280,31 @@ class IllustrationPrompter:
         if spare:
             return truncate_words(spare), "truncated", rejections
         return fallback_prompt(style), "fallback", rejections
+
+    def _ask(self, messages: list[Message], opts: dict[str, Any]) -> str:
+        """One answer: under the lock, or streamed through the gate (asked again when preempted)."""
+        assert self.llm is not None
+        if self._gate is None:
+            with self._lock:
+                return self.llm.complete(messages, **opts)
+        while True:
+            with self._gate.background():
+                pieces: list[str] = []
+                preempted = False
+                stream = self.llm.stream(messages, **opts)
+                try:
+                    for chunk in stream:
+                        if self._gate.preempted():
+                            preempted = True
+                            break
+                        pieces.append(chunk)
+                finally:
+                    close = getattr(stream, "close", None)
+                    if close is not None:
+                        close()
+                if not preempted:
+                    return "".join(pieces)
+            # the gate is left: the reader's request goes first, background() waits for it
 
     def clear(self) -> None:
         """Forget cached prompts."""

@@ -346,16 +346,7 @@ class Story(BaseModel):
         Raises:
             StoryFormatError: wrong format or version, or invalid fields (with JSON paths).
         """
-        if not isinstance(data, dict):
-            raise StoryFormatError("(root): expected a JSON object", source)
-        if data.get("format") != STORY_FORMAT:
-            raise StoryFormatError(f"format: expected {STORY_FORMAT!r}, got {data.get('format')!r}", source)
-        version = data.get("version")
-        if not isinstance(version, int) or version > STORY_FORMAT_VERSION or version < 1:
-            raise StoryFormatError(
-                f"version: unsupported {version!r} (this storybench reads up to {STORY_FORMAT_VERSION})", source
-            )
-        body = {k: v for k, v in data.items() if k not in ("format", "version")}
+        body = _story_body(data, source)
         try:
             story = cls.model_validate(body)
         except ValidationError as exc:
@@ -363,12 +354,35 @@ class Story(BaseModel):
                 f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors(include_url=False)
             )
             raise StoryFormatError(problems, source) from exc
-        for seg in story.segments.values():
-            if seg.parent_id is not None and seg.parent_id not in story.segments:
-                raise StoryFormatError(f"segments.{seg.id}.parent_id: unknown segment {seg.parent_id!r}", source)
-        if story.current_id is not None and story.current_id not in story.segments:
-            raise StoryFormatError(f"current_id: unknown segment {story.current_id!r}", source)
+        _check_links(story, source)
         return story
+
+
+def _story_body(data: Any, source: str | None) -> dict[str, Any]:
+    """A story document's fields without its format header (checked here).
+
+    Raises:
+        StoryFormatError: not an object, another format, or an unsupported version.
+    """
+    if not isinstance(data, dict):
+        raise StoryFormatError("(root): expected a JSON object", source)
+    if data.get("format") != STORY_FORMAT:
+        raise StoryFormatError(f"format: expected {STORY_FORMAT!r}, got {data.get('format')!r}", source)
+    version = data.get("version")
+    if not isinstance(version, int) or version > STORY_FORMAT_VERSION or version < 1:
+        raise StoryFormatError(
+            f"version: unsupported {version!r} (this storybench reads up to {STORY_FORMAT_VERSION})", source
+        )
+    return {k: v for k, v in data.items() if k not in ("format", "version")}
+
+
+def _check_links(story: Story, source: str | None) -> None:
+    """Raise :class:`StoryFormatError` for a parent or current id that names no segment."""
+    for seg in story.segments.values():
+        if seg.parent_id is not None and seg.parent_id not in story.segments:
+            raise StoryFormatError(f"segments.{seg.id}.parent_id: unknown segment {seg.parent_id!r}", source)
+    if story.current_id is not None and story.current_id not in story.segments:
+        raise StoryFormatError(f"current_id: unknown segment {story.current_id!r}", source)
 
 
 def load_story(path: str | os.PathLike[str]) -> Story:

@@ -2,10 +2,11 @@
 
 After a segment is shown, :class:`Prefetcher` asks the engine for the continuation
 of each of its choices, one after the other, in a background thread: at most one LLM
-request at a time (the engine's LLM lock), at the lowest priority (it waits until the
-current segment's illustration is done — its prompt needs the LLM — and gives the
-lock up at the next chunk when :meth:`Prefetcher.stop` is called, which the explorer
-does the moment the writer acts). Prefetched segments are added to the story as
+request at a time (the story's LLM gate), at the lowest priority: it waits until the
+current segment's illustration is done (its prompt needs the LLM), enters the gate as
+background work, and gives the LLM up at the next chunk when the reader's own request
+waits for it or :meth:`Prefetcher.stop` is called (the explorer does both the moment
+the writer acts). Prefetched segments are added to the story as
 *unvisited* (``Segment.visited`` false, not current); choosing one makes it current at
 once (:meth:`StoryEngine.choose`). Unchosen ones stay as unvisited branches.
 
@@ -91,22 +92,28 @@ class Prefetcher:
             t.join(timeout)
         return not self.running
 
+    def _image_done(self, segment_id: str, cancel: threading.Event) -> bool:
+        """Wait for the segment's own illustration; ``False`` when cancelled meanwhile."""
+        fut = self.engine.image_future(segment_id)
+        while fut is not None and not fut.done():
+            if cancel.wait(0.05):
+                return False
+        return True
+
     def _run(self, segment_id: str, cancel: threading.Event) -> None:
         engine = self.engine
         try:
-            if self.wait_for_image:
-                fut = engine.image_future(segment_id)
-                while fut is not None and not fut.done():
-                    if cancel.wait(0.05):
-                        return
+            if self.wait_for_image and not self._image_done(segment_id, cancel):
+                return
             parent = engine.story.segment(segment_id)
             for index in range(len(parent.choices)):
                 if cancel.is_set():
                     return
                 if engine.story.children_for(segment_id, index):
                     continue
-                gen = engine.generate_stream(segment_id, index, make_current=False, visited=False, cancel_event=cancel)
-                seg = engine.run_stream(gen, None)
+                seg = engine.write_segment(
+                    segment_id, index, make_current=False, visited=False, cancel_event=cancel, priority="background"
+                )
                 self.written.append(seg.id)
                 if self.on_segment is not None:
                     self.on_segment(seg)

@@ -63,7 +63,8 @@ class Section(w.VBox):
     """A box drawing one slice of a model.
 
     Subclasses build their widgets in ``__init__`` (then call ``super().__init__``),
-    set :attr:`traits` (class attribute: the model traits they depend on) and
+    set :attr:`follows` (class attribute: the model traits they depend on; not ``traits``, a
+    traitlets method) and
     implement :meth:`update`, which redraws the section from the model.
 
     Args:
@@ -73,15 +74,15 @@ class Section(w.VBox):
         **kwargs: passed to :class:`ipywidgets.VBox`.
     """
 
-    traits: tuple[str, ...] = ()
+    follows: tuple[str, ...] = ()
 
     def __init__(self, model: Any, children: Iterable[w.Widget] = (), *, css: Iterable[str] = (), **kwargs: Any):
         super().__init__(list(children), **kwargs)
         self.model = model
         for c in css:
             self.add_class(c)
-        if self.traits:
-            model.observe(lambda _change: self.update(), list(self.traits))
+        if self.follows:
+            model.observe(lambda _change: self.update(), list(self.follows))
 
     def update(self) -> None:
         """Redraw the section from the model (default: nothing)."""

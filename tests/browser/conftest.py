@@ -3,7 +3,9 @@ through the distribution's Chromium (``/usr/bin/chromium``; ``.ci/run`` installs
 
 The server runs on a free port with a random token; its root is a temporary folder
 holding copies of the notebooks (``notebooks/``) and plans (``plans/``), and the
-kernels write into a temporary ``STORYBENCH_OUTPUT_DIR``. Each test writes a
+kernels write into a temporary ``STORYBENCH_OUTPUT_DIR`` under it (no
+``STORYBENCH_SERVER_ROOT``: the kernels, started in ``notebooks/``, find the root
+from the running server). ``OLLAMA_HOST`` names a port where nothing answers. Each test writes a
 screenshot of every step into ``<its tmp_path>/screenshots/`` (pytest keeps the last
 three runs' tmp folders: ``/tmp/pytest-of-$USER/pytest-current/<test name>0/screenshots``;
 ``STORYBENCH_SCREENSHOTS=<dir>`` copies them there too).
@@ -78,13 +80,14 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     env = dict(os.environ)
     env.update(
         STORYBENCH_OUTPUT_DIR=str(outputs),
-        STORYBENCH_SERVER_ROOT=str(root),
+        OLLAMA_HOST=f"http://127.0.0.1:{_free_port()}",  # no Ollama server: a Start with ollama fails
         JUPYTERLAB_SETTINGS_DIR=str(settings),
         JUPYTERLAB_WORKSPACES_DIR=str(base / "workspaces"),
         JUPYTER_RUNTIME_DIR=str(base / "runtime"),
         PYTHONPATH=os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p),
     )
     env.pop("STORYBENCH_STORY_STEP", None)
+    env.pop("STORYBENCH_SERVER_ROOT", None)  # links find the server root from the running server itself
     log = (base / "jupyterlab.log").open("w")
     proc = subprocess.Popen(
         [

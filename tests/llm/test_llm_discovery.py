@@ -11,7 +11,15 @@ import httpx
 import pytest
 
 from storybench.cli import main
-from storybench.llm.discovery import OLLAMA_MODEL_MEDIA_TYPE, discover_models
+from storybench.llm.discovery import (
+    BUILTIN_HINT,
+    HINT_OLLAMA_MODEL,
+    OLLAMA_MODEL_MEDIA_TYPE,
+    discover,
+    discover_models,
+    ollama_hint,
+)
+from storybench.llm.ollama import DEFAULT_OLLAMA_MODEL
 
 GGUF = b"GGUF" + b"\x03\x00\x00\x00" + b"\x00" * 64
 
@@ -120,3 +128,38 @@ def test_models_command(
     assert main(["models", "--no-servers", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {"backend", "model", "label", "source", "size_bytes", "builtin"} <= set(rows[0])
+
+
+def test_servers_that_do_not_answer_are_reported(home: Path) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.port == 1234:
+            return httpx.Response(503)
+        raise httpx.ConnectError("refused", request=request)
+
+    env = {"OLLAMA_HOST": "127.0.0.1:11500", "STORYBENCH_OPENAI_BASE_URL": "http://127.0.0.1:1234"}
+    result = discover(env=env, home=home, transport=httpx.MockTransport(handler))
+    assert [(p.kind, p.url, p.error) for p in result.servers] == [
+        ("ollama", "http://127.0.0.1:11500", "connection refused"),
+        ("openai", "http://127.0.0.1:1234", "HTTP 503"),
+    ]
+    lines = [p.describe() for p in result.servers]
+    assert "not reachable (connection refused); start it with `ollama serve`" in lines[0]
+
+
+def test_models_command_names_the_ollama_server_it_could_not_reach(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("OLLAMA_HOST", "http://127.0.0.1:9")  # the discard port: nothing answers
+    for name in ("STORYBENCH_OPENAI_BASE_URL", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["models", "--timeout", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "Ollama server at http://127.0.0.1:9: not reachable" in out and "ollama serve" in out
+
+
+def test_the_hints_name_the_same_model_and_storybench_models() -> None:
+    assert HINT_OLLAMA_MODEL == DEFAULT_OLLAMA_MODEL
+    assert f"ollama pull {DEFAULT_OLLAMA_MODEL}" in BUILTIN_HINT and "storybench models" in BUILTIN_HINT
+    hint = ollama_hint("http://127.0.0.1:11434", DEFAULT_OLLAMA_MODEL)
+    assert f"ollama pull {DEFAULT_OLLAMA_MODEL}" in hint and "storybench models" in hint

@@ -9,7 +9,7 @@ from story_fakes import ScriptedLLM
 
 from storybench.exceptions import TransientBackendError
 from storybench.plan.styles import get_style
-from storybench.prompts.illustration import (
+from storybench.story.illustration import (
     MAX_WORDS,
     IllustrationPrompter,
     check_answer,

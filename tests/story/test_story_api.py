@@ -42,7 +42,7 @@ def test_public_names() -> None:
 @pytest.mark.parametrize(
     "module",
     [
-        "storybench.prompts.illustration",
+        "storybench.story.illustration",
         "storybench.story.engine",
         "storybench.story.explorer.view",
     ],

@@ -11,9 +11,9 @@ import pytest
 from story_fakes import FakeImageBackend, ScriptedLLM
 
 from storybench.exceptions import ConfigError, TransientBackendError
-from storybench.prompts.illustration import MAX_WORDS
 from storybench.story import StoryEngine, StorySettings, load_story
 from storybench.story.demo import walk
+from storybench.story.illustration import MAX_WORDS
 
 CYR = re.compile(r"[\u0400-\u04FF]")
 PREMISE_UK = "Старий маяк на краю світу, де доглядач чекає на корабель, що ніколи не повертається"

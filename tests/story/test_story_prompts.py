@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from storybench.story import Segment, Story, StorySettings
-from storybench.story.prompts import (
+from storybench.story.messages import (
     NARRATIVE_STYLES,
     choices_messages,
     first_sentence,

@@ -4,6 +4,7 @@ the kernel's Interrupt, prefetched choices, the branch tree's labels."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -265,8 +266,14 @@ def test_builtin_model_note_shows_in_the_widget(tmp_path: Path) -> None:
     assert view.builtin_note.value == ""
 
 
-def test_segments_fixture_is_ukrainian() -> None:
-    assert SEGMENTS_UK and all(any("\u0400" <= ch <= "\u04ff" for ch in s) for s in SEGMENTS_UK)
+def test_a_ukrainian_story_keeps_its_language_on_screen_and_on_disk(tmp_path: Path) -> None:
+    # was a test of the fixture itself; now what the fixture is for: Ukrainian in, Ukrainian kept
+    cyrillic = re.compile(r"[\u0400-\u04ff]")
+    view = explorer(tmp_path)
+    start(view, "Старий маяк на краю світу", "uk")
+    saved = load_story(view.model.engine.story_path)
+    assert saved.settings.language == "uk" and saved.current.text in SEGMENTS_UK[0]
+    assert cyrillic.search(view.text.value) and all(cyrillic.search(c) for c in saved.current.choices)
 
 
 def test_a_story_saved_while_its_image_was_drawn_draws_it_again_on_load(tmp_path: Path) -> None:

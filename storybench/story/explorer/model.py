@@ -1,7 +1,7 @@
 """The story explorer's model: story settings, backend names and the reader's state as traits.
 
-No ipywidgets import: the view (:mod:`storybench.story.explorer.view`) links its
-widgets to these traits and calls these methods; tests can drive the model alone.
+No ipywidgets import: the view (:mod:`storybench.story.explorer.view`) binds its
+section widgets to these traits and calls these methods; tests can drive the model alone.
 
 Generating actions (:meth:`ExplorerModel.start`, :meth:`~ExplorerModel.choose`,
 :meth:`~ExplorerModel.regenerate`, :meth:`~ExplorerModel.continue_segment`) run where
@@ -10,222 +10,64 @@ they are called and return the segment; the view runs them through
 main thread so Stop stays live, and registers :meth:`ExplorerModel.stop` with the
 kernel's Interrupt. After every new current segment the prefetcher
 (:mod:`storybench.story.prefetch`) writes its choices' continuations ahead
-(``prefetch``); every action stops it first.
+(``prefetch``); every action stops it first. After a Start the LLM writes the story's
+title in the background (:meth:`StoryEngine.write_title`); the writer may edit it.
+
+A failed Start, Regenerate or Load never takes away the story on screen: Start writes
+the new opening with a new engine and only switches to it when the opening is there;
+the error (:class:`ActionFailed`) says what failed and that the story is unchanged.
 
 Saving never writes over another story: :meth:`ExplorerModel.save` to a file holding
 another story returns a :class:`~storybench.ui_kit.pending.Pending` (Overwrite / Save as
-new / Cancel) answered through :meth:`ExplorerModel.resolve`.
+new / Cancel) answered through :meth:`ExplorerModel.resolve`; meanwhile the status says
+that an answer is needed.
 
 Traits the view observes:
     ``streaming_text`` (the segment being written, per chunk), ``revision`` (bumped when
     the graph or the current segment changes), ``image_revision`` (bumped when an
     illustration's status changes, possibly from the render thread), ``busy``,
-    ``generating``, ``error``, ``status``, ``status_path``, ``pending``.
+    ``generating``, ``error``, ``status``, ``status_path``, ``pending``, ``title``,
+    ``files`` (every file saved or exported for this story), ``library`` (saved stories).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-import traitlets as t
-
-from storybench.config import env_settings
-from storybench.exceptions import ConfigError
+from storybench.exceptions import StorybenchError
 from storybench.story.engine import StoryEngine
+from storybench.story.explorer.state import ActionFailed, ExplorerState
+from storybench.story.explorer.tree import TreeRow
 from storybench.story.export import ExportKind, export_story
 from storybench.story.folders import StoryConflict, new_story_path
+from storybench.story.library import StoryEntry, list_stories
 from storybench.story.model import Segment, Story, StorySettings, load_story
-from storybench.story.prefetch import Prefetcher
-from storybench.ui_kit.busy import in_background, running_in_kernel
-from storybench.ui_kit.interrupt import register_stop
 from storybench.ui_kit.pending import Pending
 
-__all__ = ["ExplorerModel", "TreeRow"]
+__all__ = ["ActionFailed", "ExplorerModel", "TreeRow"]
 
-TreeRow = tuple[int, Segment, bool, bool]
-"""``(depth, segment, on_current_path, is_current)``."""
+log = logging.getLogger(__name__)
+
+#: Seconds the LLM stays free for the reader after each segment before background work
+#: (the illustration prompt, prefetching, the title) may use it: a click on a choice made
+#: within that time goes straight to the LLM.
+BACKGROUND_SETTLE_S = 1.5
 
 
-def _default_root() -> str:
-    return str(Path(env_settings().output_dir) / "stories")
-
-
-class ExplorerModel(t.HasTraits):
-    """State and actions of the story explorer.
-
-    Attributes (traits):
-        premise, language, style: settings of the next story started.
-        llm_backend, image_backend: registered backend names.
-        llm_model: the model the LLM backend loads ("" for its default; a GGUF path for
-            ``llamacpp``, a model name for ``ollama``/``openai``).
-        output_root: folder of story folders (default ``$STORYBENCH_OUTPUT_DIR/stories``).
-        inline_images: render illustrations synchronously (tests, nbval).
-        background: run generating actions submitted by the view in a thread (default:
-            in a Jupyter kernel; scripts and headless tests run them in place).
-        prefetch: write the choices' continuations ahead while the writer reads (default:
-            in a Jupyter kernel).
-        max_tokens: token budget of a segment.
-        busy: an action is running.
-        generating: text is being generated (Stop is live).
-        error: the last action's error message ("" when it worked).
-        status: a short note (saved to..., exported to...).
-        status_path: the file the status is about ("" for none), shown as a link.
-        streaming_text: the text of the segment being generated.
-        revision: bumped on every change of the story graph or current segment.
-        image_revision: bumped on every illustration status change.
-        pending: the open question (overwrite another story?), or ``None``.
-    """
-
-    premise = t.Unicode("")
-    language = t.Unicode("en")
-    style = t.Unicode("noir")
-    llm_backend = t.Unicode("llamacpp")
-    llm_model = t.Unicode("")
-    image_backend = t.Unicode("storyboard")
-    output_root = t.Unicode("")
-    inline_images = t.Bool(False)
-    background = t.Bool(True)
-    prefetch = t.Bool(True)
-    max_tokens = t.Int(300)
-    busy = t.Bool(False)
-    generating = t.Bool(False)
-    error = t.Unicode("")
-    status = t.Unicode("")
-    status_path = t.Unicode("")
-    streaming_text = t.Unicode("")
-    revision = t.Int(0)
-    image_revision = t.Int(0)
-    pending = t.Instance(Pending, allow_none=True)
+class ExplorerModel(ExplorerState):
+    """State (:class:`ExplorerState`) and actions of the story explorer."""
 
     def __init__(self, **kwargs: Any) -> None:
-        env = env_settings()
-        kwargs.setdefault("llm_backend", env.llm_backend)
-        kwargs.setdefault("image_backend", env.image_backend)
-        kwargs.setdefault("output_root", _default_root())
-        kwargs.setdefault("background", running_in_kernel())
-        kwargs.setdefault("prefetch", running_in_kernel())
         super().__init__(**kwargs)
-        self.engine: StoryEngine | None = None
-        self.prefetcher: Prefetcher | None = None
-        self._job: Future[Any] | None = None
-        self._lock = threading.RLock()
+        self.observe(self._title_edited, "title")
 
-    # ------------------------------------------------------------- state
-    @property
-    def story(self) -> Story | None:
-        """The story being explored (``None`` before Start or Load)."""
-        return self.engine.story if self.engine is not None else None
-
-    @property
-    def current(self) -> Segment | None:
-        """The segment the reader is on."""
-        return self.story.current if self.story is not None else None
-
-    def can_go_back(self) -> bool:
-        """Whether Back has somewhere to go."""
-        cur = self.current
-        return cur is not None and cur.parent_id is not None
-
-    def tree(self) -> list[TreeRow]:
-        """Every segment depth-first, flagged when on the current path or current."""
-        story = self.story
-        if story is None:
-            return []
-        on_path = {s.id for s in story.path()} if story.current_id else set()
-        return [(d, s, s.id in on_path, s.id == story.current_id) for d, s in story.walk()]
-
-    def node_label(self, segment: Segment) -> str:
-        """A branch-tree label: the segment id, the number and text of the choice that led
-        to it, its version when regenerated, ``…`` when unfinished:
-        ``"s004 · 1. Open the letter · v2"``, ``"s001 · Start"``."""
-        story = self.story
-        label = f"{segment.id} · "
-        if segment.parent_id is None:
-            label += "Start"
-        else:
-            label += f"{(segment.choice_index or 0) + 1}. {segment.choice_text}"
-        version = story.version(segment.id) if story is not None else 1
-        if version > 1:
-            label += f" · v{version}"
-        if segment.unfinished:
-            label += " …"
-        return label
-
-    def image_file(self, segment_id: str) -> Path | None:
-        """The illustration file of a segment, ``None`` until it is rendered."""
-        return self.engine.image_file(segment_id) if self.engine is not None else None
-
-    def uses_builtin_llm(self) -> bool:
-        """Whether stories are written by the built-in tiny test model (llamacpp without a model)."""
-        return self.llm_backend == "llamacpp" and not self.llm_model.strip()
-
-    # ----------------------------------------------------------- running
-    def submit(self, action: Callable[..., Any], *args: Any) -> Any:
-        """Run a generating action: in a thread with ``background`` (returns its
-        :class:`~concurrent.futures.Future`), else here (returns its result). While it
-        runs, :attr:`generating` is true and the kernel's Interrupt calls :meth:`stop`."""
-        unregister = register_stop(self.stop)
-
-        def run() -> Any:
-            self.generating = True
-            try:
-                return action(*args)
-            finally:
-                self.generating = False
-                unregister()
-
-        if not self.background:
-            return run()
-        with self._lock:
-            self._job = in_background(run, name="story-explorer")
-            return self._job
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the submitted action (and the prefetch); whether both ended within ``timeout``."""
-        job = self._job
-        if job is not None:
-            try:
-                job.exception(timeout)
-            except TimeoutError:
-                return False
-        return self.prefetcher.wait(timeout) if self.prefetcher is not None else True
-
-    def stop(self) -> None:
-        """Stop the generation in progress within a chunk (its text stays as an unfinished
-        segment) and the current illustration if it has not started. Any thread."""
-        if self.prefetcher is not None:
-            self.prefetcher.stop()
-        if self.engine is not None:
-            self.engine.stop()
-
-    def _quiet_prefetch(self) -> None:
-        if self.prefetcher is not None:
-            self.prefetcher.stop()
-
-    def _after_segment(self, segment: Segment) -> Segment:
-        self.streaming_text = ""
-        self.revision += 1
-        if self.prefetch and self.engine is not None and segment.choices and not segment.unfinished:
-            if self.prefetcher is None or self.prefetcher.engine is not self.engine:
-                self.prefetcher = Prefetcher(self.engine, on_segment=self._prefetched)
-            self.prefetcher.start(segment.id)
-        return segment
-
-    def _prefetched(self, segment: Segment) -> None:
-        self.revision += 1
-
-    # ----------------------------------------------------------- actions
-    def _engine_for(self, story: Story, story_dir: Path | None = None, story_file: str = "story.json") -> StoryEngine:
-        if self.prefetcher is not None:
-            self.prefetcher.stop(timeout=5)
-            self.prefetcher = None
-        if self.engine is not None:
-            self.engine.close()
+    # ----------------------------------------------------------- engines
+    def _new_engine(self, story: Story, story_dir: Path | None = None, story_file: str = "story.json") -> StoryEngine:
         options = {"model": self.llm_model.strip()} if self.llm_model.strip() else {}
         return StoryEngine(
             story,
@@ -238,48 +80,119 @@ class ExplorerModel(t.HasTraits):
             llm_options=options,
             on_image=self._image_changed,
             story_file=story_file,
+            background_settle_s=BACKGROUND_SETTLE_S if self.background else 0.0,
         )
 
-    def _image_changed(self, segment: Segment) -> None:
-        self.image_revision += 1
+    def _switch_to(self, engine: StoryEngine) -> None:
+        """Show ``engine``'s story from now on (the previous engine's threads are stopped)."""
+        if self.prefetcher is not None:
+            self.prefetcher.stop(timeout=5)
+            self.prefetcher = None
+        old, self.engine = self.engine, engine
+        if old is not None and old is not engine:
+            old.close()
+        self.pending = None
+        self.files = []
+        self.title = engine.story.title
 
-    def _on_chunk(self, chunk: str) -> None:
-        self.streaming_text += chunk
-
-    def _need_engine(self) -> StoryEngine:
-        if self.engine is None:
-            raise ConfigError("no story yet: write a premise and press Start, or Load a story")
-        return self.engine
-
-    def _generate(self, work: Callable[[StoryEngine], Segment]) -> Segment:
+    def _generate(self, work: Callable[[StoryEngine], Segment], action: str = "") -> Segment:
         engine = self._need_engine()
         self._quiet_prefetch()
         self.streaming_text = ""
         try:
             return self._after_segment(work(engine))
+        except (StorybenchError, OSError) as exc:
+            if action and not isinstance(exc, ActionFailed):
+                raise ActionFailed(action, exc) from exc
+            raise
         finally:
             self.streaming_text = ""
+            self.revision += 1  # the view redraws what is there (the old segment after a failure)
 
+    # ----------------------------------------------------------- actions
     def start(self) -> Segment:
-        """Start a new story (in its own new folder) from the settings and generate its opening.
+        """Start a new story (in its own new folder) from the settings and write its opening.
+        The story on screen stays until the opening is written; a failure leaves it.
 
         Raises:
-            pydantic.ValidationError: empty premise, unknown style or bad language tag.
-            UnknownBackendError, MissingDependencyError, BackendError: see :class:`StoryEngine`.
+            ActionFailed: the settings are invalid (empty premise, unknown style, bad
+                language tag) or the backends failed (unknown, missing, not answering).
         """
-        settings = StorySettings(premise=self.premise, language=self.language, style=self.style)
-        self.engine = self._engine_for(Story(settings=settings))
-        self.status, self.status_path, self.pending = "", "", None
-        self.revision += 1
-        return self._generate(lambda e: e.start(self._on_chunk))
+        try:
+            settings = StorySettings(premise=self.premise, language=self.language, style=self.style)
+            engine = self._new_engine(Story(settings=settings))
+        except (StorybenchError, ValueError) as exc:
+            raise ActionFailed("Start", exc) from exc
+        self._quiet_prefetch()
+        self.streaming_text = ""
+        self._starting = engine
+        try:
+            segment = engine.start(self._on_chunk)
+        except KeyboardInterrupt:  # the kernel's Interrupt: the opening so far is kept, unfinished
+            if engine.story.current is not None:
+                self._switch_to(engine)
+            self.streaming_text = ""
+            self.revision += 1
+            raise
+        except BaseException as exc:
+            engine.close()
+            self.streaming_text = ""
+            self.revision += 1
+            if isinstance(exc, (StorybenchError, OSError, ValueError)):
+                raise ActionFailed("Start", exc) from exc
+            raise
+        finally:
+            self._starting = None
+        self._switch_to(engine)
+        self.status, self.status_path = "", ""
+        self._after_segment(segment)
+        if self.titles and not segment.unfinished:
+            self._write_title(engine)
+        return segment
+
+    def _write_title(self, engine: StoryEngine) -> None:
+        def work() -> None:
+            # after the opening's illustration and the prefetch: a title request cannot be
+            # given up half-way, so it must not sit in front of the reader's next click
+            engine.wait_images(600)
+            prefetcher = self.prefetcher
+            if prefetcher is not None and prefetcher.engine is engine:
+                prefetcher.wait(600)
+            if self.engine is not engine:  # another story is on screen now: this one's engine is closed
+                return
+            try:
+                title = engine.write_title()
+            except Exception:  # a title is a nicety: the premise-based one stays
+                log.debug("no title for story %s", engine.story.id, exc_info=True)
+                return
+            if title and self.engine is engine:
+                self.title = title
+                self.refresh_library()
+
+        if not self.background:
+            work()
+            return
+        self._title_job = threading.Thread(target=work, daemon=True, name="story-title")
+        self._title_job.start()
+
+    def _title_edited(self, change: dict[str, Any]) -> None:
+        engine = self.engine
+        new = str(change["new"]).strip()
+        if engine is None or not new or new == engine.story.title:
+            return
+        engine.session.set_title(new)
 
     def choose(self, index: int) -> Segment:
         """Follow choice ``index`` of the current segment (at once when it was prefetched)."""
         return self._generate(lambda e: e.choose(index, self._on_chunk))
 
     def regenerate(self) -> Segment:
-        """Write a new version of the current segment (the old one stays as a branch)."""
-        return self._generate(lambda e: e.regenerate(None, self._on_chunk))
+        """Write a new version of the current segment (the old one stays as a branch).
+
+        Raises:
+            ActionFailed: the LLM failed (the story is unchanged).
+        """
+        return self._generate(lambda e: e.regenerate(None, self._on_chunk), "Regenerate")
 
     def continue_segment(self) -> Segment:
         """Finish the current, unfinished segment (stopped earlier)."""
@@ -312,8 +225,10 @@ class ExplorerModel(t.HasTraits):
             engine.retry_image(self.current.id)
             self.image_revision += 1
 
-    def _saved(self, written: Path) -> Path:
-        self.status, self.status_path = f"Saved to {written}", str(written)
+    # ------------------------------------------------------------- files
+    def _wrote(self, note: str, written: Path) -> Path:
+        self.status, self.status_path = f"{note} {written}", str(written)
+        self.files = [*[f for f in self.files if f != str(written)], str(written)]
         return written
 
     def save(self, path: str | os.PathLike[str] | None = None) -> Path | Pending:
@@ -334,25 +249,32 @@ class ExplorerModel(t.HasTraits):
             target = target / "story.json"
         same = target.resolve() == engine.story_path.resolve()
         try:
-            return self._saved(engine.save() if same else engine.save_as(target))
+            written = self._wrote("Saved to", engine.save() if same else engine.save_as(target))
         except StoryConflict as conflict:
             return self._ask_overwrite(engine, target, conflict)
+        self.refresh_library()
+        return written
 
     def _ask_overwrite(self, engine: StoryEngine, target: Path, conflict: StoryConflict) -> Pending:
         def answer(choice: str) -> Path:
             if choice == "overwrite":
-                return self._saved(engine.save_as(target, overwrite=True))
-            return self._saved(engine.save_as(new_story_path(engine.story, target)))
+                written = engine.save_as(target, overwrite=True)
+            else:
+                written = engine.save_as(new_story_path(engine.story, target))
+            self.refresh_library()
+            return self._wrote("Saved to", written)
 
         other = f"“{conflict.other_title}”" if conflict.other_title else "another story"
-        self.pending = Pending(
+        pending = Pending(
             kind="overwrite-story",
             message=f"{target} holds {other}. Overwrite it with “{engine.story.title}”?",
             choices=("overwrite", "new", "cancel"),
             labels={"overwrite": "Overwrite", "new": "Save as new", "cancel": "Cancel"},
             action=answer,
         )
-        return self.pending
+        self.status, self.status_path = f"Not saved yet: {target} holds {other}; an answer is needed", ""
+        self.pending = pending
+        return pending
 
     def resolve(self, choice: str) -> Any:
         """Answer the pending question with one of its choices.
@@ -363,8 +285,7 @@ class ExplorerModel(t.HasTraits):
         pending = self.pending
         if pending is None:
             raise ValueError("no question is pending")
-        if choice not in pending.choices:
-            raise ValueError(f"{choice!r} is not an answer; choose one of {', '.join(pending.choices)}")
+        pending.check(choice)
         self.pending = None
         if choice == "cancel" or pending.action is None:
             self.status, self.status_path = "Not saved", ""
@@ -375,20 +296,24 @@ class ExplorerModel(t.HasTraits):
         """Open a saved story; its folder is the file's folder (images are found there).
 
         Raises:
-            StoryFormatError: not a valid story file.
-            OSError: cannot be read.
+            ActionFailed: not a valid story file, or it cannot be read (the story on
+                screen is unchanged).
         """
         p = Path(path).expanduser()
         if p.is_dir():
             p = p / "story.json"
-        story = load_story(p)
-        self.engine = self._engine_for(story, story_dir=p.parent, story_file=p.name)
+        try:
+            story = load_story(p)
+            engine = self._new_engine(story, story_dir=p.parent, story_file=p.name)
+        except (StorybenchError, OSError, ValueError) as exc:
+            raise ActionFailed("Load", exc) from exc
+        self._switch_to(engine)
         self.premise, self.language, self.style = story.settings.premise, story.settings.language, story.settings.style
-        self.status, self.status_path, self.pending = f"Loaded {p}", str(p), None
         cur = story.current
         if cur is not None and cur.image_status in ("pending", "rendering") and not cur.unfinished:
-            self.engine.schedule_image(cur.id)  # saved while it was being drawn: draw it again
+            engine.schedule_image(cur.id)  # saved while it was being drawn: draw it again
         self.revision += 1
+        self.status, self.status_path = f"Loaded {p}", str(p)  # after the story is drawn
         return story
 
     def export(self, kind: ExportKind, path: str | os.PathLike[str] | None = None) -> Path:
@@ -399,8 +324,12 @@ class ExplorerModel(t.HasTraits):
         """
         engine = self._need_engine()
         written = export_story(engine.story, kind, path, story_dir=engine.story_dir)
-        self.status, self.status_path = f"Exported to {written}", str(written)
-        return written
+        return self._wrote("Exported to", written)
+
+    def refresh_library(self) -> list[StoryEntry]:
+        """List the saved stories under ``output_root`` again (into :attr:`library`)."""
+        self.library = list_stories(self.output_root)
+        return self.library
 
     def close(self) -> None:
         """Stop the prefetch and the render thread of the current story."""
