@@ -22,10 +22,14 @@ AXE_VERSION = "4"
 
 @pytest.fixture(scope="session")
 def axe_script(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``axe.min.js`` of the npm package ``axe-core`` (installed into a temporary folder with npm)."""
+    """``axe.min.js`` of the npm package ``axe-core``: tests/browser's own (``npm ci --prefix
+    tests/browser``, as .ci/run does), else installed into a temporary folder with npm."""
     given = os.environ.get("STORYBENCH_AXE_CORE")
     if given:
         return Path(given)
+    local = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+    if local.is_file():
+        return local
     npm = shutil.which("npm")
     if npm is None:
         pytest.skip("the accessibility check needs npm (apt-get install npm) for axe-core")
