@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from storybench.exceptions import WorkflowError
@@ -76,12 +77,25 @@ def template_workflow_builder(
             )
         if reference_name is None:
             return template.fill(spec)
-        # every sheet of the panel (speakers first), named as they travel in the job's ``images``
-        names = [r.name for r in load_reference_images(spec.reference_images)] or [reference_name]
-        return template.fill(spec, reference_images=names[: len(template.reference_slots)])
+        return template.fill(
+            spec, reference_images=_reference_names(spec, reference_name)[: len(template.reference_slots)]
+        )
 
     def identity(spec: RenderSpec) -> str:
         template = template_for(spec)
         return json.dumps(template.identity(spec.params), sort_keys=True, separators=(",", ":"))
 
     return build, identity
+
+
+def _reference_names(spec: RenderSpec, first: str) -> list[str]:
+    """Every sheet of the panel (speakers first), named as they travel in the job's ``images``.
+
+    In preflight the sheets a run renders first do not exist yet: they get placeholder names
+    after ``first`` (only the workflow's shape is checked then).
+    """
+    paths = spec.reference_images
+    if not all(Path(p).is_file() for p in paths):
+        stem = first.rsplit(".", 1)[0]
+        return [first] + [f"{stem}_{i}.png" for i in range(2, len(paths) + 1)]
+    return [r.name for r in load_reference_images(paths)] or [first]
