@@ -88,6 +88,12 @@ def explain_os_error(exc: OSError, *, what: str = "path") -> list[str]:
     where = _name(exc.filename) or "(unknown file)"
     if exc.filename2:
         where += f" -> {_name(exc.filename2)}"
+    lines = _path_shape_lines(exc, where) or _storage_lines(exc, where, what)
+    return lines or [f"{where}: {exc.strerror or type(exc).__name__}"]
+
+
+def _path_shape_lines(exc: OSError, where: str) -> list[str] | None:
+    """The lines for a path that does not exist or is a file/folder where the other is needed."""
     code = exc.errno
     if isinstance(exc, FileNotFoundError) or code == errno.ENOENT:
         return [f"{where}: no such file or folder", "check the path"]
@@ -95,6 +101,12 @@ def explain_os_error(exc: OSError, *, what: str = "path") -> list[str]:
         return [f"{where}: is a folder, not a file", "give the path of a file (a plan is a .json file)"]
     if isinstance(exc, NotADirectoryError) or code == errno.ENOTDIR:
         return [f"{where}: a part of this path is a file, not a folder", "check the path"]
+    return None
+
+
+def _storage_lines(exc: OSError, where: str, what: str) -> list[str] | None:
+    """The lines for a read-only file system, a refused permission or a full device."""
+    code = exc.errno
     if code == errno.EROFS:
         return [f"{where}: the file system is read-only", f"choose a writable {what}"]
     if isinstance(exc, PermissionError) or code in (errno.EACCES, errno.EPERM):
@@ -104,7 +116,7 @@ def explain_os_error(exc: OSError, *, what: str = "path") -> list[str]:
             f"{where}: no space left on the device (nothing was left half-written)",
             "free some space (e.g. storybench prune --keep 3) or choose another --output-dir, then run again",
         ]
-    return [f"{where}: {exc.strerror or type(exc).__name__}"]
+    return None
 
 
 _ALLOWED = {
@@ -202,6 +214,12 @@ def explain(exc: BaseException) -> Explained:
         return Explained(
             ["interrupted; run the same command again to resume (finished panels are kept)"], EXIT_INTERRUPTED
         )
+    explained = _explain_input_error(exc)
+    return explained if explained is not None else _explain_failure(exc)
+
+
+def _explain_input_error(exc: BaseException) -> Explained | None:
+    """Usage, plan, text, OS and resource errors: caused by the input or the machine."""
     if isinstance(exc, UsageError):
         return Explained(str(exc).splitlines(), EXIT_USAGE)
     if isinstance(exc, PlanValidationError):
@@ -216,6 +234,11 @@ def explain(exc: BaseException) -> Explained:
         return Explained(["the input is nested too deeply to read", "check the file; plans nest at most 9 levels"])
     if isinstance(exc, MemoryError):
         return Explained(["ran out of memory", "check the input's size (plans are limited to a few MB)"])
+    return None
+
+
+def _explain_failure(exc: BaseException) -> Explained:
+    """Storybench errors, failed notebook cells, and anything unexpected."""
     if isinstance(exc, StorybenchError):
         return Explained([f"error: {line}" if i == 0 else line for i, line in enumerate(str(exc).splitlines()[:20])])
     ename = getattr(exc, "ename", None)

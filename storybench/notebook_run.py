@@ -161,22 +161,34 @@ def _backend_options_problem(params: Mapping[str, Any], backend: str) -> str:
 
 def _env_secret_paths(value: Any, path: str, environ: Mapping[str, str]) -> list[tuple[str, str]]:
     """``(path, variable)`` for every string in ``value`` holding the value of a secret-named variable."""
-    secrets = {
-        v: k
-        for k, v in environ.items()
-        if looks_secret(k) and k.upper() not in NOT_SECRET_VARIABLES and len(v) >= MIN_SECRET_CHARS
-    }
+    secrets = _secret_values(environ)
     found = []
     stack: list[tuple[Any, str]] = [(value, path)]
     while stack and secrets:
         item, where = stack.pop()
         if isinstance(item, str):
             found += [(where, name) for secret, name in secrets.items() if secret in item]
-        elif isinstance(item, Mapping):
-            stack += [(v, f"{where}.{k}") for k, v in item.items()]
-        elif isinstance(item, (list, tuple)):
-            stack += [(v, f"{where}[{i}]") for i, v in enumerate(item)]
+        else:
+            stack += _parameter_children(item, where)
     return found
+
+
+def _secret_values(environ: Mapping[str, str]) -> dict[str, str]:
+    """``{value: variable}`` of the secret-named variables whose values are long enough to look for."""
+    return {
+        v: k
+        for k, v in environ.items()
+        if looks_secret(k) and k.upper() not in NOT_SECRET_VARIABLES and len(v) >= MIN_SECRET_CHARS
+    }
+
+
+def _parameter_children(item: Any, where: str) -> list[tuple[Any, str]]:
+    """The ``(child, path)`` pairs of an object or a list in a parameter value; ``[]`` for anything else."""
+    if isinstance(item, Mapping):
+        return [(v, f"{where}.{k}") for k, v in item.items()]
+    if isinstance(item, (list, tuple)):
+        return [(v, f"{where}[{i}]") for i, v in enumerate(item)]
+    return []
 
 
 def check_parameters(
@@ -280,11 +292,20 @@ def orphan_notebooks(
         files = [p for p in folder.iterdir() if p.name.endswith(RUN_FILE_SUFFIXES)]
     except OSError:
         return []
+    doomed = _old_notebooks(files, keep=keep, min_age=min_age)
+    return doomed + _companions(files, doomed)
+
+
+def _old_notebooks(files: list[Path], *, keep: int, min_age: float) -> list[Path]:
+    """The notebooks among ``files`` beyond the newest ``keep`` and older than ``min_age`` seconds."""
     notebooks = sorted((p for p in files if p.suffix == ".ipynb"), key=_mtime, reverse=True)
-    doomed = [p for p in notebooks[keep:] if time.time() - _mtime(p) >= min_age]
-    stems = {p.stem for p in doomed}
-    companions = [p for p in files if not p.name.endswith(".ipynb") and p.name.split(".", 1)[0] in stems]
-    return doomed + companions
+    return [p for p in notebooks[keep:] if time.time() - _mtime(p) >= min_age]
+
+
+def _companions(files: list[Path], notebooks: list[Path]) -> list[Path]:
+    """The result files among ``files`` that belong to ``notebooks`` (same name before the first dot)."""
+    stems = {p.stem for p in notebooks}
+    return [p for p in files if not p.name.endswith(".ipynb") and p.name.split(".", 1)[0] in stems]
 
 
 def clean_orphan_notebooks(

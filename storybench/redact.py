@@ -136,13 +136,20 @@ def secret_key_paths(value: Any, path: str = "") -> list[str]:
         item, where = stack.pop()
         if isinstance(item, str) and has_secret_shape(item):
             found.append(where or "$")
-        elif isinstance(item, Mapping):
-            children = [(child, _child(where, key)) for key, child in item.items()]
-            found += [p for (child, p), key in zip(children, item, strict=True) if _secret_entry(key, child)]
-            stack.extend(reversed(children))
-        elif isinstance(item, (list, tuple)):
-            stack.extend(reversed([(child, _child(where, i)) for i, child in enumerate(item)]))
+            continue
+        if isinstance(item, Mapping):
+            found += [_child(where, key) for key, child in item.items() if _secret_entry(key, child)]
+        stack.extend(reversed(_children(item, where)))
     return found
+
+
+def _children(item: Any, where: str) -> list[tuple[Any, str]]:
+    """The ``(child, path)`` pairs of an object or a list in document order; ``[]`` for anything else."""
+    if isinstance(item, Mapping):
+        return [(child, _child(where, key)) for key, child in item.items()]
+    if isinstance(item, (list, tuple)):
+        return [(child, _child(where, i)) for i, child in enumerate(item)]
+    return []
 
 
 def _values_at_secret_keys(value: Any) -> Iterable[str]:
@@ -169,10 +176,15 @@ def environment_secrets(environ: Mapping[str, str] | None = None) -> set[str]:
     :data:`MIN_SECRET_CHARS` long)."""
     env = os.environ if environ is None else environ
     found = {v for k, v in env.items() if looks_secret(k) and k.upper() not in NOT_SECRET_VARIABLES}
-    passwords = [m.group("secret") for v in env.values() if "@" in v for m in _URL_PASSWORD.finditer(v)]
+    passwords = _url_passwords(env.values())
     found.update(passwords)
     found.update(unquote(p) for p in passwords)
     return {v for v in found if len(v) >= MIN_SECRET_CHARS}
+
+
+def _url_passwords(values: Iterable[str]) -> list[str]:
+    """The passwords of the URLs (``scheme://user:password@host``) in ``values``, as written."""
+    return [m.group("secret") for v in values if "@" in v for m in _URL_PASSWORD.finditer(v)]
 
 
 def _redact_shapes(text: str) -> tuple[str, int]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from storybench.world.activation import activate, estimate_tokens
+from storybench.world.activation import Activation, activate, estimate_tokens
 from storybench.world.importing import Imported, load_world_file, save_sillytavern, save_world
 from storybench.world.memory import SemanticMemory, e5_embedder
 from storybench.world.model import World, WorldEntry
@@ -93,26 +93,35 @@ def run_world_show(args: argparse.Namespace) -> int:
 
 def run_world_match(args: argparse.Namespace) -> int:
     """Print the entries that fire for ``--text`` (insertion order); returns 0."""
-    world = World()
-    for path in args.files:
-        loaded = load_world_file(path).world
-        world = loaded if not world.entries else world.merged(loaded)
+    world = _merged_world(args.files)
     world.settings.scan_depth = max(world.settings.scan_depth, 1)
     budget = args.budget if args.budget is not None else world.settings.token_budget
     semantic = SemanticMemory(e5_embedder()) if args.semantic else None
     limit = budget if budget is not None else 10**9
     result = activate(world, [args.text], budget=limit, seed=args.seed, semantic=semantic)
-    for f in result.fired:
-        print(f"#{f.entry.uid}\t{f.entry.title}\t{f.reason}")
-    for skip in result.dropped:
-        print(f"dropped #{skip.entry.uid}\t{skip.entry.title}\t{skip.reason}")
-    for skip in result.skipped:
-        print(f"skipped #{skip.entry.uid}\t{skip.entry.title}\t{skip.reason}")
-    for warning in result.warnings:
-        print(f"warning: {warning}")
-    if not result.fired:
-        print("no entry fires for this text")
+    for line in _activation_lines(result):
+        print(line)
     return 0
+
+
+def _merged_world(files: list[str]) -> World:
+    """The world of ``files`` merged in order (an empty :class:`World` for none)."""
+    world = World()
+    for path in files:
+        loaded = load_world_file(path).world
+        world = loaded if not world.entries else world.merged(loaded)
+    return world
+
+
+def _activation_lines(result: Activation) -> list[str]:
+    """The lines ``world match`` prints: fired, dropped and skipped entries, then warnings."""
+    lines = [f"#{f.entry.uid}\t{f.entry.title}\t{f.reason}" for f in result.fired]
+    lines += [f"dropped #{skip.entry.uid}\t{skip.entry.title}\t{skip.reason}" for skip in result.dropped]
+    lines += [f"skipped #{skip.entry.uid}\t{skip.entry.title}\t{skip.reason}" for skip in result.skipped]
+    lines += [f"warning: {warning}" for warning in result.warnings]
+    if not result.fired:
+        lines.append("no entry fires for this text")
+    return lines
 
 
 def run_world_import(args: argparse.Namespace) -> int:

@@ -29,7 +29,7 @@ from storybench.batch.keys import RunKeys
 from storybench.batch.work import PageWork
 from storybench.exceptions import ConfigError
 from storybench.files import atomic_write_text
-from storybench.plan.models import SEED_MAX, ComicPlan
+from storybench.plan.models import SEED_MAX, ComicPlan, PanelPlan
 from storybench.scoring import Scorer, load_image, panel_score, score_cast
 
 __all__ = [
@@ -112,21 +112,29 @@ def candidate_sets(
             again = panel.id in regenerate
             if (panel.seed is not None and not again) or panel.id in skip or not w.panel_jobs:
                 continue
-            base = w.specs[panel.id]
-            first = count if again else 0
-            jobs = []
-            for i in range(count):
-                spec = base.model_copy(update={"seed": candidate_seed(base.seed, first + i)})
-                keyed = keys.panel(spec, panel, sheet_sha)
-                if keyed.key is None:
-                    break
-                cid = candidate_id(panel.id, i)
-                job = Job(JobKind.PANEL, cid, keys.folder.panel_path(cid), keyed.spec, cache_key=keyed.key)
-                job.chapter_id, job.page_number, job.candidate = w.chapter.id, w.page.page_number, i
-                jobs.append(job)
+            jobs = _candidate_jobs(w, panel, keys, sheet_sha, count, count if again else 0)
             if len(jobs) == count:
                 sets.append(CandidateSet(w, panel.id, jobs))
     return sets
+
+
+def _candidate_jobs(
+    w: PageWork, panel: PanelPlan, keys: RunKeys, sheet_sha: Mapping[str, str], count: int, first: int
+) -> list[Job]:
+    """Up to ``count`` candidate jobs of ``panel``, seeds ``candidate_seed(seed, first + i)``;
+    they stop at the first whose cache key cannot be made yet (its sheet is missing)."""
+    base = w.specs[panel.id]
+    jobs = []
+    for i in range(count):
+        spec = base.model_copy(update={"seed": candidate_seed(base.seed, first + i)})
+        keyed = keys.panel(spec, panel, sheet_sha)
+        if keyed.key is None:
+            break
+        cid = candidate_id(panel.id, i)
+        job = Job(JobKind.PANEL, cid, keys.folder.panel_path(cid), keyed.spec, cache_key=keyed.key)
+        job.chapter_id, job.page_number, job.candidate = w.chapter.id, w.page.page_number, i
+        jobs.append(job)
+    return jobs
 
 
 @dataclass
@@ -152,23 +160,43 @@ def apply_picks(
     """
     picks = Picks()
     for cs in sets:
-        kept = cs.work.panel(cs.panel_id).seed is not None and not best  # regenerated: the pick stays
-        chosen = best_candidate(cs.jobs) if best else cs.jobs[0]
-        scored = [j.consistency for j in cs.jobs if j.consistency is not None]
-        if scored and max(scored) < threshold:
-            picks.low.append((cs.panel_id, max(scored)))
-        if kept or chosen is None or chosen.state is not JobState.COMPLETED or chosen.spec is None:
+        _note_low(picks, cs, threshold)
+        chosen = _chosen(cs, best)
+        if chosen is None:
             continue
-        w = cs.work
-        panel = w.panel(cs.panel_id)
-        w.specs[cs.panel_id] = w.specs[cs.panel_id].model_copy(update={"seed": chosen.spec.seed})
-        job = next(j for j in w.panel_jobs if j.artifact_id == cs.panel_id)
-        job.candidate, job.consistency = chosen.candidate, chosen.consistency
-        job.spec, job.cache_key = keys.panel(w.specs[cs.panel_id], panel, sheet_sha).known()
+        job, seed = chosen
+        _make_panel(cs, job, seed, keys, sheet_sha)
         if best:
-            panel.seed = chosen.spec.seed
-            picks.seeds[cs.panel_id] = chosen.spec.seed
+            cs.work.panel(cs.panel_id).seed = seed
+            picks.seeds[cs.panel_id] = seed
     return picks
+
+
+def _note_low(picks: Picks, cs: CandidateSet, threshold: float) -> None:
+    """Add ``cs``'s panel to ``picks.low`` when its best consistency is under ``threshold``."""
+    scored = [j.consistency for j in cs.jobs if j.consistency is not None]
+    if scored and max(scored) < threshold:
+        picks.low.append((cs.panel_id, max(scored)))
+
+
+def _chosen(cs: CandidateSet, best: bool) -> tuple[Job, int] | None:
+    """The candidate to make ``cs``'s panel and its seed, or None: a regenerated panel keeps
+    its pick without ``best``, and only a completed candidate with a spec can be chosen."""
+    kept = cs.work.panel(cs.panel_id).seed is not None and not best  # regenerated: the pick stays
+    chosen = best_candidate(cs.jobs) if best else cs.jobs[0]
+    if kept or chosen is None or chosen.state is not JobState.COMPLETED or chosen.spec is None:
+        return None
+    return chosen, chosen.spec.seed
+
+
+def _make_panel(cs: CandidateSet, chosen: Job, seed: int, keys: RunKeys, sheet_sha: Mapping[str, str]) -> None:
+    """Point the panel's spec at ``seed`` and its job at ``chosen`` (index, score, spec, cache key)."""
+    w = cs.work
+    panel = w.panel(cs.panel_id)
+    w.specs[cs.panel_id] = w.specs[cs.panel_id].model_copy(update={"seed": seed})
+    job = next(j for j in w.panel_jobs if j.artifact_id == cs.panel_id)
+    job.candidate, job.consistency = chosen.candidate, chosen.consistency
+    job.spec, job.cache_key = keys.panel(w.specs[cs.panel_id], panel, sheet_sha).known()
 
 
 def best_candidate(jobs: Sequence[Job]) -> Job | None:

@@ -234,8 +234,7 @@ class BatchEngine:
     def _execute(self, composer: Composer) -> None:
         work = plan_pages(self.plan, self.settings, self.folder, selected=self.selected, rtl=self.rtl)
         pages = [w for w in work if w.selected]
-        with_sheets = self.uses_references or self.settings.candidates > 1  # candidates are scored against them
-        sheets = sheet_jobs(self.plan, self.settings, self.folder, pages, self.backend) if with_sheets else []
+        sheets = self._sheet_jobs(pages)
         panels = sum(len(w.panel_jobs) for w in pages)
         exports = len(export_jobs(self.plan.id, self.settings, self.folder))
         self.ledger.start(self.plan_sha256, len(sheets) + panels + len(pages) + exports)
@@ -248,6 +247,11 @@ class BatchEngine:
             self._render_panels_and_pages(pool, page_pool, pages, blocked, composer)
         self._add_cached_pages([w for w in work if not w.selected], composer)
         self._export(work, composer)
+
+    def _sheet_jobs(self, pages: list[PageWork]) -> list[Job]:
+        """The character sheets, needed for references and to score candidates against."""
+        with_sheets = self.uses_references or self.settings.candidates > 1
+        return sheet_jobs(self.plan, self.settings, self.folder, pages, self.backend) if with_sheets else []
 
     def _preflight(self, sheets: list[Job], pages: list[PageWork]) -> None:
         """Phase 1: the keys known before rendering (sheets always, panels unless their

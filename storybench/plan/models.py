@@ -278,6 +278,101 @@ def _short_list(values: list[int], limit: int = 12) -> str:
     return f"[{shown}{', …' if len(values) > limit else ''}]"
 
 
+class _RuleCheck:
+    """One pass over a plan in reading order, collecting the rules it breaks."""
+
+    def __init__(self, plan: ComicPlan) -> None:
+        self.plan = plan
+        self.issues: list[PlanIssue] = []
+        self.seen: dict[str, str] = {}  # id -> the path where it was first used
+        self.character_ids: set[str] = set()
+
+    def add(self, path: str, msg: str, value: Any = None) -> None:
+        self.issues.append(PlanIssue(path, msg, value))
+
+    def unique(self, path: str, ident: str) -> None:
+        if ident in self.seen:
+            self.add(path, f"id {ident!r} is already used at {self.seen[ident]}", ident)
+        else:
+            self.seen[ident] = path
+
+    def run(self) -> list[PlanIssue]:
+        self._whole()
+        self._characters()
+        expected_number = 1
+        for ci, chapter in enumerate(self.plan.chapters):
+            expected_number = self._chapter(f"chapters[{ci}]", chapter, expected_number)
+        return self.issues
+
+    def _whole(self) -> None:
+        plan = self.plan
+        if plan.style not in STYLES:
+            self.add("style", f"unknown style {show_value(plan.style)}; known: {', '.join(STYLES)}", plan.style)
+        if not plan.chapters:
+            self.add("chapters", "a plan needs at least one chapter", [])
+        total = plan.page_count()
+        if not 1 <= total <= MAX_PAGES:
+            self.add("chapters", f"a plan has 1 to {MAX_PAGES} pages, got {total}", total)
+
+    def _characters(self) -> None:
+        for i, c in enumerate(self.plan.characters):
+            self.unique(f"characters[{i}].id", c.id)
+            self.character_ids.add(c.id)
+            if not c.name:
+                self.add(f"characters[{i}].name", "a character needs a name", c.name)
+
+    def _chapter(self, cpath: str, chapter: Chapter, expected_number: int) -> int:
+        """Check ``chapter`` whose first page should be ``expected_number``; the next page's number."""
+        self.unique(f"{cpath}.id", chapter.id)
+        if not chapter.pages:
+            self.add(f"{cpath}.pages", "a chapter needs at least one page", [])
+        for pi, page in enumerate(chapter.pages):
+            self._page(f"{cpath}.pages[{pi}]", page, expected_number)
+            expected_number += 1
+        return expected_number
+
+    def _page(self, ppath: str, page: Page, expected_number: int) -> None:
+        self.unique(f"{ppath}.id", page.id)
+        if page.page_number != expected_number:
+            self.add(
+                f"{ppath}.pageNumber",
+                f"page numbers must be consecutive: expected {expected_number}, got {page.page_number}",
+                page.page_number,
+            )
+        self._panel_layout(ppath, page)
+        for ki, panel in enumerate(page.panels):
+            self._panel(f"{ppath}.panels[{ki}]", panel)
+
+    def _panel_layout(self, ppath: str, page: Page) -> None:
+        need = TEMPLATES[page.layout].panel_count
+        if len(page.panels) != need:
+            self.add(
+                f"{ppath}.panels",
+                f"layout {page.layout!r} needs {need} panels, got {len(page.panels)}",
+                len(page.panels),
+            )
+        positions = sorted(p.position for p in page.panels)
+        if positions != list(range(1, len(page.panels) + 1)):
+            self.add(
+                f"{ppath}.panels",
+                f"positions must be 1..{len(page.panels)} without gaps or repeats, got {_short_list(positions)}",
+                positions,
+            )
+
+    def _panel(self, kpath: str, panel: PanelPlan) -> None:
+        self.unique(f"{kpath}.id", panel.id)
+        if not panel.action:
+            self.add(f"{kpath}.action", "a panel needs an action", panel.action)
+        for ri, ref in enumerate(panel.characters):
+            if ref not in self.character_ids:
+                self.add(f"{kpath}.characters[{ri}]", f"unknown character {ref!r}", ref)
+        for di, line in enumerate(panel.dialogue):
+            if line.character not in self.character_ids:
+                self.add(f"{kpath}.dialogue[{di}].character", f"unknown speaker {line.character!r}", line.character)
+            if not line.text:
+                self.add(f"{kpath}.dialogue[{di}].text", "a dialogue line needs text", line.text)
+
+
 def plan_issues(plan: ComicPlan) -> list[PlanIssue]:
     """Check the rules that span the plan; an empty list means the plan is valid.
 
@@ -290,73 +385,4 @@ def plan_issues(plan: ComicPlan) -> list[PlanIssue]:
         One :class:`~storybench.exceptions.PlanIssue` per broken rule, each naming
         its JSON path (e.g. ``chapters[0].pages[1].panels``) and the offending value.
     """
-    issues: list[PlanIssue] = []
-    add = lambda path, msg, value=None: issues.append(PlanIssue(path, msg, value))  # noqa: E731
-
-    if plan.style not in STYLES:
-        add("style", f"unknown style {show_value(plan.style)}; known: {', '.join(STYLES)}", plan.style)
-    if not plan.chapters:
-        add("chapters", "a plan needs at least one chapter", [])
-    total = plan.page_count()
-    if not 1 <= total <= MAX_PAGES:
-        add("chapters", f"a plan has 1 to {MAX_PAGES} pages, got {total}", total)
-
-    seen: dict[str, str] = {}
-
-    def unique(path: str, ident: str) -> None:
-        if ident in seen:
-            add(path, f"id {ident!r} is already used at {seen[ident]}", ident)
-        else:
-            seen[ident] = path
-
-    character_ids = set()
-    for i, c in enumerate(plan.characters):
-        unique(f"characters[{i}].id", c.id)
-        character_ids.add(c.id)
-        if not c.name:
-            add(f"characters[{i}].name", "a character needs a name", c.name)
-
-    expected_number = 1
-    for ci, chapter in enumerate(plan.chapters):
-        cpath = f"chapters[{ci}]"
-        unique(f"{cpath}.id", chapter.id)
-        if not chapter.pages:
-            add(f"{cpath}.pages", "a chapter needs at least one page", [])
-        for pi, page in enumerate(chapter.pages):
-            ppath = f"{cpath}.pages[{pi}]"
-            unique(f"{ppath}.id", page.id)
-            if page.page_number != expected_number:
-                add(
-                    f"{ppath}.pageNumber",
-                    f"page numbers must be consecutive: expected {expected_number}, got {page.page_number}",
-                    page.page_number,
-                )
-            expected_number += 1
-            need = TEMPLATES[page.layout].panel_count
-            if len(page.panels) != need:
-                add(
-                    f"{ppath}.panels",
-                    f"layout {page.layout!r} needs {need} panels, got {len(page.panels)}",
-                    len(page.panels),
-                )
-            positions = sorted(p.position for p in page.panels)
-            if positions != list(range(1, len(page.panels) + 1)):
-                add(
-                    f"{ppath}.panels",
-                    f"positions must be 1..{len(page.panels)} without gaps or repeats, got {_short_list(positions)}",
-                    positions,
-                )
-            for ki, panel in enumerate(page.panels):
-                kpath = f"{ppath}.panels[{ki}]"
-                unique(f"{kpath}.id", panel.id)
-                if not panel.action:
-                    add(f"{kpath}.action", "a panel needs an action", panel.action)
-                for ri, ref in enumerate(panel.characters):
-                    if ref not in character_ids:
-                        add(f"{kpath}.characters[{ri}]", f"unknown character {ref!r}", ref)
-                for di, line in enumerate(panel.dialogue):
-                    if line.character not in character_ids:
-                        add(f"{kpath}.dialogue[{di}].character", f"unknown speaker {line.character!r}", line.character)
-                    if not line.text:
-                        add(f"{kpath}.dialogue[{di}].text", "a dialogue line needs text", line.text)
-    return issues
+    return _RuleCheck(plan).run()

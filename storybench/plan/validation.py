@@ -87,23 +87,36 @@ def _collect(model: type[BaseModel], data: Any, loc: tuple[Any, ...], out: _Coll
         except ValidationError as exc:
             out.add(loc, exc, set())
         return
-    shell = dict(data)
-    lists = []
-    for name, alias, item_model in _list_fields(model):
-        key = alias if alias in data else name
-        if isinstance(data.get(key), list):
-            lists.append((key, data[key], item_model))
-            shell[key] = []
+    shell, lists = _without_lists(model, data)
     try:
         model.model_validate(shell)  # this object's own fields first
     except ValidationError as exc:
         out.add(loc, exc, {key for key, _, _ in lists})
     for key, items, item_model in lists:
-        for i, item in enumerate(items):
-            if out.full:
-                out.unchecked += len(items) - i
-                break
-            _collect(item_model, item, (*loc, key, i), out)
+        _collect_items(item_model, items, (*loc, key), out)
+
+
+def _without_lists(
+    model: type[BaseModel], data: dict[str, Any]
+) -> tuple[dict[str, Any], list[tuple[str, list[Any], type[BaseModel]]]]:
+    """``data`` with its lists of sub-objects emptied, and ``(key, items, item model)`` of each of them."""
+    shell = dict(data)
+    lists: list[tuple[str, list[Any], type[BaseModel]]] = []
+    for name, alias, item_model in _list_fields(model):
+        key = alias if alias in data else name
+        if isinstance(data.get(key), list):
+            lists.append((key, data[key], item_model))
+            shell[key] = []
+    return shell, lists
+
+
+def _collect_items(item_model: type[BaseModel], items: list[Any], loc: tuple[Any, ...], out: _Collector) -> None:
+    """Collect each of ``items`` in turn; once ``out`` is full, count the rest as unchecked."""
+    for i, item in enumerate(items):
+        if out.full:
+            out.unchecked += len(items) - i
+            break
+        _collect(item_model, item, (*loc, i), out)
 
 
 def _nodes(data: Any, stop: int) -> int:

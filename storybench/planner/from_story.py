@@ -142,16 +142,27 @@ def _world_cast(world: World | None, path: Sequence[Segment]) -> list[StoryChara
 
 
 def _path(story: Story, segment_id: str | None, max_pages: int) -> list[Segment]:
+    """The segments with prose on the path to ``segment_id`` (default: the current one).
+
+    Raises:
+        ConfigError: ``max_pages`` outside 1..20, no such segment, no segment to start from,
+            a path without prose.
+    """
     if not isinstance(max_pages, int) or not 1 <= max_pages <= 20:
         raise ConfigError(f"plan_from_story: max_pages must be 1..20, got {max_pages!r}")
-    if segment_id is None and story.current_id is None:
-        raise ConfigError(f"story {story.id}: no current segment; name the path's last segment")
-    if segment_id is not None and segment_id not in story.segments:
-        raise ConfigError(f"story {story.id}: no segment {segment_id!r}")
+    _check_segment(story, segment_id)
     path = [seg for seg in story.path(segment_id) if seg.text.strip()]
     if not path:
         raise ConfigError(f"story {story.id}: the path to {segment_id or story.current_id!r} has no text yet")
     return path
+
+
+def _check_segment(story: Story, segment_id: str | None) -> None:
+    """Raise ConfigError when ``segment_id`` is not in the story, or is None without a current segment."""
+    if segment_id is None and story.current_id is None:
+        raise ConfigError(f"story {story.id}: no current segment; name the path's last segment")
+    if segment_id is not None and segment_id not in story.segments:
+        raise ConfigError(f"story {story.id}: no segment {segment_id!r}")
 
 
 class _StoryRun:
@@ -170,25 +181,29 @@ class _StoryRun:
 
     def cast(self, path: Sequence[Segment], given: Sequence[StoryCharacter] | None) -> list[Character]:
         """The plan's characters: ``given``, or stage 1 over the path kept to names on it."""
-        prose = "\n\n".join(seg.text for seg in path)
         if given is not None:
             drafts = [
                 {"name": c.name, "appearance": c.appearance, "clothing": c.clothing, "role": c.role} for c in given
             ]
         else:
-            prompt = f"{self.story.settings.premise}\n\nThe story:\n{clip(prose, _PROSE_FOR_CAST)}"
-            drafts, notes = run_characters(self.backend, prompt, self.story.settings.style, self.so, LIMITS.characters)
-            self.requests += 1
-            self.repairs += notes
-            named = [d for d in drafts if mentions(prose, d["name"])]
-            if named and len(named) < len(drafts):
-                dropped = ", ".join(d["name"] for d in drafts if d not in named)
-                self.repairs.append(f"characters: not named on the story path, dropped: {dropped}")
-                drafts = named
+            drafts = self._drafted_cast("\n\n".join(seg.text for seg in path))
         if not drafts:
             raise ConfigError(f"story {self.story.id}: no characters given")
         self.bar.step("characters", f"{len(drafts)} character(s)")
         return [Character.model_validate({"id": f"char-{i}", **d}) for i, d in enumerate(drafts, start=1)]
+
+    def _drafted_cast(self, prose: str) -> list[dict[str, str]]:
+        """Stage 1 over ``prose``; drafts whose name is not in it are dropped (with a note) when any is."""
+        prompt = f"{self.story.settings.premise}\n\nThe story:\n{clip(prose, _PROSE_FOR_CAST)}"
+        drafts, notes = run_characters(self.backend, prompt, self.story.settings.style, self.so, LIMITS.characters)
+        self.requests += 1
+        self.repairs += notes
+        named = [d for d in drafts if mentions(prose, d["name"])]
+        if named and len(named) < len(drafts):
+            dropped = ", ".join(d["name"] for d in drafts if d not in named)
+            self.repairs.append(f"characters: not named on the story path, dropped: {dropped}")
+            return named
+        return drafts
 
     def page(self, number: int, segments: Sequence[Segment], cast: Sequence[Character]) -> Page:
         """Stage 3 for the page made of ``segments``; their quoted speech becomes its dialogue."""

@@ -70,23 +70,40 @@ def speaker(text: str, quote: Quote, names: Sequence[tuple[str, str]], before: Q
         names: ``(id, name)`` of every character.
         before: the previous quote of the segment (the search does not reach past it).
     """
-    para_start = text.rfind("\n\n", 0, quote.start) + 1
+    after = _said_after(text, quote)
+    ahead = text[max(_paragraph_start(text, quote), before.end if before else 0) : quote.start]
+    first = _first_named(after, names)
+    return first if first is not None else _last_named(ahead, names)
+
+
+def _paragraph_start(text: str, quote: Quote) -> int:
+    """Offset where the paragraph holding ``quote`` starts."""
+    return text.rfind("\n\n", 0, quote.start) + 1
+
+
+def _said_after(text: str, quote: Quote) -> str:
+    """The text after ``quote`` up to the end of its sentence, the next quote or the paragraph's end."""
     para_end = text.find("\n\n", quote.end)
     para_end = len(text) if para_end < 0 else para_end
     following = _QUOTE.search(text, quote.end)
-    after_end = min(para_end, following.start() if following else para_end)
-    after = text[quote.end : after_end]
+    after = text[quote.end : min(para_end, following.start() if following else para_end)]
     sentence_end = re.search(r"[.!?…](\s|$)", after)
-    after = after[: sentence_end.end()] if sentence_end else after
-    lo = max(para_start, before.end if before else 0)
-    ahead = text[lo : quote.start]
+    return after[: sentence_end.end()] if sentence_end else after
+
+
+def _first_named(after: str, names: Sequence[tuple[str, str]]) -> str | None:
+    """The id of the character named first in ``after`` (earlier in ``names`` wins a tie)."""
     best: tuple[int, str] | None = None
     for cid, name in names:
         hits = mentions(after, name)
         if hits and (best is None or hits[0] < best[0]):
             best = (hits[0], cid)
-    if best is not None:
-        return best[1]
+    return best[1] if best else None
+
+
+def _last_named(ahead: str, names: Sequence[tuple[str, str]]) -> str | None:
+    """The id of the character named last in ``ahead`` (earlier in ``names`` wins a tie)."""
+    best: tuple[int, str] | None = None
     for cid, name in names:
         hits = mentions(ahead, name)
         if hits and (best is None or len(ahead) - hits[-1] < best[0]):

@@ -120,9 +120,18 @@ def publish(
         return publisher.publish(plan_, resolve=resolve)
     finally:
         publisher.close()
-        if own_target:
-            client.close()
-        if own_backend and backend is not None:
-            backend.close()
-        if writer is not None and not isinstance(llm, LLMBackend):
-            writer.close()
+        _close_owned(
+            client if own_target else None,
+            backend if own_backend else None,
+            writer if not isinstance(llm, LLMBackend) else None,
+        )
+
+
+def _close_owned(client: PublishTarget | None, backend: ImageBackend | None, writer: LLMBackend | None) -> None:
+    """Close the target, image backend and caption writer that ``publish`` made (``None``: not its own)."""
+    if client is not None:
+        client.close()
+    if backend is not None:
+        backend.close()
+    if writer is not None:
+        writer.close()

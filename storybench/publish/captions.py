@@ -86,13 +86,19 @@ def caption_messages(post: PostItem, language: str, title: str) -> list[Message]
     ]
 
 
+def _script_shares(letters: list[str]) -> tuple[float, float]:
+    """The shares (0..1) of Cyrillic and of Latin letters among ``letters`` (not empty)."""
+    cyrillic = sum(1 for ch in letters if "\u0400" <= ch <= "\u04ff") / len(letters)
+    latin = sum(1 for ch in letters if ch.isascii() or "\u00c0" <= ch <= "\u024f") / len(letters)
+    return cyrillic, latin
+
+
 def _script_ok(text: str, language: str) -> bool:
     letters = [ch for ch in text if ch.isalpha()]
     if len(letters) < 8:
         return False
     base = language.split("-")[0].lower()
-    cyrillic = sum(1 for ch in letters if "\u0400" <= ch <= "\u04ff") / len(letters)
-    latin = sum(1 for ch in letters if ch.isascii() or "\u00c0" <= ch <= "\u024f") / len(letters)
+    cyrillic, latin = _script_shares(letters)
     if base in _CYRILLIC:
         return cyrillic >= 0.6
     if base in _NON_LATIN:

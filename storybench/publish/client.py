@@ -32,7 +32,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import grpc
 
@@ -87,6 +87,14 @@ def parse_target(target: str, *, tls: bool = False) -> Target:
     Raises:
         ConfigError: empty, an unknown scheme, user info in the address, or no port.
     """
+    parts = _split_target(target, tls=tls)
+    hostname, port = _target_host_port(parts)
+    host = f"[{hostname}]" if ":" in hostname else hostname
+    return Target(address=f"{host}:{port}", secure=parts.scheme == "grpcs")
+
+
+def _split_target(target: str, *, tls: bool) -> SplitResult:
+    """Split ``target`` into URL parts, adding the scheme a bare ``host:port`` implies."""
     text = target.strip()
     if not text:
         raise ConfigError("STORYBENCH_PUBLISH_TARGET is not set: give the platform address, e.g. grpcs://host:443")
@@ -97,14 +105,18 @@ def parse_target(target: str, *, tls: bool = False) -> Target:
         raise ConfigError(f"publish target: unknown scheme {parts.scheme!r}; use grpc:// or grpcs://")
     if parts.username or parts.password:
         raise ConfigError("publish target: no credentials in the address; the token goes in STORYBENCH_PUBLISH_TOKEN")
+    return parts
+
+
+def _target_host_port(parts: SplitResult) -> tuple[str, int]:
+    """The host name and port of a split target; ConfigError when either is missing or bad."""
     try:
         port = parts.port
     except ValueError as exc:
         raise ConfigError(f"publish target: bad port in {parts.netloc!r}") from exc
     if not parts.hostname or port is None:
         raise ConfigError(f"publish target {parts.netloc!r}: expected host:port")
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    return Target(address=f"{host}:{port}", secure=parts.scheme == "grpcs")
+    return parts.hostname, port
 
 
 class PlatformClient:
@@ -145,16 +157,22 @@ class PlatformClient:
         self.settings = settings or publish_settings()
         token = os.environ.get(TOKEN_ENV, "").strip()
         self._metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
-        if token and not self.target.secure and not is_loopback(self.target.host):
-            log.warning(
-                "the publish token goes in clear text over grpc:// to %s: anyone on the way can read it; "
-                "use grpcs://%s (TLS)",
-                self.target.host,
-                self.target.address,
-            )
+        if token:
+            self._warn_clear_text_token()
         self._channel = channel or self._open(env.publish_ca_file)
         s = self.settings
         self.services = {"character": s.character_service, "media": s.media_service, "post": s.post_service}
+
+    def _warn_clear_text_token(self) -> None:
+        """Log a warning when the token would travel unencrypted to another machine."""
+        if self.target.secure or is_loopback(self.target.host):
+            return
+        log.warning(
+            "the publish token goes in clear text over grpc:// to %s: anyone on the way can read it; "
+            "use grpcs://%s (TLS)",
+            self.target.host,
+            self.target.address,
+        )
 
     def _open(self, ca_file: str) -> grpc.Channel:
         if not self.target.secure:

@@ -41,6 +41,15 @@ _NOT_STORED = ("UNKNOWN", "NOT_FOUND", "INTERNAL")
 
 
 @dataclass(frozen=True)
+class _Retry:
+    """An upload attempt that did not confirm: why, and whether to ask for a new URL and back off."""
+
+    reason: str
+    new_url: bool
+    backoff: bool
+
+
+@dataclass(frozen=True)
 class MediaUpload:
     """One image to upload.
 
@@ -166,39 +175,47 @@ class MediaUploader:
                     log.info("%s: %s; asking for a new one", item.obj, reason)
                     continue
             assert record is not None
-            try:
-                put_presigned(self.http, url, item.data, item.content_type)
-            except UploadExpired as exc:
-                attempts += 1
-                reason, url = str(exc), ""
-                log.info("%s: %s; asking for a new URL", item.obj, reason)
-                continue
-            except UploadFailed as exc:
-                attempts += 1
-                reason = str(exc)
-                if exc.status == 0:  # no answer: the object may be there; confirm before sending again
-                    log.info("%s: %s; asking the platform whether it arrived", item.obj, reason)
-                    answer = self._confirm(item, record)
-                    if answer is not None and answer.success:
-                        return self._confirmed(item.key, record, answer)
-                    log.info("%s: %s; sending it again to the same URL", item.obj, reason)
-                else:
-                    url = ""
-                    log.info("%s: %s; retrying with a new URL", item.obj, reason)
-                self.policy.sleep(self.policy.delay(attempts))
-                continue
-            record.state, record.attempts = "uploaded", attempts + 1
-            self.ledger.put_media(item.key, record)
-            answer = self._confirm(item, record)
-            if answer is not None and answer.success:
-                return self._confirmed(item.key, record, answer)
+            outcome = self._attempt(item, record, url, attempts)
+            if isinstance(outcome, str):
+                return outcome
             attempts += 1
-            reason = f"ConfirmUpload answered success=false for media {record.media_id}"
-            log.info("%s: %s; uploading again", item.obj, reason)
-            if expired(record.expires_at):
+            reason = outcome.reason
+            if outcome.new_url:
                 url = ""
-            self.policy.sleep(self.policy.delay(attempts))
+            if outcome.backoff:
+                self.policy.sleep(self.policy.delay(attempts))
         raise PublishError("upload", item.obj, f"gave up after {attempts} attempt(s): {reason}")
+
+    def _attempt(self, item: MediaUpload, record: MediaRecord, url: str, attempts: int) -> str | _Retry:
+        """One ``PUT`` to ``url`` and its confirmation: the media id once confirmed, else what to do next."""
+        try:
+            put_presigned(self.http, url, item.data, item.content_type)
+        except UploadExpired as exc:
+            log.info("%s: %s; asking for a new URL", item.obj, exc)
+            return _Retry(str(exc), new_url=True, backoff=False)
+        except UploadFailed as exc:
+            return self._put_failed(item, record, exc)
+        record.state, record.attempts = "uploaded", attempts + 1
+        self.ledger.put_media(item.key, record)
+        answer = self._confirm(item, record)
+        if answer is not None and answer.success:
+            return self._confirmed(item.key, record, answer)
+        reason = f"ConfirmUpload answered success=false for media {record.media_id}"
+        log.info("%s: %s; uploading again", item.obj, reason)
+        return _Retry(reason, new_url=expired(record.expires_at), backoff=True)
+
+    def _put_failed(self, item: MediaUpload, record: MediaRecord, exc: UploadFailed) -> str | _Retry:
+        """A refused ``PUT`` gets a new URL; one without an answer is confirmed, then sent again."""
+        reason = str(exc)
+        if exc.status != 0:
+            log.info("%s: %s; retrying with a new URL", item.obj, reason)
+            return _Retry(reason, new_url=True, backoff=True)
+        log.info("%s: %s; asking the platform whether it arrived", item.obj, reason)
+        answer = self._confirm(item, record)
+        if answer is not None and answer.success:
+            return self._confirmed(item.key, record, answer)
+        log.info("%s: %s; sending it again to the same URL", item.obj, reason)
+        return _Retry(reason, new_url=False, backoff=True)
 
     def _confirmed(self, key: str, record: MediaRecord, answer: Any) -> str:
         record.state = "confirmed"

@@ -178,33 +178,45 @@ class Publisher:
             ConfigError: another publish of the same source and world is running; the
                 ledger's characters are unknown to this platform; a bad ``resolve``.
         """
-        resolve = dict(resolve or {})
-        unknown = sorted(set(resolve) - {c.source_id for c in plan.characters})
-        if unknown:
-            raise ConfigError(f"--resolve: no character {', '.join(unknown)} in {plan.source_id}")
+        resolve = self._checked_resolve(plan, resolve)
         path = ledger_path(plan.catalog_dir, self.platform, self.world_id, plan.source_id)
         report = PublishReport(plan, f"{self.platform} ({self.target.label})", self.world_id, str(path))
         with PublishLedger(path, target=self.platform, world_id=self.world_id, source=plan.source_id) as ledger:
-            if import_v1_ledger(ledger, plan):
-                self.on_step(f"took over the earlier ledger of {plan.folder} (version 1)")
-            uploader = MediaUploader(self.target, self.world_id, ledger, self.http, self.policy, self._uploaded(report))
-            todo, work = self._todo(plan, ledger)
-            if work or (ledger.data.addresses and self.target.label not in ledger.data.addresses):
-                self._check_platform(ledger, work)
-            bar = tqdm(total=todo, desc="uploads", unit="image", disable=not self.progress or todo == 0)
-            self._bar = bar
-            try:
-                for item in plan.characters:
-                    self._character(plan, ledger, uploader, item, report, resolve.get(item.source_id))
-                for post in plan.posts:
-                    self._post(plan, ledger, uploader, post, report)
-            finally:
-                bar.close()
-                self._bar = None
-                write_catalog_rows(plan, ledger.data, self.target.name)
+            self._publish_into(plan, ledger, report, resolve)
         if report.uncertain:
             raise PublishUncertain(report.uncertain, report)
         return report
+
+    @staticmethod
+    def _checked_resolve(plan: PublishPlan, resolve: Mapping[str, str] | None) -> dict[str, str]:
+        """``resolve`` as a dict; ConfigError when it names a character the plan does not have."""
+        chosen = dict(resolve or {})
+        unknown = sorted(set(chosen) - {c.source_id for c in plan.characters})
+        if unknown:
+            raise ConfigError(f"--resolve: no character {', '.join(unknown)} in {plan.source_id}")
+        return chosen
+
+    def _publish_into(
+        self, plan: PublishPlan, ledger: PublishLedger, report: PublishReport, resolve: Mapping[str, str]
+    ) -> None:
+        """Publish the characters, then the posts, into an open ledger; catalog rows written last."""
+        if import_v1_ledger(ledger, plan):
+            self.on_step(f"took over the earlier ledger of {plan.folder} (version 1)")
+        uploader = MediaUploader(self.target, self.world_id, ledger, self.http, self.policy, self._uploaded(report))
+        todo, work = self._todo(plan, ledger)
+        if work or (ledger.data.addresses and self.target.label not in ledger.data.addresses):
+            self._check_platform(ledger, work)
+        bar = tqdm(total=todo, desc="uploads", unit="image", disable=not self.progress or todo == 0)
+        self._bar = bar
+        try:
+            for item in plan.characters:
+                self._character(plan, ledger, uploader, item, report, resolve.get(item.source_id))
+            for post in plan.posts:
+                self._post(plan, ledger, uploader, post, report)
+        finally:
+            bar.close()
+            self._bar = None
+            write_catalog_rows(plan, ledger.data, self.target.name)
 
     @staticmethod
     def _todo(plan: PublishPlan, ledger: PublishLedger) -> tuple[int, bool]:
@@ -348,10 +360,7 @@ class Publisher:
             return
         if record is not None and record.media_id and self._found_earlier(ledger, post, record, report):
             return
-        caption = ledger.data.captions.get(post.key)
-        if caption is None:
-            caption = write_caption(self.llm, post, plan.language, plan.title)
-            ledger.put_caption(post.key, caption)
+        caption = self._caption(plan, ledger, post)
         upload = MediaUpload(
             post.media_key,
             post.image.read_bytes(),
@@ -371,16 +380,34 @@ class Publisher:
             character_id=poster.platform_id,
         )
         ledger.put_post(post.record_key, record)
+        post_id = self._create_post(post, record, report)
+        if not post_id:
+            return
+        record.state, record.post_id = "posted", post_id
+        ledger.put_post(post.record_key, record)
+        report.created.posts += 1
+        self.on_step(f"posted {post.label} ({post_id})")
+
+    def _caption(self, plan: PublishPlan, ledger: PublishLedger, post: PostItem) -> str:
+        """The post's caption: the ledger's, or a new one written and kept in the ledger."""
+        caption = ledger.data.captions.get(post.key)
+        if caption is None:
+            caption = write_caption(self.llm, post, plan.language, plan.title)
+            ledger.put_caption(post.key, caption)
+        return caption
+
+    def _create_post(self, post: PostItem, record: PostRecord, report: PublishReport) -> str:
+        """Send ``CreateAIPost``; the post id, or "" (noted as uncertain) when its fate is unknown."""
         try:
             answer = self.target.create_ai_post(
                 world_id=self.world_id,
-                character_id=poster.platform_id,
-                media_id=media_id,
-                caption=caption,
+                character_id=record.character_id,
+                media_id=record.media_id,
+                caption=record.caption,
                 tags=list(post.tags),
                 obj=post.label,
             )
-            post_id = str(answer.post_id)
+            return str(answer.post_id)
         except OutcomeUnknown as exc:
             post_id = self._settle(post, record)
             if not post_id:
@@ -389,11 +416,7 @@ class Publisher:
                     f"post is not among the character's posts after {self.settle_seconds:g} s; run the same "
                     "command again later: it looks for the post before posting"
                 )
-                return
-        record.state, record.post_id = "posted", post_id
-        ledger.put_post(post.record_key, record)
-        report.created.posts += 1
-        self.on_step(f"posted {post.label} ({post_id})")
+            return post_id
 
     def _found_earlier(self, ledger: PublishLedger, post: PostItem, record: PostRecord, report: PublishReport) -> bool:
         """An earlier publish stopped during ``CreateAIPost``: is the post on the platform?"""

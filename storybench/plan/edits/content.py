@@ -25,15 +25,24 @@ def _panel_fields(plan: ComicPlan, fields: dict[str, Any]) -> dict[str, Any]:
         raise EditRejected(f"cannot edit {', '.join(sorted(bad))}; editable: {', '.join(PANEL_FIELDS)}")
     out = dict(fields)
     if "characters" in out:
-        known = {c.id for c in plan.characters}
-        unknown = [c for c in out["characters"] if c not in known]
-        if unknown:
-            raise EditRejected(f"unknown character(s) {', '.join(unknown)}")
-        out["characters"] = list(dict.fromkeys(out["characters"]))
+        out["characters"] = _cast_ids(plan, out["characters"])
     for key in ("narrative", "sfx"):
         if key in out and not (out[key] or "").strip():
             out[key] = None
     return out
+
+
+def _cast_ids(plan: ComicPlan, ids: list[str]) -> list[str]:
+    """``ids`` without duplicates (first kept), all of them characters of ``plan``.
+
+    Raises:
+        EditRejected: an id names no character of the plan.
+    """
+    known = {c.id for c in plan.characters}
+    unknown = [c for c in ids if c not in known]
+    if unknown:
+        raise EditRejected(f"unknown character(s) {', '.join(unknown)}")
+    return list(dict.fromkeys(ids))
 
 
 def update_panel(plan: ComicPlan, at: PlanPath, **fields: Any) -> Edited:
