@@ -124,36 +124,60 @@ def _draw_text_layer(c: canvas.Canvas, items: Sequence[LetterItem], page_height:
     font = _text_font()
     for item in items:
         lines = [clean_xml_text(line) for line in item.lines]
-        if not any(line.strip() for line in lines):
+        if any(line.strip() for line in lines):
+            _draw_item_text(c, item, lines, font, page_height, k)
+
+
+def _draw_item_text(
+    c: canvas.Canvas, item: LetterItem, lines: list[str], font: str, page_height: float, k: float
+) -> None:
+    """Invisible text of one lettering item: each non-blank line where the lettering drew it
+    (captions left-aligned, the rest centred), as wide as drawn; ``k`` is points per pixel."""
+    pil_font = get_font(item.font, item.size)
+    ascent = pil_font.getmetrics()[0] if isinstance(pil_font, ImageFont.FreeTypeFont) else item.size
+    x0, y0, x1, y1 = item.text_box
+    line_h = max(1.0, (y1 - y0) / max(1, len(item.lines)))
+    size_pt = max(1.0, item.size * k)
+    c.saveState()
+    c.translate(0, page_height)
+    origin_x, origin_y = _text_origin(item)
+    for i, line in enumerate(lines):
+        if not line.strip():
             continue
-        pil_font = get_font(item.font, item.size)
-        ascent = pil_font.getmetrics()[0] if isinstance(pil_font, ImageFont.FreeTypeFont) else item.size
-        x0, y0, x1, y1 = item.text_box
-        line_h = max(1.0, (y1 - y0) / max(1, len(item.lines)))
-        size_pt = max(1.0, item.size * k)
-        c.saveState()
-        c.translate(0, page_height)
-        if item.kind == "sfx":  # centred in its box, unrotated: text extractors split rotated lines
-            cx, cy = (item.box[0] + item.box[2]) / 2, (item.box[1] + item.box[3]) / 2
-            origin_x, origin_y = cx - (x1 - x0) / 2, cy - (y1 - y0) / 2
-        else:
-            origin_x, origin_y = x0, y0
-        for i, line in enumerate(lines):
-            if not line.strip():
-                continue
-            drawn_w = pil_font.getlength(line)
-            left = origin_x if item.kind == "caption" else origin_x + ((x1 - x0) - drawn_w) / 2
-            baseline = origin_y + i * line_h + ascent
-            natural = pdfmetrics.stringWidth(line, font, size_pt)
-            text = c.beginText()
-            text.setTextRenderMode(3)  # invisible: neither filled nor stroked
-            text.setFont(font, size_pt)
-            if natural > 0 and drawn_w > 0:
-                text.setHorizScale(100.0 * drawn_w * k / natural)
-            text.setTextOrigin(left * k, -baseline * k)
-            text.textOut(line)
-            c.drawText(text)
-        c.restoreState()
+        drawn_w = pil_font.getlength(line)
+        left = origin_x if item.kind == "caption" else origin_x + ((x1 - x0) - drawn_w) / 2
+        baseline = origin_y + i * line_h + ascent
+        _draw_invisible_line(c, line, (font, size_pt), drawn_w, (left, baseline), k)
+    c.restoreState()
+
+
+def _text_origin(item: LetterItem) -> tuple[float, float]:
+    """Top-left of an item's text (pixels): its text box, or for SFX that box centred in the
+    item's box, unrotated (text extractors split rotated lines)."""
+    x0, y0, x1, y1 = item.text_box
+    if item.kind == "sfx":
+        cx, cy = (item.box[0] + item.box[2]) / 2, (item.box[1] + item.box[3]) / 2
+        return cx - (x1 - x0) / 2, cy - (y1 - y0) / 2
+    return x0, y0
+
+
+def _draw_invisible_line(
+    c: canvas.Canvas, line: str, font: tuple[str, float], drawn_w: float, at: tuple[float, float], k: float
+) -> None:
+    """One invisible line in ``font`` (name, points) starting at ``at`` (left, baseline; pixels
+    from the page top), scaled horizontally to the ``drawn_w`` pixels the lettering drew;
+    ``k`` is points per pixel."""
+    name, size_pt = font
+    left, baseline = at
+    natural = pdfmetrics.stringWidth(line, name, size_pt)
+    text = c.beginText()
+    text.setTextRenderMode(3)  # invisible: neither filled nor stroked
+    text.setFont(name, size_pt)
+    if natural > 0 and drawn_w > 0:
+        text.setHorizScale(100.0 * drawn_w * k / natural)
+    text.setTextOrigin(left * k, -baseline * k)
+    text.textOut(line)
+    c.drawText(text)
 
 
 def export_pdf(

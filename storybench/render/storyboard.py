@@ -106,14 +106,7 @@ def render_storyboard(spec: RenderSpec) -> Image.Image:
     """Draw the storyboard rough of ``spec`` (RGB, ``spec.width`` x ``spec.height`` pixels)."""
     W, H = spec.width, spec.height
     style = _style(spec.style)
-    pal = style.palette
-    ink = _hex(pal.ink)
-    paper = _hex(pal.paper)
-    if style.monochrome:
-        ink, paper = _grey(ink), _grey(paper)
-    figure_fill = _hex(pal.figure)
-    if style.monochrome:
-        figure_fill = _grey(figure_fill)
+    ink, paper, figure_fill = _inks(style)
     # storyboard lines must read on the background: dark line on light, light on dark
     bg = mood_tone(style, spec.mood)
     line = (20, 20, 20) if _luma(bg) > 0.45 else (235, 235, 235)
@@ -122,8 +115,36 @@ def render_storyboard(spec: RenderSpec) -> Image.Image:
 
     img = Image.new("RGB", (W, H), bg)
     draw = ImageDraw.Draw(img)
+    hy = _draw_scene(draw, spec, rng, bg, line)
+    small = max(10, round(unit * 0.032))
+    if spec.location:
+        _draw_location(draw, spec.location, hy, line, small, W, unit)
+    _draw_figures(draw, spec, line, figure_fill, style.monochrome)
 
-    # sky/ground split and seeded texture
+    # shot, small, bottom-right corner
+    if spec.camera:
+        shot = _fit_line(spec.camera.upper(), 40)
+        _label(draw, (W - small, H - small), shot, small, ink=(15, 15, 15), paper=(250, 250, 250), anchor="rd")
+
+    # frame
+    draw.rectangle((0, 0, W - 1, H - 1), outline=ink if _luma(bg) > 0.3 else paper, width=max(2, unit // 160))
+    return img
+
+
+def _inks(style: Style) -> tuple[RGB, RGB, RGB]:
+    """The style's ink, paper and figure colours (greys for a monochrome style)."""
+    pal = style.palette
+    ink, paper, figure_fill = _hex(pal.ink), _hex(pal.paper), _hex(pal.figure)
+    if style.monochrome:
+        return _grey(ink), _grey(paper), _grey(figure_fill)
+    return ink, paper, figure_fill
+
+
+def _draw_scene(draw: ImageDraw.ImageDraw, spec: RenderSpec, rng: random.Random, bg: RGB, line: RGB) -> int:
+    """Sky and ground split at the camera's horizon, seeded texture, scenery blocks for wide
+    shots and the horizon line; the horizon's y (pixels)."""
+    W, H = spec.width, spec.height
+    unit = min(W, H)
     hy = round(horizon(spec.camera) * H)
     ground = _mix(bg, (0, 0, 0), 0.18)
     sky = _mix(bg, (255, 255, 255), 0.12)
@@ -136,41 +157,46 @@ def render_storyboard(spec: RenderSpec) -> Image.Image:
         shade = _mix(sky if y < hy else ground, line, rng.uniform(0.06, 0.14))
         draw.line((x, y, x + length, y + rng.uniform(-0.02, 0.02) * unit), fill=shade, width=max(1, unit // 300))
     if shot_scale(spec.camera) in ("full", "tiny"):
-        # simple scenery blocks on the horizon, seeded
-        x = 0.0
-        while x < W:
-            w = rng.uniform(0.08, 0.22) * W
-            h = rng.uniform(0.05, 0.2) * H
-            draw.rectangle((x, hy - h, x + w, hy), fill=_mix(sky, line, 0.12))
-            x += w + rng.uniform(0.02, 0.12) * W
+        _draw_scenery(draw, rng, hy, _mix(sky, line, 0.12), W, H)
     draw.line((0, hy, W, hy), fill=line, width=max(2, unit // 250))
+    return hy
 
-    # location, written into the scene just above the ground line
-    small = max(10, round(unit * 0.032))
-    if spec.location:
-        loc = _fit_line(spec.location.upper(), max(8, int(W / (small * 0.62))))
-        draw.text(
-            (round(W * 0.03), hy - max(4, unit // 120)),
-            loc,
-            font=get_font("Roboto-Bold", small),
-            fill=line,
-            anchor="ld",
-        )
 
-    # figures
+def _draw_scenery(draw: ImageDraw.ImageDraw, rng: random.Random, hy: int, fill: RGB, W: int, H: int) -> None:
+    """Simple seeded scenery blocks standing on the horizon ``hy`` (pixels)."""
+    x = 0.0
+    while x < W:
+        w = rng.uniform(0.08, 0.22) * W
+        h = rng.uniform(0.05, 0.2) * H
+        draw.rectangle((x, hy - h, x + w, hy), fill=fill)
+        x += w + rng.uniform(0.02, 0.12) * W
+
+
+def _draw_location(draw: ImageDraw.ImageDraw, location: str, hy: int, line: RGB, small: int, W: int, unit: int) -> None:
+    """The location, written into the scene just above the ground line."""
+    loc = _fit_line(location.upper(), max(8, int(W / (small * 0.62))))
+    draw.text(
+        (round(W * 0.03), hy - max(4, unit // 120)),
+        loc,
+        font=get_font("Roboto-Bold", small),
+        fill=line,
+        anchor="ld",
+    )
+
+
+def _draw_figures(draw: ImageDraw.ImageDraw, spec: RenderSpec, line: RGB, figure_fill: RGB, monochrome: bool) -> None:
+    """One labelled placeholder per staged character: body, head and name."""
+    W, H = spec.width, spec.height
+    unit = min(W, H)
     lw = max(2, unit // 200)
-    figures = stage_figures(spec)
     members = {m.id: m for m in spec.cast}
     label_size = max(10, round(unit * 0.035))
-    for fig in figures:
+    for fig in stage_figures(spec):
         bx0, by0, bx1, by1 = fig.body[0] * W, fig.body[1] * H, fig.body[2] * W, fig.body[3] * H
         hx0, hy0, hx1, hy1 = fig.head[0] * W, fig.head[1] * H, fig.head[2] * W, fig.head[3] * H
         radius = max(2, round((bx1 - bx0) * 0.3))
         member = members[fig.id]
-        body_rgb, head_rgb = figure_colors(member.id, member.appearance, member.clothing)
-        body_fill, head_fill = _mix(figure_fill, body_rgb, 0.8), _mix(figure_fill, head_rgb, 0.6)
-        if style.monochrome:
-            body_fill, head_fill = _grey(body_fill), _grey(head_fill)
+        body_fill, head_fill = _figure_fills(figure_fill, member.id, member.appearance, member.clothing, monochrome)
         draw.rounded_rectangle((bx0, by0, bx1, by1), radius=radius, fill=body_fill, outline=line, width=lw)
         draw.ellipse((hx0, hy0, hx1, hy1), fill=_mix(head_fill, (255, 255, 255), 0.35), outline=line, width=lw)
         cx = (hx0 + hx1) / 2
@@ -179,14 +205,16 @@ def render_storyboard(spec: RenderSpec) -> Image.Image:
             ly = min(by1 + label_size, H - label_size)
         _label(draw, (cx, ly), fig.name, label_size, ink=(15, 15, 15), paper=(250, 250, 250), anchor="mm")
 
-    # shot, small, bottom-right corner
-    if spec.camera:
-        shot = _fit_line(spec.camera.upper(), 40)
-        _label(draw, (W - small, H - small), shot, small, ink=(15, 15, 15), paper=(250, 250, 250), anchor="rd")
 
-    # frame
-    draw.rectangle((0, 0, W - 1, H - 1), outline=ink if _luma(bg) > 0.3 else paper, width=max(2, unit // 160))
-    return img
+def _figure_fills(
+    figure_fill: RGB, member_id: str, appearance: str, clothing: str, monochrome: bool
+) -> tuple[RGB, RGB]:
+    """A figure's body and head colours: the style's figure colour toward the character's own."""
+    body_rgb, head_rgb = figure_colors(member_id, appearance, clothing)
+    body_fill, head_fill = _mix(figure_fill, body_rgb, 0.8), _mix(figure_fill, head_rgb, 0.6)
+    if monochrome:
+        return _grey(body_fill), _grey(head_fill)
+    return body_fill, head_fill
 
 
 class StoryboardBackend(ImageBackend):

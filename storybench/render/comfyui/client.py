@@ -252,21 +252,14 @@ class ComfyUIClient:
         return self.connected.wait(wait)
 
     def _reader(self) -> None:
+        """The websocket thread: connect (backing off while refused), read until the socket
+        drops, and again, until the client closes."""
         delay = 0.2
         first = True
         while not self._closing.is_set():
-            try:
-                ws = self._connect()
-                if hasattr(ws, "__enter__"):  # websockets >= 16: connect() is a context manager
-                    ws = ws.__enter__()
-            except Exception as exc:  # refused, timeout, handshake rejected
-                log.debug("websocket connect failed: %s", exc)
-                self._kick.wait(delay)
-                if self._kick.is_set():  # the server answered again: try now, from a short delay
-                    self._kick.clear()
-                    delay = 0.2
-                else:
-                    delay = min(delay * 2, 5.0)
+            ws = self._open_socket()
+            if ws is None:
+                delay = self._backoff(delay)
                 continue
             self._ws = ws
             if not first:
@@ -275,25 +268,54 @@ class ComfyUIClient:
             first = False
             delay = 0.2
             self.connected.set()
-            try:
-                while not self._closing.is_set():
-                    message = ws.recv()
-                    if isinstance(message, str):
-                        self._dispatch(message)
-                    # binary frames are sampler previews: ignored
-            except Exception as exc:
-                if not self._closing.is_set():
-                    log.warning("websocket dropped: %s; polling /history for outstanding prompts", exc)
-            finally:
-                self.connected.clear()
-                self.drops += 1
-                self._ws = None
-                with contextlib.suppress(Exception):
-                    ws.close()
-                with self._lock:
-                    watches = list(self._watches.values())
-                for watch in watches:
-                    watch.wake()
+            self._pump(ws)
+
+    def _open_socket(self) -> Any:
+        """A connected websocket, or ``None`` when connecting failed (refused, timeout, handshake rejected)."""
+        try:
+            ws = self._connect()
+            if hasattr(ws, "__enter__"):  # websockets >= 16: connect() is a context manager
+                ws = ws.__enter__()
+        except Exception as exc:  # refused, timeout, handshake rejected
+            log.debug("websocket connect failed: %s", exc)
+            return None
+        return ws
+
+    def _backoff(self, delay: float) -> float:
+        """Wait ``delay`` seconds before connecting again; the next delay (doubled up to 5 s, or
+        short again when the server answered meanwhile)."""
+        self._kick.wait(delay)
+        if self._kick.is_set():  # the server answered again: try now, from a short delay
+            self._kick.clear()
+            return 0.2
+        return min(delay * 2, 5.0)
+
+    def _pump(self, ws: Any) -> None:
+        """Dispatch ``ws``'s text messages until it drops or the client closes; then mark the
+        socket down and wake every watch (they poll ``/history`` meanwhile)."""
+        try:
+            while not self._closing.is_set():
+                message = ws.recv()
+                if isinstance(message, str):
+                    self._dispatch(message)
+                # binary frames are sampler previews: ignored
+        except Exception as exc:
+            if not self._closing.is_set():
+                log.warning("websocket dropped: %s; polling /history for outstanding prompts", exc)
+        finally:
+            self._dropped(ws)
+
+    def _dropped(self, ws: Any) -> None:
+        """Mark the socket ``ws`` down, close it and wake every watch."""
+        self.connected.clear()
+        self.drops += 1
+        self._ws = None
+        with contextlib.suppress(Exception):
+            ws.close()
+        with self._lock:
+            watches = list(self._watches.values())
+        for watch in watches:
+            watch.wake()
 
     def _dispatch(self, text: str) -> None:
         try:

@@ -194,22 +194,27 @@ def _image_lines(inference: SlotInference, workflow: Mapping[str, Any]) -> list[
     return lines
 
 
+def _binding_line(slot: str, where: Mapping[str, Any], how: str, workflow: Mapping[str, Any]) -> str:
+    """One binding in plain words: what it is, the node and input it is bound to (with the
+    input's value when simple), and how it was found when not from the graph."""
+    node = workflow.get(where["node"], {})
+    title = (node.get("_meta") or {}).get("title", "")
+    value = (node.get("inputs") or {}).get(where.get("input", ""), None)
+    shown = f" = {value!r}" if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
+    via = {"title": " (from its title)", "choice": " (your choice)"}.get(how, "")
+    target = f"input {where['input']}{shown}" if where.get("input") else "its images are the result"
+    where_text = f"node {where['node']} {node.get('class_type', '?')} {title!r}"
+    words = _binding_words(slot, node, where.get("input", ""))
+    return f"{words} [{slot}]: {where_text}, {target}{via}"
+
+
 def describe_slots(inference: SlotInference, workflow: Mapping[str, Any]) -> list[str]:
     """Plain-language lines for the bindings found, in binding order, e.g.
     ``positive prompt [positive]: node 6 CLIPTextEncode 'Positive Prompt', input text = ''``,
     then each image input and what it is for, the models with what each loads, and notes."""
-    lines = []
     order = {name: i for i, name in enumerate(SLOT_WORDS)}
-    for slot, where in sorted(inference.slots.items(), key=lambda item: order.get(item[0], len(order))):
-        node = workflow.get(where["node"], {})
-        title = (node.get("_meta") or {}).get("title", "")
-        value = (node.get("inputs") or {}).get(where.get("input", ""), None)
-        shown = f" = {value!r}" if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
-        via = {"title": " (from its title)", "choice": " (your choice)"}.get(inference.how.get(slot, ""), "")
-        target = f"input {where['input']}{shown}" if where.get("input") else "its images are the result"
-        where_text = f"node {where['node']} {node.get('class_type', '?')} {title!r}"
-        words = _binding_words(slot, node, where.get("input", ""))
-        lines.append(f"{words} [{slot}]: {where_text}, {target}{via}")
+    bindings = sorted(inference.slots.items(), key=lambda item: order.get(item[0], len(order)))
+    lines = [_binding_line(slot, where, inference.how.get(slot, ""), workflow) for slot, where in bindings]
     lines.extend(_image_lines(inference, workflow))
     if inference.models:
         lines.append("models (checked in preflight): " + ", ".join(_model_words(m, workflow) for m in inference.models))

@@ -193,23 +193,34 @@ class ServerPool:
         """
         with self._cv:
             while True:
-                if cancel.is_set():
-                    raise Cancelled("ComfyUI render cancelled")
-                usable = self.usable
-                if not usable:
-                    raise WorkflowError(
-                        BACKEND,
-                        "no ComfyUI server can run this batch: " + "; ".join(str(s.left_out) for s in self.servers),
-                    )
-                free = [s for s in usable if s.up and s.in_flight < self.slots]
-                if free:
-                    pick = prefer if prefer in free else min(free, key=lambda s: s.in_flight)
-                    pick.in_flight += 1
+                _check_cancel(cancel)
+                pick = self._take_free(prefer)
+                if pick is not None:
                     return pick
-                outage = self._outage()
-                if outage is not None and outage[1] > self.outage_seconds:
-                    raise self._expire()
+                self._check_outage()
                 self._cv.wait(0.25)
+
+    def _take_free(self, prefer: ComfyServer | None) -> ComfyServer | None:
+        """A slot on an answering usable server with room (``prefer`` when it is one, else the
+        least busy); ``None`` while there is none. Raises WorkflowError when no server is usable."""
+        usable = self.usable
+        if not usable:
+            raise WorkflowError(
+                BACKEND,
+                "no ComfyUI server can run this batch: " + "; ".join(str(s.left_out) for s in self.servers),
+            )
+        free = [s for s in usable if s.up and s.in_flight < self.slots]
+        if not free:
+            return None
+        pick = prefer if prefer in free else min(free, key=lambda s: s.in_flight)
+        pick.in_flight += 1
+        return pick
+
+    def _check_outage(self) -> None:
+        """Raise :class:`OutageError` once every usable server has been unreachable for ``outage_seconds``."""
+        outage = self._outage()
+        if outage is not None and outage[1] > self.outage_seconds:
+            raise self._expire()
 
     def release(self, server: ComfyServer, *, rendered: bool = False) -> None:
         """Give back a slot taken by :meth:`acquire` (``rendered``: a prompt finished there)."""
@@ -228,13 +239,10 @@ class ServerPool:
         """
         with self._cv:
             while True:
-                if cancel.is_set():
-                    raise Cancelled("ComfyUI render cancelled")
+                _check_cancel(cancel)
                 if any(s.up for s in self.usable) or not self.usable:
                     return
-                outage = self._outage()
-                if outage is not None and outage[1] > self.outage_seconds:
-                    raise self._expire()
+                self._check_outage()
                 self._cv.wait(0.25)
 
     # ------------------------------------------------------------------ health
@@ -327,3 +335,9 @@ class ServerPool:
         self._closing.set()
         with self._cv:
             self._cv.notify_all()
+
+
+def _check_cancel(cancel: threading.Event) -> None:
+    """Raise :class:`Cancelled` once ``cancel`` is set."""
+    if cancel.is_set():
+        raise Cancelled("ComfyUI render cancelled")

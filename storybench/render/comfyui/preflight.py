@@ -90,19 +90,10 @@ def preflight_pool(pool: ServerPool, checks: Sequence[Check], cancel: threading.
     """
     t0 = time.perf_counter()
     found, unreachable = _survey(pool, checks)
-    if unreachable and not found and not pool.answered:
-        # no server has ever answered this backend: a wrong URL or ComfyUI not started, not an outage
-        raise unreachable[0][1]
-    pool.answered = pool.answered or bool(found)
-    for server, error in unreachable:
-        server.needs_check = True
-        pool.mark_down(server, error)
+    _mark_unreachable(pool, found, unreachable)
     _leave_out_or_refuse(pool, {url: lines for url, lines in found.items() if lines})
     pool.wait_until_up(cancel)
-    if not pool.usable:
-        raise WorkflowError(
-            BACKEND, "no ComfyUI server can run this batch: " + "; ".join(str(s.left_out) for s in pool.servers)
-        )
+    _require_usable(pool)
     results = _all_readings(pool)
     first = next(iter(results.values()), {})
     return {
@@ -130,6 +121,28 @@ def _survey(
                 raise
             unreachable.append((server, exc))
     return found, unreachable
+
+
+def _mark_unreachable(
+    pool: ServerPool, found: dict[str, list[str]], unreachable: list[tuple[ComfyServer, TransientBackendError]]
+) -> None:
+    """Mark the ``unreachable`` servers down, to be checked when they answer; when no server of
+    this backend has ever answered, raise the first error instead (a wrong URL or ComfyUI not
+    started, not an outage)."""
+    if unreachable and not found and not pool.answered:
+        raise unreachable[0][1]
+    pool.answered = pool.answered or bool(found)
+    for server, error in unreachable:
+        server.needs_check = True
+        pool.mark_down(server, error)
+
+
+def _require_usable(pool: ServerPool) -> None:
+    """Raise :class:`WorkflowError` naming why each server was left out when none is usable."""
+    if not pool.usable:
+        raise WorkflowError(
+            BACKEND, "no ComfyUI server can run this batch: " + "; ".join(str(s.left_out) for s in pool.servers)
+        )
 
 
 def _leave_out_or_refuse(pool: ServerPool, bad: dict[str, list[str]]) -> None:

@@ -20,6 +20,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from storybench.exceptions import BackendError, Cancelled, PermanentBackendError, TransientBackendError
@@ -37,30 +38,33 @@ class PromptLost(Exception):
 def history_error(entry: Mapping[str, Any]) -> dict[str, Any] | None:
     """The ``execution_error``/``execution_interrupted`` data in a history entry's
     ``status.messages`` (with ``kind`` added), or ``None``."""
-    for item in (entry.get("status") or {}).get("messages", []) or []:
-        if (
-            isinstance(item, (list, tuple))
-            and len(item) == 2
-            and item[0] in ("execution_error", "execution_interrupted")
-        ):
-            return {"kind": item[0], **item[1]}
+    for kind, data in _status_pairs(entry):
+        if kind in ("execution_error", "execution_interrupted"):
+            return {"kind": kind, **data}
     return None
 
 
 def history_seconds(entry: Mapping[str, Any]) -> float | None:
     """Server execution time from ``status.messages`` timestamps (ms), execution_start → success/error."""
     start = end = None
-    for item in (entry.get("status") or {}).get("messages", []) or []:
-        if not (isinstance(item, (list, tuple)) and len(item) == 2):
-            continue
-        ts = (item[1] or {}).get("timestamp")
-        if item[0] == "execution_start":
+    for kind, data in _status_pairs(entry):
+        ts = (data or {}).get("timestamp")
+        if kind == "execution_start":
             start = ts
-        elif item[0] in ("execution_success", "execution_error", "execution_interrupted"):
+        elif kind in _END_KINDS:
             end = ts
     if start is None or end is None:
         return None
     return max(0.0, (end - start) / 1000.0)
+
+
+_END_KINDS = ("execution_success", "execution_error", "execution_interrupted")
+
+
+def _status_pairs(entry: Mapping[str, Any]) -> list[Any]:
+    """The well-formed ``(kind, data)`` pairs of a history entry's ``status.messages``."""
+    messages = (entry.get("status") or {}).get("messages", []) or []
+    return [item for item in messages if isinstance(item, (list, tuple)) and len(item) == 2]
 
 
 def _finished(entry: Mapping[str, Any]) -> bool:
@@ -96,37 +100,87 @@ def wait_for_prompt(
         BackendUnavailable: the server cannot be reached.
     """
     deadline = time.monotonic() + render_timeout
-    last_poll = last_check = time.monotonic()
-    seen = (client.drops, client.reconnects)
-    recovering_until = time.monotonic() + 2.0 if recovering else 0.0
-    check_known = recovering
-    check_every = max(10.0, 20 * poll_interval)
+    state = _WaitState.start(client, watch, poll_interval, recovering)
     while not watch.done:
         _still_waiting(client, watch, cancel, deadline, render_timeout)
         socket_up = client.connected.is_set()
-        if not check_known:
-            watch.wait(poll_interval if socket_up else min(poll_interval, 0.25))
-            if watch.done:
-                break
+        if not state.check_known and _waited_until_done(watch, poll_interval, socket_up):
+            break
         now = time.monotonic()
-        state = (client.drops, client.reconnects)
-        if state != seen:
-            # a reconnected socket does not replay what was sent while it was down, and may hide
-            # a restart: poll a while, and check the server still has the prompt
-            check_known = check_known or state[1] != seen[1]
-            seen, recovering_until = state, now + max(2.0, 4 * poll_interval)
-        periodic = now - last_poll > max(5.0, 10 * poll_interval)
-        if not socket_up or now < recovering_until or periodic or check_known:
-            last_poll = now
-            entry = client.history(watch.prompt_id)
-            if _finished(entry):
-                watch.mark_finished()
+        state.note_reconnects(now)
+        if state.should_poll(now, socket_up):
+            entry = state.poll(now)
+            if entry is not None:
                 return entry
-            if check_known or now - last_check > check_every:
-                last_check, check_known = now, False
-                if not client.knows(watch.prompt_id) and not _finished_soon(client, watch, poll_interval):
-                    raise PromptLost(watch.prompt_id)
     return None
+
+
+def _waited_until_done(watch: PromptWatch, poll_interval: float, socket_up: bool) -> bool:
+    """Wait for the socket's news (briefly while it is down); whether the prompt is done."""
+    watch.wait(poll_interval if socket_up else min(poll_interval, 0.25))
+    return watch.done
+
+
+@dataclass
+class _WaitState:
+    """The bookkeeping of one :func:`wait_for_prompt` call; times are ``time.monotonic()`` seconds."""
+
+    client: ComfyUIClient
+    watch: PromptWatch
+    poll_interval: float
+    last_poll: float
+    last_check: float
+    seen: tuple[int, int]
+    recovering_until: float
+    check_known: bool
+    check_every: float
+
+    @classmethod
+    def start(cls, client: ComfyUIClient, watch: PromptWatch, poll_interval: float, recovering: bool) -> _WaitState:
+        """The state at the start of a wait (``recovering``: poll and check the prompt at once)."""
+        last_poll = last_check = time.monotonic()
+        seen = (client.drops, client.reconnects)
+        recovering_until = time.monotonic() + 2.0 if recovering else 0.0
+        return cls(
+            client=client,
+            watch=watch,
+            poll_interval=poll_interval,
+            last_poll=last_poll,
+            last_check=last_check,
+            seen=seen,
+            recovering_until=recovering_until,
+            check_known=recovering,
+            check_every=max(10.0, 20 * poll_interval),
+        )
+
+    def note_reconnects(self, now: float) -> None:
+        """A reconnected socket does not replay what was sent while it was down, and may hide
+        a restart: after a drop poll a while, after a reconnect check the server still has the prompt."""
+        state = (self.client.drops, self.client.reconnects)
+        if state != self.seen:
+            self.check_known = self.check_known or state[1] != self.seen[1]
+            self.seen, self.recovering_until = state, now + max(2.0, 4 * self.poll_interval)
+
+    def should_poll(self, now: float, socket_up: bool) -> bool:
+        """Whether to look at ``/history`` now: socket down, just recovered, periodically, or to check."""
+        periodic = now - self.last_poll > max(5.0, 10 * self.poll_interval)
+        return not socket_up or now < self.recovering_until or periodic or self.check_known
+
+    def poll(self, now: float) -> dict[str, Any] | None:
+        """The prompt's history entry when it finished; else ``None`` after checking, when due,
+        that the server still knows it (raises :class:`PromptLost` if not)."""
+        self.last_poll = now
+        entry = self.client.history(self.watch.prompt_id)
+        if _finished(entry):
+            self.watch.mark_finished()
+            return entry
+        if self.check_known or now - self.last_check > self.check_every:
+            self.last_check, self.check_known = now, False
+            if not self.client.knows(self.watch.prompt_id) and not _finished_soon(
+                self.client, self.watch, self.poll_interval
+            ):
+                raise PromptLost(self.watch.prompt_id)
+        return None
 
 
 def _still_waiting(
@@ -272,13 +326,8 @@ def _timings(
     finish time is when the poll saw it; started mid-reconnect, no ``execution_start``
     arrived. Then the execution time comes from the server's timestamps instead.
     """
-    queue: float | None = None
-    execution: float | None = None
+    queue, execution = _socket_timings(watch, entry)
     timings: dict[str, Any] = {}
-    if watch.started_at is not None and watch.start_seen:
-        queue = round(watch.started_at - watch.submitted_at, 4)
-        if watch.finished_at is not None and entry is None:
-            execution = round(watch.finished_at - watch.started_at, 4)
     if execution is None:
         entry = entry or _finished_entry(client, watch.prompt_id, history_timeout)
         if entry:
@@ -289,6 +338,17 @@ def _timings(
         # server's execution time (an upper bound; no server clock involved)
         queue = round(max(0.0, watch.finished_at - watch.submitted_at - execution), 4)
     return {"queue_seconds": queue, "execution_seconds": execution, **timings}
+
+
+def _socket_timings(watch: PromptWatch, entry: dict[str, Any] | None) -> tuple[float | None, float | None]:
+    """``(queue, execution)`` seconds from the websocket's own messages, ``None`` where they do not tell."""
+    queue: float | None = None
+    execution: float | None = None
+    if watch.started_at is not None and watch.start_seen:
+        queue = round(watch.started_at - watch.submitted_at, 4)
+        if watch.finished_at is not None and entry is None:
+            execution = round(watch.finished_at - watch.started_at, 4)
+    return queue, execution
 
 
 def _finished_entry(client: ComfyUIClient, prompt_id: str, history_timeout: float) -> dict[str, Any] | None:

@@ -114,6 +114,8 @@ def _node_problems(
     template: WorkflowTemplate | None,
     skip: AbstractSet[tuple[str, str]],
 ) -> list[str]:
+    """The problems of one node whose class the server has (``info``: its ``/object_info`` entry):
+    required inputs it lacks, then values its inputs cannot take."""
     declared = info.get("input", {}) or {}
     inputs = node.get("inputs", {})
     problems = [
@@ -122,8 +124,20 @@ def _node_problems(
         if name not in inputs
     ]
     specs = {**(declared.get("required") or {}), **(declared.get("optional") or {})}
+    return problems + _value_problems(node_id, node, specs, template, skip)
+
+
+def _value_problems(
+    node_id: str,
+    node: Mapping[str, Any],
+    specs: Mapping[str, Any],
+    template: WorkflowTemplate | None,
+    skip: AbstractSet[tuple[str, str]],
+) -> list[str]:
+    """The problems of the node's given inputs (not in ``skip``) with their ``specs``, in spec order."""
+    problems = []
     for input_name, spec in specs.items():
-        if input_name in inputs and (node_id, input_name) not in skip:
+        if input_name in node.get("inputs", {}) and (node_id, input_name) not in skip:
             problem = _input_problem(node_id, node, input_name, spec, template)
             if problem:
                 problems.append(problem)

@@ -68,37 +68,77 @@ def render_with_recovery(
     while True:
         attempts.check_cancel()
         server = pool.acquire(attempts.cancel, prefer=parked.server if parked else None)
-        watch = _reclaim(parked, server)
-        parked, finished, request.memory = None, False, {}
-        try:
-            if watch is not None and attempts.still_there(server, watch):
-                recovering = True  # it survived the outage: keep waiting for it
-            else:
-                watch, recovering = None, False
-                watch = attempts.submit(server, request)
-            data, metrics = attempts.finish(server, request, watch, recovering=recovering)
-            prompt_id, finished = watch.prompt_id, True
-        except PromptLost:
-            log.warning(
-                "ComfyUI at %s no longer has prompt %s (restarted?): submitting it again",
-                server.url,
-                watch.prompt_id if watch is not None else "?",
-            )
-            continue
-        except TransientBackendError as exc:
-            if not is_outage(exc):
-                raise
-            request.outages += 1  # an outage, not a failed attempt
-            pool.mark_down(server, exc)
-            parked = Parked(server, watch) if watch is not None else None
-            continue
-        finally:
-            if watch is not None:
-                attempts.settle(server, watch, keep=parked is not None and parked.watch is watch)
-            pool.release(server, rendered=finished)
-        if attempts.options.delete_history:
-            attempts.delete_history(server, prompt_id)
-        return data, _with_request_metrics(metrics, server, request), server
+        outcome = _one_try(pool, attempts, request, server, _reclaim(parked, server))
+        if isinstance(outcome, tuple):
+            return outcome
+        parked = outcome
+
+
+_Rendered = tuple[bytes, dict[str, Any], ComfyServer]
+
+
+def _one_try(
+    pool: ServerPool, attempts: Attempts, request: PanelRequest, server: ComfyServer, watch: PromptWatch | None
+) -> _Rendered | Parked | None:
+    """One go on ``server`` (httpx's ``_send_single_request``): wait for the reclaimed prompt
+    ``watch`` if the server still has it, else submit ``request``. Returns the result; the
+    prompt parked by an outage; or ``None`` to submit again (the server forgot the prompt,
+    or an outage struck before one was submitted). Raises as :func:`render_with_recovery`."""
+    parked: Parked | None = None
+    finished, request.memory = False, {}
+    try:
+        if watch is not None and attempts.still_there(server, watch):
+            recovering = True  # it survived the outage: keep waiting for it
+        else:
+            watch, recovering = None, False
+            watch = attempts.submit(server, request)
+        data, metrics = attempts.finish(server, request, watch, recovering=recovering)
+        prompt_id, finished = watch.prompt_id, True
+    except PromptLost:
+        _log_lost(server, watch)
+        return None
+    except TransientBackendError as exc:
+        if not is_outage(exc):
+            raise
+        parked = _park(pool, request, server, watch, exc)
+        return parked
+    finally:
+        _let_go(pool, attempts, server, watch, parked, finished)
+    if attempts.options.delete_history:
+        attempts.delete_history(server, prompt_id)
+    return data, _with_request_metrics(metrics, server, request), server
+
+
+def _log_lost(server: ComfyServer, watch: PromptWatch | None) -> None:
+    """Say that ``server`` forgot the prompt and it is submitted again."""
+    log.warning(
+        "ComfyUI at %s no longer has prompt %s (restarted?): submitting it again",
+        server.url,
+        watch.prompt_id if watch is not None else "?",
+    )
+
+
+def _park(
+    pool: ServerPool, request: PanelRequest, server: ComfyServer, watch: PromptWatch | None, exc: Exception
+) -> Parked | None:
+    """Count the outage (not a failed attempt), mark ``server`` down and park ``watch`` with it."""
+    request.outages += 1
+    pool.mark_down(server, exc)
+    return Parked(server, watch) if watch is not None else None
+
+
+def _let_go(
+    pool: ServerPool,
+    attempts: Attempts,
+    server: ComfyServer,
+    watch: PromptWatch | None,
+    parked: Parked | None,
+    finished: bool,
+) -> None:
+    """Settle ``watch`` on ``server`` (kept there when parked) and give the server back to the pool."""
+    if watch is not None:
+        attempts.settle(server, watch, keep=parked is not None and parked.watch is watch)
+    pool.release(server, rendered=finished)
 
 
 def _reclaim(parked: Parked | None, server: ComfyServer) -> PromptWatch | None:

@@ -71,17 +71,32 @@ def _plan_removal(g: WorkflowGraph, loader: str) -> tuple[set[str], list[tuple[s
     while todo:
         nid = todo.pop()
         for target, name in g.consumers.get(nid, []):
-            cls = g.cls(target)
-            if cls.startswith("TextEncodeQwenImageEdit") and _IMAGE_N.match(name):
+            edge = _edge_kind(g.cls(target), name)
+            if edge == "drop":
                 drop.append((target, name))
-            elif cls == "ReferenceLatent" and name == "latent":
+            elif edge == "bypass":
                 bypass.append(target)
-            elif any(w in cls for w in _PASS_WORDS) and target not in delete:
+            elif target in delete:
+                continue
+            elif edge == "pass":
                 delete.add(target)
                 todo.append(target)
-            elif target not in delete:
+            else:
                 return None
     return delete, drop, bypass
+
+
+def _edge_kind(cls: str, name: str) -> str:
+    """What removing a reference loader does to a link into input ``name`` of a ``cls`` node:
+    ``"drop"`` the input, ``"bypass"`` the node, ``"pass"`` through it (deleting it too), or
+    ``"block"`` (the loader cannot be removed)."""
+    if cls.startswith("TextEncodeQwenImageEdit") and _IMAGE_N.match(name):
+        return "drop"
+    if cls == "ReferenceLatent" and name == "latent":
+        return "bypass"
+    if any(w in cls for w in _PASS_WORDS):
+        return "pass"
+    return "block"
 
 
 def leave_out(workflow: dict[str, Any], loader: str) -> bool:

@@ -308,18 +308,19 @@ class _Inferrer:
         return titled
 
     def titled(self) -> None:
-        g = self.g
-        feeding = [*g.upstream(self.sampler), self.sampler] if self.sampler is not None else []
+        feeding = [*self.g.upstream(self.sampler), self.sampler] if self.sampler is not None else []
         for slot, places in self._titled_places().items():
-            if len(places) > 1 and feeding:
-                places = [p for p in places if p[0] in feeding] or places
-            current = self.result.slots.get(slot, {})
-            if len(places) > 1:
-                self.result.ambiguities.append(
-                    Ambiguity(slot, f"{len(places)} nodes are titled for it", [g.candidate(p[0]) for p in places])
-                )
-            elif (current.get("node"), current.get("input", "")) != places[0]:
-                self.put(slot, places[0], "title")
+            self._settle_titled(slot, _feeding_first(places, feeding))
+
+    def _settle_titled(self, slot: str, places: list[tuple[str, str]]) -> None:
+        """Bind ``slot`` to its one titled place, or record the ambiguity of several."""
+        current = self.result.slots.get(slot, {})
+        if len(places) > 1:
+            self.result.ambiguities.append(
+                Ambiguity(slot, f"{len(places)} nodes are titled for it", [self.g.candidate(p[0]) for p in places])
+            )
+        elif (current.get("node"), current.get("input", "")) != places[0]:
+            self.put(slot, places[0], "title")
 
     def chosen(self) -> None:
         for slot, nid in self.choices.items():
@@ -349,6 +350,17 @@ class _Inferrer:
     def run(self) -> SlotInference:
         sampler = self.sampler = self.pick_sampler()
         output = self.pick_output(sampler)
+        self._from_graph(sampler, output)
+        self.models(sampler, output)
+        self.titled()
+        self.chosen()
+        self._filename_prefix()
+        if any(a.slot == "seed" for a in self.result.ambiguities):
+            self._drop_graph_bound()
+        return self.result
+
+    def _from_graph(self, sampler: str | None, output: str | None) -> None:
+        """The bindings found by walking from the sampler (else back from the output node)."""
         if sampler is not None:
             self.from_sampler(sampler)
         elif output is not None and not self.result.ambiguities:
@@ -357,18 +369,25 @@ class _Inferrer:
             self.images(output)
         if output is not None:
             self.put("output", (output, ""))
-        self.models(sampler, output)
-        self.titled()
-        self.chosen()
+
+    def _filename_prefix(self) -> None:
+        """Bind ``filename_prefix`` to the output node's input, when not bound yet."""
         final = self.result.slots.get("output", {}).get("node")
         if final is not None and "filename_prefix" not in self.result.slots:
             self.put("filename_prefix", self.g.literal_input(final, ("filename_prefix",)))
-        if any(a.slot == "seed" for a in self.result.ambiguities):
-            # prompts and settings depend on the sampler: without one, keep only what is unambiguous
-            for slot in [s for s in _GRAPH_BOUND if self.result.how.get(s) == "graph"]:
-                self.result.slots.pop(slot, None)
-                self.result.how.pop(slot, None)
-        return self.result
+
+    def _drop_graph_bound(self) -> None:
+        """Prompts and settings depend on the sampler: without one, keep only what is unambiguous."""
+        for slot in [s for s in _GRAPH_BOUND if self.result.how.get(s) == "graph"]:
+            self.result.slots.pop(slot, None)
+            self.result.how.pop(slot, None)
+
+
+def _feeding_first(places: list[tuple[str, str]], feeding: list[str]) -> list[tuple[str, str]]:
+    """Of several places, those on nodes feeding the sampler (when any are); else all of them."""
+    if len(places) > 1 and feeding:
+        return [p for p in places if p[0] in feeding] or places
+    return places
 
 
 def infer_slots(workflow: Mapping[str, Any], choices: Mapping[str, str] | None = None) -> SlotInference:

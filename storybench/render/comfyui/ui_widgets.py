@@ -188,14 +188,23 @@ def _places(name: str, spec: Any) -> int:
 def _migrate(info: Mapping[str, Any], slots: Sequence[WidgetSlot], values: list[Any]) -> list[Any]:
     """The frontend's ``migrateWidgetsValues``: values saved when ``forceInput`` inputs still had
     widgets lose those places (a seed counted with its control)."""
-    names = {s.name for s in slots}
-    sections = [*_section(info, "required"), *_section(info, "optional")]
-    original = [(name, spec) for name, spec in sections if name in names or _forced(spec)]
-    if not any(_forced(spec) for _, spec in original):
-        return values
-    if sum(_places(name, spec) for name, spec in original) != len(values):
+    original = _original_inputs(info, {s.name for s in slots})
+    if not _saved_with_forced(original, values):
         return values
     return [v for (_, spec), v in zip(original, values, strict=False) if not _forced(spec)]
+
+
+def _original_inputs(info: Mapping[str, Any], names: set[str]) -> list[tuple[str, Any]]:
+    """``(name, spec)`` of the inputs that had widgets in old files, in order: today's widget
+    inputs (``names``) and the ``forceInput`` ones."""
+    sections = [*_section(info, "required"), *_section(info, "optional")]
+    return [(name, spec) for name, spec in sections if name in names or _forced(spec)]
+
+
+def _saved_with_forced(original: list[tuple[str, Any]], values: list[Any]) -> bool:
+    """Whether ``values`` hold places for ``forceInput`` inputs: there are some, and the places add up."""
+    places = sum(_places(name, spec) for name, spec in original)
+    return any(_forced(spec) for _, spec in original) and places == len(values)
 
 
 def _stored(slots: list[WidgetSlot], values: list[Any], linked: frozenset[str]) -> list[WidgetSlot]:
@@ -229,13 +238,14 @@ def widget_values(
     values = list(saved or [])
     stored = _stored(slots, values, linked)
     given = {id(s): v for s, v in zip(stored, _migrate(info, stored, values), strict=False)}
-    out: dict[str, Any] = {}
-    for s in (s for s in slots if s.in_prompt):
-        value = given.get(id(s), s.default)
-        if s.dynamic and isinstance(value, str):
-            value = process_dynamic_prompt(value)
-        out[s.name] = {"__value__": value} if isinstance(value, list) else value
-    return out
+    return {s.name: _prompt_value(s, given.get(id(s), s.default)) for s in slots if s.in_prompt}
+
+
+def _prompt_value(slot: WidgetSlot, value: Any) -> Any:
+    """A widget's value as a prompt input: a dynamic prompt expanded, a list wrapped as ``{"__value__": [...]}``."""
+    if slot.dynamic and isinstance(value, str):
+        value = process_dynamic_prompt(value)
+    return {"__value__": value} if isinstance(value, list) else value
 
 
 def frontend_title(class_type: str, info: Mapping[str, Any]) -> str:

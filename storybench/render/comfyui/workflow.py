@@ -38,7 +38,6 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from storybench.exceptions import ConfigError, WorkflowError
@@ -46,8 +45,11 @@ from storybench.render.comfyui.errors import BACKEND
 from storybench.render.comfyui.prompt_check import check_prompt
 from storybench.render.comfyui.references import REFERENCE_SLOTS, leave_out
 from storybench.render.comfyui.template_dirs import (
+    read_template_json,
     shipped_workflows_dir,
+    slots_sidecar,
     template_names,
+    template_path,
     user_workflows_dir,
     workflow_dirs,
 )
@@ -160,6 +162,15 @@ class Slot:
         return f"Slot({self.name!r} -> node {self.node_id}.{self.input})"
 
 
+def _binding_target(name: str, spec: Any) -> tuple[str, Any] | str:
+    """``(node id or title, input name)`` of binding ``name`` declared as ``spec``, or the problem."""
+    if isinstance(spec, Mapping):
+        return str(spec.get("node")), spec.get("input")
+    if isinstance(spec, (list, tuple)) and len(spec) in (1, 2):
+        return str(spec[0]), (spec[1] if len(spec) == 2 else None)
+    return f"slot {name!r}: expected {{'node': id-or-title, 'input': name}}, got {spec!r}"
+
+
 def _canonical(data: Any) -> str:
     return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
@@ -210,40 +221,12 @@ class WorkflowTemplate:
         Raises:
             WorkflowError: not found, not JSON, or slots that do not resolve.
         """
-        text = str(name_or_path)
-        path = Path(text)
-        if not (text.endswith(".json") or path.exists()):
-            for d in workflow_dirs():
-                if (d / f"{text}.json").is_file():
-                    path = d / f"{text}.json"
-                    break
-            else:
-                raise WorkflowError(
-                    BACKEND,
-                    f"no workflow template named {text!r}; known: "
-                    f"{', '.join(template_names()) or 'none'} (searched {', '.join(map(str, workflow_dirs()))})",
-                )
-        if not path.is_file():
-            raise WorkflowError(BACKEND, f"workflow file {path} does not exist")
+        path = template_path(name_or_path)
         name = path.name[:-5] if path.name.endswith(".json") else path.name
-        workflow = cls._read_json(path)
+        workflow = read_template_json(path)
         if slots is None:
-            sidecar = path.with_name(f"{name}.slots.json")
-            if not sidecar.is_file():
-                raise WorkflowError(
-                    BACKEND, f"workflow {path} has no slots sidecar {sidecar.name}; write one or pass slots={{...}}"
-                )
-            slots = cls._read_json(sidecar)
+            slots = read_template_json(slots_sidecar(path, name))
         return cls(workflow, slots, name=name, source=str(path))
-
-    @staticmethod
-    def _read_json(path: Path) -> Any:
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise WorkflowError(BACKEND, f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from exc
-        except OSError as exc:
-            raise WorkflowError(BACKEND, f"{path}: cannot read: {exc}") from exc
 
     # ---------------------------------------------------------------- slots
     def _find_node(self, wanted: str) -> list[str]:
@@ -260,21 +243,22 @@ class WorkflowTemplate:
         """Binding ``name`` declared as ``spec`` resolved to a :class:`Slot`, or the problem."""
         if name not in SLOT_NAMES:
             return f"unknown slot {name!r} (known: {', '.join(SLOT_NAMES)})"
-        if isinstance(spec, Mapping):
-            wanted, input_name = spec.get("node"), spec.get("input")
-        elif isinstance(spec, (list, tuple)) and len(spec) in (1, 2):
-            wanted, input_name = spec[0], (spec[1] if len(spec) == 2 else None)
-        else:
-            return f"slot {name!r}: expected {{'node': id-or-title, 'input': name}}, got {spec!r}"
-        wanted = str(wanted)
+        target = _binding_target(name, spec)
+        if isinstance(target, str):
+            return target
+        wanted, input_name = target
         found = self._find_node(wanted)
         if len(found) != 1:
             if found:
                 return f"slot {name!r}: title {wanted!r} is used by nodes {', '.join(found)}; use a node id"
             return f"slot {name!r} looks for node id or title {wanted!r}: no such node"
-        node_id = found[0]
         if name == "output":
-            return Slot(name, node_id, None, wanted)
+            return Slot(name, found[0], None, wanted)
+        problem = self._input_problem(name, found[0], wanted, input_name)
+        return problem or Slot(name, found[0], input_name, wanted)
+
+    def _input_problem(self, name: str, node_id: str, wanted: str, input_name: Any) -> str | None:
+        """Why binding ``name`` cannot use input ``input_name`` of node ``node_id``; ``None`` if it can."""
         inputs = self.workflow[node_id].get("inputs", {})
         if not input_name:
             return f"slot {name!r}: no input name given for node {node_id}"
@@ -283,7 +267,7 @@ class WorkflowTemplate:
                 f"slot {name!r}: node {node_id} ({self.workflow[node_id]['class_type']}, title "
                 f"{wanted!r}) has no input {input_name!r}; inputs: {', '.join(inputs)}"
             )
-        return Slot(name, node_id, input_name, wanted)
+        return None
 
     def _resolve(self, decl: Mapping[str, Any]) -> dict[str, Slot]:
         resolved: dict[str, Slot] = {}
@@ -396,39 +380,45 @@ class WorkflowTemplate:
         """
         params = spec.params if params is None else params
         wf = copy.deepcopy(self.workflow)
+        for slot, value in self._spec_values(spec, params, use_prompt_template).items():
+            self._put(wf, slot, value)
+        names = [reference_image, *reference_images] if reference_image is not None else list(reference_images)
+        if names:
+            self._put_references(wf, names)
+        return wf
 
-        def put(slot: str, value: Any) -> None:
-            s = self.slots.get(slot)
-            if s is not None and s.input is not None:
-                wf[s.node_id]["inputs"][s.input] = value
+    def _put(self, wf: dict[str, Any], slot: str, value: Any) -> None:
+        """Set ``slot``'s node input in ``wf`` to ``value`` (nothing when the template does not map it)."""
+        s = self.slots.get(slot)
+        if s is not None and s.input is not None:
+            wf[s.node_id]["inputs"][s.input] = value
 
+    def _spec_values(self, spec: RenderSpec, params: Mapping[str, Any], use_prompt_template: bool) -> dict[str, Any]:
+        """Slot → value for ``spec``, in writing order: prompts, seed, size, settings, color, filename prefix."""
         positive = spec.prompt
         if self.prompt_template and use_prompt_template:
             positive = self.prompt_template.replace("{prompt}", spec.prompt)
-        put("positive", positive)
-        put("negative", spec.negative_prompt)
-        put("seed", int(spec.seed))
-        put("width", int(spec.width))
-        put("height", int(spec.height))
+        values: dict[str, Any] = {"positive": positive, "negative": spec.negative_prompt, "seed": int(spec.seed)}
+        values.update(width=int(spec.width), height=int(spec.height))
         settings = self.settings(params)
         if "color" in self.slots and "color" not in settings:
             settings["color"] = (int(spec.seed) * 2654435761) & 0xFFFFFF
-        for key, value in settings.items():
-            put(key, value)
+        values.update(settings)
         if "filename_prefix" in self.slots:
             base = str(self.default("filename_prefix") or "storybench")
             tag = re.sub(r"[^A-Za-z0-9_-]+", "_", spec.panel_id).strip("_")
-            put("filename_prefix", f"{base}_{tag}" if tag else base)
-        names = [reference_image, *reference_images] if reference_image is not None else list(reference_images)
-        if names:
-            if "reference_image" not in self.slots:
-                raise WorkflowError(BACKEND, f"workflow {self.name} has no reference_image slot")
-            for i, slot in enumerate(self.reference_slots):
-                if i < len(names):
-                    put(slot, names[i])
-                elif not leave_out(wf, self.slots[slot].node_id):
-                    put(slot, names[0])
-        return wf
+            values["filename_prefix"] = f"{base}_{tag}" if tag else base
+        return values
+
+    def _put_references(self, wf: dict[str, Any], names: list[str]) -> None:
+        """Write uploaded image ``names`` into the reference bindings in order (see :meth:`fill`)."""
+        if "reference_image" not in self.slots:
+            raise WorkflowError(BACKEND, f"workflow {self.name} has no reference_image slot")
+        for i, slot in enumerate(self.reference_slots):
+            if i < len(names):
+                self._put(wf, slot, names[i])
+            elif not leave_out(wf, self.slots[slot].node_id):
+                self._put(wf, slot, names[0])
 
     def identity(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """What identifies this template's output besides the spec: name, content hash
