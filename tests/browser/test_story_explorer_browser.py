@@ -260,7 +260,8 @@ def test_explorer_scenario(lab: Lab, page) -> None:
 
     # both load back intact: A by its path, B from the library of saved stories
     story_a = load_story(path_a)
-    assert any(_words(seg.text)[:40] == _words(first_a)[:40] for seg in story_a.segments.values()), first_a
+    # (the shown first paragraph may be shorter than 40 characters: compare it as a prefix)
+    assert any(_words(seg.text).startswith(_words(first_a)[:40]) for seg in story_a.segments.values()), first_a
     pg.locator(".sb-story-path input").fill(str(path_a))
     pg.locator(".sb-story-load").click()
     pg.wait_for_function(
