@@ -48,6 +48,8 @@ class EngineOptions:
         background_settle_s: seconds background LLM work (illustration prompts, prefetching,
             titles) waits after the reader's last segment, so that an immediate click on a
             choice does not queue behind a prompt evaluation (which cannot be interrupted).
+        summaries: write each segment's rolling summary after it (background LLM work; with
+            ``inline_images`` in the calling thread), for the memory of long branches.
 
     Raises:
         ConfigError: ``max_tokens`` below 16.
@@ -69,6 +71,7 @@ class EngineOptions:
     on_image: SegmentCallback | None = None
     prefetch_images: bool | None = None
     background_settle_s: float = 0.0
+    summaries: bool = True
 
     def __post_init__(self) -> None:
         if self.max_tokens < 16:
