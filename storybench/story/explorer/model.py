@@ -43,6 +43,7 @@ from storybench.exceptions import StorybenchError
 from storybench.story.engine import StoryEngine
 from storybench.story.explorer.state import ActionFailed, ExplorerState
 from storybench.story.explorer.tree import TreeRow
+from storybench.story.explorer.world_state import WorldState
 from storybench.story.export import ExportKind, export_story
 from storybench.story.folders import StoryConflict, new_story_path
 from storybench.story.library import StoryEntry, list_stories
@@ -59,12 +60,13 @@ log = logging.getLogger(__name__)
 BACKGROUND_SETTLE_S = 1.5
 
 
-class ExplorerModel(ExplorerState):
-    """State (:class:`ExplorerState`) and actions of the story explorer."""
+class ExplorerModel(WorldState, ExplorerState):
+    """State (:class:`ExplorerState`), world (:class:`WorldState`) and actions of the story explorer."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.observe(self._title_edited, "title")
+        self.observe(lambda _: self.apply_author_note(), ["author_note", "author_note_depth"])
 
     # ----------------------------------------------------------- engines
     def _new_engine(self, story: Story, story_dir: Path | None = None, story_file: str = "story.json") -> StoryEngine:
@@ -119,8 +121,14 @@ class ExplorerModel(ExplorerState):
                 language tag) or the backends failed (unknown, missing, not answering).
         """
         try:
-            settings = StorySettings(premise=self.premise, language=self.language, style=self.style)
-            engine = self._new_engine(Story(settings=settings))
+            settings = StorySettings(
+                premise=self.premise,
+                language=self.language,
+                style=self.style,
+                author_note=self.author_note.strip(),
+                author_note_depth=max(0, self.author_note_depth),
+            )
+            engine = self._new_engine(Story(settings=settings, world=self.world))
         except (StorybenchError, ValueError) as exc:
             raise ActionFailed("Start", exc) from exc
         self._quiet_prefetch()
@@ -309,6 +317,8 @@ class ExplorerModel(ExplorerState):
             raise ActionFailed("Load", exc) from exc
         self._switch_to(engine)
         self.premise, self.language, self.style = story.settings.premise, story.settings.language, story.settings.style
+        self.author_note, self.author_note_depth = story.settings.author_note, story.settings.author_note_depth
+        self.world_revision += 1
         cur = story.current
         if cur is not None and cur.image_status in ("pending", "rendering") and not cur.unfinished:
             engine.schedule_image(cur.id)  # saved while it was being drawn: draw it again
