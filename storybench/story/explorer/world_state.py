@@ -28,7 +28,10 @@ def merge_imported(world: World | None, imported: Imported) -> World:
     """``world`` with an imported file's entries appended (uids renumbered) and its
     characters added (a character already there by name is replaced)."""
     base = world if world is not None else World(name=imported.world.name)
-    merged = base.merged(imported.world) if base.entries else base.model_copy(update={"entries": imported.world.entries})
+    if base.entries:
+        merged = base.merged(imported.world)
+    else:
+        merged = base.model_copy(update={"entries": imported.world.entries})
     incoming: list[Character] = [*imported.world.characters]
     if imported.character is not None:
         incoming.append(imported.character)
@@ -92,7 +95,8 @@ class WorldState:
     def _take(self, imported: Imported, where: str) -> World:
         world = merge_imported(self.world, imported)
         self.set_world(world)
-        what = f"the card of {imported.character.name}" if imported.character else f"{len(imported.world.entries)} entries"
+        count = f"{len(imported.world.entries)} entries"
+        what = f"the card of {imported.character.name} and {count}" if imported.character else count
         self.status, self.status_path = f"Imported {what} from {where}", ""
         return world
 
