@@ -9,6 +9,7 @@ import pytest
 from story_fakes import ScriptedLLM
 
 from storybench.llm.base import register_llm_backend
+from storybench.plan import load_plan, plan_issues
 from storybench.story import load_story
 from storybench.story.explorer import ExplorerModel, StoryExplorer
 
@@ -100,3 +101,28 @@ def test_upload_a_card_and_a_bad_file(view: StoryExplorer) -> None:
     view.on_upload_world(b"\x89PNG\r\n\x1a\nnot a card", "broken.png")
     assert "broken.png" in m.error
     assert [c.name for c in m.world.characters] == ["Seraphina"]  # nothing half-imported
+
+
+def test_make_a_comic_of_this_path(view: StoryExplorer, tmp_path: Path) -> None:
+    m = view.model
+    assert view.comic.button.disabled  # no story yet
+    view.world.path.value = str(world_json(tmp_path))
+    view.world.import_button.click()
+    view.premise.value = "A keeper on a stormy coast"
+    view.language.value = "en"
+    view.start.click()
+    view.choice_buttons[0].click()
+    assert not view.comic.button.disabled
+    view.comic.button.click()
+    assert m.error == ""
+    current = m.current
+    assert current is not None
+    written = Path(m.comic_plan)
+    assert written == m.engine.story_dir / f"comic-{current.id}.json"  # type: ignore[union-attr]
+    plan = load_plan(written)
+    assert plan_issues(plan) == []
+    sources = [sid for page in plan.chapters[0].pages for sid in page.source_segments]
+    assert sources == [s.id for s in m.story.path()]  # type: ignore[union-attr]  # the whole path, in order
+    assert plan.characters and plan.page_count() >= 1
+    assert view.comic.link.value.startswith("Comic plan: ") and str(written) in view.comic.link.value
+    assert str(written) in m.files

@@ -39,7 +39,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from storybench.exceptions import StorybenchError
+from storybench.exceptions import ConfigError, StorybenchError
+from storybench.plan import save_plan
+from storybench.planner.from_story import plan_from_story
 from storybench.story.engine import StoryEngine
 from storybench.story.explorer.state import ActionFailed, ExplorerState
 from storybench.story.explorer.tree import TreeRow
@@ -335,6 +337,27 @@ class ExplorerModel(WorldState, ExplorerState):
         engine = self._need_engine()
         written = export_story(engine.story, kind, path, story_dir=engine.story_dir)
         return self._wrote("Exported to", written)
+
+    def make_comic(self, max_pages: int = 3) -> Path:
+        """Plan a comic of the path from the opening to the current segment
+        (:func:`~storybench.planner.from_story.plan_from_story`, with the story's world) and
+        save it beside the story as ``comic-<segment id>.json`` (:attr:`comic_plan`).
+
+        Raises:
+            ConfigError: no current segment. BackendError: the LLM failed.
+        """
+        engine = self._need_engine()
+        cur = self.current
+        if cur is None:
+            raise ConfigError("no segment yet: start the story first")
+        self._quiet_prefetch()
+        with engine.gate.urgent():
+            result = plan_from_story(
+                engine.story, cur.id, max_pages=max_pages, llm=engine.llm, world=engine.story.world, seed=0
+            )
+        written = save_plan(result.plan, engine.story_dir / f"comic-{cur.id}.json")
+        self.comic_plan = str(written)
+        return self._wrote("Comic plan saved to", written)
 
     def refresh_library(self) -> list[StoryEntry]:
         """List the saved stories under ``output_root`` again (into :attr:`library`)."""

@@ -38,7 +38,7 @@ from storybench.story.explorer.model import ExplorerModel
 from storybench.story.explorer.reading_section import ActionsSection, ChoicesSection, SegmentSection
 from storybench.story.explorer.settings_section import LANGUAGE_OPTIONS, SettingsSection, classed
 from storybench.story.explorer.tree_section import TREE_RULES, TreeSection
-from storybench.story.explorer.world_section import CONTEXT_CSS, ContextSection, WorldSection
+from storybench.story.explorer.world_section import CONTEXT_CSS, ComicRow, ContextSection, WorldSection
 from storybench.ui_kit.a11y import alert_html, focus_css
 from storybench.ui_kit.aria import COLLAPSE_RULES, AriaBridge
 from storybench.ui_kit.busy import busy_action
@@ -124,6 +124,7 @@ class StoryExplorer(w.VBox):
         self.tree_section = TreeSection(m, self.on_goto)
         self.world = WorldSection(m, self.on_import_world, self.on_upload_world)
         self.context = ContextSection(m)
+        self.comic = ComicRow(m, self.on_make_comic)
         m.observe(lambda _: self.refresh(), "revision")
         m.observe(lambda _: self._show_image(), "image_revision")
         m.observe(lambda change: setattr(self.alert, "value", alert_html(change["new"], "sb-story-error")), "error")
@@ -141,6 +142,7 @@ class StoryExplorer(w.VBox):
                 self.choice_section,
                 self.actions,
                 self.context,
+                self.comic,
                 self.question,
                 self.files,
                 self.library,
@@ -201,6 +203,7 @@ class StoryExplorer(w.VBox):
             *self.library.buttons,
             *self.question.action_widgets(),
             *self.world.action_widgets(),
+            self.comic.button,
         ]
 
     def refresh_controls(self) -> None:
@@ -214,6 +217,7 @@ class StoryExplorer(w.VBox):
             b.disabled = busy
         for widget in self.world.action_widgets():
             widget.disabled = busy
+        self.comic.button.disabled = busy or m.current is None
 
     # ------------------------------------------------------------ actions
     @busy_action
@@ -305,6 +309,11 @@ class StoryExplorer(w.VBox):
     def on_upload_world(self, data: bytes, name: str) -> None:
         """Import an uploaded card or world file."""
         self.model.import_world_bytes(data, name)
+
+    @busy_action
+    def on_make_comic(self) -> Any:
+        """Plan a comic of the current path in the background; the plan is saved beside the story."""
+        return self.model.submit(self.model.make_comic)
 
     @busy_action
     def on_export(self) -> None:

@@ -23,9 +23,10 @@ from storybench.story.explorer.model import ExplorerModel
 from storybench.story.explorer.settings_section import classed
 from storybench.ui_kit.binding import bind
 from storybench.ui_kit.collapsible import Collapsible
+from storybench.ui_kit.links import file_link
 from storybench.world.model import WorldEntry
 
-__all__ = ["CONTEXT_CSS", "ContextSection", "WorldSection", "context_html"]
+__all__ = ["CONTEXT_CSS", "ComicRow", "ContextSection", "WorldSection", "context_html"]
 
 CONTEXT_CSS = """
 .sb-story-context-tokens{font-weight:bold}
@@ -232,3 +233,34 @@ class WorldSection(Collapsible):
         self.entries.children = tuple(self._row(e) for e in world.entries)
         people = "".join(f"<li><b>{_esc(c.name)}</b>: {_esc(c.description[:300])}</li>" for c in world.characters)
         self.characters.value = f"<h4>Characters</h4><ul>{people}</ul>" if people else ""
+
+
+class ComicRow(w.HBox):
+    """ "Make a comic of this path" and a link to the plan it saved.
+
+    Args:
+        model: the explorer model (its ``comic_plan`` trait is the link).
+        on_make: called (a busy action) when the button is pressed.
+    """
+
+    def __init__(self, model: ExplorerModel, on_make: Callable[[], Any]) -> None:
+        self.model = model
+        self.button = classed(
+            w.Button(
+                description="Make a comic of this path",
+                icon="book",
+                tooltip="Plan a comic of the path from the opening to this segment, saved beside the story",
+                layout=w.Layout(width="auto"),
+            ),
+            "sb-story-make-comic",
+        )
+        self.button.on_click(lambda _: on_make())
+        self.link = classed(w.HTML(""), "sb-story-comic-link")
+        super().__init__([self.button, self.link])
+        self.add_class("sb-story-comic-row")
+        model.observe(lambda _: self.update(), "comic_plan")
+
+    def update(self) -> None:
+        """Show the link to the last plan made."""
+        path = self.model.comic_plan
+        self.link.value = f"Comic plan: {file_link(path)}" if path else ""
