@@ -52,48 +52,51 @@ def _esc(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+def _items(css: str, rows: list[str]) -> str:
+    return "".join(f'<li class="{css}">{row}</li>' for row in rows)
+
+
+def _entries_html(r: ContextRecord) -> str:
+    fired = [f"{_esc(f.title or f'entry {f.uid}')}: {_esc(f.reason)} ({f.tokens} tokens)" for f in r.fired]
+    listed = _items("sb-story-context-fired", fired) or "<li>none</li>"
+    out = f"<h4>Entries that fired ({len(r.fired)})</h4><ul>{listed}</ul>"
+    if r.dropped:
+        dropped = [f"{_esc(d.title or f'entry {d.uid}')}: {_esc(d.reason)}" for d in r.dropped]
+        out += f"<h4>Entries left out ({len(r.dropped)})</h4><ul>{_items('sb-story-context-dropped', dropped)}</ul>"
+    return out
+
+
+def _memory_html(r: ContextRecord) -> str:
+    summary = next((b.text for b in r.blocks if b.kind == "summary"), "")
+    used = f"(of {_esc(r.summary_of)}): {_esc(summary)}" if r.summary_of else "none (the whole path was sent)"
+    note = _esc(r.author_note) if r.author_note else "none"
+    out = (
+        f'<p class="sb-story-context-summary"><b>Summary used</b> {used}</p>'
+        f'<p class="sb-story-context-note"><b>Author\'s note</b> (depth {r.author_note_depth}): {note}</p>'
+    )
+    return out + ("<p><b>Trimmed:</b> " + _esc("; ".join(r.trimmed)) + "</p>" if r.trimmed else "")
+
+
 def context_html(record: ContextRecord | None, segment_texts: dict[str, str]) -> str:
     """The Context view's HTML for a record (``segment_texts``: segment texts by id)."""
     if record is None:
         return '<p class="sb-story-context-empty">No context recorded for this segment.</p>'
     r = record
-    parts = [
+    tokens = (
         f'<p class="sb-story-context-tokens">Tokens: {r.tokens} of {r.budget} '
         f"(context window {r.context_window}, counted by {_esc(r.counter)}); "
         f"world info {r.world_tokens} of {r.world_budget}</p>"
-    ]
-    fired = "".join(
-        f'<li class="sb-story-context-fired">{_esc(f.title or f"entry {f.uid}")}: {_esc(f.reason)}'
-        f" ({f.tokens} tokens)</li>"
-        for f in r.fired
     )
-    parts.append(f"<h4>Entries that fired ({len(r.fired)})</h4><ul>{fired or '<li>none</li>'}</ul>")
-    if r.dropped:
-        dropped = "".join(
-            f'<li class="sb-story-context-dropped">{_esc(d.title or f"entry {d.uid}")}: {_esc(d.reason)}</li>'
-            for d in r.dropped
-        )
-        parts.append(f"<h4>Entries left out ({len(r.dropped)})</h4><ul>{dropped}</ul>")
-    summary = next((b.text for b in r.blocks if b.kind == "summary"), "")
-    parts.append(
-        f'<p class="sb-story-context-summary"><b>Summary used</b> (of {_esc(r.summary_of)}): {_esc(summary)}</p>'
-        if r.summary_of
-        else '<p class="sb-story-context-summary"><b>Summary used:</b> none (the whole path was sent)</p>'
-    )
-    note = _esc(r.author_note) if r.author_note else "none"
-    parts.append(f'<p class="sb-story-context-note"><b>Author\'s note</b> (depth {r.author_note_depth}): {note}</p>')
-    if r.trimmed:
-        parts.append("<p><b>Trimmed:</b> " + _esc("; ".join(r.trimmed)) + "</p>")
     rows = "".join(
         f"<tr><td>{_esc(_BLOCK_NAMES.get(b.kind, b.kind))}</td><td>{_esc(b.source)}</td><td>{b.tokens}</td>"
         f"<td>{_esc((b.text or segment_texts.get(b.source, ''))[:400])}</td></tr>"
         for b in r.blocks
     )
-    parts.append(
+    table = (
         '<table class="sb-story-context-blocks"><caption>What the model received, in order</caption>'
         f"<tr><th>Block</th><th>Source</th><th>Tokens</th><th>Text</th></tr>{rows}</table>"
     )
-    return "".join(parts)
+    return tokens + _entries_html(r) + _memory_html(r) + table
 
 
 class ContextSection(Collapsible):
