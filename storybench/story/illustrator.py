@@ -5,7 +5,8 @@ order) and the futures of the work it scheduled. For one segment: the illustrati
 prompt from its text (:class:`~storybench.story.illustration.IllustrationPrompter`,
 which enters the story's LLM gate as background work and gives the LLM up whenever
 the reader asks for a segment), the looks of the world's characters the segment names
-(:func:`with_appearance`), the render through the image backend, the file
+(:func:`with_appearance`) and, for a backend that takes reference images, their character
+sheets (:mod:`storybench.story.sheets`), the render through the image backend, the file
 written atomically to ``<story_dir>/images/<segment_id>.<ext>``. A failure only marks
 the segment ``failed`` with its error; :meth:`Illustrator.retry` tries again.
 """
@@ -24,6 +25,7 @@ from storybench.render.base import ImageBackend
 from storybench.story.illustration import IllustrationPrompter, illustration_render_spec
 from storybench.story.model import Segment
 from storybench.story.session import StorySession
+from storybench.story.sheets import reference_sheets
 from storybench.world.characters import appearance_lines, characters_in
 from storybench.world.model import World
 
@@ -160,6 +162,9 @@ class Illustrator:
                 width=story.settings.image_width,
                 height=story.settings.image_height,
             )
+            references = reference_sheets(story, self.session.story_dir, backend, seg.text)
+            if references:
+                spec = spec.model_copy(update={"reference_images": references})
             result = backend.render(spec)
             ext = "png" if result.mime == "image/png" else result.mime.rsplit("/", 1)[-1]
             rel = f"images/{seg.id}.{ext}"

@@ -167,3 +167,45 @@ def test_old_story_files_load_without_memory_fields(tmp_path: Path) -> None:
     story = load_story(path)
     assert story.world is None and story.segments["s001"].summary == "" and story.segments["s001"].context is None
     assert story.settings.author_note == "" and story.settings.recent_segments == 4
+
+
+class ReferenceBackend(FakeImageBackend):
+    """A fake backend that honours reference images (two at most)."""
+
+    @property
+    def supports_reference_images(self) -> bool:
+        return True
+
+    @property
+    def max_reference_images(self) -> int:
+        return 2
+
+
+def test_illustrations_carry_the_sheets_of_the_characters_they_show(tmp_path: Path) -> None:
+    script = [f"Marta waits at the lighthouse door.{CHOICES}", f"Marta and Олесь climb the stairs.{CHOICES}"]
+    llm = MemoryLLM(segments=script)
+    img = ReferenceBackend()
+    coast = world()
+    coast.characters = [*coast.characters, Character(name="Олесь", description="a boy in a yellow raincoat")]
+    story = Story(settings=StorySettings(premise="A stormy coast.", language="en"), world=coast)
+    engine = StoryEngine(story, llm=llm, image_backend=img, story_dir=tmp_path, inline_images=True)
+    engine.start()
+    engine.choose(0)
+    sheets = [s for s in img.specs if s.params.get("kind") == "character_sheet"]
+    segments = [s for s in img.specs if s.params.get("kind") != "character_sheet"]
+    # one sheet per character, rendered once, the first time the character appears
+    assert [s.cast[0].name for s in sheets] == ["Marta", "Олесь"]
+    assert sheets[0].prompt.startswith("character reference sheet") and "grey cloak" in sheets[0].prompt
+    marta, oles = (Path(p) for p in segments[1].reference_images)
+    assert segments[0].reference_images == (str(marta),)
+    assert marta.is_file() and oles.is_file() and marta.parent == tmp_path / "images" / "characters"
+    assert marta != oles
+
+
+def test_no_references_for_a_backend_without_them(tmp_path: Path) -> None:
+    llm = MemoryLLM(segments=[f"Marta waits.{CHOICES}"])
+    img = FakeImageBackend()
+    story = Story(settings=StorySettings(premise="A stormy coast.", language="en"), world=world())
+    StoryEngine(story, llm=llm, image_backend=img, story_dir=tmp_path, inline_images=True).start()
+    assert len(img.specs) == 1 and img.specs[0].reference_images == ()
+    assert not (tmp_path / "images" / "characters").exists()
