@@ -3,9 +3,9 @@
 Modules, lowest first:
 
 * ``context_record`` (what the model received for a segment, as saved), ``model`` (the story
-  graph and its JSON, with its world and each segment's summary and context), ``folders`` (a story's folder, save conflicts),
-  ``library`` (the saved stories under a root), ``choices`` (choice extraction: a chain of
-  recognisers), ``repetition`` (the loop guard), ``messages`` (the chat messages of a
+  graph and its JSON, with its world and each segment's summary and context), ``folders`` (a
+  story's folder, save conflicts), ``library`` (the saved stories under a root), ``choices``
+  (choice extraction: a chain of recognisers), ``repetition`` (the loop guard), ``messages`` (the chat messages of a
   segment; ``prompts`` is its deprecated name), ``titles`` (LLM-written titles),
   ``illustration`` (illustration prompts and render specs);
 * ``llm_gate`` (one story's LLM: the reader's requests before background work),

@@ -82,5 +82,8 @@ def test_world_and_context_view(lab: Lab, page, tmp_path: Path) -> None:
         pytest.skip(f"axe-core is not installed ({AXE}): npm install --prefix tests/browser")
     violations, passed, incomplete = _axe(pg)
     counts = {impact: sum(n for _, n in rules) for impact, rules in violations.items()}
-    print(f"axe-core with World and Context open: {passed} passed, {incomplete} incomplete; violations {counts}")
+    print(
+        f"axe-core with World and Context open: {passed} passed, {incomplete} incomplete;"
+        f" violations {counts}; rules {violations}"
+    )
     assert not violations.get("critical") and not violations.get("serious"), violations

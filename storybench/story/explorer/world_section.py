@@ -34,6 +34,7 @@ CONTEXT_CSS = """
 .sb-story-context-blocks td,.sb-story-context-blocks th{border:1px solid #ccc;padding:2px 6px;
   vertical-align:top;text-align:left}
 .sb-story-world-keys{font-size:12px;color:#333}
+.sb-story-explorer h2.sb-story-subheading{font-size:14px;margin:.6em 0 .2em 0}
 """
 
 _BLOCK_NAMES = {
@@ -48,6 +49,10 @@ _BLOCK_NAMES = {
 }
 
 
+_H2 = '<h2 class="sb-story-subheading">'
+"""Sub-headings of the sections: level 2 under the notebook's title (axe-core ``heading-order``)."""
+
+
 def _esc(text: str) -> str:
     return html.escape(text, quote=True)
 
@@ -59,10 +64,11 @@ def _items(css: str, rows: list[str]) -> str:
 def _entries_html(r: ContextRecord) -> str:
     fired = [f"{_esc(f.title or f'entry {f.uid}')}: {_esc(f.reason)} ({f.tokens} tokens)" for f in r.fired]
     listed = _items("sb-story-context-fired", fired) or "<li>none</li>"
-    out = f"<h4>Entries that fired ({len(r.fired)})</h4><ul>{listed}</ul>"
+    out = f"{_H2}Entries that fired ({len(r.fired)})</h2><ul>{listed}</ul>"
     if r.dropped:
         dropped = [f"{_esc(d.title or f'entry {d.uid}')}: {_esc(d.reason)}" for d in r.dropped]
-        out += f"<h4>Entries left out ({len(r.dropped)})</h4><ul>{_items('sb-story-context-dropped', dropped)}</ul>"
+        items = _items("sb-story-context-dropped", dropped)
+        out += f"{_H2}Entries left out ({len(r.dropped)})</h2><ul>{items}</ul>"
     return out
 
 
@@ -235,7 +241,7 @@ class WorldSection(Collapsible):
             return
         self.entries.children = tuple(self._row(e) for e in world.entries)
         people = "".join(f"<li><b>{_esc(c.name)}</b>: {_esc(c.description[:300])}</li>" for c in world.characters)
-        self.characters.value = f"<h4>Characters</h4><ul>{people}</ul>" if people else ""
+        self.characters.value = f"{_H2}Characters</h2><ul>{people}</ul>" if people else ""
 
 
 class ComicRow(w.HBox):
