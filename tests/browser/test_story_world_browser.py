@@ -15,6 +15,7 @@ import pytest
 from test_story_explorer_browser import AXE, KERNEL_WAIT, LLM_WAIT, UI_WAIT, _axe, _fill_premise, _idle
 
 from conftest import Lab, open_and_run_all, show
+from storybench.plan import load_plan
 
 pytestmark = pytest.mark.slow
 
@@ -74,6 +75,21 @@ def test_world_and_context_view(lab: Lab, page, tmp_path: Path) -> None:
     shot = shots("context-view")
     SHOTS.mkdir(parents=True, exist_ok=True)
     shutil.copy(shot, SHOTS / "explorer-context-view.png")
+
+    # a comic plan of this path, planned by the tiny model in the background, saved beside the story
+    pg.locator(".sb-story-make-comic").click()
+    pg.wait_for_function(
+        "() => document.querySelector('.sb-story-comic-link').innerText.includes('comic-s001.json')",
+        timeout=LLM_WAIT,
+    )
+    _idle(pg)
+    link = pg.locator(".sb-story-comic-link a.sb-file-link")
+    href = link.get_attribute("href") or ""
+    plan_file = lab.root / href.split("/lab/tree/", 1)[1]
+    assert plan_file.is_file() and plan_file.name == "comic-s001.json", href
+    assert load_plan(plan_file).page_count() >= 1
+    show(pg, ".sb-story-comic-row")
+    shots("comic-plan-link")
 
     # accessibility with the World section and the Context view open
     if not AXE.is_file():

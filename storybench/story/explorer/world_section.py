@@ -74,10 +74,10 @@ def _entries_html(r: ContextRecord) -> str:
 
 def _memory_html(r: ContextRecord) -> str:
     summary = next((b.text for b in r.blocks if b.kind == "summary"), "")
-    used = f"(of {_esc(r.summary_of)}): {_esc(summary)}" if r.summary_of else "none (the whole path was sent)"
+    used = f" (of {_esc(r.summary_of)}): {_esc(summary)}" if r.summary_of else ": none (the whole path was sent)"
     note = _esc(r.author_note) if r.author_note else "none"
     out = (
-        f'<p class="sb-story-context-summary"><b>Summary used</b> {used}</p>'
+        f'<p class="sb-story-context-summary"><b>Summary used</b>{used}</p>'
         f'<p class="sb-story-context-note"><b>Author\'s note</b> (depth {r.author_note_depth}): {note}</p>'
     )
     return out + ("<p><b>Trimmed:</b> " + _esc("; ".join(r.trimmed)) + "</p>" if r.trimmed else "")
