@@ -43,7 +43,7 @@ from storybench.story.folders import story_folder_name
 from storybench.story.illustration import IllustrationPrompter
 from storybench.story.illustrator import Illustrator
 from storybench.story.llm_gate import LLMGate
-from storybench.story.memory import BranchMemory, Built, world_text
+from storybench.story.memory import BranchMemory, Built, recall_index, world_text
 from storybench.story.messages import continue_messages, segment_messages
 from storybench.story.model import GenerationSettings, Segment, Story, StorySettings
 from storybench.story.options import DEFAULT_OUTPUT_ROOT, EngineOptions, SegmentCallback, engine_options
@@ -97,6 +97,7 @@ class StoryEngine:
         self.writer = SegmentWriter(lambda: self.llm, self.gate, opts.sampling)
         self.memory = BranchMemory(self.session, lambda: self.llm, self.gate, answer_tokens=opts.max_tokens)
         self.memory.summaries, self.memory.inline = opts.summaries, opts.inline_images
+        self.memory.semantic = recall_index(opts.semantic_recall)
         self.illustrator = Illustrator(
             self.session,
             backend=lambda: self.image_backend,

@@ -28,11 +28,20 @@ from storybench.story.context_record import ContextRecord
 from storybench.story.llm_gate import LLMGate
 from storybench.story.model import Segment
 from storybench.story.session import StorySession
-from storybench.world.activation import estimate_tokens
+from storybench.world.activation import SemanticIndex, estimate_tokens
 from storybench.world.context import Context, SegmentText, build_context
+from storybench.world.memory import SemanticMemory
 from storybench.world.summary import write_summary
 
-__all__ = ["DEFAULT_CONTEXT_WINDOW", "BranchMemory", "Built", "context_window_of", "token_counter", "world_text"]
+__all__ = [
+    "DEFAULT_CONTEXT_WINDOW",
+    "BranchMemory",
+    "Built",
+    "context_window_of",
+    "recall_index",
+    "token_counter",
+    "world_text",
+]
 
 log = logging.getLogger(__name__)
 DEFAULT_CONTEXT_WINDOW = 2048
@@ -47,6 +56,12 @@ Built = tuple[Context, ContextRecord]
 def world_text(context: Context) -> str:
     """The world info a context placed (every world block, in order), ``""`` when none fired."""
     return context.text(["world_before", "world_depth", "world_after"])
+
+
+def recall_index(enabled: bool) -> SemanticIndex | None:
+    """A :class:`~storybench.world.memory.SemanticMemory` (multilingual-e5-small, the
+    ``storybench[memory]`` extra, loaded on first use) when ``enabled``, else ``None``."""
+    return SemanticMemory() if enabled else None
 
 
 def token_counter(llm: LLMBackend) -> tuple[Callable[[str], int], str]:
@@ -74,6 +89,8 @@ class BranchMemory:
         answer_tokens: tokens kept free for the answer (the segment's ``max_tokens``).
         summaries: write rolling summaries at all.
         inline: write summaries in the calling thread (tests, scripts).
+        semantic: recall world entries by meaning too (``None``: keys only); a
+            :class:`~storybench.world.memory.SemanticMemory` needs ``storybench[memory]``.
     """
 
     def __init__(
@@ -85,6 +102,7 @@ class BranchMemory:
         answer_tokens: int = 300,
         summaries: bool = True,
         inline: bool = False,
+        semantic: SemanticIndex | None = None,
     ) -> None:
         self.session = session
         self._llm = llm
@@ -92,6 +110,7 @@ class BranchMemory:
         self.answer_tokens = answer_tokens
         self.summaries = summaries
         self.inline = inline
+        self.semantic = semantic
         self._contexts: dict[str, Context] = {}
         self._executor: ThreadPoolExecutor | None = None
         self._futures: list[Future[None]] = []
@@ -102,6 +121,7 @@ class BranchMemory:
 
         Raises:
             ContextBudgetError: the premise, the newest segment and the author's note do not fit.
+            MissingDependencyError: recall by meaning is on without ``storybench[memory]``.
         """
         story = self.session.story
         s = story.settings
@@ -122,6 +142,7 @@ class BranchMemory:
             reserve=self.answer_tokens + _PROMPT_ROOM,
             scan_before=[s.premise],
             scan_after=[choice_text] if choice_text else [],
+            semantic=self.semantic,
         )
         return context, ContextRecord.of(context, how)
 

@@ -50,6 +50,9 @@ class EngineOptions:
             choice does not queue behind a prompt evaluation (which cannot be interrupted).
         summaries: write each segment's rolling summary after it (background LLM work; with
             ``inline_images`` in the calling thread), for the memory of long branches.
+        semantic_recall: recall world entries by meaning as well as by keys (multilingual-e5-small
+            on the CPU, the ``storybench[memory]`` extra; the world's ``semantic_top_k`` and
+            ``semantic_threshold`` apply).
 
     Raises:
         ConfigError: ``max_tokens`` below 16.
@@ -72,6 +75,7 @@ class EngineOptions:
     prefetch_images: bool | None = None
     background_settle_s: float = 0.0
     summaries: bool = True
+    semantic_recall: bool = False
 
     def __post_init__(self) -> None:
         if self.max_tokens < 16:

@@ -12,6 +12,7 @@ from storybench.llm.base import register_llm_backend
 from storybench.plan import load_plan, plan_issues
 from storybench.story import load_story
 from storybench.story.explorer import ExplorerModel, StoryExplorer
+from storybench.world.memory import SemanticMemory
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "sillytavern"
 
@@ -126,3 +127,14 @@ def test_make_a_comic_of_this_path(view: StoryExplorer, tmp_path: Path) -> None:
     assert plan.characters and plan.page_count() >= 1
     assert view.comic.link.value.startswith("Comic plan: ") and str(written) in view.comic.link.value
     assert str(written) in m.files
+
+
+def test_recall_by_meaning_is_a_switch_of_the_world_section(view: StoryExplorer) -> None:
+    m = view.model
+    view.premise.value = "A keeper on a stormy coast"
+    view.start.click()
+    assert m.engine is not None and m.engine.memory.semantic is None
+    view.world.semantic.value = True
+    assert m.semantic_recall and isinstance(m.engine.memory.semantic, SemanticMemory)
+    view.world.semantic.value = False
+    assert m.engine.memory.semantic is None

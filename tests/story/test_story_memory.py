@@ -7,13 +7,16 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 from story_fakes import FakeImageBackend, ScriptedLLM
 
 from storybench.llm.base import GenerationOptions, Message
 from storybench.story import StoryEngine, StorySettings, load_story
+from storybench.story.explorer.world_section import context_html
 from storybench.story.memory import DEFAULT_CONTEXT_WINDOW
 from storybench.story.model import Story
-from storybench.world.model import Character, World, WorldEntry
+from storybench.world.memory import SemanticMemory
+from storybench.world.model import Character, World, WorldEntry, WorldSettings
 
 FACT = "The secret key lies under the red stone."
 CHOICES = "\n\n1. Go left\n2. Go right\n3. Wait here"
@@ -209,3 +212,40 @@ def test_no_references_for_a_backend_without_them(tmp_path: Path) -> None:
     StoryEngine(story, llm=llm, image_backend=img, story_dir=tmp_path, inline_images=True).start()
     assert len(img.specs) == 1 and img.specs[0].reference_images == ()
     assert not (tmp_path / "images" / "characters").exists()
+
+
+class TopicEmbedder:
+    """A fake embedder: one dimension per topic word, so 'sea' texts are close to each other."""
+
+    TOPICS = ("sea", "ocean", "fire", "forest")
+
+    def _vec(self, text: str) -> np.ndarray:
+        low = text.lower()
+        v = np.array([1.0 if t in low else 0.0 for t in self.TOPICS], dtype=np.float32)
+        v[0] = v[1] = max(v[0], v[1])  # sea and ocean mean the same
+        n = float(np.linalg.norm(v))
+        return v / n if n else np.full(len(self.TOPICS), 0.5, dtype=np.float32)
+
+    def query(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self._vec(t) for t in texts])
+
+    def passage(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self._vec(t) for t in texts])
+
+
+def test_entries_recalled_by_meaning_show_their_score(tmp_path: Path) -> None:
+    kraken = WorldEntry(uid=5, keys=["kraken"], comment="Kraken", content="Something sleeps under the ocean.")
+    fire = WorldEntry(uid=6, keys=["salamander"], comment="Salamander", content="A creature of fire.")
+    coast = World(entries=[kraken, fire], settings=WorldSettings(semantic_top_k=1, semantic_threshold=0.5))
+    llm = MemoryLLM(segments=[f"Waves of the grey sea break on the rocks.{CHOICES}"] * 2)
+    story = Story(settings=StorySettings(premise="A ship far from land.", language="en"), world=coast)
+    engine = StoryEngine(story, llm=llm, image_backend=None, story_dir=tmp_path, inline_images=True)
+    assert engine.memory.semantic is None  # keys only unless asked
+    engine.memory.semantic = SemanticMemory(embedder=TopicEmbedder())
+    engine.start()
+    second = engine.choose(0)
+    assert second.context is not None
+    assert [(f.uid, f.kind, f.reason) for f in second.context.fired] == [(5, "semantic", "meaning 1.00")]
+    assert "Something sleeps under the ocean." in segment_users(llm)[1]
+    html = context_html(second.context, {})
+    assert "Kraken: meaning 1.00" in html and "Salamander" not in html

@@ -49,6 +49,7 @@ from storybench.story.explorer.world_state import WorldState
 from storybench.story.export import ExportKind, export_story
 from storybench.story.folders import StoryConflict, new_story_path
 from storybench.story.library import StoryEntry, list_stories
+from storybench.story.memory import recall_index
 from storybench.story.model import Segment, Story, StorySettings, load_story
 from storybench.ui_kit.pending import Pending
 
@@ -69,6 +70,7 @@ class ExplorerModel(WorldState, ExplorerState):
         super().__init__(**kwargs)
         self.observe(self._title_edited, "title")
         self.observe(lambda _: self.apply_author_note(), ["author_note", "author_note_depth"])
+        self.observe(self._recall_changed, "semantic_recall")
 
     # ----------------------------------------------------------- engines
     def _new_engine(self, story: Story, story_dir: Path | None = None, story_file: str = "story.json") -> StoryEngine:
@@ -85,6 +87,7 @@ class ExplorerModel(WorldState, ExplorerState):
             on_image=self._image_changed,
             story_file=story_file,
             background_settle_s=BACKGROUND_SETTLE_S if self.background else 0.0,
+            semantic_recall=self.semantic_recall,
         )
 
     def _switch_to(self, engine: StoryEngine) -> None:
@@ -337,6 +340,11 @@ class ExplorerModel(WorldState, ExplorerState):
         engine = self._need_engine()
         written = export_story(engine.story, kind, path, story_dir=engine.story_dir)
         return self._wrote("Exported to", written)
+
+    def _recall_changed(self, change: dict[str, Any]) -> None:
+        """Turn recall by meaning on or off for the open story (the next segments use it)."""
+        if self.engine is not None:
+            self.engine.memory.semantic = recall_index(bool(change["new"]))
 
     def make_comic(self, max_pages: int = 3) -> Path:
         """Plan a comic of the path from the opening to the current segment

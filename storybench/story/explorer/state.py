@@ -100,6 +100,7 @@ class ExplorerState(t.HasTraits):
     author_note = t.Unicode("")
     author_note_depth = t.Int(2)
     comic_plan = t.Unicode("")
+    semantic_recall = t.Bool(False)
 
     def __init__(self, **kwargs: Any) -> None:
         env = env_settings()

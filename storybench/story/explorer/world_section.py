@@ -157,6 +157,11 @@ class WorldSection(Collapsible):
             ),
             "sb-story-author-note-depth",
         )
+        self.semantic = classed(
+            w.Checkbox(description="Recall entries by meaning too (storybench[memory])", indent=False),
+            "sb-story-world-semantic",
+        )
+        bind(m, "semantic_recall", self.semantic)
         bind(m, "author_note", self.author_note)
         bind(m, "author_note_depth", self.note_depth)
         self.path = classed(
