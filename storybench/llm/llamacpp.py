@@ -290,6 +290,12 @@ class LlamaCppBackend(LLMBackend):
     def _model(self) -> _LoadedModel:
         return _load(self.model_path, self.n_ctx, self.n_threads, self.chat_format)
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` by the model's own tokenizer (without BOS). Tokenizing reads
+        only the vocabulary, so it does not wait for a generation in progress."""
+        llama = self._model().llama
+        return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)) if text else 0
+
     def _prepare(self, loaded: _LoadedModel, messages: list[Message]) -> list[dict[str, str]]:
         merge = loaded.drops_system if self.merge_system is None else self.merge_system
         if merge:

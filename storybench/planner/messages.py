@@ -32,11 +32,17 @@ def _lettering_rule(language: str) -> str:
     )
 
 
-def characters_messages(prompt: str, style: str, max_characters: int) -> list[Message]:
-    """Stage 1: the cast of the story in ``prompt``, drawn in ``style``."""
+def _world_lines(world: str) -> str:
+    return f"The story's world (use these characters and places):\n{world}\n" if world else ""
+
+
+def characters_messages(prompt: str, style: str, max_characters: int, world: str = "") -> list[Message]:
+    """Stage 1: the cast of the story in ``prompt``, drawn in ``style`` (offered the
+    ``world``'s characters and places, :func:`~storybench.planner.world_brief.world_brief`)."""
     s = get_style(style)
     user = (
         f"Story idea: {prompt}\n"
+        f"{_world_lines(world)}"
         f"Art style: {s.name} ({s.prompt_prefix}).\n"
         f"List the main characters (1 to {max_characters}). For each give: name (short), "
         "appearance (face, hair, build, age; in English), clothing (in English), role in the story "
@@ -51,13 +57,14 @@ def _cast_lines(characters: Sequence[tuple[str, str, str]]) -> str:
 
 
 def structure_messages(
-    prompt: str, style: str, characters: Sequence[tuple[str, str, str]], rule: PageCountRule
+    prompt: str, style: str, characters: Sequence[tuple[str, str, str]], rule: PageCountRule, world: str = ""
 ) -> list[Message]:
     """Stage 2: title, chapters and pages (a summary and a layout each).
 
     Args:
         characters: ``(id, name, role)`` of each character.
         rule: the chapter and page bounds.
+        world: the world's characters and places (``""``: none).
     """
     layouts = "\n".join(f"- {t}: {TEMPLATES[t].description} ({TEMPLATES[t].panel_count} panels)" for t in rule.layouts)
     if rule.min_chapters == rule.max_chapters:
@@ -69,7 +76,8 @@ def structure_messages(
     else:
         pages = f"{rule.min_pages} to {rule.max_pages_total} pages in total"
     user = (
-        f"Story idea: {prompt}\nArt style: {get_style(style).name}.\nCharacters:\n{_cast_lines(characters)}\n"
+        f"Story idea: {prompt}\n{_world_lines(world)}Art style: {get_style(style).name}.\n"
+        f"Characters:\n{_cast_lines(characters)}\n"
         f"Plan the comic: a short title, {chapters}, {pages}. Each chapter has a short title; each page has "
         "a one-sentence summary of what happens and a layout chosen from:\n"
         f"{layouts}\n"

@@ -32,6 +32,8 @@ from storybench.plan.styles import STYLE_IDS
 from storybench.planner.progress import PlanProgress, ProgressCallback
 from storybench.planner.schemas import PageCountRule, page_count_rule
 from storybench.planner.stages import StageOptions, run_characters, run_panels, run_structure
+from storybench.planner.world_brief import world_brief
+from storybench.world.model import World
 
 __all__ = ["PlanResult", "plan_comic", "resolve_llm"]
 
@@ -68,6 +70,7 @@ def plan_comic(
     temperature: float | None = None,
     max_tokens_scale: float = 1.0,
     plan_id: str | None = None,
+    world: World | None = None,
 ) -> PlanResult:
     """Plan a comic from a story idea.
 
@@ -86,6 +89,9 @@ def plan_comic(
         temperature: sampling temperature (``None``: the backend's, 0.7 by default).
         max_tokens_scale: multiplies every request's token budget.
         plan_id: the plan's id (a slug); default: from the prompt (from the title when the prompt has no ASCII letters).
+        world: world info (:class:`storybench.world.model.World`): its characters and the
+            entries the prompt triggers are offered to stages 1 and 2
+            (:func:`~storybench.planner.world_brief.world_brief`).
 
     Returns:
         :class:`PlanResult` with a plan that passes ``plan_issues`` with no issues.
@@ -103,6 +109,7 @@ def plan_comic(
     clock = time.perf_counter
     start = clock()
     run = _Run(backend, prompt, style, language, rule, so, PlanProgress(progress, on_progress, clock))
+    run.world = world_brief(world, prompt)
     try:
         characters = run.characters()
         structure = run.structure([(c.id, c.name, c.role) for c in characters])
@@ -157,6 +164,7 @@ class _Run:
     page_number: int = 0
     previous_summary: str | None = None
     last_location: str = ""
+    world: str = ""
 
     def _noted(self, notes: list[str]) -> None:
         self.requests += 1
@@ -164,7 +172,9 @@ class _Run:
 
     def characters(self) -> list[Character]:
         """Stage 1: the plan's characters (``char-1``, ``char-2``, ...)."""
-        drafts, notes = run_characters(self.backend, self.prompt, self.style, self.so, self.rule.max_characters)
+        drafts, notes = run_characters(
+            self.backend, self.prompt, self.style, self.so, self.rule.max_characters, self.world
+        )
         self._noted(notes)
         characters = [Character.model_validate({"id": f"char-{i}", **d}) for i, d in enumerate(drafts, start=1)]
         self.bar.step("characters", f"{len(characters)} character(s)")
@@ -173,7 +183,7 @@ class _Run:
     def structure(self, cast: list[tuple[str, str, str]]) -> dict[str, Any]:
         """Stage 2: the title and chapters of page summaries and layouts."""
         self.cast = cast
-        structure, notes = run_structure(self.backend, self.prompt, self.style, cast, self.rule, self.so)
+        structure, notes = run_structure(self.backend, self.prompt, self.style, cast, self.rule, self.so, self.world)
         self._noted(notes)
         self.page_total = sum(len(c["pages"]) for c in structure["chapters"])
         self.bar.set_total(2 + self.page_total)

@@ -106,13 +106,19 @@ def ask(
 
 
 def run_characters(
-    llm: LLMBackend, prompt: str, style: str, so: StageOptions, max_characters: int = LIMITS.characters
+    llm: LLMBackend,
+    prompt: str,
+    style: str,
+    so: StageOptions,
+    max_characters: int = LIMITS.characters,
+    world: str = "",
 ) -> tuple[list[dict[str, str]], list[str]]:
-    """Stage 1: ``([{"name", "appearance", "clothing", "role"}], notes)``, 1 to ``max_characters`` characters."""
+    """Stage 1: ``([{"name", "appearance", "clothing", "role"}], notes)``, 1 to ``max_characters``
+    characters (offered the ``world``'s characters and places)."""
     model = characters_answer_model(max_characters)
     raw, notes = ask(
         llm,
-        characters_messages(prompt, style, max_characters),
+        characters_messages(prompt, style, max_characters, world),
         model,
         stage="characters",
         attempts=so.attempts,
@@ -129,13 +135,14 @@ def run_structure(
     cast: Sequence[tuple[str, str, str]],
     rule: PageCountRule,
     so: StageOptions,
+    world: str = "",
 ) -> tuple[dict[str, Any], list[str]]:
     """Stage 2: ``({"title", "chapters": [{"title", "pages": [{"summary", "layout"}]}]}, notes)``
-    obeying ``rule``. ``cast`` holds ``(id, name, role)``."""
+    obeying ``rule``. ``cast`` holds ``(id, name, role)``; ``world``: the world's characters and places."""
     model = structure_answer_model(rule)
     raw, notes = ask(
         llm,
-        structure_messages(prompt, style, cast, rule),
+        structure_messages(prompt, style, cast, rule, world),
         model,
         stage="structure",
         attempts=so.attempts,

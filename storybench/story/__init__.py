@@ -2,20 +2,23 @@
 
 Modules, lowest first:
 
-* ``model`` (the story graph and its JSON), ``folders`` (a story's folder, save conflicts),
-  ``library`` (the saved stories under a root), ``choices`` (choice extraction: a chain of
-  recognisers), ``repetition`` (the loop guard), ``messages`` (the chat messages of a
+* ``context_record`` (what the model received for a segment, as saved), ``model`` (the story
+  graph and its JSON, with its world and each segment's summary and context), ``folders`` (a
+  story's folder, save conflicts), ``library`` (the saved stories under a root), ``choices``
+  (choice extraction: a chain of recognisers), ``repetition`` (the loop guard), ``messages`` (the chat messages of a
   segment; ``prompts`` is its deprecated name), ``titles`` (LLM-written titles),
   ``illustration`` (illustration prompts and render specs);
 * ``llm_gate`` (one story's LLM: the reader's requests before background work),
   ``writer`` (a segment streamed into a typed ``Draft``: lock, loop guard, Stop, Interrupt),
   ``session`` (graph changes, autosave, save conflicts), ``drafts`` (a draft becomes a
-  segment), ``illustrator`` (illustrations in its own render thread), ``options``
-  (``EngineOptions``);
+  segment), ``memory`` (each segment's context over its own ancestors with the world, the
+  summaries and the author's note; rolling summaries written in the background), ``sheets``
+  (world characters' sheets as references), ``illustrator`` (illustrations in its own render
+  thread), ``streams`` (the generator API of earlier releases), ``options`` (``EngineOptions``);
 * ``engine`` (``StoryEngine``: the thin front over the above), ``prefetch`` (writing the
   choices' continuations ahead), ``demo``; the exports ``export``, ``twee``, ``epub``;
-* ``explorer`` (the notebook app: model and section widgets; not imported here, the
-  engine needs no ipywidgets).
+* ``explorer`` (the notebook app: model and section widgets, the World section and the
+  Context view; not imported here, the engine needs no ipywidgets).
 """
 
 from storybench.story.choices import ChoiceExtraction, ChoiceList, default_choices, extract_choices

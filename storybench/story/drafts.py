@@ -82,9 +82,12 @@ class DraftKeeper:
         self._illustrate = illustrate
         self._settings = settings
 
-    def keep(self, draft: Draft, place: Place, *, make_current: bool, visited: bool, illustrate: bool) -> Segment:
+    def keep(
+        self, draft: Draft, place: Place, *, make_current: bool, visited: bool, illustrate: bool, world: str = ""
+    ) -> Segment:
         """Add the segment ``draft`` gave at ``place`` (unfinished when it was stopped: the
-        interrupt that stopped it, if any, is re-raised after)."""
+        interrupt that stopped it, if any, is re-raised after). ``world``: the world info
+        that fired for it (told to a structured choices request)."""
         common: dict[str, Any] = {
             "parent_id": place.parent_id,
             "choice_index": place.choice_index,
@@ -99,7 +102,7 @@ class DraftKeeper:
             draft.reraise()
             return segment
         language = self.session.story.settings.language
-        narrative, choices, source = self.writer.finish_choices(draft.text, language)
+        narrative, choices, source = self.writer.finish_choices(draft.text, language, world)
         segment = self.session.add_segment(**common, text=narrative, choices=choices, source=source)
         if illustrate:
             self._illustrate(segment.id)

@@ -9,20 +9,20 @@ share nothing). It is composed of:
 * :class:`~storybench.story.session.StorySession`: the story's folder and file, its
   graph changes under one lock, autosave, save conflicts;
 * :class:`~storybench.story.illustrator.Illustrator`: after the text, the illustration
-  (prompt, render, file) in its own render thread, or inline with ``inline_images``.
+  (prompt, render, file) in its own render thread, or inline with ``inline_images``;
+* :class:`~storybench.story.memory.BranchMemory`: each segment's context (world info,
+  summaries, author's note, over its own ancestors) and its rolling summary after it.
 
-The loop for one segment: the chat messages (:mod:`storybench.story.messages`), the
+The loop for one segment: the context and chat messages (:mod:`storybench.story.messages`), the
 draft, the segment added to the graph (unfinished, without choices, when Stop or the
 kernel's Interrupt ended it), the illustration scheduled. Navigation never deletes:
 :meth:`~StoryEngine.back` and :meth:`~StoryEngine.goto` move the reader,
 :meth:`~StoryEngine.regenerate` adds a sibling version, :meth:`~StoryEngine.choose` on
 an earlier segment starts a new branch.
 
-Options are one :class:`EngineOptions` object; the keyword arguments of earlier
-releases (``llm=``, ``max_tokens=``, ...) still work and fill it.
-
-Limits that keep a tiny model (SmolLM2-135M) usable: ``max_tokens`` 300, stop strings,
-the loop guard, bounded context, fallbacks for choices, titles and illustration prompts.
+Options are one :class:`EngineOptions` object (the keyword arguments of earlier releases
+fill it). A tiny model (SmolLM2-135M) stays usable: ``max_tokens`` 300, stop strings, the
+loop guard, a context within its window, fallbacks for choices, titles and illustration prompts.
 """
 
 from __future__ import annotations
@@ -43,10 +43,12 @@ from storybench.story.folders import story_folder_name
 from storybench.story.illustration import IllustrationPrompter
 from storybench.story.illustrator import Illustrator
 from storybench.story.llm_gate import LLMGate
+from storybench.story.memory import BranchMemory, Built, recall_index, world_text
 from storybench.story.messages import continue_messages, segment_messages
 from storybench.story.model import GenerationSettings, Segment, Story, StorySettings
 from storybench.story.options import DEFAULT_OUTPUT_ROOT, EngineOptions, SegmentCallback, engine_options
 from storybench.story.session import StorySession
+from storybench.story.streams import drive_stream
 from storybench.story.titles import write_title
 from storybench.story.writer import Draft, Priority, SegmentWriter, clean_generated_text
 
@@ -93,6 +95,9 @@ class StoryEngine:
         self.session = StorySession(self.story, story_dir, story_file=opts.story_file, autosave=opts.autosave)
         self.gate = LLMGate(opts.background_settle_s)
         self.writer = SegmentWriter(lambda: self.llm, self.gate, opts.sampling)
+        self.memory = BranchMemory(self.session, lambda: self.llm, self.gate, answer_tokens=opts.max_tokens)
+        self.memory.summaries, self.memory.inline = opts.summaries, opts.inline_images
+        self.memory.semantic = recall_index(opts.semantic_recall)
         self.illustrator = Illustrator(
             self.session,
             backend=lambda: self.image_backend,
@@ -207,9 +212,10 @@ class StoryEngine:
         """
         place = Place.under(self.story, parent_id, choice_index)
         cancel, stop = self._events(cancel_event)
-        messages = segment_messages(self.story, place.parent_id, place.choice_text or None)
+        context = self.memory.build(place.parent_id, place.choice_text)
+        messages = segment_messages(self.story, place.parent_id, place.choice_text or None, context[0])
         draft = self.writer.write(messages, on_chunk, cancel=cancel, stop=stop, priority=priority)
-        return self._keep(draft, place, make_current, visited)
+        return self._keep(draft, place, make_current, visited, context)
 
     def generate_stream(
         self,
@@ -224,15 +230,20 @@ class StoryEngine:
         segment (kept for callers of earlier releases; use :meth:`write_segment`)."""
         place = Place.under(self.story, parent_id, choice_index)
         cancel, stop = self._events(cancel_event)
-        messages = segment_messages(self.story, place.parent_id, place.choice_text or None)
+        context = self.memory.build(place.parent_id, place.choice_text)
+        messages = segment_messages(self.story, place.parent_id, place.choice_text or None, context[0])
         writing = self.writer.stream(messages, cancel=cancel, stop=stop)
         yield from writing
         assert writing.draft is not None
-        return self._keep(writing.draft, place, make_current, visited)
+        return self._keep(writing.draft, place, make_current, visited, context)
 
-    def _keep(self, draft: Draft, place: Place, make_current: bool, visited: bool) -> Segment:
-        illustrate = visited or self.prefetch_images
-        return self.keeper.keep(draft, place, make_current=make_current, visited=visited, illustrate=illustrate)
+    def _keep(self, draft: Draft, place: Place, make_current: bool, visited: bool, context: Built) -> Segment:
+        """Keep the draft as a segment, with the context it was written from; schedule its summary."""
+        world, illustrate = world_text(context[0]), visited or self.prefetch_images
+        seg = self.keeper.keep(
+            draft, place, make_current=make_current, visited=visited, illustrate=illustrate, world=world
+        )
+        return self.memory.kept(seg, *context)
 
     def _generation_settings(self) -> GenerationSettings:
         o = self.options
@@ -256,35 +267,26 @@ class StoryEngine:
         """
         seg = unfinished_segment(self.story, segment_id)
         cancel, stop = self._events(None)
-        draft = self.writer.write(continue_messages(self.story, seg), on_chunk, cancel=cancel, stop=stop)
-        return self.keeper.keep_continued(seg, draft)
+        context = self.memory.build(seg.parent_id, seg.choice_text)[0]
+        draft = self.writer.write(continue_messages(self.story, seg, context), on_chunk, cancel=cancel, stop=stop)
+        self.memory.kept(self.keeper.keep_continued(seg, draft))
+        return seg
 
     def continue_stream(self, segment_id: str | None = None) -> Generator[str, None, Segment]:
         """:meth:`continue_segment` as a generator (kept for callers of earlier releases)."""
         seg = unfinished_segment(self.story, segment_id)
         cancel, stop = self._events(None)
-        writing = self.writer.stream(continue_messages(self.story, seg), cancel=cancel, stop=stop)
+        context = self.memory.build(seg.parent_id, seg.choice_text)[0]
+        writing = self.writer.stream(continue_messages(self.story, seg, context), cancel=cancel, stop=stop)
         yield from writing
         assert writing.draft is not None
-        return self.keeper.keep_continued(seg, writing.draft)
+        return self.memory.kept(self.keeper.keep_continued(seg, writing.draft))
 
     def run_stream(self, gen: Generator[str, None, Segment], on_chunk: ChunkCallback | None) -> Segment:
         """Drive a generator of :meth:`generate_stream` / :meth:`continue_stream` to its
         end, handing each chunk to ``on_chunk``; returns its segment (kept for callers of
         earlier releases: :meth:`write_segment` returns the segment directly)."""
-        try:
-            while True:
-                try:
-                    chunk = next(gen)
-                except StopIteration as done:
-                    return done.value
-                if on_chunk is not None:
-                    try:
-                        on_chunk(chunk)
-                    except KeyboardInterrupt as exc:
-                        gen.throw(exc)  # the segment is kept as unfinished, the interrupt re-raised
-        finally:
-            gen.close()
+        return drive_stream(gen, on_chunk)
 
     def start(self, on_chunk: ChunkCallback | None = None) -> Segment:
         """Write an opening segment (a new one beside any earlier openings) and make it current.
@@ -430,6 +432,7 @@ class StoryEngine:
         """Drop queued illustrations (one already rendering finishes in its thread) and
         close the backends this engine created from names (not the ones passed in)."""
         self.illustrator.close()
+        self.memory.close()
         for backend, owned in ((self._llm, self._owns_llm), (self._image, self._owns_image)):
             if backend is not None and owned:
                 with contextlib.suppress(Exception):

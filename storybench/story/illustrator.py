@@ -4,7 +4,9 @@
 order) and the futures of the work it scheduled. For one segment: the illustration
 prompt from its text (:class:`~storybench.story.illustration.IllustrationPrompter`,
 which enters the story's LLM gate as background work and gives the LLM up whenever
-the reader asks for a segment), the render through the image backend, the file
+the reader asks for a segment), the looks of the world's characters the segment names
+(:func:`with_appearance`) and, for a backend that takes reference images, their character
+sheets (:mod:`storybench.story.sheets`), the render through the image backend, the file
 written atomically to ``<story_dir>/images/<segment_id>.<ext>``. A failure only marks
 the segment ``failed`` with its error; :meth:`Illustrator.retry` tries again.
 """
@@ -23,8 +25,21 @@ from storybench.render.base import ImageBackend
 from storybench.story.illustration import IllustrationPrompter, illustration_render_spec
 from storybench.story.model import Segment
 from storybench.story.session import StorySession
+from storybench.story.sheets import reference_sheets
+from storybench.world.characters import appearance_lines, characters_in
+from storybench.world.model import World
 
-__all__ = ["Illustrator"]
+__all__ = ["Illustrator", "with_appearance"]
+
+
+def with_appearance(prompt: str, world: World | None, text: str, max_chars: int = 200) -> str:
+    """``prompt`` followed by ``"Name: description"`` of each world character ``text`` names
+    (each cut to ``max_chars`` characters), so their look reaches the image; ``prompt``
+    unchanged when there is no world or nobody is named."""
+    if world is None or not world.characters:
+        return prompt
+    lines = appearance_lines(characters_in(world, text), max_chars)
+    return "; ".join([prompt.strip().rstrip("."), *lines]) if lines else prompt
 
 
 class Illustrator:
@@ -140,13 +155,16 @@ class Illustrator:
             if backend is None:
                 raise ConfigError("no image backend")
             spec = illustration_render_spec(
-                prompt,
+                with_appearance(prompt, story.world, seg.text),
                 style=style,
                 story_id=story.id,
                 segment_id=seg.id,
                 width=story.settings.image_width,
                 height=story.settings.image_height,
             )
+            references = reference_sheets(story, self.session.story_dir, backend, seg.text)
+            if references:
+                spec = spec.model_copy(update={"reference_images": references})
             result = backend.render(spec)
             ext = "png" if result.mime == "image/png" else result.mime.rsplit("/", 1)[-1]
             rel = f"images/{seg.id}.{ext}"

@@ -16,12 +16,14 @@ import re
 
 from storybench.llm.base import Message
 from storybench.story.model import Segment, Story
+from storybench.world.context import Block, Context
 
 __all__ = [
     "LANGUAGE_NAMES",
     "NARRATIVE_STYLES",
     "SEGMENT_STOP",
     "choices_messages",
+    "context_lines",
     "continue_messages",
     "first_sentence",
     "language_name",
@@ -114,11 +116,39 @@ def system_prompt(style: str, language: str) -> str:
     )
 
 
-def segment_messages(story: Story, parent_id: str | None, choice_text: str | None) -> list[Message]:
+_BLOCK_HEADS = {
+    "world_before": "World info:\n",
+    "world_depth": "World info:\n",
+    "world_after": "World info:\n",
+    "summary": "Memory (the story so far): ",
+    "earlier": "Earlier scene:\n",
+    "segment": "Recent scene:\n",
+    "author_note": "[Author's note: ",
+}
+
+
+def _block_line(block: Block) -> str:
+    text = _BLOCK_HEADS.get(block.kind, "") + block.text
+    return text + "]" if block.kind == "author_note" else text
+
+
+def context_lines(context: Context) -> list[str]:
+    """The lines of a built context as sent in a segment request, in the context's order
+    (the premise is sent on its own line, so it is left out here)."""
+    return [_block_line(b) for b in context.blocks if b.kind != "premise" and b.text]
+
+
+def segment_messages(
+    story: Story, parent_id: str | None, choice_text: str | None, context: Context | None = None
+) -> list[Message]:
     """Chat messages for the segment continuing ``parent_id`` after ``choice_text``
-    (an opening when ``parent_id`` is ``None``)."""
+    (an opening when ``parent_id`` is ``None``); with ``context`` (from
+    :class:`~storybench.story.memory.BranchMemory`) its world info, summary, recent
+    scenes and author's note come after the premise, in the context's order."""
     s = story.settings
     lines = [f"Premise: {s.premise}"]
+    if context is not None:
+        lines.extend(context_lines(context))
     if parent_id is not None:
         summary = story_summary(story, parent_id)
         if summary:
@@ -139,10 +169,10 @@ def segment_messages(story: Story, parent_id: str | None, choice_text: str | Non
     ]
 
 
-def continue_messages(story: Story, segment: Segment) -> list[Message]:
-    """Messages that finish an unfinished ``segment``: its request, the text written so far
-    as the assistant's turn, and a user turn asking to go on from the last word."""
-    base = segment_messages(story, segment.parent_id, segment.choice_text or None)
+def continue_messages(story: Story, segment: Segment, context: Context | None = None) -> list[Message]:
+    """Messages that finish an unfinished ``segment``: its request (with ``context``), the
+    text written so far as the assistant's turn, and a user turn asking to go on from the last word."""
+    base = segment_messages(story, segment.parent_id, segment.choice_text or None, context)
     lang = language_name(story.settings.language)
     return [
         *base,
@@ -157,8 +187,9 @@ def continue_messages(story: Story, segment: Segment) -> list[Message]:
     ]
 
 
-def choices_messages(narrative: str, language: str) -> list[Message]:
-    """Messages of the structured re-ask: three short choices for ``narrative``."""
+def choices_messages(narrative: str, language: str, world: str = "") -> list[Message]:
+    """Messages of the structured re-ask: three short choices for ``narrative`` (with the
+    world info that fired for the segment, when given)."""
     return [
         Message(
             role="system",
@@ -169,5 +200,9 @@ def choices_messages(narrative: str, language: str) -> list[Message]:
                 "each starting with a verb: what the hero does next."
             ),
         ),
-        Message(role="user", content=f"Scene:\n{narrative[-1500:]}\n\nThree choices:"),
+        Message(
+            role="user",
+            content=(f"World info:\n{world[-1000:]}\n\n" if world else "")
+            + f"Scene:\n{narrative[-1500:]}\n\nThree choices:",
+        ),
     ]

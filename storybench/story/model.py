@@ -33,6 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from storybench.exceptions import StorybenchError
 from storybench.files import atomic_write_json
 from storybench.plan.styles import STYLE_IDS
+from storybench.story.context_record import ContextRecord
+from storybench.world.model import World
 
 __all__ = [
     "STORY_FORMAT",
@@ -100,6 +102,9 @@ class StorySettings(BaseModel):
         title: display title (defaults to the premise's first words).
         segments_per_chapter: how many segments make one chapter (for the context prompt).
         image_width, image_height: illustration size in pixels (multiples of 8).
+        author_note: a note to the model put ``author_note_depth`` segments from the end of the context.
+        author_note_depth: 0 puts it after the newest segment.
+        recent_segments: the last segments sent in full (older ones reach it through summaries).
     """
 
     model_config = ConfigDict(extra="ignore")
@@ -111,6 +116,9 @@ class StorySettings(BaseModel):
     segments_per_chapter: int = Field(5, ge=1, le=100)
     image_width: int = Field(768, ge=64, le=4096, multiple_of=8)
     image_height: int = Field(512, ge=64, le=4096, multiple_of=8)
+    author_note: str = Field("", max_length=2000)
+    author_note_depth: int = Field(2, ge=0, le=50)
+    recent_segments: int = Field(4, ge=1, le=50)
 
     @field_validator("style")
     @classmethod
@@ -149,6 +157,8 @@ class Segment(BaseModel):
         unfinished: the writer stopped it before the end: no choices yet (continue or regenerate it).
         visited: the reader has been here; ``False`` for a continuation written ahead by the
             prefetcher and not chosen (an unvisited branch).
+        summary: the rolling summary of the story up to and including this segment ("" until written).
+        context: what the model received when this segment was written (``None`` for older files).
     """
 
     model_config = ConfigDict(extra="ignore", validate_assignment=True)
@@ -169,6 +179,8 @@ class Segment(BaseModel):
     created_at: str = Field(default_factory=_now)
     unfinished: bool = False
     visited: bool = True
+    summary: str = ""
+    context: ContextRecord | None = None
 
 
 class Story(BaseModel):
@@ -181,6 +193,7 @@ class Story(BaseModel):
         segments: every segment by id, in creation order.
         current_id: the segment the reader is on (``None`` before the first one).
         next_number: the number the next segment id gets.
+        world: the story's world info and characters (``None``: none).
     """
 
     model_config = ConfigDict(extra="ignore")
@@ -192,6 +205,7 @@ class Story(BaseModel):
     current_id: str | None = None
     next_number: int = 1
     created_at: str = Field(default_factory=_now)
+    world: World | None = None
 
     # ----------------------------------------------------------------- graph
     @property

@@ -48,6 +48,11 @@ class EngineOptions:
         background_settle_s: seconds background LLM work (illustration prompts, prefetching,
             titles) waits after the reader's last segment, so that an immediate click on a
             choice does not queue behind a prompt evaluation (which cannot be interrupted).
+        summaries: write each segment's rolling summary after it (background LLM work; with
+            ``inline_images`` in the calling thread), for the memory of long branches.
+        semantic_recall: recall world entries by meaning as well as by keys (multilingual-e5-small
+            on the CPU, the ``storybench[memory]`` extra; the world's ``semantic_top_k`` and
+            ``semantic_threshold`` apply).
 
     Raises:
         ConfigError: ``max_tokens`` below 16.
@@ -69,6 +74,8 @@ class EngineOptions:
     on_image: SegmentCallback | None = None
     prefetch_images: bool | None = None
     background_settle_s: float = 0.0
+    summaries: bool = True
+    semantic_recall: bool = False
 
     def __post_init__(self) -> None:
         if self.max_tokens < 16:

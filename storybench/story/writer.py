@@ -255,14 +255,15 @@ class SegmentWriter:
         return self._llm()
 
     # -------------------------------------------------------------- choices
-    def finish_choices(self, text: str, language: str) -> tuple[str, list[str], ChoiceSource]:
+    def finish_choices(self, text: str, language: str, world: str = "") -> tuple[str, list[str], ChoiceSource]:
         """``(narrative, 2-4 choices, source)`` of a generated text: the choices from the
-        text, else from one structured request, else the language's defaults."""
+        text, else from one structured request (told the segment's ``world`` info), else
+        the language's defaults."""
         found = extract_choices(text)
         narrative, choices = found.narrative, found.choices
         source: ChoiceSource = "text"
         if len(choices) < MIN_CHOICES:
-            asked = self.ask_choices(narrative or text, language)
+            asked = self.ask_choices(narrative or text, language, world)
             if asked:
                 choices, source = asked, "structured"
             else:
@@ -270,12 +271,16 @@ class SegmentWriter:
                 choices = choices + default_choices(language)
         return narrative, finalize_choices(choices, language), source
 
-    def ask_choices(self, narrative: str, language: str) -> list[str]:
-        """Three choices from a structured request, ``[]`` when it fails."""
+    def ask_choices(self, narrative: str, language: str, world: str = "") -> list[str]:
+        """Three choices from a structured request (with the world info that fired), ``[]`` when it fails."""
         try:
             with self.gate.urgent():
                 answer = self.llm.structured(
-                    choices_messages(narrative, language), ChoiceList, attempts=1, max_tokens=120, temperature=0.5
+                    choices_messages(narrative, language, world),
+                    ChoiceList,
+                    attempts=1,
+                    max_tokens=120,
+                    temperature=0.5,
                 )
         except (StorybenchError, ValueError):
             return []

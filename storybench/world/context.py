@@ -282,6 +282,8 @@ def build_context(
     reserve: int = 512,
     seed: int = 0,
     semantic: SemanticIndex | None = None,
+    scan_before: Sequence[str] = (),
+    scan_after: Sequence[str] = (),
 ) -> Context:
     """The context for continuing the last segment of ``path`` (see the module doc).
 
@@ -297,6 +299,9 @@ def build_context(
         reserve: tokens kept free for instructions and the answer.
         seed: seeds the entries' probability rolls.
         semantic: recall entries by meaning too (``storybench[memory]``).
+        scan_before: texts scanned for world keys before the path (the premise); they count
+            in the scan depth like segments, so a long path leaves them out.
+        scan_after: texts scanned after the path (the choice being taken), never sent.
 
     Returns:
         The :class:`Context` (blocks in prompt order, and the report).
@@ -315,7 +320,7 @@ def build_context(
         world_budget = world.settings.token_budget
         if world_budget is None:
             world_budget = int(budget * world.settings.budget_percent / 100)
-        texts = [s.scan_text for s in path]
+        texts = [*scan_before, *(s.scan_text for s in path), *scan_after]
         activation = activate(world, texts, budget=world_budget, count_tokens=count, seed=seed, semantic=semantic)
     parts = _Parts(premise, summary, earlier, window, list(activation.fired), author_note, author_note_depth)
     report.dropped_entries = list(activation.dropped)

@@ -39,13 +39,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from storybench.exceptions import StorybenchError
+from storybench.exceptions import ConfigError, StorybenchError
+from storybench.plan import save_plan
+from storybench.planner.from_story import plan_from_story
 from storybench.story.engine import StoryEngine
 from storybench.story.explorer.state import ActionFailed, ExplorerState
 from storybench.story.explorer.tree import TreeRow
+from storybench.story.explorer.world_state import WorldState
 from storybench.story.export import ExportKind, export_story
 from storybench.story.folders import StoryConflict, new_story_path
 from storybench.story.library import StoryEntry, list_stories
+from storybench.story.memory import recall_index
 from storybench.story.model import Segment, Story, StorySettings, load_story
 from storybench.ui_kit.pending import Pending
 
@@ -59,12 +63,14 @@ log = logging.getLogger(__name__)
 BACKGROUND_SETTLE_S = 1.5
 
 
-class ExplorerModel(ExplorerState):
-    """State (:class:`ExplorerState`) and actions of the story explorer."""
+class ExplorerModel(WorldState, ExplorerState):
+    """State (:class:`ExplorerState`), world (:class:`WorldState`) and actions of the story explorer."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.observe(self._title_edited, "title")
+        self.observe(lambda _: self.apply_author_note(), ["author_note", "author_note_depth"])
+        self.observe(self._recall_changed, "semantic_recall")
 
     # ----------------------------------------------------------- engines
     def _new_engine(self, story: Story, story_dir: Path | None = None, story_file: str = "story.json") -> StoryEngine:
@@ -81,6 +87,7 @@ class ExplorerModel(ExplorerState):
             on_image=self._image_changed,
             story_file=story_file,
             background_settle_s=BACKGROUND_SETTLE_S if self.background else 0.0,
+            semantic_recall=self.semantic_recall,
         )
 
     def _switch_to(self, engine: StoryEngine) -> None:
@@ -119,8 +126,14 @@ class ExplorerModel(ExplorerState):
                 language tag) or the backends failed (unknown, missing, not answering).
         """
         try:
-            settings = StorySettings(premise=self.premise, language=self.language, style=self.style)
-            engine = self._new_engine(Story(settings=settings))
+            settings = StorySettings(
+                premise=self.premise,
+                language=self.language,
+                style=self.style,
+                author_note=self.author_note.strip(),
+                author_note_depth=max(0, self.author_note_depth),
+            )
+            engine = self._new_engine(Story(settings=settings, world=self.world))
         except (StorybenchError, ValueError) as exc:
             raise ActionFailed("Start", exc) from exc
         self._quiet_prefetch()
@@ -309,6 +322,8 @@ class ExplorerModel(ExplorerState):
             raise ActionFailed("Load", exc) from exc
         self._switch_to(engine)
         self.premise, self.language, self.style = story.settings.premise, story.settings.language, story.settings.style
+        self.author_note, self.author_note_depth = story.settings.author_note, story.settings.author_note_depth
+        self.world_revision += 1
         cur = story.current
         if cur is not None and cur.image_status in ("pending", "rendering") and not cur.unfinished:
             engine.schedule_image(cur.id)  # saved while it was being drawn: draw it again
@@ -325,6 +340,32 @@ class ExplorerModel(ExplorerState):
         engine = self._need_engine()
         written = export_story(engine.story, kind, path, story_dir=engine.story_dir)
         return self._wrote("Exported to", written)
+
+    def _recall_changed(self, change: dict[str, Any]) -> None:
+        """Turn recall by meaning on or off for the open story (the next segments use it)."""
+        if self.engine is not None:
+            self.engine.memory.semantic = recall_index(bool(change["new"]))
+
+    def make_comic(self, max_pages: int = 3) -> Path:
+        """Plan a comic of the path from the opening to the current segment
+        (:func:`~storybench.planner.from_story.plan_from_story`, with the story's world) and
+        save it beside the story as ``comic-<segment id>.json`` (:attr:`comic_plan`).
+
+        Raises:
+            ConfigError: no current segment. BackendError: the LLM failed.
+        """
+        engine = self._need_engine()
+        cur = self.current
+        if cur is None:
+            raise ConfigError("no segment yet: start the story first")
+        self._quiet_prefetch()
+        with engine.gate.urgent():
+            result = plan_from_story(
+                engine.story, cur.id, max_pages=max_pages, llm=engine.llm, world=engine.story.world, seed=0
+            )
+        written = save_plan(result.plan, engine.story_dir / f"comic-{cur.id}.json")
+        self.comic_plan = str(written)
+        return self._wrote("Comic plan saved to", written)
 
     def refresh_library(self) -> list[StoryEntry]:
         """List the saved stories under ``output_root`` again (into :attr:`library`)."""

@@ -96,6 +96,11 @@ class ExplorerState(t.HasTraits):
     title = t.Unicode("")
     files = t.List(t.Unicode())
     library: t.List[StoryEntry] = t.List()
+    world_revision = t.Int(0)
+    author_note = t.Unicode("")
+    author_note_depth = t.Int(2)
+    comic_plan = t.Unicode("")
+    semantic_recall = t.Bool(False)
 
     def __init__(self, **kwargs: Any) -> None:
         env = env_settings()

@@ -38,6 +38,7 @@ from storybench.story.explorer.model import ExplorerModel
 from storybench.story.explorer.reading_section import ActionsSection, ChoicesSection, SegmentSection
 from storybench.story.explorer.settings_section import LANGUAGE_OPTIONS, SettingsSection, classed
 from storybench.story.explorer.tree_section import TREE_RULES, TreeSection
+from storybench.story.explorer.world_section import CONTEXT_CSS, ComicRow, ContextSection, WorldSection
 from storybench.ui_kit.a11y import alert_html, focus_css
 from storybench.ui_kit.aria import COLLAPSE_RULES, AriaBridge
 from storybench.ui_kit.busy import busy_action
@@ -77,6 +78,7 @@ _CSS = (
 .sb-story-explorer .mod-danger:not(:disabled){background-color:#b3261e;color:#fff}
 """
     + QUESTION_CSS
+    + CONTEXT_CSS
     + focus_css("sb-story-explorer")
     + "</style>"
 )
@@ -120,6 +122,9 @@ class StoryExplorer(w.VBox):
         self.files = FilesSection(m, {"save": self.on_save, "load": self.on_load, "export": self.on_export})
         self.library = LibrarySection(m, self.on_open)
         self.tree_section = TreeSection(m, self.on_goto)
+        self.world = WorldSection(m, self.on_import_world, self.on_upload_world)
+        self.context = ContextSection(m)
+        self.comic = ComicRow(m, self.on_make_comic)
         m.observe(lambda _: self.refresh(), "revision")
         m.observe(lambda _: self._show_image(), "image_revision")
         m.observe(lambda change: setattr(self.alert, "value", alert_html(change["new"], "sb-story-error")), "error")
@@ -130,11 +135,14 @@ class StoryExplorer(w.VBox):
                 classed(w.HTML(_CSS), "sb-story-css"),
                 AriaBridge([*COLLAPSE_RULES, *TREE_RULES]),
                 self.settings,
+                self.world,
                 classed(w.HBox([self.start, self.builtin_note]), "sb-story-start-row"),
                 self.alert,
                 self.reading,
                 self.choice_section,
                 self.actions,
+                self.context,
+                self.comic,
                 self.question,
                 self.files,
                 self.library,
@@ -194,6 +202,8 @@ class StoryExplorer(w.VBox):
             *self.node_buttons,
             *self.library.buttons,
             *self.question.action_widgets(),
+            *self.world.action_widgets(),
+            self.comic.button,
         ]
 
     def refresh_controls(self) -> None:
@@ -205,6 +215,9 @@ class StoryExplorer(w.VBox):
         self.files.refresh_controls(m.story is not None and m.current is not None, busy)
         for b in self.choice_buttons + self.node_buttons + self.library.buttons + self.question.action_widgets():
             b.disabled = busy
+        for widget in self.world.action_widgets():
+            widget.disabled = busy
+        self.comic.button.disabled = busy or m.current is None
 
     # ------------------------------------------------------------ actions
     @busy_action
@@ -283,6 +296,24 @@ class StoryExplorer(w.VBox):
         self.model.load(path)
         self.files.path.value = str(path)
         self.settings.expanded = False
+
+    @busy_action
+    def on_import_world(self) -> None:
+        """Import the card or world file named in the World section's path field."""
+        target = self.world.path.value.strip()
+        if not target:
+            raise ValueError("write the path of a character card or a world file in the World file field")
+        self.model.import_world(target)
+
+    @busy_action
+    def on_upload_world(self, data: bytes, name: str) -> None:
+        """Import an uploaded card or world file."""
+        self.model.import_world_bytes(data, name)
+
+    @busy_action
+    def on_make_comic(self) -> Any:
+        """Plan a comic of the current path in the background; the plan is saved beside the story."""
+        return self.model.submit(self.model.make_comic)
 
     @busy_action
     def on_export(self) -> None:

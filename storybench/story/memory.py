@@ -1,0 +1,213 @@
+"""A story's memory: the context of each new segment, and the rolling summaries of its branches.
+
+:class:`BranchMemory` builds the context of a new segment with
+:func:`~storybench.world.context.build_context` over the segment's own ancestors
+(never its siblings), the story's world, its author's note and its summaries, with
+the token counter of the LLM backend (the model's own tokenizer when the backend
+has ``count_tokens``, as the embedded llama.cpp one does; else an estimate of
+characters / 4) and the model's context window (the backend's ``n_ctx``, else
+2048). The last context of every segment is kept in memory (:meth:`BranchMemory.context_of`)
+and on the segment, compactly (:class:`~storybench.story.context_record.ContextRecord`).
+
+After a segment is written, its rolling summary (the story up to and including it)
+is written once by :func:`~storybench.world.summary.write_summary` from its parent's
+summary, in a worker thread through the LLM gate's background entry (the reader's
+requests go first), and stored on the segment; later segments of the same branch
+get it once it has left the last ``recent_segments``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+
+from storybench.llm.base import LLMBackend
+from storybench.story.context_record import ContextRecord
+from storybench.story.llm_gate import LLMGate
+from storybench.story.model import Segment
+from storybench.story.session import StorySession
+from storybench.world.activation import SemanticIndex, estimate_tokens
+from storybench.world.context import Context, SegmentText, build_context
+from storybench.world.memory import SemanticMemory
+from storybench.world.summary import write_summary
+
+__all__ = [
+    "DEFAULT_CONTEXT_WINDOW",
+    "BranchMemory",
+    "Built",
+    "context_window_of",
+    "recall_index",
+    "token_counter",
+    "world_text",
+]
+
+log = logging.getLogger(__name__)
+DEFAULT_CONTEXT_WINDOW = 2048
+_PROMPT_ROOM = 400
+"""Tokens kept for the system prompt and the request lines around the context blocks."""
+
+
+Built = tuple[Context, ContextRecord]
+"""A built context and its record (:meth:`BranchMemory.build`)."""
+
+
+def world_text(context: Context) -> str:
+    """The world info a context placed (every world block, in order), ``""`` when none fired."""
+    return context.text(["world_before", "world_depth", "world_after"])
+
+
+def recall_index(enabled: bool) -> SemanticIndex | None:
+    """A :class:`~storybench.world.memory.SemanticMemory` (multilingual-e5-small, the
+    ``storybench[memory]`` extra, loaded on first use) when ``enabled``, else ``None``."""
+    return SemanticMemory() if enabled else None
+
+
+def token_counter(llm: LLMBackend) -> tuple[Callable[[str], int], str]:
+    """``(count, how)``: the backend's own token counter (``"tokenizer"``) when it has
+    ``count_tokens``, else :func:`~storybench.world.activation.estimate_tokens` (``"estimate"``)."""
+    count = getattr(llm, "count_tokens", None)
+    if callable(count):
+        return count, "tokenizer"
+    return estimate_tokens, "estimate"
+
+
+def context_window_of(llm: LLMBackend) -> int:
+    """The backend's context window in tokens (its ``n_ctx``), else :data:`DEFAULT_CONTEXT_WINDOW`."""
+    n_ctx = getattr(llm, "n_ctx", None)
+    return n_ctx if isinstance(n_ctx, int) and n_ctx > 0 else DEFAULT_CONTEXT_WINDOW
+
+
+class BranchMemory:
+    """Contexts and summaries of one story (see the module doc).
+
+    Args:
+        session: the story's session (graph, lock, autosave).
+        llm: gives the LLM backend (called on first use).
+        gate: the story's LLM gate (summaries enter it as background work).
+        answer_tokens: tokens kept free for the answer (the segment's ``max_tokens``).
+        summaries: write rolling summaries at all.
+        inline: write summaries in the calling thread (tests, scripts).
+        semantic: recall world entries by meaning too (``None``: keys only); a
+            :class:`~storybench.world.memory.SemanticMemory` needs ``storybench[memory]``.
+    """
+
+    def __init__(
+        self,
+        session: StorySession,
+        llm: Callable[[], LLMBackend],
+        gate: LLMGate,
+        *,
+        answer_tokens: int = 300,
+        summaries: bool = True,
+        inline: bool = False,
+        semantic: SemanticIndex | None = None,
+    ) -> None:
+        self.session = session
+        self._llm = llm
+        self.gate = gate
+        self.answer_tokens = answer_tokens
+        self.summaries = summaries
+        self.inline = inline
+        self.semantic = semantic
+        self._contexts: dict[str, Context] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self._futures: list[Future[None]] = []
+
+    # ------------------------------------------------------------ contexts
+    def build(self, parent_id: str | None, choice_text: str = "") -> Built:
+        """The context of a new segment continuing ``parent_id`` after ``choice_text``.
+
+        Raises:
+            ContextBudgetError: the premise, the newest segment and the author's note do not fit.
+            MissingDependencyError: recall by meaning is on without ``storybench[memory]``.
+        """
+        story = self.session.story
+        s = story.settings
+        with self.session.lock:
+            path = story.path(parent_id) if parent_id is not None else []
+            ancestors = [SegmentText(p.id, p.text, p.summary or None, p.choice_text) for p in path]
+        llm = self._llm()
+        count, how = token_counter(llm)
+        context = build_context(
+            s.premise,
+            ancestors,
+            story.world,
+            recent=s.recent_segments,
+            author_note=s.author_note,
+            author_note_depth=s.author_note_depth,
+            count_tokens=count,
+            context_window=context_window_of(llm),
+            reserve=self.answer_tokens + _PROMPT_ROOM,
+            scan_before=[s.premise],
+            scan_after=[choice_text] if choice_text else [],
+            semantic=self.semantic,
+        )
+        return context, ContextRecord.of(context, how)
+
+    def keep_context(self, segment_id: str, context: Context, record: ContextRecord) -> None:
+        """Keep the context a segment was written from (in memory and on the segment)."""
+        self._contexts[segment_id] = context
+        self.session.update(self.session.story.segment(segment_id), context=record)
+
+    def kept(self, seg: Segment, context: Context | None = None, record: ContextRecord | None = None) -> Segment:
+        """After ``seg`` was kept: keep its context (when given) and schedule its summary (when finished)."""
+        if context is not None and record is not None:
+            self.keep_context(seg.id, context, record)
+        if not seg.unfinished:
+            self.schedule_summary(seg.id)
+        return seg
+
+    def context_of(self, segment_id: str) -> Context | None:
+        """The full context a segment was written from in this session (``None``: not known;
+        the segment's :attr:`~storybench.story.model.Segment.context` has the saved record)."""
+        return self._contexts.get(segment_id)
+
+    # ----------------------------------------------------------- summaries
+    def schedule_summary(self, segment_id: str) -> Future[None] | None:
+        """Write the rolling summary of ``segment_id`` (once; in the worker thread unless ``inline``).
+
+        Returns:
+            The future of the work, ``None`` when summaries are off or it ran inline.
+        """
+        if not self.summaries:
+            return None
+        if self.inline:
+            self._summarise(segment_id)
+            return None
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="story-memory")
+        fut = self._executor.submit(self._summarise, segment_id)
+        self._futures = [f for f in self._futures if not f.done()] + [fut]
+        return fut
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for scheduled summaries, at most ``timeout`` seconds; whether every one finished."""
+        pending = [f for f in self._futures if not f.done()]
+        if not pending:
+            return True
+        _, not_done = wait(pending, timeout=timeout)
+        return not not_done
+
+    def close(self) -> None:
+        """Drop queued summaries (one being written finishes in its thread)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    def _summarise(self, segment_id: str) -> None:
+        story = self.session.story
+        seg = story.segment(segment_id)
+        if seg.summary or seg.unfinished or not seg.text.strip():
+            return
+        parent = story.segments.get(seg.parent_id) if seg.parent_id else None
+        previous = parent.summary if parent is not None and parent.summary else None
+        try:
+            with self.gate.background():
+                summary = write_summary(self._llm(), previous, seg.text, language=story.settings.language)
+        except Exception as exc:  # a summary is an extra: its failure must not break the story
+            log.warning("summary of %s not written: %s", segment_id, exc)
+            return
+        with contextlib.suppress(KeyError):
+            self.session.update(seg, summary=summary.text)
