@@ -33,6 +33,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+import ahocorasick
+
 from storybench.world.keys import Haystack, KeyMatcher, RegexTimeout, compile_key
 from storybench.world.model import SelectiveLogic, World, WorldEntry, WorldSettings
 
@@ -115,8 +117,29 @@ def _compiled(
     return compile_all(keys), compile_all(secondary)
 
 
+def _plain(key: KeyMatcher) -> bool:
+    """A text key (not a regex): whether it occurs is a substring question, answered for all
+    such keys at once by the automaton (a whole-word key is then checked with its pattern)."""
+    return key.pattern is None and bool(key.needle)
+
+
+@functools.lru_cache(maxsize=16)
+def _automaton(needles: tuple[str, ...]) -> ahocorasick.Automaton:
+    """An Aho-Corasick automaton over ``needles`` (built once per world's set of plain keys)."""
+    automaton = ahocorasick.Automaton()
+    for needle in needles:
+        automaton.add_word(needle, needle)
+    automaton.make_automaton()
+    return automaton
+
+
 class _Scan:
-    """State of one scan: compiled keys, scan texts per depth, what fired."""
+    """State of one scan: compiled keys, scan texts per depth, what fired.
+
+    Text keys (all but ``/regex/`` keys) are found for all entries at once: one Aho-Corasick pass
+    over a text gives the set of such keys it holds (``pyahocorasick``), so each entry's check
+    is a set lookup instead of a substring search per key.
+    """
 
     def __init__(self, world: World, texts: Sequence[str], seed: int) -> None:
         self.settings: WorldSettings = world.settings
@@ -128,6 +151,31 @@ class _Scan:
         self.warnings: list[str] = []
         self._warned: set[tuple[int, str]] = set()
         self._matchers: dict[int, tuple[list[KeyMatcher], list[KeyMatcher]]] = {}
+        self._automata: dict[bool, ahocorasick.Automaton | None] = {}
+        self._present: dict[tuple[Haystack, bool], set[str]] = {}  # (held: no id reuse)
+
+    def prepare(self, entries: Sequence[WorldEntry]) -> None:
+        """Compile every entry's keys and build the automata of their primary text keys."""
+        needles: dict[bool, set[str]] = {True: set(), False: set()}
+        for entry in entries:
+            primary, _secondary = self.matchers(entry)
+            for key in primary:
+                if _plain(key):
+                    needles[key.case_sensitive].add(key.needle)
+        self._automata = {case: _automaton(tuple(sorted(found))) if found else None for case, found in needles.items()}
+
+    def present(self, haystack: Haystack, case_sensitive: bool) -> set[str] | None:
+        """The text keys ``haystack`` holds as substrings (``None`` when no automaton covers
+        them); a whole-word key among them is then checked with its bounded pattern."""
+        automaton = self._automata.get(case_sensitive)
+        if automaton is None:
+            return None
+        cache_key = (haystack, case_sensitive)
+        found = self._present.get(cache_key)
+        if found is None:
+            text = haystack.text if case_sensitive else haystack.folded
+            found = self._present[cache_key] = {needle for _end, needle in automaton.iter(text)}
+        return found
 
     def window(self, entry: WorldEntry) -> Haystack:
         depth = self.settings.scan_depth if entry.scan_depth is None else entry.scan_depth
@@ -157,13 +205,14 @@ class _Scan:
             return False
 
     def first_key(self, entry: WorldEntry, keys: list[KeyMatcher], haystack: Haystack) -> KeyMatcher | None:
-        """The first of ``keys`` in ``haystack`` (plain one-word keys checked inline: this is
-        the hot loop of a scan, a few thousand keys for 1,000 entries)."""
+        """The first of ``keys`` in ``haystack`` (text keys looked up in the automaton's set of the
+        keys the text holds: this is the hot loop of a scan, a few thousand keys for 1,000 entries)."""
         for key in keys:
-            if key.simple and key.word is None:
-                if key.needle in haystack.words(key.case_sensitive):
+            present = self.present(haystack, key.case_sensitive) if _plain(key) else None
+            if present is None:
+                if self.occurs(entry, key, haystack):
                     return key
-            elif self.occurs(entry, key, haystack):
+            elif key.needle in present and (key.word is None or self.occurs(entry, key, haystack)):
                 return key
         return None
 
@@ -301,6 +350,7 @@ def activate(
     """
     scan = _Scan(world, texts, seed)
     candidates = [e for e in world.entries if e.enabled]
+    scan.prepare(candidates)
     new = _first_pass(scan, candidates)
     _recurse(scan, candidates, new)
     if semantic is not None:

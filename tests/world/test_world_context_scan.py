@@ -31,3 +31,47 @@ def test_premise_and_choice_are_scanned_but_not_sent_as_segments() -> None:
         scan_before=["A town by the harbour."],
     )
     assert later.report.fired == []
+
+
+def test_the_one_pass_key_lookup_agrees_with_each_key_searched_alone():
+    """Text keys are found for all entries in one Aho-Corasick pass; for every key of a random
+    world (plain, several words, whole-word, case-sensitive, regex) and every text, the scan's
+    answer equals the key's own search."""
+    import random
+
+    from storybench.world.activation import _Scan
+    from storybench.world.keys import Haystack
+    from storybench.world.model import World, WorldEntry, WorldSettings
+
+    rng = random.Random(7)
+    words = ["лис", "лисиця", "Fox", "fox", "den", "Den", "moon", "мавка", "ліс", "forest edge"]
+    entries = []
+    for uid in range(60):
+        keys = [rng.choice(words) for _ in range(rng.randint(1, 3))]
+        if uid % 7 == 0:
+            keys.append("/mo+n/i")
+        entries.append(
+            WorldEntry(
+                uid=uid,
+                keys=keys,
+                content="x",
+                case_sensitive=rng.choice([None, True, False]),
+                match_whole_words=rng.choice([None, True, False]),
+            )
+        )
+    world = World(entries=entries, settings=WorldSettings(match_whole_words=False))
+    texts = [
+        "Лисиця бачить лис.",
+        "The Fox's den at the forest edge",
+        "moooon over the ліс",
+        "Лисиця в denim, foxes by moonlight",
+        "nothing here",
+    ]
+    scan = _Scan(world, texts, seed=0)
+    scan.prepare(entries)
+    for text in texts:
+        haystack = Haystack(text)
+        for entry in entries:
+            primary, _ = scan.matchers(entry)
+            expected = next((k for k in primary if k.matches(haystack)), None)
+            assert scan.first_key(entry, primary, haystack) is expected, (text, entry.keys)
