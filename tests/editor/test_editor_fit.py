@@ -16,17 +16,6 @@ from storybench.editor import PlanEditorModel, example_plan  # noqa: E402
 from storybench.editor.issues import issue_words  # noqa: E402
 from storybench.editor.view import PlanEditorView  # noqa: E402
 from storybench.exceptions import PlanIssue  # noqa: E402
-from storybench.plan import save_plan  # noqa: E402
-
-
-@pytest.fixture
-def view(tmp_path):
-    save_plan(example_plan(), tmp_path / "rain-on-podil.json")
-    model = PlanEditorModel(tmp_path, llm=ScriptedLLM())
-    model.open_plan(tmp_path / "rain-on-podil.json")
-    v = PlanEditorView(model, debounce=None)
-    yield v
-    v.close()
 
 
 def test_layout_change_that_drops_panels_asks_and_cancel_keeps_them(view):

@@ -7,22 +7,10 @@ import pytest
 
 widgets = pytest.importorskip("ipywidgets")
 
-from scripted_llm import ScriptedLLM  # noqa: E402
 
-from storybench.editor import PlanEditorModel, example_plan  # noqa: E402
-from storybench.editor.view import PlanEditorView  # noqa: E402
-from storybench.plan import edits, save_plan  # noqa: E402
+from storybench.editor import example_plan  # noqa: E402
+from storybench.plan import edits  # noqa: E402
 from storybench.plan.paths import PlanPath  # noqa: E402
-
-
-@pytest.fixture
-def view(tmp_path):
-    save_plan(example_plan(), tmp_path / "rain-on-podil.json")
-    model = PlanEditorModel(tmp_path, llm=ScriptedLLM())
-    model.open_plan(tmp_path / "rain-on-podil.json")
-    v = PlanEditorView(model, debounce=None)
-    yield v
-    v.close()
 
 
 @pytest.mark.parametrize(

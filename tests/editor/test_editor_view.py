@@ -6,21 +6,10 @@ import pytest
 
 widgets = pytest.importorskip("ipywidgets")
 
-from scripted_llm import ScriptedLLM  # noqa: E402
 
-from storybench.editor import PlanEditorModel, example_plan  # noqa: E402
-from storybench.editor.view import CSS_CLASSES, PlanEditorView  # noqa: E402
+from storybench.editor import example_plan  # noqa: E402
+from storybench.editor.view import CSS_CLASSES  # noqa: E402
 from storybench.plan import load_plan, plan_issues, save_plan  # noqa: E402
-
-
-@pytest.fixture
-def view(tmp_path):
-    save_plan(example_plan(), tmp_path / "rain-on-podil.json")
-    model = PlanEditorModel(tmp_path, llm=ScriptedLLM())
-    model.open_plan(tmp_path / "rain-on-podil.json")
-    v = PlanEditorView(model, debounce=None)
-    yield v
-    v.close()
 
 
 def test_every_control_has_a_stable_css_class(view):
