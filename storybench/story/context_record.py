@@ -73,6 +73,9 @@ class ContextRecord(BaseModel):
         world_tokens, world_budget: tokens of the placed entries, and the world block's budget.
         trimmed: one sentence per trimming step.
         counter: how tokens were counted (``"tokenizer"`` or ``"estimate"``).
+        continues: the segment whose request this one continued unchanged, its text then
+            following as the model's turn (:mod:`storybench.story.transcript`); ``tokens``
+            and ``budget`` then count the whole transcript against the window less the answer.
     """
 
     model_config = ConfigDict(extra="ignore")
@@ -91,6 +94,7 @@ class ContextRecord(BaseModel):
     world_budget: int = 0
     trimmed: list[str] = Field(default_factory=list)
     counter: str = "estimate"
+    continues: str | None = None
 
     @classmethod
     def of(cls, context: Context, counter: str = "estimate") -> ContextRecord:

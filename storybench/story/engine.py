@@ -43,13 +43,13 @@ from storybench.story.folders import story_folder_name
 from storybench.story.illustration import IllustrationPrompter
 from storybench.story.illustrator import Illustrator
 from storybench.story.llm_gate import LLMGate
-from storybench.story.memory import BranchMemory, Built, recall_index, world_text
-from storybench.story.messages import continue_messages, segment_messages
+from storybench.story.memory import BranchMemory, recall_index, world_text
 from storybench.story.model import GenerationSettings, Segment, Story, StorySettings
 from storybench.story.options import DEFAULT_OUTPUT_ROOT, EngineOptions, SegmentCallback, engine_options
 from storybench.story.session import StorySession
 from storybench.story.streams import drive_stream
 from storybench.story.titles import write_title
+from storybench.story.transcript import Request
 from storybench.story.writer import Draft, Priority, SegmentWriter, clean_generated_text
 
 __all__ = [
@@ -97,6 +97,7 @@ class StoryEngine:
         self.writer = SegmentWriter(lambda: self.llm, self.gate, opts.sampling)
         self.memory = BranchMemory(self.session, lambda: self.llm, self.gate, answer_tokens=opts.max_tokens)
         self.memory.summaries, self.memory.inline = opts.summaries, opts.inline_images
+        self.memory.transcript = opts.transcript
         self.memory.semantic = recall_index(opts.semantic_recall)
         self.illustrator = Illustrator(
             self.session,
@@ -212,10 +213,9 @@ class StoryEngine:
         """
         place = Place.under(self.story, parent_id, choice_index)
         cancel, stop = self._events(cancel_event)
-        context = self.memory.build(place.parent_id, place.choice_text)
-        messages = segment_messages(self.story, place.parent_id, place.choice_text or None, context[0])
-        draft = self.writer.write(messages, on_chunk, cancel=cancel, stop=stop, priority=priority)
-        return self._keep(draft, place, make_current, visited, context)
+        request = self.memory.request(place.parent_id, place.choice_text)
+        draft = self.writer.write(request.messages, on_chunk, cancel=cancel, stop=stop, priority=priority)
+        return self._keep(draft, place, make_current, visited, request)
 
     def generate_stream(
         self,
@@ -230,20 +230,23 @@ class StoryEngine:
         segment (kept for callers of earlier releases; use :meth:`write_segment`)."""
         place = Place.under(self.story, parent_id, choice_index)
         cancel, stop = self._events(cancel_event)
-        context = self.memory.build(place.parent_id, place.choice_text)
-        messages = segment_messages(self.story, place.parent_id, place.choice_text or None, context[0])
-        writing = self.writer.stream(messages, cancel=cancel, stop=stop)
+        request = self.memory.request(place.parent_id, place.choice_text)
+        writing = self.writer.stream(request.messages, cancel=cancel, stop=stop)
         yield from writing
         assert writing.draft is not None
-        return self._keep(writing.draft, place, make_current, visited, context)
+        return self._keep(writing.draft, place, make_current, visited, request)
 
-    def _keep(self, draft: Draft, place: Place, make_current: bool, visited: bool, context: Built) -> Segment:
-        """Keep the draft as a segment, with the context it was written from; schedule its summary."""
-        world, illustrate = world_text(context[0]), visited or self.prefetch_images
+    def _keep(self, draft: Draft, place: Place, make_current: bool, visited: bool, request: Request) -> Segment:
+        """Keep the draft as a segment, with the request it was written from; schedule its summary."""
+        world, illustrate = world_text(request.context), visited or self.prefetch_images
         seg = self.keeper.keep(
             draft, place, make_current=make_current, visited=visited, illustrate=illustrate, world=world
         )
-        return self.memory.kept(seg, *context)
+        self.memory.remember(seg, request.sent, draft.text)
+        self.memory.kept(seg, request.context, request.record)
+        if make_current:  # the reader's segment: its choices' requests get a head start
+            self.memory.prime(seg)
+        return seg
 
     def _generation_settings(self) -> GenerationSettings:
         o = self.options
@@ -267,17 +270,14 @@ class StoryEngine:
         """
         seg = unfinished_segment(self.story, segment_id)
         cancel, stop = self._events(None)
-        context = self.memory.build(seg.parent_id, seg.choice_text)[0]
-        draft = self.writer.write(continue_messages(self.story, seg, context), on_chunk, cancel=cancel, stop=stop)
-        self.memory.kept(self.keeper.keep_continued(seg, draft))
-        return seg
+        draft = self.writer.write(self.memory.continue_request(seg), on_chunk, cancel=cancel, stop=stop)
+        return self.memory.kept(self.keeper.keep_continued(seg, draft))
 
     def continue_stream(self, segment_id: str | None = None) -> Generator[str, None, Segment]:
         """:meth:`continue_segment` as a generator (kept for callers of earlier releases)."""
         seg = unfinished_segment(self.story, segment_id)
         cancel, stop = self._events(None)
-        context = self.memory.build(seg.parent_id, seg.choice_text)[0]
-        writing = self.writer.stream(continue_messages(self.story, seg, context), cancel=cancel, stop=stop)
+        writing = self.writer.stream(self.memory.continue_request(seg), cancel=cancel, stop=stop)
         yield from writing
         assert writing.draft is not None
         return self.memory.kept(self.keeper.keep_continued(seg, writing.draft))

@@ -9,6 +9,11 @@ characters / 4) and the model's context window (the backend's ``n_ctx``, else
 2048). The last context of every segment is kept in memory (:meth:`BranchMemory.context_of`)
 and on the segment, compactly (:class:`~storybench.story.context_record.ContextRecord`).
 
+:meth:`BranchMemory.request` gives a new segment's request: the parent's request
+continued as a chat transcript when it is known and fits (so a prompt cache evaluates
+only the new turn, :mod:`storybench.story.transcript`), else the request built afresh
+from the context.
+
 After a segment is written, its rolling summary (the story up to and including it)
 is written once by :func:`~storybench.world.summary.write_summary` from its parent's
 summary, in a worker thread through the LLM gate's background entry (the reader's
@@ -23,11 +28,14 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
-from storybench.llm.base import LLMBackend
+from storybench.llm.base import LLMBackend, Message
 from storybench.story.context_record import ContextRecord
 from storybench.story.llm_gate import LLMGate
+from storybench.story.messages import continue_messages, segment_messages, turn_head, turn_message
 from storybench.story.model import Segment
 from storybench.story.session import StorySession
+from storybench.story.transcript import MESSAGE_OVERHEAD, Request, Sent, answer_turn, chain, fired_uids, new_world
+from storybench.story.writer import STORY_CACHE_SLOT
 from storybench.world.activation import SemanticIndex, estimate_tokens
 from storybench.world.context import Context, SegmentText, build_context
 from storybench.world.memory import SemanticMemory
@@ -35,6 +43,7 @@ from storybench.world.summary import write_summary
 
 __all__ = [
     "DEFAULT_CONTEXT_WINDOW",
+    "TURNS_AHEAD",
     "BranchMemory",
     "Built",
     "context_window_of",
@@ -47,6 +56,12 @@ log = logging.getLogger(__name__)
 DEFAULT_CONTEXT_WINDOW = 2048
 _PROMPT_ROOM = 400
 """Tokens kept for the system prompt and the request lines around the context blocks."""
+TURNS_AHEAD = 2
+"""With transcripts on, a request built afresh leaves room for this many more answers and
+turns (at most a third of its budget), so the requests after it continue it instead of
+each being built afresh again."""
+_TURN_TOKENS = 60
+"""Tokens of one user turn of a transcript (the choice, the chapter, the language), about."""
 
 
 Built = tuple[Context, ContextRecord]
@@ -88,6 +103,7 @@ class BranchMemory:
         gate: the story's LLM gate (summaries enter it as background work).
         answer_tokens: tokens kept free for the answer (the segment's ``max_tokens``).
         summaries: write rolling summaries at all.
+        transcript: continue the parent's request when it fits (:meth:`request`).
         inline: write summaries in the calling thread (tests, scripts).
         semantic: recall world entries by meaning too (``None``: keys only); a
             :class:`~storybench.world.memory.SemanticMemory` needs ``storybench[memory]``.
@@ -101,6 +117,7 @@ class BranchMemory:
         *,
         answer_tokens: int = 300,
         summaries: bool = True,
+        transcript: bool = True,
         inline: bool = False,
         semantic: SemanticIndex | None = None,
     ) -> None:
@@ -109,9 +126,11 @@ class BranchMemory:
         self.gate = gate
         self.answer_tokens = answer_tokens
         self.summaries = summaries
+        self.transcript = transcript
         self.inline = inline
         self.semantic = semantic
         self._contexts: dict[str, Context] = {}
+        self._sent: dict[str, Sent] = {}
         self._executor: ThreadPoolExecutor | None = None
         self._futures: list[Future[None]] = []
 
@@ -139,12 +158,94 @@ class BranchMemory:
             author_note_depth=s.author_note_depth,
             count_tokens=count,
             context_window=context_window_of(llm),
-            reserve=self.answer_tokens + _PROMPT_ROOM,
+            reserve=self._reserve(context_window_of(llm)),
             scan_before=[s.premise],
             scan_after=[choice_text] if choice_text else [],
             semantic=self.semantic,
         )
         return context, ContextRecord.of(context, how)
+
+    def _reserve(self, window: int) -> int:
+        """Tokens a context built afresh leaves free: the answer, the prompt's own lines and,
+        with transcripts, room for :data:`TURNS_AHEAD` more turns."""
+        reserve = self.answer_tokens + _PROMPT_ROOM
+        if self.transcript:
+            reserve += min(TURNS_AHEAD * (self.answer_tokens + _TURN_TOKENS), max(0, window - reserve) // 3)
+        return reserve
+
+    def request(self, parent_id: str | None, choice_text: str = "") -> Request:
+        """The request of a new segment after ``parent_id``'s choice ``choice_text`` (an
+        opening when ``parent_id`` is ``None``): the parent's request continued when it is
+        known and the transcript fits the window, else built afresh from the context.
+
+        Raises:
+            ContextBudgetError, MissingDependencyError: see :meth:`build`.
+        """
+        context, record = self.build(parent_id, choice_text)
+        story = self.session.story
+        sent = self._sent.get(parent_id) if parent_id is not None else None
+        if self.transcript and parent_id is not None and sent is not None and sent.answer:
+            world, _uids = new_world(context, sent.fired)
+            note = story.settings.author_note.strip()
+            llm = self._llm()
+            count, _how = token_counter(llm)
+            continued = chain(
+                story.segment(parent_id),
+                sent,
+                turn_message(story, parent_id, choice_text, world, note),
+                context,
+                record,
+                count=count,
+                window=context_window_of(llm),
+                answer_tokens=self.answer_tokens,
+                note=note,
+            )
+            if continued is not None:
+                return continued
+        messages = segment_messages(story, parent_id, choice_text or None, context)
+        return Request(messages, context, record, Sent(tuple(messages), fired_uids(context)))
+
+    def prime(self, seg: Segment) -> bool:
+        """Have the backend evaluate what every request after ``seg``'s choices begins with
+        (its transcript and the head of the next turn, :func:`~storybench.story.messages.turn_head`),
+        so a click on any choice waits only for the choice's own words. Through the gate's
+        urgent entry; nothing when transcripts are off, ``seg`` has no known answer, the next
+        request would be built afresh, or the backend has no prompt cache of its own.
+
+        Returns:
+            Whether the backend evaluated anything (a failure is logged, never raised).
+        """
+        sent = self._sent.get(seg.id)
+        if not self.transcript or seg.unfinished or sent is None or not sent.answer:
+            return False
+        story = self.session.story
+        note = story.settings.author_note.strip()
+        head = Message(role="user", content=turn_head(story, seg.id, note))
+        messages = [*sent.messages, Message(role="assistant", content=sent.answer), head]
+        llm = self._llm()
+        count, _how = token_counter(llm)
+        used = sum(count(m.content) for m in messages) + MESSAGE_OVERHEAD * len(messages)
+        if used + _TURN_TOKENS + self.answer_tokens > context_window_of(llm):
+            return False
+        try:
+            with self.gate.urgent():
+                return llm.prefill(messages, cache_slot=STORY_CACHE_SLOT)
+        except Exception as exc:  # a head start is an extra: its failure must not break the story
+            log.debug("prefill after %s failed: %s", seg.id, exc)
+            return False
+
+    def continue_request(self, seg: Segment) -> list[Message]:
+        """The messages finishing the unfinished ``seg``: the request it was written from
+        (when known in this session, so a prompt cache reuses it), its text, a user turn."""
+        sent = self._sent.get(seg.id)
+        if sent is not None:
+            return continue_messages(self.session.story, seg, request=list(sent.messages))
+        return continue_messages(self.session.story, seg, self.build(seg.parent_id, seg.choice_text)[0])
+
+    def remember(self, seg: Segment, sent: Sent, text: str = "") -> None:
+        """Keep what ``seg`` was written from, with ``seg`` as the answer its children's
+        requests continue (``text``: the draft's cleaned answer, sent when its choices came from it)."""
+        self._sent[seg.id] = sent if seg.unfinished else sent.answered(answer_turn(seg, text))
 
     def keep_context(self, segment_id: str, context: Context, record: ContextRecord) -> None:
         """Keep the context a segment was written from (in memory and on the segment)."""
@@ -152,10 +253,14 @@ class BranchMemory:
         self.session.update(self.session.story.segment(segment_id), context=record)
 
     def kept(self, seg: Segment, context: Context | None = None, record: ContextRecord | None = None) -> Segment:
-        """After ``seg`` was kept: keep its context (when given) and schedule its summary (when finished)."""
+        """After ``seg`` was kept: keep its context (when given) and schedule its summary (when
+        finished); a finished segment's request gets it as the answer its children continue."""
         if context is not None and record is not None:
             self.keep_context(seg.id, context, record)
         if not seg.unfinished:
+            sent = self._sent.get(seg.id)
+            if sent is not None and not sent.answer:
+                self._sent[seg.id] = sent.answered(answer_turn(seg, ""))
             self.schedule_summary(seg.id)
         return seg
 

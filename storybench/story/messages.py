@@ -8,6 +8,10 @@ The context (user message) carries the premise, a bounded summary of
 the story so far (the first sentence of each earlier segment on the path, newest
 kept when over budget), the chapter, the last three choices taken and what to write
 now. Identical prompts go to every backend.
+
+A segment after a choice is usually asked for by continuing its parent's request
+(:mod:`storybench.story.transcript`): the parent's request and answer, then the short
+user turn of :func:`turn_message`.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ __all__ = [
     "segment_messages",
     "story_summary",
     "system_prompt",
+    "turn_head",
+    "turn_message",
 ]
 
 LANGUAGE_NAMES: dict[str, str] = {
@@ -153,9 +159,7 @@ def segment_messages(
         summary = story_summary(story, parent_id)
         if summary:
             lines.append(f"Story so far: {summary}")
-        depth = story.depth(parent_id) + 1
-        chapter = depth // s.segments_per_chapter + 1
-        lines.append(f"Chapter {chapter}, scene {depth % s.segments_per_chapter + 1}.")
+        lines.append(_chapter_line(story, parent_id))
         recent = story.recent_choices(parent_id, 2) + ([choice_text] if choice_text else [])
         if recent:
             lines.append("Last choices: " + "; ".join(recent[-3:]) + ".")
@@ -169,10 +173,38 @@ def segment_messages(
     ]
 
 
-def continue_messages(story: Story, segment: Segment, context: Context | None = None) -> list[Message]:
-    """Messages that finish an unfinished ``segment``: its request (with ``context``), the
-    text written so far as the assistant's turn, and a user turn asking to go on from the last word."""
-    base = segment_messages(story, segment.parent_id, segment.choice_text or None, context)
+def _chapter_line(story: Story, parent_id: str) -> str:
+    depth = story.depth(parent_id) + 1
+    per = story.settings.segments_per_chapter
+    return f"Chapter {depth // per + 1}, scene {depth % per + 1}."
+
+
+def turn_head(story: Story, parent_id: str, author_note: str = "") -> str:
+    """The start of every turn after ``parent_id``'s answer, whatever the choice: the chapter,
+    the language and the author's note (a backend can evaluate it while the reader reads)."""
+    language = language_name(story.settings.language)
+    head = f"{_chapter_line(story, parent_id)} Language: {language}. End with numbered choices.\n"
+    return head + (f"[Author's note: {author_note}]\n" if author_note else "")
+
+
+def turn_message(story: Story, parent_id: str, choice_text: str, world: str = "", author_note: str = "") -> Message:
+    """The user turn that continues a transcript after ``parent_id``'s answer: the
+    :func:`turn_head`, the world info not sent before (``world``), the reader's choice."""
+    world_lines = f"World info:\n{world}\n" if world else ""
+    return Message(
+        role="user",
+        content=f"{turn_head(story, parent_id, author_note)}{world_lines}"
+        f"The reader chose: {choice_text}. Write what happens next.",
+    )
+
+
+def continue_messages(
+    story: Story, segment: Segment, context: Context | None = None, request: list[Message] | None = None
+) -> list[Message]:
+    """Messages that finish an unfinished ``segment``: its request (``request`` when known,
+    else built afresh with ``context``), the text written so far as the assistant's turn, and
+    a user turn asking to go on from the last word."""
+    base = request or segment_messages(story, segment.parent_id, segment.choice_text or None, context)
     lang = language_name(story.settings.language)
     return [
         *base,

@@ -50,6 +50,11 @@ class EngineOptions:
             choice does not queue behind a prompt evaluation (which cannot be interrupted).
         summaries: write each segment's rolling summary after it (background LLM work; with
             ``inline_images`` in the calling thread), for the memory of long branches.
+        transcript: ask for a segment after a choice by continuing its parent's request as a
+            chat transcript while it fits the context window (a prompt cache then evaluates
+            only the new turn: the click's first words come as fast as a warm Start's); off,
+            every request is built afresh from the context (premise, world, summary, the last
+            ``recent_segments``), which sends fewer tokens to a server without a prompt cache.
         semantic_recall: recall world entries by meaning as well as by keys (multilingual-e5-small
             on the CPU, the ``storybench[memory]`` extra; the world's ``semantic_top_k`` and
             ``semantic_threshold`` apply).
@@ -75,6 +80,7 @@ class EngineOptions:
     prefetch_images: bool | None = None
     background_settle_s: float = 0.0
     summaries: bool = True
+    transcript: bool = True
     semantic_recall: bool = False
 
     def __post_init__(self) -> None:

@@ -5,6 +5,9 @@ Everything a segment's text needs from the LLM is written once here:
 * the request goes through the story's :class:`~storybench.story.llm_gate.LLMGate`
   (urgent for the reader's segment, background for prefetching, which then gives the
   LLM up when the reader asks for something);
+* segment requests name the prompt-cache slot :data:`STORY_CACHE_SLOT`, so an
+  embedded model keeps the story's transcript cached while one-shot requests
+  (choices re-asks, summaries, illustration prompts) use another context;
 * the loop guard (:func:`~storybench.story.repetition.degeneration_cut`) ends the
   stream when the model repeats itself and keeps what came before;
 * Stop (an event) and the kernel's Interrupt (a ``KeyboardInterrupt`` between chunks,
@@ -36,7 +39,19 @@ from storybench.story.llm_gate import LLMGate
 from storybench.story.messages import SEGMENT_STOP, choices_messages
 from storybench.story.repetition import degeneration_cut
 
-__all__ = ["ChoiceSource", "Draft", "SamplingOptions", "SegmentWriter", "Writing", "clean_generated_text"]
+__all__ = [
+    "STORY_CACHE_SLOT",
+    "ChoiceSource",
+    "Draft",
+    "SamplingOptions",
+    "SegmentWriter",
+    "Writing",
+    "clean_generated_text",
+]
+
+STORY_CACHE_SLOT = "story"
+"""The prompt-cache slot of segment requests: summaries, illustration prompts and choices
+re-asks use the default one, so they never evict the story's cached transcript."""
 
 ChoiceSource = Literal["text", "structured", "default"]
 Priority = Literal["urgent", "background"]
@@ -247,6 +262,7 @@ class SegmentWriter:
             "top_p": s.top_p,
             "seed": s.seed,
             "stop": SEGMENT_STOP,
+            "cache_slot": STORY_CACHE_SLOT,
         }
 
     @property

@@ -21,6 +21,7 @@ LAST_WORDS = {
     "bench_candidates.py": "score_ms_per_candidate=",
     "bench_context.py": "semantic_recall_at_5=",
     "bench_catalog.py": "catalog_append_ratio_1000_vs_10=",
+    "bench_click.py": "click_vs_warm_start_ratio=",
     "bench_comfyui.py": "ratio",
     "bench_compose.py": "storyboard render, median over all panels",
     "bench_engine.py": "cached/panel ms",

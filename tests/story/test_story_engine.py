@@ -67,7 +67,8 @@ def test_three_choice_walk_in_ukrainian(tmp_path: Path) -> None:
 
 
 def test_context_carries_premise_summary_chapter_and_last_choices(tmp_path: Path) -> None:
-    engine, llm, _ = make_engine(tmp_path)
+    # every request built afresh (no transcript): tests/story/test_story_transcript.py has the other way
+    engine, llm, _ = make_engine(tmp_path, transcript=False)
     engine.start()
     for pick in (0, 0, 0, 0):
         engine.choose(pick)

@@ -52,7 +52,10 @@ def test_a_branch_never_sees_its_siblings_fact_and_the_summary_carries_it_on(tmp
     script += [scene(f"B{i}") for i in range(2, 6)] + [scene(f"A{i}") for i in range(2, 6)]
     llm = MemoryLLM(segments=script)
     settings = StorySettings(premise="A quiet meadow with two paths.", language="en", recent_segments=2)
-    engine = StoryEngine(settings, llm=llm, image_backend=None, story_dir=tmp_path, inline_images=True)
+    # requests built afresh from the context (a rebase; see test_story_transcript.py for transcripts)
+    engine = StoryEngine(
+        settings, llm=llm, image_backend=None, story_dir=tmp_path, inline_images=True, transcript=False
+    )
     opening = engine.start()
     a1 = engine.choose(0)
     b1 = engine.choose(1, from_id=opening.id)
@@ -115,7 +118,7 @@ def test_world_entries_author_note_and_appearance_reach_the_requests(tmp_path: P
         author_note_depth=0,
     )
     story = Story(settings=settings, world=world())
-    engine = StoryEngine(story, llm=llm, image_backend=img, story_dir=tmp_path, inline_images=True)
+    engine = StoryEngine(story, llm=llm, image_backend=img, story_dir=tmp_path, inline_images=True, transcript=False)
     first = engine.start()
     second = engine.choose(1)
     user = segment_users(llm)[1]
@@ -239,7 +242,7 @@ def test_entries_recalled_by_meaning_show_their_score(tmp_path: Path) -> None:
     coast = World(entries=[kraken, fire], settings=WorldSettings(semantic_top_k=1, semantic_threshold=0.5))
     llm = MemoryLLM(segments=[f"Waves of the grey sea break on the rocks.{CHOICES}"] * 2)
     story = Story(settings=StorySettings(premise="A ship far from land.", language="en"), world=coast)
-    engine = StoryEngine(story, llm=llm, image_backend=None, story_dir=tmp_path, inline_images=True)
+    engine = StoryEngine(story, llm=llm, image_backend=None, story_dir=tmp_path, inline_images=True, transcript=False)
     assert engine.memory.semantic is None  # keys only unless asked
     engine.memory.semantic = SemanticMemory(embedder=TopicEmbedder())
     engine.start()

