@@ -131,14 +131,18 @@ class _LoadedModel:
     def __init__(self, llama: Any, drops_system: bool) -> None:
         self.llama = llama
         self.drops_system = drops_system
-        self.tokenizer = CachedPrefixTokenizer(llama)
-        llama.tokenizer_ = self.tokenizer
+        # llama-cpp-python's tokenizer extension point (``Llama.tokenizer_``); without it, no reuse
+        self.tokenizer = CachedPrefixTokenizer(llama) if hasattr(llama, "tokenizer_") else None
+        if self.tokenizer is not None:
+            llama.tokenizer_ = self.tokenizer
         self._lock = threading.Lock()
         self._owner: int | None = None
 
     def create(self, llama: Any, **request: Any) -> Any:
         """``llama.create_chat_completion(**request)`` with the prompt's head spelled by the
         context's cached tokens (the prompt is tokenized when the call is made, even for a stream)."""
+        if self.tokenizer is None:
+            return llama.create_chat_completion(**request)
         self.tokenizer.active = True
         try:
             return llama.create_chat_completion(**request)

@@ -30,6 +30,7 @@ def llm():
 def test_the_tokenizer_spells_a_prompt_head_with_the_tokens_the_model_sampled(llm) -> None:
     loaded = llm._model(STORY_CACHE_SLOT)
     llama, tokenizer = loaded.llama, loaded.tokenizer
+    assert tokenizer is not None
     canonical = llama.tokenize(b"The lighthouse keeper", add_bos=False, special=True)
     split = [t for part in (b"The", b" l", b"ighth", b"ouse", b" keeper") for t in llama.tokenize(part, False, True)]
     assert split != canonical and llama.detokenize(split) == b"The lighthouse keeper"
