@@ -332,6 +332,7 @@ class StoryEngine:
             KeyError: unknown segment.
         """
         seg = self.session.goto(segment_id, visit=True)
+        self.memory.prime_soon(seg)  # a prefetched segment: its choices' requests get a head start
         if seg.image_status != "done" and not seg.unfinished and not self.illustrator.busy_with(seg.id):
             self.schedule_image(seg.id)
         return seg

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
@@ -233,6 +234,16 @@ class BranchMemory:
         except Exception as exc:  # a head start is an extra: its failure must not break the story
             log.debug("prefill after %s failed: %s", seg.id, exc)
             return False
+
+    def prime_soon(self, seg: Segment) -> None:
+        """:meth:`prime` in a thread of its own (inline with ``inline``), so the reader's view
+        of a prefetched segment does not wait for it."""
+        if not self.transcript or seg.unfinished or seg.id not in self._sent:
+            return
+        if self.inline:
+            self.prime(seg)
+            return
+        threading.Thread(target=self.prime, args=(seg,), name=f"prime-{seg.id}", daemon=True).start()
 
     def continue_request(self, seg: Segment) -> list[Message]:
         """The messages finishing the unfinished ``seg``: the request it was written from

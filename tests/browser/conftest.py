@@ -204,3 +204,81 @@ def show(page: object, selector: str, timeout: float = 120_000) -> None:
     page.wait_for_selector(selector, timeout=timeout)  # type: ignore[attr-defined]
     page.locator(selector).first.evaluate("(el) => el.scrollIntoView({block: 'start'})")  # type: ignore[attr-defined]
     page.wait_for_timeout(200)  # type: ignore[attr-defined]
+
+
+#: axe-core from npm: tests/browser's locked copy (``npm ci --prefix tests/browser``, as .ci/run
+#: does), or ``STORYBENCH_AXE_CORE`` naming an ``axe.min.js``; else npm installs this version.
+AXE_VERSION = "4"
+
+AXE_RUN = """async (root) => {
+  const r = await axe.run(document.querySelector(root));
+  return {passes: r.passes.length, incomplete: r.incomplete.length, inapplicable: r.inapplicable.length,
+          violations: r.violations.map(v => ({id: v.id, impact: v.impact || 'none', nodes: v.nodes.length,
+                                              help: v.help, target: v.nodes[0].target.join(' ')}))};
+}"""
+
+
+@pytest.fixture(scope="session")
+def axe_script(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``axe.min.js`` of the npm package ``axe-core`` (see :data:`AXE_VERSION`); in CI a missing
+    copy fails the test (``.ci/run`` installs it), elsewhere npm installs it or the test is skipped."""
+    given = os.environ.get("STORYBENCH_AXE_CORE")
+    if given:
+        return Path(given)
+    local = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+    if local.is_file():
+        return local
+    if os.environ.get("CI"):
+        pytest.fail(f"axe-core is not installed ({local}): .ci/run runs npm ci --prefix tests/browser")
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("the accessibility check needs npm (apt-get install npm) for axe-core")
+    prefix = tmp_path_factory.mktemp("axe")
+    subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), f"axe-core@{AXE_VERSION}"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return prefix / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@dataclass(frozen=True)
+class AxeResult:
+    """axe-core's results on one part of the page: how many rules passed, needed a human look
+    (incomplete) or did not apply, and the violations (``id``, ``impact``, ``nodes``, ``help``, ``target``)."""
+
+    passes: int
+    incomplete: int
+    inapplicable: int
+    violations: list[dict]
+
+    @property
+    def by_impact(self) -> dict[str, list[tuple[str, int]]]:
+        """``{impact: [(rule, nodes)]}`` of the violations."""
+        out: dict[str, list[tuple[str, int]]] = {}
+        for v in self.violations:
+            out.setdefault(v["impact"], []).append((v["id"], v["nodes"]))
+        return out
+
+    @property
+    def blocking(self) -> list[dict]:
+        """The critical and serious violations."""
+        return [v for v in self.violations if v["impact"] in ("critical", "serious")]
+
+    def summary(self, where: str) -> str:
+        """One line: the rule counts and the violations by impact."""
+        counts = {
+            impact: len(self.by_impact.get(impact, [])) for impact in ("critical", "serious", "moderate", "minor")
+        }
+        return (
+            f"axe-core on {where}: {self.passes} rules passed, {self.incomplete} incomplete,"
+            f" {self.inapplicable} inapplicable; violated rules by impact {counts}; {self.by_impact}"
+        )
+
+
+def run_axe(page: object, root: str, script: Path) -> AxeResult:
+    """Inject axe-core (``script``) into ``page`` and run it on the element ``root`` (a CSS selector)."""
+    page.add_script_tag(path=str(script))  # type: ignore[attr-defined]
+    found = page.evaluate(AXE_RUN, root)  # type: ignore[attr-defined]
+    return AxeResult(found["passes"], found["incomplete"], found["inapplicable"], found["violations"])

@@ -3,44 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import Lab, open_and_run_all, show
+from conftest import Lab, open_and_run_all, run_axe, show
 from storybench.batch import read_catalog
 
 pytestmark = pytest.mark.slow
-
-#: axe-core from npm (``STORYBENCH_AXE_CORE`` names an ``axe.min.js``; else the test installs it).
-AXE_VERSION = "4"
-
-
-@pytest.fixture(scope="session")
-def axe_script(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``axe.min.js`` of the npm package ``axe-core``: tests/browser's own (``npm ci --prefix
-    tests/browser``, as .ci/run does), else installed into a temporary folder with npm."""
-    given = os.environ.get("STORYBENCH_AXE_CORE")
-    if given:
-        return Path(given)
-    local = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
-    if local.is_file():
-        return local
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.skip("the accessibility check needs npm (apt-get install npm) for axe-core")
-    prefix = tmp_path_factory.mktemp("axe")
-    subprocess.run(
-        [npm, "install", "--no-audit", "--no-fund", "--prefix", str(prefix), f"axe-core@{AXE_VERSION}"],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return prefix / "node_modules" / "axe-core" / "axe.min.js"
 
 
 class Waits:
@@ -93,13 +64,6 @@ IN_VIEW_AND_FOCUSED = """(sel) => {
   return inView && el.contains(document.activeElement);
 }"""
 
-AXE_RUN = """async () => {
-  const r = await axe.run(document.querySelector('.sb-editor-root'), {resultTypes: ['violations']});
-  return {passes: r.passes.length, incomplete: r.incomplete.length, inapplicable: r.inapplicable.length,
-          violations: r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.length,
-                                              help: v.help, target: v.nodes[0].target.join(' ')}))};
-}"""
-
 # every widget row of the editor fits: no element scrolls sideways, no button label is cut
 FIT_CHECK = """() => {
   const root = document.querySelector('.sb-editor-root');
@@ -135,16 +99,9 @@ def test_plan_editor_scenario(lab: Lab, page, axe_script: Path) -> None:
     assert pg.evaluate(FIT_CHECK) == []
 
     # issue 24: axe-core on the editor with a plan open: no critical or serious violation
-    pg.add_script_tag(path=str(axe_script))
-    axe = pg.evaluate(AXE_RUN)
-    violations = axe["violations"]
-    counts = {
-        impact: sum(1 for v in violations if v["impact"] == impact)
-        for impact in ("critical", "serious", "moderate", "minor")
-    }
-    print("axe-core violations by impact:", counts, "rules:", {v["id"]: v["nodes"] for v in violations})
-    print("axe-core rules:", {k: axe[k] for k in ("passes", "incomplete", "inapplicable")}, "violations:", violations)
-    assert not [v for v in violations if v["impact"] in ("critical", "serious")], violations
+    axe = run_axe(pg, ".sb-editor-root", axe_script)
+    print(axe.summary("the plan editor with a plan open"))
+    assert not axe.blocking, axe.violations
 
     # a visible focus ring: at least 2 px, 3:1 against white (rgb(26, 86, 176) is 6.9:1)
     ring = pg.locator(".sb-editor-save").evaluate(

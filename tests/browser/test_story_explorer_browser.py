@@ -10,12 +10,11 @@ shares two cores with llama.cpp; changes made by the browser alone get ``UI_WAIT
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from conftest import Lab, open_and_run_all, show
+from conftest import Lab, open_and_run_all, run_axe, show
 from storybench.story import load_story
 
 pytestmark = pytest.mark.slow
@@ -23,7 +22,6 @@ pytestmark = pytest.mark.slow
 LLM_WAIT = 420_000  # ms: one segment of the tiny model on a shared, loaded CI machine
 KERNEL_WAIT = LLM_WAIT  # ms: a kernel action (save, load, export) may queue behind a generating thread
 UI_WAIT = 10_000  # ms: a change the browser makes alone (a class, a focus)
-AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
 
 # click, then resolve with the milliseconds until the segment text changed and shows no cursor
 CLICK_AND_TIME = """async ([selector, limit]) => {
@@ -142,22 +140,7 @@ def _save(page) -> Path:
     return Path(page.locator(".sb-story-path input").input_value())
 
 
-def _axe(page) -> tuple[dict[str, list[tuple[str, int]]], int, int]:
-    """axe-core on the explorer: its violations by impact (``{impact: [(rule, nodes)]}``) and
-    how many rules passed and how many need a human look (incomplete)."""
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate(
-        "async () => { const r = await axe.run(document.querySelector('.sb-story-explorer'));"
-        " return [r.violations.map((v) => [v.impact, v.id, v.nodes.length]), r.passes.length, r.incomplete.length]; }"
-    )
-    violations, passed, incomplete = result
-    out: dict[str, list[tuple[str, int]]] = {}
-    for impact, rule, nodes in violations:
-        out.setdefault(impact or "none", []).append((rule, nodes))
-    return out, passed, incomplete
-
-
-def test_explorer_scenario(lab: Lab, page) -> None:
+def test_explorer_scenario(lab: Lab, page, axe_script: Path) -> None:
     pg, shots = page
     open_and_run_all(pg, lab, "story_explorer.ipynb")
     show(pg, ".sb-story-explorer")
@@ -232,9 +215,10 @@ def test_explorer_scenario(lab: Lab, page) -> None:
         f"first text: {click['first']:.0f} ms after a click {click['after']:.0f} ms after the choices appeared"
         f" (not prefetched), {warm['first']:.0f} ms after a warm Start: ratio {ratio:.2f} (target <= 1.5)"
     )
-    # The issue's target (<= 1.5) is measured and printed above; it is a speed target, so no timed
-    # test asserts it (it swings 0.8-1.9 with the machine's load). What must never come back is the
-    # click queued behind a background prompt, which made it 6x as slow as a warm Start.
+    # The issue's target (<= 1.5) is printed above and measured by bench/bench_click.py (a speed
+    # target is not a timed test). The click continues the opening's transcript, whose next turn's
+    # head was evaluated before the choices showed: 0.4-0.8x a warm Start. What must never come
+    # back is a click queued behind a background prompt (once 6x a warm Start).
     assert ratio <= 4.0, f"the click waited {ratio:.2f}x as long as a warm Start: queued behind background work?"
     first_b = pg.locator(".sb-story-text p").first.inner_text()
     assert pg.locator(".sb-story-path input").input_value() == ""
@@ -338,17 +322,9 @@ def test_explorer_scenario(lab: Lab, page) -> None:
     assert ":: StoryData" in twee and json.loads(twee.split(":: StoryData", 1)[1].split("\n\n")[0])["ifid"]
 
     # accessibility: axe-core on the explorer after a story with branches
-    if not AXE.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"axe-core is not installed ({AXE}): .ci/run runs npm ci --prefix tests/browser")
-        pytest.skip(f"axe-core is not installed ({AXE}): npm install --prefix tests/browser")
-    violations, passed, incomplete = _axe(pg)
-    counts = {impact: sum(n for _, n in rules) for impact, rules in violations.items()}
-    print(
-        f"axe-core on the story explorer: {passed} rules passed, {incomplete} incomplete;"
-        f" violations by impact {counts}; rules {violations}"
-    )
-    assert not violations.get("critical") and not violations.get("serious"), violations
+    axe = run_axe(pg, ".sb-story-explorer", axe_script)
+    print(axe.summary("the story explorer after a story with a branch"))
+    assert not axe.blocking, axe.violations
     focus_ring = pg.evaluate(
         "() => { const b = document.querySelector('.sb-story-regenerate'); b.focus();"
         " const s = getComputedStyle(b); return [s.outlineWidth, s.outlineStyle, s.outlineColor]; }"

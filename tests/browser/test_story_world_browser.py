@@ -12,9 +12,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from test_story_explorer_browser import AXE, KERNEL_WAIT, LLM_WAIT, UI_WAIT, _axe, _fill_premise, _idle
+from test_story_explorer_browser import KERNEL_WAIT, LLM_WAIT, UI_WAIT, _fill_premise, _idle
 
-from conftest import Lab, open_and_run_all, show
+from conftest import Lab, open_and_run_all, run_axe, show
 from storybench.plan import load_plan
 
 pytestmark = pytest.mark.slow
@@ -34,7 +34,7 @@ WORLD = {
 }
 
 
-def test_world_and_context_view(lab: Lab, page, tmp_path: Path) -> None:
+def test_world_and_context_view(lab: Lab, page, tmp_path: Path, axe_script: Path) -> None:
     pg, shots = page
     world_file = tmp_path / "coast-world.json"
     world_file.write_text(json.dumps(WORLD), encoding="utf-8")
@@ -92,14 +92,6 @@ def test_world_and_context_view(lab: Lab, page, tmp_path: Path) -> None:
     shots("comic-plan-link")
 
     # accessibility with the World section and the Context view open
-    if not AXE.is_file():
-        if os.environ.get("CI"):
-            pytest.fail(f"axe-core is not installed ({AXE}): .ci/run runs npm ci --prefix tests/browser")
-        pytest.skip(f"axe-core is not installed ({AXE}): npm install --prefix tests/browser")
-    violations, passed, incomplete = _axe(pg)
-    counts = {impact: sum(n for _, n in rules) for impact, rules in violations.items()}
-    print(
-        f"axe-core with World and Context open: {passed} passed, {incomplete} incomplete;"
-        f" violations {counts}; rules {violations}"
-    )
-    assert not violations.get("critical") and not violations.get("serious"), violations
+    axe = run_axe(pg, ".sb-story-explorer", axe_script)
+    print(axe.summary("the story explorer with World and Context open"))
+    assert not axe.blocking, axe.violations

@@ -216,8 +216,12 @@ def test_the_readers_segment_gets_its_next_turns_head_evaluated_before_its_choic
     assert ahead[:-1] == asked[:-1] and asked[-1].content.startswith(ahead[-1].content)
     assert ahead[-1].content.endswith("[Author's note: Keep it eerie.]\n")
     # prefetched (not current) segments get no head start; off with transcripts off
-    engine.write_segment(engine.story.current_id, 0, make_current=False, visited=False)
+    ahead = engine.write_segment(engine.story.current_id, 0, make_current=False, visited=False)
     assert len(llm.prefilled) == 2
+    # ... until the reader opens it: then its choices' requests get theirs
+    engine.visit(ahead.id)
+    assert len(llm.prefilled) == 3 and llm.prefilled[2][0][-2].role == "assistant"
+    assert llm.prefilled[2][0][-2].content.startswith(ahead.text[:20])
     off = PrefillLLM(segments=[f"Scene: dusk.{CHOICES}"])
     engine_for(tmp_path / "off", off, transcript=False).start()
     assert off.prefilled == []
