@@ -26,6 +26,7 @@ from collections.abc import Callable
 from storybench.llm.llamacpp import LlamaCppBackend
 from storybench.story.engine import StoryEngine
 from storybench.story.model import Segment, StorySettings
+from storybench.story.writer import STORY_CACHE_SLOT
 
 PREMISES = [
     ("A lighthouse keeper finds a letter that was never sent.", "A robot learns to paint the sea."),
@@ -65,7 +66,17 @@ def one_round(llm: LlamaCppBackend, premises: tuple[str, str], tokens: int, tran
 
         a = engine(premises[0])
         opening = a.start()
-        click = first_text_ms(lambda cb: a.choose(len(opening.choices) - 1, cb, use_prefetched=False))
+        story = llm._model(STORY_CACHE_SLOT).llama
+        evaluated: list[int] = []
+        plain_eval = type(story).eval
+        story.eval = lambda tokens: (evaluated.append(len(tokens)), plain_eval(story, tokens))[1]
+        try:
+            click = first_text_ms(lambda cb: a.choose(len(opening.choices) - 1, cb, use_prefetched=False))
+        finally:
+            del story.eval
+        print(
+            f"    click: {evaluated[0] if evaluated else 0} prompt tokens evaluated, {opening.choices_source} choices"
+        )
         b = engine(premises[1])
         warm = first_text_ms(b.start)
         a.close()

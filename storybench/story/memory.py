@@ -32,7 +32,14 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from storybench.llm.base import LLMBackend, Message
 from storybench.story.context_record import ContextRecord
 from storybench.story.llm_gate import LLMGate
-from storybench.story.messages import continue_messages, segment_messages, turn_head, turn_message
+from storybench.story.messages import (
+    continue_messages,
+    segment_head,
+    segment_messages,
+    system_prompt,
+    turn_head,
+    turn_message,
+)
 from storybench.story.model import Segment
 from storybench.story.session import StorySession
 from storybench.story.transcript import MESSAGE_OVERHEAD, Request, Sent, answer_turn, chain, fired_uids, new_world
@@ -185,7 +192,7 @@ class BranchMemory:
         context, record = self.build(parent_id, choice_text)
         story = self.session.story
         sent = self._sent.get(parent_id) if parent_id is not None else None
-        if self.transcript and parent_id is not None and sent is not None and sent.answer:
+        if parent_id is not None and sent is not None and self._chained_head(parent_id) is not None:
             world, _uids = new_world(context, sent.fired)
             note = story.settings.author_note.strip()
             llm = self._llm()
@@ -207,38 +214,55 @@ class BranchMemory:
         return Request(messages, context, record, Sent(tuple(messages), fired_uids(context)))
 
     def prime(self, seg: Segment) -> bool:
-        """Have the backend evaluate what every request after ``seg``'s choices begins with
-        (its transcript and the head of the next turn, :func:`~storybench.story.messages.turn_head`),
-        so a click on any choice waits only for the choice's own words. Through the gate's
-        urgent entry; nothing when transcripts are off, ``seg`` has no known answer, the next
-        request would be built afresh, or the backend has no prompt cache of its own.
+        """Have the backend evaluate what every request after ``seg``'s choices begins with, so
+        a click on any choice waits only for the choice's own words: ``seg``'s transcript and
+        the head of the next turn (:func:`~storybench.story.messages.turn_head`) when the next
+        request continues it, else the head of the request built afresh
+        (:func:`~storybench.story.messages.segment_head`). Through the gate's urgent entry;
+        nothing for an unfinished segment or a backend without a prompt cache of its own.
 
         Returns:
             Whether the backend evaluated anything (a failure is logged, never raised).
         """
-        sent = self._sent.get(seg.id)
-        if not self.transcript or seg.unfinished or sent is None or not sent.answer:
-            return False
-        story = self.session.story
-        note = story.settings.author_note.strip()
-        head = Message(role="user", content=turn_head(story, seg.id, note))
-        messages = [*sent.messages, Message(role="assistant", content=sent.answer), head]
-        llm = self._llm()
-        count, _how = token_counter(llm)
-        used = sum(count(m.content) for m in messages) + MESSAGE_OVERHEAD * len(messages)
-        if used + _TURN_TOKENS + self.answer_tokens > context_window_of(llm):
+        if seg.unfinished or not seg.choices:
             return False
         try:
+            messages = self._chained_head(seg.id) or self._fresh_head(seg)
             with self.gate.urgent():
-                return llm.prefill(messages, cache_slot=STORY_CACHE_SLOT)
+                return self._llm().prefill(messages, cache_slot=STORY_CACHE_SLOT)
         except Exception as exc:  # a head start is an extra: its failure must not break the story
             log.debug("prefill after %s failed: %s", seg.id, exc)
             return False
 
+    def _chained_head(self, segment_id: str) -> list[Message] | None:
+        """A segment's transcript and the next turn's head, ``None`` when the next request does
+        not continue it (transcripts off, no known answer, or less than :data:`_TURN_TOKENS` and
+        the answer left in the window): :meth:`request` and :meth:`prime` decide alike."""
+        sent = self._sent.get(segment_id)
+        if not self.transcript or sent is None or not sent.answer:
+            return None
+        story = self.session.story
+        head = Message(role="user", content=turn_head(story, segment_id, story.settings.author_note.strip()))
+        messages = [*sent.messages, Message(role="assistant", content=sent.answer), head]
+        llm = self._llm()
+        count, _how = token_counter(llm)
+        used = sum(count(m.content) for m in messages) + MESSAGE_OVERHEAD * len(messages)
+        return None if used + _TURN_TOKENS + self.answer_tokens > context_window_of(llm) else messages
+
+    def _fresh_head(self, seg: Segment) -> list[Message]:
+        """The system prompt and the head of a request after ``seg`` built afresh (its context
+        as for a choice that fires no world entry of its own)."""
+        story = self.session.story
+        head = segment_head(story, seg.id, self.build(seg.id, "")[0])
+        return [
+            Message(role="system", content=system_prompt(story.settings.style, story.settings.language)),
+            Message(role="user", content=head),
+        ]
+
     def prime_soon(self, seg: Segment) -> None:
         """:meth:`prime` in a thread of its own (inline with ``inline``), so the reader's view
         of a prefetched segment does not wait for it."""
-        if not self.transcript or seg.unfinished or seg.id not in self._sent:
+        if seg.unfinished or not seg.choices:
             return
         if self.inline:
             self.prime(seg)
@@ -252,6 +276,10 @@ class BranchMemory:
         if sent is not None:
             return continue_messages(self.session.story, seg, request=list(sent.messages))
         return continue_messages(self.session.story, seg, self.build(seg.parent_id, seg.choice_text)[0])
+
+    def sent(self, segment_id: str) -> Sent | None:
+        """What a segment was written from in this session (``None``: not known)."""
+        return self._sent.get(segment_id)
 
     def remember(self, seg: Segment, sent: Sent, text: str = "") -> None:
         """Keep what ``seg`` was written from, with ``seg`` as the answer its children's

@@ -31,6 +31,7 @@ __all__ = [
     "continue_messages",
     "first_sentence",
     "language_name",
+    "segment_head",
     "segment_messages",
     "story_summary",
     "system_prompt",
@@ -150,16 +151,11 @@ def segment_messages(
     """Chat messages for the segment continuing ``parent_id`` after ``choice_text``
     (an opening when ``parent_id`` is ``None``); with ``context`` (from
     :class:`~storybench.story.memory.BranchMemory`) its world info, summary, recent
-    scenes and author's note come after the premise, in the context's order."""
+    scenes and author's note come after the premise, in the context's order. The user
+    message begins with :func:`segment_head` (the same for every choice of ``parent_id``)."""
     s = story.settings
-    lines = [f"Premise: {s.premise}"]
-    if context is not None:
-        lines.extend(context_lines(context))
+    lines = [segment_head(story, parent_id, context)]
     if parent_id is not None:
-        summary = story_summary(story, parent_id)
-        if summary:
-            lines.append(f"Story so far: {summary}")
-        lines.append(_chapter_line(story, parent_id))
         recent = story.recent_choices(parent_id, 2) + ([choice_text] if choice_text else [])
         if recent:
             lines.append("Last choices: " + "; ".join(recent[-3:]) + ".")
@@ -169,8 +165,23 @@ def segment_messages(
     lines.append(f"Language: {language_name(s.language)}. End with numbered choices.")
     return [
         Message(role="system", content=system_prompt(s.style, s.language)),
-        Message(role="user", content="\n".join(lines)),
+        Message(role="user", content="".join(lines[:1]) + "\n".join(lines[1:])),
     ]
+
+
+def segment_head(story: Story, parent_id: str | None, context: Context | None = None) -> str:
+    """The start of a request built afresh, up to the reader's choice (ending in a newline):
+    the premise, the context's lines, the story so far and the chapter. A backend can
+    evaluate it while the reader reads (see :meth:`~storybench.story.memory.BranchMemory.prime`)."""
+    lines = [f"Premise: {story.settings.premise}"]
+    if context is not None:
+        lines.extend(context_lines(context))
+    if parent_id is not None:
+        summary = story_summary(story, parent_id)
+        if summary:
+            lines.append(f"Story so far: {summary}")
+        lines.append(_chapter_line(story, parent_id))
+    return "\n".join(lines) + "\n"
 
 
 def _chapter_line(story: Story, parent_id: str) -> str:

@@ -222,6 +222,30 @@ def test_the_readers_segment_gets_its_next_turns_head_evaluated_before_its_choic
     engine.visit(ahead.id)
     assert len(llm.prefilled) == 3 and llm.prefilled[2][0][-2].role == "assistant"
     assert llm.prefilled[2][0][-2].content.startswith(ahead.text[:20])
-    off = PrefillLLM(segments=[f"Scene: dusk.{CHOICES}"])
-    engine_for(tmp_path / "off", off, transcript=False).start()
-    assert off.prefilled == []
+
+
+class PrefillSmallWindowLLM(PrefillLLM):
+    n_ctx = 1300
+
+
+def is_head_of(ahead: list[Message], asked: list[Message]) -> bool:
+    return ahead[:-1] == asked[: len(ahead) - 1] and asked[len(ahead) - 1].content.startswith(ahead[-1].content)
+
+
+def test_every_request_begins_with_what_was_evaluated_ahead_whether_continued_or_built_afresh(tmp_path: Path) -> None:
+    long_scene = " ".join(f"Wave {j} breaks on stone {j * 7}." for j in range(24))
+    for transcript in (True, False):
+        llm = PrefillSmallWindowLLM(segments=[f"Scene {i}: {long_scene}{CHOICES}" for i in range(12)])
+        engine = engine_for(tmp_path / str(transcript), llm, max_tokens=200, transcript=transcript)
+        engine.start()
+        for n in range(8):
+            engine.choose(n % 3)
+        asked = segment_calls(llm)[1:]
+        ahead = [m for m, _ in llm.prefilled]
+        assert len(ahead) == 9 and all(slot == STORY_CACHE_SLOT for _, slot in llm.prefilled)
+        assert all(is_head_of(a, q) for a, q in zip(ahead, asked, strict=False)), transcript
+        rebuilt = [len(q) == 2 for q in asked]
+        assert all(rebuilt) if not transcript else any(rebuilt) and not all(rebuilt)
+        # a head built afresh ends at the chapter line: the choice's words are all that is left
+        fresh = [a for a in ahead if len(a) == 2]
+        assert fresh and all(a[1].content.rstrip().splitlines()[-1].startswith("Chapter ") for a in fresh)

@@ -48,7 +48,24 @@ def test_the_tokenizer_spells_a_prompt_head_with_the_tokens_the_model_sampled(ll
     assert llama.detokenize(healed) == text
 
 
-def test_a_click_evaluates_only_its_turn_after_a_one_shot_request_in_between(llm, tmp_path: Path) -> None:
+def _click(llm: LlamaCppBackend, engine: StoryEngine, opening_choices: int) -> tuple[list[int], StoryEngine]:
+    # an illustration prompt or a summary between the segment and the click: the default slot
+    llm.complete([Message(role="user", content="Describe a red lamp in five words.")], max_tokens=8)
+    story = llm._model(STORY_CACHE_SLOT).llama
+    evaluated: list[int] = []
+    plain_eval = type(story).eval
+    story.eval = lambda tokens: (evaluated.append(len(tokens)), plain_eval(story, tokens))[1]
+    try:
+        engine.choose(opening_choices - 1)
+    finally:
+        del story.eval
+    return evaluated, engine
+
+
+@pytest.mark.parametrize("transcript", [True, False], ids=["continued", "built-afresh"])
+def test_a_click_evaluates_only_its_choices_words_after_a_one_shot_request_in_between(
+    llm, tmp_path: Path, transcript: bool
+) -> None:
     engine = StoryEngine(
         StorySettings(premise="The lighthouse keeper waits for a ship", language="en"),
         llm=llm,
@@ -57,21 +74,16 @@ def test_a_click_evaluates_only_its_turn_after_a_one_shot_request_in_between(llm
         max_tokens=120,
         summaries=False,
         seed=7,
+        transcript=transcript,
     )
     opening = engine.start()
-    # an illustration prompt or a summary between the segment and the click: the default slot
-    llm.complete([Message(role="user", content="Describe a red lamp in five words.")], max_tokens=8)
-    story = llm._model(STORY_CACHE_SLOT).llama
-    evaluated: list[int] = []
-    plain_eval = type(story).eval
-    story.eval = lambda tokens: (evaluated.append(len(tokens)), plain_eval(story, tokens))[1]
-    try:
-        child = engine.choose(len(opening.choices) - 1)
-    finally:
-        del story.eval
-    record = child.context
-    assert record is not None and record.continues == opening.id
-    prompt_tokens = record.tokens
-    print(f"click: {evaluated[0]} of about {prompt_tokens} prompt tokens evaluated")
-    assert prompt_tokens > 250 and evaluated[0] < 130
+    evaluated, _ = _click(llm, engine, len(opening.choices))
+    child = engine.story.current
+    assert child is not None and child.context is not None
+    assert (child.context.continues == opening.id) is transcript
+    prompt = sum(llm.count_tokens(m.content) for m in engine.memory.sent(child.id).messages)
+    print(
+        f"click ({'continued' if transcript else 'built afresh'}): {evaluated[0]} of {prompt} prompt tokens evaluated"
+    )
+    assert prompt > 250 and evaluated[0] < 60
     engine.close()
