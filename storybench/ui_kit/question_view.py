@@ -7,8 +7,11 @@ next to the control that raised the question: the message (with ``role="alert"``
 screen reader announces it when it opens) and one button per answer. When a question
 opens, the view asks the browser to focus its first answer; a browser's
 ``element.focus()`` also scrolls the element into view, so the question is where the
-writer looks. :func:`answer_needed_status` is the one-line status the view shows
-meanwhile ("An answer is needed: ...").
+writer looks. The focusing is done in the browser by :class:`AnswerFocus` (a hidden
+anywidget in the box): it waits until the first answer's element exists, and it never
+moves a focus that is already inside the box, so a writer tabbing through the answers is
+not pulled back when the kernel is slow. :func:`answer_needed_status` is the one-line
+status the view shows meanwhile ("An answer is needed: ...").
 
 CSS classes (``prefix`` is ``sb-story`` or ``sb-editor``; the classes before this
 module existed are kept): the box ``sb-question`` and ``{prefix}-pending``, the message
@@ -19,18 +22,17 @@ module existed are kept): the box ``sb-question`` and ``{prefix}-pending``, the 
 from __future__ import annotations
 
 import html
-import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
+import anywidget
 import ipywidgets as w
+import traitlets as t
 
 from storybench.ui_kit.pending import Pending
 
-__all__ = ["QUESTION_CSS", "QuestionView", "answer_needed_status"]
+__all__ = ["QUESTION_CSS", "AnswerFocus", "QuestionView", "answer_needed_status"]
 
-log = logging.getLogger(__name__)
 
 #: Styles of the question box (include once per app, e.g. in the app's ``<style>`` HTML).
 QUESTION_CSS = """
@@ -39,9 +41,41 @@ QUESTION_CSS = """
 .sb-question .sb-question-message{margin-right:8px}
 """
 
-#: Seconds after which the focus request is sent once more (a button's view may not
-#: exist yet in the browser when the first request arrives).
-FOCUS_RETRY_S = 0.3
+_FOCUS_ESM = """
+function render({ model, el }) {
+  el.classList.add("sb-question-focus");
+  el.style.display = "none";
+  let timer = null;
+  const attempt = (deadline) => {
+    const box = el.closest(".sb-question");
+    if (box && box.contains(document.activeElement)) return;  // there already: never pull it back
+    const first = box && box.querySelector(".sb-question-choice");
+    if (first && first.offsetParent !== null) {
+      first.focus();  // also scrolls it into view
+      if (box.contains(document.activeElement)) return;
+    }
+    if (performance.now() < deadline) timer = setTimeout(() => attempt(deadline), 50);
+  };
+  const go = () => { clearTimeout(timer); attempt(performance.now() + model.get("wait_ms")); };
+  model.on("change:request", go);
+  if (model.get("request") > 0) go();
+  return () => clearTimeout(timer);
+}
+export default { render };
+"""
+
+
+class AnswerFocus(anywidget.AnyWidget):
+    """Focuses the first answer of the question box it sits in, in the browser (see the module doc).
+
+    Attributes:
+        request: raised by one for each question that opens.
+        wait_ms: how long the browser looks for the answer's element, milliseconds.
+    """
+
+    _esm = _FOCUS_ESM
+    request = t.Int(0).tag(sync=True)
+    wait_ms = t.Int(5000).tag(sync=True)
 
 
 def answer_needed_status(pending: Pending | None) -> str:
@@ -91,7 +125,9 @@ class QuestionView(w.HBox):
         self.message = w.HTML("")
         for css in ("sb-question-message", f"{prefix}-pending-message"):
             self.message.add_class(css)
-        super().__init__([self.message], **kwargs)
+        self.focuser = AnswerFocus()
+        self.focuser.add_class("sb-question-focus")
+        super().__init__([self.message, self.focuser], **kwargs)
         for css in ("sb-question", f"{prefix}-pending"):
             self.add_class(css)
         self.layout.display = "none"
@@ -107,7 +143,7 @@ class QuestionView(w.HBox):
         self.pending = pending
         if pending is None:
             self.buttons = {}
-            self.children = (self.message,)
+            self.children = (self.message, self.focuser)
             self.message.value = ""
             self.layout.display = "none"
             return
@@ -120,7 +156,7 @@ class QuestionView(w.HBox):
             b._dom_classes = ("sb-question-choice", f"{self.prefix}-pending-choice", f"{self.prefix}-pending-{choice}")
             b.disabled = False
             self.buttons[choice] = b
-        self.children = (self.message, *self.buttons.values())
+        self.children = (self.message, *self.buttons.values(), self.focuser)
         self.layout.display = "flex"
         if opened and self.focus_on_open:
             self.focus_answer()
@@ -139,32 +175,11 @@ class QuestionView(w.HBox):
                 return
 
     def focus_answer(self) -> None:
-        """Ask the browser to focus (and so scroll into view) the first answer.
-
-        The request is sent now and once more after :data:`FOCUS_RETRY_S` seconds, for
-        the case where the button's view did not exist yet in the browser.
-        """
-        first = next(iter(self.buttons.values()), None)
-        if first is None:
-            return
-        pending = self.pending
-
-        def again() -> None:
-            if self.pending is pending and self.layout.display != "none":
-                _focus(first)
-
-        _focus(first)
-        timer = threading.Timer(FOCUS_RETRY_S, again)
-        timer.daemon = True
-        timer.start()
+        """Ask the browser to focus (and so scroll into view) the first answer, unless the
+        focus is inside the question box already (:class:`AnswerFocus`)."""
+        if self.buttons:
+            self.focuser.request += 1
 
     def action_widgets(self) -> list[w.Button]:
         """The answer buttons (to disable while an action runs)."""
         return list(self.buttons.values())
-
-
-def _focus(widget: w.DOMWidget) -> None:
-    try:
-        widget.focus()
-    except Exception:  # closed meanwhile, or no frontend
-        log.debug("could not focus %r", widget, exc_info=True)

@@ -78,6 +78,24 @@ STOP_AND_WATCH = """async () => {
   return lastGrowth;
 }"""
 
+# the box of an illustration's placeholder and of a 768x512 illustration, in the explorer's image slot
+IMAGE_BOXES = """async () => {
+  const widget = document.querySelector('.sb-story-image');
+  const slot = widget.querySelector('.widget-html-content') || widget;
+  const box = (el) => { slot.appendChild(el); const r = el.getBoundingClientRect(); el.remove();
+                        return [Math.round(r.width), Math.round(r.height)]; };
+  const holder = document.createElement('div');
+  holder.className = 'sb-story-placeholder sb-story-image-pending';
+  holder.innerHTML = "<div class='sb-story-spinner' aria-hidden='true'></div>Illustration waiting…";
+  const canvas = document.createElement('canvas');
+  canvas.width = 768; canvas.height = 512;
+  const img = document.createElement('img');
+  img.className = 'sb-story-thumb';
+  img.src = canvas.toDataURL();
+  await img.decode();
+  return [box(holder), box(img)];
+}"""
+
 IN_VIEW = """(sel) => { const r = document.querySelector(sel).getBoundingClientRect();
   return r.top >= 0 && r.bottom <= window.innerHeight && r.height > 0; }"""
 
@@ -331,3 +349,8 @@ def test_explorer_scenario(lab: Lab, page, axe_script: Path) -> None:
     )
     print(f"focus ring: {focus_ring}")
     assert float(focus_ring[0].removesuffix("px")) >= 2 and focus_ring[1] == "solid"
+
+    # the illustration takes the box its placeholder held: nothing below it moves when it arrives
+    boxes = pg.evaluate(IMAGE_BOXES)
+    print(f"placeholder box {boxes[0]}, illustration box {boxes[1]}")
+    assert boxes[0] == boxes[1] and boxes[0][0] > 0, boxes

@@ -51,12 +51,13 @@ _CSS = (
 .sb-story-explorer{max-width:60rem}
 .sb-story-explorer .sb-story-text{font-family:Georgia,serif;font-size:15px;line-height:1.5;max-width:46rem}
 .sb-story-explorer .sb-story-text p{margin:0 0 .6em 0}
-.sb-story-thumb{max-height:320px;max-width:100%;border-radius:4px;cursor:zoom-in;display:block}
-.sb-story-thumb:focus{max-height:none;cursor:zoom-out}
+.sb-story-thumb{width:360px;max-width:100%;aspect-ratio:3/2;object-fit:contain;background:#eee;
+  border-radius:4px;cursor:zoom-in;display:block}
+.sb-story-thumb:focus{width:auto;aspect-ratio:auto;cursor:zoom-out}
 .sb-story-spinner{width:28px;height:28px;border:4px solid #ddd;border-top-color:#555;border-radius:50%;
   animation:sb-spin 1s linear infinite;margin:1rem auto}
 @keyframes sb-spin{to{transform:rotate(360deg)}}
-.sb-story-placeholder{width:240px;height:160px;background:#eee;display:flex;flex-direction:column;
+.sb-story-placeholder{width:360px;max-width:100%;aspect-ratio:3/2;background:#eee;display:flex;flex-direction:column;
   align-items:center;justify-content:center;color:#444;font-size:13px}
 .sb-story-previous{color:#444;font-size:13px;border-left:3px solid #ccd;padding:2px 8px;margin:4px 0}
 .sb-story-taken{font-weight:bold;color:#345}
