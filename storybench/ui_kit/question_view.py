@@ -8,9 +8,10 @@ screen reader announces it when it opens) and one button per answer. When a ques
 opens, the view asks the browser to focus its first answer; a browser's
 ``element.focus()`` also scrolls the element into view, so the question is where the
 writer looks. The focusing is done in the browser by :class:`AnswerFocus` (a hidden
-anywidget in the box): it waits until the first answer's element exists, and it never
-moves a focus that is already inside the box, so a writer tabbing through the answers is
-not pulled back when the kernel is slow. :func:`answer_needed_status` is the one-line
+anywidget in the box): it waits until the first answer's element exists and brings the
+focus back into the box if a re-render takes it, until the writer presses a key or a
+pointer; it never moves a focus that is already inside the box, so a writer tabbing
+through the answers is not pulled back when the kernel is slow. :func:`answer_needed_status` is the one-line
 status the view shows meanwhile ("An answer is needed: ...").
 
 CSS classes (``prefix`` is ``sb-story`` or ``sb-editor``; the classes before this
@@ -46,20 +47,33 @@ function render({ model, el }) {
   el.classList.add("sb-question-focus");
   el.style.display = "none";
   let timer = null;
-  const attempt = (deadline) => {
-    const box = el.closest(".sb-question");
-    if (box && box.contains(document.activeElement)) return;  // there already: never pull it back
-    const first = box && box.querySelector(".sb-question-choice");
-    if (first && first.offsetParent !== null) {
-      first.focus();  // also scrolls it into view
-      if (box.contains(document.activeElement)) return;
-    }
-    if (performance.now() < deadline) timer = setTimeout(() => attempt(deadline), 50);
+  let stopWatching = () => {};
+  const go = () => {
+    clearTimeout(timer);
+    stopWatching();
+    const deadline = performance.now() + model.get("wait_ms");
+    let userActed = false;  // a key or a pointer: from then on the writer leads the focus
+    const onUser = () => { userActed = true; };
+    document.addEventListener("keydown", onUser, true);
+    document.addEventListener("pointerdown", onUser, true);
+    stopWatching = () => {
+      document.removeEventListener("keydown", onUser, true);
+      document.removeEventListener("pointerdown", onUser, true);
+    };
+    const tick = () => {
+      const box = el.isConnected ? el.closest(".sb-question") : null;
+      if (box && !userActed && !box.contains(document.activeElement)) {
+        const first = box.querySelector(".sb-question-choice");
+        if (first && first.offsetParent !== null) first.focus();  // also scrolls it into view
+      }
+      if (el.isConnected && !userActed && performance.now() < deadline) timer = setTimeout(tick, 100);
+      else stopWatching();
+    };
+    tick();
   };
-  const go = () => { clearTimeout(timer); attempt(performance.now() + model.get("wait_ms")); };
   model.on("change:request", go);
   if (model.get("request") > 0) go();
-  return () => clearTimeout(timer);
+  return () => { clearTimeout(timer); stopWatching(); model.off("change:request", go); };
 }
 export default { render };
 """
@@ -70,12 +84,13 @@ class AnswerFocus(anywidget.AnyWidget):
 
     Attributes:
         request: raised by one for each question that opens.
-        wait_ms: how long the browser looks for the answer's element, milliseconds.
+        wait_ms: how long the browser keeps the focus in the box until the writer presses a
+            key or a pointer (a re-render or the notebook may take it meanwhile), milliseconds.
     """
 
     _esm = _FOCUS_ESM
     request = t.Int(0).tag(sync=True)
-    wait_ms = t.Int(5000).tag(sync=True)
+    wait_ms = t.Int(20000).tag(sync=True)
 
 
 def answer_needed_status(pending: Pending | None) -> str:
