@@ -271,11 +271,17 @@ class BranchMemory:
 
     def continue_request(self, seg: Segment) -> list[Message]:
         """The messages finishing the unfinished ``seg``: the request it was written from
-        (when known in this session, so a prompt cache reuses it), its text, a user turn."""
-        sent = self._sent.get(seg.id)
+        (when known in this session and there is room left for the answer, so a prompt cache
+        reuses it; else built afresh), its text, a user turn."""
+        story, sent = self.session.story, self._sent.get(seg.id)
         if sent is not None:
-            return continue_messages(self.session.story, seg, request=list(sent.messages))
-        return continue_messages(self.session.story, seg, self.build(seg.parent_id, seg.choice_text)[0])
+            messages = continue_messages(story, seg, request=list(sent.messages))
+            llm = self._llm()
+            count, _how = token_counter(llm)
+            used = sum(count(m.content) for m in messages) + MESSAGE_OVERHEAD * len(messages)
+            if used + self.answer_tokens <= context_window_of(llm):
+                return messages
+        return continue_messages(story, seg, self.build(seg.parent_id, seg.choice_text)[0])
 
     def sent(self, segment_id: str) -> Sent | None:
         """What a segment was written from in this session (``None``: not known)."""

@@ -249,3 +249,28 @@ def test_every_request_begins_with_what_was_evaluated_ahead_whether_continued_or
         # a head built afresh ends at the chapter line: the choice's words are all that is left
         fresh = [a for a in ahead if len(a) == 2]
         assert fresh and all(a[1].content.rstrip().splitlines()[-1].startswith("Chapter ") for a in fresh)
+
+
+def test_continue_rebuilds_the_request_when_the_transcript_leaves_no_room_for_the_answer(tmp_path: Path) -> None:
+    long_scene = " ".join(f"Wave {j} breaks on stone {j * 7}." for j in range(40))
+    llm = PrefillSmallWindowLLM(
+        segments=[f"Scene {i}: {long_scene}{CHOICES}" for i in range(2)] + ["The wind howls.", f"It stops.{CHOICES}"]
+    )
+    llm.n_ctx = 2048
+    engine = engine_for(tmp_path, llm, max_tokens=200)
+    engine.start()
+    engine.choose(0)
+
+    def stop_at_once(_chunk: str) -> None:
+        engine.stop()
+
+    partial = engine.choose(1, stop_at_once)
+    sent = engine.memory.sent(partial.id)
+    assert sent is not None and len(sent.messages) == 6  # written from a transcript
+    roomy = engine.memory.continue_request(partial)
+    assert roomy[:6] == list(sent.messages)
+    used = sum(estimate_tokens(m.content) for m in roomy) + MESSAGE_OVERHEAD * len(roomy)
+    llm.n_ctx = used + 200 - 1  # one token short of room for the answer
+    tight = engine.memory.continue_request(partial)
+    assert len(tight) == 4 and tight[1].content.startswith("Premise:")  # built afresh, then the text
+    assert tight[2] == Message(role="assistant", content=partial.text)
